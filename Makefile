@@ -1,0 +1,36 @@
+# The two commands a newcomer runs: `make demo` and `make test`. Both set everything up themselves.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTHON ?= python3
+
+.PHONY: install test lint typecheck demo bench spec clean
+
+$(VENV)/.installed: pyproject.toml sdk/python/pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]' -e 'sdk/python[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+lint: install
+	$(VENV)/bin/ruff check .
+
+typecheck: install
+	$(VENV)/bin/mypy
+
+# The whole suite, on SQLite and on a real PostgreSQL (scripts/with-postgres starts one when it can).
+test: lint typecheck
+	scripts/with-postgres $(VENV)/bin/pytest -q -p no:cacheprovider tests sdk/python/tests
+
+demo: install
+	scripts/demo
+
+bench: install
+	$(PY) benchmarks/run_all.py
+
+spec: install
+	$(PY) -m evidence._spec sdk/spec/envelope.schema.json
+
+clean:
+	rm -rf $(VENV) var test-output

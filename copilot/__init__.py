@@ -1,0 +1,1 @@
+"""copilot: see DESIGN.md."""

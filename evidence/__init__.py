@@ -1,0 +1,35 @@
+"""Evidence: envelope v1, the evidence store, ingestion and dataset resolution.
+
+    from evidence import parse_event, record_from_event, Store
+    event = parse_event({"specversion": "1.0", "id": "d-1", "source": "svc://checkout", ...})
+    store = Store.open("sqlite:///rca.db")
+    result = store.ingest([event_dict], ingest_time=now)
+    print(result.accepted, result.duplicates, result.rejected)
+"""
+
+from evidence._envelope import EVENT_TYPES, TRACEPARENT, envelope_json_schema, parse_event
+from evidence._errors import ConfigError, InvalidEvent, RcaError, UnknownEvidence
+from evidence._policy import Contract, FreshnessPolicy, LineageEdge, Mapping, Watermark
+from evidence._record import GATE_OBSERVATION, EvidenceRecord, evidence_id_for, iso, record_from_event, utc
+
+__all__ = [
+    "EVENT_TYPES",
+    "GATE_OBSERVATION",
+    "TRACEPARENT",
+    "ConfigError",
+    "Contract",
+    "EvidenceRecord",
+    "FreshnessPolicy",
+    "InvalidEvent",
+    "LineageEdge",
+    "Mapping",
+    "RcaError",
+    "UnknownEvidence",
+    "Watermark",
+    "envelope_json_schema",
+    "evidence_id_for",
+    "iso",
+    "parse_event",
+    "record_from_event",
+    "utc",
+]

@@ -1,0 +1,200 @@
+"""Envelope v1: the CloudEvents 1.0 structured-mode event every producer SDK speaks.
+
+Follows the CloudEvents 1.0 core spec (https://github.com/cloudevents/spec/blob/v1.0.2/cloudevents/spec.md)
+for the context attributes and DESIGN.md for the five `type`s and their `data`. Unknown `data` fields
+and extension attributes are kept, never rejected: producers move faster than this service.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+
+from evidence._errors import InvalidEvent
+
+EVENT_TYPES = ("DeploymentEvent", "JobRunStarted", "JobRunCompleted", "JobRunFailed", "DatasetWriteCommitted")
+
+# CloudEvents 1.0: extension attribute names are lower-case a-z and 0-9 only.
+_ATTRIBUTE_NAME = re.compile(r"^[a-z0-9]{1,20}$")
+# W3C Trace Context, version 00: https://www.w3.org/TR/trace-context/#traceparent-header
+TRACEPARENT = re.compile(r"^00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$")
+
+_CONTEXT_ATTRIBUTES = frozenset(
+    {"specversion", "id", "source", "type", "time", "subject", "datacontenttype", "dataschema", "data", "data_base64"}
+)
+
+NonEmpty = Annotated[str, Field(min_length=1)]
+Count = Annotated[int, Field(ge=0)]
+Seconds = Annotated[float, Field(ge=0)]
+
+
+class _Data(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
+class DeploymentData(_Data):
+    service: NonEmpty
+    version: NonEmpty
+    env: str | None = None
+    commit: str | None = None
+    deploy_ref: str | None = None
+    status: Literal["succeeded", "failed", "rolled_back"] = "succeeded"
+    source: Literal["ci", "startup"] = "ci"
+    domain: str | None = None
+
+
+class JobRunStartedData(_Data):
+    run_id: NonEmpty
+    code_ref: str | None = None
+    env: str | None = None
+    cluster_id: str | None = None
+    spark_app_id: str | None = None
+    input_datasets: list[NonEmpty] = Field(default_factory=list)
+    scheduled_time: AwareDatetime | None = None
+    actual_start_time: AwareDatetime | None = None
+
+
+class JobRunCompletedData(_Data):
+    run_id: NonEmpty
+    duration_s: Seconds | None = None
+    retry_count: Count = 0
+    exit_code: int | None = None
+    executors: Count | None = None
+    executor_memory: str | None = None
+    stage_timings: dict[str, float] = Field(default_factory=dict)
+
+
+class JobRunFailedData(_Data):
+    run_id: NonEmpty
+    duration_s: Seconds | None = None
+    failure_reason: str | None = None
+    retry_count: Count = 0
+    exit_code: int | None = None
+    executors: Count | None = None
+    executor_memory: str | None = None
+
+
+class DatasetWriteCommittedData(_Data):
+    dataset_urn: NonEmpty
+    run_id: str | None = None
+    commit_version: Count | None = None
+    commit_timestamp: AwareDatetime | None = None
+    output_partitions_written: list[str] = Field(default_factory=list)
+    rows_written: Count | None = None
+    files_added: Count | None = None
+
+
+class _Envelope(BaseModel):
+    """CloudEvents context attributes shared by every envelope v1 type."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    specversion: Literal["1.0"]
+    id: NonEmpty
+    source: NonEmpty
+    time: AwareDatetime
+    subject: str | None = None
+    datacontenttype: str | None = "application/json"
+    dataschema: str | None = None
+    traceparent: str | None = None
+
+    @field_validator("traceparent")
+    @classmethod
+    def _w3c_traceparent(cls, value: str | None) -> str | None:
+        if value is not None and not TRACEPARENT.match(value):
+            raise ValueError("must be a W3C traceparent: 00-<32 hex trace id>-<16 hex span id>-<2 hex flags>")
+        return value
+
+
+
+class DeploymentEvent(_Envelope):
+    type: Literal["DeploymentEvent"]
+    data: DeploymentData
+
+
+class JobRunStarted(_Envelope):
+    type: Literal["JobRunStarted"]
+    data: JobRunStartedData
+
+
+class JobRunCompleted(_Envelope):
+    type: Literal["JobRunCompleted"]
+    data: JobRunCompletedData
+
+
+class JobRunFailed(_Envelope):
+    type: Literal["JobRunFailed"]
+    data: JobRunFailedData
+
+
+class DatasetWriteCommitted(_Envelope):
+    type: Literal["DatasetWriteCommitted"]
+    data: DatasetWriteCommittedData
+
+
+Envelope = Annotated[
+    DeploymentEvent | JobRunStarted | JobRunCompleted | JobRunFailed | DatasetWriteCommitted,
+    Field(discriminator="type"),
+]
+ENVELOPE = TypeAdapter(Envelope)
+
+
+def envelope_json_schema() -> dict[str, Any]:
+    """The JSON Schema that sdk/spec/envelope.schema.json holds, generated from the models."""
+    schema = ENVELOPE.json_schema(mode="validation")
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://rca.dev/spec/envelope/v1.schema.json",
+        "title": "rca envelope v1 (CloudEvents 1.0 structured mode)",
+        **schema,
+    }
+
+
+def _field_path(loc: tuple[int | str, ...], event_type: object) -> str:
+    parts = [str(p) for p in loc]
+    if parts and parts[0] == event_type:  # a discriminated union prefixes the tag
+        parts = parts[1:]
+    return ".".join(parts)
+
+
+def _explain(error: Any, field: str) -> str:
+    kind = error["type"]
+    if kind == "missing":
+        return "is required"
+    if kind == "union_tag_invalid":
+        return f"must be one of {', '.join(EVENT_TYPES)}"
+    if kind == "union_tag_not_found":
+        return f"is required and must be one of {', '.join(EVENT_TYPES)}"
+    if kind == "timezone_aware":
+        return "must be an RFC 3339 timestamp with an offset (for example 2026-01-19T02:15:00-05:00)"
+    if kind.startswith("datetime"):
+        return f"must be an RFC 3339 timestamp: {error['msg']}"
+    if field == "specversion":
+        return 'must be "1.0" (CloudEvents 1.0)'
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return message[:1].lower() + message[1:]
+
+
+def parse_event(raw: Any, position: int | None = None) -> Any:
+    """Validate one envelope v1 event; raise InvalidEvent naming the event and the first bad field."""
+    if not isinstance(raw, dict):
+        raise InvalidEvent(None, "", f"must be a JSON object, got {type(raw).__name__}", position=position)
+    event_id = raw.get("id") if isinstance(raw.get("id"), str) else None
+    source = raw.get("source") if isinstance(raw.get("source"), str) else None
+    for name in raw:
+        if name not in _CONTEXT_ATTRIBUTES and not _ATTRIBUTE_NAME.match(name):
+            raise InvalidEvent(event_id, name, "is not a valid CloudEvents extension attribute name: use 1-20 "
+                               "characters of lower-case a-z and 0-9", source=source, position=position)
+    try:
+        return ENVELOPE.validate_python(raw)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        first = errors[0]
+        field = _field_path(first["loc"], raw.get("type")) or "type"
+        message = _explain(first, field)
+        if len(errors) > 1:
+            others = ", ".join(_field_path(e["loc"], raw.get("type")) or "type" for e in errors[1:4])
+            message += f" (also invalid: {others})"
+        raise InvalidEvent(event_id, field, message, source=source, position=position) from None

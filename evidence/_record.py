@@ -1,0 +1,99 @@
+"""The evidence record: what the store keeps per event or gate observation (DESIGN.md, "Evidence record")."""
+
+from __future__ import annotations
+
+import hashlib
+import dataclasses
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+# Record types beside the five envelope types: one per Kafka record the contract gate looked at.
+GATE_OBSERVATION = "GateObservation"
+
+
+def evidence_id_for(source: str, source_ref: str) -> str:
+    """Server-assigned and stable: the same (source, source_ref) always gets the same id, so replays
+    of the same evidence cite the same ids and RCAs stay byte-identical."""
+    digest = hashlib.sha256(f"{source}\x00{source_ref}".encode()).hexdigest()
+    return f"ev_{digest[:24]}"
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceRecord:
+    evidence_id: str
+    source: str  # CloudEvents source (the producer URN as sent), or kafka://<topic> for a gate observation
+    source_ref: str  # CloudEvents id, or <topic>/<partition>/<offset>
+    type: str
+    event_time: datetime  # aware, UTC
+    ingest_time: datetime  # aware, UTC; stamped by the server (replay may take the scenario's)
+    dataset_urn: str | None = None
+    producer_urn: str | None = None
+    schema_id: str | None = None
+    sequence: int | None = None  # Kafka offset, or Delta commit version
+    deploy_ref: str | None = None
+    reason_code: str | None = None
+    field: str | None = None
+    run_id: str | None = None
+    traceparent: str | None = None
+    payload: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """The envelope's `data` (for gate observations, the observation itself)."""
+        inner = self.payload.get("data")
+        return inner if isinstance(inner, dict) else self.payload
+
+    def summary(self) -> dict[str, Any]:
+        """The {evidence_id, source_ref, type, time} shape incidents and RCAs cite."""
+        return {
+            "evidence_id": self.evidence_id,
+            "source_ref": self.source_ref,
+            "type": self.type,
+            "time": iso(self.event_time),
+        }
+
+
+def utc(moment: datetime) -> datetime:
+    if moment.tzinfo is None:
+        raise ValueError(f"{moment.isoformat()} has no UTC offset; evidence times must be timezone-aware")
+    return moment.astimezone(UTC)
+
+
+def iso(moment: datetime | None) -> str | None:
+    """RFC 3339 in UTC with a 'Z', to the microsecond only when there is one."""
+    if moment is None:
+        return None
+    return utc(moment).isoformat().replace("+00:00", "Z")
+
+
+def record_from_event(event: Any, ingest_time: datetime) -> EvidenceRecord:
+    """Turn a validated envelope v1 event into its evidence record."""
+    data = event.data
+    payload = event.model_dump(mode="json", exclude_none=False)
+    dataset_urn = event.subject
+    deploy_ref = None
+    run_id = getattr(data, "run_id", None)
+    sequence = None
+    if event.type == "DeploymentEvent":
+        deploy_ref = data.deploy_ref or f"{data.service}@{data.version}"
+    elif event.type == "DatasetWriteCommitted":
+        dataset_urn = data.dataset_urn
+        sequence = data.commit_version
+    elif event.type == "JobRunStarted":
+        deploy_ref = data.code_ref
+    return EvidenceRecord(
+        evidence_id=evidence_id_for(event.source, event.id),
+        source=event.source,
+        source_ref=event.id,
+        type=event.type,
+        event_time=utc(event.time),
+        ingest_time=utc(ingest_time),
+        dataset_urn=dataset_urn,
+        producer_urn=event.source,
+        sequence=sequence,
+        deploy_ref=deploy_ref,
+        run_id=run_id,
+        traceparent=event.traceparent,
+        payload=payload,
+    )
