@@ -8,7 +8,8 @@ PYTHON ?= python3
 $(VENV)/.installed: pyproject.toml sdk/python/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]' -e 'sdk/python[test]'
+	# compat mode puts the source tree on sys.path, so the tests' own folders (tests/rca, ...) never shadow it.
+	$(PY) -m pip install -q --config-settings editable_mode=compat -e '.[dev]' -e 'sdk/python[test]'
 	touch $@
 
 install: $(VENV)/.installed

@@ -10,7 +10,7 @@
 from evidence._envelope import EVENT_TYPES, TRACEPARENT, envelope_json_schema, parse_event
 from evidence._errors import ConfigError, InvalidEvent, RcaError, UnknownEvidence
 from evidence._policy import Contract, FreshnessPolicy, LineageEdge, Mapping, Watermark
-from evidence._record import GATE_OBSERVATION, EvidenceRecord, evidence_id_for, iso, record_from_event, utc
+from evidence._record import GATE_OBSERVATION, EvidenceRecord, GateCounter, evidence_id_for, iso, record_from_event, utc
 
 __all__ = [
     "EVENT_TYPES",
@@ -20,6 +20,7 @@ __all__ = [
     "Contract",
     "EvidenceRecord",
     "FreshnessPolicy",
+    "GateCounter",
     "InvalidEvent",
     "LineageEdge",
     "Mapping",

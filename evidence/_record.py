@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
 import dataclasses
+import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -67,10 +67,10 @@ def iso(moment: datetime | None) -> str | None:
     return utc(moment).isoformat().replace("+00:00", "Z")
 
 
-def record_from_event(event: Any, ingest_time: datetime) -> EvidenceRecord:
-    """Turn a validated envelope v1 event into its evidence record."""
+def record_from_event(event: Any, ingest_time: datetime, raw: dict[str, Any] | None = None) -> EvidenceRecord:
+    """Turn a validated envelope v1 event into its evidence record; the payload is the event as sent (`raw`)."""
     data = event.data
-    payload = event.model_dump(mode="json", exclude_none=False)
+    payload = raw if raw is not None else event.model_dump(mode="json", exclude_none=True)
     dataset_urn = event.subject
     deploy_ref = None
     run_id = getattr(data, "run_id", None)
@@ -97,3 +97,54 @@ def record_from_event(event: Any, ingest_time: datetime) -> EvidenceRecord:
         traceparent=event.traceparent,
         payload=payload,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class GateCounter:
+    """Aggregated contract-gate outcomes for one (dataset, producer, schema, reason, field, bucket).
+
+    Counters merge commutatively (counts add, first/last take min/max by (time, ref), samples keep the
+    smallest refs), so the same records give the same counters in any order and any batching: that is
+    what keeps boundaries exact and detection deterministic while a million good records stay a few rows.
+    `reason_code` and `field` are "" for records that passed the gate.
+    """
+
+    dataset_urn: str
+    producer_urn: str
+    schema_id: str
+    reason_code: str
+    field: str
+    bucket: datetime  # aware UTC start of the bucket
+    count: int
+    first_time: datetime
+    first_ref: str
+    last_time: datetime
+    last_ref: str
+    samples: tuple[str, ...] = ()
+
+    MAX_SAMPLES = 5
+
+    @property
+    def key(self) -> tuple[str, str, str, str, str, datetime]:
+        return (self.dataset_urn, self.producer_urn, self.schema_id, self.reason_code, self.field, self.bucket)
+
+    def merge(self, other: GateCounter) -> GateCounter:
+        if other.key != self.key:
+            raise ValueError(f"cannot merge counters for different keys: {self.key} and {other.key}")
+        first = min((self.first_time, self.first_ref), (other.first_time, other.first_ref))
+        last = max((self.last_time, self.last_ref), (other.last_time, other.last_ref))
+        samples = tuple(sorted(set(self.samples) | set(other.samples), key=_ref_order)[: self.MAX_SAMPLES])
+        return dataclasses.replace(
+            self, count=self.count + other.count, first_time=first[0], first_ref=first[1],
+            last_time=last[0], last_ref=last[1], samples=samples,
+        )
+
+
+def _ref_order(ref: str) -> tuple[str, int, str]:
+    """topic/partition/offset refs sort by partition and numeric offset, not as strings."""
+    topic, _, rest = ref.rpartition("/")
+    head, _, _ = topic.rpartition("/")
+    try:
+        return (head, int(rest), ref)
+    except ValueError:
+        return (ref, 0, ref)

@@ -1,0 +1,400 @@
+"""The contract gate: validate resolved Kafka records, keep bounded evidence, find exact boundaries.
+
+`run_gate` is the hot path: one batch of records (already resolved to a dataset) in, a few observation
+records plus aggregated GateCounters out. `contract_breaks` reads merged counters (what the store
+hands back) and finds, per (dataset, reason, field), the first bad and last good record and the bad
+rate before and after that boundary. Both are pure: same records, same answers, whatever the order
+or batching.
+
+Buckets: passed records are counted per second; failed records per minute and (reason, field), as
+DESIGN.md aggregates them, plus a per-second ANY_REASON tally of failed records. The first bad record
+is exact under any bucket size (a counter keeps its first record, and merge takes the minimum). The
+last good record before it is not: a good counter whose bucket straddles the first bad record only
+knows its first and last record. One-second good buckets bound that uncertainty to the second, the
+precision incidents are stated in; a million good records over an hour are at most 3,600 rows. The
+tally is per second for the same reason: rates need every record of the dataset on the right side of
+the boundary, and a minute tally would put up to a minute of other failures on the wrong side. The
+(reason, field) counters stay per minute because each also keeps sample observations with full
+payloads: a few rows a minute per broken field rather than a few a second for as long as it lasts.
+
+Duplicates: run_gate counts what it is given. The store dedupes records by source ref before
+counting, so run_gate assumes deduplicated input; on such input every result is order-independent.
+"""
+
+from __future__ import annotations
+
+import base64
+import heapq
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from detectors._contract import UNDECODABLE_MESSAGE, ContractValidator, Violation
+from detectors._wire import decode_value
+from evidence._record import GATE_OBSERVATION, EvidenceRecord, GateCounter, _ref_order, evidence_id_for, iso, utc
+
+# reason_code and field of counters for records that passed the gate (as GateCounter documents).
+PASSED = ""
+# reason_code of the per-second tally of failed records: each failed record counts once there, however
+# many violations it has. Rates need "all records of the dataset", and summing the per-reason counters
+# would count a record with two violations twice. Not a reason code: never a break of its own.
+ANY_REASON = "*"
+PASSED_BUCKET_SECONDS = 1
+TALLY_BUCKET_SECONDS = 1
+REASON_BUCKET_SECONDS = 60
+_UTC_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class GateRecord:
+    """One Kafka record, already resolved to its dataset (and producer, when known)."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp: datetime  # aware
+    key: str | None
+    schema_id: str | None
+    headers: dict[str, str]
+    value: Any  # decoded JSON, a JSON string, Confluent-framed bytes, or {"base64": "..."}
+    dataset_urn: str
+    producer_urn: str | None
+    ingest_time: datetime | None = None
+
+    def __post_init__(self) -> None:
+        # Checked once here so the hot path can take timestamp() without re-checking; a naive time
+        # would silently be read as the machine's local time.
+        if self.timestamp.tzinfo is None or self.timestamp.utcoffset() is None:
+            raise ValueError(f"{self.ref}: timestamp {self.timestamp.isoformat()} has no UTC offset")
+
+    @property
+    def ref(self) -> str:
+        return f"{self.topic}/{self.partition}/{self.offset}"
+
+
+@dataclass(frozen=True)
+class GateOutput:
+    observations: list[EvidenceRecord]  # GATE_OBSERVATION records; every ref a counter names is among them
+    counters: list[GateCounter]  # merged within this batch, sorted by key
+    rejected: list[str]  # refs of failed records whose contract says "reject"
+
+
+@dataclass(frozen=True)
+class ContractBreak:
+    """Where a (dataset, reason, field) went bad, what it looked like before, and how bad it is since.
+
+    bad_rate_before: share of the dataset's records carrying this (reason, field) in the baseline window
+    before first bad (0.0 when there were none, or no records at all: then total_before is 0).
+    bad_rate_after: that share from first bad (inclusive) to now. A field that went bad and recovered
+    keeps its break and boundary; last_bad_time says when it was last seen, so an incident can be
+    resolved once records have been good for long enough.
+    """
+
+    dataset_urn: str
+    producer_urn: str | None  # the producer of the first bad record
+    reason_code: str
+    field: str | None  # None: the whole value (UNDECODABLE_MESSAGE, a non-object value)
+    first_bad_time: datetime
+    first_bad_ref: str
+    last_good_time: datetime | None
+    last_good_ref: str | None
+    bad_rate_before: float
+    bad_rate_after: float
+    bad_count: int
+    total_after: int
+    sample_refs: list[str]
+    total_before: int = 0
+    last_bad_time: datetime | None = None
+    last_bad_ref: str | None = None
+
+
+@dataclass(slots=True)
+class _Failed:
+    record: GateRecord
+    ts: float
+    ref: str
+    schema_id: str
+    violations: list[Violation]
+    value: Any  # decoded value, or the raw value made JSON-safe when undecodable
+    note: str | None
+    reject: bool
+
+
+_Plan = tuple[Callable[[Any], bool], Callable[[Any], list[Violation]], bool]
+
+
+def run_gate(records: Iterable[GateRecord], validators: Mapping[str, ContractValidator],
+             ingest_time: datetime) -> GateOutput:
+    """Validate records against their dataset's contract (records of datasets without one are skipped).
+
+    Observations kept: for each bucket of the batch, the first and last record (by time, then ref) and,
+    for failed records, the GateCounter.MAX_SAMPLES samples the counter names. Samples follow
+    GateCounter's own ref order, so after any merge every ref a counter names was stored by some batch,
+    and the globally first bad and last good records are always citable.
+    """
+    ingest_time = utc(ingest_time)
+    plans: dict[str, _Plan] = {
+        urn: (v.is_valid, v.violations, v.enforcement == "reject") for urn, v in validators.items()
+    }
+    plan_for = plans.get
+    # (dataset, producer, schema id, second) -> [count, first ts, first record, last ts, last record]
+    good: dict[tuple[str, str, str, float], list[Any]] = {}
+    good_get = good.get
+    failed: list[_Failed] = []
+
+    for record in records:
+        plan = plan_for(record.dataset_urn)
+        if plan is None:
+            continue
+        value = record.value
+        schema_id = record.schema_id
+        # Fast path: an already-decoded object that certainly passes. Everything else is decoded and
+        # checked on the slow path, which either finds violations or confirms the record is good.
+        if type(value) is not dict or "base64" in value or not plan[0](value):
+            bad = _check(record, plan)
+            if bad.violations:
+                failed.append(bad)
+                continue
+            schema_id = bad.schema_id
+        ts = record.timestamp.timestamp()
+        key = (record.dataset_urn, record.producer_urn or "", schema_id or "", ts // PASSED_BUCKET_SECONDS)
+        bucket = good_get(key)
+        if bucket is None:
+            good[key] = [1, ts, record, ts, record]
+            continue
+        bucket[0] += 1
+        if ts > bucket[3]:
+            bucket[3] = ts
+            bucket[4] = record
+        elif ts < bucket[1]:
+            bucket[1] = ts
+            bucket[2] = record
+        else:  # ties on time are broken by ref, as GateCounter.merge does
+            if ts == bucket[3] and record.ref > bucket[4].ref:
+                bucket[4] = record
+            if ts == bucket[1] and record.ref < bucket[2].ref:
+                bucket[2] = record
+
+    counters: list[GateCounter] = []
+    observations: dict[str, EvidenceRecord] = {}
+    for (urn, producer, schema_id, second), (count, _, first, _, last) in good.items():
+        counters.append(_counter(urn, producer, schema_id, PASSED, "", second * PASSED_BUCKET_SECONDS, count,
+                                 first, last, ()))
+        for record in (first, last):
+            if record.ref not in observations:
+                observations[record.ref] = _observation(record, schema_id or None, [], _payload_value(record),
+                                                        None, ingest_time)
+
+    for (urn, producer, schema_id, reason, fld, bucket_start), members in _bad_buckets(failed).items():
+        first_bad = min(members, key=_time_ref)
+        last_bad = max(members, key=_time_ref)
+        samples: list[_Failed] = []
+        if reason != ANY_REASON:
+            samples = heapq.nsmallest(GateCounter.MAX_SAMPLES, members, key=lambda f: _ref_order(f.ref))
+        counters.append(_counter(urn, producer, schema_id, reason, fld, bucket_start, len(members),
+                                 first_bad.record, last_bad.record, tuple(f.ref for f in samples)))
+        for bad in (first_bad, last_bad, *samples):
+            if bad.ref not in observations:
+                observations[bad.ref] = _observation(bad.record, bad.schema_id or None, bad.violations, bad.value,
+                                                     bad.note, ingest_time)
+
+    counters.sort(key=lambda c: c.key)
+    return GateOutput(
+        observations=sorted(observations.values(), key=lambda o: (o.event_time, _ref_order(o.source_ref))),
+        counters=counters,
+        rejected=sorted((f.ref for f in failed if f.reject), key=_ref_order),
+    )
+
+
+def _check(record: GateRecord, plan: _Plan) -> _Failed:
+    """The slow path: decode whatever form the value came in, then collect violations."""
+    decoded = decode_value(record.value, record.schema_id)
+    if decoded.error is not None:
+        detail = decoded.error if decoded.note is None else f"{decoded.error}; {decoded.note}"
+        violations = [Violation(UNDECODABLE_MESSAGE, "", detail)]
+        value = _json_safe(record.value)
+    else:
+        violations = plan[1](decoded.value)
+        if decoded.note is not None:
+            violations = [v._replace(detail=f"{v.detail} ({decoded.note})") for v in violations]
+        value = decoded.value
+    return _Failed(record, record.timestamp.timestamp(), record.ref, decoded.schema_id or "", violations, value,
+                   decoded.note, plan[2])
+
+
+def _bad_buckets(failed: list[_Failed]) -> dict[tuple[str, str, str, str, str, float], list[_Failed]]:
+    """Failed records per (dataset, producer, schema, reason, field, bucket start in epoch seconds): per minute
+    for each (reason, field) they carry, per second in the ANY_REASON tally."""
+    buckets: dict[tuple[str, str, str, str, str, float], list[_Failed]] = {}
+    for bad in failed:
+        record = bad.record
+        minute = bad.ts // REASON_BUCKET_SECONDS * REASON_BUCKET_SECONDS
+        base = (record.dataset_urn, record.producer_urn or "", bad.schema_id)
+        # A record counts once per (reason, field) it carries, and once in the tally.
+        for reason, fld in dict.fromkeys((v.reason_code, v.field) for v in bad.violations):
+            buckets.setdefault((*base, reason, fld, minute), []).append(bad)
+        second = bad.ts // TALLY_BUCKET_SECONDS * TALLY_BUCKET_SECONDS
+        buckets.setdefault((*base, ANY_REASON, "", second), []).append(bad)
+    return buckets
+
+
+def _time_ref(bad: _Failed) -> tuple[float, str]:
+    return (bad.ts, bad.ref)
+
+
+def _counter(urn: str, producer: str, schema_id: str, reason: str, fld: str, bucket_start: float, count: int,
+             first: GateRecord, last: GateRecord, samples: tuple[str, ...]) -> GateCounter:
+    return GateCounter(
+        dataset_urn=urn, producer_urn=producer, schema_id=schema_id, reason_code=reason, field=fld,
+        bucket=_UTC_EPOCH + timedelta(seconds=bucket_start), count=count,
+        first_time=utc(first.timestamp), first_ref=first.ref, last_time=utc(last.timestamp), last_ref=last.ref,
+        samples=samples,
+    )
+
+
+def _payload_value(record: GateRecord) -> Any:
+    value = record.value
+    if type(value) is dict and "base64" not in value:
+        return value
+    return decode_value(value, record.schema_id).value
+
+
+def _json_safe(raw: Any) -> Any:
+    """An undecodable value as it can be stored in a JSON payload."""
+    if isinstance(raw, (bytes, bytearray, memoryview)):
+        return {"base64": base64.b64encode(bytes(raw)).decode("ascii")}
+    return raw
+
+
+def _observation(record: GateRecord, schema_id: str | None, violations: list[Violation], value: Any,
+                 note: str | None, ingest_time: datetime) -> EvidenceRecord:
+    source = f"kafka://{record.topic}"
+    ref = record.ref
+    event_time = utc(record.timestamp)
+    payload: dict[str, Any] = {
+        "topic": record.topic,
+        "partition": record.partition,
+        "offset": record.offset,
+        "timestamp": iso(event_time),
+        "key": record.key,
+        "schema_id": schema_id,
+        "headers": dict(record.headers),
+        "value": value,
+        "violations": [{"reason_code": v.reason_code, "field": v.field, "detail": v.detail} for v in violations],
+    }
+    if schema_id != record.schema_id and record.schema_id is not None:
+        payload["declared_schema_id"] = record.schema_id
+    if note is not None:
+        payload["note"] = note
+    primary = violations[0] if violations else None
+    return EvidenceRecord(
+        evidence_id=evidence_id_for(source, ref),
+        source=source,
+        source_ref=ref,
+        type=GATE_OBSERVATION,
+        event_time=event_time,
+        ingest_time=utc(record.ingest_time) if record.ingest_time is not None else ingest_time,
+        dataset_urn=record.dataset_urn,
+        producer_urn=record.producer_urn,
+        schema_id=schema_id,
+        sequence=record.offset,
+        reason_code=primary.reason_code if primary else None,
+        field=(primary.field or None) if primary else None,
+        traceparent=record.headers.get("traceparent"),
+        payload=payload,
+    )
+
+
+def contract_breaks(counters: Iterable[GateCounter], now: datetime, *,
+                    baseline_window: timedelta = timedelta(hours=1)) -> list[ContractBreak]:
+    """One break per (dataset, reason, field) seen failing, from counters alone.
+
+    Counters may come merged or not (same-key counters are merged here); counters whose first record
+    is after `now` are ignored. A counter is "after" the boundary when its last record is at or after
+    the first bad one, "before" when it ends before it and within the baseline window: exact for every
+    bucket that does not straddle the boundary, and only the second-buckets of passed records and of
+    the tally can, so rates are exact to the second.
+
+    last_good is the latest passed record before first bad, from the good second-buckets: exact when no
+    good bucket straddles first bad, else the straddling bucket's first record, a real stored record in
+    the same second (exact to the second either way). Passed means passed the whole contract.
+    """
+    now = utc(now)
+    merged: dict[tuple[str, str, str, str, str, datetime], GateCounter] = {}
+    for counter in counters:
+        if counter.first_time > now:
+            continue
+        previous = merged.get(counter.key)
+        merged[counter.key] = counter if previous is None else previous.merge(counter)
+
+    passed: dict[str, list[GateCounter]] = {}
+    totals: dict[str, list[GateCounter]] = {}  # every record once: passed counters and failed tallies
+    broken: dict[tuple[str, str, str], list[GateCounter]] = {}
+    for counter in merged.values():
+        if counter.reason_code == PASSED:
+            passed.setdefault(counter.dataset_urn, []).append(counter)
+            totals.setdefault(counter.dataset_urn, []).append(counter)
+        elif counter.reason_code == ANY_REASON:
+            totals.setdefault(counter.dataset_urn, []).append(counter)
+        else:
+            broken.setdefault((counter.dataset_urn, counter.reason_code, counter.field), []).append(counter)
+
+    breaks = []
+    for (urn, reason, fld), group in broken.items():
+        first = min(group, key=lambda c: (c.first_time, c.first_ref))
+        last = max(group, key=lambda c: (c.last_time, c.last_ref))
+        boundary = (first.first_time, first.first_ref)
+        start = first.first_time - baseline_window
+        total_before, total_after = _split(totals.get(urn, ()), boundary, start)
+        bad_before, bad_after = _split(group, boundary, start)
+        last_good = _last_good(passed.get(urn, ()), boundary)
+        samples = sorted({ref for c in group for ref in c.samples}, key=_ref_order)[: GateCounter.MAX_SAMPLES]
+        breaks.append(ContractBreak(
+            dataset_urn=urn,
+            producer_urn=first.producer_urn or None,
+            reason_code=reason,
+            field=fld or None,
+            first_bad_time=first.first_time,
+            first_bad_ref=first.first_ref,
+            last_good_time=last_good[0] if last_good else None,
+            last_good_ref=last_good[1] if last_good else None,
+            bad_rate_before=bad_before / total_before if total_before else 0.0,
+            bad_rate_after=bad_after / total_after if total_after else 0.0,
+            bad_count=bad_after,
+            total_after=total_after,
+            sample_refs=samples,
+            total_before=total_before,
+            last_bad_time=last.last_time,
+            last_bad_ref=last.last_ref,
+        ))
+    breaks.sort(key=lambda b: (b.dataset_urn, b.first_bad_time, _ref_order(b.first_bad_ref), b.reason_code,
+                               b.field or ""))
+    return breaks
+
+
+def _split(counters: Iterable[GateCounter], boundary: tuple[datetime, str], start: datetime) -> tuple[int, int]:
+    """(records in the baseline window before the boundary, records from the boundary on)."""
+    before = after = 0
+    for c in counters:
+        if (c.last_time, c.last_ref) >= boundary:
+            after += c.count
+        elif c.last_time >= start:
+            before += c.count
+    return before, after
+
+
+def _last_good(passed: Iterable[GateCounter], boundary: tuple[datetime, str]) -> tuple[datetime, str] | None:
+    best: tuple[datetime, str] | None = None
+    for counter in passed:
+        last = (counter.last_time, counter.last_ref)
+        first = (counter.first_time, counter.first_ref)
+        candidate = last if last < boundary else first if first < boundary else None
+        if candidate is not None and (best is None or candidate > best):
+            best = candidate
+    return best
+
+
+__all__ = [
+    "ANY_REASON", "PASSED", "ContractBreak", "GateOutput", "GateRecord", "contract_breaks", "run_gate",
+]

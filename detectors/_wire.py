@@ -1,0 +1,122 @@
+"""Turning a record's value into JSON: as given, from a JSON string, or from Confluent wire-format bytes.
+
+Confluent framing is: magic byte 0, a 4-byte big-endian schema id, then the serializer's payload.
+The JSON Schema serializer writes UTF-8 JSON there, which we can read; Avro and Protobuf payloads
+need the registry's schema to decode, which the gate does not have, so they are undecodable here
+(and said so, so nobody hunts for a corrupt producer).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import struct
+from dataclasses import dataclass
+from typing import Any
+
+MAGIC_BYTE = 0
+HEADER_SIZE = 5  # magic byte + 4-byte schema id
+_SCHEMA_ID = struct.Struct(">I")
+# First bytes a JSON text can start with (after optional whitespace).
+_JSON_START = frozenset(b'{["-0123456789tfn')
+
+
+class WireFormatError(ValueError):
+    """A value that is not a Confluent frame; the message is the UNDECODABLE_MESSAGE detail."""
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    """A decoded value. `error` set means undecodable (value is then None); `note` is worth reporting anyway."""
+
+    value: Any
+    schema_id: str | None  # the frame's id when framed (it wins over the declared one), else the declared
+    error: str | None = None
+    note: str | None = None
+    framed: bool = False
+
+
+def frame(schema_id: int, payload: bytes | str | Any) -> bytes:
+    """Confluent framing around a payload (bytes as is, str as UTF-8, anything else as compact JSON)."""
+    if isinstance(payload, str):
+        body = payload.encode()
+    elif isinstance(payload, (bytes, bytearray)):
+        body = bytes(payload)
+    else:
+        body = json.dumps(payload, separators=(",", ":")).encode()
+    return bytes([MAGIC_BYTE]) + _SCHEMA_ID.pack(schema_id) + body
+
+
+def parse_frame(data: bytes | bytearray | memoryview) -> tuple[int, bytes]:
+    """(schema id, payload) of a Confluent frame, or WireFormatError saying what is wrong."""
+    data = bytes(data)
+    if not data:
+        raise WireFormatError("value is empty bytes; expected a Confluent frame (magic byte 0, schema id, payload)")
+    if data[0] != MAGIC_BYTE:
+        hint = " (plain JSON bytes? send them as a JSON value or a string)" if data[0] in _JSON_START else ""
+        raise WireFormatError(f"first byte 0x{data[0]:02x} is not the Confluent magic byte 0x00{hint}")
+    if len(data) < HEADER_SIZE:
+        raise WireFormatError(f"frame is {len(data)} bytes, shorter than the 5-byte header (magic byte, schema id)")
+    return _SCHEMA_ID.unpack_from(data, 1)[0], data[HEADER_SIZE:]
+
+
+def decode_value(raw: Any, declared_schema_id: str | int | None = None) -> Decoded:
+    """Decode a record value as the gate receives it.
+
+    dict/list/number/bool/None: already JSON, used as is. str: JSON text. bytes, or {"base64": "..."}
+    (how the HTTP API carries bytes inside JSON): a Confluent frame. A dict whose only key is
+    "base64" with a string value is always read as bytes, never as a record with a "base64" field.
+    """
+    declared = None if declared_schema_id is None else str(declared_schema_id)
+    if isinstance(raw, dict) and len(raw) == 1 and "base64" in raw:
+        encoded = raw["base64"]
+        if isinstance(encoded, str):
+            try:
+                raw = base64.b64decode(encoded, validate=True)
+            except (binascii.Error, ValueError):
+                return Decoded(None, declared, error="value.base64 is not valid base64")
+    if isinstance(raw, (bytes, bytearray, memoryview)):
+        return _decode_frame(raw, declared)
+    if isinstance(raw, str):
+        try:
+            return Decoded(_loads(raw), declared)
+        except ValueError as exc:
+            return Decoded(None, declared, error=f"value is a string but not JSON: {exc}")
+    return Decoded(raw, declared)
+
+
+def _decode_frame(raw: bytes | bytearray | memoryview, declared: str | None) -> Decoded:
+    try:
+        schema_id, payload = parse_frame(raw)
+    except WireFormatError as exc:
+        return Decoded(None, declared, error=str(exc))
+    framed_id = str(schema_id)
+    note = None
+    if declared is not None and declared != framed_id:
+        note = f"frame schema id {framed_id} differs from declared schema id {declared}; the frame's wins"
+    stripped = payload.lstrip()
+    if not stripped:
+        return Decoded(None, framed_id, error="frame has no payload after the 5-byte header", note=note, framed=True)
+    if stripped[0] not in _JSON_START:
+        return Decoded(None, framed_id, error=(
+            f"payload after the header is binary (first byte 0x{stripped[0]:02x}), likely Avro or Protobuf: "
+            "only JSON Schema payloads can be decoded without a schema registry"), note=note, framed=True)
+    try:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return Decoded(None, framed_id, error=f"payload is not valid UTF-8 ({exc.reason} at byte {exc.start})",
+                       note=note, framed=True)
+    try:
+        return Decoded(_loads(text), framed_id, note=note, framed=True)
+    except ValueError as exc:
+        return Decoded(None, framed_id, error=f"payload is not valid JSON: {exc}", note=note, framed=True)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _loads(text: str) -> Any:
+    # Python's json accepts NaN and Infinity; JSON (and every other consumer of the topic) does not.
+    return json.loads(text, parse_constant=_reject_constant)

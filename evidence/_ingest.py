@@ -1,0 +1,119 @@
+"""Ingestion: validate each item on its own, dedupe on (source, id), store the good ones in one transaction.
+
+One bad item never costs the others: it gets a `rejected` result naming its id and field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from evidence._cdevents import CDEVENT_PREFIX, cdevent_to_envelope
+from evidence._envelope import parse_event
+from evidence._errors import InvalidEvent
+from evidence._record import EvidenceRecord, record_from_event, utc
+from evidence._store import Store
+
+Status = Literal["accepted", "duplicate", "rejected"]
+
+
+@dataclass
+class ItemResult:
+    position: int
+    id: str | None
+    source: str | None
+    status: Status
+    evidence_id: str | None = None
+    field: str | None = None
+    error: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": self.id, "source": self.source, "status": self.status}
+        if self.evidence_id:
+            out["evidence_id"] = self.evidence_id
+        if self.status == "rejected":
+            out["field"] = self.field
+            out["error"] = self.error
+        return out
+
+
+@dataclass
+class IngestReport:
+    results: list[ItemResult] = field(default_factory=list)
+
+    def count(self, status: Status) -> int:
+        return sum(1 for r in self.results if r.status == status)
+
+    @property
+    def accepted(self) -> int:
+        return self.count("accepted")
+
+    @property
+    def duplicates(self) -> int:
+        return self.count("duplicate")
+
+    @property
+    def rejected(self) -> int:
+        return self.count("rejected")
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "accepted": self.accepted,
+            "duplicate": self.duplicates,
+            "rejected": self.rejected,
+            "results": [r.as_json() for r in self.results],
+        }
+
+
+def to_record(raw: Any, ingest_time: datetime, *, position: int | None = None,
+              trust_ingesttime: bool = False) -> EvidenceRecord:
+    """Validate one raw item (envelope v1, or a CDEvent carried in it) and build its evidence record."""
+    if isinstance(raw, dict):
+        if str(raw.get("type", "")).startswith(CDEVENT_PREFIX):  # a CDEvent in its CloudEvents binding
+            raw = cdevent_to_envelope(raw.get("data"), position=position)
+        elif isinstance(raw.get("context"), dict) and "specversion" not in raw:  # a bare CDEvent
+            raw = cdevent_to_envelope(raw, position=position)
+    event = parse_event(raw, position)
+    stamped = ingest_time
+    if trust_ingesttime and event.model_extra and "ingesttime" in event.model_extra:
+        # Replays of scenario files say when each event arrived; the live API never trusts a producer's claim.
+        try:
+            stamped = datetime.fromisoformat(str(event.model_extra["ingesttime"]).replace("Z", "+00:00"))
+            stamped = utc(stamped)
+        except ValueError as exc:
+            raise InvalidEvent(event.id, "ingesttime", "must be an RFC 3339 timestamp with an offset",
+                               source=event.source, position=position) from exc
+    return record_from_event(event, stamped, raw)
+
+
+def ingest_events(
+    store: Store,
+    items: Sequence[Any],
+    ingest_time: datetime,
+    *,
+    trust_ingesttime: bool = False,
+    on_stored: Callable[[list[EvidenceRecord]], None] | None = None,
+) -> IngestReport:
+    """Validate, dedupe and store a batch; the report has one result per item, in order."""
+    report = IngestReport()
+    fresh: dict[str, EvidenceRecord] = {}
+    for position, raw in enumerate(items):
+        ident = raw.get("id") if isinstance(raw, dict) and isinstance(raw.get("id"), str) else None
+        source = raw.get("source") if isinstance(raw, dict) and isinstance(raw.get("source"), str) else None
+        try:
+            record = to_record(raw, ingest_time, position=position, trust_ingesttime=trust_ingesttime)
+        except InvalidEvent as exc:
+            report.results.append(ItemResult(position, ident, source, "rejected", field=exc.field, error=str(exc)))
+            continue
+        status: Status = "duplicate" if record.evidence_id in fresh else "accepted"
+        fresh.setdefault(record.evidence_id, record)
+        report.results.append(ItemResult(position, record.source_ref, record.source, status, record.evidence_id))
+    stored = store.add_records(list(fresh.values()))
+    for result in report.results:
+        if result.status == "accepted" and result.evidence_id not in stored:
+            result.status = "duplicate"  # stored by an earlier request
+    if on_stored is not None and stored:
+        on_stored([r for r in fresh.values() if r.evidence_id in stored])
+    return report

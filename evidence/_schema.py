@@ -1,0 +1,140 @@
+"""Tables of the evidence store. The same models serve SQLite and PostgreSQL; Alembic migrations create them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeDecorator
+
+# Constraint names are fixed so that migrations read the same on every database.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out, on SQLite (which keeps no offset) as on PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value.isoformat()} cannot be stored: evidence times carry an offset")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+URN = String(512)
+
+evidence = Table(
+    "evidence",
+    metadata,
+    Column("evidence_id", String(32), primary_key=True),  # stable hash of (source, source_ref): the idempotency key
+    Column("source", URN, nullable=False),
+    Column("source_ref", String(512), nullable=False),
+    Column("type", String(40), nullable=False),
+    Column("dataset_urn", URN),
+    Column("producer_urn", URN),
+    Column("schema_id", String(128)),
+    Column("sequence", BigInteger),
+    Column("event_time", UTCDateTime(), nullable=False),
+    Column("ingest_time", UTCDateTime(), nullable=False),
+    Column("deploy_ref", String(512)),
+    Column("reason_code", String(40)),
+    Column("field", String(512)),
+    Column("run_id", String(512)),
+    Column("traceparent", String(64)),
+    Column("payload", Text, nullable=False),  # the event as received, JSON
+    # The detectors' questions: a dataset's evidence in a window, a producer's events of one type, lag.
+    Index(None, "dataset_urn", "event_time"),
+    Index(None, "producer_urn", "type", "event_time"),
+    Index(None, "type", "event_time"),
+    Index(None, "ingest_time"),
+)
+
+gate_counters = Table(
+    "gate_counters",
+    metadata,
+    Column("dataset_urn", URN, primary_key=True),
+    Column("producer_urn", URN, primary_key=True),
+    Column("schema_id", String(128), primary_key=True),
+    Column("reason_code", String(40), primary_key=True),
+    Column("field", String(512), primary_key=True),
+    Column("bucket", UTCDateTime(), primary_key=True),
+    Column("count", BigInteger, nullable=False),
+    Column("first_time", UTCDateTime(), nullable=False),
+    Column("first_ref", String(512), nullable=False),
+    Column("last_time", UTCDateTime(), nullable=False),
+    Column("last_ref", String(512), nullable=False),
+    Column("samples", Text, nullable=False),  # JSON list of source refs
+    Index(None, "dataset_urn", "bucket"),
+)
+
+# Operator-owned configuration: freshness policies, contracts, resolution rules, lineage edges.
+configs = Table(
+    "configs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),
+    Column("key", String(1024), nullable=False),  # the natural key, so a re-submitted spec updates in place
+    Column("spec", Text, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("kind", "key"),
+)
+
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(128), nullable=False),
+    Column("role", String(16), nullable=False),  # writer | reader | admin
+    Column("producers", Text, nullable=False),  # JSON list of URN glob patterns (writers)
+    Column("secret_sha256", String(64), nullable=False, unique=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("revoked_at", UTCDateTime()),
+)
+
+# The SDK kill switch (GET /v1/control/{producer}): a row per producer or per domain.
+controls = Table(
+    "controls",
+    metadata,
+    Column("scope", String(16), primary_key=True),  # producer | domain
+    Column("name", URN, primary_key=True),
+    Column("domain", String(128)),
+    Column("enabled", Boolean, nullable=False),
+    Column("killed", Boolean, nullable=False),
+    Column("ring", Integer, nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+
+def row_dict(row: Any) -> dict[str, Any]:
+    return dict(row._mapping)

@@ -1,0 +1,87 @@
+"""Bearer tokens: writers scoped to producer URN patterns, readers, admins. Only a SHA-256 of each is kept."""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+import orjson
+from sqlalchemy import select
+
+from evidence._errors import RcaError
+from evidence._schema import tokens
+from evidence._store import Store
+
+Role = Literal["writer", "reader", "admin"]
+ROLES: tuple[Role, ...] = ("writer", "reader", "admin")
+
+
+class TokenError(RcaError):
+    pass
+
+
+@dataclass(frozen=True)
+class Token:
+    id: int
+    name: str
+    role: Role
+    producers: tuple[str, ...]  # glob patterns over producer URNs, e.g. "svc://checkout-*"
+
+    def may_write(self, source: str) -> bool:
+        if self.role == "admin":
+            return True
+        return self.role == "writer" and any(fnmatch.fnmatchcase(source, p) for p in self.producers)
+
+    @property
+    def may_read(self) -> bool:
+        return self.role in ("reader", "admin")
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def create_token(store: Store, name: str, role: Role, producers: list[str], now: datetime) -> tuple[Token, str]:
+    """Create a token; the secret is returned once and never stored."""
+    if role not in ROLES:
+        raise TokenError(f"role {role!r} is not one of {', '.join(ROLES)}")
+    if role == "writer" and not producers:
+        raise TokenError("a writer token needs at least one producer pattern, e.g. --producer 'svc://checkout-*'")
+    for pattern in producers:
+        if "://" not in pattern:
+            raise TokenError(f"producer pattern {pattern!r} must be a URN pattern such as svc://checkout-* or job://*")
+    secret = f"rca_{role[0]}_{secrets.token_urlsafe(32)}"
+    with store.writing() as conn:
+        result = conn.execute(tokens.insert().values(
+            name=name, role=role, producers=orjson.dumps(producers).decode(), secret_sha256=_digest(secret),
+            created_at=now,
+        ))
+        token_id = int(result.inserted_primary_key[0])  # type: ignore[index]
+    return Token(token_id, name, role, tuple(producers)), secret
+
+
+def authenticate(store: Store, secret: str) -> Token | None:
+    with store.engine.connect() as conn:
+        row = conn.execute(select(tokens).where(tokens.c.secret_sha256 == _digest(secret),
+                                                tokens.c.revoked_at.is_(None))).first()
+    if row is None:
+        return None
+    return Token(row.id, row.name, row.role, tuple(orjson.loads(row.producers)))
+
+
+def list_tokens(store: Store) -> list[dict[str, object]]:
+    with store.engine.connect() as conn:
+        rows = conn.execute(select(tokens).order_by(tokens.c.id)).all()
+    return [{"id": r.id, "name": r.name, "role": r.role, "producers": orjson.loads(r.producers),
+             "created_at": r.created_at, "revoked_at": r.revoked_at} for r in rows]
+
+
+def revoke_token(store: Store, token_id: int, now: datetime) -> None:
+    with store.writing() as conn:
+        done = conn.execute(tokens.update().where(tokens.c.id == token_id).values(revoked_at=now))
+    if done.rowcount == 0:
+        raise TokenError(f"no token with id {token_id}; see `rca token list`")

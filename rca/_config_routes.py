@@ -1,0 +1,93 @@
+"""Create / read / update / delete for policies, contracts, resolution rules and lineage edges."""
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from evidence._configs import CONTRACT, LINEAGE, MAPPING, POLICY, ConfigKind, Configs, Stored
+from evidence._controls import Control, effective_control, get_control, put_control
+from rca._auth import AdminDep, ReaderDep, TokenDep
+from rca._errors import ApiError
+
+router = APIRouter()
+
+
+def _json(stored: Stored[Any]) -> dict[str, Any]:
+    return {"id": stored.id, **stored.spec.model_dump(mode="json", by_alias=True, exclude_none=True),
+            "created_at": stored.created_at.isoformat(), "updated_at": stored.updated_at.isoformat()}
+
+
+def _crud(plural: str, kind: ConfigKind[Any], title: str) -> None:
+    model = kind.model
+    tags = ["configuration"]
+
+    @router.get(f"/v1/{plural}", tags=tags, summary=f"List {title}s")
+    def list_all(request: Request, _: ReaderDep) -> dict[str, Any]:
+        return {"items": [_json(s) for s in Configs(request.app.state.store).list(kind)]}
+
+    @router.post(f"/v1/{plural}", status_code=201, tags=tags,
+                 summary=f"Create a {title} (or replace the one with the same natural key)")
+    async def create(request: Request, spec: model, _: AdminDep) -> dict[str, Any]:  # type: ignore[valid-type]
+        state = request.app.state
+        stored = await run_in_threadpool(Configs(state.store).put, kind, spec, state.clock())
+        return _json(stored)
+
+    @router.get(f"/v1/{plural}/{{config_id}}", tags=tags, summary=f"Read a {title}")
+    def read(request: Request, config_id: int, _: ReaderDep) -> dict[str, Any]:
+        return _json(Configs(request.app.state.store).get(kind, config_id))
+
+    @router.put(f"/v1/{plural}/{{config_id}}", tags=tags, summary=f"Replace a {title}")
+    async def update(request: Request, config_id: int, spec: model, _: AdminDep) -> dict[str, Any]:  # type: ignore[valid-type]
+        state = request.app.state
+        return _json(await run_in_threadpool(Configs(state.store).replace, kind, config_id, spec, state.clock()))
+
+    @router.delete(f"/v1/{plural}/{{config_id}}", status_code=204, tags=tags, summary=f"Delete a {title}")
+    def remove(request: Request, config_id: int, _: AdminDep) -> Response:
+        Configs(request.app.state.store).delete(kind, config_id)
+        return Response(status_code=204)
+
+
+_crud("policies", POLICY, "freshness policy")
+_crud("contracts", CONTRACT, "contract")
+_crud("mappings", MAPPING, "resolution rule")
+_crud("lineage-edges", LINEAGE, "lineage edge")
+
+
+class ControlSpec(BaseModel):
+    enabled: bool = True
+    killed: bool = False
+    ring: int = Field(default=0, ge=0)
+    domain: str | None = None
+
+
+@router.get("/v1/control/{producer:path}", tags=["control"],
+            summary="What a producer SDK must obey: enabled, ring, killed (its own or its domain's kill switch)")
+def read_control(request: Request, producer: str, token: TokenDep, domain: str | None = None) -> dict[str, Any]:
+    if not (token.may_read or token.may_write(producer)):
+        raise ApiError(403, "forbidden", f"Token {token.name!r} may not read the control of {producer}.")
+    found = effective_control(request.app.state.store, producer, domain)
+    if found is None:
+        raise ApiError(404, "not_found", f"No control entry for {producer}; the SDK keeps its defaults.")
+    return found
+
+
+@router.put("/v1/control/{producer:path}", tags=["control"], summary="Set a producer's switch (admin)")
+def set_control(request: Request, producer: str, spec: ControlSpec, _: AdminDep) -> dict[str, Any]:
+    state = request.app.state
+    if "://" not in producer:
+        raise ApiError(422, "invalid_request", f"{producer!r} is not a producer URN such as svc://checkout-service",
+                       field="producer")
+    put_control(state.store, Control("producer", producer, spec.enabled, spec.killed, spec.ring, spec.domain),
+                state.clock())
+    return effective_control(state.store, producer) or {}
+
+
+@router.put("/v1/control-domains/{domain}", tags=["control"], summary="Set a whole domain's switch (admin)")
+def set_domain_control(request: Request, domain: str, spec: ControlSpec, _: AdminDep) -> dict[str, Any]:
+    state = request.app.state
+    put_control(state.store, Control("domain", domain, spec.enabled, spec.killed, spec.ring, domain), state.clock())
+    control = get_control(state.store, "domain", domain)
+    assert control is not None
+    return {"domain": domain, "enabled": control.enabled, "killed": control.killed, "ring": control.ring}

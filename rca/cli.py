@@ -1,0 +1,240 @@
+"""The `rca` command line: serve, db, ingest, evidence, token."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+import orjson
+import typer
+import yaml
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from evidence import RcaError
+from evidence._ingest import IngestReport, ingest_events
+from evidence._store import EvidenceQuery, Store
+from evidence._tokens import ROLES, create_token, list_tokens, revoke_token
+from rca._settings import Settings
+from rca.app import system_clock
+
+app = typer.Typer(help="Evidence-grounded root-cause copilot for data producers.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+token_app = typer.Typer(help="API tokens (writers scoped to producers, readers, admins).", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(token_app, name="token")
+console = Console()
+err = Console(stderr=True)
+
+
+def _store() -> Store:
+    return Store.open(Settings().database_url)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to bind (RCA_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (RCA_PORT).")] = None,
+    insecure_no_auth: Annotated[bool, typer.Option(
+        "--insecure-no-auth", help="Serve without tokens; refused unless bound to loopback.")] = False,
+) -> None:
+    """Serve the API (uvicorn). Upgrades an empty database itself."""
+    import uvicorn
+
+    from rca.app import create_app
+
+    settings = Settings()
+    updates: dict[str, Any] = {}
+    if host:
+        updates["host"] = host
+    if port:
+        updates["port"] = port
+    if insecure_no_auth:
+        updates["auth_disabled"] = True
+    settings = settings.model_copy(update=updates)
+    if settings.auth_disabled and not _loopback(settings.host):
+        err.print(f"[red]Refusing to serve without auth on {settings.host}[/red]: bind to 127.0.0.1 or use tokens.")
+        raise typer.Exit(2)
+    application = create_app(settings)
+    console.print(f"rca serving on http://{settings.host}:{settings.port} "
+                  f"({application.state.store.dialect}{', auth OFF' if settings.auth_disabled else ''})")
+    uvicorn.run(application, host=settings.host, port=settings.port, log_level="warning")
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the schema to the newest revision."""
+    store = _store()
+    store.upgrade()
+    console.print(f"database {store.engine.url.render_as_string(hide_password=True)} is at the newest schema")
+
+
+def load_events(path: Path) -> list[Any]:
+    """Events from a JSON file (one event or a list), JSON Lines, or YAML (a list, or a scenario's `events:`)."""
+    text = path.read_text()
+    if path.suffix in (".yaml", ".yml"):
+        doc = yaml.safe_load(text)
+    elif path.suffix == ".jsonl":
+        doc = [json.loads(line) for line in text.splitlines() if line.strip()]
+    else:
+        doc = json.loads(text)
+    if isinstance(doc, dict) and "events" in doc and "specversion" not in doc:
+        doc = doc.get("events") or []
+    events = doc if isinstance(doc, list) else [doc]
+    # YAML turns unquoted timestamps into datetimes; the wire format is JSON text.
+    return [orjson.loads(orjson.dumps(e, default=_jsonable)) for e in events]
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(type(value))
+
+
+@app.command()
+def ingest(
+    files: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False, help="JSON, JSONL or YAML files.")],
+    url: Annotated[str | None, typer.Option(help="Send to a running `rca serve` instead of the database.")] = None,
+    token: Annotated[str | None, typer.Option(envvar="RCA_TOKEN", help="Bearer token for --url.")] = None,
+    batch_size: Annotated[int, typer.Option(min=1, max=10_000)] = 1000,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Ingest evidence events from files, into the database or through the API."""
+    summary: list[dict[str, Any]] = []
+    rejected: list[dict[str, Any]] = []
+    store = None if url else _store()
+    if store is not None:
+        store.ensure_schema()
+    client = httpx.Client(base_url=url, timeout=60, headers={"Authorization": f"Bearer {token}"} if token else {}) \
+        if url else None
+    with Progress(console=err, transient=True, disable=as_json) as progress:
+        for path in files:
+            events = load_events(path)
+            task = progress.add_task(path.name, total=len(events))
+            counts = {"file": str(path), "events": len(events), "accepted": 0, "duplicate": 0, "rejected": 0}
+            for start in range(0, len(events), batch_size):
+                batch = events[start : start + batch_size]
+                result = _send(client, batch) if client else ingest_events(store, batch, system_clock()).as_json()  # type: ignore[arg-type]
+                for key in ("accepted", "duplicate", "rejected"):
+                    counts[key] += result[key]
+                rejected += [dict(r, file=str(path)) for r in result["results"] if r["status"] == "rejected"]
+                progress.advance(task, len(batch))
+            summary.append(counts)
+    if as_json:
+        console.print_json(data={"files": summary, "rejected": rejected})
+    else:
+        table = Table(title="Ingested")
+        for column in ("file", "events", "accepted", "duplicate", "rejected"):
+            table.add_column(column, justify="left" if column == "file" else "right")
+        for row in summary:
+            table.add_row(*(str(row[c]) for c in ("file", "events", "accepted", "duplicate", "rejected")))
+        console.print(table)
+        for r in rejected[:20]:
+            err.print(f"[red]rejected[/red] {r['error']}")
+    if rejected:
+        raise typer.Exit(1)
+
+
+def _send(client: httpx.Client, batch: list[Any]) -> dict[str, Any]:
+    response = client.post("/v1/events", content=orjson.dumps(batch),
+                           headers={"Content-Type": "application/cloudevents-batch+json"})
+    if response.status_code != 200:
+        err.print(f"[red]{response.status_code}[/red] {response.text}")
+        raise typer.Exit(1)
+    return response.json()  # type: ignore[no-any-return]
+
+
+@app.command()
+def evidence(
+    dataset: Annotated[str | None, typer.Option(help="dataset URN")] = None,
+    producer: Annotated[str | None, typer.Option(help="producer URN")] = None,
+    type_: Annotated[list[str] | None, typer.Option("--type", help="event type (repeatable)")] = None,
+    since: Annotated[datetime | None, typer.Option(help="event_time >= since (with offset)",
+                                                   formats=["%Y-%m-%dT%H:%M:%S%z"])] = None,
+    until: Annotated[datetime | None, typer.Option(help="event_time < until (with offset)",
+                                                   formats=["%Y-%m-%dT%H:%M:%S%z"])] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Query stored evidence."""
+    from rca._ingest_routes import record_json
+
+    store = _store()
+    store.ensure_schema()
+    page = store.page(EvidenceQuery(dataset, producer, tuple(type_ or ()), since, until, limit))
+    if as_json:
+        sys.stdout.write(orjson.dumps([record_json(r) for r in page.records], option=orjson.OPT_INDENT_2).decode())
+        sys.stdout.write("\n")
+        return
+    table = Table(title=f"Evidence ({len(page.records)}{'+' if page.next_cursor else ''})")
+    for column in ("event time", "type", "source ref", "dataset", "producer", "evidence id"):
+        table.add_column(column)
+    for r in page.records:
+        table.add_row(r.event_time.isoformat(), r.type, r.source_ref, r.dataset_urn or "", r.producer_urn or "",
+                      r.evidence_id)
+    console.print(table)
+
+
+@token_app.command("create")
+def token_create(
+    name: Annotated[str, typer.Option(help="Who holds it, e.g. checkout-service-ci")],
+    role: Annotated[str, typer.Option(help=f"one of {', '.join(ROLES)}")] = "writer",
+    producer: Annotated[list[str] | None, typer.Option(help="URN pattern a writer may write (repeatable)")] = None,
+) -> None:
+    """Create a token and print its secret once."""
+    store = _store()
+    store.ensure_schema()
+    token, secret = create_token(store, name, role, list(producer or []), system_clock())  # type: ignore[arg-type]
+    err.print(f"created {token.role} token {token.id} ({token.name}) for {', '.join(token.producers) or 'all'}; "
+              "the secret is shown once:")
+    console.print(secret, highlight=False)
+
+
+@token_app.command("list")
+def token_list() -> None:
+    """List tokens (never their secrets)."""
+    store = _store()
+    store.ensure_schema()
+    table = Table()
+    for column in ("id", "name", "role", "producers", "created", "revoked"):
+        table.add_column(column)
+    for t in list_tokens(store):
+        table.add_row(str(t["id"]), str(t["name"]), str(t["role"]), ", ".join(t["producers"]),  # type: ignore[arg-type]
+                      str(t["created_at"]), str(t["revoked_at"] or ""))
+    console.print(table)
+
+
+@token_app.command("revoke")
+def token_revoke(token_id: int) -> None:
+    """Revoke a token; servers stop honouring it within their token cache time (30 s by default)."""
+    store = _store()
+    revoke_token(store, token_id, system_clock())
+    console.print(f"revoked token {token_id}")
+
+
+def main() -> None:
+    try:
+        app()
+    except RcaError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

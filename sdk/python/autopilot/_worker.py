@@ -1,0 +1,212 @@
+"""The one daemon thread: batches the queue, submits with retries and backoff, obeys the kill switch.
+
+Everything slow (building envelopes, JSON, HTTP, sleeping between retries) happens here, never in
+emit(). Every event taken from the queue ends in exactly one place: `delivered`, or one drop reason.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from typing import Any, Callable
+
+from . import _counters as reasons
+from ._circuit import CircuitBreaker
+from ._config import Settings
+from ._control import ControlPlane, ControlState
+from ._counters import SignalCounters
+from ._delivery import DELIVERED, DROPS_HEADER, REJECTED, submit
+from ._envelope import build_event, encode, problem
+from ._log import ProblemLog, logger
+from ._queue import EventQueue
+from ._transport import Transport
+
+# Queue items are plain tuples (cheapest to build in emit()); these are their positions.
+ENQUEUED, WALL, TYPE, DATA, SUBJECT, EVENT_ID, TIME, TRACE, SOURCE, EXTENSIONS = range(10)
+
+
+class Worker:
+    def __init__(
+        self,
+        settings: Settings,
+        queue: EventQueue,
+        counters: SignalCounters,
+        transport: Transport,
+        circuit: CircuitBreaker,
+        control: ControlPlane | None,
+        problems: ProblemLog,
+        monotonic: Callable[[], float],
+        on_control: Callable[[ControlState], None],
+    ) -> None:
+        self.settings = settings
+        self.queue = queue
+        self.counters = counters
+        self.transport = transport
+        self.circuit = circuit
+        self.control = control
+        self.problems = problems
+        self.monotonic = monotonic
+        self.on_control = on_control
+        self.stop = threading.Event()
+        self.deadline = float("inf")  # set by shutdown(): nothing may outlive it
+        self.sending = True
+        self.thread = threading.Thread(target=self.run, name="autopilot-worker", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def run(self) -> None:
+        try:
+            self._loop()
+        except BaseException as exc:  # the thread must end quietly whatever happens; the host goes on
+            logger.warning("autopilot: worker stopped after an unexpected error: %r", exc)
+
+    def _loop(self) -> None:
+        queue, settings = self.queue, self.settings
+        next_flush = self.monotonic() + settings.flush_interval
+        while True:
+            self._poll_control()
+            stopping = self.stop.is_set()
+            if not stopping and (len(queue) == 0 or (not queue.flush_requested and len(queue) < queue.batch_size)):
+                wait = next_flush - self.monotonic()
+                if self.control is not None:
+                    wait = min(wait, self.control.seconds_until_due())
+                if wait > 0:
+                    queue.wake.wait(wait)
+                queue.wake.clear()
+                stopping = self.stop.is_set()
+            now = self.monotonic()
+            due = stopping or queue.flush_requested or now >= next_flush
+            while len(queue) >= queue.batch_size or (due and len(queue)):
+                queue.begin_batch()
+                try:
+                    self._process(queue.take(queue.batch_size), stopping)
+                finally:
+                    queue.end_batch()
+                self._poll_control()
+            if now >= next_flush:
+                next_flush = now + settings.flush_interval
+            if stopping:
+                return
+
+    def _poll_control(self) -> None:
+        if self.control is None:
+            return
+        state = self.control.poll_if_due()
+        if state.sending != self.sending:
+            self.sending = state.sending
+            logger.warning(
+                "autopilot: the control plane %s this producer (enabled=%s, killed=%s).",
+                "resumed" if state.sending else "stopped",
+                state.enabled,
+                state.killed,
+            )
+        self.on_control(state)
+
+    def _process(self, items: list[tuple[Any, ...]], stopping: bool) -> None:
+        if not items:
+            return
+        now = self.monotonic()
+        fresh = [item for item in items if now - item[ENQUEUED] <= self.settings.max_age]
+        if len(fresh) < len(items):
+            self.counters.drop(reasons.TIMEOUT, len(items) - len(fresh))
+        if not fresh:
+            return
+        if not self.sending:
+            self.counters.drop(reasons.KILLED, len(fresh))
+            return
+        if stopping and now >= self.deadline:
+            self.counters.drop(reasons.TIMEOUT, len(fresh))
+            return
+        parts = [part for part in map(self._encode, fresh) if part is not None]
+        if parts:
+            self._send(b"[" + b",".join(parts) + b"]", len(parts), fresh[0][ENQUEUED], stopping)
+
+    def _encode(self, item: tuple[Any, ...]) -> bytes | None:
+        """The event's JSON, built here (not in emit) from what emit() captured; None if unusable."""
+        try:
+            trace = item[TRACE]
+            event = build_event(
+                item[TYPE],
+                item[DATA],
+                source=item[SOURCE] or self.settings.producer or "",
+                event_id=item[EVENT_ID],
+                time=item[TIME] if item[TIME] is not None else item[WALL],
+                subject=item[SUBJECT],
+                traceparent=trace if isinstance(trace, str) or trace is None else trace.traceparent,
+                extensions=item[EXTENSIONS],
+            )
+            why = problem(event)
+            if why is None:
+                return encode(event)
+        except Exception as exc:
+            why = f"it could not be encoded ({exc!r})"
+        self.counters.drop(reasons.REJECTED)
+        self.problems.report("invalid", "autopilot: dropped a %s event: %s.", item[TYPE], why)
+        return None
+
+    def _send(self, body: bytes, count: int, oldest: float, stopping: bool) -> None:
+        settings, attempt = self.settings, 0
+        while True:
+            if not self.circuit.allow():
+                self.counters.drop(reasons.CIRCUIT_OPEN, count)
+                return
+            connect_timeout, timeout = settings.connect_timeout, settings.timeout
+            if stopping:
+                remaining = self.deadline - self.monotonic()
+                if remaining <= 0:
+                    self.counters.drop(reasons.TIMEOUT, count)
+                    return
+                connect_timeout, timeout = min(connect_timeout, remaining), min(timeout, remaining)
+            extra = {DROPS_HEADER: self.counters.header_value()} if settings.export_drops else None
+            result = submit(
+                self.transport,
+                settings.endpoint or "",
+                settings.token,
+                body,
+                count,
+                connect_timeout=connect_timeout,
+                timeout=timeout,
+                extra_headers=extra,
+            )
+            if result.outcome == DELIVERED:
+                self.circuit.record_success()
+                self.counters.delivered += result.delivered
+                self.problems.clear("submit", "autopilot: delivering events again.")
+                if result.rejected:
+                    self.counters.drop(reasons.REJECTED, result.rejected)
+                    self.problems.report(
+                        "rejected-items", "autopilot: the service rejected %d event(s): %s", result.rejected,
+                        "; ".join(result.rejections[:3]),
+                    )
+                return
+            if result.outcome == REJECTED:
+                self.circuit.record_success()  # the service is up; resending will not change its mind
+                self.counters.drop(reasons.REJECTED, count)
+                self.problems.report(
+                    "rejected", "autopilot: the service refused a batch of %d event(s) (%s); check "
+                    "AUTOPILOT_ENDPOINT and AUTOPILOT_TOKEN.", count, result.detail,
+                )
+                return
+            self.circuit.record_failure()
+            self.problems.report("submit", "autopilot: cannot deliver events (%s); will retry.", result.detail)
+            attempt += 1
+            delay = self._backoff(attempt, result.retry_after)
+            if attempt > settings.max_retries or stopping or self.monotonic() + delay - oldest > settings.max_age:
+                self.counters.drop(reasons.TIMEOUT, count)
+                return
+            if self.stop.wait(delay):
+                stopping = True  # shutdown cut the backoff short: one last try within its deadline
+            self._poll_control()
+            if not self.sending:
+                self.counters.drop(reasons.KILLED, count)
+                return
+
+    def _backoff(self, attempt: int, retry_after: float | None) -> float:
+        # Exponential backoff with full jitter, so a fleet that failed together does not retry together.
+        # https://aws.amazon.com/blogs/architecture/exponential-backoff-and-jitter/
+        cap = self.settings.backoff_max
+        delay = random.uniform(0, min(cap, self.settings.backoff_base * (2 ** (attempt - 1))))
+        if retry_after is not None:
+            delay = max(delay, min(retry_after, cap))
+        return delay

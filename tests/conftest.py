@@ -1,0 +1,87 @@
+"""Shared fixtures: every store test runs on SQLite and on a real PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+from support import POSTGRES_URL, FixedClock
+
+from evidence._store import Store
+from evidence._tokens import create_token
+from rca import Settings, create_app
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not POSTGRES_URL and os.environ.get("RCA_REQUIRE_POSTGRES") == "1":
+        raise pytest.UsageError("RCA_REQUIRE_POSTGRES=1 but RCA_TEST_POSTGRES_URL is not set")
+
+
+def _fresh_postgres(url: str) -> None:
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'rca.db'}"
+    if not POSTGRES_URL:
+        pytest.skip("no PostgreSQL: set RCA_TEST_POSTGRES_URL (make test does when it can)")
+    _fresh_postgres(POSTGRES_URL)
+    return POSTGRES_URL
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[Store]:
+    store = Store.open(database_url)
+    store.upgrade()
+    yield store
+    store.engine.dispose()
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock()
+
+
+@pytest.fixture
+def make_client(store: Store, clock: FixedClock) -> Iterator[Callable[..., TestClient]]:
+    clients: list[TestClient] = []
+
+    def make(auth: bool = False, **settings: Any) -> TestClient:
+        app = create_app(Settings(database_url="sqlite://", auth_disabled=not auth, **settings), store=store,
+                         clock=clock)
+        client = TestClient(app)
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.close()
+
+
+@pytest.fixture
+def client(make_client: Callable[..., TestClient]) -> TestClient:
+    return make_client()
+
+
+@pytest.fixture
+def tokens(store: Store, clock: FixedClock) -> dict[str, str]:
+    """Bearer headers' secrets by role name."""
+    return {
+        "checkout": create_token(store, "checkout-ci", "writer", ["svc://checkout-*"], clock())[1],
+        "jobs": create_token(store, "spark-jobs", "writer", ["job://*"], clock())[1],
+        "reader": create_token(store, "oncall", "reader", [], clock())[1],
+        "admin": create_token(store, "platform", "admin", [], clock())[1],
+    }
+
+

@@ -1,0 +1,135 @@
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import text
+
+from evidence import ConfigError, GateCounter, UnknownEvidence
+from evidence._ingest import ingest_events
+from evidence._schema import metadata
+from evidence._store import EvidenceQuery, Store, percentile
+from support import deployment
+
+T0 = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
+
+
+def events(n: int, source: str = "svc://checkout-service") -> list[dict]:
+    return [deployment(f"e-{i:05d}", source, (T0 + timedelta(seconds=i)).isoformat(), version=f"v{i}")
+            for i in range(n)]
+
+
+def test_migrations_create_exactly_the_models(store: Store) -> None:
+    with store.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata)
+    assert diff == []
+
+
+def test_the_same_10000_events_sent_twice_shuffled_are_stored_once(store: Store) -> None:
+    batch = events(10_000)
+    twice = batch + batch
+    random.Random(7).shuffle(twice)
+    reports = [ingest_events(store, twice[i : i + 1000], T0) for i in range(0, len(twice), 1000)]
+    assert store.count() == 10_000
+    assert sum(r.accepted for r in reports) == 10_000
+    assert sum(r.duplicates for r in reports) == 10_000
+    assert sum(r.rejected for r in reports) == 0
+
+
+def test_one_bad_event_in_a_thousand_loses_nothing_else(store: Store) -> None:
+    batch = events(1000)
+    batch[417] = {**batch[417], "time": "not a time"}
+    report = ingest_events(store, batch, T0)
+    assert (report.accepted, report.duplicates, report.rejected) == (999, 0, 1)
+    bad = report.results[417]
+    assert (bad.status, bad.id, bad.field) == ("rejected", "e-00417", "time")
+    assert "Event 'e-00417' (source svc://checkout-service): 'time' must be an RFC 3339 timestamp" in bad.error
+    assert store.count() == 999
+
+
+def test_a_duplicate_inside_one_batch_is_acknowledged_and_stored_once(store: Store) -> None:
+    one = events(1)
+    report = ingest_events(store, one + one, T0)
+    assert [r.status for r in report.results] == ["accepted", "duplicate"]
+    assert report.results[0].evidence_id == report.results[1].evidence_id
+    assert store.count() == 1
+
+
+def test_the_same_id_from_two_sources_is_two_records(store: Store) -> None:
+    report = ingest_events(store, [deployment("same"), deployment("same", "svc://payments-service")], T0)
+    assert report.accepted == 2
+
+
+def test_records_keep_times_in_utc_and_the_payload_as_sent(store: Store) -> None:
+    sent = deployment("d-1", time="2026-03-10T05:20:00-05:00")
+    ingest_events(store, [sent], T0 + timedelta(minutes=3))
+    [record] = store.records(producer_urns=["svc://checkout-service"])
+    assert record.event_time == datetime(2026, 3, 10, 10, 20, tzinfo=UTC)
+    assert record.ingest_time == T0 + timedelta(minutes=3)
+    assert record.payload == sent
+    assert store.get(record.evidence_id) == record
+    with pytest.raises(UnknownEvidence, match="No evidence with id 'ev_nope'"):
+        store.get("ev_nope")
+
+
+def test_paging_walks_every_record_once_in_time_order(store: Store) -> None:
+    ingest_events(store, events(25), T0)
+    seen, cursor = [], None
+    while True:
+        page = store.page(EvidenceQuery(producer_urn="svc://checkout-service", limit=10, cursor=cursor))
+        seen += [r.source_ref for r in page.records]
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert seen == [f"e-{i:05d}" for i in range(25)]
+
+
+def test_queries_filter_by_dataset_producer_type_and_window(store: Store) -> None:
+    ingest_events(store, events(10) + events(5, "svc://payments-service"), T0)
+    window = store.page(EvidenceQuery(producer_urn="svc://checkout-service", since=T0 + timedelta(seconds=3),
+                                      until=T0 + timedelta(seconds=6)))
+    assert [r.source_ref for r in window.records] == ["e-00003", "e-00004", "e-00005"]
+    assert store.page(EvidenceQuery(types=("JobRunStarted",))).records == []
+    assert len(store.records(producer_urns=["svc://payments-service"])) == 5
+
+
+def test_ingestion_lag_percentiles_per_source(store: Store) -> None:
+    now = T0 + timedelta(minutes=10)
+    for lag in (1, 2, 3, 4, 100):
+        ingest_events(store, [deployment(f"lag-{lag}", time=(now - timedelta(seconds=lag)).isoformat())], now)
+    ingest_events(store, [deployment("old", time=T0.isoformat())], now - timedelta(minutes=6))
+    lag = store.ingestion_lag(now, timedelta(minutes=5))
+    assert lag == {"svc://checkout-service": {"count": 5, "p50_s": 3.0, "p95_s": 100.0, "max_s": 100.0}}
+
+
+def test_percentile_is_nearest_rank() -> None:
+    assert percentile([5.0], 95) == 5.0
+    assert percentile([float(i) for i in range(1, 101)], 95) == 95.0
+
+
+def _counter(count: int, first: int, last: int, samples: tuple[str, ...]) -> GateCounter:
+    return GateCounter("ds://orders_v1", "svc://checkout-service", "42", "REQUIRED_FIELD_MISSING", "customer_id",
+                       T0, count, T0 + timedelta(seconds=first), f"orders.created/0/{first}",
+                       T0 + timedelta(seconds=last), f"orders.created/0/{last}", samples)
+
+
+def test_gate_counters_merge_across_writes(store: Store) -> None:
+    store.merge_counters([_counter(2, 10, 20, ("orders.created/0/10", "orders.created/0/20"))])
+    store.merge_counters([_counter(3, 5, 15, ("orders.created/0/5", "orders.created/0/15", "orders.created/0/9"))])
+    [merged] = store.counters(["ds://orders_v1"])
+    assert merged == _counter(5, 5, 20, ("orders.created/0/5", "orders.created/0/9", "orders.created/0/10",
+                                         "orders.created/0/15", "orders.created/0/20"))
+
+
+def test_serving_refuses_a_database_whose_schema_is_behind(store: Store) -> None:
+    with store.engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '0000'"))
+    with pytest.raises(ConfigError, match="run `rca db upgrade` first"):
+        store.ensure_schema()
+
+
+def test_an_empty_database_is_upgraded_on_first_use(tmp_path) -> None:
+    store = Store.open(f"sqlite:///{tmp_path / 'new' / 'rca.db'}")
+    store.ensure_schema()
+    assert store.count() == 0

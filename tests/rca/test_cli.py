@@ -1,0 +1,65 @@
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from evidence._store import Store
+from rca.cli import app
+from support import ROOT, deployment
+
+runner = CliRunner()
+SCENARIOS = sorted((ROOT / "examples" / "scenarios").glob("*.yaml"))
+
+
+@pytest.fixture
+def db(database_url, monkeypatch) -> str:
+    monkeypatch.setenv("RCA_DATABASE_URL", database_url)
+    return database_url
+
+
+def test_db_upgrade_then_ingest_scenarios_into_the_database(db) -> None:
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    result = runner.invoke(app, ["ingest", "--json", *map(str, SCENARIOS)])
+    assert result.exit_code == 0, result.output
+    files = json.loads(result.stdout)["files"]
+    assert [f["events"] for f in files] == [22, 23, 3]
+    # the two Spark scenarios share 22 events: the second file's copies are duplicates
+    assert [f["duplicate"] for f in files] == [0, 22, 0]
+    assert Store.open(db).count() == 26
+
+
+def test_ingest_reads_json_and_jsonl_and_reports_rejects(db, tmp_path) -> None:
+    (tmp_path / "one.json").write_text(json.dumps(deployment("j-1")))
+    (tmp_path / "many.jsonl").write_text("\n".join(json.dumps(deployment(f"l-{i}")) for i in range(3)) + "\n"
+                                         + json.dumps({**deployment("bad"), "time": "soon"}) + "\n")
+    result = runner.invoke(app, ["ingest", "--json", str(tmp_path / "one.json"), str(tmp_path / "many.jsonl")])
+    assert result.exit_code == 1  # a rejected event makes the command fail, after storing the good ones
+    doc = json.loads(result.stdout)
+    assert [(f["accepted"], f["rejected"]) for f in doc["files"]] == [(1, 0), (3, 1)]
+    assert doc["rejected"][0]["id"] == "bad" and doc["rejected"][0]["field"] == "time"
+    assert Store.open(db).count() == 4
+
+
+def test_evidence_query_and_tokens(db) -> None:
+    runner.invoke(app, ["ingest", str(SCENARIOS[-1])])
+    out = runner.invoke(app, ["evidence", "--type", "DeploymentEvent", "--json"])
+    assert [r["source_ref"] for r in json.loads(out.stdout)] == [
+        "deploy-checkout-v2.8.0", "deploy-payments", "deploy-checkout-v2.8.1"]
+    created = runner.invoke(app, ["token", "create", "--name", "ci", "--producer", "svc://checkout-*"])
+    assert created.exit_code == 0 and created.stdout.strip().startswith("rca_w_")
+    refused = runner.invoke(app, ["token", "create", "--name", "ci", "--producer", "checkout"])
+    assert refused.exit_code != 0 and "must be a URN pattern such as svc://checkout-*" in str(refused.exception)
+    listed = runner.invoke(app, ["token", "list"])
+    assert "svc://checkout-*" in listed.stdout and "rca_w_" not in listed.stdout
+
+
+def test_the_console_script_turns_errors_into_a_message_and_exit_2(db, tmp_path) -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    rca = Path(sys.executable).with_name("rca")
+    run = subprocess.run([str(rca), "token", "create", "--name", "x", "--role", "writer"], capture_output=True,
+                         text=True, env={"RCA_DATABASE_URL": db, "PATH": "/usr/bin:/bin"})
+    assert run.returncode == 2
+    assert "a writer token needs at least one producer pattern" in run.stderr
