@@ -1,1 +1,57 @@
-"""detectors: see DESIGN.md."""
+"""Detectors: pure, deterministic functions of (evidence, configuration, clock) and the pass that turns
+their findings into incidents.
+
+    from detectors import load_scenario, replay
+    result = replay(load_scenario("examples/scenarios/spring_missing_customer_id.yaml"))
+    for incident in result.detection.incidents:
+        print(incident["reason_code"], incident["first_bad_time"], incident["correlated_deploys"][:1])
+"""
+
+from detectors._contract import ContractValidator, Violation, compile_contract
+from detectors._detect import (
+    DetectionResult,
+    DetectSettings,
+    UnknownIncident,
+    find_incidents,
+    run_detectors,
+    stored_incident,
+    stored_incidents,
+)
+from detectors._drift import ChangeRequestError, approve, get_change_request, list_change_requests, reject
+from detectors._freshness import DatasetFreshness, FreshnessFinding, dataset_freshness, evaluate_freshness
+from detectors._gate import ContractBreak, GateRecord, contract_breaks, run_gate
+from detectors._intake import IntakeReport, intake_records
+from detectors._scenario import Replay, Scenario, ScenarioError, load_scenario, replay
+
+__all__ = [
+    "ChangeRequestError",
+    "ContractBreak",
+    "ContractValidator",
+    "DatasetFreshness",
+    "DetectSettings",
+    "DetectionResult",
+    "FreshnessFinding",
+    "GateRecord",
+    "IntakeReport",
+    "Replay",
+    "Scenario",
+    "ScenarioError",
+    "UnknownIncident",
+    "Violation",
+    "approve",
+    "compile_contract",
+    "contract_breaks",
+    "dataset_freshness",
+    "evaluate_freshness",
+    "find_incidents",
+    "get_change_request",
+    "intake_records",
+    "list_change_requests",
+    "load_scenario",
+    "reject",
+    "replay",
+    "run_detectors",
+    "run_gate",
+    "stored_incident",
+    "stored_incidents",
+]

@@ -47,6 +47,7 @@ _EXACT_TYPES: dict[str, frozenset[type]] = {
     "null": frozenset({_NoneType}),
 }
 _OBJECT_ONLY = _EXACT_TYPES["object"]
+_STR_ONLY = _EXACT_TYPES["string"]
 _MISSING = object()
 
 
@@ -74,9 +75,9 @@ class ContractValidator:
         self.dataset_urn = dataset_urn
         self.enforcement = enforcement
         where = f"contract for {dataset_urn}" if dataset_urn else "contract"
-        fast, types, collect = _compile(schema, "#", where)
-        self.is_valid: FastCheck = fast if fast is not None else _type_check(types)
-        self._collect = collect
+        node = _compile(schema, "#", where)
+        self.is_valid: FastCheck = node.fast if node.fast is not None else _leaf_check(node.types, node.values)
+        self._collect = node.collect
 
     def violations(self, value: Any) -> list[Violation]:
         if self.is_valid(value):
@@ -146,10 +147,12 @@ def _matches(value: Any, type_name: str) -> bool:
     return isinstance(value, dict)  # object
 
 
-def _type_check(types: frozenset[type] | None) -> FastCheck:
+def _leaf_check(types: frozenset[type] | None, values: frozenset[str] | None) -> FastCheck:
     if types is None:
         return lambda value: True
-    return lambda value: type(value) in types
+    if values is None:
+        return lambda value: type(value) in types
+    return lambda value: type(value) in types and value in values
 
 
 def _short(value: Any, limit: int = 60) -> str:
@@ -157,15 +160,20 @@ def _short(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _compile(schema: Any, pointer: str, where: str) -> tuple[FastCheck | None, frozenset[type] | None, Collect]:
-    """Compile one schema node.
+class _Node(NamedTuple):
+    """A compiled schema node. When `fast` is None the node is a leaf that parents check inline, without
+    a function call per field: `type(x) in types` (None: anything passes) and, for an enum of strings,
+    `x in values` (safe as a hash lookup: the type test already made x a str, which only equals strings)."""
 
-    Returns (fast, types, collect). When `fast` is None the node is a pure type check and `types`
-    holds the exact Python types that pass (None: anything passes): parents then test
-    `type(x) in types` inline instead of paying a function call per field.
-    """
+    fast: FastCheck | None
+    types: frozenset[type] | None
+    values: frozenset[str] | None
+    collect: Collect
+
+
+def _compile(schema: Any, pointer: str, where: str) -> _Node:
     if schema is True or (isinstance(schema, dict) and not (schema.keys() - ANNOTATIONS)):
-        return None, None, lambda value, field, out: None
+        return _Node(None, None, None, lambda value, field, out: None)
     if not isinstance(schema, dict):
         raise ConfigError(f"{where}: the schema at {pointer} must be an object (or true), not {_short(schema)}")
     for keyword in schema:
@@ -195,9 +203,12 @@ def _compile(schema: Any, pointer: str, where: str) -> tuple[FastCheck | None, f
             object_collect(value, field, out)
 
     if enum_fast is None and object_fast is None:
-        return None, allowed, collect
-    fast = _combine(allowed, enum_fast, object_fast)
-    return fast, None, collect
+        return _Node(None, allowed, None, collect)
+    if object_fast is None and (allowed is None or str in allowed):
+        members = schema["enum"]
+        if all(isinstance(m, str) for m in members):
+            return _Node(None, _STR_ONLY, frozenset(members), collect)  # the common enum: a few strings
+    return _Node(_combine(allowed, enum_fast, object_fast), None, None, collect)
 
 
 def _type_names(schema: dict[str, Any], pointer: str, where: str) -> list[str] | None:
@@ -258,17 +269,17 @@ def _compile_object(schema: dict[str, Any], pointer: str, where: str) -> tuple[F
     if not properties and not required:
         return None, None
     required_set = frozenset(required)
-    children = [(name, name in required_set, *_compile(sub, f"{pointer}/properties/{name}", where))
+    children = [(name, name in required_set, _compile(sub, f"{pointer}/properties/{name}", where))
                 for name, sub in properties.items()]
     # Fields listed as required but given no schema: presence is the only check.
     bare_required = tuple(dict.fromkeys(r for r in required if r not in properties))
-    plan = tuple((name, is_required, types, fast) for name, is_required, fast, types, _ in children)
+    plan = tuple((name, is_required, node.types, node.values, node.fast) for name, is_required, node in children)
 
     def fast(value: Any) -> bool:
         if type(value) is not dict:
             return False
         get = value.get
-        for name, is_required, types, check in plan:
+        for name, is_required, types, values, check in plan:
             item = get(name, _MISSING)
             if item is _MISSING:
                 if is_required:
@@ -276,16 +287,18 @@ def _compile_object(schema: dict[str, Any], pointer: str, where: str) -> tuple[F
             elif check is None:
                 if types is not None and type(item) not in types:
                     return False
+                if values is not None and item not in values:
+                    return False
             elif not check(item):
                 return False
         return all(name in value for name in bare_required) if bare_required else True
 
     def collect(value: dict[str, Any], field: str, out: list[Violation]) -> None:
         prefix = f"{field}." if field else ""
-        for name, is_required, _fast, _types, child in children:
+        for name, is_required, node in children:
             path = prefix + name
             if name in value:
-                child(value[name], path, out)
+                node.collect(value[name], path, out)
             elif is_required:
                 out.append(Violation(REQUIRED_FIELD_MISSING, path, f"required field {path} is missing"))
         for name in bare_required:

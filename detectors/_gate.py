@@ -24,6 +24,7 @@ counting, so run_gate assumes deduplicated input; on such input every result is 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import heapq
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -78,6 +79,9 @@ class GateOutput:
     observations: list[EvidenceRecord]  # GATE_OBSERVATION records; every ref a counter names is among them
     counters: list[GateCounter]  # merged within this batch, sorted by key
     rejected: list[str]  # refs of failed records whose contract says "reject"
+    # Every failed record's violations by ref (observations are only a bounded sample of them), so an
+    # API can tell each sender what was wrong with each record. Passed records are absent.
+    failures: dict[str, list[Violation]] = dataclasses.field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -88,7 +92,9 @@ class ContractBreak:
     before first bad (0.0 when there were none, or no records at all: then total_before is 0).
     bad_rate_after: that share from first bad (inclusive) to now. A field that went bad and recovered
     keeps its break and boundary; last_bad_time says when it was last seen, so an incident can be
-    resolved once records have been good for long enough.
+    resolved once records have been good for long enough. Going bad again later is still this break
+    (bad_rate_after then spans both spells): to open a new one after resolving, pass only the break's
+    (reason, field) counters dated after the resolution, with the passed and tally counters as before.
     """
 
     dataset_urn: str
@@ -121,7 +127,7 @@ class _Failed:
     reject: bool
 
 
-_Plan = tuple[Callable[[Any], bool], Callable[[Any], list[Violation]], bool]
+_Plan = tuple[Callable[[Any], list[Violation]], bool]  # (violations, enforcement is "reject")
 
 
 def run_gate(records: Iterable[GateRecord], validators: Mapping[str, ContractValidator],
@@ -134,31 +140,34 @@ def run_gate(records: Iterable[GateRecord], validators: Mapping[str, ContractVal
     and the globally first bad and last good records are always citable.
     """
     ingest_time = utc(ingest_time)
-    plans: dict[str, _Plan] = {
-        urn: (v.is_valid, v.violations, v.enforcement == "reject") for urn, v in validators.items()
-    }
-    plan_for = plans.get
+    # Hot loop: everything it touches is a local name (global and attribute lookups cost per record).
+    fast_for = {urn: v.is_valid for urn, v in validators.items()}.get
+    plans: dict[str, _Plan] = {urn: (v.violations, v.enforcement == "reject") for urn, v in validators.items()}
     # (dataset, producer, schema id, second) -> [count, first ts, first record, last ts, last record]
     good: dict[tuple[str, str, str, float], list[Any]] = {}
     good_get = good.get
     failed: list[_Failed] = []
+    width = PASSED_BUCKET_SECONDS
+    check = _check
+    plain_dict = dict
 
     for record in records:
-        plan = plan_for(record.dataset_urn)
-        if plan is None:
+        urn = record.dataset_urn
+        is_valid = fast_for(urn)
+        if is_valid is None:
             continue
         value = record.value
         schema_id = record.schema_id
         # Fast path: an already-decoded object that certainly passes. Everything else is decoded and
         # checked on the slow path, which either finds violations or confirms the record is good.
-        if type(value) is not dict or "base64" in value or not plan[0](value):
-            bad = _check(record, plan)
+        if type(value) is not plain_dict or "base64" in value or not is_valid(value):
+            bad = check(record, plans[urn])
             if bad.violations:
                 failed.append(bad)
                 continue
             schema_id = bad.schema_id
         ts = record.timestamp.timestamp()
-        key = (record.dataset_urn, record.producer_urn or "", schema_id or "", ts // PASSED_BUCKET_SECONDS)
+        key = (urn, record.producer_urn or "", schema_id or "", ts // width)
         bucket = good_get(key)
         if bucket is None:
             good[key] = [1, ts, record, ts, record]
@@ -204,6 +213,7 @@ def run_gate(records: Iterable[GateRecord], validators: Mapping[str, ContractVal
         observations=sorted(observations.values(), key=lambda o: (o.event_time, _ref_order(o.source_ref))),
         counters=counters,
         rejected=sorted((f.ref for f in failed if f.reject), key=_ref_order),
+        failures={f.ref: f.violations for f in sorted(failed, key=lambda f: _ref_order(f.ref))},
     )
 
 
@@ -215,12 +225,12 @@ def _check(record: GateRecord, plan: _Plan) -> _Failed:
         violations = [Violation(UNDECODABLE_MESSAGE, "", detail)]
         value = _json_safe(record.value)
     else:
-        violations = plan[1](decoded.value)
+        violations = plan[0](decoded.value)
         if decoded.note is not None:
             violations = [v._replace(detail=f"{v.detail} ({decoded.note})") for v in violations]
         value = decoded.value
     return _Failed(record, record.timestamp.timestamp(), record.ref, decoded.schema_id or "", violations, value,
-                   decoded.note, plan[2])
+                   decoded.note, plan[1])
 
 
 def _bad_buckets(failed: list[_Failed]) -> dict[tuple[str, str, str, str, str, float], list[_Failed]]:

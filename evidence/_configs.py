@@ -92,13 +92,13 @@ class Configs:
             raise UnknownConfig(kind.name, config_id)
         return _stored(kind, row)
 
-    def list(self, kind: ConfigKind[Spec]) -> list[Stored[Spec]]:
+    def all(self, kind: ConfigKind[Spec]) -> list[Stored[Spec]]:
         with self.store.engine.connect() as conn:
             rows = conn.execute(select(configs).where(configs.c.kind == kind.name).order_by(configs.c.key)).all()
         return [_stored(kind, row) for row in rows]
 
     def specs(self, kind: ConfigKind[Spec]) -> list[Spec]:
-        return [s.spec for s in self.list(kind)]
+        return [s.spec for s in self.all(kind)]
 
     def delete(self, kind: ConfigKind[Spec], config_id: int) -> None:
         with self.store.writing() as conn:

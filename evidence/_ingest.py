@@ -67,16 +67,19 @@ class IngestReport:
         }
 
 
-def to_record(raw: Any, ingest_time: datetime, *, position: int | None = None,
+def to_record(raw: Any, ingest_time: datetime | None, *, position: int | None = None,
               trust_ingesttime: bool = False) -> EvidenceRecord:
-    """Validate one raw item (envelope v1, or a CDEvent carried in it) and build its evidence record."""
+    """Validate one raw item (envelope v1, or a CDEvent carried in it) and build its evidence record.
+
+    `ingest_time` None (replays only) means the event arrived at its own time.
+    """
     if isinstance(raw, dict):
         if str(raw.get("type", "")).startswith(CDEVENT_PREFIX):  # a CDEvent in its CloudEvents binding
             raw = cdevent_to_envelope(raw.get("data"), position=position)
         elif isinstance(raw.get("context"), dict) and "specversion" not in raw:  # a bare CDEvent
             raw = cdevent_to_envelope(raw, position=position)
     event = parse_event(raw, position)
-    stamped = ingest_time
+    stamped = ingest_time if ingest_time is not None else event.time
     if trust_ingesttime and event.model_extra and "ingesttime" in event.model_extra:
         # Replays of scenario files say when each event arrived; the live API never trusts a producer's claim.
         try:
@@ -91,7 +94,7 @@ def to_record(raw: Any, ingest_time: datetime, *, position: int | None = None,
 def ingest_events(
     store: Store,
     items: Sequence[Any],
-    ingest_time: datetime,
+    ingest_time: datetime | None,
     *,
     trust_ingesttime: bool = False,
     on_stored: Callable[[list[EvidenceRecord]], None] | None = None,

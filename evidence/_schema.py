@@ -138,3 +138,62 @@ controls = Table(
 
 def row_dict(row: Any) -> dict[str, Any]:
     return dict(row._mapping)
+
+
+# Kafka records are deduplicated by offset: a few processed-offset ranges per partition, not a row per record.
+gate_offsets = Table(
+    "gate_offsets",
+    metadata,
+    Column("topic", String(255), primary_key=True),
+    Column("partition", Integer, primary_key=True),
+    Column("ranges", Text, nullable=False),  # JSON [[first, last], ...], sorted, disjoint
+)
+
+# Drift: a new schema on a mapped topic, or a record two rules claim, opens a change request.
+change_requests = Table(
+    "change_requests",
+    metadata,
+    Column("id", String(32), primary_key=True),  # stable: hash of (topic, schema id, reason)
+    Column("topic", String(255), nullable=False),
+    Column("schema_id", String(128), nullable=False),
+    Column("reason_code", String(40), nullable=False),
+    Column("status", String(16), nullable=False),  # open | approved | rejected
+    Column("proposal", Text, nullable=False),  # JSON: the resolution rule it proposes
+    Column("detail", Text, nullable=False),  # JSON: candidates, header hints
+    Column("first_seen_time", UTCDateTime(), nullable=False),
+    Column("first_seen_ref", String(512), nullable=False),
+    Column("last_seen_time", UTCDateTime(), nullable=False),
+    Column("held", Integer, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("decided_at", UTCDateTime()),
+    Column("decided_by", String(128)),
+    Column("decision_note", Text),
+    Index(None, "topic", "schema_id"),
+)
+
+# Records held back from attribution until a human approves a rule for them (never attributed silently).
+held_records = Table(
+    "held_records",
+    metadata,
+    Column("change_request_id", String(32), primary_key=True),
+    Column("source_ref", String(512), primary_key=True),
+    Column("record", Text, nullable=False),  # JSON of the Kafka record as received
+)
+
+incidents = Table(
+    "incidents",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("dataset_urn", URN, nullable=False),
+    Column("kind", String(16), nullable=False),  # freshness | contract | drift
+    Column("status", String(16), nullable=False),  # open | resolved
+    Column("reason_code", String(40), nullable=False),
+    Column("detected_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("resolved_at", UTCDateTime()),
+    Column("owner_team", String(128)),
+    Column("tier", Integer),
+    Column("body", Text, nullable=False),  # the incident JSON the API returns
+    Index(None, "status", "dataset_urn", "kind"),
+    Index(None, "detected_at"),
+)

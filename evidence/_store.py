@@ -21,9 +21,10 @@ from evidence._record import EvidenceRecord, GateCounter, iso, utc
 from evidence._schema import evidence, gate_counters
 
 _COLUMNS = [c.name for c in evidence.columns]
-assert _COLUMNS == ["evidence_id", "source", "source_ref", "type", "dataset_urn", "producer_urn", "schema_id", "sequence",
-                    "event_time", "ingest_time", "deploy_ref", "reason_code", "field", "run_id", "traceparent",
-                    "payload"], "update _sqlite_row with the evidence table"
+assert _COLUMNS == [
+    "evidence_id", "source", "source_ref", "type", "dataset_urn", "producer_urn", "schema_id", "sequence",
+    "event_time", "ingest_time", "deploy_ref", "reason_code", "field", "run_id", "traceparent", "payload",
+], "update _sqlite_row with the evidence table"
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,15 @@ class Store:
     @classmethod
     def open(cls, url: str) -> Store:
         return cls(make_engine(url))
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
 
     @property
     def dialect(self) -> str:
@@ -231,7 +241,7 @@ class Store:
                 lags.setdefault(source, []).append(max(0.0, (ingest_time - event_time).total_seconds()))
         return {
             source: {"count": len(values), "p50_s": percentile(values, 50), "p95_s": percentile(values, 95),
-                     "max_s": max(values)}
+                     "max_s": round(max(values), 3)}
             for source, values in sorted(lags.items())
         }
 

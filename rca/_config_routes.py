@@ -21,29 +21,28 @@ def _json(stored: Stored[Any]) -> dict[str, Any]:
 
 def _crud(plural: str, kind: ConfigKind[Any], title: str) -> None:
     model = kind.model
-    tags = ["configuration"]
 
-    @router.get(f"/v1/{plural}", tags=tags, summary=f"List {title}s")
+    @router.get(f"/v1/{plural}", tags=["configuration"], summary=f"List {title}s")
     def list_all(request: Request, _: ReaderDep) -> dict[str, Any]:
-        return {"items": [_json(s) for s in Configs(request.app.state.store).list(kind)]}
+        return {"items": [_json(s) for s in Configs(request.app.state.store).all(kind)]}
 
-    @router.post(f"/v1/{plural}", status_code=201, tags=tags,
+    @router.post(f"/v1/{plural}", status_code=201, tags=["configuration"],
                  summary=f"Create a {title} (or replace the one with the same natural key)")
     async def create(request: Request, spec: model, _: AdminDep) -> dict[str, Any]:  # type: ignore[valid-type]
         state = request.app.state
         stored = await run_in_threadpool(Configs(state.store).put, kind, spec, state.clock())
         return _json(stored)
 
-    @router.get(f"/v1/{plural}/{{config_id}}", tags=tags, summary=f"Read a {title}")
+    @router.get(f"/v1/{plural}/{{config_id}}", tags=["configuration"], summary=f"Read a {title}")
     def read(request: Request, config_id: int, _: ReaderDep) -> dict[str, Any]:
         return _json(Configs(request.app.state.store).get(kind, config_id))
 
-    @router.put(f"/v1/{plural}/{{config_id}}", tags=tags, summary=f"Replace a {title}")
+    @router.put(f"/v1/{plural}/{{config_id}}", tags=["configuration"], summary=f"Replace a {title}")
     async def update(request: Request, config_id: int, spec: model, _: AdminDep) -> dict[str, Any]:  # type: ignore[valid-type]
         state = request.app.state
         return _json(await run_in_threadpool(Configs(state.store).replace, kind, config_id, spec, state.clock()))
 
-    @router.delete(f"/v1/{plural}/{{config_id}}", status_code=204, tags=tags, summary=f"Delete a {title}")
+    @router.delete(f"/v1/{plural}/{{config_id}}", status_code=204, tags=["configuration"], summary=f"Delete a {title}")
     def remove(request: Request, config_id: int, _: AdminDep) -> Response:
         Configs(request.app.state.store).delete(kind, config_id)
         return Response(status_code=204)

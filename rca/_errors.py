@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from detectors import UnknownIncident
 from evidence import ConfigError, InvalidEvent, UnknownEvidence
 from evidence._configs import UnknownConfig
 
@@ -45,6 +46,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(UnknownEvidence)
     @app.exception_handler(UnknownConfig)
+    @app.exception_handler(UnknownIncident)
     async def _unknown(_: Request, exc: Exception) -> JSONBody:
         return JSONBody(error_body("not_found", str(exc)), 404)
 

@@ -81,7 +81,7 @@ async def post_events(request: Request, token: WriterDep) -> JSONBody:
     if not single and not isinstance(body, list):
         raise ApiError(400, "bad_request", "The body must be an event object or an array of events.")
     items = [body] if single else body
-    check_sources(token, [_source_of(i) for i in items if _source_of(i)])
+    check_sources(token, [source for i in items if (source := _source_of(i))])
     report = await run_in_threadpool(_store_batch, request, items)
     status = 422 if single and report.rejected else 200
     return JSONBody(report.as_json(), status)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from detectors import DetectSettings
 
 
 class Settings(BaseSettings):
@@ -18,3 +22,13 @@ class Settings(BaseSettings):
     port: int = 8080
     token_cache_seconds: float = Field(default=30.0, ge=0)
     lag_window_seconds: int = Field(default=300, ge=1)
+    # Detectors inside `rca serve`: every this many seconds (0: only on POST /v1/detect or `rca detect`).
+    detect_interval_s: float = Field(default=60.0, ge=0)
+    stale_threshold_s: float = Field(default=120.0, gt=0)
+    stale_window_s: float = Field(default=300.0, gt=0)
+    stale_action: Literal["tag", "pause"] = "tag"
+    contract_recovery_minutes: int = Field(default=60, ge=1)
+
+    def detect_settings(self) -> DetectSettings:
+        return DetectSettings(stale_threshold_s=self.stale_threshold_s, stale_window_s=self.stale_window_s,
+                              stale_action=self.stale_action, contract_recovery_minutes=self.contract_recovery_minutes)

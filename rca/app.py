@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+import threading
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 from fastapi import FastAPI
 
+from detectors import DetectSettings, run_detectors
 from evidence import EvidenceRecord
 from evidence._store import Store
-from rca import _config_routes, _errors, _ingest_routes
+from rca import _config_routes, _errors, _incident_routes, _ingest_routes
 from rca._auth import Authenticator
 from rca._settings import Settings
 
 Clock = Callable[[], datetime]
+log = logging.getLogger("rca")
 
 
 def system_clock() -> datetime:
@@ -31,7 +36,24 @@ def create_app(
     settings = settings or Settings()
     store = store or Store.open(settings.database_url)
     store.ensure_schema()
+    detect_settings = settings.detect_settings()
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        stop = threading.Event()
+        worker = None
+        if settings.detect_interval_s > 0:
+            worker = threading.Thread(target=_detect_loop, args=(store, clock, detect_settings, stop,
+                                                                  settings.detect_interval_s),
+                                      name="rca-detectors", daemon=True)
+            worker.start()
+        yield
+        stop.set()
+        if worker is not None:
+            worker.join(timeout=10)
+
     app = FastAPI(
+        lifespan=lifespan,
         title="rca",
         version=_version(),
         summary="Evidence-grounded root-cause copilot for data producers",
@@ -43,6 +65,7 @@ def create_app(
     app.state.store = store
     app.state.clock = clock
     app.state.on_stored = on_stored
+    app.state.detect_settings = detect_settings
     app.state.authenticator = Authenticator(store, settings.auth_disabled, settings.token_cache_seconds)
     _errors.install(app)
 
@@ -52,7 +75,18 @@ def create_app(
 
     app.include_router(_ingest_routes.router)
     app.include_router(_config_routes.router)
+    app.include_router(_incident_routes.router)
     return app
+
+
+def _detect_loop(store: Store, clock: Clock, settings: DetectSettings, stop: threading.Event,
+                 interval_s: float) -> None:
+    """Detectors on a schedule inside `rca serve`; a failing pass is logged and the next one runs."""
+    while not stop.wait(interval_s):
+        try:
+            run_detectors(store, clock(), settings)
+        except Exception:
+            log.exception("detector pass failed; retrying in %s s", interval_s)
 
 
 def _version() -> str:

@@ -9,6 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
+import click
 import httpx
 import orjson
 import typer
@@ -18,7 +19,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from evidence import RcaError
-from evidence._ingest import IngestReport, ingest_events
+from evidence._ingest import ingest_events
 from evidence._store import EvidenceQuery, Store
 from evidence._tokens import ROLES, create_token, list_tokens, revoke_token
 from rca._settings import Settings
@@ -35,7 +36,11 @@ err = Console(stderr=True)
 
 
 def _store() -> Store:
-    return Store.open(Settings().database_url)
+    store = Store.open(Settings().database_url)
+    context = click.get_current_context(silent=True)
+    if context is not None:  # release pooled connections when the command ends
+        context.call_on_close(store.close)
+    return store
 
 
 @app.command()
@@ -157,7 +162,7 @@ def _send(client: httpx.Client, batch: list[Any]) -> dict[str, Any]:
     if response.status_code != 200:
         err.print(f"[red]{response.status_code}[/red] {response.text}")
         raise typer.Exit(1)
-    return response.json()  # type: ignore[no-any-return]
+    return response.json()
 
 
 @app.command()
@@ -189,6 +194,92 @@ def evidence(
         table.add_row(r.event_time.isoformat(), r.type, r.source_ref, r.dataset_urn or "", r.producer_urn or "",
                       r.evidence_id)
     console.print(table)
+
+
+def _at(value: str | None) -> datetime:
+    if value is None:
+        return system_clock()
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not RFC 3339, e.g. 2026-01-19T02:15:00-05:00") from None
+    if moment.tzinfo is None:
+        raise typer.BadParameter(f"{value!r} needs an offset, e.g. 2026-01-19T02:15:00-05:00")
+    return moment
+
+
+def _print_incidents(items: list[dict[str, Any]], title: str) -> None:
+    table = Table(title=title)
+    for column in ("dataset", "kind", "reason", "first bad", "last good", "deploy", "stale", "id"):
+        table.add_column(column)
+    for i in items:
+        deploy = (i.get("correlated_deploys") or [{}])[0]
+        reason = i["reason_code"] + (f"({i['field']})" if i.get("field") else "")
+        table.add_row(i["dataset_urn"], i["kind"], reason, i["first_bad_time"] or "", i["last_good_time"] or "",
+                      deploy.get("version") or "", "yes" if i["stale_evidence"] else "", i["id"])
+    console.print(table)
+
+
+@app.command()
+def detect(
+    at: Annotated[str | None, typer.Option(help="The clock for this pass (RFC 3339); default: now.")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Run the detectors once at a given clock and store the incidents."""
+    from detectors import run_detectors
+
+    store = _store()
+    store.ensure_schema()
+    result = run_detectors(store, _at(at), Settings().detect_settings())
+    if as_json:
+        _print_json({"incidents": result.incidents, "opened": result.opened, "resolved": result.resolved,
+                     "paused": result.paused, "drift": result.drift})
+        return
+    _print_incidents(result.incidents, f"Open incidents ({len(result.opened)} opened, {len(result.resolved)} resolved)")
+
+
+@app.command()
+def incidents(
+    status: Annotated[str, typer.Option(help="open, resolved or all")] = "open",
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """List stored incidents."""
+    from detectors import stored_incidents
+
+    store = _store()
+    store.ensure_schema()
+    items = stored_incidents(store, status=None if status == "all" else status)
+    if as_json:
+        _print_json({"incidents": items})
+        return
+    _print_incidents(items, f"Incidents ({status})")
+
+
+@app.command()
+def replay(
+    scenario: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="A scenario YAML file.")],
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON document: incidents and drift.")] = False,
+) -> None:
+    """Replay a scenario into a fresh temporary store, detect at its `now`, print the incidents."""
+    from detectors import load_scenario, stored_incidents
+    from detectors import replay as run_replay
+
+    result = run_replay(load_scenario(scenario))
+    document: dict[str, Any] = {"incidents": stored_incidents(result.store), "drift": [
+        {k: d[k] for k in ("topic", "schema_id", "reason_code", "change_request_id")} for d in result.detection.drift]}
+    for problem in result.rejected:
+        err.print(f"[yellow]rejected[/yellow] {problem}")
+    if as_json:
+        _print_json(document)
+        return
+    console.print(f"[bold]{result.scenario.name}[/bold] at {result.scenario.now.isoformat()}")
+    _print_incidents(document["incidents"], "Incidents")
+    for d in document["drift"]:
+        console.print(f"drift: {d['topic']} schema {d['schema_id']} {d['reason_code']} -> {d['change_request_id']}")
+
+
+def _print_json(document: Any) -> None:
+    sys.stdout.write(orjson.dumps(document, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode() + "\n")
 
 
 @token_app.command("create")

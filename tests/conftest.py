@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
-from support import POSTGRES_URL, FixedClock
 
 from evidence._store import Store
 from evidence._tokens import create_token
 from rca import Settings, create_app
+from support import POSTGRES_URL, FixedClock
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -205,6 +205,7 @@ def test_storage_stays_bounded_and_every_ref_a_counter_names_is_stored() -> None
     named = {ref for c in output.counters for ref in (c.first_ref, c.last_ref, *c.samples)}
     assert named <= stored
     assert len(stored) <= 2 * 50 + 2 * 50 + 2 + GateCounter.MAX_SAMPLES
+    assert len(output.failures) == 1000  # yet every failed record's reasons are reported
 
 
 def test_reject_enforcement_lists_refused_records() -> None:
@@ -213,7 +214,13 @@ def test_reject_enforcement_lists_refused_records() -> None:
                rec(5, 4, b"\x07junk")]
     output = run_gate(records, validators, INGEST)
     assert output.rejected == ["orders.created/0/5", "orders.created/0/998", "orders.created/0/1001"]
-    assert run_gate(records, VALIDATORS, INGEST).rejected == []
+    assert {ref: [(v.reason_code, v.field) for v in found] for ref, found in output.failures.items()} == {
+        "orders.created/0/5": [(UNDECODABLE_MESSAGE, "")],
+        "orders.created/0/998": [(ENUM_VIOLATION, "currency")],
+        "orders.created/0/1001": [(REQUIRED_FIELD_MISSING, "customer_id")],
+    }
+    flagged = run_gate(records, VALIDATORS, INGEST)
+    assert flagged.rejected == [] and list(flagged.failures) == output.rejected
 
 
 def test_bytes_and_strings_are_decoded_and_the_frame_schema_id_counts() -> None:
@@ -249,7 +256,7 @@ def test_a_schema_id_mismatch_is_noted_on_violations() -> None:
 
 def test_records_of_datasets_without_a_contract_are_not_gated() -> None:
     output = run_gate([rec(1, 1.0, NO_CUSTOMER, dataset="ds://other")], VALIDATORS, INGEST)
-    assert output == GateOutput(observations=[], counters=[], rejected=[])
+    assert output == GateOutput(observations=[], counters=[], rejected=[], failures={})
 
 
 def test_a_record_ingest_time_wins_over_the_batch_one() -> None:
@@ -392,6 +399,7 @@ def test_any_batching_and_order_gives_the_same_counters_and_breaks(
     now = at(200)
     assert contract_breaks([c for o in outputs for c in o.counters], now) == contract_breaks(whole.counters, now)
     assert sorted(r for o in outputs for r in o.rejected) == sorted(whole.rejected)
+    assert {ref: found for o in outputs for ref, found in o.failures.items()} == whole.failures
     # Every ref a merged counter names (first, last, samples: the boundaries included) was stored by some batch.
     stored = {ob.source_ref for o in outputs for ob in o.observations}
     assert {ref for c in merged(outputs).values() for ref in (c.first_ref, c.last_ref, *c.samples)} <= stored

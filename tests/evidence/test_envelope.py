@@ -1,10 +1,10 @@
 import json
 
 import pytest
-from support import ROOT
 
 from evidence import InvalidEvent, parse_event
 from evidence._spec import schema_text
+from support import ROOT
 
 VECTORS = ROOT / "sdk" / "spec" / "vectors"
 VALID = json.loads((VECTORS / "valid.json").read_text())["vectors"]

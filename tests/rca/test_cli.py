@@ -25,26 +25,35 @@ def test_db_upgrade_then_ingest_scenarios_into_the_database(db) -> None:
     assert [f["events"] for f in files] == [22, 23, 3]
     # the two Spark scenarios share 22 events: the second file's copies are duplicates
     assert [f["duplicate"] for f in files] == [0, 22, 0]
-    assert Store.open(db).count() == 26
+    with Store.open(db) as store:
+        assert store.count() == 26
 
 
 def test_ingest_reads_json_and_jsonl_and_reports_rejects(db, tmp_path) -> None:
     (tmp_path / "one.json").write_text(json.dumps(deployment("j-1")))
-    (tmp_path / "many.jsonl").write_text("\n".join(json.dumps(deployment(f"l-{i}")) for i in range(3)) + "\n"
-                                         + json.dumps({**deployment("bad"), "time": "soon"}) + "\n")
+    (tmp_path / "many.jsonl").write_text(
+        "\n".join(json.dumps(deployment(f"l-{i}")) for i in range(3))
+        + "\n"
+        + json.dumps({**deployment("bad"), "time": "soon"})
+        + "\n"
+    )
     result = runner.invoke(app, ["ingest", "--json", str(tmp_path / "one.json"), str(tmp_path / "many.jsonl")])
     assert result.exit_code == 1  # a rejected event makes the command fail, after storing the good ones
     doc = json.loads(result.stdout)
     assert [(f["accepted"], f["rejected"]) for f in doc["files"]] == [(1, 0), (3, 1)]
     assert doc["rejected"][0]["id"] == "bad" and doc["rejected"][0]["field"] == "time"
-    assert Store.open(db).count() == 4
+    with Store.open(db) as store:
+        assert store.count() == 4
 
 
 def test_evidence_query_and_tokens(db) -> None:
     runner.invoke(app, ["ingest", str(SCENARIOS[-1])])
     out = runner.invoke(app, ["evidence", "--type", "DeploymentEvent", "--json"])
     assert [r["source_ref"] for r in json.loads(out.stdout)] == [
-        "deploy-checkout-v2.8.0", "deploy-payments", "deploy-checkout-v2.8.1"]
+        "deploy-checkout-v2.8.0",
+        "deploy-payments",
+        "deploy-checkout-v2.8.1",
+    ]
     created = runner.invoke(app, ["token", "create", "--name", "ci", "--producer", "svc://checkout-*"])
     assert created.exit_code == 0 and created.stdout.strip().startswith("rca_w_")
     refused = runner.invoke(app, ["token", "create", "--name", "ci", "--producer", "checkout"])
@@ -59,7 +68,53 @@ def test_the_console_script_turns_errors_into_a_message_and_exit_2(db, tmp_path)
     from pathlib import Path
 
     rca = Path(sys.executable).with_name("rca")
-    run = subprocess.run([str(rca), "token", "create", "--name", "x", "--role", "writer"], capture_output=True,
-                         text=True, env={"RCA_DATABASE_URL": db, "PATH": "/usr/bin:/bin"})
+    run = subprocess.run(
+        [str(rca), "token", "create", "--name", "x", "--role", "writer"],
+        capture_output=True,
+        text=True,
+        env={"RCA_DATABASE_URL": db, "PATH": "/usr/bin:/bin"},
+    )
     assert run.returncode == 2
     assert "a writer token needs at least one producer pattern" in run.stderr
+
+
+def test_reference_scenarios_pass_the_independent_checker() -> None:
+    import subprocess
+    import sys
+
+    from support import SHARED
+
+    scenarios = sorted(str(p) for p in (SHARED / "scenarios").glob("*.yaml"))
+    run = subprocess.run(
+        [sys.executable, str(SHARED / "tools" / "check_replay.py"), *scenarios],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.stdout.strip().splitlines()[-1] == f"{len(scenarios)} passed, 0 failed"
+
+
+def test_replay_json_is_one_document(db) -> None:
+    result = runner.invoke(
+        app, ["replay", "--json", str(ROOT / "examples" / "scenarios" / "spring_missing_customer_id.yaml")]
+    )
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert set(doc) == {"incidents", "drift"}
+    assert [i["reason_code"] for i in doc["incidents"]] == ["REQUIRED_FIELD_MISSING"]
+
+
+def test_detect_at_a_clock_stores_incidents(db) -> None:
+    runner.invoke(app, ["db", "upgrade"])
+    from detectors._scenario import load_into, load_scenario
+
+    with Store.open(db) as store:
+        load_into(store, load_scenario(ROOT / "examples" / "scenarios" / "spark_job_running_slow.yaml"))
+    result = runner.invoke(app, ["detect", "--at", "2026-01-19T02:15:00-05:00", "--json"])
+    assert result.exit_code == 0, result.output
+    assert [i["reason_code"] for i in json.loads(result.stdout)["incidents"]] == ["JOB_RUNNING_SLOW"]
+    listed = runner.invoke(app, ["incidents", "--json"])
+    assert [i["reason_code"] for i in json.loads(listed.stdout)["incidents"]] == ["JOB_RUNNING_SLOW"]
+    assert runner.invoke(app, ["detect", "--at", "2026-01-19T02:15:00"]).exit_code != 0

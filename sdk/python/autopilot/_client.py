@@ -22,7 +22,7 @@ from ._config import Settings, load_settings
 from ._control import ControlPlane, ControlState
 from ._counters import SignalCounters
 from ._deploy import startup_deployment
-from ._envelope import EVENT_TYPES, TimeLike
+from ._envelope import EVENT_TYPES, TimeLike, reseed_after_fork
 from ._log import ProblemLog, logger
 from ._queue import EventQueue
 from ._trace import _current
@@ -270,5 +270,6 @@ def _at_exit() -> None:
 def _after_fork() -> None:
     global _hooks_lock, _startup_lock
     _hooks_lock, _startup_lock = threading.Lock(), threading.Lock()
+    reseed_after_fork()
     for client in list(_clients):
         client._after_fork_in_child()

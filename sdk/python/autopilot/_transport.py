@@ -10,6 +10,7 @@ Proxies come from the usual `https_proxy` / `no_proxy` variables, read with urll
 from __future__ import annotations
 
 import http.client
+import io
 import socket
 import ssl
 import time
@@ -17,7 +18,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 MAX_RESPONSE_BYTES = 1 << 20  # the service answers a few KiB; never buffer an unbounded reply
 
@@ -75,12 +76,13 @@ class HttpTransport:
             except OSError as exc:
                 raise TransportError("connect", f"cannot connect to {url.netloc}: {exc}") from exc
             _arm(conn, deadline)
+            # sendall() under a timeout bounds the whole send (Python >= 3.5), not each chunk.
             conn.request(request.method, path, body=request.body, headers=dict(request.headers))
-            _arm(conn, deadline)
+            # The reply is read through a file whose every recv gets only what is left of the budget.
+            conn.sock = _DeadlineSocket(conn.sock, deadline)  # type: ignore[assignment]
             response = conn.getresponse()
             chunks, size = [], 0
             while size <= MAX_RESPONSE_BYTES:
-                _arm(conn, deadline)
                 chunk = response.read(65536)
                 if not chunk:
                     break
@@ -131,6 +133,38 @@ def _arm(conn: http.client.HTTPConnection, deadline: float) -> None:
         raise TransportError("timeout", "the request's total timeout elapsed")
     if conn.sock is not None:
         conn.sock.settimeout(remaining)
+
+
+class _DeadlineReader(io.RawIOBase):
+    """A socket's receiving side that fails once the request's total deadline has passed."""
+
+    def __init__(self, sock: socket.socket, deadline: float) -> None:
+        self._sock = sock
+        self._deadline = deadline
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        remaining = self._deadline - time.monotonic()
+        if remaining <= 0:
+            raise socket.timeout("the request's total timeout elapsed")
+        self._sock.settimeout(remaining)
+        return self._sock.recv_into(buffer)
+
+
+class _DeadlineSocket:
+    """What http.client reads the response from: the real socket, with a deadline on every read."""
+
+    def __init__(self, sock: socket.socket, deadline: float) -> None:
+        self._sock = sock
+        self._deadline = deadline
+
+    def makefile(self, mode: str = "rb", *args: Any, **kwargs: Any) -> io.BufferedReader:
+        return io.BufferedReader(_DeadlineReader(self._sock, self._deadline))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
 
 
 def _is_loopback(host: str) -> bool:

@@ -90,8 +90,8 @@ class Worker:
                 return
 
     def _poll_control(self) -> None:
-        if self.control is None:
-            return
+        if self.control is None or self.stop.is_set():
+            return  # while shutting down, the last known state holds: no new request may outlive the deadline
         state = self.control.poll_if_due()
         if state.sending != self.sending:
             self.sending = state.sending
@@ -118,12 +118,22 @@ class Worker:
         if stopping and now >= self.deadline:
             self.counters.drop(reasons.TIMEOUT, len(fresh))
             return
-        parts = [part for part in map(self._encode, fresh) if part is not None]
-        if parts:
-            self._send(b"[" + b",".join(parts) + b"]", len(parts), fresh[0][ENQUEUED], stopping)
+        if not self.circuit.allow():  # before encoding: an open circuit must cost next to nothing
+            self.counters.drop(reasons.CIRCUIT_OPEN, len(fresh))
+            return
+        events = [event for event in map(self._build, fresh) if event is not None]
+        if not events:
+            return
+        try:
+            body = encode(events)  # one call for the batch: a third of the cost of one per event
+        except Exception:
+            parts = [part for part in map(self._encode_alone, events) if part is not None]
+            events, body = parts, b"[" + b",".join(parts) + b"]"
+        if events:
+            self._send(body, len(events), fresh[0][ENQUEUED], stopping)
 
-    def _encode(self, item: tuple[Any, ...]) -> bytes | None:
-        """The event's JSON, built here (not in emit) from what emit() captured; None if unusable."""
+    def _build(self, item: tuple[Any, ...]) -> Optional[dict[str, Any]]:
+        """The envelope, built here (not in emit) from what emit() captured; None if unusable."""
         try:
             trace = item[TRACE]
             event = build_event(
@@ -138,12 +148,23 @@ class Worker:
             )
             why = problem(event)
             if why is None:
-                return encode(event)
+                return event
         except Exception as exc:
-            why = f"it could not be encoded ({exc!r})"
-        self.counters.drop(reasons.REJECTED)
-        self.problems.report("invalid", "autopilot: dropped a %s event: %s.", item[TYPE], why)
+            why = f"it could not be built ({exc!r})"
+        self._reject(item[TYPE], why)
         return None
+
+    def _encode_alone(self, event: dict[str, Any]) -> Optional[bytes]:
+        """After the batch failed to encode: find the event(s) to blame, send the rest."""
+        try:
+            return encode(event)
+        except Exception as exc:
+            self._reject(event.get("type"), f"it could not be encoded ({exc!r})")
+            return None
+
+    def _reject(self, event_type: Any, why: str) -> None:
+        self.counters.drop(reasons.REJECTED)
+        self.problems.report("invalid", "autopilot: dropped a %s event: %s.", event_type, why)
 
     def _send(self, body: bytes, count: int, oldest: float, stopping: bool) -> None:
         settings, attempt = self.settings, 0

@@ -19,8 +19,8 @@ from urllib.parse import unquote
 import pytest
 
 import autopilot
-from autopilot import Client, Settings
 import autopilot._client as client_module
+from autopilot import Client, Settings
 
 SPEC = Path(__file__).resolve().parents[2] / "spec"
 

@@ -7,9 +7,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from autopilot import build_event
+from autopilot._config import Settings
 from autopilot._deploy import ci_deployment_event, startup_deployment
 from autopilot._envelope import format_time, problem
-from autopilot._config import Settings
 
 CORE = ("specversion", "datacontenttype", "id", "type", "source", "time", "data", "subject", "traceparent")
 

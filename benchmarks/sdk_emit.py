@@ -1,0 +1,248 @@
+"""What the autopilot SDK costs its host: emit() latency and a business loop's throughput.
+
+    .venv/bin/python benchmarks/sdk_emit.py            # full run (about a minute)
+    .venv/bin/python benchmarks/sdk_emit.py --quick    # a few seconds, for CI
+
+Backend "up" is a stdlib HTTP server in a separate process (so its work does not compete with the
+measured process for the GIL, as a real rca service would not); "down" is a closed local port
+(connections refused). Prints a table, then one JSON line for collection.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import logging
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sdk" / "python"))
+
+from autopilot import Client, Settings
+
+ORDER = json.dumps(
+    {"order_id": "o-1", "customer_id": "c-9", "lines": [{"sku": f"sku-{i}", "qty": i % 5 + 1, "price_cents": 199 + i}
+                                                       for i in range(20)]}
+)
+
+
+# -- the backend ---------------------------------------------------------------------------------
+
+
+class AcceptAll(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):  # control plane: no entry
+        self._reply(404, b'{"detail":"no entry"}')
+
+    def do_POST(self):
+        batch = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+        self._reply(200, json.dumps({"accepted": len(batch), "duplicate": 0, "rejected": 0, "results": []}).encode())
+
+    def _reply(self, status, body):
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def serve(port_file: str) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), AcceptAll)
+    Path(port_file).write_text(str(server.server_address[1]))
+    server.serve_forever()
+
+
+def start_backend() -> tuple[subprocess.Popen, str]:
+    port_file = Path(f"/tmp/autopilot-bench-{os.getpid()}.port")
+    port_file.unlink(missing_ok=True)
+    process = subprocess.Popen([sys.executable, __file__, "--serve", str(port_file)])
+    deadline = time.monotonic() + 10
+    while not port_file.exists() or not port_file.read_text():
+        if time.monotonic() > deadline:
+            process.kill()
+            raise SystemExit("the benchmark backend did not start")
+        time.sleep(0.02)
+    url = f"http://127.0.0.1:{port_file.read_text()}"
+    port_file.unlink()
+    return process, url
+
+
+def closed_port() -> str:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    return f"http://127.0.0.1:{port}"
+
+
+def client_for(endpoint: str | None) -> Client:
+    if endpoint is None:
+        return Client(Settings())
+    # Production defaults, except: no startup event, and no control-plane poll in the window.
+    return Client(Settings(enabled=True, endpoint=endpoint, service="bench", startup_event=False))
+
+
+# -- emit() latency ------------------------------------------------------------------------------
+
+
+def emit_latency(client: Client, rounds: int, burst: int) -> list[float]:
+    """Per-call emit() time in microseconds. Bursts stay under the queue size, and the worker drains
+    between bursts (not timed), so this is the cost of emitting, not of a full queue."""
+    data = {"run_id": "r-1", "code_ref": "orders@4f2a9c1", "env": "prod"}
+    samples: list[float] = []
+    clock = time.perf_counter_ns
+    for _ in range(rounds):
+        gc.disable()
+        for _ in range(burst):
+            began = clock()
+            client.emit("JobRunStarted", data)
+            samples.append((clock() - began) / 1000)
+        gc.enable()
+        client.flush(5.0)
+    return samples
+
+
+def timer_floor(count: int = 200_000) -> float:
+    clock = time.perf_counter_ns
+    samples = []
+    for _ in range(count):
+        began = clock()
+        samples.append(clock() - began)
+    return statistics.median(samples) / 1000
+
+
+def percentile(samples: list[float], p: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
+
+
+# -- business loop -------------------------------------------------------------------------------
+
+
+def business_work(rounds: int) -> str:
+    """A request handler's kind of work: decode a document, walk it, encode a reply."""
+    checksum = 0
+    for _ in range(rounds):
+        order = json.loads(ORDER)
+        for line in order["lines"]:
+            checksum = (checksum * 31 + line["qty"] * line["price_cents"]) % 1_000_003
+        order["checksum"] = checksum
+        reply = json.dumps(order)
+    return reply[-12:]
+
+
+def calibrate(target_us: float) -> int:
+    """How many hash rounds take about `target_us` on this machine."""
+    rounds = 10
+    while True:
+        began = time.perf_counter()
+        for _ in range(200):
+            business_work(rounds)
+        per_call = (time.perf_counter() - began) / 200 * 1e6
+        if per_call >= target_us / 2:
+            return max(1, round(rounds * target_us / per_call))
+        rounds *= 2
+
+
+def business_loop(client: Client, iterations: int, work_rounds: int) -> float:
+    """Iterations per second of: fixed CPU work, then one emit()."""
+    began = time.perf_counter()
+    for i in range(iterations):
+        checksum = business_work(work_rounds)
+        client.emit("JobRunStarted", {"run_id": f"run-{i}", "checksum": checksum})
+    return iterations / (time.perf_counter() - began)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="a short run")
+    parser.add_argument("--work-us", type=float, default=500.0, help="CPU work per business iteration (default 500)")
+    parser.add_argument("--serve", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        return serve(args.serve)
+
+    # The SDK logs a dead backend once; that line is expected here and would only clutter the table.
+    logging.getLogger("autopilot").setLevel(logging.ERROR)
+    rounds, burst = (20, 1000) if args.quick else (200, 1000)
+    loop_iterations, loop_repeats = (2_000, 3) if args.quick else (10_000, 7)
+    backend, up_url = start_backend()
+    try:
+        floor = timer_floor()
+        latency = {}
+        for name, endpoint in (("disabled", None), ("up", up_url), ("down", closed_port())):
+            client = client_for(endpoint)
+            emit_latency(client, 2, burst)  # warm up: worker started, first connections made
+            samples = emit_latency(client, rounds, burst)
+            latency[name] = {"p50_us": percentile(samples, 50), "p99_us": percentile(samples, 99), "n": len(samples)}
+            client.shutdown(1.0)
+
+        work_rounds = calibrate(args.work_us)
+        clients = {
+            "disabled": client_for(None),
+            "enabled-healthy": client_for(up_url),
+            "enabled-backend-down": client_for(closed_port()),
+        }
+        for client in clients.values():
+            business_loop(client, 200, work_rounds)  # warm up
+        results: dict[str, list[float]] = {name: [] for name in clients}
+        for _ in range(loop_repeats):  # interleaved, so drift in machine load hits every mode alike
+            for name, client in clients.items():
+                results[name].append(business_loop(client, loop_iterations, work_rounds))
+        dropped = {name: sum(c.signals_dropped().values()) for name, c in clients.items()}
+        delivered = {name: c.stats()["delivered"] for name, c in clients.items()}
+        for client in clients.values():
+            client.shutdown(1.0)
+    finally:
+        backend.terminate()
+        backend.wait(5)
+
+    throughput = {name: statistics.median(values) for name, values in results.items()}
+    base = throughput["disabled"]
+    work_us = 1e6 / base
+    print(f"autopilot SDK benchmark  (python {platform.python_version()}, {os.cpu_count()} cores, "
+          f"load average {os.getloadavg()[0]:.2f}; timer floor {floor:.3f} us, included below)")
+    print()
+    print("emit() cost                      p50 us     p99 us    calls")
+    for name, label in (("disabled", "SDK disabled"), ("up", "enabled, backend up"), ("down", "enabled, backend down")):
+        row = latency[name]
+        print(f"  {label:<28} {row['p50_us']:>8.2f}   {row['p99_us']:>8.2f}  {row['n']:>7}")
+    print()
+    print(f"business loop (~{work_us:.0f} us of CPU work + one emit per iteration; median of {loop_repeats} runs)")
+    print("                                  iter/s    vs disabled   delivered    dropped")
+    for name in clients:
+        delta = (throughput[name] - base) / base * 100
+        print(f"  {name:<28} {throughput[name]:>8.0f}   {delta:>+9.2f}%   {delivered[name]:>9}  {dropped[name]:>9}")
+    summary = {
+        "benchmark": "sdk_emit",
+        "quick": args.quick,
+        "emit_p50_us_up": round(latency["up"]["p50_us"], 3),
+        "emit_p99_us_up": round(latency["up"]["p99_us"], 3),
+        "emit_p50_us_down": round(latency["down"]["p50_us"], 3),
+        "emit_p99_us_down": round(latency["down"]["p99_us"], 3),
+        "emit_p50_us_disabled": round(latency["disabled"]["p50_us"], 3),
+        "timer_floor_us": round(floor, 3),
+        "work_us_per_iteration": round(work_us, 1),
+        "loop_iter_per_s": {k: round(v, 1) for k, v in throughput.items()},
+        "loop_delta_pct": {k: round((v - base) / base * 100, 2) for k, v in throughput.items() if k != "disabled"},
+        "cpus": os.cpu_count(),
+        "loadavg_1m": round(os.getloadavg()[0], 2),
+    }
+    print()
+    print(json.dumps(summary, sort_keys=True))
+
+
+if __name__ == "__main__":
+    main()

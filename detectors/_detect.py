@@ -1,0 +1,242 @@
+"""One detector pass at a given clock: freshness, contract breaks, drift -> incidents opened, updated, resolved.
+
+Findings are pure functions of (evidence, configuration, clock); this module only loads their inputs in
+bulk and writes the incidents they imply. One open incident per (dataset, kind).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+import orjson
+from sqlalchemy import select
+
+from detectors._deploys import correlate_deploys
+from detectors._drift import list_change_requests
+from detectors._freshness import DatasetFreshness, dataset_freshness, evaluate_freshness
+from detectors._gate import ContractBreak, contract_breaks
+from detectors._incidents import (
+    Ownership,
+    attach_evidence,
+    contract_incident,
+    downstream_of,
+    drift_incident,
+    freshness_incident,
+)
+from evidence import Contract, EvidenceRecord, FreshnessPolicy, RcaError, iso, utc
+from evidence._configs import CONTRACT, LINEAGE, MAPPING, POLICY, Configs
+from evidence._schema import incidents
+from evidence._store import Store
+
+_FRESHNESS_TYPES = ("JobRunStarted", "JobRunCompleted", "JobRunFailed", "DatasetWriteCommitted", "DeploymentEvent")
+_REASON_ORDER = ("UNDECODABLE_MESSAGE", "REQUIRED_FIELD_MISSING", "NULL_NOT_ALLOWED", "TYPE_MISMATCH", "ENUM_VIOLATION")
+
+
+@dataclass(frozen=True)
+class DetectSettings:
+    stale_threshold_s: float = 120.0  # ingestion lag (p95 over the window) beyond which evidence is stale
+    stale_window_s: float = 300.0
+    stale_action: Literal["tag", "pause"] = "tag"  # pause: do not open new incidents on stale evidence
+    contract_recovery_minutes: int = 60  # a break with no bad record for this long is over
+    contract_lookback_days: int = 7
+
+
+@dataclass
+class DetectionResult:
+    incidents: list[dict[str, Any]] = field(default_factory=list)  # open after the pass, sorted
+    opened: list[str] = field(default_factory=list)
+    resolved: list[str] = field(default_factory=list)
+    paused: list[str] = field(default_factory=list)  # (dataset, kind) not opened because evidence was stale
+    drift: list[dict[str, Any]] = field(default_factory=list)
+
+
+def find_incidents(store: Store, now: datetime, settings: DetectSettings = DetectSettings()) -> list[dict[str, Any]]:
+    """What should be open at `now`, assembled but not stored (the pure half of a pass)."""
+    now = utc(now)
+    configs = Configs(store)
+    policies, contracts = configs.specs(POLICY), configs.specs(CONTRACT)
+    lineage, mappings = configs.specs(LINEAGE), configs.specs(MAPPING)
+    producers: dict[str, str | None] = {
+        m.dataset_urn: m.producer_urn for m in sorted(mappings, key=lambda m: m.model_dump_json()) if m.producer_urn
+    }
+    owners = _owners(policies, contracts)
+    found = _freshness(store, policies, now, owners) + _contracts(store, contracts, producers, now, settings, owners)
+    found += _drift(store, now)
+    lag = store.ingestion_lag(now, timedelta(seconds=settings.stale_window_s))
+    evidence = store.get_many(i for incident in found for i in incident["evidence_ids"])
+    for incident in found:
+        incident["impacted_downstream"] = downstream_of(incident["dataset_urn"], lineage)
+        attach_evidence(incident, evidence)
+        sources = {incident["producer_urn"]} | {e.source for i in incident["evidence_ids"] if (e := evidence.get(i))}
+        worst = max((lag[s]["p95_s"] for s in sources if s in lag), default=0.0)
+        incident["stale_evidence"] = worst > settings.stale_threshold_s
+        incident["facts"]["ingestion_lag_p95_s"] = worst
+    return sorted(found, key=lambda i: (i["dataset_urn"], i["kind"]))
+
+
+def run_detectors(store: Store, now: datetime, settings: DetectSettings = DetectSettings()) -> DetectionResult:
+    """A full pass: open, update and resolve stored incidents so they match what the evidence says at `now`."""
+    now = utc(now)
+    result = DetectionResult()
+    wanted = {(i["dataset_urn"], i["kind"]): i for i in find_incidents(store, now, settings)}
+    with store.writing() as conn:
+        open_rows = {(r.dataset_urn, r.kind): r for r in conn.execute(
+            select(incidents).where(incidents.c.status == "open"))}
+        for key, row in sorted(open_rows.items()):
+            if key not in wanted:
+                body = orjson.loads(row.body)
+                body.update(status="resolved", resolved_at=iso(now), updated_at=iso(now))
+                conn.execute(incidents.update().where(incidents.c.id == row.id).values(
+                    status="resolved", resolved_at=now, updated_at=now, body=orjson.dumps(body).decode()))
+                result.resolved.append(row.id)
+        for key, incident in sorted(wanted.items()):
+            current = open_rows.get(key)
+            if current is None:
+                if incident["stale_evidence"] and settings.stale_action == "pause":
+                    result.paused.append(f"{key[0]} {key[1]}")
+                    continue
+                existing = conn.execute(select(incidents.c.id).where(incidents.c.id == incident["id"])).first()
+                if existing is not None:  # the same break came back after being resolved: reopen it
+                    conn.execute(incidents.delete().where(incidents.c.id == incident["id"]))
+                incident.update(detected_at=iso(now), updated_at=iso(now))
+                conn.execute(incidents.insert().values(**_columns(incident, now, now)))
+                result.opened.append(incident["id"])
+            else:
+                incident.update(id=current.id, detected_at=iso(current.detected_at), updated_at=iso(now))
+                conn.execute(incidents.update().where(incidents.c.id == current.id).values(
+                    **_columns(incident, current.detected_at, now)))
+            result.incidents.append(incident)
+    result.drift = [{"topic": cr["topic"], "schema_id": _schema_id(cr["schema_id"]), "reason_code": cr["reason_code"],
+                     "change_request_id": cr["id"], "status": cr["status"], "held": cr["held"]}
+                    for cr in list_change_requests(store) if cr["status"] != "approved"]
+    return result
+
+
+def _schema_id(value: str) -> int | str:
+    return int(value) if value.isdigit() else value
+
+
+def _columns(incident: dict[str, Any], detected_at: datetime, now: datetime) -> dict[str, Any]:
+    return {
+        "id": incident["id"], "dataset_urn": incident["dataset_urn"], "kind": incident["kind"], "status": "open",
+        "reason_code": incident["reason_code"], "detected_at": detected_at, "updated_at": now, "resolved_at": None,
+        "owner_team": incident["owner_team"], "tier": incident["tier"], "body": orjson.dumps(incident).decode(),
+    }
+
+
+def _owners(policies: list[FreshnessPolicy], contracts: list[Contract]) -> dict[str, Ownership]:
+    owners: dict[str, Ownership] = {}
+    specs: list[FreshnessPolicy | Contract] = [*contracts, *policies]
+    for spec in specs:  # a freshness policy's ownership wins over a contract's
+        previous = owners.get(spec.dataset_urn, Ownership())
+        owners[spec.dataset_urn] = Ownership(spec.owner_team or previous.owner_team,
+                                             spec.tier if spec.tier is not None else previous.tier,
+                                             spec.runbook_url or previous.runbook_url)
+    return owners
+
+
+def _freshness(store: Store, policies: list[FreshnessPolicy], now: datetime,
+               owners: dict[str, Ownership]) -> list[dict[str, Any]]:
+    if not policies:
+        return []
+    lookback = timedelta(days=max(p.lookback_days for p in policies) + 2)
+    records = store.records(types=_FRESHNESS_TYPES, since=now - lookback, until=now)
+    by_dataset: dict[str, list[EvidenceRecord]] = defaultdict(list)
+    by_producer: dict[str, list[EvidenceRecord]] = defaultdict(list)
+    for record in records:
+        if record.dataset_urn:
+            by_dataset[record.dataset_urn].append(record)
+        if record.producer_urn:
+            by_producer[record.producer_urn].append(record)
+
+    def relevant(policy: FreshnessPolicy) -> list[EvidenceRecord]:
+        mine = by_dataset.get(policy.dataset_urn, [])
+        theirs = by_producer.get(policy.producer_urn, []) if policy.producer_urn else []
+        return list({r.evidence_id: r for r in [*mine, *theirs]}.values())
+
+    inputs = {p.dataset_urn: relevant(p) for p in policies}
+    states: dict[str, DatasetFreshness] = {p.dataset_urn: dataset_freshness(p, inputs[p.dataset_urn], now)
+                                           for p in policies}
+    found = []
+    for policy in policies:
+        finding = evaluate_freshness(policy, inputs[policy.dataset_urn], now, states)
+        if finding is not None:
+            found.append(freshness_incident(finding, policy.producer_urn,
+                                            owners.get(policy.dataset_urn, Ownership())))
+    return found
+
+
+def _primary(breaks: Iterable[ContractBreak]) -> list[ContractBreak]:
+    def order(b: ContractBreak) -> tuple[Any, ...]:
+        rank = _REASON_ORDER.index(b.reason_code) if b.reason_code in _REASON_ORDER else len(_REASON_ORDER)
+        return (b.first_bad_time, b.first_bad_ref, rank, b.field or "")
+
+    return sorted(breaks, key=order)
+
+
+def _contracts(store: Store, contracts: list[Contract], producers: dict[str, str | None], now: datetime,
+               settings: DetectSettings, owners: dict[str, Ownership]) -> list[dict[str, Any]]:
+    if not contracts:
+        return []
+    windows = {c.dataset_urn: timedelta(minutes=c.deploy_window_minutes) for c in contracts}
+    counters = store.counters(windows, since=now - timedelta(days=settings.contract_lookback_days), until=now)
+    recovered_before = now - timedelta(minutes=settings.contract_recovery_minutes)
+    by_dataset: dict[str, list[ContractBreak]] = defaultdict(list)
+    for brk in contract_breaks(counters, now):
+        if brk.dataset_urn in windows and (brk.last_bad_time or brk.first_bad_time) >= recovered_before:
+            by_dataset[brk.dataset_urn].append(brk)
+    found = []
+    for urn, breaks in sorted(by_dataset.items()):
+        primary, *others = _primary(breaks)
+        producer = producers.get(urn) or primary.producer_urn
+        window = windows[urn]
+        deploys = store.records(producer_urns=[producer] if producer else [], types=["DeploymentEvent"],
+                                since=primary.first_bad_time - window, until=primary.first_bad_time) if producer else []
+        visible = [d for d in deploys if d.ingest_time <= now]
+        correlated = correlate_deploys(visible, producer, primary.first_bad_time, window)
+        found.append(contract_incident(primary, others, producer, correlated, owners.get(urn, Ownership())))
+    return found
+
+
+def _drift(store: Store, now: datetime) -> list[dict[str, Any]]:
+    by_topic: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for request in list_change_requests(store, status="open"):
+        if datetime.fromisoformat(request["first_seen_time"].replace("Z", "+00:00")) <= now:
+            by_topic[request["topic"]].append(request)
+    found = []
+    for _, requests in sorted(by_topic.items()):
+        first_seen = min(datetime.fromisoformat(r["first_seen_time"].replace("Z", "+00:00")) for r in requests)
+        found.append(drift_incident(requests, first_seen))
+    return found
+
+
+class UnknownIncident(RcaError):
+    def __init__(self, incident_id: str) -> None:
+        super().__init__(f"No incident {incident_id!r}; list them with GET /v1/incidents or `rca incidents`.")
+        self.incident_id = incident_id
+
+
+def stored_incidents(store: Store, *, status: str | None = "open", dataset_urn: str | None = None,
+                     kind: str | None = None, owner_team: str | None = None,
+                     tier: int | None = None) -> list[dict[str, Any]]:
+    """Incidents as the API returns them, sorted by dataset then kind (then detection, newest first)."""
+    stmt = select(incidents.c.body)
+    for column, value in (("status", status), ("dataset_urn", dataset_urn), ("kind", kind),
+                          ("owner_team", owner_team), ("tier", tier)):
+        if value is not None:
+            stmt = stmt.where(incidents.c[column] == value)
+    stmt = stmt.order_by(incidents.c.dataset_urn, incidents.c.kind, incidents.c.detected_at.desc(), incidents.c.id)
+    with store.engine.connect() as conn:
+        return [orjson.loads(body) for (body,) in conn.execute(stmt)]
+
+
+def stored_incident(store: Store, incident_id: str) -> dict[str, Any]:
+    with store.engine.connect() as conn:
+        row = conn.execute(select(incidents.c.body).where(incidents.c.id == incident_id)).first()
+    if row is None:
+        raise UnknownIncident(incident_id)
+    return orjson.loads(row[0])

@@ -1,0 +1,84 @@
+"""Change requests for drift: list them, approve one (its rule becomes a mapping and its held records are
+resolved and gated), or reject one (its records stay held, unattributed)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import delete, select
+
+from detectors._intake import IntakeReport, intake_records
+from evidence import RcaError, iso
+from evidence._configs import MAPPING, Configs
+from evidence._policy import Mapping
+from evidence._schema import change_requests, held_records
+from evidence._store import Store
+
+
+class ChangeRequestError(RcaError):
+    def __init__(self, message: str, status: int = 409) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _json(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id, "topic": row.topic, "schema_id": row.schema_id, "reason_code": row.reason_code,
+        "status": row.status, "proposal": orjson.loads(row.proposal), "detail": orjson.loads(row.detail),
+        "first_seen_time": iso(row.first_seen_time), "first_seen_ref": row.first_seen_ref,
+        "last_seen_time": iso(row.last_seen_time), "held": row.held, "created_at": iso(row.created_at),
+        "decided_at": iso(row.decided_at), "decided_by": row.decided_by, "decision_note": row.decision_note,
+    }
+
+
+def list_change_requests(store: Store, status: str | None = None) -> list[dict[str, Any]]:
+    stmt = select(change_requests).order_by(change_requests.c.first_seen_time, change_requests.c.id)
+    if status:
+        stmt = stmt.where(change_requests.c.status == status)
+    with store.engine.connect() as conn:
+        return [_json(r) for r in conn.execute(stmt)]
+
+
+def get_change_request(store: Store, cr_id: str) -> dict[str, Any]:
+    with store.engine.connect() as conn:
+        row = conn.execute(select(change_requests).where(change_requests.c.id == cr_id)).first()
+    if row is None:
+        raise ChangeRequestError(f"No change request {cr_id!r}; list them with GET /v1/change-requests.", 404)
+    return _json(row)
+
+
+def _decide(store: Store, cr_id: str, status: str, now: datetime, by: str, note: str | None) -> dict[str, Any]:
+    current = get_change_request(store, cr_id)
+    if current["status"] != "open":
+        raise ChangeRequestError(f"Change request {cr_id} is already {current['status']}; only open ones can be "
+                                 "decided.")
+    with store.writing() as conn:
+        conn.execute(change_requests.update().where(change_requests.c.id == cr_id).values(
+            status=status, decided_at=now, decided_by=by, decision_note=note))
+    return get_change_request(store, cr_id)
+
+
+def approve(store: Store, cr_id: str, now: datetime, by: str, *, note: str | None = None,
+            override: dict[str, Any] | None = None) -> tuple[dict[str, Any], IntakeReport]:
+    """Approve the proposed rule (optionally amended), then resolve and gate the records it held."""
+    current = get_change_request(store, cr_id)
+    if current["status"] != "open":
+        raise ChangeRequestError(f"Change request {cr_id} is already {current['status']}; only open ones can be "
+                                 "decided.")
+    rule = Mapping.model_validate({**current["proposal"], **(override or {})})
+    Configs(store).put(MAPPING, rule, now)
+    decided = _decide(store, cr_id, "approved", now, by, note)
+    with store.engine.connect() as conn:
+        held = [orjson.loads(r.record) for r in conn.execute(
+            select(held_records.c.record).where(held_records.c.change_request_id == cr_id)
+            .order_by(held_records.c.source_ref))]
+    report = intake_records(store, held, now)
+    with store.writing() as conn:
+        conn.execute(delete(held_records).where(held_records.c.change_request_id == cr_id))
+    return decided, report
+
+
+def reject(store: Store, cr_id: str, now: datetime, by: str, *, note: str | None = None) -> dict[str, Any]:
+    return _decide(store, cr_id, "rejected", now, by, note)

@@ -1,0 +1,270 @@
+"""Kafka records into the store: validate, dedupe by offset, resolve to a dataset, gate, hold what drifts.
+
+Everything a batch produces (observations, counters, offsets, held records, change requests) is written
+in one transaction, so a retried batch is either all new or all duplicate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, select
+
+from detectors._contract import ContractValidator, compile_contract
+from detectors._gate import GateRecord, run_gate
+from detectors._wire import decode_value
+from evidence import GATE_OBSERVATION, EvidenceRecord, InvalidEvent, evidence_id_for, iso, utc
+from evidence._configs import CONTRACT, MAPPING, Configs
+from evidence._offsets import add_offsets, covered
+from evidence._resolution import PRODUCER_HEADER, Resolved, Unresolved, resolve
+from evidence._schema import change_requests, gate_offsets, held_records
+from evidence._store import Store
+
+# How many records one change request holds for re-resolution; beyond that only the count grows.
+MAX_HELD_PER_REQUEST = 10_000
+
+
+@dataclass
+class RecordResult:
+    ref: str | None
+    status: str  # accepted | duplicate | held | rejected
+    dataset_urn: str | None = None
+    reason_code: str | None = None
+    field: str | None = None
+    error: str | None = None
+    blocked: bool = False  # the contract's enforcement is "reject" and the record failed it
+    change_request_id: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v not in (None, False)}
+
+
+@dataclass
+class IntakeReport:
+    results: list[RecordResult] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        return sum(1 for r in self.results if r.status == status)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "accepted": self.count("accepted"),
+            "duplicate": self.count("duplicate"),
+            "held": self.count("held"),
+            "rejected": self.count("rejected"),
+            "blocked": sum(1 for r in self.results if r.blocked),
+            "results": [r.as_json() for r in self.results],
+        }
+
+
+@dataclass(frozen=True)
+class KafkaRecord:
+    topic: str
+    partition: int
+    offset: int
+    timestamp: datetime
+    key: str | None
+    schema_id: str | None
+    headers: dict[str, str]
+    value: Any
+    ingest_time: datetime | None
+    raw: dict[str, Any]
+
+    @property
+    def ref(self) -> str:
+        return f"{self.topic}/{self.partition}/{self.offset}"
+
+
+def _time(value: Any, ref: str | None, name: str) -> datetime:
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value / 1000, tz=UTC)  # Kafka's own form: epoch milliseconds
+    else:
+        try:
+            moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        except ValueError:
+            raise InvalidEvent(ref, name, "must be an RFC 3339 timestamp with an offset, or epoch milliseconds") \
+                from None
+    if moment.tzinfo is None:
+        raise InvalidEvent(ref, name, "must carry a UTC offset (for example 2026-03-10T10:21:04+00:00)")
+    return utc(moment)
+
+
+def parse_record(raw: Any, position: int, *, trust_ingest_time: bool = False) -> KafkaRecord:
+    """A Kafka record as the gate API and scenario files send it; errors name the record and the field."""
+    if not isinstance(raw, dict):
+        raise InvalidEvent(None, "", f"must be a JSON object, got {type(raw).__name__}", position=position)
+    topic, partition, offset = raw.get("topic"), raw.get("partition", 0), raw.get("offset")
+    if not isinstance(topic, str) or not topic:
+        raise InvalidEvent(None, "topic", "is required (the Kafka topic name)", position=position)
+    for name, number in (("partition", partition), ("offset", offset)):
+        if not isinstance(number, int) or isinstance(number, bool) or number < 0:
+            raise InvalidEvent(None, name, "must be a non-negative integer", position=position)
+    assert isinstance(partition, int) and isinstance(offset, int)
+    ref = f"{topic}/{partition}/{offset}"
+    headers = raw.get("headers") or {}
+    if not isinstance(headers, dict):
+        raise InvalidEvent(ref, "headers", "must be an object of header names to string values")
+    if "timestamp" not in raw:
+        raise InvalidEvent(ref, "timestamp", "is required (the record's Kafka timestamp)")
+    ingest = raw.get("ingest_time") if trust_ingest_time else None
+    schema_id = raw.get("schema_id")
+    return KafkaRecord(
+        topic, partition, offset, _time(raw["timestamp"], ref, "timestamp"),
+        None if raw.get("key") is None else str(raw.get("key")),
+        None if schema_id is None else str(schema_id),
+        {str(k): "" if v is None else str(v) for k, v in headers.items()},
+        raw.get("value"),
+        _time(ingest, ref, "ingest_time") if ingest is not None else None,
+        raw,
+    )
+
+
+def change_request_id(topic: str, schema_id: str, reason_code: str) -> str:
+    return "cr_" + hashlib.sha256(f"{topic}\x00{schema_id}\x00{reason_code}".encode()).hexdigest()[:20]
+
+
+def intake_records(store: Store, raw_records: Sequence[Any], ingest_time: datetime | None, *,
+                   trust_ingest_time: bool = False) -> IntakeReport:
+    """Take a batch of Kafka records through offsets, resolution and the gate, and store what it yields.
+
+    `ingest_time` None (replays only) means each record arrived at its own timestamp.
+    """
+    report = IntakeReport()
+    parsed: list[tuple[int, KafkaRecord]] = []
+    for position, raw in enumerate(raw_records):
+        try:
+            parsed.append((position, parse_record(raw, position, trust_ingest_time=trust_ingest_time)))
+            report.results.append(RecordResult(parsed[-1][1].ref, "accepted"))
+        except InvalidEvent as exc:
+            ref = exc.event_id
+            report.results.append(RecordResult(ref, "rejected", field=exc.field, error=str(exc)))
+    configs = Configs(store)
+    rules = configs.specs(MAPPING)
+    validators: dict[str, ContractValidator] = {c.dataset_urn: compile_contract(c) for c in configs.specs(CONTRACT)}
+    with store.writing() as conn:
+        fresh = _new_records(conn, store, parsed, report)
+        to_gate: list[GateRecord] = []
+        for position, record in fresh:
+            declared = decode_value(record.value, record.schema_id).schema_id if _is_bytes(record.value) \
+                else record.schema_id
+            outcome = resolve(rules, record.topic, declared, record.headers)
+            result = report.results[position]
+            if isinstance(outcome, Resolved):
+                result.dataset_urn = outcome.dataset_urn
+                to_gate.append(GateRecord(record.topic, record.partition, record.offset, record.timestamp, record.key,
+                                          declared, record.headers, record.value, outcome.dataset_urn,
+                                          outcome.producer_urn, record.ingest_time or ingest_time or record.timestamp))
+            else:
+                result.status, result.reason_code = "held", outcome.reason_code
+                result.change_request_id = _hold(conn, store, outcome, record, ingest_time or record.timestamp)
+        output = run_gate(to_gate, validators, ingest_time or _latest(r.timestamp for _, r in fresh))
+        store.add_records(output.observations, conn)
+        store.merge_counters(output.counters, conn)
+        blocked = set(output.rejected)
+        for result in report.results:
+            if result.ref in blocked:
+                result.blocked = True
+            violations = output.failures.get(result.ref) if result.ref else None
+            if violations:
+                result.reason_code, result.field = violations[0].reason_code, violations[0].field or None
+        _mark_offsets(conn, store, [r for position, r in fresh if report.results[position].status == "accepted"])
+    return report
+
+
+def _latest(times: Iterable[datetime]) -> datetime:
+    return max(times, default=datetime(1970, 1, 1, tzinfo=UTC))
+
+
+def _is_bytes(value: Any) -> bool:
+    return isinstance(value, bytes | bytearray) or (isinstance(value, dict) and list(value) == ["base64"])
+
+
+def _new_records(conn: Connection, store: Store, parsed: list[tuple[int, KafkaRecord]],
+                 report: IntakeReport) -> list[tuple[int, KafkaRecord]]:
+    partitions = sorted({(r.topic, r.partition) for _, r in parsed})
+    ranges: dict[tuple[str, int], list[tuple[int, int]]] = {}
+    for topic, partition in partitions:
+        stmt = select(gate_offsets.c.ranges).where(gate_offsets.c.topic == topic, gate_offsets.c.partition == partition)
+        if store.dialect == "postgresql":
+            stmt = stmt.with_for_update()
+        row = conn.execute(stmt).first()
+        ranges[(topic, partition)] = [tuple(r) for r in orjson.loads(row[0])] if row else []
+    seen: set[str] = set()
+    fresh = []
+    for position, record in parsed:
+        if record.ref in seen or covered(ranges[(record.topic, record.partition)], record.offset):
+            report.results[position].status = "duplicate"
+            continue
+        seen.add(record.ref)
+        fresh.append((position, record))
+    return fresh
+
+
+def _mark_offsets(conn: Connection, store: Store, records: list[KafkaRecord]) -> None:
+    by_partition: dict[tuple[str, int], list[int]] = {}
+    for record in records:
+        by_partition.setdefault((record.topic, record.partition), []).append(record.offset)
+    for (topic, partition), offsets in sorted(by_partition.items()):
+        row = conn.execute(select(gate_offsets.c.ranges).where(gate_offsets.c.topic == topic,
+                                                               gate_offsets.c.partition == partition)).first()
+        current = [tuple(r) for r in orjson.loads(row[0])] if row else []
+        merged = orjson.dumps(add_offsets(current, offsets)).decode()
+        stmt = store._insert(gate_offsets).values(topic=topic, partition=partition, ranges=merged)
+        conn.execute(stmt.on_conflict_do_update(index_elements=["topic", "partition"], set_={"ranges": merged}))
+
+
+def _hold(conn: Connection, store: Store, outcome: Unresolved, record: KafkaRecord, now: datetime) -> str:
+    """Open (or extend) the change request for this drift and keep the record for re-resolution."""
+    cr_id = change_request_id(outcome.topic, outcome.schema_id, outcome.reason_code)
+    row = conn.execute(select(change_requests).where(change_requests.c.id == cr_id)).first()
+    if row is None:
+        conn.execute(change_requests.insert().values(
+            id=cr_id, topic=outcome.topic, schema_id=outcome.schema_id, reason_code=outcome.reason_code,
+            status="open", proposal=outcome.proposal.model_dump_json(exclude_none=True),
+            detail=orjson.dumps({**outcome.detail, "candidates_rules": [c.model_dump(mode="json", exclude_none=True)
+                                                                         for c in outcome.candidates]}).decode(),
+            first_seen_time=record.timestamp, first_seen_ref=record.ref, last_seen_time=record.timestamp, held=0,
+            created_at=now))
+        row = conn.execute(select(change_requests).where(change_requests.c.id == cr_id)).one()
+    held_before = conn.execute(select(held_records.c.source_ref).where(
+        held_records.c.change_request_id == cr_id, held_records.c.source_ref == record.ref)).first()
+    if held_before is not None:
+        return cr_id
+    first = min((row.first_seen_time, row.first_seen_ref), (record.timestamp, record.ref))
+    if row.held == 0 or first[1] == record.ref:
+        # The earliest held record is kept as evidence of the drift, attributed to no dataset.
+        store.add_records([_drift_observation(outcome, record, cr_id, now)], conn)
+    conn.execute(change_requests.update().where(change_requests.c.id == cr_id).values(
+        held=row.held + 1, first_seen_time=first[0], first_seen_ref=first[1],
+        last_seen_time=max(row.last_seen_time, record.timestamp)))
+    if row.held < MAX_HELD_PER_REQUEST:
+        conn.execute(held_records.insert().values(change_request_id=cr_id, source_ref=record.ref,
+                                                  record=orjson.dumps(record.raw, default=str).decode()))
+    return cr_id
+
+
+def _drift_observation(outcome: Unresolved, record: KafkaRecord, cr_id: str, now: datetime) -> EvidenceRecord:
+    source = f"kafka://{record.topic}"
+    return EvidenceRecord(
+        evidence_id=evidence_id_for(source, record.ref), source=source, source_ref=record.ref,
+        type=GATE_OBSERVATION, event_time=record.timestamp, ingest_time=record.ingest_time or utc(now),
+        dataset_urn=None, producer_urn=record.headers.get(PRODUCER_HEADER), schema_id=outcome.schema_id or None,
+        sequence=record.offset, reason_code=outcome.reason_code, field=None,
+        traceparent=record.headers.get("traceparent"),
+        payload={"topic": record.topic, "partition": record.partition, "offset": record.offset,
+                 "timestamp": iso(record.timestamp), "key": record.key, "schema_id": record.schema_id,
+                 "headers": record.headers, "value": _jsonable(record.value), "change_request_id": cr_id,
+                 "violations": [{"reason_code": outcome.reason_code, "field": "", "detail":
+                                 f"no approved rule resolves topic {record.topic} schema {outcome.schema_id or '-'}"}]},
+    )
+
+
+def _jsonable(value: Any) -> Any:
+    return orjson.loads(orjson.dumps(value, default=str))

@@ -1,0 +1,139 @@
+"""Incidents, the contract gate's record intake, and drift change requests."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Request
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from detectors import (
+    ChangeRequestError,
+    approve,
+    get_change_request,
+    intake_records,
+    list_change_requests,
+    reject,
+    run_detectors,
+    stored_incident,
+    stored_incidents,
+)
+from rca._auth import AdminDep, ReaderDep, WriterDep, check_sources
+from rca._errors import ApiError, JSONBody
+from rca._ingest_routes import read_json
+
+router = APIRouter()
+
+
+@router.get("/v1/incidents", tags=["incidents"], summary="Incidents, open by default, with filters")
+def list_incidents(
+    request: Request,
+    _: ReaderDep,
+    status: Literal["open", "resolved", "all"] = "open",
+    dataset_urn: str | None = None,
+    kind: Literal["freshness", "contract", "drift"] | None = None,
+    owner_team: str | None = None,
+    tier: int | None = None,
+) -> dict[str, Any]:
+    items = stored_incidents(request.app.state.store, status=None if status == "all" else status,
+                             dataset_urn=dataset_urn, kind=kind, owner_team=owner_team, tier=tier)
+    return {"items": items}
+
+
+@router.get("/v1/incidents/{incident_id}", tags=["incidents"], summary="One incident with its evidence")
+def get_incident(request: Request, incident_id: str, _: ReaderDep) -> dict[str, Any]:
+    return stored_incident(request.app.state.store, incident_id)
+
+
+@router.post("/v1/detect", tags=["incidents"], summary="Run a detector pass now (admin); `rca serve` also runs "
+             "them on a schedule")
+async def detect_now(request: Request, _: AdminDep) -> dict[str, Any]:
+    state = request.app.state
+    result = await run_in_threadpool(run_detectors, state.store, state.clock(), state.detect_settings)
+    return {"opened": result.opened, "resolved": result.resolved, "paused": result.paused,
+            "open": len(result.incidents), "drift": result.drift}
+
+
+_RECORDS_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": "A JSON array (or one object) of Kafka records: topic, partition, offset, timestamp (RFC "
+        "3339 or epoch ms), key, schema_id, headers {}, value (JSON, a JSON string, or {\"base64\": ...} for "
+        "Confluent wire-format bytes).",
+        "content": {"application/json": {"schema": {"type": "array", "items": {"type": "object"}}}},
+    }
+}
+
+
+@router.post("/v1/gate/records", openapi_extra=_RECORDS_BODY, tags=["gate"],
+             summary="Kafka records through dataset resolution and the contract-lite gate")
+async def gate_records(request: Request, token: WriterDep) -> JSONBody:
+    _, body = await read_json(request, ("application/json",))
+    records = body if isinstance(body, list) else [body]
+    max_items: int = request.app.state.settings.max_batch_items
+    if len(records) > max_items:
+        raise ApiError(413, "batch_too_large", f"The batch has {len(records)} records; the limit is {max_items}.")
+    topics = sorted({f"kafka://{r['topic']}" for r in records
+                     if isinstance(r, dict) and isinstance(r.get("topic"), str)})
+    check_sources(token, topics)
+    state = request.app.state
+    report = await run_in_threadpool(intake_records, state.store, records, state.clock())
+    return JSONBody(report.as_json(), 422 if isinstance(body, dict) and report.count("rejected") else 200)
+
+
+@router.get("/v1/change-requests", tags=["drift"], summary="Drift change requests (proposed resolution rules)")
+def change_requests(request: Request, _: ReaderDep,
+                    status: Literal["open", "approved", "rejected"] | None = None) -> dict[str, Any]:
+    return {"items": list_change_requests(request.app.state.store, status)}
+
+
+@router.get("/v1/change-requests/{cr_id}", tags=["drift"], summary="One change request")
+def change_request(request: Request, cr_id: str, _: ReaderDep) -> dict[str, Any]:
+    return _decision(lambda: get_change_request(request.app.state.store, cr_id))
+
+
+class Approval(BaseModel):
+    note: str | None = None
+    dataset_urn: str | None = Field(default=None, description="amend the proposed rule's dataset")
+    producer_urn: str | None = None
+    headers: dict[str, str] | None = None
+
+
+@router.post("/v1/change-requests/{cr_id}/approve", tags=["drift"],
+             summary="Approve (admin): the rule becomes a mapping and the held records are resolved and gated")
+async def approve_change(request: Request, cr_id: str, token: AdminDep,
+                         approval: Annotated[Approval | None, Body()] = None) -> dict[str, Any]:
+    state = request.app.state
+    approval = approval or Approval()
+    override = approval.model_dump(exclude_none=True, exclude={"note"})
+
+    def run() -> dict[str, Any]:
+        decided, report = approve(state.store, cr_id, state.clock(), token.name, note=approval.note,
+                                  override=override)
+        return {**decided, "replayed": report.as_json()}
+
+    return await run_in_threadpool(_decision, run)
+
+
+class Rejection(BaseModel):
+    note: str | None = None
+
+
+@router.post("/v1/change-requests/{cr_id}/reject", tags=["drift"],
+             summary="Reject (admin): the records stay held and unattributed")
+def reject_change(request: Request, cr_id: str, token: AdminDep,
+                  rejection: Annotated[Rejection | None, Body()] = None) -> dict[str, Any]:
+    state = request.app.state
+    note = rejection.note if rejection else None
+    return _decision(lambda: reject(state.store, cr_id, state.clock(), token.name, note=note))
+
+
+def _decision(run: Any) -> dict[str, Any]:
+    try:
+        return run()
+    except ChangeRequestError as exc:
+        raise ApiError(exc.status, "not_found" if exc.status == 404 else "conflict", str(exc)) from None
+
+
+

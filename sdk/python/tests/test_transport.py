@@ -1,0 +1,77 @@
+"""The standard-library transport: a connect timeout and a total deadline, whatever the server does."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import pytest
+
+from autopilot._transport import HttpRequest, HttpTransport, TransportError
+
+
+def test_a_good_answer_is_read(backend):
+    response = HttpTransport().send(HttpRequest("GET", backend.url + "/v1/control/svc%3A%2F%2Fx", timeout=2.0))
+    assert response.status == 404 and response.headers["content-type"] == "application/json"
+    assert b"no entry" in response.body
+
+
+def test_a_refused_connection_is_a_connect_error(closed_port_url):
+    with pytest.raises(TransportError) as caught:
+        HttpTransport().send(HttpRequest("POST", closed_port_url + "/v1/events", body=b"[]"))
+    assert caught.value.kind == "connect"
+
+
+def test_a_trickling_server_cannot_outlast_the_total_timeout():
+    """Each byte arrives well within a per-read timeout; only a total deadline stops this."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    stop = threading.Event()
+
+    def trickle():
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(65536)
+            for byte in b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n" + b"x" * 100:
+                if stop.wait(0.05):
+                    return
+                try:
+                    conn.sendall(bytes([byte]))
+                except OSError:
+                    return
+
+    thread = threading.Thread(target=trickle, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/v1/events"
+    began = time.monotonic()
+    try:
+        with pytest.raises(TransportError) as caught:
+            HttpTransport().send(HttpRequest("POST", url, body=b"[]", connect_timeout=0.2, timeout=0.4))
+        elapsed = time.monotonic() - began
+    finally:
+        stop.set()
+        listener.close()
+    assert caught.value.kind == "timeout"
+    assert elapsed < 1.0
+
+
+def test_a_sleeping_server_times_out(backend_factory):
+    backend = backend_factory("sleep", sleep_s=5.0)
+    began = time.monotonic()
+    with pytest.raises(TransportError) as caught:
+        HttpTransport().send(HttpRequest("POST", backend.url + "/v1/events", body=b"[]", timeout=0.3))
+    assert caught.value.kind == "timeout" and time.monotonic() - began < 1.0
+
+
+def test_a_reset_connection_is_an_io_error(backend_factory):
+    backend = backend_factory("reset")
+    with pytest.raises(TransportError) as caught:
+        HttpTransport().send(HttpRequest("POST", backend.url + "/v1/events", body=b"[]", timeout=1.0))
+    assert caught.value.kind == "io"
+
+
+def test_only_http_urls_are_sent():
+    with pytest.raises(TransportError):
+        HttpTransport().send(HttpRequest("GET", "ftp://example/x"))

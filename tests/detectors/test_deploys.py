@@ -1,0 +1,42 @@
+from datetime import UTC, datetime, timedelta
+
+from detectors._deploys import correlate_deploys
+from evidence import parse_event, record_from_event
+
+FIRST_BAD = datetime(2026, 3, 10, 10, 21, 4, tzinfo=UTC)
+HOUR = timedelta(hours=1)
+
+
+def deploy(event_id: str, at: datetime, source: str = "svc://checkout-service", status: str = "succeeded",
+           version: str = "v2.8.1"):
+    event = parse_event({"specversion": "1.0", "id": event_id, "source": source, "type": "DeploymentEvent",
+                         "time": at.isoformat(), "data": {"service": source[6:], "version": version,
+                                                          "status": status}})
+    return record_from_event(event, at)
+
+
+def test_deploys_of_the_producer_in_the_window_rank_closest_first() -> None:
+    older = deploy("d-old", FIRST_BAD - timedelta(minutes=50), version="v2.8.0")
+    newer = deploy("d-new", FIRST_BAD - timedelta(minutes=1), version="v2.8.1")
+    ranked = correlate_deploys([older, newer], "svc://checkout-service", FIRST_BAD, HOUR)
+    assert [d["version"] for d in ranked] == ["v2.8.1", "v2.8.0"]
+    assert ranked[0] == {"service": "checkout-service", "version": "v2.8.1", "deploy_ref": "checkout-service@v2.8.1",
+                         "evidence_id": newer.evidence_id, "time": "2026-03-10T10:20:04Z",
+                         "seconds_before_first_bad": 60, "status": "succeeded"}
+
+
+def test_other_producers_failed_deploys_and_old_deploys_are_never_correlated() -> None:
+    others = [
+        deploy("payments", FIRST_BAD - timedelta(minutes=2), source="svc://payments-service"),
+        deploy("failed", FIRST_BAD - timedelta(minutes=3), status="failed"),
+        deploy("yesterday", FIRST_BAD - timedelta(hours=20)),
+        deploy("after", FIRST_BAD + timedelta(seconds=1)),
+    ]
+    assert correlate_deploys(others, "svc://checkout-service", FIRST_BAD, HOUR) == []
+    assert correlate_deploys(others, None, FIRST_BAD, HOUR) == []
+
+
+def test_a_rollback_is_a_change_too() -> None:
+    rollback = deploy("rb", FIRST_BAD - timedelta(minutes=5), status="rolled_back", version="v2.7.9")
+    assert [d["version"] for d in correlate_deploys([rollback], "svc://checkout-service", FIRST_BAD, HOUR)] == [
+        "v2.7.9"]
