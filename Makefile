@@ -30,8 +30,10 @@ demo: install
 bench: install
 	$(PY) benchmarks/run_all.py
 
+# Generated descriptions; tests fail when they are stale.
 spec: install
 	$(PY) -m evidence._spec sdk/spec/envelope.schema.json
+	$(VENV)/bin/rca openapi --output docs/openapi.json
 
 clean:
 	rm -rf $(VENV) var test-output

@@ -7,7 +7,8 @@ bulk and writes the incidents they imply. One open incident per (dataset, kind).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -143,8 +144,9 @@ def _freshness(store: Store, policies: list[FreshnessPolicy], now: datetime,
                owners: dict[str, Ownership]) -> list[dict[str, Any]]:
     if not policies:
         return []
-    lookback = timedelta(days=max(p.lookback_days for p in policies) + 2)
-    records = store.records(types=_FRESHNESS_TYPES, since=now - lookback, until=now)
+    # The lookback counts local calendar days before today's schedule: one more day, plus the widest UTC offset.
+    lookback = timedelta(days=max(p.lookback_days for p in policies) + 1, hours=14)
+    records = store.records(types=_FRESHNESS_TYPES, since=now - lookback, until=now, ordered=False)
     by_dataset: dict[str, list[EvidenceRecord]] = defaultdict(list)
     by_producer: dict[str, list[EvidenceRecord]] = defaultdict(list)
     for record in records:
@@ -159,8 +161,7 @@ def _freshness(store: Store, policies: list[FreshnessPolicy], now: datetime,
         return list({r.evidence_id: r for r in [*mine, *theirs]}.values())
 
     inputs = {p.dataset_urn: relevant(p) for p in policies}
-    states: dict[str, DatasetFreshness] = {p.dataset_urn: dataset_freshness(p, inputs[p.dataset_urn], now)
-                                           for p in policies}
+    states = _UpstreamStates({p.dataset_urn: p for p in policies}, inputs, now)
     found = []
     for policy in policies:
         finding = evaluate_freshness(policy, inputs[policy.dataset_urn], now, states)
@@ -168,6 +169,27 @@ def _freshness(store: Store, policies: list[FreshnessPolicy], now: datetime,
             found.append(freshness_incident(finding, policy.producer_urn,
                                             owners.get(policy.dataset_urn, Ownership())))
     return found
+
+
+class _UpstreamStates(MappingABC[str, DatasetFreshness]):
+    """Each dataset's freshness, computed only when some job reads it as an input (most never are)."""
+
+    def __init__(self, policies: dict[str, FreshnessPolicy], inputs: dict[str, list[EvidenceRecord]],
+                 now: datetime) -> None:
+        self._policies, self._inputs, self._now = policies, inputs, now
+        self._cache: dict[str, DatasetFreshness] = {}
+
+    def __getitem__(self, urn: str) -> DatasetFreshness:
+        if urn not in self._cache:
+            policy = self._policies[urn]  # KeyError: no policy, so not judged late
+            self._cache[urn] = dataset_freshness(policy, self._inputs[urn], self._now)
+        return self._cache[urn]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._policies)
+
+    def __len__(self) -> int:
+        return len(self._policies)
 
 
 def _primary(breaks: Iterable[ContractBreak]) -> list[ContractBreak]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
+import functools
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -18,6 +18,7 @@ _DST_SLACK = timedelta(hours=3)
 _MAX_FIRES = 5000
 
 
+@functools.lru_cache(maxsize=65536)
 def localize(day: date, at: time, zone: ZoneInfo) -> datetime:
     """The UTC instant a local wall-clock time names: the first instant the local clock reads `at` or later.
 
@@ -43,6 +44,8 @@ def localize(day: date, at: time, zone: ZoneInfo) -> datetime:
     return datetime.fromtimestamp(after, UTC)
 
 
+# Pure in its arguments, and a detector pass asks the same (schedule, clock, zone) for thousands of datasets.
+@functools.lru_cache(maxsize=4096)
 def last_fire(schedule: str, moment: datetime, zone: ZoneInfo) -> datetime | None:
     """The last fire of a local-time cron at or before `moment` (UTC), or None if it never fired."""
     wall = utc(moment).astimezone(zone).replace(tzinfo=None)
@@ -129,6 +132,16 @@ def partition_dates(partitions: object, watermark: Watermark) -> list[tuple[date
             key, sep, value = segment.partition("=")
             if not sep or key.strip() != watermark.dimension:
                 continue
-            with contextlib.suppress(ValueError):
-                found.append((datetime.strptime(value.strip(), watermark.format).date(), value.strip()))
+            parsed = _parse_date(value.strip(), watermark.format)
+            if parsed is not None:
+                found.append((parsed, value.strip()))
     return found
+
+
+@functools.lru_cache(maxsize=65536)
+def _parse_date(value: str, fmt: str) -> date | None:
+    # A detector pass reads the same few dozen partition values across thousands of datasets; strptime is slow.
+    try:
+        return datetime.strptime(value, fmt).date()
+    except ValueError:
+        return None

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from evidence._store import Store
 from evidence._tokens import Token, authenticate
@@ -44,7 +45,11 @@ class Authenticator:
         return token
 
 
-def current_token(request: Request) -> Token:
+# Declared so that the OpenAPI description carries the bearer scheme; the Authenticator reads the header itself.
+_BEARER = HTTPBearer(auto_error=False, description="A token from `rca token create` (writer, reader or admin).")
+
+
+def current_token(request: Request, _: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)]) -> Token:
     authenticator: Authenticator = request.app.state.authenticator
     return authenticator(request)
 

@@ -278,6 +278,27 @@ def replay(
         console.print(f"drift: {d['topic']} schema {d['schema_id']} {d['reason_code']} -> {d['change_request_id']}")
 
 
+@app.command()
+def openapi(output: Annotated[Path | None, typer.Option(help="Write to this file instead of stdout.")] = None) -> None:
+    """Print (or write) the OpenAPI description of the API."""
+    text = openapi_text()
+    if output:
+        output.write_text(text)
+        err.print(f"wrote {output}")
+    else:
+        sys.stdout.write(text)
+
+
+def openapi_text() -> str:
+    from rca.app import create_app
+
+    with Store.open("sqlite://") as store:
+        application = create_app(Settings(database_url="sqlite://"), store=store)
+        document = application.openapi()
+    document["info"]["version"] = "v1"  # the API's version, not the package's: keeps docs/openapi.json stable
+    return json.dumps(document, indent=2, sort_keys=True) + "\n"
+
+
 def _print_json(document: Any) -> None:
     sys.stdout.write(orjson.dumps(document, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode() + "\n")
 

@@ -118,3 +118,10 @@ def test_detect_at_a_clock_stores_incidents(db) -> None:
     listed = runner.invoke(app, ["incidents", "--json"])
     assert [i["reason_code"] for i in json.loads(listed.stdout)["incidents"]] == ["JOB_RUNNING_SLOW"]
     assert runner.invoke(app, ["detect", "--at", "2026-01-19T02:15:00"]).exit_code != 0
+
+
+def test_the_published_openapi_description_is_current() -> None:
+    from rca.cli import openapi_text
+
+    published = (ROOT / "docs" / "openapi.json").read_text()
+    assert published == openapi_text(), "docs/openapi.json is stale: run `make spec`"

@@ -16,7 +16,7 @@ from ._config import Settings
 from ._control import ControlPlane, ControlState
 from ._counters import SignalCounters
 from ._delivery import DELIVERED, DROPS_HEADER, REJECTED, submit
-from ._envelope import build_event, encode, problem
+from ._envelope import encode, envelope, problem
 from ._log import ProblemLog, logger
 from ._queue import EventQueue
 from ._transport import Transport
@@ -132,19 +132,19 @@ class Worker:
         if events:
             self._send(body, len(events), fresh[0][ENQUEUED], stopping)
 
-    def _build(self, item: tuple[Any, ...]) -> Optional[dict[str, Any]]:
+    def _build(self, item: tuple[Any, ...]) -> dict[str, Any] | None:
         """The envelope, built here (not in emit) from what emit() captured; None if unusable."""
         try:
             trace = item[TRACE]
-            event = build_event(
+            event = envelope(
                 item[TYPE],
-                item[DATA],
-                source=item[SOURCE] or self.settings.producer or "",
-                event_id=item[EVENT_ID],
-                time=item[TIME] if item[TIME] is not None else item[WALL],
-                subject=item[SUBJECT],
-                traceparent=trace if isinstance(trace, str) or trace is None else trace.traceparent,
-                extensions=item[EXTENSIONS],
+                item[DATA] or {},  # already a private copy, made by emit()
+                item[SOURCE] or self.settings.producer or "",
+                item[EVENT_ID],
+                item[TIME] if item[TIME] is not None else item[WALL],
+                item[SUBJECT],
+                trace if trace is None or isinstance(trace, str) else trace.traceparent,
+                item[EXTENSIONS],
             )
             why = problem(event)
             if why is None:
@@ -154,7 +154,7 @@ class Worker:
         self._reject(item[TYPE], why)
         return None
 
-    def _encode_alone(self, event: dict[str, Any]) -> Optional[bytes]:
+    def _encode_alone(self, event: dict[str, Any]) -> bytes | None:
         """After the batch failed to encode: find the event(s) to blame, send the rest."""
         try:
             return encode(event)
