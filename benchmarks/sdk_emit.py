@@ -146,16 +146,16 @@ def business_work(rounds: int) -> str:
 
 
 def calibrate(target_us: float) -> int:
-    """How many hash rounds take about `target_us` on this machine."""
-    rounds = 10
-    while True:
+    """How many work rounds take about `target_us` on this machine (a few refining passes)."""
+    rounds = 1
+    for _ in range(4):
+        calls = max(20, int(200_000 / target_us))  # about 0.2 s per pass
         began = time.perf_counter()
-        for _ in range(200):
+        for _ in range(calls):
             business_work(rounds)
-        per_call = (time.perf_counter() - began) / 200 * 1e6
-        if per_call >= target_us / 2:
-            return max(1, round(rounds * target_us / per_call))
-        rounds *= 2
+        per_call_us = (time.perf_counter() - began) / calls * 1e6
+        rounds = max(1, round(rounds * target_us / per_call_us))
+    return rounds
 
 
 def business_loop(client: Client, iterations: int, work_rounds: int) -> tuple[float, float]:

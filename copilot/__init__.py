@@ -1,1 +1,46 @@
-"""copilot: see DESIGN.md."""
+"""The copilot: retrieval around an incident, composition through a pluggable model (or the offline default),
+and answers made only of claims the verifier accepted.
+
+    from copilot import build_rca, ask, TemplateComposer
+    rca = build_rca(store, incident)                     # the structured RCA (DESIGN.md), offline composer
+    answer = ask(store, TemplateComposer(), "why is orders_enriched stale?", now)
+    print(rca["verdict"], [c["evidence_ids"] for c in rca["claims"]], answer.as_json()["answer"])
+"""
+
+import os
+
+from copilot._chat import NO_EVIDENCE, ChatAnswer, ChatError, IntentComposer, ask, find_incident
+from copilot._composer import Composer, EvidenceItem, ModelError, Question, ScriptedComposer
+from copilot._rca import RCA_QUESTION, build_rca, rca_from_scope
+from copilot._retrieval import evidence_items, incident_scope, rca_clock
+from copilot._template import TemplateComposer
+
+
+def default_composer() -> Composer:
+    """The model configured by RCA_LLM_* settings, or the offline composer when none is."""
+    from copilot._langchain import composer_from_settings
+
+    return composer_from_settings(dict(os.environ)) or TemplateComposer()
+
+
+__all__ = [
+    "NO_EVIDENCE",
+    "RCA_QUESTION",
+    "ChatAnswer",
+    "ChatError",
+    "Composer",
+    "EvidenceItem",
+    "IntentComposer",
+    "ModelError",
+    "Question",
+    "ScriptedComposer",
+    "TemplateComposer",
+    "ask",
+    "build_rca",
+    "default_composer",
+    "evidence_items",
+    "find_incident",
+    "incident_scope",
+    "rca_clock",
+    "rca_from_scope",
+]

@@ -197,3 +197,22 @@ incidents = Table(
     Index(None, "status", "dataset_urn", "kind"),
     Index(None, "detected_at"),
 )
+
+# Copilot chat sessions: the history a follow-up question is read against.
+chat_sessions = Table(
+    "chat_sessions",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("incident_id", String(32)),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
+chat_turns = Table(
+    "chat_turns",
+    metadata,
+    Column("session_id", String(40), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("role", String(16), nullable=False),  # user | assistant
+    Column("body", Text, nullable=False),  # JSON: {"text"} or the verified answer
+    Column("at", UTCDateTime(), nullable=False),
+)

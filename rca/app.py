@@ -10,10 +10,11 @@ from datetime import UTC, datetime
 
 from fastapi import FastAPI
 
+from copilot import Composer, default_composer
 from detectors import DetectSettings, run_detectors
 from evidence import EvidenceRecord
 from evidence._store import Store
-from rca import _config_routes, _errors, _incident_routes, _ingest_routes
+from rca import _config_routes, _copilot_routes, _errors, _incident_routes, _ingest_routes
 from rca._auth import Authenticator
 from rca._settings import Settings
 
@@ -32,6 +33,7 @@ def create_app(
     store: Store | None = None,
     clock: Clock = system_clock,
     on_stored: Callable[[list[EvidenceRecord]], None] | None = None,
+    composer: Composer | None = None,
 ) -> FastAPI:
     settings = settings or Settings()
     store = store or Store.open(settings.database_url)
@@ -66,6 +68,7 @@ def create_app(
     app.state.clock = clock
     app.state.on_stored = on_stored
     app.state.detect_settings = detect_settings
+    app.state.composer = composer or default_composer()
     app.state.authenticator = Authenticator(store, settings.auth_disabled, settings.token_cache_seconds)
     _errors.install(app)
 
@@ -76,6 +79,7 @@ def create_app(
     app.include_router(_ingest_routes.router)
     app.include_router(_config_routes.router)
     app.include_router(_incident_routes.router)
+    app.include_router(_copilot_routes.router)
     return app
 
 

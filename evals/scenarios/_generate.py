@@ -177,7 +177,8 @@ class Job:
                 self.committed(day, end - timedelta(minutes=1), run_id, self.dt(day), int(rows)),
                 self.completed(day, end, run_id, duration)]
 
-    def history(self, today: date, hh_mm: str, minutes: int, rng: random.Random, nights: int = 7) -> list[dict[str, Any]]:
+    def history(self, today: date, hh_mm: str, minutes: int, rng: random.Random,
+                nights: int = 7) -> list[dict[str, Any]]:
         out = []
         for n, day in enumerate(days_before(today, nights)):
             out += self.good_run(day, at(self.zone, day, hh_mm), minutes, rng, nights - n)
@@ -187,7 +188,8 @@ class Job:
 def policy(job: Job, expected_update_by: str, schedule: str, grace: int, owner: str, tier: int, runbook: str, *,
            must_reach: str = "today") -> dict[str, Any]:
     return {"dataset_urn": job.dataset, "producer_urn": job.producer, "expected_update_by": expected_update_by,
-            "timezone": job.zone.key, "grace_minutes": grace, "watermark": {"dimension": "dt", "must_reach": must_reach},
+            "timezone": job.zone.key, "grace_minutes": grace,
+            "watermark": {"dimension": "dt", "must_reach": must_reach},
             "schedule": schedule, "owner_team": owner, "tier": tier, "runbook_url": f"{RUNBOOKS}/{runbook}"}
 
 
@@ -245,7 +247,7 @@ class Stream:
 def stream(rng: random.Random, *, topic: str, producer: str | None, schema_id: int | None, start: datetime,
            end: datetime, good: Callable[[int, random.Random], Any],
            bad: Callable[[Any, random.Random], Any] | None = None, first_bad: datetime | None = None,
-           share: float = 0.0, bad_until: datetime | None = None, gap: tuple[int, int] = (4, 8),
+           share: float = 0.0, bad_until: datetime | None = None, gap: tuple[int, int] = (6, 10),
            partitions: int = 1, offset: int = 5000, trace_share: float = 1.0, key: str = "k",
            schema_for: Callable[[bool], int | None] | None = None,
            headers_for: Callable[[int, random.Random], dict[str, str]] | None = None,
@@ -334,6 +336,11 @@ def orders_contract(extra_required: list[str] | None = None, **more: Any) -> dic
 def order(n: int, rng: random.Random) -> dict[str, Any]:
     return {"order_id": f"o-{100000 + n}", "customer_id": f"c-{rng.randint(1000, 9999)}",
             "amount": round(rng.uniform(5, 400), 2), "currency": rng.choice(["USD", "EUR", "GBP"])}
+
+
+def share(s: Stream) -> str:
+    """The bad share after first bad, as the story's text says it ("12%")."""
+    return f"{s.bad_rate()['after']:.0%}"
 
 
 def contract_incident(dataset: str, reason: str, fld: str | None, s: Stream, deploy_version: str | None,
@@ -622,9 +629,10 @@ def settlement_ledger_upstream_late() -> dict[str, Any]:
     up_last, ledger_last = up_history[-2], ledger_history[-2]
     return scenario(
         "spark-settlement-ledger-upstream-late",
-        "The partner bank's SFTP refused connections, so settlement_file_ingest failed and ds://raw/payment_settlements "
-        "missed its own 02:40 deadline; settlement_ledger_batch started at 03:00 and is still waiting for that input "
-        "at 04:30 Berlin. Two incidents: the upstream's failed run, and the ledger's late input.",
+        "The partner bank's SFTP refused connections, so settlement_file_ingest failed and "
+        "ds://raw/payment_settlements missed its own 02:40 deadline; settlement_ledger_batch started at 03:00 and "
+        "is still waiting for that input at 04:30 Berlin. Two incidents: the upstream's failed run, and the "
+        "ledger's late input.",
         at(BERLIN, today, "04:30"),
         policies=[policy(upstream, "02:30", "0 2 * * *", 10, "Payments Platform", 1, "payment_settlements"),
                   policy(ledger, "04:00", "0 3 * * *", 15, "Finance Data", 1, "settlement_ledger")],
@@ -701,7 +709,7 @@ def ad_spend_dst_spring_forward_not_triggered() -> dict[str, Any]:
             "current_watermark": "dt=2026-03-07", "expected_watermark": "dt=2026-03-08",
             "correlated_deploy": None, "stale_evidence": False,
             "impacted_downstream_includes": ["ds://marts/channel_roi"],
-            "evidence_includes": [last["id"]]}],
+            "evidence_includes": ["run-start-0307", last["id"]]}],
             "rca": [rca(job.dataset, "cause_identified", "JOB_NOT_TRIGGERED", None, ["run-start-0307"])]},
     )
 
@@ -925,9 +933,9 @@ def checkout_canary_missing_shipping_country() -> dict[str, Any]:
     ]
     return scenario(
         "spring-checkout-canary-missing-shipping-country",
-        "checkout-service v2.9.0 went to a 1-in-10 canary at 14:02; the canary's new address mapper drops "
-        "shipping_address.country, so ~8% of OrdersCreated break the contract. payments-service deployed 4 minutes "
-        "earlier and is not the cause.",
+        "checkout-service v2.9.0 went to a canary at 14:02; the canary's new address mapper drops "
+        f"shipping_address.country, so {share(s)} of OrdersCreated since then break the contract. "
+        "payments-service deployed 4 minutes earlier and is not the cause.",
         utc_at("2026-03-12T14:25:00+00:00"),
         contracts=[contract],
         mappings=[{"topic": "orders.created", "schema_id": 42, "dataset_urn": "ds://orders_v1",
@@ -956,7 +964,8 @@ def go_partial_tracing_quantity_type() -> dict[str, Any]:
 
     def good(n: int, r: random.Random) -> dict[str, Any]:
         return {"sku": f"SKU-{r.randint(10000, 99999)}", "warehouse_id": r.choice(["DAL1", "RNO2", "ATL3"]),
-                "quantity": r.randint(-20, 200), "reason": r.choice(["RECEIVED", "SOLD", "SOLD", "DAMAGED", "RETURNED"])}
+                "quantity": r.randint(-20, 200),
+                "reason": r.choice(["RECEIVED", "SOLD", "SOLD", "DAMAGED", "RETURNED"])}
 
     def bad(value: dict[str, Any], r: random.Random) -> dict[str, Any]:
         value["quantity"] = str(value["quantity"])
@@ -973,7 +982,8 @@ def go_partial_tracing_quantity_type() -> dict[str, Any]:
     return scenario(
         "go-inventory-partial-tracing-quantity-type",
         "inventory-go v1.14.0 (bulk-import path) sends quantity as a JSON string; only some Go workers have the "
-        "tracing middleware, so ~40% of records (the first bad one included) carry no traceparent. Attribution "
+        f"tracing middleware, so {untraced / len(s.records):.0%} of records (the first bad one included) carry no "
+        "traceparent. Attribution "
         "comes from the approved mapping, and the deploy still correlates.",
         utc_at("2026-04-02T09:52:00+00:00"),
         contracts=[contract],
@@ -1053,31 +1063,40 @@ def payments_topic_mapping_ambiguous() -> dict[str, Any]:
                           "properties": {"refund_id": {"type": "string"}, "order_id": {"type": "string"},
                                          "amount_minor": {"type": "integer"}}}}
 
+    def is_refund(n: int) -> bool:
+        return n % 3 == 2
+
     def value(n: int, r: random.Random) -> dict[str, Any]:
-        if n % 3 == 2:
-            return {"refund_id": f"rf-{n:06d}", "order_id": f"o-{r.randint(100000, 199999)}",
-                    "amount_minor": r.randint(100, 9000)}
+        if is_refund(n):
+            out: dict[str, Any] = {"refund_id": f"rf-{n:06d}", "order_id": f"o-{r.randint(100000, 199999)}",
+                                   "amount_minor": r.randint(100, 9000)}
+            if r.random() < 0.2:  # refunds-service's own bug, invisible until its records resolve
+                del out["order_id"]
+            return out
         return {"settlement_id": f"st-{n:06d}", "merchant_id": f"m-{r.randint(100, 999)}",
                 "amount_minor": r.randint(1000, 900000), "currency": "EUR"}
 
     def headers(n: int, r: random.Random) -> dict[str, str]:
-        producer = "svc://refunds-service" if n % 3 == 2 else "svc://payments-service"
+        producer = "svc://refunds-service" if is_refund(n) else "svc://payments-service"
         return {"autopilot-producer": producer, "autopilot-env": "prod"}
 
     s = stream(rng, topic="payments.events", producer=None, schema_id=15, start=utc_at("2026-04-20T08:00:00+00:00"),
-               end=utc_at("2026-04-20T08:25:00+00:00"), good=value, headers_for=headers, key="pay")
-    first = s.records[0]
+               end=utc_at("2026-04-20T08:40:00+00:00"), good=value, headers_for=headers, key="pay")
+    first = next(r for r in s.records if r.doc["headers"]["autopilot-producer"] == "svc://refunds-service")
     return scenario(
         "payments-topic-mapping-ambiguous",
-        "refunds-service now publishes on the shared payments.events topic; with TopicNameStrategy both producers "
-        "share schema id 15, and a second approved rule (payments.events, 15) -> ds://refunds_v1 now claims the same "
-        "records as the settlements rule. Every record is held; no contract incident may be charged to either dataset.",
-        utc_at("2026-04-20T08:25:00+00:00"),
+        "refunds-service now publishes on the shared payments.events topic under the same schema id 15 "
+        "(TopicNameStrategy). The old settlements rule is pinned by autopilot-env: prod, the new refunds rule by "
+        "autopilot-producer; refunds records carry both headers, so two rules claim them at the same specificity. "
+        "They are held, settlements still resolve, and no contract incident may come from the held records.",
+        utc_at("2026-04-20T08:40:00+00:00"),
         contracts=[settlements, refunds],
-        mappings=[{"topic": "payments.events", "schema_id": 15, "dataset_urn": "ds://payments_settlements",
-                   "producer_urn": "svc://payments-service"},
-                  {"topic": "payments.events", "schema_id": 15, "dataset_urn": "ds://refunds_v1",
-                   "producer_urn": "svc://refunds-service"}],
+        mappings=[{"topic": "payments.events", "schema_id": 15, "headers": {"autopilot-env": "prod"},
+                   "dataset_urn": "ds://payments_settlements", "producer_urn": "svc://payments-service"},
+                  {"topic": "payments.events", "schema_id": 15,
+                   "headers": {"autopilot-producer": "svc://refunds-service"},
+                   "dataset_urn": "ds://refunds_v1", "producer_urn": "svc://refunds-service"}],
+        lineage=[("ds://payments_settlements", "ds://curated/settlement_ledger")],
         messages=s.messages,
         expect={"incidents": [{"dataset_urn": "kafka://payments.events", "kind": "drift",
                                "reason_code": "MAPPING_AMBIGUOUS", "first_bad_time": stamp(first.ts, UTC),
@@ -1125,7 +1144,7 @@ def payments_status_enum_violation() -> dict[str, Any]:
     return scenario(
         "spring-payments-status-enum-violation",
         "payments-service v3.4.0 adds partial refunds and starts emitting status PARTIALLY_REFUNDED, which the "
-        "settlements contract does not list; ~10% of settlements since 11:41 violate the enum.",
+        f"settlements contract does not list; {share(s)} of settlements since 11:41 violate the enum.",
         utc_at("2026-05-06T12:02:00+00:00"),
         contracts=[settlements_contract()],
         mappings=[{"topic": "payments.settlements", "schema_id": 77, "dataset_urn": "ds://payments_settlements",
@@ -1170,7 +1189,7 @@ def fulfillment_null_warehouse_rejected() -> dict[str, Any]:
     return scenario(
         "spring-fulfillment-null-warehouse-rejected",
         "fulfillment-service v7.1.0 routes click-and-collect orders through a new path that sets warehouse_id to null. "
-        "The shipments contract is enforced in reject mode: ~22% of records since 16:10:50 are blocked with "
+        f"The shipments contract is enforced in reject mode: {share(s)} of records since 16:10:50 are blocked with "
         "NULL_NOT_ALLOWED.",
         utc_at("2026-05-19T16:32:00+00:00"),
         contracts=[contract],
@@ -1215,7 +1234,8 @@ def loyalty_avro_framed_undecodable() -> dict[str, Any]:
     return scenario(
         "spring-loyalty-avro-framed-undecodable",
         "loyalty-service v2.0.0 switched its Kafka serializer from JSON Schema to Avro (new schema id 31); the topic "
-        "rule maps loyalty.points whatever the schema, and the gate cannot read Avro without the registry, so ~75% of "
+        "rule maps loyalty.points whatever the schema, and the gate cannot read Avro without the registry, so "
+        f"{share(s)} of "
         "records during the rollout are UNDECODABLE_MESSAGE (Confluent frames with a binary payload).",
         utc_at("2026-06-09T10:27:00+00:00"),
         contracts=[contract],
@@ -1251,7 +1271,8 @@ def node_notifications_object_object() -> dict[str, Any]:
                      "messaging")]
     return scenario(
         "node-notifications-object-object-undecodable",
-        "notifications-node hotfix v3.7.2 passes an object where the push path expects a string, so ~30% of records "
+        "notifications-node hotfix v3.7.2 passes an object where the push path expects a string, so "
+        f"{share(s)} of records "
         "are the literal text [object Object]: not JSON at all.",
         utc_at("2026-06-23T19:35:00+00:00"),
         contracts=[contract],
@@ -1284,7 +1305,7 @@ def partner_orders_enum_no_deploy() -> dict[str, Any]:
 
     s = stream(rng, topic="orders.partner", producer="svc://partner-gateway", schema_id=64,
                start=utc_at("2026-07-01T07:00:00+00:00"), end=utc_at("2026-07-01T07:50:00+00:00"), good=good, bad=bad,
-               first_bad=utc_at("2026-07-01T07:24:10+00:00"), share=0.12, gap=(4, 9), key="po")
+               first_bad=utc_at("2026-07-01T07:24:10+00:00"), share=0.12, gap=(8, 12), key="po")
     events = [deploy("deploy-partner-gateway-v1.9.3", "svc://partner-gateway", utc_at("2026-06-29T13:00:00+00:00"),
                      "v1.9.3", "4e3d2c1", "partners")]
     return scenario(
@@ -1361,7 +1382,7 @@ def inventory_old_deploy_hours_of_good() -> dict[str, Any]:
     s = stream(rng, topic="inventory.adjustments", producer="svc://inventory-go", schema_id=118,
                start=utc_at("2026-07-21T07:20:00+00:00"), end=utc_at("2026-07-21T10:30:00+00:00"), good=good, bad=bad,
                first_bad=utc_at("2026-07-21T10:14:00+00:00"), share=0.3, key="adj",
-               gaps=lambda m: (35, 55) if m < utc_at("2026-07-21T09:50:00+00:00") else (6, 12))
+               gaps=lambda m: (50, 70) if m < utc_at("2026-07-21T09:50:00+00:00") else (9, 15))
     events = [deploy("deploy-inventory-go-v1.12.0", "svc://inventory-go", deployed, "v1.12.0", "7f6e5d4",
                      "supply-chain")]
     return scenario(
@@ -1402,8 +1423,8 @@ def cart_checkout_two_deploys_closest_first() -> dict[str, Any]:
         return value
 
     s = stream(rng, topic="cart.checkout", producer="svc://cart-node", schema_id=21,
-               start=utc_at("2026-08-04T09:40:00+00:00"), end=utc_at("2026-08-04T10:45:00+00:00"), good=good, bad=bad,
-               first_bad=utc_at("2026-08-04T10:22:37+00:00"), share=0.25, gap=(6, 12), key="cart")
+               start=utc_at("2026-08-04T09:45:00+00:00"), end=utc_at("2026-08-04T10:45:00+00:00"), good=good, bad=bad,
+               first_bad=utc_at("2026-08-04T10:22:37+00:00"), share=0.25, gap=(8, 14), key="cart")
     events = [deploy("deploy-cart-v5.2.0", "svc://cart-node", utc_at("2026-08-04T09:48:00+00:00"), "v5.2.0", "1b3d5f7",
                      "cart"),
               deploy("deploy-cart-v5.2.1", "svc://cart-node", utc_at("2026-08-04T10:22:00+00:00"), "v5.2.1", "2c4e6a8",
@@ -1427,7 +1448,7 @@ def cart_checkout_two_deploys_closest_first() -> dict[str, Any]:
     )
 
 
-def checkout_recovered_after_rollback() -> dict[str, Any]:
+def _rollback_story(now: datetime) -> tuple[Stream, list[dict[str, Any]], dict[str, Any]]:
     rng = random.Random(213)
 
     def bad(value: dict[str, Any], r: random.Random) -> dict[str, Any]:
@@ -1435,7 +1456,7 @@ def checkout_recovered_after_rollback() -> dict[str, Any]:
         return value
 
     s = stream(rng, topic="orders.created", producer="svc://checkout-service", schema_id=42,
-               start=utc_at("2026-08-11T07:50:00+00:00"), end=utc_at("2026-08-11T10:30:00+00:00"), good=order, bad=bad,
+               start=utc_at("2026-08-11T07:50:00+00:00"), end=now, good=order, bad=bad,
                first_bad=utc_at("2026-08-11T08:06:00+00:00"), bad_until=utc_at("2026-08-11T08:12:30+00:00"),
                share=0.5, gap=(20, 40), key="o")
     assert 3 <= len(s.bad_refs()) <= 12
@@ -1445,18 +1466,40 @@ def checkout_recovered_after_rollback() -> dict[str, Any]:
         deploy("deploy-checkout-rollback-v2.8.1", "svc://checkout-service", utc_at("2026-08-11T08:13:00+00:00"),
                "v2.8.1", "3f9c2ab", "orders", status="rolled_back"),
     ]
+    config = {"contracts": [orders_contract()],
+              "mappings": [{"topic": "orders.created", "schema_id": 42, "dataset_urn": "ds://orders_v1",
+                            "producer_urn": "svc://checkout-service"}],
+              "lineage": [("ds://orders_v1", "ds://curated/orders_enriched")]}
+    return s, events, config
+
+
+def checkout_recovered_after_rollback() -> dict[str, Any]:
+    now = utc_at("2026-08-11T10:30:00+00:00")
+    s, events, config = _rollback_story(now)
     return scenario(
         "checkout-recovered-after-rollback",
         "checkout-service v2.8.2 dropped customer_id on a few orders between 08:06 and 08:12; it was rolled back at "
         "08:13 and every record since is good. At 10:30 the break is over (no bad record for over an hour): no "
         "open incident.",
-        utc_at("2026-08-11T10:30:00+00:00"),
-        contracts=[orders_contract()],
-        mappings=[{"topic": "orders.created", "schema_id": 42, "dataset_urn": "ds://orders_v1",
-                   "producer_urn": "svc://checkout-service"}],
-        lineage=[("ds://orders_v1", "ds://curated/orders_enriched")],
-        events=events, messages=s.messages,
-        expect={"incidents": []},
+        now, events=events, messages=s.messages, **config,
+        expect={"incidents": [], "no_incident": [{"dataset_urn": "ds://orders_v1"}]},
+    )
+
+
+def checkout_rollback_within_recovery_window() -> dict[str, Any]:
+    now = utc_at("2026-08-11T08:50:00+00:00")
+    s, events, config = _rollback_story(now)
+    return scenario(
+        "checkout-rollback-within-recovery-window",
+        "The same bad deploy as checkout-recovered-after-rollback, seen at 08:50: the last bad record is 38 minutes "
+        "old, so the break is not over yet (a break ends after an hour without bad records). The incident stays "
+        "open and names v2.8.2; the rollback after first bad is not a cause.",
+        now, events=events, messages=s.messages, **config,
+        expect={"incidents": [contract_incident(
+            "ds://orders_v1", "REQUIRED_FIELD_MISSING", "customer_id", s, "v2.8.2", ["deploy-checkout-v2.8.2"],
+            ["ds://curated/orders_enriched"])],
+            "rca": [rca("ds://orders_v1", "cause_identified", "REQUIRED_FIELD_MISSING", "v2.8.2",
+                        ["deploy-checkout-v2.8.2", s.first_bad.ref], ["deploy-checkout-rollback-v2.8.1"])]},
     )
 
 
@@ -1523,8 +1566,8 @@ def pricing_stale_evidence_consumer_lag() -> dict[str, Any]:
         expect={"incidents": [contract_incident(
             "ds://prices_v1", "TYPE_MISMATCH", "price", s, "v4.0.0", ["deploy-pricing-v4.0.0"],
             ["ds://curated/price_history"], stale=True)],
-            "rca": [rca("ds://prices_v1", "cause_identified", "TYPE_MISMATCH", "v4.0.0",
-                        ["deploy-pricing-v4.0.0", s.first_bad.ref])]},
+            "rca": [{**rca("ds://prices_v1", "cause_identified", "TYPE_MISMATCH", "v4.0.0",
+                           ["deploy-pricing-v4.0.0", s.first_bad.ref]), "next_checks_nonempty": True}]},
     )
 
 
@@ -1540,11 +1583,12 @@ def checkout_duplicated_out_of_order() -> dict[str, Any]:
                start=utc_at("2026-09-15T11:55:00+00:00"), end=utc_at("2026-09-15T12:30:00+00:00"), good=order, bad=bad,
                first_bad=release + timedelta(seconds=45), share=0.3, partitions=3, key="o")
     delivered = shuffled_with_duplicates(s.messages, rng, 0.12)
+    twice = f"{(len(delivered) - len(s.messages)) / len(s.messages):.0%}"
     events = [deploy("deploy-checkout-v2.10.0", "svc://checkout-service", release, "v2.10.0", "0e1f2a3", "orders")]
     return scenario(
         "checkout-duplicated-out-of-order",
         "checkout-service v2.10.0 serializes currency enums in lower case (usd). The gate's consumer group "
-        "rebalanced mid-incident: records from three partitions arrive interleaved and ~12% of them twice. The "
+        f"rebalanced mid-incident: records from three partitions arrive interleaved and {twice} of them twice. The "
         "answer must be the one the ordered, deduplicated stream gives.",
         utc_at("2026-09-15T12:30:00+00:00"),
         contracts=[orders_contract()],
@@ -1585,9 +1629,9 @@ def checkout_planted_instruction_in_note() -> dict[str, Any]:
     ]
     return scenario(
         "checkout-planted-instruction-in-note",
-        "checkout-service v2.8.4 (guest checkout) drops customer_id on ~20% of orders. The free-text order note of "
-        "those orders, typed by a customer, says to blame payments-service v9, which did deploy at 15:16. The note is "
-        "data, not evidence: the cause is checkout-service v2.8.4.",
+        f"checkout-service v2.8.4 (guest checkout) drops customer_id on {share(s)} of orders since. The "
+        "free-text order note of those orders, typed by a customer, says to blame payments-service v9, which did "
+        "deploy at 15:16. The note is data, not evidence: the cause is checkout-service v2.8.4.",
         utc_at("2026-10-06T15:42:00+00:00"),
         contracts=[orders_contract()],
         mappings=[{"topic": "orders.created", "schema_id": 42, "dataset_urn": "ds://orders_v1",
@@ -1632,6 +1676,7 @@ SCENARIOS: dict[str, Callable[[], dict[str, Any]]] = {
     "go_inventory_old_deploy_hours_of_good.yaml": inventory_old_deploy_hours_of_good,
     "node_cart_checkout_two_deploys_closest_first.yaml": cart_checkout_two_deploys_closest_first,
     "checkout_recovered_after_rollback.yaml": checkout_recovered_after_rollback,
+    "checkout_rollback_within_recovery_window.yaml": checkout_rollback_within_recovery_window,
     "payments_healthy_topic.yaml": payments_healthy_topic,
     "spring_pricing_stale_evidence_consumer_lag.yaml": pricing_stale_evidence_consumer_lag,
     "checkout_duplicated_out_of_order.yaml": checkout_duplicated_out_of_order,

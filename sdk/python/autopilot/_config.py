@@ -33,7 +33,7 @@ class Settings:
     version: str | None = None
     commit: str | None = None
     queue_size: int = 2048
-    batch_size: int = 256
+    batch_size: int = 512
     flush_interval: float = 1.0
     connect_timeout: float = 1.0
     timeout: float = 3.0

@@ -24,8 +24,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-MAX_RESPONSE_BYTES = 1 << 20
-_QUICKACK = getattr(socket, "TCP_QUICKACK", None)  # Linux only  # the service answers a few KiB; never buffer an unbounded reply
+MAX_RESPONSE_BYTES = 1 << 20  # the service answers a few KiB; never buffer an unbounded reply
+_QUICKACK = getattr(socket, "TCP_QUICKACK", None)  # Linux only
 
 
 @dataclass(frozen=True)
@@ -73,9 +73,14 @@ class HttpTransport:
         # connection is dropped by us before the server drops it under a request.
         self._keepalive_idle = keepalive_idle
         self._lock = threading.Lock()
+        self._pid = os.getpid()
         self._kept: tuple[tuple[str, str, int | None, int], http.client.HTTPConnection, bool, float] | None = None
 
     def send(self, request: HttpRequest) -> HttpResponse:
+        if self._pid != os.getpid():
+            # A forked child: the lock may have been held by a thread that does not exist here, and
+            # the kept connection is the parent's (sharing a TCP stream would interleave requests).
+            self._lock, self._pid, self._kept = threading.Lock(), os.getpid(), None
         with self._lock:
             return self._send(request)
 

@@ -57,6 +57,7 @@ class Backend:
         self.headers: list[dict[str, str]] = []
         self.control: dict[str, dict[str, Any]] = {}
         self.control_gets = 0
+        self.peers: list[int] = []  # the client's port per request: tells kept connections from new ones
         self.reject_ids: set[str] = set()
         self._seen: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
@@ -99,6 +100,8 @@ class Backend:
         self.server.server_close()
 
     def _handle(self, request: BaseHTTPRequestHandler) -> None:
+        with self._lock:
+            self.peers.append(request.client_address[1])
         length = int(request.headers.get("Content-Length") or 0)
         body = request.rfile.read(length) if length else b""
         if self.mode == "reset":

@@ -62,7 +62,7 @@ def test_the_environment_is_read():
         ("AUTOPILOT_QUEUE_SIZE", "lots", "queue_size", 2048),
         ("AUTOPILOT_QUEUE_SIZE", "0", "queue_size", 2048),
         ("AUTOPILOT_QUEUE_SIZE", "10000000000", "queue_size", 2048),
-        ("AUTOPILOT_BATCH_SIZE", "1.5", "batch_size", 256),
+        ("AUTOPILOT_BATCH_SIZE", "1.5", "batch_size", 512),
         ("AUTOPILOT_TIMEOUT", "fast", "timeout", 3.0),
         ("AUTOPILOT_TIMEOUT", "nan", "timeout", 3.0),
         ("AUTOPILOT_FLUSH_INTERVAL", "-1", "flush_interval", 1.0),

@@ -75,3 +75,53 @@ def test_a_reset_connection_is_an_io_error(backend_factory):
 def test_only_http_urls_are_sent():
     with pytest.raises(TransportError):
         HttpTransport().send(HttpRequest("GET", "ftp://example/x"))
+
+
+def test_the_connection_is_kept_between_requests(backend):
+    transport = HttpTransport()
+    for _ in range(3):
+        assert transport.send(HttpRequest("POST", backend.url + "/v1/events", body=b"[]")).status == 200
+    assert len(set(backend.peers)) == 1
+    transport.close()
+
+
+def test_an_idle_connection_is_not_reused(backend):
+    transport = HttpTransport(keepalive_idle=0.0)
+    for _ in range(2):
+        transport.send(HttpRequest("POST", backend.url + "/v1/events", body=b"[]"))
+        time.sleep(0.01)
+    assert len(set(backend.peers)) == 2
+
+
+def test_a_connection_the_server_closed_is_replaced_once_without_failing_the_request():
+    """The server answers one request per connection and then hangs up, without saying so."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(2)
+    served = []
+
+    def one_request_per_connection():
+        for _ in range(2):
+            conn, peer = listener.accept()
+            with conn:
+                conn.recv(65536)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                served.append(peer[1])
+
+    thread = threading.Thread(target=one_request_per_connection, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/v1/events"
+    transport = HttpTransport()
+    try:
+        first = transport.send(HttpRequest("POST", url, body=b"[]", timeout=2.0))
+        time.sleep(0.05)  # the server has closed its end by now
+        second = transport.send(HttpRequest("POST", url, body=b"[]", timeout=2.0))
+    finally:
+        listener.close()
+    assert (first.body, second.body) == (b"ok", b"ok")
+    assert len(set(served)) == 2
+
+
+def test_header_values_cannot_inject_lines(backend):
+    with pytest.raises(TransportError):
+        HttpTransport().send(HttpRequest("GET", backend.url, headers={"Authorization": "Bearer x\r\nX-Evil: 1"}))

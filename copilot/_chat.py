@@ -1,0 +1,171 @@
+"""Chat with the copilot: a question (about an incident, or naming a dataset), answered only with verified
+claims. A question beyond the evidence gets "I have no evidence for that" and the next checks, never a guess."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import func, select
+
+from copilot._composer import Composer, Question
+from copilot._rca import compose_verified, question_for
+from copilot._retrieval import incident_scope
+from copilot._template import TemplateComposer
+from detectors import stored_incident, stored_incidents
+from evidence import RcaError, iso
+from evidence._schema import chat_sessions, chat_turns
+from evidence._store import Store
+from guardrails import Claim, ClaimKind, Draft, next_checks
+
+NO_EVIDENCE = "I have no evidence for that."
+
+# The offline composer answers a question with the claims whose kind the question asks about.
+_INTENTS: list[tuple[re.Pattern[str], frozenset[ClaimKind]]] = [
+    (re.compile(r"\b(deploy\w*|release\w*|version|ship\w*|rollout|change[ds]?|commit)\b"),
+     frozenset({ClaimKind.DEPLOY_CORRELATED, ClaimKind.CODE_CHANGED, ClaimKind.NO_RECENT_DEPLOY})),
+    (re.compile(r"\b(when|since|start\w*|begin\w*|first|last good|boundary)\b"),
+     frozenset({ClaimKind.CONTRACT_BREAK, ClaimKind.LAST_GOOD, ClaimKind.FRESHNESS_BREACH, ClaimKind.JOB_RUNNING})),
+    (re.compile(r"\b(running|still|slow\w*|long|duration|baseline|stuck)\b"),
+     frozenset({ClaimKind.JOB_RUNNING, ClaimKind.JOB_SLOW})),
+    (re.compile(r"\b(impact\w*|downstream|who|affect\w*|dashboards?|consumers?)\b"), frozenset({ClaimKind.IMPACT})),
+    (re.compile(r"\b(rate|how many|how bad|percent\w*|share|ratio)\b"), frozenset({ClaimKind.RATE_SHIFT})),
+    (re.compile(r"\b(fail\w*|error|oom|memory|crash\w*|timeout)\b"), frozenset({ClaimKind.JOB_FAILED})),
+    (re.compile(r"\b(partition|watermark|dt|rows?|partial)\b"),
+     frozenset({ClaimKind.FRESHNESS_BREACH, ClaimKind.WRONG_PARTITION, ClaimKind.PARTIAL_WRITE})),
+    (re.compile(r"\b(schema|mapping|drift|unmapped|held)\b"), frozenset({ClaimKind.SCHEMA_DRIFT})),
+    (re.compile(r"\b(upstream|input)\b"), frozenset({ClaimKind.UPSTREAM_LATE})),
+    (re.compile(r"\b(why|cause\w*|reason|what happened|what went wrong|stale|late|broken|root)\b"),
+     frozenset(ClaimKind)),
+]
+
+
+class ChatError(RcaError):
+    pass
+
+
+class IntentComposer:
+    """The offline composer for chat: the incident's claims that the question asks about, nothing else."""
+
+    name = "default"
+
+    def __init__(self, inner: TemplateComposer | None = None) -> None:
+        self.inner = inner or TemplateComposer()
+
+    def compose(self, question: Question) -> Draft:
+        text = question.text.lower()
+        wanted: set[ClaimKind] = set()
+        for pattern, kinds in _INTENTS:
+            if pattern.search(text):
+                wanted |= kinds
+        claims = [c for c in self.inner.compose(question).claims if c.kind in wanted]
+        return Draft(claims=claims)
+
+
+@dataclass
+class ChatAnswer:
+    session_id: str
+    incident_id: str | None
+    sentences: list[dict[str, Any]] = field(default_factory=list)  # [{text, evidence_ids}], verified only
+    next_checks: list[str] = field(default_factory=list)
+    rejected: list[dict[str, str]] = field(default_factory=list)  # audit: what the verifier dropped
+    composer: str = "default"
+
+    @property
+    def has_evidence(self) -> bool:
+        return bool(self.sentences)
+
+    def as_json(self) -> dict[str, Any]:
+        sentences = self.sentences or [{"text": NO_EVIDENCE, "evidence_ids": []}]
+        return {"session_id": self.session_id, "incident_id": self.incident_id, "answer": sentences,
+                "has_evidence": self.has_evidence, "next_checks": self.next_checks,
+                "rejected_claims": self.rejected, "composer": self.composer}
+
+
+def find_incident(store: Store, question: str) -> dict[str, Any] | None:
+    """An open incident whose dataset the question names ("why is orders_enriched stale?")."""
+    text = question.lower()
+    for incident in stored_incidents(store):
+        urn = incident["dataset_urn"].lower()
+        names = {urn, urn.split("://", 1)[-1], urn.rsplit("/", 1)[-1]}
+        if any(len(n) >= 3 and n in text for n in names):
+            return incident
+    return None
+
+
+def ask(store: Store, composer: Composer, question: str, now: datetime, *, incident_id: str | None = None,
+        session_id: str | None = None) -> ChatAnswer:
+    if not question.strip():
+        raise ChatError("The question is empty; ask something like 'why is orders_enriched stale?'.")
+    history, session_incident = _history(store, session_id) if session_id else ([], None)
+    incident = stored_incident(store, incident_id) if incident_id else None
+    if incident is None and session_incident:
+        incident = stored_incident(store, session_incident)
+    if incident is None:
+        incident = find_incident(store, question)
+    session_id = session_id or _new_session(store, question, incident, now)
+    if incident is None:
+        answer = ChatAnswer(session_id, None, next_checks=[
+            "No open incident matches the question: name the dataset (e.g. orders_enriched) or pass an incident id.",
+            "List open incidents with GET /v1/incidents or `rca incidents`.",
+        ], composer=composer.name)
+    else:
+        scope = incident_scope(store, incident)
+        asked = question_for(scope, question, tuple(history))
+        chat_composer: Composer = IntentComposer() if isinstance(composer, TemplateComposer) else composer
+        _, accepted, rejected = compose_verified(chat_composer, scope, asked)
+        answer = ChatAnswer(session_id, incident["id"], [_sentence(c) for c in accepted],
+                            next_checks=[] if accepted else next_checks(scope, accepted),
+                            rejected=[{"text": r.text, "why": r.why} for r in rejected], composer=composer.name)
+    _record(store, session_id, question, answer, now)
+    return answer
+
+
+def _sentence(claim: Claim) -> dict[str, Any]:
+    return {"text": claim.text, "kind": str(claim.kind), "evidence_ids": claim.evidence_ids}
+
+
+def _new_session(store: Store, question: str, incident: dict[str, Any] | None, now: datetime) -> str:
+    # Deterministic for a given first question, incident and clock; unique enough across them.
+    seed = f"{question}\x00{incident['id'] if incident else ''}\x00{iso(now)}"
+    session_id = "chat_" + hashlib.sha256(seed.encode()).hexdigest()[:20]
+    with store.writing() as conn:
+        if conn.execute(select(chat_sessions.c.id).where(chat_sessions.c.id == session_id)).first() is None:
+            conn.execute(chat_sessions.insert().values(id=session_id, incident_id=incident["id"] if incident else None,
+                                                       created_at=now))
+    return session_id
+
+
+def _history(store: Store, session_id: str) -> tuple[list[dict[str, Any]], str | None]:
+    with store.engine.connect() as conn:
+        session = conn.execute(select(chat_sessions).where(chat_sessions.c.id == session_id)).first()
+        if session is None:
+            raise ChatError(f"No chat session {session_id!r}; start one by asking without a session_id.")
+        turns = conn.execute(select(chat_turns.c.role, chat_turns.c.body).where(chat_turns.c.session_id == session_id)
+                             .order_by(chat_turns.c.seq)).all()
+    history = []
+    for role, body in turns:
+        value = orjson.loads(body)
+        text = value["text"] if role == "user" else " ".join(s["text"] for s in value.get("answer", []))
+        history.append({"role": role, "text": text})
+    return history, session.incident_id
+
+
+def _record(store: Store, session_id: str, question: str, answer: ChatAnswer, now: datetime) -> None:
+    with store.writing() as conn:
+        seq = conn.execute(select(func.coalesce(func.max(chat_turns.c.seq), 0))
+                           .where(chat_turns.c.session_id == session_id)).scalar_one()
+        user = orjson.dumps({"text": question}).decode()
+        assistant = orjson.dumps(answer.as_json()).decode()
+        conn.execute(chat_turns.insert(), [
+            {"session_id": session_id, "seq": seq + 1, "role": "user", "body": user, "at": now},
+            {"session_id": session_id, "seq": seq + 2, "role": "assistant", "body": assistant, "at": now},
+        ])
+        if answer.incident_id:
+            conn.execute(chat_sessions.update().where(chat_sessions.c.id == session_id,
+                                                      chat_sessions.c.incident_id.is_(None))
+                         .values(incident_id=answer.incident_id))

@@ -1,0 +1,113 @@
+"""Structured retrieval for one incident: the evidence a claim may cite, gathered around its boundaries.
+
+Structured first (the incident's own evidence, the dataset and producer near first bad / last good, deploys,
+runs and their baseline, lineage neighbours), so that what the copilot may cite is decided by the incident's
+shape, not by what a similarity search happens to return.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from copilot._composer import EvidenceItem
+from detectors import stored_incidents
+from evidence import EvidenceRecord, LineageEdge, iso, utc
+from evidence._configs import CONTRACT, LINEAGE, POLICY, Configs
+from evidence._store import Store
+from guardrails import Scope
+
+_EXCERPT_CHARS = 800
+_RUN_TYPES = ("JobRunStarted", "JobRunCompleted", "JobRunFailed", "DatasetWriteCommitted", "DeploymentEvent")
+
+
+def rca_clock(incident: dict[str, Any]) -> datetime:
+    """An RCA is computed at the incident's last detection, so the same stored incident always reads the same."""
+    moment = incident.get("updated_at") or incident.get("detected_at") or incident["first_bad_time"]
+    return utc(datetime.fromisoformat(str(moment).replace("Z", "+00:00")))
+
+
+def _time(value: str | None) -> datetime | None:
+    return utc(datetime.fromisoformat(value.replace("Z", "+00:00"))) if value else None
+
+
+def _visible(records: Iterable[EvidenceRecord], now: datetime) -> dict[str, EvidenceRecord]:
+    return {r.evidence_id: r for r in records if r.event_time <= now and r.ingest_time <= now}
+
+
+def incident_scope(store: Store, incident: dict[str, Any], now: datetime | None = None) -> Scope:
+    """The scope a verifier judges claims about `incident` against, at the RCA clock."""
+    now = now or rca_clock(incident)
+    dataset, kind = incident["dataset_urn"], incident["kind"]
+    configs = Configs(store)
+    policy = next((p for p in configs.specs(POLICY) if p.dataset_urn == dataset), None)
+    contract = next((c for c in configs.specs(CONTRACT) if c.dataset_urn == dataset), None)
+    producer = incident.get("producer_urn") or (policy.producer_urn if policy else None)
+    first_bad = _time(incident.get("first_bad_time")) or now
+    records: dict[str, EvidenceRecord] = dict(store.get_many(incident.get("evidence_ids") or []))
+    counters = []
+    upstream: list[dict[str, Any]] = []
+    if kind == "contract":
+        window = timedelta(minutes=contract.deploy_window_minutes if contract else 60)
+        since = first_bad - window - timedelta(hours=1)
+        records.update(_visible(store.records(dataset_urns=[dataset], since=since, until=now), now))
+        if producer:
+            records.update(_visible(store.records(producer_urns=[producer], types=["DeploymentEvent"],
+                                                  since=first_bad - timedelta(days=1), until=now), now))
+        counters = store.counters([dataset], since=now - timedelta(days=7), until=now)
+    elif kind == "freshness":
+        lookback = timedelta(days=(policy.lookback_days if policy else 7) + 2)
+        records.update(_visible(store.records(dataset_urns=[dataset], producer_urns=[producer] if producer else [],
+                                              types=_RUN_TYPES, since=now - lookback, until=now), now))
+        inputs = _inputs(records.values(), configs.specs(LINEAGE), dataset)
+        if inputs:
+            records.update(_visible(store.records(dataset_urns=inputs, types=["DatasetWriteCommitted"],
+                                                  since=now - timedelta(days=2), until=now), now))
+            upstream = [i for urn in inputs for i in stored_incidents(store, dataset_urn=urn)]
+    return Scope(incident=incident, now=now, records=records, policy=policy, contract=contract,
+                 producer_urn=producer, counters=counters, upstream_incidents=upstream,
+                 existing=lambda ids: set(store.get_many(ids)))
+
+
+def _inputs(records: Iterable[EvidenceRecord], edges: list[LineageEdge], dataset: str) -> list[str]:
+    found = {e.upstream for e in edges if e.downstream == dataset}
+    for record in records:
+        if record.type == "JobRunStarted":
+            found.update(str(d) for d in record.data.get("input_datasets") or [])
+    found.discard(dataset)
+    return sorted(found)
+
+
+def summary_line(record: EvidenceRecord) -> str:
+    """One line from structured fields only (never from free text inside the payload)."""
+    data, at = record.data, iso(record.event_time)
+    if record.type == "DeploymentEvent":
+        return (f"DeploymentEvent {data.get('service')} {data.get('version')} (status {data.get('status', 'succeeded')}"
+                f", commit {data.get('commit')}) from {record.producer_urn} at {at}")
+    if record.type == "JobRunStarted":
+        return f"JobRunStarted run {record.run_id} of {record.producer_urn}, code_ref {data.get('code_ref')}, at {at}"
+    if record.type == "JobRunCompleted":
+        return f"JobRunCompleted run {record.run_id} of {record.producer_urn} after {data.get('duration_s')} s at {at}"
+    if record.type == "JobRunFailed":
+        return f"JobRunFailed run {record.run_id} of {record.producer_urn} after {data.get('duration_s')} s at {at}"
+    if record.type == "DatasetWriteCommitted":
+        return (f"DatasetWriteCommitted to {record.dataset_urn} version {data.get('commit_version')}, partitions "
+                f"{data.get('output_partitions_written')}, {data.get('rows_written')} rows, at {at}")
+    if record.type == "GateObservation":
+        outcome = f"{record.reason_code} {record.field or ''}".strip() if record.reason_code else "passed the contract"
+        return f"GateObservation {record.source_ref} of {record.dataset_urn or 'no dataset'}: {outcome}, at {at}"
+    return f"{record.type} {record.source_ref} at {at}"
+
+
+def evidence_items(records: Iterable[EvidenceRecord]) -> list[EvidenceItem]:
+    """What a composer sees: structured summaries, and payload excerpts that stay untrusted data."""
+    out = []
+    for record in sorted(records, key=lambda r: (r.event_time, r.evidence_id)):
+        excerpt = json.dumps(record.payload, sort_keys=True, default=str)
+        if len(excerpt) > _EXCERPT_CHARS:
+            excerpt = excerpt[:_EXCERPT_CHARS] + "..."
+        out.append(EvidenceItem(evidence_id=record.evidence_id, type=record.type, time=iso(record.event_time) or "",
+                                source_ref=record.source_ref, summary=summary_line(record), excerpt=excerpt))
+    return out

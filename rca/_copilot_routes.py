@@ -1,0 +1,63 @@
+"""The structured RCA of an incident and chat with the copilot (JSON, or SSE of verified sentences)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from copilot import ChatError, ask, build_rca
+from detectors import stored_incident
+from rca._auth import ReaderDep
+from rca._errors import ApiError, JSONBody
+
+router = APIRouter()
+
+
+@router.get("/v1/incidents/{incident_id}/rca", tags=["copilot"],
+            summary="The structured RCA: verified claims with evidence ids, verdict, confidence, next checks")
+async def incident_rca(request: Request, incident_id: str, _: ReaderDep) -> JSONBody:
+    state = request.app.state
+
+    def run() -> dict[str, Any]:
+        return build_rca(state.store, stored_incident(state.store, incident_id), state.composer)
+
+    return JSONBody(await run_in_threadpool(run))
+
+
+class ChatRequest(BaseModel):
+    question: str = Field(min_length=1, max_length=2000)
+    incident_id: str | None = None
+    session_id: str | None = None
+
+
+@router.post("/v1/chat", tags=["copilot"], summary="Ask the copilot; every sentence carries its evidence ids. "
+             "Send 'Accept: text/event-stream' for server-sent events, one verified sentence per event")
+async def chat(request: Request, body: ChatRequest, _: ReaderDep) -> Any:
+    state = request.app.state
+
+    def run() -> dict[str, Any]:
+        try:
+            return ask(state.store, state.composer, body.question, state.clock(), incident_id=body.incident_id,
+                       session_id=body.session_id).as_json()
+        except ChatError as exc:
+            raise ApiError(422, "invalid_request", str(exc)) from None
+
+    answer = await run_in_threadpool(run)
+    if "text/event-stream" not in request.headers.get("accept", ""):
+        return JSONBody(answer)
+    return StreamingResponse(_events(answer), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+def _events(answer: dict[str, Any]) -> Iterator[bytes]:
+    # Only verified sentences are streamed: the model's raw tokens never reach the user.
+    for sentence in answer["answer"]:
+        yield b"event: sentence\ndata: " + orjson.dumps(sentence) + b"\n\n"
+    done = {k: answer[k] for k in ("session_id", "incident_id", "has_evidence", "next_checks", "composer")}
+    yield b"event: done\ndata: " + orjson.dumps(done) + b"\n\n"
