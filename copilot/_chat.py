@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 from sqlalchemy import func, select
 
+import guardrails
 from copilot._composer import Composer, Question
 from copilot._rca import compose_verified, question_for
 from copilot._retrieval import incident_scope
@@ -20,7 +21,7 @@ from detectors import stored_incident, stored_incidents
 from evidence import RcaError, iso
 from evidence._schema import chat_sessions, chat_turns
 from evidence._store import Store
-from guardrails import Claim, ClaimKind, Draft, next_checks
+from guardrails import Claim, ClaimKind, Draft
 
 NO_EVIDENCE = "I have no evidence for that."
 
@@ -116,13 +117,23 @@ def ask(store: Store, composer: Composer, question: str, now: datetime, *, incid
     else:
         scope = incident_scope(store, incident)
         asked = question_for(scope, question, tuple(history))
-        chat_composer: Composer = IntentComposer() if isinstance(composer, TemplateComposer) else composer
+        chat_composer = _for_chat(composer)
         _, accepted, rejected = compose_verified(chat_composer, scope, asked)
         answer = ChatAnswer(session_id, incident["id"], [_sentence(c) for c in accepted],
-                            next_checks=[] if accepted else next_checks(scope, accepted),
+                            next_checks=[] if accepted else guardrails.next_checks(scope, accepted),
                             rejected=[{"text": r.text, "why": r.why} for r in rejected], composer=composer.name)
     _record(store, session_id, question, answer, now)
     return answer
+
+
+def _for_chat(composer: Composer) -> Composer:
+    """The chat flavour of a composer: the offline one filtered by intent, a model with the chat prompt."""
+    if isinstance(composer, TemplateComposer):
+        return IntentComposer(composer)
+    prompt = getattr(composer, "prompt", None)
+    if prompt is not None and str(getattr(prompt, "id", "")).startswith("rca"):
+        return type(composer)(composer.chat_model, prompt="chat_v1")  # type: ignore[attr-defined,call-arg]
+    return composer
 
 
 def _sentence(claim: Claim) -> dict[str, Any]:

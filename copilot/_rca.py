@@ -6,22 +6,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import guardrails
 from copilot._composer import Composer, ModelError, Question
 from copilot._retrieval import evidence_items, incident_scope
 from copilot._template import TemplateComposer
 from evidence._store import Store
-from guardrails import (
-    CAUSE_KINDS,
-    Claim,
-    ClaimKind,
-    Draft,
-    RejectedClaim,
-    Scope,
-    confidence,
-    next_checks,
-    suggested_actions,
-    verify_claims,
-)
+from guardrails import CAUSE_KINDS, Claim, ClaimKind, Draft, RejectedClaim, Scope
 
 log = logging.getLogger("rca.copilot")
 
@@ -61,7 +51,7 @@ def compose_verified(composer: Composer, scope: Scope, question: Question) -> tu
         rejected.append(RejectedClaim(text=f"(model {composer.name})", why=f"the model failed: {exc}; the offline "
                                       "composer answered instead"))
         draft = TemplateComposer().compose(question)
-    verification = verify_claims(draft, scope)
+    verification = guardrails.verify_claims(draft, scope)
     return draft, verification.accepted, [*rejected, *verification.rejected]
 
 
@@ -90,13 +80,13 @@ def rca_from_scope(scope: Scope, composer: Composer) -> dict[str, Any]:
         "summary": _summary(incident, cause, deploy),
         "most_likely_cause": None if cause is None else {
             "statement": cause.text, "evidence_ids": cause.evidence_ids,
-            "confidence": confidence(scope, accepted),
+            "confidence": guardrails.confidence(scope, accepted),
         },
         "correlated_deploy": deploy,
         "claims": [{"text": c.text, "kind": str(c.kind), "evidence_ids": c.evidence_ids} for c in accepted],
         "rejected_claims": [{"text": r.text, "why": r.why} for r in rejected],
-        "next_checks": next_checks(scope, accepted),
-        "suggested_actions": suggested_actions(scope, accepted),
+        "next_checks": guardrails.next_checks(scope, accepted),
+        "suggested_actions": guardrails.suggested_actions(scope, accepted),
         "evidence": [scope.records[i].summary() for i in listed if i in scope.records],
         "composer": composer.name,
         "computed_at": incident.get("updated_at") or incident.get("detected_at"),

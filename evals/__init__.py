@@ -1,1 +1,34 @@
-"""evals: see DESIGN.md."""
+"""evals: replay scenario files, check every expectation, and score how well the RCA is grounded in evidence.
+
+    from evals import run_eval, write_report
+    result = run_eval(["evals/scenarios", "../shared/scenarios"], "adversarial")  # or "default", "llm"
+    print(result.passed, result.failed, result.metrics["overall"]["unsupported_claim_rate"]["value"])
+    write_report(result, Path("eval.html"))                                        # or eval.md
+"""
+
+from evals._adversarial import ChaosClaim, ChaosComposer
+from evals._checks import Observed, check
+from evals._metrics import DEFINITIONS, GroundingSample, Tally, summarize, tally
+from evals._report import render_html, render_markdown, write_report
+from evals._runner import COMPOSER_MODES, EvalResult, ScenarioResult, make_composer, run_eval, scenario_files
+
+__all__ = [
+    "COMPOSER_MODES",
+    "DEFINITIONS",
+    "ChaosClaim",
+    "ChaosComposer",
+    "EvalResult",
+    "GroundingSample",
+    "Observed",
+    "ScenarioResult",
+    "Tally",
+    "check",
+    "make_composer",
+    "render_html",
+    "render_markdown",
+    "run_eval",
+    "scenario_files",
+    "summarize",
+    "tally",
+    "write_report",
+]

@@ -129,6 +129,10 @@ class Job:
     lag_days: int = 0  # 1: the run on day D writes dt=D-1 (watermark must_reach: yesterday)
     partitions: Callable[[str], list[str]] = field(default=lambda dt: [f"dt={dt}"])
 
+    def local(self, moment: datetime) -> datetime:
+        """Stamped as the job's host would: in its zone, with the offset in effect at that instant."""
+        return moment.astimezone(self.zone)
+
     def _id(self, kind: str, day: date, suffix: str = "") -> str:
         return f"{self.prefix}{kind}-{day:%m%d}{suffix}"
 
@@ -137,15 +141,17 @@ class Job:
 
     def started(self, day: date, start: datetime, run_id: str, *, scheduled: datetime | None = None,
                 code: str | None = None, suffix: str = "", **extra: Any) -> dict[str, Any]:
-        app = f"app-{start.astimezone(self.zone):%Y%m%d%H%M}-{zlib.crc32(run_id.encode()) % 10_000:04d}"
+        start, scheduled = self.local(start), self.local(scheduled or start)
+        app = f"app-{start:%Y%m%d%H%M}-{zlib.crc32(run_id.encode()) % 10_000:04d}"
         data = {"run_id": run_id, "code_ref": code or self.code, "env": "prod", "cluster_id": self.cluster,
                 "spark_app_id": app, "input_datasets": list(self.inputs),
-                "scheduled_time": stamp(scheduled or start), "actual_start_time": stamp(start)}
+                "scheduled_time": stamp(scheduled), "actual_start_time": stamp(start)}
         return event(self._id("run-start", day, suffix), "JobRunStarted", self.producer, start, data, **extra)
 
     def committed(self, day: date, moment: datetime, run_id: str, dt: str, rows: int, *, suffix: str = "",
                   partitions: list[str] | None = None, **extra: Any) -> dict[str, Any]:
         self.version += 1
+        moment = self.local(moment)
         data = {"dataset_urn": self.dataset, "run_id": run_id, "commit_version": self.version,
                 "commit_timestamp": stamp(moment), "output_partitions_written": partitions or self.partitions(dt),
                 "rows_written": rows, "files_added": max(1, round(self.files * rows / self.rows))}
@@ -156,13 +162,15 @@ class Job:
                   **extra: Any) -> dict[str, Any]:
         data = {"run_id": run_id, "duration_s": duration_s, "retry_count": 0, "exit_code": 0,
                 "executors": self.executors, "executor_memory": self.memory}
-        return event(self._id("run-done", day, suffix), "JobRunCompleted", self.producer, moment, data, **extra)
+        return event(self._id("run-done", day, suffix), "JobRunCompleted", self.producer, self.local(moment), data,
+                     **extra)
 
     def failed(self, day: date, moment: datetime, run_id: str, duration_s: int, reason: str, *, retry_count: int = 0,
                exit_code: int = 1, memory: str | None = None, suffix: str = "", **extra: Any) -> dict[str, Any]:
         data = {"run_id": run_id, "duration_s": duration_s, "failure_reason": reason, "retry_count": retry_count,
                 "exit_code": exit_code, "executors": self.executors, "executor_memory": memory or self.memory}
-        return event(self._id("run-fail", day, suffix), "JobRunFailed", self.producer, moment, data, **extra)
+        return event(self._id("run-fail", day, suffix), "JobRunFailed", self.producer, self.local(moment), data,
+                     **extra)
 
     def dt(self, day: date) -> str:
         return f"{day - timedelta(days=self.lag_days):%Y-%m-%d}"

@@ -115,8 +115,9 @@ class Client:
             if self._worker is None:
                 self._start_worker()  # first emit in a forked child
             return True
-        except Exception as exc:
-            self._problems.report("emit", "autopilot: emit() failed and dropped the event: %r", exc)
+        except Exception as exc:  # e.g. data that is not a mapping
+            self._counters.drop(reasons.REJECTED)
+            self._problems.report("emit", "autopilot: emit() dropped an event it could not take: %r", exc)
             return False
 
     # -- lifecycle ---------------------------------------------------------------------------------

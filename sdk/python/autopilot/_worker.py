@@ -92,7 +92,10 @@ class Worker:
     def _poll_control(self) -> None:
         if self.control is None or self.stop.is_set():
             return  # while shutting down, the last known state holds: no new request may outlive the deadline
+        previous = self.control.state
         state = self.control.poll_if_due()
+        if state == previous:
+            return
         if state.sending != self.sending:
             self.sending = state.sending
             logger.warning(

@@ -369,3 +369,10 @@ def test_no_startup_event_when_ci_sends_deploys():
     autopilot.emit("JobRunStarted", {"run_id": "r"})
     autopilot.flush(2.0)
     assert [e["type"] for e in fake.events] == ["JobRunStarted"]
+
+
+def test_data_that_is_not_a_mapping_is_dropped_and_counted(make_client):
+    client = make_client(transport=FakeTransport())
+    assert client.emit("JobRunStarted", ["not", "a", "mapping", "of", "fields"]) is False
+    assert client.emit("JobRunStarted", 42) is False
+    assert drops(client, rejected=2)

@@ -1,0 +1,232 @@
+"""The scenario replay harness: per scenario file a fresh store, the replay, the detectors at its `now`, an RCA for
+every open incident, then every `expect` key checked and the grounding of every surfaced claim checked again."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from copilot import (
+    RCA_QUESTION,
+    Composer,
+    TemplateComposer,
+    build_rca,
+    default_composer,
+    evidence_items,
+    incident_scope,
+)
+from detectors import Replay, ScenarioError, load_scenario, replay, stored_incidents
+from evals._adversarial import ChaosComposer
+from evals._checks import Observed, check, cited_ids, rca_for, show
+from evals._metrics import GroundingSample, Tally, family, summarize, tally
+from evidence import ConfigError
+from evidence._store import Store
+from guardrails import Claim, Draft, verify_claims
+
+COMPOSER_MODES = ("default", "llm", "adversarial")
+SCENARIO_SUFFIXES = (".yaml", ".yml")
+
+
+@dataclass
+class ScenarioResult:
+    name: str
+    file: str
+    family: str
+    failures: list[str]
+    tally: Tally = field(default_factory=Tally)
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+    def as_json(self) -> dict[str, Any]:
+        return {"name": self.name, "file": self.file, "family": self.family, "passed": self.passed,
+                "failures": list(self.failures)}
+
+
+@dataclass
+class EvalResult:
+    composer: str
+    scenarios: list[ScenarioResult]
+    metrics: dict[str, Any]
+
+    @property
+    def passed(self) -> int:
+        return sum(1 for s in self.scenarios if s.passed)
+
+    @property
+    def failed(self) -> int:
+        return len(self.scenarios) - self.passed
+
+    def as_json(self) -> dict[str, Any]:
+        return {"passed": self.passed, "failed": self.failed, "composer": self.composer,
+                "scenarios": [s.as_json() for s in self.scenarios], "metrics": self.metrics}
+
+
+def scenario_files(paths: Iterable[Path | str]) -> list[Path]:
+    """Every scenario file under `paths` (files as given, folders searched recursively), in a stable order."""
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found += sorted(p for p in path.rglob("*") if p.suffix in SCENARIO_SUFFIXES and p.is_file()
+                            and not p.name.startswith(("_", ".")))
+        elif path.is_file():
+            found.append(path)
+        else:
+            raise ConfigError(f"{path}: no such scenario file or folder.")
+    if not found:
+        raise ConfigError(f"No scenario files (*.yaml) under {', '.join(str(p) for p in paths)}.")
+    return list(dict.fromkeys(found))
+
+
+def make_composer(mode: str, env: Mapping[str, str] | None = None) -> Composer:
+    """The composer of a `--composer` mode: the offline one, the configured LLM, or the chaos model around the
+    offline one."""
+    env = os.environ if env is None else env
+    if mode == "default":
+        return TemplateComposer()
+    if mode == "adversarial":
+        return ChaosComposer(TemplateComposer())
+    if mode == "llm":
+        if not env.get("RCA_LLM_MODEL") and not env.get("RCA_LLM_CLASS"):
+            raise ConfigError("--composer llm needs a model: set RCA_LLM_MODEL (with RCA_LLM_BASE_URL and "
+                              "RCA_LLM_API_KEY for an OpenAI-compatible server), or RCA_LLM_CLASS and RCA_LLM_KWARGS.")
+        composer = default_composer()
+        if getattr(composer, "chat_model", None) is None:
+            raise ConfigError("--composer llm: the RCA_LLM_* settings did not yield an LLM composer; check "
+                              "RCA_LLM_MODEL, RCA_LLM_BASE_URL and RCA_LLM_API_KEY.")
+        return composer
+    raise ConfigError(f"--composer {mode!r}: choose one of {', '.join(COMPOSER_MODES)}.")
+
+
+def run_eval(paths: Iterable[Path | str], composer_mode: str = "default", *,
+             composer: Composer | None = None) -> EvalResult:
+    """Every scenario under `paths`, each replayed into its own fresh store, checked and scored."""
+    files = scenario_files(paths)
+    composer = composer or make_composer(composer_mode)
+    chat_model = getattr(composer, "chat_model", None) if composer_mode == "llm" else None
+    results = [evaluate_scenario(path, composer, chat_model) for path in files]
+    metrics = summarize(((r.family, r.tally) for r in results), adversarial=isinstance(composer, ChaosComposer))
+    return EvalResult(composer=composer_mode, scenarios=results, metrics=metrics)
+
+
+def evaluate_scenario(path: Path, composer: Composer, chat_model: Any = None) -> ScenarioResult:
+    try:
+        scenario = load_scenario(path)
+    except ScenarioError as exc:
+        return ScenarioResult(name=path.stem, file=str(path), family="unloadable", failures=[f"cannot load: {exc}"],
+                              tally=Tally(scenarios=1))
+    with tempfile.TemporaryDirectory(prefix="rca-eval-") as directory:
+        store = Store.open(f"sqlite:///{directory}/replay.db")
+        try:
+            result = replay(scenario, store=store)
+            return _judge(result, store, composer, chat_model, path)
+        except Exception as exc:  # a crash is that scenario's failure; the others still run
+            return ScenarioResult(name=scenario.name, file=str(path), family=family(scenario.expect, []),
+                                  failures=[f"crashed: {type(exc).__name__}: {exc}"],
+                                  tally=tally(scenario.expect, Observed(incidents=[])))
+        finally:
+            store.close()
+
+
+def _judge(result: Replay, store: Store, composer: Composer, chat_model: Any, path: Path) -> ScenarioResult:
+    from evals._ragas import score_samples  # imports ragas: only once a scenario is actually scored
+
+    expect = result.scenario.expect
+    incidents = stored_incidents(store)
+    drift = [{k: d.get(k) for k in ("topic", "schema_id", "reason_code", "change_request_id")}
+             for d in result.detection.drift]
+    rcas: list[dict[str, Any]] = []
+    grounding: list[str] = []
+    counts = Tally().counts
+    for incident in incidents:
+        proposed = len(composer.proposed) if isinstance(composer, ChaosComposer) else 0
+        rca = build_rca(store, incident, composer)
+        rcas.append(rca)
+        unsupported = reverify(store, incident, rca)
+        counts["claims_surfaced"] += len(rca.get("claims") or [])
+        counts["claims_unsupported"] += len(unsupported)
+        grounding += unsupported
+        if isinstance(composer, ChaosComposer):
+            surfaced = {(c.get("text"), tuple(c.get("evidence_ids") or [])) for c in rca.get("claims") or []}
+            for chaos in composer.proposed[proposed:]:
+                counts["chaos_proposed"] += 1
+                if (chaos.claim.text, tuple(chaos.claim.evidence_ids)) in surfaced:
+                    grounding.append(f"rca {incident['dataset_urn']}: a chaos claim ({chaos.tactic}) was surfaced: "
+                                     f"{chaos.claim.text!r}")
+                else:
+                    counts["chaos_rejected"] += 1
+    observed = Observed(incidents=incidents, drift=drift, rcas=rcas)
+    failures = check(expect, observed) + grounding
+    scored = tally(expect, observed)
+    scored.counts.update(counts)
+    scored.passed = int(not failures)
+    samples = grounding_samples(store, expect, observed, with_unreferenced=chat_model is not None)
+    for scores in score_samples(samples, chat_model):
+        scored.add_scores(scores)
+    return ScenarioResult(name=result.scenario.name, file=str(path), family=family(expect, incidents),
+                          failures=failures, tally=scored)
+
+
+def reverify(store: Store, incident: dict[str, Any], rca: dict[str, Any]) -> list[str]:
+    """Surfaced claims the verifier rejects when it judges them again, as sentences (empty when all hold)."""
+    name = f"rca {incident['dataset_urn']}"
+    claims, failures = [], []
+    for surfaced in rca.get("claims") or []:
+        try:
+            claims.append(Claim(text=surfaced["text"], kind=surfaced["kind"],
+                                evidence_ids=surfaced.get("evidence_ids") or [], params=surfaced.get("params") or {}))
+        except (KeyError, ValidationError) as exc:
+            failures.append(f"{name}: surfaced claim {surfaced.get('text')!r} has no valid kind to verify ({exc})")
+    verdict = verify_claims(Draft(claims=claims), incident_scope(store, incident))
+    failures += [f"{name}: surfaced claim {r.text!r} fails verification when re-run: {r.why}" for r in verdict.rejected]
+    cause = rca.get("most_likely_cause")
+    if cause and not any(c.get("text") == cause.get("statement") and c.get("evidence_ids") == cause.get("evidence_ids")
+                         for c in rca.get("claims") or []):
+        failures.append(f"{name}: the most likely cause {show(cause.get('statement'))} is not a verified claim")
+    return failures
+
+
+def grounding_samples(store: Store, expect: Mapping[str, Any], observed: Observed, *,
+                      with_unreferenced: bool = False) -> list[GroundingSample]:
+    """One ragas sample per RCA an expectation names with must_cite refs (every RCA with claims, for LLM metrics).
+
+    Reference ids are the evidence ids of the must_cite refs: looked up in the RCA's evidence list, else in the
+    store by source ref; a ref found nowhere keeps its own text as an id that nothing cites."""
+    references: dict[str, list[str]] = {}
+    for want in expect.get("rca") or []:
+        rca = rca_for(want["dataset_urn"], observed)
+        if rca is not None and want.get("must_cite"):
+            references.setdefault(rca["incident_id"], []).extend(want["must_cite"])
+    samples = []
+    for rca in observed.rcas:
+        refs = references.get(rca["incident_id"], [])
+        claims = rca.get("claims") or []
+        if not refs and not (with_unreferenced and claims):
+            continue
+        retrieved = cited_ids(rca)
+        reference = _ids_of(store, rca, refs)
+        summaries = {item.evidence_id: item.summary
+                     for item in evidence_items(store.get_many([*retrieved, *reference]).values())}
+        samples.append(GroundingSample(
+            user_input=RCA_QUESTION, response="\n".join(c["text"] for c in claims),
+            retrieved_ids=retrieved, reference_ids=reference,
+            retrieved_contexts=[summaries.get(i, i) for i in retrieved],
+            reference_contexts=[summaries.get(i, i) for i in reference]))
+    return samples
+
+
+def _ids_of(store: Store, rca: Mapping[str, Any], refs: Sequence[str]) -> list[str]:
+    listed = {e.get("source_ref"): e.get("evidence_id") for e in rca.get("evidence") or []}
+    missing = [r for r in refs if r not in listed]
+    stored: dict[str, str] = {}
+    for record in sorted(store.by_source_ref(missing), key=lambda r: r.evidence_id) if missing else []:
+        stored.setdefault(record.source_ref, record.evidence_id)
+    return list(dict.fromkeys(listed.get(r) or stored.get(r) or r for r in refs))

@@ -1,0 +1,113 @@
+"""The verifier: a claim survives only if every id it cites exists and belongs to the incident's scope, its
+kind's predicate holds over that evidence, and its text names nothing the evidence does not support
+(DESIGN.md, "Incident and RCA": the LLM proposes, the verifier decides)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from evidence import EvidenceRecord
+from guardrails import _predicates as symptoms
+from guardrails import _run_predicates as runs
+from guardrails._claims import Claim, ClaimKind, Draft, RejectedClaim
+from guardrails._grounding import incident_values, instruction_like, record_values, service_names, unsupported
+from guardrails._predicates import Predicate
+from guardrails._scope import Scope
+from guardrails._view import IncidentView, view_of
+
+PREDICATES: dict[ClaimKind, Predicate] = {
+    ClaimKind.CONTRACT_BREAK: symptoms.contract_break,
+    ClaimKind.LAST_GOOD: symptoms.last_good,
+    ClaimKind.RATE_SHIFT: symptoms.rate_shift,
+    ClaimKind.FRESHNESS_BREACH: symptoms.freshness_breach,
+    ClaimKind.IMPACT: symptoms.impact,
+    ClaimKind.DEPLOY_CORRELATED: symptoms.deploy_correlated,
+    ClaimKind.CODE_CHANGED: symptoms.code_changed,
+    ClaimKind.JOB_NOT_TRIGGERED: runs.job_not_triggered,
+    ClaimKind.JOB_FAILED: runs.job_failed,
+    ClaimKind.JOB_RUNNING: runs.job_running,
+    ClaimKind.JOB_SLOW: runs.job_slow,
+    ClaimKind.WRONG_PARTITION: runs.wrong_partition,
+    ClaimKind.PARTIAL_WRITE: runs.partial_write,
+    ClaimKind.UPSTREAM_LATE: runs.upstream_late,
+    ClaimKind.SCHEMA_DRIFT: symptoms.schema_drift,
+    ClaimKind.NO_RECENT_DEPLOY: symptoms.no_recent_deploy,
+}
+
+
+@dataclass(frozen=True)
+class Verification:
+    """What survived, in the draft's order; what did not, with why. A repeat of an accepted claim (same kind,
+    same set of cited ids) is neither: it is dropped into `duplicates`, so the audit trail lists only claims
+    that were wrong, and an RCA never states one fact twice."""
+
+    accepted: list[Claim]
+    rejected: list[RejectedClaim]
+    duplicates: list[Claim] = field(default_factory=list)
+
+
+def verify_claims(draft: Draft, scope: Scope) -> Verification:
+    """Judge every claim of `draft` against the incident's evidence. Deterministic: same draft, same scope, same
+    verdicts, in the same order."""
+    view = view_of(scope)
+    cited = {i for claim in draft.claims for i in claim.evidence_ids}
+    outside = sorted(cited - scope.records.keys())
+    existing = scope.existing(outside) if scope.existing is not None and outside else None
+    grounding = _Grounding(view)
+    accepted: list[Claim] = []
+    rejected: list[RejectedClaim] = []
+    duplicates: list[Claim] = []
+    seen: set[tuple[ClaimKind, frozenset[str]]] = set()
+    for claim in draft.claims:
+        key = (claim.kind, frozenset(claim.evidence_ids))
+        if key in seen:
+            duplicates.append(claim)
+            continue
+        why = _judge(claim, view, existing, grounding)
+        if why is None:
+            seen.add(key)
+            accepted.append(claim)
+        else:
+            rejected.append(RejectedClaim(text=claim.text, kind=claim.kind.value, why=why))
+    return Verification(accepted=accepted, rejected=rejected, duplicates=duplicates)
+
+
+def _judge(claim: Claim, view: IncidentView, existing: set[str] | None, grounding: _Grounding) -> str | None:
+    ids = list(dict.fromkeys(claim.evidence_ids))
+    if not ids:
+        return "cites no evidence"
+    records = view.scope.records
+    for evidence_id in ids:
+        if evidence_id in records:
+            continue
+        if existing is not None and evidence_id not in existing:
+            return f"cites {evidence_id}, which does not exist{_source_ref_hint(evidence_id, view)}"
+        return f"cites {evidence_id}, outside this incident's evidence"
+    phrase = instruction_like(claim.text)
+    if phrase is not None:
+        return f"contains instruction-like text ({phrase!r}), which is never a verified fact"
+    cited: list[EvidenceRecord] = [records[i] for i in ids]
+    failed = PREDICATES[claim.kind](claim, cited, view)
+    if failed is not None:
+        return failed
+    missing = grounding.unsupported(claim.text, cited)
+    if missing:
+        return f"mentions {missing[0]}, which the cited evidence does not support"
+    return None
+
+
+def _source_ref_hint(evidence_id: str, view: IncidentView) -> str:
+    match = next((r for r in view.records if r.source_ref == evidence_id), None)
+    return f" (it is the source ref of {match.evidence_id}; cite evidence ids)" if match is not None else ""
+
+
+class _Grounding:
+    """Structured values of the incident, computed once per verification; cited records' values per claim."""
+
+    def __init__(self, view: IncidentView) -> None:
+        self.incident = incident_values(view.incident)
+        self.services = service_names(view.records)
+
+    def unsupported(self, text: str, cited: list[EvidenceRecord]) -> list[str]:
+        values = [*self.incident, *(v for record in cited for v in record_values(record))]
+        return unsupported(text, values, self.services)

@@ -1,0 +1,241 @@
+"""One incident's scope as the predicates, confidence and playbook read it: parsed boundaries, today's cycle,
+the producer's runs, commits and deploys. Built once per verification from structured fields only."""
+
+from __future__ import annotations
+
+import functools
+import statistics
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from detectors._runs import (
+    COMMITTED,
+    DEPLOYMENT,
+    RUN_COMPLETED,
+    RUN_FAILED,
+    RUN_STARTED,
+    Run,
+    commit_order,
+    commit_time,
+    committed_dataset,
+    runs_of,
+    visible,
+)
+from detectors._watermark import policy_day
+from evidence import GATE_OBSERVATION, EvidenceRecord, utc
+from guardrails._scope import Scope
+
+CHANGE_STATUSES = ("succeeded", "rolled_back")  # a failed deploy shipped nothing; a rollback shipped old code
+DEFAULT_DEPLOY_WINDOW = timedelta(minutes=60)
+DEFAULT_LOOKBACK_DAYS = 7
+
+
+def parse_time(value: object) -> datetime | None:
+    """An RFC 3339 string (a trailing Z allowed) as aware UTC; None when absent or unreadable."""
+    if isinstance(value, datetime):
+        return utc(value) if value.tzinfo is not None else None
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return utc(moment) if moment.tzinfo is not None else None
+
+
+def to_second(moment: datetime) -> datetime:
+    """Boundaries are exact to the second (DESIGN.md, "Evidence record")."""
+    return moment.replace(microsecond=0)
+
+
+def violations(record: EvidenceRecord) -> list[tuple[str, str | None]]:
+    """(reason_code, field) of every violation a gate observation lists; its primary one when none are listed."""
+    found: list[tuple[str, str | None]] = []
+    listed = record.payload.get("violations")
+    if isinstance(listed, list):
+        for item in listed:
+            if isinstance(item, dict) and isinstance(item.get("reason_code"), str):
+                fld = item.get("field")
+                found.append((item["reason_code"], fld if isinstance(fld, str) and fld else None))
+    if not found and record.reason_code:
+        found.append((record.reason_code, record.field or None))
+    return found
+
+
+def partitions(record: EvidenceRecord) -> list[str]:
+    value = record.data.get("output_partitions_written")
+    return [p for p in value if isinstance(p, str)] if isinstance(value, list) else []
+
+
+def writes_partition(record: EvidenceRecord, watermark: str) -> bool:
+    """Whether a commit wrote `watermark` ("dt=2026-01-19") as one segment of a partition path."""
+    return any(watermark in (s.strip() for s in p.split("/")) for p in partitions(record))
+
+
+@dataclass(frozen=True)
+class IncidentView:
+    scope: Scope
+    kind: str
+    reason: str
+    dataset: str
+    field: str | None
+    producer: str | None
+    producers: frozenset[str]
+    first_bad: datetime | None
+    last_good: datetime | None
+    now: datetime
+    records: tuple[EvidenceRecord, ...]  # visible at now, one per id, by (event_time, evidence_id)
+    cycle_start: datetime | None  # today's scheduled run (freshness), from which runs and commits are today's
+    lookback_start: datetime | None
+
+    @property
+    def incident(self) -> dict[str, Any]:
+        return self.scope.incident
+
+    @property
+    def facts(self) -> dict[str, Any]:
+        facts = self.scope.incident.get("facts")
+        return facts if isinstance(facts, dict) else {}
+
+    @property
+    def incident_ids(self) -> frozenset[str]:
+        return frozenset(str(i) for i in self.scope.incident.get("evidence_ids") or [])
+
+    @property
+    def deploy_window(self) -> timedelta:
+        if self.scope.contract is not None:
+            return timedelta(minutes=self.scope.contract.deploy_window_minutes)
+        return DEFAULT_DEPLOY_WINDOW
+
+    @property
+    def correlated_deploys(self) -> list[dict[str, Any]]:
+        return [d for d in self.scope.incident.get("correlated_deploys") or [] if isinstance(d, dict)]
+
+    @property
+    def correlated_run(self) -> dict[str, Any]:
+        run = self.scope.incident.get("correlated_run")
+        return run if isinstance(run, dict) else {}
+
+    def is_producer(self, urn: str | None) -> bool:
+        return urn is not None and urn in self.producers
+
+    # -- what the scope holds ------------------------------------------------------------------------------
+
+    @functools.cached_property
+    def runs(self) -> list[Run]:
+        """The producer's runs in scope, by (start, run_id)."""
+        found: dict[str, Run] = {}
+        for producer in sorted(self.producers):
+            for run in runs_of(list(self.records), producer):
+                found.setdefault(run.run_id, run)
+        return sorted(found.values(), key=lambda r: (r.start, r.run_id))
+
+    def run_of(self, record: EvidenceRecord) -> Run | None:
+        return next((r for r in self.runs if record.run_id and r.run_id == record.run_id), None)
+
+    def in_cycle(self, run: Run) -> bool:
+        return self.cycle_start is None or run.in_cycle(self.cycle_start)
+
+    @functools.cached_property
+    def commits(self) -> list[EvidenceRecord]:
+        """Commits to the incident's dataset, in commit order."""
+        return sorted((r for r in self.records if r.type == COMMITTED and committed_dataset(r) == self.dataset),
+                      key=commit_order)
+
+    def commits_of(self, dataset: str) -> list[EvidenceRecord]:
+        return sorted((r for r in self.records if r.type == COMMITTED and committed_dataset(r) == dataset),
+                      key=commit_order)
+
+    @functools.cached_property
+    def last_good_commit(self) -> EvidenceRecord | None:
+        if self.last_good is None:
+            return None
+        matching = [c for c in self.commits if to_second(commit_time(c)) == to_second(self.last_good)]
+        return matching[-1] if matching else None
+
+    @functools.cached_property
+    def deploys(self) -> list[EvidenceRecord]:
+        """The producer's deploys that shipped something, oldest first."""
+        return [r for r in self.records if r.type == DEPLOYMENT and self.is_producer(r.producer_urn)
+                and r.data.get("status", "succeeded") in CHANGE_STATUSES]
+
+    def previous_deploy(self, deploy: EvidenceRecord) -> EvidenceRecord | None:
+        earlier = [d for d in self.deploys if (d.event_time, d.evidence_id) < (deploy.event_time, deploy.evidence_id)]
+        return earlier[-1] if earlier else None
+
+    def producer_emitted(self, kind: str) -> bool:
+        return any(r.type == kind and self.is_producer(r.producer_urn) for r in self.records)
+
+    def baseline_runs(self, before: datetime | None = None) -> list[Run]:
+        """Completed runs of the producer in the lookback before today's cycle (or before `before`)."""
+        until = self.cycle_start or before
+        return [
+            run for run in self.runs
+            if run.state == "completed" and run.duration_s is not None
+            and (until is None or run.start < until)
+            and (self.lookback_start is None or run.start >= self.lookback_start)
+        ]
+
+    def baseline_duration(self, before: datetime | None = None) -> float | None:
+        durations = [r.duration_s for r in self.baseline_runs(before) if r.duration_s is not None]
+        if durations:
+            return float(statistics.median(durations))
+        value = self.facts.get("baseline_duration_s")
+        return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+    def gate_observations(self) -> list[EvidenceRecord]:
+        return [r for r in self.records if r.type == GATE_OBSERVATION and r.dataset_urn == self.dataset]
+
+    def is_first_bad(self, record: EvidenceRecord) -> bool:
+        """A gate observation of the dataset failing with the incident's (reason, field) at first bad, to the second."""
+        return self.is_bad(record) and self.first_bad is not None \
+            and to_second(record.event_time) == to_second(self.first_bad)
+
+    def is_bad(self, record: EvidenceRecord, field: str | None = None) -> bool:
+        wanted = field if field is not None else self.field
+        return (record.type == GATE_OBSERVATION and record.dataset_urn == self.dataset
+                and (self.reason, wanted) in violations(record))
+
+    def is_last_good_observation(self, record: EvidenceRecord) -> bool:
+        return (record.type == GATE_OBSERVATION and record.dataset_urn == self.dataset and not violations(record)
+                and self.last_good is not None and to_second(record.event_time) == to_second(self.last_good))
+
+
+RUN_RECORD_TYPES = (RUN_STARTED, RUN_COMPLETED, RUN_FAILED)
+
+
+def view_of(scope: Scope) -> IncidentView:
+    incident = scope.incident
+    now = utc(scope.now)
+    first_bad = parse_time(incident.get("first_bad_time"))
+    producers = {p for p in (scope.producer_urn, incident.get("producer_urn")) if isinstance(p, str) and p}
+    raw_facts = incident.get("facts")
+    facts: dict[str, Any] = raw_facts if isinstance(raw_facts, dict) else {}
+    cycle_start = lookback_start = None
+    if incident.get("kind") == "freshness":
+        if scope.policy is not None and first_bad is not None:
+            # The incident's day, not the RCA clock's: an incident still open tomorrow is about yesterday's run.
+            day = policy_day(scope.policy, first_bad)
+            cycle_start, lookback_start = day.cycle_start, day.lookback_start
+        else:
+            cycle_start = parse_time(facts.get("scheduled_time"))
+            days = facts.get("lookback_days")
+            if cycle_start is not None:
+                lookback_start = cycle_start - timedelta(days=days if isinstance(days, int) else DEFAULT_LOOKBACK_DAYS)
+    field = incident.get("field")
+    return IncidentView(
+        scope=scope,
+        kind=str(incident.get("kind") or ""),
+        reason=str(incident.get("reason_code") or ""),
+        dataset=str(incident.get("dataset_urn") or ""),
+        field=field if isinstance(field, str) and field else None,
+        producer=scope.producer_urn or incident.get("producer_urn"),
+        producers=frozenset(producers),
+        first_bad=first_bad,
+        last_good=parse_time(incident.get("last_good_time")),
+        now=now,
+        records=tuple(visible(scope.records.values(), now)),
+        cycle_start=cycle_start,
+        lookback_start=lookback_start,
+    )
