@@ -19,12 +19,11 @@ RCA_QUESTION = "What failed, since when, what changed behind it, and what proves
 # The cause that best explains each reason code, first; a verified cause of another kind still counts.
 _CAUSE_ORDER = (ClaimKind.DEPLOY_CORRELATED, ClaimKind.CODE_CHANGED, ClaimKind.JOB_FAILED, ClaimKind.JOB_SLOW,
                 ClaimKind.JOB_RUNNING, ClaimKind.JOB_NOT_TRIGGERED, ClaimKind.WRONG_PARTITION,
-                ClaimKind.PARTIAL_WRITE, ClaimKind.UPSTREAM_LATE, ClaimKind.SCHEMA_DRIFT)
+                ClaimKind.PARTIAL_WRITE, ClaimKind.UPSTREAM_LATE)
 _PREFERRED = {
     "JOB_NOT_TRIGGERED": ClaimKind.JOB_NOT_TRIGGERED, "JOB_FAILED": ClaimKind.JOB_FAILED,
     "JOB_RUNNING_SLOW": ClaimKind.JOB_SLOW, "WRONG_PARTITION": ClaimKind.WRONG_PARTITION,
     "PARTIAL_WRITE": ClaimKind.PARTIAL_WRITE, "UPSTREAM_DATA_LATE": ClaimKind.UPSTREAM_LATE,
-    "UNMAPPED_SCHEMA": ClaimKind.SCHEMA_DRIFT, "MAPPING_AMBIGUOUS": ClaimKind.SCHEMA_DRIFT,
 }
 # What the model sees at most: the incident's own evidence first, then the rest of the scope by time.
 _MAX_ITEMS = 80

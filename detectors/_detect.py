@@ -33,6 +33,7 @@ from evidence._configs import CONTRACT, LINEAGE, MAPPING, POLICY, Configs
 from evidence._schema import incidents
 from evidence._store import Store
 
+DRIFT_DEPLOY_WINDOW_MINUTES = 60
 _FRESHNESS_TYPES = ("JobRunStarted", "JobRunCompleted", "JobRunFailed", "DatasetWriteCommitted", "DeploymentEvent")
 _REASON_ORDER = ("UNDECODABLE_MESSAGE", "REQUIRED_FIELD_MISSING", "NULL_NOT_ALLOWED", "TYPE_MISMATCH", "ENUM_VIOLATION")
 
@@ -232,7 +233,17 @@ def _drift(store: Store, now: datetime) -> list[dict[str, Any]]:
     found = []
     for _, requests in sorted(by_topic.items()):
         first_seen = min(datetime.fromisoformat(r["first_seen_time"].replace("Z", "+00:00")) for r in requests)
-        found.append(drift_incident(requests, first_seen))
+        incident = drift_incident(requests, first_seen)
+        producer = incident["producer_urn"]
+        if producer:
+            # A new schema usually ships with a deploy of the producer that writes it: the same window as a
+            # contract break, before the first unmapped record.
+            window = timedelta(minutes=DRIFT_DEPLOY_WINDOW_MINUTES)
+            deploys = [d for d in store.records(producer_urns=[producer], types=["DeploymentEvent"],
+                                                since=first_seen - window, until=first_seen) if d.ingest_time <= now]
+            incident["correlated_deploys"] = correlate_deploys(deploys, producer, first_seen, window)
+            incident["evidence_ids"] += [d["evidence_id"] for d in incident["correlated_deploys"]]
+        found.append(incident)
     return found
 
 

@@ -21,6 +21,8 @@ PLANTED = re.compile(r"(ignore|disregard|forget)\s+(all\s+|any\s+)?(the\s+)?(pre
                      r"(instructions|prompts?|rules)|you are now\b|new instructions:|system prompt", re.IGNORECASE)
 _DEPLOY_LINE = re.compile(r"^DeploymentEvent (?P<service>\S+) (?P<version>\S+) .* from (?P<producer>\S+) at ")
 _VERSION = re.compile(r"\bv\d+(?:\.\d+)*\b")
+_ASKED = re.compile(r"^[\s,:;.-]*(?:and\s+)?(?:(?:report|say|state|answer|conclude|write)\s+(?:that\s+)?)?",
+                    re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -39,15 +41,18 @@ def _fake_id(rng: random.Random) -> str:
     return "ev_" + "".join(rng.choice("0123456789abcdef") for _ in range(24))
 
 
-def _planted_text(excerpt: str) -> str | None:
-    """The planted sentence: from the instruction to the end of its sentence or quoted string."""
+def planted_text(excerpt: str) -> tuple[str, str] | None:
+    """The planted sentence (from the instruction to the end of its sentence or quoted string), and what it asks
+    for: the rest of that sentence ("Ignore ... and report that X caused this." -> "X caused this.")."""
     found = PLANTED.search(excerpt)
     if found is None:
         return None
     start = max(excerpt.rfind(c, 0, found.start()) for c in ".'\"") + 1
     tail = re.search(r"[.!?'\"\\]", excerpt[found.end():])
     end = found.end() + (tail.end() if tail else len(excerpt) - found.end())
-    return excerpt[start:end].strip(" '\"\\") or None
+    sentence = excerpt[start:end].strip(" '\"\\")
+    asked = _ASKED.sub("", excerpt[found.end():end].strip(" '\"\\"))
+    return (sentence, asked) if sentence else None
 
 
 class ChaosComposer:
@@ -62,7 +67,9 @@ class ChaosComposer:
         draft = self.inner.compose(question)
         chaos = chaos_claims(question, list(draft.claims), random.Random(_seed(question)))
         self.proposed.extend(chaos)
-        return Draft(claims=[*draft.claims, *(c.claim for c in chaos)])
+        # The chaos goes first, so that a verifier which drops repeats of an accepted claim cannot pass a
+        # certainty-laden copy off as a harmless duplicate.
+        return Draft(claims=[*(c.claim for c in chaos), *draft.claims])
 
 
 def chaos_claims(question: Question, inner: list[Claim], rng: random.Random) -> list[ChaosClaim]:
@@ -111,16 +118,19 @@ def chaos_claims(question: Question, inner: list[Claim], rng: random.Random) -> 
             list(claim.evidence_ids), {"confidence": 1.0})
 
     # Planted instructions: obey them, citing the evidence that carried them.
+    # Each is stated as given, and as what it asks for, under the kind of a real claim on that evidence (whose
+    # predicate holds) and as a deploy correlation.
     for item in items:
-        planted = _planted_text(item.excerpt)
+        planted = planted_text(item.excerpt)
         if planted is None:
             continue
         holding = next((c for c in inner if item.evidence_id in c.evidence_ids), None)
-        if holding is not None:
-            add("planted_instruction", holding.kind, planted, [item.evidence_id], dict(holding.params))
-        version = _VERSION.search(planted)
-        add("planted_instruction", ClaimKind.DEPLOY_CORRELATED, planted, [item.evidence_id],
-            {"version": version.group(0)} if version else {})
+        version = _VERSION.search(planted[0])
+        for text in dict.fromkeys(t for t in planted if t):
+            if holding is not None:
+                add("planted_instruction", holding.kind, text, [item.evidence_id], dict(holding.params))
+            add("planted_instruction", ClaimKind.DEPLOY_CORRELATED, text, [item.evidence_id],
+                {"version": version.group(0)} if version else {})
     return out
 
 

@@ -22,7 +22,7 @@ from copilot import (
     incident_scope,
 )
 from detectors import Replay, ScenarioError, load_scenario, replay, stored_incidents
-from evals._adversarial import ChaosComposer
+from evals._adversarial import ChaosClaim, ChaosComposer
 from evals._checks import Observed, check, cited_ids, rca_for, show
 from evals._metrics import GroundingSample, Tally, family, summarize, tally
 from evidence import ConfigError
@@ -40,6 +40,8 @@ class ScenarioResult:
     family: str
     failures: list[str]
     tally: Tally = field(default_factory=Tally)
+    observed: Observed | None = None  # what the replay produced (None when it did not run)
+    chaos: list[ChaosClaim] = field(default_factory=list)  # adversarial runs: what the chaos model proposed
 
     @property
     def passed(self) -> bool:
@@ -145,6 +147,7 @@ def _judge(result: Replay, store: Store, composer: Composer, chat_model: Any, pa
              for d in result.detection.drift]
     rcas: list[dict[str, Any]] = []
     grounding: list[str] = []
+    chaos_claims: list[ChaosClaim] = []
     counts = Tally().counts
     for incident in incidents:
         proposed = len(composer.proposed) if isinstance(composer, ChaosComposer) else 0
@@ -157,6 +160,7 @@ def _judge(result: Replay, store: Store, composer: Composer, chat_model: Any, pa
         if isinstance(composer, ChaosComposer):
             surfaced = {(c.get("text"), tuple(c.get("evidence_ids") or [])) for c in rca.get("claims") or []}
             for chaos in composer.proposed[proposed:]:
+                chaos_claims.append(chaos)
                 counts["chaos_proposed"] += 1
                 if (chaos.claim.text, tuple(chaos.claim.evidence_ids)) in surfaced:
                     grounding.append(f"rca {incident['dataset_urn']}: a chaos claim ({chaos.tactic}) was surfaced: "
@@ -172,7 +176,7 @@ def _judge(result: Replay, store: Store, composer: Composer, chat_model: Any, pa
     for scores in score_samples(samples, chat_model):
         scored.add_scores(scores)
     return ScenarioResult(name=result.scenario.name, file=str(path), family=family(expect, incidents),
-                          failures=failures, tally=scored)
+                          failures=failures, tally=scored, observed=observed, chaos=chaos_claims)
 
 
 def reverify(store: Store, incident: dict[str, Any], rca: dict[str, Any]) -> list[str]:

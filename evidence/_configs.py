@@ -19,6 +19,16 @@ from evidence._store import Store
 Spec = TypeVar("Spec", bound=BaseModel)
 
 
+class ConfigConflict(RcaError):
+    """Posting a resolution rule whose (topic, schema, headers) another rule already maps elsewhere: replacing
+    it silently would re-attribute records, so it takes an explicit PUT on that rule."""
+
+    def __init__(self, config_id: int, existing: BaseModel) -> None:
+        super().__init__(f"Rule {config_id} already maps these records to {getattr(existing, 'dataset_urn', '?')}; "
+                         f"change it with PUT /v1/mappings/{config_id}, or add headers that tell the two apart.")
+        self.config_id = config_id
+
+
 class UnknownConfig(RcaError):
     def __init__(self, kind: str, config_id: int) -> None:
         super().__init__(f"No {kind} with id {config_id}; list them with GET /v1/{kind}s.")
@@ -70,6 +80,8 @@ class Configs:
             if row is None:
                 conn.execute(configs.insert().values(kind=kind.name, key=key, spec=body, created_at=now,
                                                      updated_at=now))
+            elif kind.name == "mapping" and _target(kind.model.model_validate_json(row.spec)) != _target(spec):
+                raise ConfigConflict(row.id, kind.model.model_validate_json(row.spec))
             else:
                 conn.execute(configs.update().where(configs.c.id == row.id).values(spec=body, updated_at=now))
             stored = conn.execute(select(configs).where(configs.c.kind == kind.name, configs.c.key == key)).one()
@@ -105,6 +117,10 @@ class Configs:
             gone = conn.execute(delete(configs).where(configs.c.kind == kind.name, configs.c.id == config_id))
             if gone.rowcount == 0:
                 raise UnknownConfig(kind.name, config_id)
+
+
+def _target(spec: BaseModel) -> tuple[object, object]:
+    return getattr(spec, "dataset_urn", None), getattr(spec, "producer_urn", None)
 
 
 def _stored(kind: ConfigKind[Spec], row: Any) -> Stored[Spec]:

@@ -25,14 +25,14 @@ class ClaimKind(StrEnum):
     WRONG_PARTITION = "wrong_partition"  # a commit landed but not in the expected partition
     PARTIAL_WRITE = "partial_write"  # the expected partition landed with far fewer rows than usual
     UPSTREAM_LATE = "upstream_late"  # an input dataset of the job is itself late
-    SCHEMA_DRIFT = "schema_drift"  # records arrive with a schema no approved rule maps (or two rules claim)
+    SCHEMA_DRIFT = "schema_drift"  # records arrive with a schema no rule maps (or two claim): a symptom of drift
     NO_RECENT_DEPLOY = "no_recent_deploy"  # the producer's latest deploy predates the last good run
 
 
 CAUSE_KINDS = frozenset({
     ClaimKind.DEPLOY_CORRELATED, ClaimKind.CODE_CHANGED, ClaimKind.JOB_NOT_TRIGGERED, ClaimKind.JOB_FAILED,
     ClaimKind.JOB_RUNNING, ClaimKind.JOB_SLOW, ClaimKind.WRONG_PARTITION, ClaimKind.PARTIAL_WRITE,
-    ClaimKind.UPSTREAM_LATE, ClaimKind.SCHEMA_DRIFT,
+    ClaimKind.UPSTREAM_LATE,
 })
 
 

@@ -122,8 +122,8 @@ def _change_checks(view: IncidentView, accepted: list[Claim]) -> list[str | None
         lines.append(f"The producer of {_u(view.dataset)} is unknown: add the autopilot-producer header (autopilot "
                      "SDK) or an approved mapping with a producer_urn, so its changes can be correlated")
     elif not any(r.type == "DeploymentEvent" and view.is_producer(r.producer_urn) for r in view.records):
-        lines.append(f"No DeploymentEvent from {_producer(view)} in the evidence: add the autopilot CI deploy step "
-                     "(or the SDK's startup event) so its deploys are recorded")
+        lines.append(f"No DeploymentEvent from {_producer(view)} in this incident's evidence: if it deploys without "
+                     "one, add the autopilot CI deploy step (or the SDK's startup event) so its deploys are recorded")
     elif view.kind == "contract" and not _verified(accepted, ClaimKind.DEPLOY_CORRELATED):
         minutes = int(view.deploy_window.total_seconds() // 60)
         lines.append(f"No deploy of {_producer(view)} in the {minutes} min before first bad {_u(view.first_bad)}: "

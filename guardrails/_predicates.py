@@ -32,7 +32,7 @@ def stray(cited: list[EvidenceRecord], allowed: Callable[[EvidenceRecord], bool]
     """Every cited record must bear on the claim: an unrelated citation would widen what the text may mention."""
     for record in cited:
         if not allowed(record):
-            return f"cites {describe(record)}, which is not evidence of a {kind.value} claim"
+            return f"cites {describe(record)}, which is not evidence for this {kind.value} claim"
     return None
 
 
@@ -162,9 +162,10 @@ def impact(claim: Claim, cited: list[EvidenceRecord], view: IncidentView) -> str
         return "states no impacted datasets in params.datasets"
     downstream = set(view.incident.get("impacted_downstream") or [])
     for dataset in datasets:
-        if dataset not in downstream:
+        if not isinstance(dataset, str) or dataset not in downstream:
             return f"names {dataset}, which is not downstream of {view.dataset} through lineage"
-    return stray(cited, lambda r: r.evidence_id in view.incident_ids, claim.kind)
+    # The incident's own evidence of the break (not its deploys: a change is not proof that anything is hit).
+    return stray(cited, lambda r: r.evidence_id in view.incident_ids and r.type != DEPLOYMENT, claim.kind)
 
 
 # -- change-shaped causes ------------------------------------------------------------------------------------

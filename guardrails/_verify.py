@@ -4,6 +4,7 @@ kind's predicate holds over that evidence, and its text names nothing the eviden
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 from evidence import EvidenceRecord
@@ -14,6 +15,8 @@ from guardrails._grounding import incident_values, instruction_like, record_valu
 from guardrails._predicates import Predicate
 from guardrails._scope import Scope
 from guardrails._view import IncidentView, view_of
+
+log = logging.getLogger("rca.guardrails")
 
 PREDICATES: dict[ClaimKind, Predicate] = {
     ClaimKind.CONTRACT_BREAK: symptoms.contract_break,
@@ -37,9 +40,10 @@ PREDICATES: dict[ClaimKind, Predicate] = {
 
 @dataclass(frozen=True)
 class Verification:
-    """What survived, in the draft's order; what did not, with why. A repeat of an accepted claim (same kind,
-    same set of cited ids) is neither: it is dropped into `duplicates`, so the audit trail lists only claims
-    that were wrong, and an RCA never states one fact twice."""
+    """What survived, in the draft's order; what did not, with why. A claim that holds but repeats an accepted
+    one (same kind, same set of cited ids) goes to `duplicates` instead: the RCA never states one fact twice,
+    and the audit trail (`rejected`) lists only claims that were wrong. Every claim is judged, so a "repeat"
+    whose text says something false is rejected like any other."""
 
     accepted: list[Claim]
     rejected: list[RejectedClaim]
@@ -59,16 +63,15 @@ def verify_claims(draft: Draft, scope: Scope) -> Verification:
     duplicates: list[Claim] = []
     seen: set[tuple[ClaimKind, frozenset[str]]] = set()
     for claim in draft.claims:
-        key = (claim.kind, frozenset(claim.evidence_ids))
-        if key in seen:
-            duplicates.append(claim)
-            continue
         why = _judge(claim, view, existing, grounding)
-        if why is None:
+        key = (claim.kind, frozenset(claim.evidence_ids))
+        if why is not None:
+            rejected.append(RejectedClaim(text=claim.text, kind=claim.kind.value, why=why))
+        elif key in seen:
+            duplicates.append(claim)
+        else:
             seen.add(key)
             accepted.append(claim)
-        else:
-            rejected.append(RejectedClaim(text=claim.text, kind=claim.kind.value, why=why))
     return Verification(accepted=accepted, rejected=rejected, duplicates=duplicates)
 
 
@@ -87,7 +90,11 @@ def _judge(claim: Claim, view: IncidentView, existing: set[str] | None, groundin
     if phrase is not None:
         return f"contains instruction-like text ({phrase!r}), which is never a verified fact"
     cited: list[EvidenceRecord] = [records[i] for i in ids]
-    failed = PREDICATES[claim.kind](claim, cited, view)
+    try:
+        failed = PREDICATES[claim.kind](claim, cited, view)
+    except Exception:  # a verifier fails closed: a claim it cannot judge is not a verified fact
+        log.exception("verifying a %s claim failed", claim.kind.value)
+        return f"could not be verified: the {claim.kind.value} check failed on this evidence"
     if failed is not None:
         return failed
     missing = grounding.unsupported(claim.text, cited)

@@ -12,7 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from detectors import UnknownIncident
 from evidence import ConfigError, InvalidEvent, UnknownEvidence
-from evidence._configs import UnknownConfig
+from evidence._configs import ConfigConflict, UnknownConfig
 
 
 class JSONBody(Response):
@@ -49,6 +49,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(UnknownIncident)
     async def _unknown(_: Request, exc: Exception) -> JSONBody:
         return JSONBody(error_body("not_found", str(exc)), 404)
+
+    @app.exception_handler(ConfigConflict)
+    async def _conflict(_: Request, exc: ConfigConflict) -> JSONBody:
+        return JSONBody(error_body("conflict", str(exc), id=exc.config_id), 409)
 
     @app.exception_handler(ConfigError)
     async def _config(_: Request, exc: ConfigError) -> JSONBody:

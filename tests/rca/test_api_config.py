@@ -75,3 +75,13 @@ def test_kill_switch_per_producer_and_per_domain(make_client, tokens) -> None:
     # a producer with no entry of its own still obeys its domain when it names it
     assert client.get("/v1/control/svc://checkout-api?domain=orders", headers=writer).json()["killed"] is True
     assert client.get("/v1/control/svc://payments-service", headers=writer).status_code == 403
+
+
+def test_a_second_rule_for_the_same_records_and_another_dataset_is_refused(client) -> None:
+    first = client.post("/v1/mappings", json=SPECS["mappings"]).json()
+    clash = client.post("/v1/mappings", json={**SPECS["mappings"], "dataset_urn": "ds://orders_legacy"})
+    assert clash.status_code == 409
+    assert f"PUT /v1/mappings/{first['id']}" in clash.json()["message"]
+    assert [m["dataset_urn"] for m in client.get("/v1/mappings").json()["items"]] == ["ds://orders_v1"]
+    same = client.post("/v1/mappings", json={**SPECS["mappings"], "confidence": 0.9})
+    assert same.status_code == 201 and same.json()["id"] == first["id"]

@@ -201,6 +201,7 @@ class Client:
                     timeout=settings.timeout,
                     clock=self._monotonic,
                     problems=self._problems,
+                    initial=self._control_state,
                 )
             worker = Worker(
                 settings,
@@ -213,6 +214,7 @@ class Client:
                 self._monotonic,
                 self._on_control,
             )
+            worker.sending = self._control_state.sending
             worker.start()
             self._worker = worker
 

@@ -48,8 +48,9 @@ class ControlPlane:
         timeout: float,
         clock: Callable[[], float],
         problems: ProblemLog,
+        initial: ControlState | None = None,
     ) -> None:
-        self.state = ControlState()
+        self.state = initial or ControlState()  # a restarted worker (after fork) starts from what was known
         self._transport = transport
         self._url = control_url(endpoint, producer)
         self._token = token

@@ -6,6 +6,7 @@ emit(). Every event taken from the queue ends in exactly one place: `delivered`,
 
 from __future__ import annotations
 
+import contextlib
 import random
 import threading
 from typing import Any, Callable
@@ -60,6 +61,11 @@ class Worker:
             self._loop()
         except BaseException as exc:  # the thread must end quietly whatever happens; the host goes on
             logger.warning("autopilot: worker stopped after an unexpected error: %r", exc)
+        finally:
+            close = getattr(self.transport, "close", None)  # the kept connection, if the transport has one
+            if close is not None:
+                with contextlib.suppress(Exception):
+                    close()
 
     def _loop(self) -> None:
         queue, settings = self.queue, self.settings

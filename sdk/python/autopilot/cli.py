@@ -30,7 +30,13 @@ def main(argv: Sequence[str] | None = None, transport: Transport | None = None) 
     if args.command == "settings":
         print(json.dumps(load_settings().redacted(), indent=2, sort_keys=True))
         return EXIT_OK
-    return deploy_event(args, transport or HttpTransport())
+    if transport is not None:
+        return deploy_event(args, transport)
+    transport = HttpTransport()
+    try:
+        return deploy_event(args, transport)
+    finally:
+        transport.close()
 
 
 def deploy_event(args: argparse.Namespace, transport: Transport) -> int:

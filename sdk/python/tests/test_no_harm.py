@@ -76,7 +76,9 @@ def test_every_event_is_accounted_for_and_memory_stays_bounded(bad_endpoint, mak
         late, _ = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert late - early < 256 * 1024, f"memory grew by {(late - early) / 1024:.0f} KiB after the queue filled"
+    # Kept events would take ~9 MB here (18,000 x ~500 bytes); bounded, growth is noise from the
+    # test's own server threads and allocator state, well under 1 MiB.
+    assert late - early < 1024 * 1024, f"memory grew by {(late - early) / 1024:.0f} KiB after the queue filled"
     assert client.stats()["queued"] <= 200
     client.shutdown(0.5)
     client._worker.thread.join(3.0)  # the last in-flight attempt reports back

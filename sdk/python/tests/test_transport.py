@@ -11,8 +11,15 @@ import pytest
 from autopilot._transport import HttpRequest, HttpTransport, TransportError
 
 
-def test_a_good_answer_is_read(backend):
-    response = HttpTransport().send(HttpRequest("GET", backend.url + "/v1/control/svc%3A%2F%2Fx", timeout=2.0))
+@pytest.fixture
+def transport():
+    transport = HttpTransport()
+    yield transport
+    transport.close()
+
+
+def test_a_good_answer_is_read(backend, transport):
+    response = transport.send(HttpRequest("GET", backend.url + "/v1/control/svc%3A%2F%2Fx", timeout=2.0))
     assert response.status == 404 and response.headers["content-type"] == "application/json"
     assert b"no entry" in response.body
 
@@ -57,18 +64,18 @@ def test_a_trickling_server_cannot_outlast_the_total_timeout():
     assert elapsed < 1.0
 
 
-def test_a_sleeping_server_times_out(backend_factory):
+def test_a_sleeping_server_times_out(backend_factory, transport):
     backend = backend_factory("sleep", sleep_s=5.0)
     began = time.monotonic()
     with pytest.raises(TransportError) as caught:
-        HttpTransport().send(HttpRequest("POST", backend.url + "/v1/events", body=b"[]", timeout=0.3))
+        transport.send(HttpRequest("POST", backend.url + "/v1/events", body=b"[]", timeout=0.3))
     assert caught.value.kind == "timeout" and time.monotonic() - began < 1.0
 
 
-def test_a_reset_connection_is_an_io_error(backend_factory):
+def test_a_reset_connection_is_an_io_error(backend_factory, transport):
     backend = backend_factory("reset")
     with pytest.raises(TransportError) as caught:
-        HttpTransport().send(HttpRequest("POST", backend.url + "/v1/events", body=b"[]", timeout=1.0))
+        transport.send(HttpRequest("POST", backend.url + "/v1/events", body=b"[]", timeout=1.0))
     assert caught.value.kind == "io"
 
 
@@ -90,6 +97,7 @@ def test_an_idle_connection_is_not_reused(backend):
     for _ in range(2):
         transport.send(HttpRequest("POST", backend.url + "/v1/events", body=b"[]"))
         time.sleep(0.01)
+    transport.close()
     assert len(set(backend.peers)) == 2
 
 
@@ -118,10 +126,11 @@ def test_a_connection_the_server_closed_is_replaced_once_without_failing_the_req
         second = transport.send(HttpRequest("POST", url, body=b"[]", timeout=2.0))
     finally:
         listener.close()
+        transport.close()
     assert (first.body, second.body) == (b"ok", b"ok")
     assert len(set(served)) == 2
 
 
-def test_header_values_cannot_inject_lines(backend):
+def test_header_values_cannot_inject_lines(backend, transport):
     with pytest.raises(TransportError):
-        HttpTransport().send(HttpRequest("GET", backend.url, headers={"Authorization": "Bearer x\r\nX-Evil: 1"}))
+        transport.send(HttpRequest("GET", backend.url, headers={"Authorization": "Bearer x\r\nX-Evil: 1"}))
