@@ -63,7 +63,9 @@ def rca_from_scope(scope: Scope, composer: Composer) -> dict[str, Any]:
     incident = scope.incident
     _, accepted, rejected = compose_verified(composer, scope, question_for(scope))
     cause = _most_likely_cause(incident["reason_code"], accepted)
-    deploy_claim = next((c for c in accepted if c.kind == ClaimKind.DEPLOY_CORRELATED), None)
+    # A deploy, or (for a job) a changed code_ref, that the verifier accepted as the change behind the symptom.
+    deploy_claim = next((c for c in accepted if c.kind == ClaimKind.DEPLOY_CORRELATED), None) or \
+        next((c for c in accepted if c.kind == ClaimKind.CODE_CHANGED), None)
     deploy = None
     if deploy_claim is not None:
         found = next((d for d in incident.get("correlated_deploys") or []
@@ -82,7 +84,8 @@ def rca_from_scope(scope: Scope, composer: Composer) -> dict[str, Any]:
             "confidence": guardrails.confidence(scope, accepted),
         },
         "correlated_deploy": deploy,
-        "claims": [{"text": c.text, "kind": str(c.kind), "evidence_ids": c.evidence_ids} for c in accepted],
+        "claims": [{"text": c.text, "kind": str(c.kind), "evidence_ids": c.evidence_ids, "params": c.params}
+                   for c in accepted],
         "rejected_claims": [{"text": r.text, "why": r.why} for r in rejected],
         "next_checks": guardrails.next_checks(scope, accepted),
         "suggested_actions": guardrails.suggested_actions(scope, accepted),

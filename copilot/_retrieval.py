@@ -61,6 +61,11 @@ def incident_scope(store: Store, incident: dict[str, Any], now: datetime | None 
         lookback = timedelta(days=(policy.lookback_days if policy else 7) + 2)
         records.update(_visible(store.records(dataset_urns=[dataset], producer_urns=[producer] if producer else [],
                                               types=_RUN_TYPES, since=now - lookback, until=now), now))
+        if producer:
+            # The producer's last deploy however old: "no deploy since the last good run" needs it in scope.
+            last_deploy = store.latest(producer, "DeploymentEvent", now)
+            if last_deploy is not None:
+                records.update(_visible([last_deploy], now))
         inputs = _inputs(records.values(), configs.specs(LINEAGE), dataset)
         if inputs:
             records.update(_visible(store.records(dataset_urns=inputs, types=["DatasetWriteCommitted"],

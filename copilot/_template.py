@@ -49,9 +49,14 @@ class TemplateComposer:
             claims = _drift(incident)
         if incident.get("impacted_downstream") and incident.get("evidence_ids"):
             datasets = incident["impacted_downstream"]
-            claims.append(Claim(kind=ClaimKind.IMPACT, evidence_ids=[incident["evidence_ids"][0]],
-                                params={"datasets": datasets},
-                                text=f"Downstream datasets hit through lineage: {', '.join(datasets)}."))
+            claims.append(
+                Claim(
+                    kind=ClaimKind.IMPACT,
+                    evidence_ids=[incident["evidence_ids"][0]],
+                    params={"datasets": datasets},
+                    text=f"Downstream datasets hit through lineage: {', '.join(datasets)}.",
+                )
+            )
         return Draft(claims=claims)
 
 
@@ -60,27 +65,49 @@ def _contract(incident: dict[str, Any]) -> list[Claim]:
     first_bad, last_good = facts.get("first_bad_evidence_id"), facts.get("last_good_evidence_id")
     reason, field = incident["reason_code"], incident.get("field")
     what = f"{reason} on '{field}'" if field else reason
-    claims = [Claim(kind=ClaimKind.CONTRACT_BREAK, evidence_ids=[first_bad], params={"reason_code": reason,
-                                                                                     "field": field},
-                    text=f"Records of {incident['dataset_urn']} fail the contract with {what} since "
-                         f"{_hhmm(incident['first_bad_time'])} (first bad record {facts.get('first_bad_ref')}).")]
+    claims = [
+        Claim(
+            kind=ClaimKind.CONTRACT_BREAK,
+            evidence_ids=[first_bad],
+            params={"reason_code": reason, "field": field},
+            text=f"Records of {incident['dataset_urn']} fail the contract with {what} since "
+            f"{_hhmm(incident['first_bad_time'])} (first bad record {facts.get('first_bad_ref')}).",
+        )
+    ]
     if last_good:
-        claims.append(Claim(kind=ClaimKind.LAST_GOOD, evidence_ids=[last_good],
-                            text=f"The last good record before the break was {facts.get('last_good_ref')} at "
-                                 f"{_hhmm(incident['last_good_time'])}."))
+        claims.append(
+            Claim(
+                kind=ClaimKind.LAST_GOOD,
+                evidence_ids=[last_good],
+                text=f"The last good record before the break was {facts.get('last_good_ref')} at "
+                f"{_hhmm(incident['last_good_time'])}.",
+            )
+        )
     rate = incident.get("bad_rate")
     if rate:
-        claims.append(Claim(kind=ClaimKind.RATE_SHIFT, evidence_ids=[first_bad],
-                            params={"before": rate["before"], "after": rate["after"]},
-                            text=f"The share of records failing with {what} went from {rate['before']:.0%} before "
-                                 f"the boundary to {rate['after']:.0%} after it."))
-    for deploy in incident.get("correlated_deploys") or []:
-        seconds = deploy.get("seconds_before_first_bad")
-        claims.append(Claim(kind=ClaimKind.DEPLOY_CORRELATED, evidence_ids=[deploy["evidence_id"]],
-                            params={"version": deploy.get("version")},
-                            text=f"{deploy.get('service')} {deploy.get('version')} was deployed at "
-                                 f"{_hhmm(deploy.get('time'))}, {_minutes(seconds)} before the first bad record."))
-    return claims
+        claims.append(
+            Claim(
+                kind=ClaimKind.RATE_SHIFT,
+                evidence_ids=[first_bad],
+                params={"before": rate["before"], "after": rate["after"]},
+                text=f"The share of records failing with {what} went from {rate['before']:.0%} before "
+                f"the boundary to {rate['after']:.0%} after it.",
+            )
+        )
+    return [*claims, *_deploy_claims(incident, "first bad record")]
+
+
+def _deploy_claims(incident: dict[str, Any], boundary: str) -> list[Claim]:
+    return [
+        Claim(
+            kind=ClaimKind.DEPLOY_CORRELATED,
+            evidence_ids=[deploy["evidence_id"]],
+            params={"version": deploy.get("version")},
+            text=f"{deploy.get('service')} {deploy.get('version')} was deployed at {_hhmm(deploy.get('time'))}, "
+            f"{_minutes(deploy.get('seconds_before_first_bad'))} before the {boundary}.",
+        )
+        for deploy in incident.get("correlated_deploys") or []
+    ]
 
 
 def _freshness(incident: dict[str, Any], items: list[EvidenceItem]) -> list[Claim]:
@@ -89,42 +116,77 @@ def _freshness(incident: dict[str, Any], items: list[EvidenceItem]) -> list[Clai
     claims: list[Claim] = []
     last_commit = _item_at(items, "DatasetWriteCommitted", incident.get("last_good_time"))
     if last_commit:
-        watermark = (f"its watermark is {incident['current_watermark']}, expected {incident['expected_watermark']}"
-                     if incident.get("expected_watermark") else "no commit landed since")
-        claims.append(Claim(kind=ClaimKind.FRESHNESS_BREACH, evidence_ids=[last_commit.evidence_id],
-                            params={"current_watermark": incident.get("current_watermark"),
-                                    "expected_watermark": incident.get("expected_watermark")},
-                            text=f"{dataset} missed its deadline of {_hhmm(incident['first_bad_time'])}: "
-                                 f"{watermark}."))
-        claims.append(Claim(kind=ClaimKind.LAST_GOOD, evidence_ids=[last_commit.evidence_id],
-                            text=f"The last good commit was {last_commit.source_ref} at "
-                                 f"{_hhmm(incident['last_good_time'])}."))
+        watermark = (
+            f"its watermark is {incident['current_watermark']}, expected {incident['expected_watermark']}"
+            if incident.get("expected_watermark")
+            else "no commit landed since"
+        )
+        claims.append(
+            Claim(
+                kind=ClaimKind.FRESHNESS_BREACH,
+                evidence_ids=[last_commit.evidence_id],
+                params={
+                    "current_watermark": incident.get("current_watermark"),
+                    "expected_watermark": incident.get("expected_watermark"),
+                },
+                text=f"{dataset} missed its deadline of {_hhmm(incident['first_bad_time'])}: {watermark}.",
+            )
+        )
+        claims.append(
+            Claim(
+                kind=ClaimKind.LAST_GOOD,
+                evidence_ids=[last_commit.evidence_id],
+                text=f"The last good commit was {last_commit.source_ref} at {_hhmm(incident['last_good_time'])}.",
+            )
+        )
     producer = facts.get("producer_urn") or incident.get("producer_urn")
     if reason == "JOB_NOT_TRIGGERED":
-        habit = [i.evidence_id for i in items if i.type == "JobRunStarted"
-                 and i.evidence_id in incident["evidence_ids"]]
-        claims.append(Claim(kind=ClaimKind.JOB_NOT_TRIGGERED, evidence_ids=habit,
-                            text=f"No run of {producer} started after today's scheduled time "
-                                 f"{_hhmm(facts.get('scheduled_time'))}, although it starts one every scheduled day "
-                                 f"(most recently at {_hhmm(facts.get('previous_run_started_at'))})."))
+        habit = [
+            i.evidence_id for i in items if i.type == "JobRunStarted" and i.evidence_id in incident["evidence_ids"]
+        ]
+        claims.append(
+            Claim(
+                kind=ClaimKind.JOB_NOT_TRIGGERED,
+                evidence_ids=habit,
+                text=f"No run of {producer} started after today's scheduled time "
+                f"{_hhmm(facts.get('scheduled_time'))}, although it starts one every scheduled day "
+                f"(most recently at {_hhmm(facts.get('previous_run_started_at'))}).",
+            )
+        )
     elif reason == "JOB_FAILED" and run.get("terminal_evidence_id"):
         failure = incident.get("failure_class") or "other"
-        claims.append(Claim(kind=ClaimKind.JOB_FAILED, evidence_ids=[run["terminal_evidence_id"]],
-                            params={"failure_class": failure},
-                            text=f"Run {run.get('run_id')} failed ({failure.replace('_', ' ')}) at "
-                                 f"{_hhmm(run.get('ended_at'))}."))
+        claims.append(
+            Claim(
+                kind=ClaimKind.JOB_FAILED,
+                evidence_ids=[run["terminal_evidence_id"]],
+                params={"failure_class": failure},
+                text=f"Run {run.get('run_id')} failed ({failure.replace('_', ' ')}) at {_hhmm(run.get('ended_at'))}.",
+            )
+        )
     elif reason == "JOB_RUNNING_SLOW" and run.get("evidence_id"):
-        claims.append(Claim(kind=ClaimKind.JOB_RUNNING, evidence_ids=[run["evidence_id"]],
-                            text=f"Run {run.get('run_id')} started at {_hhmm(run.get('started_at'))} and has "
-                                 "neither completed nor failed."))
+        claims.append(
+            Claim(
+                kind=ClaimKind.JOB_RUNNING,
+                evidence_ids=[run["evidence_id"]],
+                text=f"Run {run.get('run_id')} started at {_hhmm(run.get('started_at'))} and has "
+                "neither completed nor failed.",
+            )
+        )
         baseline = (facts.get("baseline_evidence_ids") or [])[-_BASELINE_CITED:]
         if facts.get("baseline_duration_s") and baseline:
-            claims.append(Claim(kind=ClaimKind.JOB_SLOW, evidence_ids=[run["evidence_id"], *baseline],
-                                params={"running_for_s": facts.get("running_for_s"),
-                                        "baseline_s": facts.get("baseline_duration_s")},
-                                text=f"It has been running for {_minutes(facts.get('running_for_s'))} against a "
-                                     f"baseline of {_minutes(facts.get('baseline_duration_s'))}, the median of "
-                                     f"{facts.get('baseline_runs')} recent successful runs."))
+            claims.append(
+                Claim(
+                    kind=ClaimKind.JOB_SLOW,
+                    evidence_ids=[run["evidence_id"], *baseline],
+                    params={
+                        "running_for_s": facts.get("running_for_s"),
+                        "baseline_s": facts.get("baseline_duration_s"),
+                    },
+                    text=f"It has been running for {_minutes(facts.get('running_for_s'))} against a "
+                    f"baseline of {_minutes(facts.get('baseline_duration_s'))}, the median of "
+                    f"{facts.get('baseline_runs')} recent successful runs.",
+                )
+            )
     elif reason in ("WRONG_PARTITION", "PARTIAL_WRITE"):
         claims += _commit_claims(incident, items, reason)
     elif reason == "UPSTREAM_DATA_LATE":
@@ -132,38 +194,66 @@ def _freshness(incident: dict[str, Any], items: list[EvidenceItem]) -> list[Clai
     for deploy in incident.get("correlated_deploys") or []:
         cited = next((i for i in items if i.evidence_id == deploy.get("evidence_id")), None)
         if cited is not None and cited.type == "JobRunStarted":
-            claims.append(Claim(kind=ClaimKind.CODE_CHANGED, evidence_ids=[deploy["evidence_id"]],
-                                text=f"The job's code changed since the last good run: today's run uses "
-                                     f"{deploy.get('deploy_ref') or deploy.get('version')}."))
+            claims.append(
+                Claim(
+                    kind=ClaimKind.CODE_CHANGED,
+                    evidence_ids=[deploy["evidence_id"]],
+                    text=f"The job's code changed since the last good run: today's run uses "
+                    f"{deploy.get('deploy_ref') or deploy.get('version')}.",
+                )
+            )
         else:
-            claims.append(Claim(kind=ClaimKind.DEPLOY_CORRELATED, evidence_ids=[deploy["evidence_id"]],
-                                params={"version": deploy.get("version")},
-                                text=f"{deploy.get('service')} {deploy.get('version')} was deployed at "
-                                     f"{_hhmm(deploy.get('time'))}, after the last good run."))
+            claims.append(
+                Claim(
+                    kind=ClaimKind.DEPLOY_CORRELATED,
+                    evidence_ids=[deploy["evidence_id"]],
+                    params={"version": deploy.get("version")},
+                    text=f"{deploy.get('service')} {deploy.get('version')} was deployed at "
+                    f"{_hhmm(deploy.get('time'))}, after the last good run.",
+                )
+            )
     return claims
 
 
 def _commit_claims(incident: dict[str, Any], items: list[EvidenceItem], reason: str) -> list[Claim]:
     run = incident.get("correlated_run") or {}
     scheduled = incident["facts"].get("scheduled_time") or ""
-    commits = [i for i in items if i.type == "DatasetWriteCommitted" and i.evidence_id in incident["evidence_ids"]
-               and i.time >= scheduled]
+    commits = [
+        i
+        for i in items
+        if i.type == "DatasetWriteCommitted" and i.evidence_id in incident["evidence_ids"] and i.time >= scheduled
+    ]
     expected = incident.get("expected_watermark")
     if reason == "WRONG_PARTITION" and not commits and run.get("terminal_evidence_id"):
-        return [Claim(kind=ClaimKind.WRONG_PARTITION, evidence_ids=[run["terminal_evidence_id"]],
-                      text=f"Run {run.get('run_id')} completed without committing {expected}.")]
+        return [
+            Claim(
+                kind=ClaimKind.WRONG_PARTITION,
+                evidence_ids=[run["terminal_evidence_id"]],
+                text=f"Run {run.get('run_id')} completed without committing {expected}.",
+            )
+        ]
     if not commits:
         return []
     ids = [c.evidence_id for c in commits]
     if reason == "WRONG_PARTITION":
-        return [Claim(kind=ClaimKind.WRONG_PARTITION, evidence_ids=ids,
-                      text=f"Today's commit {commits[-1].source_ref} landed but did not write {expected}: check the "
-                           "partition date derivation and its time zone.")]
+        return [
+            Claim(
+                kind=ClaimKind.WRONG_PARTITION,
+                evidence_ids=ids,
+                text=f"Today's commit {commits[-1].source_ref} landed but did not write {expected}: check the "
+                "partition date derivation and its time zone.",
+            )
+        ]
     facts = incident["facts"]
-    return [Claim(kind=ClaimKind.PARTIAL_WRITE, evidence_ids=ids,
-                  params={"rows_written": facts.get("rows_written"), "baseline_rows": facts.get("baseline_rows")},
-                  text=f"Today's commit to {expected} wrote {facts.get('rows_written')} rows against a baseline of "
-                       f"{facts.get('baseline_rows')} rows.")]
+    return [
+        Claim(
+            kind=ClaimKind.PARTIAL_WRITE,
+            evidence_ids=ids,
+            params={"rows_written": facts.get("rows_written"), "baseline_rows": facts.get("baseline_rows")},
+            text=f"Today's commit to {expected} wrote {facts.get('rows_written')} rows against a baseline of "
+            f"{facts.get('baseline_rows')} rows.",
+        )
+    ]
 
 
 def _upstream_claims(incident: dict[str, Any], items: list[EvidenceItem]) -> list[Claim]:
@@ -173,11 +263,19 @@ def _upstream_claims(incident: dict[str, Any], items: list[EvidenceItem]) -> lis
         ids = [i for i in (late.get("last_commit_evidence_id"), facts.get("inputs_named_by")) if i in present]
         if not ids:
             continue
-        where = (f"its watermark is {late.get('current_watermark')}, expected {late.get('expected_watermark')}"
-                 if late.get("expected_watermark") else "it has not landed today")
-        claims.append(Claim(kind=ClaimKind.UPSTREAM_LATE, evidence_ids=ids,
-                            params={"dataset_urn": late.get("dataset_urn")},
-                            text=f"The job's input {late.get('dataset_urn')} is itself late: {where}."))
+        where = (
+            f"its watermark is {late.get('current_watermark')}, expected {late.get('expected_watermark')}"
+            if late.get("expected_watermark")
+            else "it has not landed today"
+        )
+        claims.append(
+            Claim(
+                kind=ClaimKind.UPSTREAM_LATE,
+                evidence_ids=ids,
+                params={"dataset_urn": late.get("dataset_urn")},
+                text=f"The job's input {late.get('dataset_urn')} is itself late: {where}.",
+            )
+        )
     return claims
 
 
@@ -185,7 +283,13 @@ def _drift(incident: dict[str, Any]) -> list[Claim]:
     facts = incident["facts"]
     if not incident.get("evidence_ids"):
         return []
-    return [Claim(kind=ClaimKind.SCHEMA_DRIFT, evidence_ids=incident["evidence_ids"][:1],
-                  text=f"Records on topic {facts.get('topic')} arrive with schema id {facts.get('schema_id')}, which "
-                       f"no approved rule maps to a dataset ({incident['reason_code']}); {facts.get('held_records')} "
-                       f"are held, unattributed, in change request {facts.get('change_request_id')}.")]
+    return [
+        *_deploy_claims(incident, "first unmapped record"),
+        Claim(
+            kind=ClaimKind.SCHEMA_DRIFT,
+            evidence_ids=incident["evidence_ids"][:1],
+            text=f"Records on topic {facts.get('topic')} arrive with schema id {facts.get('schema_id')}, which "
+            f"no approved rule maps to a dataset ({incident['reason_code']}); {facts.get('held_records')} "
+            f"are held, unattributed, in change request {facts.get('change_request_id')}.",
+        ),
+    ]

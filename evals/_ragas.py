@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import math
 import os
+import tempfile
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -68,9 +69,27 @@ def _number(value: Any) -> float | None:
     return None if math.isnan(number) else number
 
 
-# The scoring step itself, not the public single_turn_ascore: that one also builds a usage event whose user id
-# ragas reads from (or first writes to) ~/.local/share/ragas/uuid.json, leaving the file open (a ResourceWarning),
-# only to drop the event when RAGAS_DO_NOT_TRACK is set. An offline harness should not touch the home folder.
+def _settle_usage_id() -> None:
+    """ragas builds a usage event for every score and every LLM call, tracking off or not, and each needs a user
+    id that ragas reads from (or first writes to) ~/.local/share/ragas/uuid.json, leaving the file open (a
+    ResourceWarning). The id is cached per process: settle it once in a throwaway folder, so that an offline
+    harness never touches the home folder."""
+    from ragas._analytics import get_userid
+
+    if get_userid.cache_info().currsize:
+        return
+    previous = os.environ.get("XDG_DATA_HOME")
+    with tempfile.TemporaryDirectory(prefix="rca-ragas-") as folder:
+        os.environ["XDG_DATA_HOME"] = folder  # appdirs' user_data_dir on Linux and the BSDs
+        try:
+            get_userid()
+        finally:
+            if previous is None:
+                del os.environ["XDG_DATA_HOME"]
+            else:
+                os.environ["XDG_DATA_HOME"] = previous
+
+
 async def _score_one(sample: GroundingSample, offline: dict[str, SingleTurnMetric],
                      judged: dict[str, SingleTurnMetric]) -> Scores:
     scores: Scores = {}
@@ -81,7 +100,7 @@ async def _score_one(sample: GroundingSample, offline: dict[str, SingleTurnMetri
                                    retrieved_contexts=sample.retrieved_contexts,
                                    reference_contexts=sample.reference_contexts)
             for name, metric in offline.items():
-                scores[name] = _number(await metric._single_turn_ascore(row, []))
+                scores[name] = _number(await metric.single_turn_ascore(row))
         else:  # an RCA that cites nothing retrieved nothing: recall 0, precision undefined (ragas would assert)
             scores.update(id_based_context_precision=None, id_based_context_recall=0.0,
                           non_llm_context_precision=None, non_llm_context_recall=0.0)
@@ -89,7 +108,7 @@ async def _score_one(sample: GroundingSample, offline: dict[str, SingleTurnMetri
         row = SingleTurnSample(user_input=sample.user_input, response=sample.response,
                                retrieved_contexts=sample.retrieved_contexts)
         for name, metric in judged.items():
-            scores[name] = _number(await metric._single_turn_ascore(row, []))
+            scores[name] = _number(await metric.single_turn_ascore(row))
     return scores
 
 
@@ -97,6 +116,7 @@ def score_samples(samples: Sequence[GroundingSample], chat_model: Any = None) ->
     """ragas scores per sample, one after the other on a private event loop (same input, same scores offline)."""
     if not samples:
         return []
+    _settle_usage_id()
     offline = _offline_metrics()
     judged = _llm_metrics(chat_model) if chat_model is not None else {}
 

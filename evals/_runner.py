@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from copilot import (
     RCA_QUESTION,
     Composer,
+    Question,
     TemplateComposer,
     build_rca,
     default_composer,
@@ -149,11 +150,12 @@ def _judge(result: Replay, store: Store, composer: Composer, chat_model: Any, pa
     grounding: list[str] = []
     chaos_claims: list[ChaosClaim] = []
     counts = Tally().counts
+    recording = _Recording(composer)
     for incident in incidents:
         proposed = len(composer.proposed) if isinstance(composer, ChaosComposer) else 0
-        rca = build_rca(store, incident, composer)
+        rca = build_rca(store, incident, recording)
         rcas.append(rca)
-        unsupported = reverify(store, incident, rca)
+        unsupported = reverify(store, incident, rca, recording.proposed())
         counts["claims_surfaced"] += len(rca.get("claims") or [])
         counts["claims_unsupported"] += len(unsupported)
         grounding += unsupported
@@ -179,14 +181,47 @@ def _judge(result: Replay, store: Store, composer: Composer, chat_model: Any, pa
                           failures=failures, tally=scored, observed=observed, chaos=chaos_claims)
 
 
-def reverify(store: Store, incident: dict[str, Any], rca: dict[str, Any]) -> list[str]:
-    """Surfaced claims the verifier rejects when it judges them again, as sentences (empty when all hold)."""
+class _Recording:
+    """Passes each question on to `inner` and keeps the draft it answered (or, when the model failed and the RCA
+    fell back to the offline composer, what that one proposes), so surfaced claims can be judged again with the
+    params they were proposed with."""
+
+    def __init__(self, inner: Composer) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.question: Question | None = None
+        self.draft: Draft | None = None
+
+    def compose(self, question: Question) -> Draft:
+        self.question, self.draft = question, None
+        self.draft = self.inner.compose(question)
+        return self.draft
+
+    def proposed(self) -> list[Claim] | None:
+        if self.draft is not None:
+            return list(self.draft.claims)
+        return list(TemplateComposer().compose(self.question).claims) if self.question is not None else None
+
+
+def reverify(store: Store, incident: dict[str, Any], rca: dict[str, Any],
+             proposed: Sequence[Claim] | None = None) -> list[str]:
+    """Surfaced claims the verifier rejects when it judges them again, as sentences (empty when all hold).
+
+    A surfaced claim is judged with its own params when the RCA lists them, else with those of the proposed
+    claim it came from (same text, kind and ids); given `proposed`, a surfaced claim no composer proposed is
+    unsupported by definition."""
     name = f"rca {incident['dataset_urn']}"
     claims, failures = [], []
     for surfaced in rca.get("claims") or []:
+        ids = surfaced.get("evidence_ids") or []
+        origin = next((c for c in proposed or [] if c.text == surfaced.get("text") and str(c.kind) ==
+                       surfaced.get("kind") and c.evidence_ids == ids), None)
+        if proposed is not None and origin is None:
+            failures.append(f"{name}: surfaced claim {surfaced.get('text')!r} is not one the composer proposed")
+            continue
+        params = surfaced.get("params", origin.params if origin is not None else {})
         try:
-            claims.append(Claim(text=surfaced["text"], kind=surfaced["kind"],
-                                evidence_ids=surfaced.get("evidence_ids") or [], params=surfaced.get("params") or {}))
+            claims.append(Claim(text=surfaced["text"], kind=surfaced["kind"], evidence_ids=ids, params=params))
         except (KeyError, ValidationError) as exc:
             failures.append(f"{name}: surfaced claim {surfaced.get('text')!r} has no valid kind to verify ({exc})")
     verdict = verify_claims(Draft(claims=claims), incident_scope(store, incident))

@@ -229,6 +229,15 @@ class Store:
         with self.engine.connect() as conn:
             return [_record(r) for r in conn.execute(stmt).all()]
 
+    def latest(self, producer_urn: str, type_: str, until: datetime) -> EvidenceRecord | None:
+        """The producer's newest record of a type at or before `until`, however old."""
+        stmt = (select(evidence).where(evidence.c.producer_urn == producer_urn, evidence.c.type == type_,
+                                       evidence.c.event_time <= utc(until))
+                .order_by(evidence.c.event_time.desc(), evidence.c.evidence_id.desc()).limit(1))
+        with self.engine.connect() as conn:
+            row = conn.execute(stmt).first()
+        return _record(row) if row is not None else None
+
     def count(self) -> int:
         with self.engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(evidence)).scalar_one())

@@ -8,6 +8,21 @@ checks computed from evidence alone.
 """
 
 from guardrails._claims import CAUSE_KINDS, Claim, ClaimKind, Draft, RejectedClaim
+from guardrails._confidence import confidence
+from guardrails._playbook import next_checks, suggested_actions
 from guardrails._scope import Scope
+from guardrails._verify import Verification, verify_claims
 
-__all__ = ["CAUSE_KINDS", "Claim", "ClaimKind", "Draft", "RejectedClaim", "Scope"]
+__all__ = [
+    "CAUSE_KINDS",
+    "Claim",
+    "ClaimKind",
+    "Draft",
+    "RejectedClaim",
+    "Scope",
+    "Verification",
+    "confidence",
+    "next_checks",
+    "suggested_actions",
+    "verify_claims",
+]

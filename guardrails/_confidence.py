@@ -21,8 +21,6 @@ CAUSE_FOR_REASON: dict[str, tuple[ClaimKind, ...]] = {
     "WRONG_PARTITION": (ClaimKind.WRONG_PARTITION,),
     "PARTIAL_WRITE": (ClaimKind.PARTIAL_WRITE,),
     "UPSTREAM_DATA_LATE": (ClaimKind.UPSTREAM_LATE,),
-    "UNMAPPED_SCHEMA": (ClaimKind.SCHEMA_DRIFT,),
-    "MAPPING_AMBIGUOUS": (ClaimKind.SCHEMA_DRIFT,),
 }
 GAP_SCALE_S = 300.0  # contract: a last-good -> first-bad gap of 5 min keeps e^-1 of the boundary's sharpness
 LATE_HALF_S = 600.0  # freshness: 10 min past the deadline is half-sharp; a breach is clearer the later it gets
@@ -43,9 +41,10 @@ def confidence(scope: Scope, accepted: list[Claim]) -> float:
     sharpness: how clean the boundary is. Contract: rate contrast (after - before) / after times
       exp(-gap / 300 s) for the last good -> first bad gap (0.5 without a last good). Freshness: how far past
       the deadline, late / (late + 600 s). Drift: 1.
-    cause: contract: the proximity of the closest verified deploy, 1 - seconds_before_first_bad / window.
-      Freshness: 1 when a verified cause claim explains the reason code, else the proximity of a verified deploy
-      or code change within last good -> deadline. Drift: 1 when the drift is verified. 0 without one.
+    cause: contract and drift: the proximity of the closest verified deploy, 1 - seconds_before_first_bad / window
+      (drift is a symptom; a deploy of the producer is what explains it). Freshness: 1 when a verified cause claim
+      explains the reason code, else the proximity of a verified deploy or code change within last good ->
+      deadline. 0 without one.
     """
     if not accepted:
         return 0.0
@@ -134,13 +133,13 @@ def _cause(view: IncidentView, accepted: list[Claim]) -> float:
                for r in _cited(view, [c]) if r.type in ("DeploymentEvent", RUN_STARTED)]
     if view.first_bad is None:
         return 0.0
-    if view.kind == "contract":
+    if view.kind != "freshness":
         window = view.deploy_window.total_seconds()
         return max((_proximity(r.event_time, view.first_bad, window) for r in changes if r.type == "DeploymentEvent"),
                    default=0.0)
     if _run_evidence(view, accepted):
         return 1.0
-    if view.kind == "freshness" and view.last_good is not None:
+    if view.last_good is not None:
         span = (view.first_bad - view.last_good).total_seconds()
         return max((_proximity(r.event_time, view.first_bad, span) for r in changes), default=0.0)
     return 0.0

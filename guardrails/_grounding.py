@@ -22,6 +22,22 @@ _INSTRUCTIONS = re.compile(
     r"|<\|[a-z_]+\|>|\[/?INST\]",
     re.IGNORECASE,
 )
+# A model's own certainty is not evidence (DESIGN.md: confidence is computed, never taken from the model).
+_CERTAINTY = re.compile(
+    r"\b\d{1,3}(?:\.\d+)?\s?%\s*(?:certain(?:ty)?|sure|confiden(?:t|ce))\b"
+    r"|\bwith\s+(?:absolute\s+|complete\s+|full\s+|total\s+|high\s+)?(?:certainty|confidence)\b"
+    r"|\b(?:definitely|undoubtedly|unquestionably|certainly|guaranteed)\b|\bwithout\s+(?:a\s+|any\s+)?doubt\b"
+    r"|\bno\s+(?:further|other|more)\s+(?:checks?|investigation|analysis)\s+(?:is\s+|are\s+)?(?:needed|required)\b",
+    re.IGNORECASE,
+)
+SELF_ASSESSMENT_PARAMS = frozenset({"confidence", "certainty", "probability", "likelihood", "score"})
+# Names that read like a service or job even when nothing in scope is called so ("payments-service", "fx_batch"):
+# a claim may not introduce a producer the evidence never mentions.
+_SERVICE_LIKE = re.compile(
+    r"(?<![\w\-/.])[a-z][a-z0-9]*(?:[-_][a-z0-9]+)*[-_](?:service|svc|api|app|worker|gateway|consumer|producer"
+    r"|batch|job|ingest)(?![\w\-])",
+    re.IGNORECASE,
+)
 
 # Data fields that are structured (ids, names, versions, times, counts) per record type. Anything else in a
 # payload, known free text or an unknown field a producer added, grounds nothing.
@@ -44,6 +60,12 @@ _FREE_TEXT_KEYS = frozenset({"failure_reason", "why", "note", "message", "detail
 def instruction_like(text: str) -> str | None:
     """The first phrase of `text` that reads like an instruction to a model, if any."""
     found = _INSTRUCTIONS.search(text)
+    return found.group(0) if found else None
+
+
+def certainty_like(text: str) -> str | None:
+    """The first phrase of `text` in which a claim vouches for itself ("with 100% certainty"), if any."""
+    found = _CERTAINTY.search(text)
     return found.group(0) if found else None
 
 
@@ -127,11 +149,16 @@ def entities(text: str, services: Iterable[str] = ()) -> list[tuple[str, str]]:
             if not any(start <= match.start() < end for start, end in urn_spans):
                 found.append((match.start(), "service", name))
                 break
+    known = {n.lower() for n in services}
+    for match in _SERVICE_LIKE.finditer(text):
+        if match.group(0).lower() not in known and not any(start <= match.start() < end for start, end in urn_spans):
+            found.append((match.start(), "service", match.group(0)))
     seen: set[tuple[str, str]] = set()
     ordered = []
     for _, kind, entity in sorted(found):
-        if (kind, entity) not in seen:
-            seen.add((kind, entity))
+        key = (kind, entity.lower() if kind == "service" else entity)
+        if key not in seen:
+            seen.add(key)
             ordered.append((kind, entity))
     return ordered
 

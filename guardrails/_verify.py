@@ -11,7 +11,15 @@ from evidence import EvidenceRecord
 from guardrails import _predicates as symptoms
 from guardrails import _run_predicates as runs
 from guardrails._claims import Claim, ClaimKind, Draft, RejectedClaim
-from guardrails._grounding import incident_values, instruction_like, record_values, service_names, unsupported
+from guardrails._grounding import (
+    SELF_ASSESSMENT_PARAMS,
+    certainty_like,
+    incident_values,
+    instruction_like,
+    record_values,
+    service_names,
+    unsupported,
+)
 from guardrails._predicates import Predicate
 from guardrails._scope import Scope
 from guardrails._view import IncidentView, view_of
@@ -89,6 +97,10 @@ def _judge(claim: Claim, view: IncidentView, existing: set[str] | None, groundin
     phrase = instruction_like(claim.text)
     if phrase is not None:
         return f"contains instruction-like text ({phrase!r}), which is never a verified fact"
+    vouching = certainty_like(claim.text) or next(
+        (f"params.{key}" for key in sorted(claim.params) if key.lower() in SELF_ASSESSMENT_PARAMS), None)
+    if vouching is not None:
+        return f"vouches for itself ({vouching!r}); confidence is computed from evidence, never taken from a claim"
     cited: list[EvidenceRecord] = [records[i] for i in ids]
     try:
         failed = PREDICATES[claim.kind](claim, cited, view)

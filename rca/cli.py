@@ -305,14 +305,19 @@ def incidents(
 def replay(
     scenario: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="A scenario YAML file.")],
     as_json: Annotated[bool, typer.Option("--json", help="One JSON document: incidents and drift.")] = False,
+    with_rca: Annotated[bool, typer.Option("--rca", help="Add the RCA of every incident.")] = False,
 ) -> None:
-    """Replay a scenario into a fresh temporary store, detect at its `now`, print the incidents."""
+    """Replay a scenario into a fresh temporary store, detect at its `now`, print the incidents (and RCAs)."""
+    from copilot import build_rca, default_composer
     from detectors import load_scenario, stored_incidents
     from detectors import replay as run_replay
 
     result = run_replay(load_scenario(scenario))
     document: dict[str, Any] = {"incidents": stored_incidents(result.store), "drift": [
         {k: d[k] for k in ("topic", "schema_id", "reason_code", "change_request_id")} for d in result.detection.drift]}
+    if with_rca:
+        composer = default_composer()
+        document["rca"] = [build_rca(result.store, incident, composer) for incident in document["incidents"]]
     for problem in result.rejected:
         err.print(f"[yellow]rejected[/yellow] {problem}")
     if as_json:
@@ -321,6 +326,73 @@ def replay(
     _print_incidents(document["incidents"], f"{result.scenario.name} at {result.scenario.now.isoformat()}")
     for d in document["drift"]:
         console.print(f"drift: {d['topic']} schema {d['schema_id']} {d['reason_code']} -> {d['change_request_id']}")
+    for rca in document.get("rca", []):
+        _print_rca(rca)
+
+
+@app.command()
+def explain(
+    incident_id: Annotated[str, typer.Argument(help="An incident id (see `rca incidents`).")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """The structured RCA of an incident: verified claims, verdict, confidence, next checks."""
+    from copilot import build_rca, default_composer
+    from detectors import stored_incident
+
+    store = _store()
+    store.ensure_schema()
+    rca = build_rca(store, stored_incident(store, incident_id), default_composer())
+    if as_json:
+        _print_json(rca)
+    else:
+        _print_rca(rca)
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help='e.g. "why is orders_enriched stale?"')],
+    incident: Annotated[str | None, typer.Option(help="Ask about this incident id.")] = None,
+    session: Annotated[str | None, typer.Option(help="Continue a chat session.")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Ask the copilot in the terminal; every sentence comes with the evidence that supports it."""
+    from copilot import ask as ask_copilot
+    from copilot import default_composer
+
+    store = _store()
+    store.ensure_schema()
+    answer = ask_copilot(store, default_composer(), question, system_clock(), incident_id=incident,
+                         session_id=session).as_json()
+    if as_json:
+        _print_json(answer)
+        return
+    for sentence in answer["answer"]:
+        cites = ", ".join(sentence["evidence_ids"])
+        console.print(f"{sentence['text']}" + (f"  [{cites}]" if cites else ""), highlight=False, markup=False)
+    for check in answer["next_checks"]:
+        console.print(f"  next check: {check}", highlight=False, markup=False)
+    console.print(f"session {answer['session_id']}", style="dim")
+
+
+def _print_rca(rca: dict[str, Any]) -> None:
+    verdict = "[green]cause identified[/green]" if rca["verdict"] == "cause_identified" else \
+        "[yellow]INCONCLUSIVE[/yellow]"
+    console.print(f"\n  [bold]RCA[/bold] {rca['incident_id']}: {verdict}  ({rca['composer']} composer)")
+    console.print(f"    {rca['summary']}", highlight=False, markup=False)
+    cause = rca.get("most_likely_cause")
+    if cause:
+        console.print(f"    most likely cause ({cause['confidence']:.0%}): {cause['statement']}", highlight=False,
+                      markup=False)
+    refs = {e["evidence_id"]: e["source_ref"] for e in rca["evidence"]}
+    for claim in rca["claims"]:
+        console.print(f"    - {claim['text']}  [{', '.join(refs.get(i, i) for i in claim['evidence_ids'])}]",
+                      highlight=False, markup=False)
+    for check in rca["next_checks"]:
+        console.print(f"    next check: {check}", highlight=False, markup=False)
+    for action in rca["suggested_actions"]:
+        console.print(f"    suggested: {action}", highlight=False, markup=False)
+    if rca["rejected_claims"]:
+        console.print(f"    {len(rca['rejected_claims'])} proposed claim(s) rejected by the verifier", style="dim")
 
 
 @app.command()

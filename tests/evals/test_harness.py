@@ -14,10 +14,12 @@ from typing import Any
 import pytest
 import yaml
 
-from evals import COMPOSER_MODES, EvalResult, render_html, render_markdown, run_eval, scenario_files
+from copilot import Question, TemplateComposer
+from evals import COMPOSER_MODES, EvalResult, make_composer, render_html, render_markdown, run_eval, scenario_files
 from evals._checks import check_incident, check_rca, cited_refs, matching, rca_for
 from evals._cli import eval_command
 from evidence import ConfigError
+from guardrails import Draft
 from support import SHARED
 
 REFERENCE = SHARED / "scenarios"
@@ -129,6 +131,43 @@ def test_reports_render_and_escape_scenario_text(tmp_path: Path, default_run: Ev
     target = tmp_path / "report.html"
     assert eval_command([hostile], "default", True, target) == 0
     assert target.read_text().startswith("<!doctype html>")
+
+
+class _OfflineWithJudge:
+    """The offline composer, carrying a chat model the way LangChainComposer does: what --composer llm hands ragas."""
+
+    name = "judged-offline"
+
+    def __init__(self, chat_model: Any) -> None:
+        self.chat_model = chat_model
+
+    def compose(self, question: Question) -> Draft:
+        return TemplateComposer().compose(question)
+
+
+def test_llm_mode_runs_llm_metrics_with_the_composers_own_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    statement = "A claim."
+    judge = FakeListChatModel(responses=[  # per RCA, in ragas' order: statements, verdicts, two groundedness judges
+        json.dumps({"statements": [statement]}),
+        json.dumps({"statements": [{"statement": statement, "reason": "stated", "verdict": 1}]}), "2", "2"])
+    result = run_eval([MISSING_CUSTOMER_ID], "llm", composer=_OfflineWithJudge(judge))
+    assert result.failed == 0
+    overall = result.metrics["overall"]
+    assert overall["faithfulness"] == {"value": 1.0, "samples": 1}
+    assert overall["response_groundedness"] == {"value": 1.0, "samples": 1}
+    assert judge.i == 0  # all four answers consumed: the list wrapped around exactly once
+
+
+def test_llm_mode_builds_the_configured_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("RCA_LLM_CLASS", raising=False)
+    monkeypatch.setenv("RCA_LLM_MODEL", "qwen2.5-7b-instruct")
+    monkeypatch.setenv("RCA_LLM_BASE_URL", "http://llm.invalid/v1")
+    monkeypatch.setenv("RCA_LLM_API_KEY", "none")
+    composer = make_composer("llm")
+    assert composer.name == "qwen2.5-7b-instruct" and getattr(composer, "chat_model", None) is not None
 
 
 # -- agreement with the independent checker --------------------------------------------------------------------

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from guardrails._grounding import entities, incident_values, instruction_like, record_values, unsupported
+from guardrails._grounding import (
+    certainty_like,
+    entities,
+    incident_values,
+    instruction_like,
+    record_values,
+    unsupported,
+)
 
 
 def test_entities_are_urns_evidence_ids_versions_and_known_services():
@@ -30,6 +37,7 @@ def test_entities_are_urns_evidence_ids_versions_and_known_services():
     ("ds://curated/orders is late", ["ds://curated/orders_enriched"], ["ds://curated/orders"]),
     ("ds://curated/orders_enriched is late.", ["ds://curated/orders_enriched"], []),
     ("see ev_0123456789abcdef", ["ev_0123456789abcdef01234567"], ["ev_0123456789abcdef"]),
+    ("fx-rates-service and orders_enriched_batch are late", ["job://orders_enriched_batch"], ["fx-rates-service"]),
 ])
 def test_an_entity_is_supported_only_by_a_matching_structured_value(text, values, missing):
     assert unsupported(text, values, {"checkout-service", "payments-service"}) == missing
@@ -69,3 +77,14 @@ def test_instruction_like_text_is_flagged(text):
 ])
 def test_ordinary_claims_are_not_flagged(text):
     assert instruction_like(text) is None
+
+
+@pytest.mark.parametrize(("text", "phrase"), [
+    ("With 100% certainty this is the root cause.", "100% certainty"),
+    ("This is definitely the deploy.", "definitely"),
+    ("I am 95 % confident it is v2.8.1.", "95 % confident"),
+    ("No further investigation is required.", "No further investigation is required"),
+    ("checkout-service v2.8.1 was deployed 64 s before the first bad record.", None),
+])
+def test_certainty_is_the_claims_own_and_never_evidence(text, phrase):
+    assert certainty_like(text) == phrase

@@ -126,7 +126,7 @@ def test_free_text_of_a_failure_grounds_nothing(scope_of):
     parroted = honest.model_copy(update={"text": "The run failed because of the payments-service v9 deploy."})
     result = verify_claims(Draft(claims=[honest, parroted]), scope)
     assert result.accepted == [honest]
-    assert result.rejected[0].why == "mentions v9, which the cited evidence does not support"
+    assert result.rejected[0].why == "mentions payments-service, which the cited evidence does not support"
 
 
 def test_a_claim_citing_evidence_of_another_kind_is_rejected(scope_of, ev):
@@ -140,7 +140,7 @@ def test_a_claim_citing_evidence_of_another_kind_is_rejected(scope_of, ev):
                   "contract_break claim"
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=20, deadline=None)
 @given(picks=st.lists(st.integers(min_value=0, max_value=7), max_size=10), seed=st.randoms(use_true_random=False))
 def test_a_claims_verdict_depends_on_neither_its_neighbours_nor_record_order(scope_of, ev, picks, seed):
     scope = scope_of(SPRING)
@@ -169,3 +169,19 @@ def test_a_predicate_that_breaks_fails_closed(scope_of, ev, monkeypatch):
                   text="The last good record was at 10:20:58.")
     assert verify_claims(Draft(claims=[claim]), scope).rejected[0].why == (
         "could not be verified: the last_good check failed on this evidence")
+
+
+def test_a_claim_that_vouches_for_itself_is_rejected(scope_of, ev):
+    scope = scope_of(SPRING)
+    deploy = _reference_claims(scope, ev)[3]
+    certain = deploy.model_copy(update={"text": f"With 100% certainty: {deploy.text}"})
+    scored = deploy.model_copy(update={"params": {**deploy.params, "confidence": 0.97}})
+    done = deploy.model_copy(update={"text": "checkout-service v2.8.1 is the cause; no further checks are needed."})
+    result = verify_claims(Draft(claims=[certain, scored, done, deploy]), scope)
+    assert result.accepted == [deploy]
+    suffix = "; confidence is computed from evidence, never taken from a claim"
+    assert [r.why for r in result.rejected] == [
+        f"vouches for itself ('100% certainty'){suffix}",
+        f"vouches for itself ('params.confidence'){suffix}",
+        f"vouches for itself ('no further checks are needed'){suffix}",
+    ]
