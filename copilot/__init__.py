@@ -13,6 +13,7 @@ from copilot._chat import NO_EVIDENCE, ChatAnswer, ChatError, IntentComposer, as
 from copilot._composer import Composer, EvidenceItem, ModelError, Question, ScriptedComposer
 from copilot._rca import RCA_QUESTION, build_rca, rca_from_scope
 from copilot._retrieval import evidence_items, incident_scope, rca_clock
+from copilot._semantic import SemanticSearch
 from copilot._template import TemplateComposer
 
 
@@ -34,6 +35,7 @@ __all__ = [
     "ModelError",
     "Question",
     "ScriptedComposer",
+    "SemanticSearch",
     "TemplateComposer",
     "ask",
     "build_rca",

@@ -3,6 +3,7 @@ claims. A question beyond the evidence gets "I have no evidence for that" and th
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ import guardrails
 from copilot._composer import Composer, Question
 from copilot._rca import compose_verified, question_for
 from copilot._retrieval import incident_scope
+from copilot._semantic import SemanticSearch
 from copilot._template import TemplateComposer
 from detectors import stored_incident, stored_incidents
 from evidence import RcaError, iso
@@ -75,6 +77,7 @@ class ChatAnswer:
     next_checks: list[str] = field(default_factory=list)
     rejected: list[dict[str, str]] = field(default_factory=list)  # audit: what the verifier dropped
     composer: str = "default"
+    related_incidents: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def has_evidence(self) -> bool:
@@ -84,7 +87,8 @@ class ChatAnswer:
         sentences = self.sentences or [{"text": NO_EVIDENCE, "evidence_ids": []}]
         return {"session_id": self.session_id, "incident_id": self.incident_id, "answer": sentences,
                 "has_evidence": self.has_evidence, "next_checks": self.next_checks,
-                "rejected_claims": self.rejected, "composer": self.composer}
+                "rejected_claims": self.rejected, "composer": self.composer,
+                "related_incidents": self.related_incidents}
 
 
 def find_incident(store: Store, question: str) -> dict[str, Any] | None:
@@ -99,7 +103,7 @@ def find_incident(store: Store, question: str) -> dict[str, Any] | None:
 
 
 def ask(store: Store, composer: Composer, question: str, now: datetime, *, incident_id: str | None = None,
-        session_id: str | None = None) -> ChatAnswer:
+        session_id: str | None = None, search: SemanticSearch | None = None) -> ChatAnswer:
     if not question.strip():
         raise ChatError("The question is empty; ask something like 'why is orders_enriched stale?'.")
     history, session_incident = _history(store, session_id) if session_id else ([], None)
@@ -117,11 +121,19 @@ def ask(store: Store, composer: Composer, question: str, now: datetime, *, incid
     else:
         scope = incident_scope(store, incident)
         asked = question_for(scope, question, tuple(history))
+        related: list[dict[str, Any]] = []
+        if search is not None:
+            # Nearest evidence first, so a model with a bounded prompt sees what the question is about.
+            order = {item: n for n, item in enumerate(search.rank(incident["id"], scope.records.values(), question))}
+            asked = dataclasses.replace(asked, evidence=sorted(asked.evidence,
+                                                               key=lambda e: order.get(e.evidence_id, len(order))))
+            related = search.related_incidents(store, incident)
         chat_composer = _for_chat(composer)
         _, accepted, rejected = compose_verified(chat_composer, scope, asked)
         answer = ChatAnswer(session_id, incident["id"], [_sentence(c) for c in accepted],
                             next_checks=[] if accepted else guardrails.next_checks(scope, accepted),
-                            rejected=[{"text": r.text, "why": r.why} for r in rejected], composer=composer.name)
+                            rejected=[{"text": r.text, "why": r.why} for r in rejected], composer=composer.name,
+                            related_incidents=related)
     _record(store, session_id, question, answer, now)
     return answer
 

@@ -44,7 +44,7 @@ async def chat(request: Request, body: ChatRequest, _: ReaderDep) -> Any:
     def run() -> dict[str, Any]:
         try:
             return ask(state.store, state.composer, body.question, state.clock(), incident_id=body.incident_id,
-                       session_id=body.session_id).as_json()
+                       session_id=body.session_id, search=state.search).as_json()
         except ChatError as exc:
             raise ApiError(422, "invalid_request", str(exc)) from None
 
@@ -59,5 +59,6 @@ def _events(answer: dict[str, Any]) -> Iterator[bytes]:
     # Only verified sentences are streamed: the model's raw tokens never reach the user.
     for sentence in answer["answer"]:
         yield b"event: sentence\ndata: " + orjson.dumps(sentence) + b"\n\n"
-    done = {k: answer[k] for k in ("session_id", "incident_id", "has_evidence", "next_checks", "composer")}
+    done = {k: answer[k] for k in ("session_id", "incident_id", "has_evidence", "next_checks", "composer",
+                                   "related_incidents")}
     yield b"event: done\ndata: " + orjson.dumps(done) + b"\n\n"

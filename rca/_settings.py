@@ -22,6 +22,8 @@ class Settings(BaseSettings):
     port: int = 8080
     token_cache_seconds: float = Field(default=30.0, ge=0)
     lag_window_seconds: int = Field(default=300, ge=1)
+    # Embedded Chroma for chat's semantic search (RCA_CHROMA_URL selects a server instead).
+    chroma_path: str = "var/chroma"
     # Detectors inside `rca serve`: every this many seconds (0: only on POST /v1/detect or `rca detect`).
     detect_interval_s: float = Field(default=60.0, ge=0)
     stale_threshold_s: float = Field(default=120.0, gt=0)

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from typing import Any
 
 from fastapi import FastAPI
 
-from copilot import Composer, default_composer
+from copilot import Composer, SemanticSearch, default_composer
 from detectors import DetectSettings, run_detectors
 from evidence import EvidenceRecord
 from evidence._store import Store
@@ -69,6 +71,7 @@ def create_app(
     app.state.on_stored = on_stored
     app.state.detect_settings = detect_settings
     app.state.composer = composer or default_composer()
+    app.state.search = SemanticSearch(lambda: _vector_index(settings))
     app.state.authenticator = Authenticator(store, settings.auth_disabled, settings.token_cache_seconds)
     _errors.install(app)
 
@@ -91,6 +94,12 @@ def _detect_loop(store: Store, clock: Clock, settings: DetectSettings, stop: thr
             run_detectors(store, clock(), settings)
         except Exception:
             log.exception("detector pass failed; retrying in %s s", interval_s)
+
+
+def _vector_index(settings: Settings) -> Any:
+    from evidence._vector import VectorIndex  # imported on first use: chromadb is slow to import
+
+    return VectorIndex.from_settings(dict(os.environ), default_path=settings.chroma_path)
 
 
 def _version() -> str:

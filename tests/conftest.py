@@ -54,10 +54,11 @@ def clock() -> FixedClock:
 
 
 @pytest.fixture
-def make_client(store: Store, clock: FixedClock) -> Iterator[Callable[..., TestClient]]:
+def make_client(store: Store, clock: FixedClock, tmp_path: Path) -> Iterator[Callable[..., TestClient]]:
     clients: list[TestClient] = []
 
     def make(auth: bool = False, **settings: Any) -> TestClient:
+        settings.setdefault("chroma_path", str(tmp_path / "chroma"))
         app = create_app(Settings(database_url="sqlite://", auth_disabled=not auth, **settings), store=store,
                          clock=clock)
         client = TestClient(app)
