@@ -22,7 +22,11 @@ typecheck: install
 
 # The whole suite, on SQLite and on a real PostgreSQL (scripts/with-postgres starts one when it can).
 test: lint typecheck
+	mkdir -p test-output
 	scripts/with-postgres $(VENV)/bin/pytest -q -p no:cacheprovider tests sdk/python/tests
+	$(VENV)/bin/rca eval evals/scenarios $(wildcard ../shared/scenarios) --report test-output/eval-default.md
+	$(VENV)/bin/rca eval evals/scenarios $(wildcard ../shared/scenarios) --composer adversarial \
+	  --report test-output/eval-adversarial.html
 
 demo: install
 	scripts/demo

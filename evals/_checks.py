@@ -127,7 +127,7 @@ def check_rca(want: dict[str, Any], rca: dict[str, Any]) -> list[str]:
     return fails
 
 
-def check(expect: dict[str, Any], observed: Observed, *, with_rca: bool = True) -> list[str]:
+def check(expect: dict[str, Any], observed: Observed) -> list[str]:
     """Every failed `expect` key as a sentence that names the scenario item; empty when all hold."""
     incidents, fails = observed.incidents, []
     if expect.get("incidents") == [] and incidents:
@@ -151,11 +151,10 @@ def check(expect: dict[str, Any], observed: Observed, *, with_rca: bool = True) 
         if not flagged:
             with_cr = " with a change request" if want.get("change_request") else ""
             fails.append(f"drift {want['topic']} schema {want['schema_id']} not flagged{with_cr}")
-    if with_rca:
-        for want in expect.get("rca") or []:
-            rca = rca_for(want["dataset_urn"], observed)
-            if rca is None:
-                fails.append(f"rca {want['dataset_urn']}: no RCA, as no open incident is on that dataset")
-                continue
-            fails += check_rca(want, rca)
+    for want in expect.get("rca") or []:
+        rca = rca_for(want["dataset_urn"], observed)
+        if rca is None:
+            fails.append(f"rca {want['dataset_urn']}: no RCA, as no open incident is on that dataset")
+            continue
+        fails += check_rca(want, rca)
     return fails

@@ -1,4 +1,4 @@
-"""The `rca` command line: serve, db, ingest, evidence, token."""
+"""The `rca` command line: serve, db, ingest, evidence, token, detect, incidents, replay, eval, explain, ask."""
 
 from __future__ import annotations
 
@@ -328,6 +328,19 @@ def replay(
         console.print(f"drift: {d['topic']} schema {d['schema_id']} {d['reason_code']} -> {d['change_request_id']}")
     for rca in document.get("rca", []):
         _print_rca(rca)
+
+
+@app.command("eval")
+def eval_(
+    paths: Annotated[list[Path], typer.Argument(exists=True, help="Scenario files, or folders to search for them.")],
+    composer: Annotated[str, typer.Option(help="default (offline), llm (RCA_LLM_*) or adversarial.")] = "default",
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON document: counts, scenarios, metrics.")] = False,
+    report: Annotated[Path | None, typer.Option(help="Also write a report: FILE.md or FILE.html.")] = None,
+) -> None:
+    """Replay scenarios, RCA every incident, check every expectation, score grounding; exit 1 if any fails."""
+    from evals._cli import eval_command
+
+    raise typer.Exit(eval_command(paths, composer, as_json, report))
 
 
 @app.command()
