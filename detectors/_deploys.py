@@ -28,6 +28,8 @@ def correlate_deploys(deploys: Iterable[EvidenceRecord], producer_urn: str | Non
             continue
         if record.data.get("status", "succeeded") not in _CHANGES:
             continue
+        if record.data.get("source") == "startup" and record.data.get("version") in (None, "", "unknown"):
+            continue  # the SDK's start-up fallback without a version: a restart, not a named deploy
         if first_bad - window <= record.event_time <= first_bad:
             seen[record.evidence_id] = record
     ranked = sorted(seen.values(), key=lambda r: (first_bad - r.event_time, r.evidence_id))

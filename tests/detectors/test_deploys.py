@@ -40,3 +40,10 @@ def test_a_rollback_is_a_change_too() -> None:
     rollback = deploy("rb", FIRST_BAD - timedelta(minutes=5), status="rolled_back", version="v2.7.9")
     assert [d["version"] for d in correlate_deploys([rollback], "svc://checkout-service", FIRST_BAD, HOUR)] == [
         "v2.7.9"]
+
+
+def test_a_startup_event_without_a_version_is_a_restart_not_a_deploy() -> None:
+    restart = deploy("restart", FIRST_BAD - timedelta(minutes=2), version="unknown")
+    restart = restart.__class__(**{**{f: getattr(restart, f) for f in restart.__slots__},
+                                   "payload": {**restart.payload, "data": {**restart.data, "source": "startup"}}})
+    assert correlate_deploys([restart], "svc://checkout-service", FIRST_BAD, HOUR) == []

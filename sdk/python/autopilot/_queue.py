@@ -41,7 +41,8 @@ class EventQueue:
 
     def take(self, count: int) -> list[Any]:
         """Up to `count` of the oldest events. Call between begin_batch() and end_batch()."""
-        items, batch = self._items, []
+        items = self._items
+        batch: list[Any] = []
         while len(batch) < count:
             try:
                 batch.append(items.popleft())

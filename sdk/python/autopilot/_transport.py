@@ -157,7 +157,7 @@ class HttpTransport:
         """The connection to open (not yet connected), and whether it goes through a plain-HTTP proxy."""
         host, port = url.hostname or "", url.port
         proxy = self._proxies.get(url.scheme)
-        if proxy and not _is_loopback(host) and not urllib.request.proxy_bypass_environment(host, self._proxies):
+        if proxy and not _is_loopback(host) and not _bypass_proxy(host, self._proxies):
             target = urllib.parse.urlsplit(proxy if "://" in proxy else "http://" + proxy)
             if url.scheme == "http":
                 plain = http.client.HTTPConnection(target.hostname or "", target.port or 80, timeout=connect_timeout)
@@ -267,6 +267,13 @@ def _arm(sock: socket.socket, deadline: float) -> None:
     if remaining <= 0:
         raise TransportError("timeout", "the request's total timeout elapsed")
     sock.settimeout(remaining)
+
+
+def _bypass_proxy(host: str, proxies: dict[str, str]) -> bool:
+    # The environment-only variant: proxy_bypass() would consult macOS/Windows settings, which
+    # can mean a DNS lookup on the worker. Not in typeshed, hence getattr.
+    bypass = getattr(urllib.request, "proxy_bypass_environment", None)
+    return bool(bypass(host, proxies)) if bypass is not None else False
 
 
 def _is_loopback(host: str) -> bool:

@@ -133,13 +133,14 @@ class Worker:
         events = [event for event in map(self._build, fresh) if event is not None]
         if not events:
             return
+        count = len(events)
         try:
             body = encode(events)  # one call for the batch: a third of the cost of one per event
         except Exception:
             parts = [part for part in map(self._encode_alone, events) if part is not None]
-            events, body = parts, b"[" + b",".join(parts) + b"]"
-        if events:
-            self._send(body, len(events), fresh[0][ENQUEUED], stopping)
+            count, body = len(parts), b"[" + b",".join(parts) + b"]"
+        if count:
+            self._send(body, count, fresh[0][ENQUEUED], stopping)
 
     def _build(self, item: tuple[Any, ...]) -> dict[str, Any] | None:
         """The envelope, built here (not in emit) from what emit() captured; None if unusable."""

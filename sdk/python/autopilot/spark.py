@@ -95,7 +95,7 @@ class JobRun:
         self._emit("JobRunStarted", self._started_data(), "started")
         return self
 
-    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
         ended = self._clock()
         if exc is None:
             self._emit("JobRunCompleted", self._finished_data(ended, exit_code=0), "completed", ended)
@@ -103,7 +103,7 @@ class JobRun:
             data = self._finished_data(ended, exit_code=_exit_code(exc))
             data["failure_reason"] = _failure_reason(exc)
             self._emit("JobRunFailed", data, "failed", ended)
-        return False  # never swallow the job's exception
+        # Returning None (falsy): the job's exception, if any, propagates unchanged.
 
     # -- decorator: a fresh run (and run id) per call -------------------------------------------
 

@@ -134,3 +134,29 @@ def test_a_connection_the_server_closed_is_replaced_once_without_failing_the_req
 def test_header_values_cannot_inject_lines(backend, transport):
     with pytest.raises(TransportError):
         transport.send(HttpRequest("GET", backend.url, headers={"Authorization": "Bearer x\r\nX-Evil: 1"}))
+
+
+def test_plain_http_goes_through_the_configured_proxy(monkeypatch):
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    seen = []
+
+    def proxy():
+        conn, _ = listener.accept()
+        with conn:
+            seen.append(conn.recv(65536).split(b"\r\n")[:2])
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+
+    thread = threading.Thread(target=proxy, daemon=True)
+    thread.start()
+    monkeypatch.setenv("http_proxy", f"http://127.0.0.1:{listener.getsockname()[1]}")
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    transport = HttpTransport()
+    try:
+        assert transport.send(HttpRequest("POST", "http://rca.example:8080/v1/events", body=b"[]")).status == 200
+    finally:
+        transport.close()
+        listener.close()
+    assert seen == [[b"POST http://rca.example:8080/v1/events HTTP/1.1", b"Host: rca.example:8080"]]
