@@ -98,8 +98,13 @@ def ingest_events(
     *,
     trust_ingesttime: bool = False,
     on_stored: Callable[[list[EvidenceRecord]], None] | None = None,
+    may_write: Callable[[str], str | None] | None = None,
 ) -> IngestReport:
-    """Validate, dedupe and store a batch; the report has one result per item, in order."""
+    """Validate, dedupe and store a batch; the report has one result per item, in order.
+
+    `may_write(source)` returns why a source is refused (None when allowed): a refused item is rejected
+    on its own, naming its source, like any other bad item.
+    """
     report = IngestReport()
     fresh: dict[str, EvidenceRecord] = {}
     for position, raw in enumerate(items):
@@ -109,6 +114,11 @@ def ingest_events(
             record = to_record(raw, ingest_time, position=position, trust_ingesttime=trust_ingesttime)
         except InvalidEvent as exc:
             report.results.append(ItemResult(position, ident, source, "rejected", field=exc.field, error=str(exc)))
+            continue
+        refusal = may_write(record.source) if may_write is not None else None
+        if refusal is not None:
+            report.results.append(ItemResult(position, record.source_ref, record.source, "rejected", field="source",
+                                             error=f"Event {record.source_ref!r} (source {record.source}): {refusal}"))
             continue
         status: Status = "duplicate" if record.evidence_id in fresh else "accepted"
         fresh.setdefault(record.evidence_id, record)

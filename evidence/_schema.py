@@ -216,3 +216,19 @@ chat_turns = Table(
     Column("body", Text, nullable=False),  # JSON: {"text"} or the verified answer
     Column("at", UTCDateTime(), nullable=False),
 )
+
+# Policy skeletons: baseline policies and contracts drafted from evidence, waiting for a human to accept them.
+policy_drafts = Table(
+    "policy_drafts",
+    metadata,
+    Column("id", String(32), primary_key=True),  # stable: hash of (kind, dataset, spec), so re-suggesting is a no-op
+    Column("kind", String(16), nullable=False),  # policy | contract
+    Column("dataset_urn", URN, nullable=False),
+    Column("spec", Text, nullable=False),  # JSON: the FreshnessPolicy or Contract it proposes
+    Column("basis", Text, nullable=False),  # JSON: what it was drafted from (counts, medians, evidence ids)
+    Column("status", String(16), nullable=False),  # draft | accepted | dismissed
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("decided_at", UTCDateTime()),
+    Column("decided_by", String(128)),
+    Index(None, "dataset_urn", "kind"),
+)

@@ -14,6 +14,7 @@ from evidence._configs import LINEAGE, Configs
 from evidence._ingest import IngestReport, ingest_events
 from evidence._openlineage import map_run_event
 from evidence._store import EvidenceQuery
+from evidence._tokens import Token
 from rca._auth import ReaderDep, WriterDep, check_sources
 from rca._errors import ApiError, JSONBody
 
@@ -60,12 +61,18 @@ async def read_json(request: Request, accepted: tuple[str, ...]) -> Any:
         raise ApiError(400, "malformed_json", f"The body is not valid JSON: {exc}") from None
 
 
-def _store_batch(request: Request, items: list[Any]) -> IngestReport:
+def _store_batch(request: Request, items: list[Any], token: Token | None = None) -> IngestReport:
     state = request.app.state
     max_items: int = state.settings.max_batch_items
     if len(items) > max_items:
         raise ApiError(413, "batch_too_large", f"The batch has {len(items)} events; the limit is {max_items}.")
-    return ingest_events(state.store, items, state.clock(), on_stored=state.on_stored)
+
+    def may_write(source: str) -> str | None:
+        if token is None or token.may_write(source):
+            return None
+        return f"token {token.name!r} may write {', '.join(token.producers) or 'no producers'}, not {source}"
+
+    return ingest_events(state.store, items, state.clock(), on_stored=state.on_stored, may_write=may_write)
 
 
 @router.post("/v1/events", openapi_extra=_EVENTS_BODY, tags=["ingestion"],
@@ -81,8 +88,11 @@ async def post_events(request: Request, token: WriterDep) -> JSONBody:
     if not single and not isinstance(body, list):
         raise ApiError(400, "bad_request", "The body must be an event object or an array of events.")
     items = [body] if single else body
-    check_sources(token, [source for i in items if (source := _source_of(i))])
-    report = await run_in_threadpool(_store_batch, request, items)
+    sources = [source for i in items if (source := _source_of(i))]
+    if sources and not any(token.may_write(s) for s in sources):
+        check_sources(token, sources)  # nothing this token may write: 403 naming the sources
+    # Otherwise a foreign event is rejected on its own, like any bad item, and the rest are stored.
+    report = await run_in_threadpool(_store_batch, request, items, token)
     status = 422 if single and report.rejected else 200
     return JSONBody(report.as_json(), status)
 
@@ -107,7 +117,7 @@ async def post_lineage(request: Request, token: WriterDep) -> JSONBody:
     _, body = await read_json(request, (_JSON,))
     mapped = map_run_event(body)  # InvalidEvent -> 422 naming the field
     check_sources(token, sorted({e["source"] for e in mapped.events}))
-    report = await run_in_threadpool(_store_batch, request, mapped.events)
+    report = await run_in_threadpool(_store_batch, request, mapped.events, token)
     if report.rejected:
         first = next(r for r in report.results if r.status == "rejected")
         raise ApiError(422, "invalid_event", first.error or "rejected", field=first.field, **report.as_json())

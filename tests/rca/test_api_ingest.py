@@ -73,17 +73,24 @@ def test_tokens_are_required_and_scoped_to_producers(make_client, tokens) -> Non
     assert client.post("/v1/events", json=deployment("a"), headers=bearer("rca_w_nope")).status_code == 401
     ok = client.post("/v1/events", json=deployment("a"), headers=bearer(tokens["checkout"]))
     assert ok.status_code == 200
-    foreign = client.post("/v1/events", json=[deployment("b"), deployment("c", "svc://payments-service")],
+    foreign = client.post("/v1/events", json=deployment("c", "svc://payments-service"),
                           headers=bearer(tokens["checkout"]))
     assert foreign.status_code == 403
     assert "svc://payments-service" in foreign.json()["message"]
     assert foreign.json()["sources"] == ["svc://payments-service"]
+    # in a batch, the foreign event is rejected on its own and the producer's own is stored
+    mixed = client.post("/v1/events", json=[deployment("b"), deployment("c", "svc://payments-service")],
+                        headers=bearer(tokens["checkout"]))
+    assert mixed.status_code == 200
+    assert [r["status"] for r in mixed.json()["results"]] == ["accepted", "rejected"]
+    assert mixed.json()["results"][1]["field"] == "source"
+    assert "not svc://payments-service" in mixed.json()["results"][1]["error"]
     assert client.post("/v1/events", json=deployment("d"), headers=bearer(tokens["reader"])).status_code == 403
     assert client.post("/v1/events", json=deployment("e", "svc://any"), headers=bearer(tokens["admin"])).status_code \
         == 200
     # writers send, they do not read; readers read
     assert client.get("/v1/evidence", headers=bearer(tokens["checkout"])).status_code == 403
-    assert len(client.get("/v1/evidence", headers=bearer(tokens["reader"])).json()["items"]) == 2
+    assert len(client.get("/v1/evidence", headers=bearer(tokens["reader"])).json()["items"]) == 3
 
 
 def test_openlineage_conformance_payloads_are_accepted_and_mapped(make_client, tokens) -> None:
