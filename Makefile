@@ -32,7 +32,7 @@ demo: install
 	scripts/demo
 
 bench: install
-	$(PY) benchmarks/run_all.py
+	scripts/with-postgres $(PY) benchmarks/run_all.py
 
 # Generated descriptions; tests fail when they are stale.
 spec: install
