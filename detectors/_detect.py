@@ -101,7 +101,9 @@ def run_detectors(store: Store, now: datetime, settings: DetectSettings = Detect
                 if incident["stale_evidence"] and settings.stale_action == "pause":
                     result.paused.append(f"{key[0]} {key[1]}")
                     continue
-                existing = conn.execute(select(incidents.c.id).where(incidents.c.id == incident["id"])).first()
+                existing = conn.execute(select(incidents.c.status).where(incidents.c.id == incident["id"])).first()
+                if existing is not None and existing.status == "false_positive":
+                    continue  # a human said this break is not real: it stays closed while it persists
                 if existing is not None:  # the same break came back after being resolved: reopen it
                     conn.execute(incidents.delete().where(incidents.c.id == incident["id"]))
                 incident.update(detected_at=iso(now), updated_at=iso(now))
@@ -265,6 +267,21 @@ def stored_incidents(store: Store, *, status: str | None = "open", dataset_urn: 
     stmt = stmt.order_by(incidents.c.dataset_urn, incidents.c.kind, incidents.c.detected_at.desc(), incidents.c.id)
     with store.engine.connect() as conn:
         return [orjson.loads(body) for (body,) in conn.execute(stmt)]
+
+
+def mark_false_positive(store: Store, incident_id: str, reason: str, now: datetime, by: str) -> dict[str, Any]:
+    """Close an incident as a false positive; later passes do not reopen the same break (same id)."""
+    now = utc(now)
+    with store.writing() as conn:
+        row = conn.execute(select(incidents.c.body).where(incidents.c.id == incident_id)).first()
+        if row is None:
+            raise UnknownIncident(incident_id)
+        body = orjson.loads(row.body)
+        body.update(status="false_positive", updated_at=iso(now), resolved_at=iso(now),
+                    false_positive={"reason": reason, "by": by, "at": iso(now)})
+        conn.execute(incidents.update().where(incidents.c.id == incident_id).values(
+            status="false_positive", updated_at=now, resolved_at=now, body=orjson.dumps(body).decode()))
+    return body
 
 
 def stored_incident(store: Store, incident_id: str) -> dict[str, Any]:

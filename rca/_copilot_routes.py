@@ -25,7 +25,9 @@ async def incident_rca(request: Request, incident_id: str, _: ReaderDep) -> JSON
     state = request.app.state
 
     def run() -> dict[str, Any]:
-        return build_rca(state.store, stored_incident(state.store, incident_id), state.composer)
+        rca = build_rca(state.store, stored_incident(state.store, incident_id), state.composer)
+        state.metrics.rejected_claims(rca["rejected_claims"])
+        return rca
 
     return JSONBody(await run_in_threadpool(run))
 

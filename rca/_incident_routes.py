@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Request
@@ -15,7 +16,6 @@ from detectors import (
     intake_records,
     list_change_requests,
     reject,
-    run_detectors,
     stored_incident,
     stored_incidents,
 )
@@ -30,7 +30,7 @@ router = APIRouter()
 def list_incidents(
     request: Request,
     _: ReaderDep,
-    status: Literal["open", "resolved", "all"] = "open",
+    status: Literal["open", "resolved", "false_positive", "all"] = "open",
     dataset_urn: str | None = None,
     kind: Literal["freshness", "contract", "drift"] | None = None,
     owner_team: str | None = None,
@@ -50,7 +50,7 @@ def get_incident(request: Request, incident_id: str, _: ReaderDep) -> dict[str, 
              "them on a schedule")
 async def detect_now(request: Request, _: AdminDep) -> dict[str, Any]:
     state = request.app.state
-    result = await run_in_threadpool(run_detectors, state.store, state.clock(), state.detect_settings)
+    result = await run_in_threadpool(state.metrics.detector_pass, state.clock(), state.detect_settings, "api")
     return {"opened": result.opened, "resolved": result.resolved, "paused": result.paused,
             "open": len(result.incidents), "drift": result.drift}
 
@@ -78,7 +78,10 @@ async def gate_records(request: Request, token: WriterDep) -> JSONBody:
                      if isinstance(r, dict) and isinstance(r.get("topic"), str)})
     check_sources(token, topics)
     state = request.app.state
+    started = time.perf_counter()
     report = await run_in_threadpool(intake_records, state.store, records, state.clock())
+    state.metrics.resolution.observe(time.perf_counter() - started)
+    state.metrics.ingested("gate", {s: report.count(s) for s in ("accepted", "duplicate", "held", "rejected")})
     return JSONBody(report.as_json(), 422 if isinstance(body, dict) and report.count("rejected") else 200)
 
 

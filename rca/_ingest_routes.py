@@ -72,7 +72,10 @@ def _store_batch(request: Request, items: list[Any], token: Token | None = None)
             return None
         return f"token {token.name!r} may write {', '.join(token.producers) or 'no producers'}, not {source}"
 
-    return ingest_events(state.store, items, state.clock(), on_stored=state.on_stored, may_write=may_write)
+    report = ingest_events(state.store, items, state.clock(), on_stored=state.on_stored, may_write=may_write)
+    state.metrics.ingested("events", {"accepted": report.accepted, "duplicate": report.duplicates,
+                                      "rejected": report.rejected})
+    return report
 
 
 @router.post("/v1/events", openapi_extra=_EVENTS_BODY, tags=["ingestion"],

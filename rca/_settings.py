@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     stale_window_s: float = Field(default=300.0, gt=0)
     stale_action: Literal["tag", "pause"] = "tag"
     contract_recovery_minutes: int = Field(default=60, ge=1)
+    # GET /metrics takes a reader token unless this is true (a scraper inside a trusted network).
+    metrics_public: bool = False
 
     def detect_settings(self) -> DetectSettings:
         return DetectSettings(stale_threshold_s=self.stale_threshold_s, stale_window_s=self.stale_window_s,

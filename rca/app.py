@@ -13,10 +13,19 @@ from typing import Any
 from fastapi import FastAPI
 
 from copilot import Composer, SemanticSearch, default_composer
-from detectors import DetectSettings, run_detectors
+from detectors import DetectSettings
 from evidence import EvidenceRecord
 from evidence._store import Store
-from rca import _config_routes, _copilot_routes, _errors, _incident_routes, _ingest_routes
+from rca import (
+    _config_routes,
+    _control_routes,
+    _copilot_routes,
+    _errors,
+    _incident_routes,
+    _ingest_routes,
+    _metrics,
+    console,
+)
 from rca._auth import Authenticator
 from rca._settings import Settings
 
@@ -41,13 +50,14 @@ def create_app(
     store = store or Store.open(settings.database_url)
     store.ensure_schema()
     detect_settings = settings.detect_settings()
+    metrics = _metrics.BackboneMetrics(store, clock, detect_settings)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         stop = threading.Event()
         worker = None
         if settings.detect_interval_s > 0:
-            worker = threading.Thread(target=_detect_loop, args=(store, clock, detect_settings, stop,
+            worker = threading.Thread(target=_detect_loop, args=(metrics, clock, detect_settings, stop,
                                                                   settings.detect_interval_s),
                                       name="rca-detectors", daemon=True)
             worker.start()
@@ -70,6 +80,7 @@ def create_app(
     app.state.clock = clock
     app.state.on_stored = on_stored
     app.state.detect_settings = detect_settings
+    app.state.metrics = metrics
     app.state.composer = composer or default_composer()
     app.state.search = SemanticSearch(lambda: _vector_index(settings))
     app.state.authenticator = Authenticator(store, settings.auth_disabled, settings.token_cache_seconds)
@@ -83,15 +94,22 @@ def create_app(
     app.include_router(_config_routes.router)
     app.include_router(_incident_routes.router)
     app.include_router(_copilot_routes.router)
+    app.include_router(_control_routes.router)
+    app.include_router(_metrics.router)
+    app.include_router(console.router)
+    if os.environ.get("RCA_SLACK_SIGNING_SECRET"):
+        from rca import _slack  # slack_bolt only when the bot is configured
+
+        _slack.mount(app)
     return app
 
 
-def _detect_loop(store: Store, clock: Clock, settings: DetectSettings, stop: threading.Event,
+def _detect_loop(metrics: _metrics.BackboneMetrics, clock: Clock, settings: DetectSettings, stop: threading.Event,
                  interval_s: float) -> None:
     """Detectors on a schedule inside `rca serve`; a failing pass is logged and the next one runs."""
     while not stop.wait(interval_s):
         try:
-            run_detectors(store, clock(), settings)
+            metrics.detector_pass(clock(), settings, "schedule")
         except Exception:
             log.exception("detector pass failed; retrying in %s s", interval_s)
 

@@ -24,6 +24,7 @@ from evidence import RcaError
 from evidence._ingest import ingest_events
 from evidence._store import EvidenceQuery, Store
 from evidence._tokens import ROLES, create_token, list_tokens, revoke_token
+from rca._control_cli import policies_app, readiness
 from rca._settings import Settings
 from rca.app import system_clock
 
@@ -33,6 +34,8 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens (writers scoped to producers, readers, admins).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(token_app, name="token")
+app.add_typer(policies_app, name="policies")
+app.command()(readiness)
 console = Console()
 err = Console(stderr=True)
 
@@ -51,6 +54,9 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port (RCA_PORT).")] = None,
     insecure_no_auth: Annotated[bool, typer.Option(
         "--insecure-no-auth", help="Serve without tokens; refused unless bound to loopback.")] = False,
+    demo: Annotated[bool, typer.Option(
+        "--demo", help="Load the reference stories (examples/scenarios) and serve them: auth off (loopback only), "
+        "no scheduled detection, the clock at the stories' now.")] = False,
 ) -> None:
     """Serve the API (uvicorn). Upgrades an empty database itself."""
     import uvicorn
@@ -63,13 +69,18 @@ def serve(
         updates["host"] = host
     if port:
         updates["port"] = port
-    if insecure_no_auth:
+    if insecure_no_auth or demo:
         updates["auth_disabled"] = True
     settings = settings.model_copy(update=updates)
     if settings.auth_disabled and not _loopback(settings.host):
         err.print(f"[red]Refusing to serve without auth on {settings.host}[/red]: bind to 127.0.0.1 or use tokens.")
         raise typer.Exit(2)
-    application = create_app(settings)
+    if demo:
+        from rca._demo import demo_app
+
+        application = demo_app(settings)
+    else:
+        application = create_app(settings)
     # Ingestion allocates a dict per event; the default GC thresholds ran a collection every few hundred
     # events in a 1,000-event batch. Fewer, larger collections measured ~10% more events/s (benchmarks/).
     gc.freeze()
@@ -406,6 +417,20 @@ def _print_rca(rca: dict[str, Any]) -> None:
         console.print(f"    suggested: {action}", highlight=False, markup=False)
     if rca["rejected_claims"]:
         console.print(f"    {len(rca['rejected_claims'])} proposed claim(s) rejected by the verifier", style="dim")
+
+
+@app.command()
+def slack(socket_mode: Annotated[bool, typer.Option("--socket-mode", help="Connect over a WebSocket "
+          "(RCA_SLACK_APP_TOKEN) instead of Slack calling POST /slack/events.")] = False) -> None:
+    """The Slack bot. HTTP mode needs no command: `rca serve` mounts /slack/events when RCA_SLACK_SIGNING_SECRET
+    is set."""
+    if not socket_mode:
+        err.print("HTTP mode: set RCA_SLACK_SIGNING_SECRET and RCA_SLACK_BOT_TOKEN and run `rca serve`.")
+        raise typer.Exit(2)
+    from rca._slack import run_socket_mode
+    from rca.app import create_app
+
+    run_socket_mode(create_app(Settings()))
 
 
 @app.command()

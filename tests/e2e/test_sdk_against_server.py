@@ -4,8 +4,8 @@ import time
 
 import httpx
 import pytest
-from autopilot import Client, Settings
 
+from autopilot import Client, Settings
 from evidence._store import Store
 from evidence._tokens import create_token
 from support import FixedClock

@@ -1,0 +1,116 @@
+"""Policy drafts in the store: suggested from evidence, accepted into the configuration or dismissed by a human."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import orjson
+from sqlalchemy import select
+
+from detectors._skeletons import SKELETON_TYPES, Draft, suggest_drafts
+from evidence import Contract, FreshnessPolicy, RcaError, iso, utc
+from evidence._configs import CONTRACT, POLICY, Configs
+from evidence._schema import policy_drafts
+from evidence._store import Store
+
+SUGGEST_LOOKBACK_DAYS = 30
+
+
+class DraftError(RcaError):
+    def __init__(self, message: str, status: int = 409) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def suggest(store: Store, now: datetime, *, timezones: dict[str, str] | None = None,
+            lookback_days: int = SUGGEST_LOOKBACK_DAYS) -> list[dict[str, Any]]:
+    """Draft what is missing from the last `lookback_days` of evidence, keep the drafts, return the undecided ones.
+
+    A draft already decided (accepted or dismissed) is not proposed again; an undecided draft for the same
+    dataset and kind is replaced by the newer one.
+    """
+    now = utc(now)
+    configs = Configs(store)
+    records = store.records(types=SKELETON_TYPES, since=now - timedelta(days=lookback_days), until=now)
+    drafts = suggest_drafts([r for r in records if r.ingest_time <= now],
+                            configured_policies=[p.dataset_urn for p in configs.specs(POLICY)],
+                            configured_contracts=[c.dataset_urn for c in configs.specs(CONTRACT)],
+                            timezones=timezones)
+    with store.writing() as conn:
+        for draft in drafts:
+            if conn.execute(select(policy_drafts.c.id).where(policy_drafts.c.id == draft.id)).first() is not None:
+                continue
+            conn.execute(policy_drafts.delete().where(policy_drafts.c.dataset_urn == draft.dataset_urn,
+                                                      policy_drafts.c.kind == draft.kind,
+                                                      policy_drafts.c.status == "draft"))
+            conn.execute(policy_drafts.insert().values(
+                id=draft.id, kind=draft.kind, dataset_urn=draft.dataset_urn, spec=orjson.dumps(draft.spec).decode(),
+                basis=orjson.dumps(draft.basis).decode(), status="draft", created_at=now))
+    wanted = {d.id for d in drafts}
+    return [d for d in list_drafts(store, "draft") if d["id"] in wanted]
+
+
+def list_drafts(store: Store, status: str | None = None) -> list[dict[str, Any]]:
+    stmt = select(policy_drafts).order_by(policy_drafts.c.dataset_urn, policy_drafts.c.kind, policy_drafts.c.id)
+    if status is not None:
+        stmt = stmt.where(policy_drafts.c.status == status)
+    with store.engine.connect() as conn:
+        return [_json(row) for row in conn.execute(stmt)]
+
+
+def get_draft(store: Store, draft_id: str) -> dict[str, Any]:
+    with store.engine.connect() as conn:
+        row = conn.execute(select(policy_drafts).where(policy_drafts.c.id == draft_id)).first()
+    if row is None:
+        raise DraftError(f"No policy draft {draft_id!r}; list them with GET /v1/policy-drafts or "
+                         "`rca policies list`.", 404)
+    return _json(row)
+
+
+def accept(store: Store, draft_id: str, now: datetime, by: str,
+           edits: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Write the draft (with the reviewer's edits, e.g. tier or runbook_url) through the configuration."""
+    draft = _undecided(store, draft_id)
+    body = {**draft["spec"], **(edits or {})}
+    spec: FreshnessPolicy | Contract
+    if draft["kind"] == "policy":
+        spec = FreshnessPolicy.model_validate(body)
+        stored_id = Configs(store).put(POLICY, spec, now).id
+    else:
+        spec = Contract.model_validate(body)
+        stored_id = Configs(store).put(CONTRACT, spec, now).id
+    decided = _decide(store, draft_id, "accepted", now, by, spec.model_dump(mode="json", by_alias=True,
+                                                                             exclude_none=True))
+    return {**decided, "config_id": stored_id}
+
+
+def dismiss(store: Store, draft_id: str, now: datetime, by: str) -> dict[str, Any]:
+    _undecided(store, draft_id)
+    return _decide(store, draft_id, "dismissed", now, by, None)
+
+
+def _undecided(store: Store, draft_id: str) -> dict[str, Any]:
+    draft = get_draft(store, draft_id)
+    if draft["status"] != "draft":
+        raise DraftError(f"Policy draft {draft_id} is already {draft['status']}; suggest again for a new one.")
+    return draft
+
+
+def _decide(store: Store, draft_id: str, status: str, now: datetime, by: str,
+            spec: dict[str, Any] | None) -> dict[str, Any]:
+    values: dict[str, Any] = {"status": status, "decided_at": utc(now), "decided_by": by}
+    if spec is not None:
+        values["spec"] = orjson.dumps(spec).decode()
+    with store.writing() as conn:
+        conn.execute(policy_drafts.update().where(policy_drafts.c.id == draft_id).values(**values))
+    return get_draft(store, draft_id)
+
+
+def _json(row: Any) -> dict[str, Any]:
+    return {"id": row.id, "kind": row.kind, "dataset_urn": row.dataset_urn, "status": row.status,
+            "spec": orjson.loads(row.spec), "basis": orjson.loads(row.basis), "created_at": iso(row.created_at),
+            "decided_at": iso(row.decided_at) if row.decided_at else None, "decided_by": row.decided_by}
+
+
+__all__ = ["Draft", "DraftError", "accept", "dismiss", "get_draft", "list_drafts", "suggest"]

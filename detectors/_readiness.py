@@ -1,0 +1,182 @@
+"""Readiness: how well a dataset (or a producer) is instrumented for evidence-grounded RCA, and what to do next.
+
+Pure: records, configuration in; for each criterion its value, threshold, whether it is met and why, and a
+backlog line naming the producers or settings that would raise it. The score is the weighted mean of the
+criteria's values (0-100), so a half-done criterion counts half.
+
+- trace_anchors: share of the subject's data records (commits, runs, gate observations) carrying a W3C
+  traceparent. Gate observations are the gate's bounded sample of Kafka records, not every record.
+- identity_confidence: mean resolution confidence of those records. A gate observation is resolved again
+  with today's rules (an exact rule is its `confidence`, halved when the autopilot-producer header names
+  another producer; a record no rule claims any more is 0); an event that names its dataset itself is 1.0.
+- deploy_correlation: share of the subject's producers that emit DeploymentEvents.
+- policy_completeness: owner team, tier, an SLO (freshness policy or contract) and a runbook link.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from evidence import GATE_OBSERVATION, Contract, EvidenceRecord, FreshnessPolicy, Mapping
+from evidence._resolution import Resolved, resolve
+
+WEIGHTS = {"trace_anchors": 0.25, "identity_confidence": 0.25, "deploy_correlation": 0.25,
+           "policy_completeness": 0.25}
+THRESHOLDS = {"trace_anchors": 0.9, "identity_confidence": 0.9, "deploy_correlation": 1.0,
+              "policy_completeness": 1.0}
+DATA_TYPES = frozenset({"DatasetWriteCommitted", "JobRunStarted", "JobRunCompleted", "JobRunFailed",
+                        GATE_OBSERVATION})
+
+
+@dataclass(frozen=True)
+class Criterion:
+    name: str
+    value: float  # 0..1
+    threshold: float
+    met: bool
+    weight: float
+    detail: str
+    backlog: str | None = None  # what would raise it; None when met
+
+    def as_json(self) -> dict[str, Any]:
+        return {"name": self.name, "value": round(self.value, 3), "threshold": self.threshold, "met": self.met,
+                "weight": self.weight, "detail": self.detail, "backlog": self.backlog}
+
+
+@dataclass(frozen=True)
+class Readiness:
+    subject: str  # a dataset or producer URN
+    kind: str  # dataset | producer
+    score: int  # 0..100
+    criteria: list[Criterion] = field(default_factory=list)
+
+    @property
+    def backlog(self) -> list[str]:
+        return [c.backlog for c in self.criteria if c.backlog]
+
+    def as_json(self) -> dict[str, Any]:
+        return {"subject": self.subject, "kind": self.kind, "score": self.score,
+                "criteria": [c.as_json() for c in self.criteria], "backlog": self.backlog}
+
+
+@dataclass(frozen=True)
+class ReadinessConfig:
+    policies: Sequence[FreshnessPolicy] = ()
+    contracts: Sequence[Contract] = ()
+    mappings: Sequence[Mapping] = ()
+
+
+def dataset_readiness(dataset_urn: str, records: Iterable[EvidenceRecord], config: ReadinessConfig) -> Readiness:
+    """Readiness of one dataset; `records` may hold anything, only its own records and its producers' count."""
+    records = list(records)
+    mine = [r for r in records if r.dataset_urn == dataset_urn and r.type in DATA_TYPES]
+    producers = {r.producer_urn for r in mine if r.producer_urn}
+    producers |= {m.producer_urn for m in config.mappings if m.dataset_urn == dataset_urn and m.producer_urn}
+    producers |= {p.producer_urn for p in config.policies if p.dataset_urn == dataset_urn and p.producer_urn}
+    criteria = [
+        _trace_anchors(mine),
+        _identity(mine, config.mappings),
+        _deploys(sorted(producers), records),
+        _completeness([dataset_urn], config),
+    ]
+    return Readiness(dataset_urn, "dataset", _score(criteria), criteria)
+
+
+def producer_readiness(producer_urn: str, records: Iterable[EvidenceRecord], config: ReadinessConfig) -> Readiness:
+    """Readiness of one producer over the datasets it writes."""
+    records = list(records)
+    mine = [r for r in records if r.producer_urn == producer_urn and r.type in DATA_TYPES]
+    datasets = {r.dataset_urn for r in mine if r.dataset_urn}
+    datasets |= {m.dataset_urn for m in config.mappings if m.producer_urn == producer_urn}
+    datasets |= {p.dataset_urn for p in config.policies if p.producer_urn == producer_urn}
+    criteria = [
+        _trace_anchors(mine),
+        _identity(mine, config.mappings),
+        _deploys([producer_urn], records),
+        _completeness(sorted(datasets), config),
+    ]
+    return Readiness(producer_urn, "producer", _score(criteria), criteria)
+
+
+def _score(criteria: list[Criterion]) -> int:
+    total = sum(c.weight for c in criteria)
+    return round(100 * sum(c.weight * c.value for c in criteria) / total) if total else 0
+
+
+def _criterion(name: str, value: float, detail: str, backlog: str) -> Criterion:
+    met = value >= THRESHOLDS[name]
+    return Criterion(name, value, THRESHOLDS[name], met, WEIGHTS[name], detail, None if met else backlog)
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def _trace_anchors(records: list[EvidenceRecord]) -> Criterion:
+    anchored = sum(1 for r in records if r.traceparent)
+    value = anchored / len(records) if records else 0.0
+    missing = sorted({r.producer_urn or r.source for r in records if not r.traceparent})
+    backlog = (f"add trace anchors (traceparent) for {_plural(len(missing), 'producer')}: {', '.join(missing)}"
+               if missing else "send records through the gate or job-run events so trace anchors can be measured")
+    return _criterion("trace_anchors", value, f"{anchored} of {_plural(len(records), 'record')} carry a traceparent",
+                      backlog)
+
+
+def _confidence(record: EvidenceRecord, mappings: Sequence[Mapping]) -> float:
+    if record.type != GATE_OBSERVATION:
+        return 1.0  # the producer named the dataset itself, under a token scoped to that producer
+    payload = record.payload
+    topic = payload.get("topic")
+    if not isinstance(topic, str):
+        return 0.0
+    schema_id = payload.get("schema_id") if payload.get("schema_id") is not None else payload.get("declared_schema_id")
+    headers = {str(k): str(v) for k, v in (payload.get("headers") or {}).items()}
+    outcome = resolve(mappings, topic, schema_id, headers)
+    return outcome.confidence if isinstance(outcome, Resolved) and outcome.dataset_urn == record.dataset_urn else 0.0
+
+
+def _identity(records: list[EvidenceRecord], mappings: Sequence[Mapping]) -> Criterion:
+    scores = [(r, _confidence(r, mappings)) for r in records]
+    value = sum(s for _, s in scores) / len(scores) if scores else 0.0
+    weak = sorted({r.producer_urn or r.source for r, s in scores if s < THRESHOLDS["identity_confidence"]})
+    low = sum(1 for _, s in scores if s < THRESHOLDS["identity_confidence"])
+    backlog = (f"pin resolution rules (autopilot-producer header, schema id) for {_plural(len(weak), 'producer')}: "
+               f"{', '.join(weak)}" if weak else "no records to resolve yet")
+    detail = (f"mean resolution confidence {value:.2f} over {_plural(len(scores), 'record')}; {low} below "
+              f"{THRESHOLDS['identity_confidence']}")
+    return _criterion("identity_confidence", value, detail, backlog)
+
+
+def _deploys(producers: list[str], records: list[EvidenceRecord]) -> Criterion:
+    deploying = {r.producer_urn for r in records if r.type == "DeploymentEvent"}
+    emitting = [p for p in producers if p in deploying]
+    value = len(emitting) / len(producers) if producers else 0.0
+    silent = [p for p in producers if p not in deploying]
+    backlog = (f"emit DeploymentEvents from {_plural(len(silent), 'producer')}: {', '.join(silent)}" if silent
+               else "name the dataset's producer (a resolution rule or policy producer_urn)")
+    return _criterion("deploy_correlation", value,
+                      f"{len(emitting)} of {_plural(len(producers), 'producer')} emit DeploymentEvents", backlog)
+
+
+def _completeness(datasets: list[str], config: ReadinessConfig) -> Criterion:
+    missing: dict[str, list[str]] = {}
+    present = 0
+    for urn in datasets:
+        specs: list[FreshnessPolicy | Contract] = [*(p for p in config.policies if p.dataset_urn == urn),
+                                                   *(c for c in config.contracts if c.dataset_urn == urn)]
+        parts = {"owner team": any(s.owner_team for s in specs), "tier": any(s.tier is not None for s in specs),
+                 "SLO (freshness policy or contract)": bool(specs), "runbook link": any(s.runbook_url for s in specs)}
+        present += sum(parts.values())
+        for part, ok in parts.items():
+            if not ok:
+                missing.setdefault(part, []).append(urn)
+    value = present / (4 * len(datasets)) if datasets else 0.0
+    actions = {"owner team": "set an owner team", "tier": "set a tier",
+               "SLO (freshness policy or contract)": "define an SLO (accept a policy draft)",
+               "runbook link": "attach a runbook (runbook_url)"}
+    lines = [f"{actions[part]} for {', '.join(urns)}" for part, urns in missing.items()]
+    detail = (f"{present} of {4 * len(datasets)} set (owner team, tier, SLO, runbook link)" if datasets
+              else "no datasets")
+    return _criterion("policy_completeness", value, detail, "; ".join(lines) or "no datasets to configure")

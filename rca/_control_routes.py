@@ -1,0 +1,168 @@
+"""The control plane: policy drafts from evidence, readiness, false-positive marks and quality rates."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Query, Request
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from copilot import TemplateComposer, build_rca
+from detectors import UnknownIncident, stored_incidents
+from detectors._detect import mark_false_positive
+from detectors._drafts import DraftError, accept, dismiss, list_drafts, suggest
+from detectors._readiness import Readiness, ReadinessConfig, dataset_readiness, producer_readiness
+from evidence import utc
+from evidence._configs import CONTRACT, MAPPING, POLICY, Configs
+from evidence._store import Store
+from rca._auth import AdminDep, ReaderDep
+from rca._errors import ApiError
+
+router = APIRouter()
+READINESS_LOOKBACK_DAYS = 30
+
+
+def readiness(store: Store, now: datetime, *, dataset_urn: str | None = None, producer_urn: str | None = None,
+              lookback_days: int = READINESS_LOOKBACK_DAYS) -> list[Readiness]:
+    """Readiness of one dataset, one producer, or (neither given) every dataset and producer seen or configured."""
+    now = utc(now)
+    configs = Configs(store)
+    config = ReadinessConfig(configs.specs(POLICY), configs.specs(CONTRACT), configs.specs(MAPPING))
+    since = now - timedelta(days=lookback_days)
+
+    def load(**who: Any) -> list[Any]:
+        return [r for r in store.records(since=since, until=now, **who) if r.ingest_time <= now]
+
+    if dataset_urn or producer_urn:
+        # Only the subject's records, then the deploys of every producer they name.
+        mine = load(dataset_urns=[dataset_urn]) if dataset_urn else load(producer_urns=[producer_urn])
+        producers = {r.producer_urn for r in mine if r.producer_urn} | {m.producer_urn for m in config.mappings
+                                                                      if m.producer_urn}
+        deploys = load(producer_urns=sorted(p for p in producers if p), types=["DeploymentEvent"])
+        records = list({r.evidence_id: r for r in [*mine, *deploys]}.values())
+        if dataset_urn:
+            return [dataset_readiness(dataset_urn, records, config)]
+        return [producer_readiness(str(producer_urn), records, config)]
+    records = load()
+    datasets = {r.dataset_urn for r in records if r.dataset_urn}
+    datasets |= {p.dataset_urn for p in config.policies} | {c.dataset_urn for c in config.contracts}
+    datasets |= {m.dataset_urn for m in config.mappings}
+    producers = {r.producer_urn for r in records if r.producer_urn and r.dataset_urn}
+    producers |= {m.producer_urn for m in config.mappings if m.producer_urn}
+    return ([dataset_readiness(urn, records, config) for urn in sorted(datasets)]
+            + [producer_readiness(urn, records, config) for urn in sorted(producers)])
+
+
+def quality(store: Store, now: datetime, by: str, days: int) -> list[dict[str, Any]]:
+    """False-positive and inconclusive-RCA rates of incidents detected in the last `days`, per dataset or day.
+
+    Verdicts come from the offline composer: deterministic, and a report must not call a paid model per incident.
+    Whether an RCA is inconclusive is the verifier's call on the evidence, so the rate tracks evidence coverage.
+    """
+    composer = TemplateComposer()
+    since = utc(now) - timedelta(days=days)
+    groups: dict[str, dict[str, int]] = defaultdict(lambda: {"incidents": 0, "false_positives": 0, "rcas": 0,
+                                                             "inconclusive": 0})
+    for incident in stored_incidents(store, status=None):
+        detected = datetime.fromisoformat(str(incident["detected_at"]).replace("Z", "+00:00"))
+        if detected < since:
+            continue
+        group = groups[incident["dataset_urn"] if by == "dataset" else detected.date().isoformat()]
+        group["incidents"] += 1
+        if incident["status"] == "false_positive":
+            group["false_positives"] += 1
+            continue
+        group["rcas"] += 1
+        if build_rca(store, incident, composer)["verdict"] == "inconclusive":
+            group["inconclusive"] += 1
+    return [{by: key, **counts,
+             "false_positive_rate": round(counts["false_positives"] / counts["incidents"], 3),
+             "inconclusive_rate": round(counts["inconclusive"] / counts["rcas"], 3) if counts["rcas"] else None}
+            for key, counts in sorted(groups.items())]
+
+
+def _draft_call(run: Any) -> Any:
+    try:
+        return run()
+    except DraftError as exc:
+        raise ApiError(exc.status, "not_found" if exc.status == 404 else "conflict", str(exc)) from None
+
+
+@router.get("/v1/policy-drafts", tags=["control"], summary="Policy and contract drafts suggested from evidence")
+def policy_drafts(request: Request, _: ReaderDep,
+                  status: Literal["draft", "accepted", "dismissed"] | None = None) -> dict[str, Any]:
+    return {"items": list_drafts(request.app.state.store, status)}
+
+
+class SuggestRequest(BaseModel):
+    timezones: dict[str, str] = Field(default_factory=dict, description="dataset URN -> IANA zone (default UTC)")
+    lookback_days: int = Field(default=30, ge=1, le=365)
+
+
+@router.post("/v1/policy-drafts/suggest", tags=["control"],
+             summary="Draft baseline policies and contracts for datasets that lack them (admin)")
+async def suggest_drafts(request: Request, _: AdminDep,
+                         body: Annotated[SuggestRequest | None, Body()] = None) -> dict[str, Any]:
+    state = request.app.state
+    body = body or SuggestRequest()
+    drafts = await run_in_threadpool(suggest, state.store, state.clock(), timezones=body.timezones,
+                                     lookback_days=body.lookback_days)
+    return {"items": drafts}
+
+
+class Acceptance(BaseModel):
+    edits: dict[str, Any] = Field(default_factory=dict, description="fields to set before accepting, e.g. "
+                                  "{\"tier\": 1, \"runbook_url\": \"https://...\"}")
+
+
+@router.post("/v1/policy-drafts/{draft_id}/accept", tags=["control"],
+             summary="Accept a draft (admin): it becomes a policy or contract, with your edits")
+def accept_draft(request: Request, draft_id: str, token: AdminDep,
+                 body: Annotated[Acceptance | None, Body()] = None) -> dict[str, Any]:
+    state = request.app.state
+    edits = body.edits if body else {}
+    try:
+        return _draft_call(lambda: accept(state.store, draft_id, state.clock(), token.name, edits))
+    except ValueError as exc:  # the edited spec does not validate
+        raise ApiError(422, "invalid_request", str(exc)) from None
+
+
+@router.post("/v1/policy-drafts/{draft_id}/dismiss", tags=["control"], summary="Dismiss a draft (admin)")
+def dismiss_draft(request: Request, draft_id: str, token: AdminDep) -> dict[str, Any]:
+    state = request.app.state
+    return _draft_call(lambda: dismiss(state.store, draft_id, state.clock(), token.name))
+
+
+@router.get("/v1/readiness", tags=["control"],
+            summary="Readiness per dataset and producer: each criterion and the backlog that would raise it")
+def get_readiness(request: Request, _: ReaderDep, dataset_urn: str | None = None,
+                  producer_urn: str | None = None) -> dict[str, Any]:
+    state = request.app.state
+    items = readiness(state.store, state.clock(), dataset_urn=dataset_urn, producer_urn=producer_urn)
+    return {"items": [r.as_json() for r in items]}
+
+
+class FalsePositive(BaseModel):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+@router.post("/v1/incidents/{incident_id}/false-positive", tags=["incidents"],
+             summary="Mark an incident a false positive (admin); the same break is not reopened")
+def false_positive(request: Request, incident_id: str, body: FalsePositive, token: AdminDep) -> dict[str, Any]:
+    state = request.app.state
+    try:
+        return mark_false_positive(state.store, incident_id, body.reason, state.clock(), token.name)
+    except UnknownIncident as exc:
+        raise ApiError(404, "not_found", str(exc)) from None
+
+
+@router.get("/v1/quality", tags=["incidents"],
+            summary="False-positive and inconclusive-RCA rates per dataset or per day of detection")
+async def get_quality(request: Request, _: ReaderDep, by: Literal["dataset", "day"] = "dataset",
+                      days: Annotated[int, Query(ge=1, le=365)] = 30) -> dict[str, Any]:
+    state = request.app.state
+    items = await run_in_threadpool(quality, state.store, state.clock(), by, days)
+    return {"by": by, "days": days, "items": items}

@@ -1,0 +1,135 @@
+"""Operational SLOs of the backbone as Prometheus metrics on GET /metrics; the only prometheus_client importer.
+
+Each app has its own registry (not the process-global one), so tests can build several apps side by side.
+Lag is read from the store at scrape time; everything else is counted where it happens.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from detectors import DetectionResult, DetectSettings, run_detectors
+from evidence import utc
+from evidence._store import Store
+from rca._errors import ApiError
+
+# Seconds, from a fast batch to a slow pass; lag and creation latency reach minutes when something is wrong.
+_FAST = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+_SLOW = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 4 * 3600.0)
+
+# The verifier says why in a sentence; a label needs a short, bounded vocabulary.
+_REASONS = (("cites no evidence", "no_citation"), ("which does not exist", "not_found"),
+            ("outside this incident's evidence", "out_of_scope"), ("instruction-like", "instruction"),
+            ("vouches for itself", "certainty"), ("which the cited evidence does not support", "grounding"))
+
+
+def rejection_reason(why: str) -> str:
+    """A verifier rejection as a metric label: not_found, out_of_scope, no_citation, instruction, certainty,
+    grounding, or predicate (the claim's kind did not hold over the cited evidence)."""
+    return next((label for phrase, label in _REASONS if phrase in why), "predicate")
+
+
+class _LagCollector(Collector):
+    """Ingestion lag, read from the store when Prometheus scrapes (p50 / p95 of the worst source)."""
+
+    def __init__(self, store: Store, clock: Any, settings: DetectSettings) -> None:
+        self.store, self.clock, self.settings = store, clock, settings
+
+    def collect(self) -> Iterable[Metric]:
+        lag = self.store.ingestion_lag(self.clock(), timedelta(seconds=self.settings.stale_window_s))
+        worst50 = max((s["p50_s"] for s in lag.values()), default=0.0)
+        worst95 = max((s["p95_s"] for s in lag.values()), default=0.0)
+        gauge = GaugeMetricFamily("rca_ingestion_lag_seconds", "Ingest time minus event time over the trailing "
+                                  "stale window, worst source, by quantile", labels=["quantile"])
+        gauge.add_metric(["0.5"], worst50)
+        gauge.add_metric(["0.95"], worst95)
+        yield gauge
+        alert = GaugeMetricFamily("rca_ingestion_lag_alert", "1 while the p95 ingestion lag of some source exceeds "
+                                  "the stale threshold (RCA_STALE_THRESHOLD_S); incidents are then tagged stale")
+        alert.add_metric([], 1.0 if worst95 > self.settings.stale_threshold_s else 0.0)
+        yield alert
+        threshold = GaugeMetricFamily("rca_ingestion_lag_threshold_seconds", "The stale-evidence threshold")
+        threshold.add_metric([], self.settings.stale_threshold_s)
+        yield threshold
+
+
+class BackboneMetrics:
+    def __init__(self, store: Store, clock: Any, settings: DetectSettings) -> None:
+        self.store = store
+        self.registry = CollectorRegistry()
+        self.ingest = Counter("rca_ingest_events", "Items received by the ingestion endpoints, by outcome",
+                              ["endpoint", "status"], registry=self.registry)
+        self.resolution = Histogram("rca_resolution_latency_seconds", "Wall time of one gate batch through "
+                                    "offsets, rule resolution, the contract gate and the store", buckets=_FAST,
+                                    registry=self.registry)
+        self.drift = Histogram("rca_drift_detection_seconds", "From the first unmapped record's ingest time to the "
+                               "detector pass that opened its drift incident", buckets=_SLOW, registry=self.registry)
+        self.creation = Histogram("rca_incident_creation_latency_seconds", "From the ingest time of an incident's "
+                                  "first bad evidence (or its deadline, for freshness) to the pass that opened it",
+                                  ["kind"], buckets=_SLOW, registry=self.registry)
+        self.passes = Histogram("rca_detector_pass_duration_seconds", "Wall time of one detector pass",
+                                ["trigger"], buckets=_FAST, registry=self.registry)
+        self.rejections = Counter("rca_verifier_rejections", "Claims the guardrail verifier rejected, by reason",
+                                  ["reason"], registry=self.registry)
+        self.registry.register(_LagCollector(store, clock, settings))
+
+    def ingested(self, endpoint: str, counts: dict[str, int]) -> None:
+        for status, count in counts.items():
+            if count:
+                self.ingest.labels(endpoint, status).inc(count)
+
+    def rejected_claims(self, rejected: Iterable[dict[str, Any]]) -> None:
+        for claim in rejected:
+            self.rejections.labels(rejection_reason(str(claim.get("why", "")))).inc()
+
+    def detector_pass(self, now: datetime, settings: DetectSettings, trigger: str) -> DetectionResult:
+        """Run a pass, timing it, and observe how long each incident it opened took to be created."""
+        started = time.perf_counter()
+        result = run_detectors(self.store, now, settings)
+        self.passes.labels(trigger).observe(time.perf_counter() - started)
+        opened = [i for i in result.incidents if i["id"] in set(result.opened)]
+        for incident, latency in _creation_latencies(self.store, opened, utc(now)):
+            self.creation.labels(incident["kind"]).observe(latency)
+            if incident["kind"] == "drift":
+                self.drift.observe(latency)
+        return result
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+def _creation_latencies(store: Store, opened: list[dict[str, Any]],
+                        now: datetime) -> Iterator[tuple[dict[str, Any], float]]:
+    records = store.get_many(i for incident in opened for i in incident["evidence_ids"])
+    for incident in opened:
+        first_bad = datetime.fromisoformat(incident["first_bad_time"].replace("Z", "+00:00"))
+        # The first bad evidence: what the incident cites at or after its boundary, first to arrive.
+        arrived = [r.ingest_time for i in incident["evidence_ids"]
+                   if (r := records.get(i)) is not None and r.event_time >= first_bad]
+        start = min(arrived, default=first_bad)
+        yield incident, max(0.0, (now - max(start, first_bad)).total_seconds())
+
+
+router = APIRouter()
+
+
+@router.get("/metrics", tags=["operations"], include_in_schema=True,
+            summary="Prometheus metrics of the backbone (reader token unless RCA_METRICS_PUBLIC=true)",
+            response_class=Response, responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}})
+def metrics(request: Request) -> Response:
+    state = request.app.state
+    if not state.settings.metrics_public:
+        token = state.authenticator(request)
+        if not token.may_read:
+            raise ApiError(403, "forbidden", f"Token {token.name!r} is a {token.role} token; metrics need a reader "
+                           "token (or RCA_METRICS_PUBLIC=true).")
+    return Response(state.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,166 @@
+"""The Slack bot (the only slack_bolt importer): `@rca why ...` mentions and `/rca` answered in a thread with the
+copilot's verified chat answer, and new incidents posted to a channel.
+
+HTTP mode is mounted at POST /slack/events when RCA_SLACK_SIGNING_SECRET is set; Bolt's request verification
+answers 401 to a missing, wrong or more than five minutes old signature before any listener runs
+(https://api.slack.com/authentication/verifying-requests-from-slack). Socket Mode: `rca slack --socket-mode`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from slack_bolt import App
+from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
+from slack_sdk import WebClient
+from starlette.concurrency import run_in_threadpool
+
+from copilot import ChatError, Composer, SemanticSearch, ask
+from evidence._store import Store
+
+log = logging.getLogger("rca.slack")
+_MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
+
+
+class SlackSettings(BaseSettings):
+    """RCA_SLACK_* (and RCA_CONSOLE_URL for the links in every message)."""
+
+    model_config = SettingsConfigDict(env_prefix="RCA_SLACK_", extra="ignore")
+
+    signing_secret: str = ""
+    bot_token: str = ""
+    # Socket Mode only: an app-level token (xapp-...).
+    app_token: str = ""
+    channel: str = ""
+    # The Web API base; tests point it at a local fake.
+    api_url: str = "https://slack.com/api/"
+    console_url: str = ""
+
+
+class _ConsoleUrl(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RCA_", extra="ignore")
+
+    console_url: str = "http://127.0.0.1:8080"
+
+
+def _escape(text: str) -> str:
+    # Slack mrkdwn control characters (https://api.slack.com/reference/surfaces/formatting#escaping).
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+class SlackBot:
+    """Bolt listeners over the same store, composer and verifier as the API."""
+
+    def __init__(self, settings: SlackSettings, store: Store, composer: Composer, clock: Callable[[], datetime],
+                 search: SemanticSearch | None = None, console_url: str | None = None,
+                 client: WebClient | None = None) -> None:
+        self.settings, self.store, self.composer, self.clock, self.search = settings, store, composer, clock, search
+        self.console_url = (console_url or settings.console_url or _ConsoleUrl().console_url).rstrip("/")
+        self.client = client or WebClient(token=settings.bot_token or None, base_url=settings.api_url)
+        # The bot token rides on the client; Bolt checks it with auth.test on the first request, not at start-up.
+        self.app = App(signing_secret=settings.signing_secret, client=self.client, token_verification_enabled=False)
+        self.app.event("app_mention")(self._on_mention)
+        self.app.command("/rca")(self._on_command)
+
+    # -- rendering -------------------------------------------------------------------------------------------
+
+    def evidence_link(self, evidence_id: str) -> str:
+        return f"<{self.console_url}/evidence/{evidence_id}|{evidence_id}>"
+
+    def incident_link(self, incident_id: str, label: str | None = None) -> str:
+        return f"<{self.console_url}/incidents/{incident_id}|{_escape(label or incident_id)}>"
+
+    def answer_text(self, question: str) -> str:
+        """The verified chat answer as mrkdwn: every sentence with its citations linked to the console."""
+        try:
+            answer = ask(self.store, self.composer, question, self.clock(), search=self.search).as_json()
+        except ChatError as exc:
+            return _escape(str(exc))
+        lines = []
+        for sentence in answer["answer"]:
+            cites = " ".join(f"[{self.evidence_link(i)}]" for i in sentence["evidence_ids"])
+            lines.append(f"{_escape(sentence['text'])} {cites}".rstrip())
+        if answer["next_checks"]:
+            lines.append("*Next checks:* " + "; ".join(_escape(c) for c in answer["next_checks"]))
+        if answer["incident_id"]:
+            lines.append("Incident: " + self.incident_link(answer["incident_id"]))
+        return "\n".join(lines)
+
+    # -- listeners -------------------------------------------------------------------------------------------
+
+    def _on_mention(self, event: dict[str, Any], client: WebClient) -> None:
+        question = _MENTION.sub("", event.get("text", "")).strip()
+        client.chat_postMessage(channel=event["channel"], thread_ts=event.get("thread_ts") or event["ts"],
+                                text=self.answer_text(question) if question else
+                                "Ask me about a dataset, e.g. `@rca why is orders_enriched stale?`")
+
+    def _on_command(self, ack: Callable[..., None], command: dict[str, Any], client: WebClient) -> None:
+        ack()
+        question = (command.get("text") or "").strip()
+        if not question:
+            client.chat_postEphemeral(channel=command["channel_id"], user=command["user_id"],
+                                      text="Usage: `/rca why is orders_enriched stale?`")
+            return
+        # A slash command has no thread: post the question, then answer in its thread.
+        opened = client.chat_postMessage(channel=command["channel_id"],
+                                         text=f"<@{command['user_id']}> asked: {_escape(question)}")
+        client.chat_postMessage(channel=command["channel_id"], thread_ts=opened["ts"], text=self.answer_text(question))
+
+    # -- notifications ---------------------------------------------------------------------------------------
+
+    def notify_new_incidents(self, incidents: Iterable[dict[str, Any]]) -> int:
+        """One message per new incident in RCA_SLACK_CHANNEL: what broke, since when, and the console link."""
+        if not self.settings.channel:
+            return 0
+        sent = 0
+        for incident in incidents:
+            owner = incident.get("owner_team") or "no owner on record"
+            tier = f", tier {incident['tier']}" if incident.get("tier") is not None else ""
+            deploys = incident.get("correlated_deploys") or []
+            change = f" Correlated deploy: {_escape(deploys[0].get('deploy_ref') or '')}." if deploys else ""
+            text = (f":rotating_light: *{_escape(incident['dataset_urn'])}* {incident['kind']} incident "
+                    f"`{incident['reason_code']}` since {incident['first_bad_time']} ({_escape(owner)}{tier})."
+                    f"{change} {self.incident_link(incident['id'], 'Open the incident')}")
+            try:
+                self.client.chat_postMessage(channel=self.settings.channel, text=text)
+                sent += 1
+            except Exception:  # a Slack outage must not stop detection
+                log.exception("posting incident %s to Slack failed", incident["id"])
+        return sent
+
+
+def bot_for(app: FastAPI, settings: SlackSettings | None = None) -> SlackBot:
+    state = app.state
+    return SlackBot(settings or SlackSettings(), state.store, state.composer, state.clock, search=state.search)
+
+
+def mount(app: FastAPI, settings: SlackSettings | None = None) -> SlackBot:
+    """POST /slack/events on the FastAPI app (events and the /rca command share the request URL)."""
+    bot = bot_for(app, settings)
+    app.state.slack = bot
+
+    # What slack_bolt's SlackRequestHandler does, with the dispatch (signature check, ack, and for commands the
+    # wait for ack) on a worker thread instead of the event loop.
+    @app.post("/slack/events", include_in_schema=False)
+    async def slack_events(request: Request) -> Response:
+        body = await request.body()
+        response = await run_in_threadpool(bot.app.dispatch, to_bolt_request(request, body))
+        return to_starlette_response(response)
+
+    return bot
+
+
+def run_socket_mode(app: FastAPI, settings: SlackSettings | None = None) -> None:
+    """`rca slack --socket-mode`: the same listeners over a WebSocket (RCA_SLACK_APP_TOKEN), no public URL."""
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    settings = settings or SlackSettings()
+    if not settings.app_token:
+        raise SystemExit("Socket Mode needs RCA_SLACK_APP_TOKEN (an app-level xapp- token with connections:write).")
+    SocketModeHandler(bot_for(app, settings).app, settings.app_token).start()

@@ -1,0 +1,56 @@
+"""The metrics seam: short rejection labels, one registry per app. The scrape of a live server is in tests/e2e."""
+
+from __future__ import annotations
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from rca._metrics import rejection_reason
+
+
+def test_verifier_reasons_become_short_labels() -> None:
+    assert [rejection_reason(why) for why in (
+        "cites no evidence",
+        "cites ev_1, which does not exist (it is the source ref of ev_2; cite evidence ids)",
+        "cites ev_1, outside this incident's evidence",
+        "contains instruction-like text ('ignore previous'), which is never a verified fact",
+        "vouches for itself ('definitely'); confidence is computed from evidence, never taken from a claim",
+        "mentions v9.9.9, which the cited evidence does not support",
+        "ev_1 (DeploymentEvent at 2026-03-10T10:50:00Z) does not precede first bad 2026-03-10T10:21:04Z",
+    )] == ["no_citation", "not_found", "out_of_scope", "instruction", "certainty", "grounding", "predicate"]
+
+
+def test_each_app_counts_in_its_own_registry(make_client) -> None:
+    first, second = make_client(), make_client()
+    event = {"specversion": "1.0", "id": "d-1", "source": "svc://a", "type": "DeploymentEvent",
+             "time": "2026-03-10T10:20:00Z", "data": {"service": "a", "version": "v1"}}
+    assert first.post("/v1/events", json=event).status_code == 200
+
+    def accepted(client) -> float:
+        families = text_string_to_metric_families(client.get("/metrics").text)
+        return sum(s.value for f in families for s in f.samples
+                   if s.name == "rca_ingest_events_total" and s.labels.get("status") == "accepted")
+
+    assert (accepted(first), accepted(second)) == (1.0, 0.0)
+
+
+def test_the_grafana_dashboard_charts_every_metric_and_the_lag_threshold(make_client) -> None:
+    import json
+
+    import yaml
+
+    from support import ROOT
+
+    dashboard = json.loads((ROOT / "deploy" / "grafana" / "rca-backbone.json").read_text())
+    exprs = " ".join(t["expr"] for p in dashboard["panels"] for t in p["targets"])
+    families = text_string_to_metric_families(make_client().get("/metrics").text)
+    exposed = {f.name for f in families if not f.name.endswith("_created")}
+    assert exposed == {"rca_ingest_events", "rca_resolution_latency_seconds", "rca_drift_detection_seconds",
+                       "rca_incident_creation_latency_seconds", "rca_detector_pass_duration_seconds",
+                       "rca_verifier_rejections", "rca_ingestion_lag_seconds", "rca_ingestion_lag_alert",
+                       "rca_ingestion_lag_threshold_seconds"}
+    assert all(name in exprs for name in exposed)
+    [lag] = [p for p in dashboard["panels"] if p["title"].startswith("Ingestion lag (")]
+    assert lag["fieldConfig"]["defaults"]["thresholds"]["steps"][-1]["value"] == 120
+    [rule] = [r for g in yaml.safe_load((ROOT / "deploy" / "prometheus" / "rca-alerts.yml").read_text())["groups"]
+              for r in g["rules"] if r["alert"] == "RcaIngestionLagOver2Minutes"]
+    assert rule["expr"] == "max(rca_ingestion_lag_alert) == 1"

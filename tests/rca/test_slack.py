@@ -1,0 +1,202 @@
+"""The Slack bot on the real FastAPI app: signed requests answered in threads at a fake Slack Web API, badly
+signed ones refused with 401 before any work, and new incidents posted with a link to the console."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlencode
+
+import pytest
+from fastapi.testclient import TestClient
+
+from detectors import stored_incidents
+from evidence._store import Store
+from rca import Settings, create_app
+from rca._demo import load_demo
+
+SECRET = "test-signing-secret"
+CONSOLE = "http://console.test"
+DEMO_NOW = datetime(2026, 3, 10, 10, 30, tzinfo=UTC)
+
+
+class FakeSlack:
+    """A local Slack Web API: records every call, answers ok with a message ts."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.identity_checks = 0
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                raw = self.rfile.read(int(self.headers.get("content-length", 0))).decode()
+                if self.headers.get("content-type", "").startswith("application/json"):
+                    body = json.loads(raw or "{}")
+                else:
+                    body = {k: v[0] for k, v in parse_qs(raw).items()}
+                method = self.path.rsplit("/", 1)[-1]
+                if method == "auth.test":  # Bolt asks who the bot is before the first listener runs
+                    fake.identity_checks += 1
+                    answer = json.dumps({"ok": True, "user_id": "U0RCA", "bot_id": "B1", "team_id": "T1"})
+                else:
+                    fake.calls.append((method, body))
+                    answer = json.dumps({"ok": True, "channel": body.get("channel"),
+                                         "ts": f"1700000000.{len(fake.calls):06d}"})
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.end_headers()
+                self.wfile.write(answer.encode())
+
+            def log_message(self, *_: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/api/"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def wait_for(self, count: int, timeout: float = 20) -> list[tuple[str, dict[str, Any]]]:
+        deadline = time.monotonic() + timeout
+        while len(self.calls) < count and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self.calls
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def slack() -> Iterator[FakeSlack]:
+    fake = FakeSlack()
+    yield fake
+    fake.close()
+
+
+@pytest.fixture
+def demo_store(tmp_path: Path) -> Iterator[Store]:
+    store = Store.open(f"sqlite:///{tmp_path / 'rca.db'}")
+    load_demo(store)
+    yield store
+    store.engine.dispose()
+
+
+@pytest.fixture
+def client(slack: FakeSlack, demo_store: Store, tmp_path: Path,
+           monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
+    for name, value in {"RCA_SLACK_SIGNING_SECRET": SECRET, "RCA_SLACK_BOT_TOKEN": "xoxb-test",
+                        "RCA_SLACK_API_URL": slack.url, "RCA_SLACK_CHANNEL": "C-ONCALL",
+                        "RCA_CONSOLE_URL": CONSOLE}.items():
+        monkeypatch.setenv(name, value)
+    settings = Settings(database_url="sqlite://", detect_interval_s=0, chroma_path=str(tmp_path / "chroma"))
+    app = create_app(settings, store=demo_store, clock=lambda: DEMO_NOW)
+    with TestClient(app) as client:
+        yield client
+
+
+def signed(body: str, timestamp: int | None = None, secret: str = SECRET) -> dict[str, str]:
+    timestamp = int(time.time()) if timestamp is None else timestamp
+    digest = hmac.new(secret.encode(), f"v0:{timestamp}:{body}".encode(), hashlib.sha256).hexdigest()
+    return {"x-slack-request-timestamp": str(timestamp), "x-slack-signature": f"v0={digest}"}
+
+
+def mention(text: str = "<@U0RCA> why is orders_enriched stale?") -> str:
+    return json.dumps({"token": "legacy", "team_id": "T1", "api_app_id": "A1", "type": "event_callback",
+                       "event_id": "Ev1", "event_time": int(time.time()),
+                       "event": {"type": "app_mention", "user": "U1", "text": text, "ts": "1700000000.000100",
+                                 "channel": "C-INCIDENTS", "event_ts": "1700000000.000100"}})
+
+
+def command(text: str = "why is orders_enriched stale?") -> str:
+    return urlencode({"token": "legacy", "team_id": "T1", "channel_id": "C-INCIDENTS", "user_id": "U1",
+                      "command": "/rca", "text": text, "response_url": "http://127.0.0.1:9/unused",
+                      "trigger_id": "t1", "api_app_id": "A1"})
+
+
+JSON = {"content-type": "application/json"}
+FORM = {"content-type": "application/x-www-form-urlencoded"}
+
+
+def test_a_signed_mention_is_answered_in_its_thread_with_linked_citations(client: TestClient,
+                                                                          slack: FakeSlack) -> None:
+    body = mention()
+    response = client.post("/slack/events", content=body, headers={**JSON, **signed(body)})
+    assert response.status_code == 200
+    [(method, message)] = slack.wait_for(1)
+    assert method == "chat.postMessage"
+    assert (message["channel"], message["thread_ts"]) == ("C-INCIDENTS", "1700000000.000100")
+    assert "running for 75 min" in message["text"]
+    assert f"<{CONSOLE}/evidence/ev_" in message["text"] and f"<{CONSOLE}/incidents/inc_" in message["text"]
+
+
+def test_a_signed_slash_command_answers_in_the_thread_of_the_question(client: TestClient, slack: FakeSlack) -> None:
+    body = command()
+    response = client.post("/slack/events", content=body, headers={**FORM, **signed(body)})
+    assert response.status_code == 200
+    question, answer = slack.wait_for(2)
+    assert question[0] == answer[0] == "chat.postMessage"
+    assert question[1]["text"] == "<@U1> asked: why is orders_enriched stale?"
+    assert answer[1]["thread_ts"] == "1700000000.000001" and answer[1]["channel"] == "C-INCIDENTS"
+    assert "JOB_RUNNING_SLOW" in answer[1]["text"] or "running for 75 min" in answer[1]["text"]
+    assert f"<{CONSOLE}/evidence/ev_" in answer[1]["text"]
+
+
+@pytest.mark.parametrize("kind", ["event", "command"])
+@pytest.mark.parametrize("headers", ["missing", "wrong", "old", "other secret"])
+def test_badly_signed_requests_get_401_and_no_work_is_done(client: TestClient, slack: FakeSlack,
+                                                           monkeypatch: pytest.MonkeyPatch, kind: str,
+                                                           headers: str) -> None:
+    asked: list[str] = []
+    import rca._slack
+
+    real_ask = rca._slack.ask
+    monkeypatch.setattr(rca._slack, "ask", lambda *a, **k: asked.append(a[2]) or real_ask(*a, **k))
+    body, content_type = (mention(), JSON) if kind == "event" else (command(), FORM)
+    signature = {
+        "missing": {},
+        "wrong": {**signed(body), "x-slack-signature": "v0=" + "0" * 64},
+        "old": signed(body, int(time.time()) - 6 * 60),
+        "other secret": signed(body, secret="not-the-secret"),
+    }[headers]
+    response = client.post("/slack/events", content=body, headers={**content_type, **signature})
+    assert response.status_code == 401
+    time.sleep(0.3)
+    assert (slack.calls, slack.identity_checks, asked) == ([], 0, [])
+
+
+def test_new_incidents_are_posted_to_the_channel_with_a_link(client: TestClient, slack: FakeSlack,
+                                                             demo_store: Store) -> None:
+    incidents = stored_incidents(demo_store)
+    assert client.app.state.slack.notify_new_incidents(incidents) == len(incidents) == 2  # type: ignore[attr-defined]
+    posted = {m["text"] for _, m in slack.wait_for(2)}
+    assert {m["channel"] for _, m in slack.calls} == {"C-ONCALL"}
+    for incident in incidents:
+        [text] = [t for t in posted if incident["dataset_urn"] in t]
+        assert incident["reason_code"] in text and f"<{CONSOLE}/incidents/{incident['id']}|" in text
+
+
+def test_without_a_signing_secret_there_is_no_slack_endpoint(demo_store: Store, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("RCA_SLACK_SIGNING_SECRET", raising=False)
+    app = create_app(Settings(database_url="sqlite://", detect_interval_s=0, chroma_path=str(tmp_path / "c")),
+                     store=demo_store)
+    with TestClient(app) as client:
+        assert client.post("/slack/events", content=mention(), headers=JSON).status_code in (404, 405)
+
+
+def test_socket_mode_needs_an_app_level_token(demo_store: Store, tmp_path: Path) -> None:
+    from rca._slack import SlackSettings, run_socket_mode
+
+    app = create_app(Settings(database_url="sqlite://", detect_interval_s=0, chroma_path=str(tmp_path / "c")),
+                     store=demo_store)
+    with pytest.raises(SystemExit, match="RCA_SLACK_APP_TOKEN"):
+        run_socket_mode(app, SlackSettings(signing_secret=SECRET, bot_token="xoxb-test", app_token=""))
