@@ -51,6 +51,7 @@ def get_incident(request: Request, incident_id: str, _: ReaderDep) -> dict[str, 
 async def detect_now(request: Request, _: AdminDep) -> dict[str, Any]:
     state = request.app.state
     result = await run_in_threadpool(state.metrics.detector_pass, state.clock(), state.detect_settings, "api")
+    await run_in_threadpool(state.announce, result)
     return {"opened": result.opened, "resolved": result.resolved, "paused": result.paused,
             "open": len(result.incidents), "drift": result.drift}
 

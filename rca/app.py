@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from copilot import Composer, SemanticSearch, default_composer
-from detectors import DetectSettings
+from detectors import DetectionResult, DetectSettings
 from evidence import EvidenceRecord
 from evidence._store import Store
 from rca import (
@@ -58,7 +58,7 @@ def create_app(
         worker = None
         if settings.detect_interval_s > 0:
             worker = threading.Thread(target=_detect_loop, args=(metrics, clock, detect_settings, stop,
-                                                                  settings.detect_interval_s),
+                                                                  settings.detect_interval_s, app.state.announce),
                                       name="rca-detectors", daemon=True)
             worker.start()
         yield
@@ -83,6 +83,8 @@ def create_app(
     app.state.metrics = metrics
     app.state.composer = composer or default_composer()
     app.state.search = SemanticSearch(lambda: _vector_index(settings))
+    listeners: list[Callable[[list[dict[str, Any]]], object]] = []
+    app.state.announce = _announcer(listeners)
     app.state.authenticator = Authenticator(store, settings.auth_disabled, settings.token_cache_seconds)
     _errors.install(app)
 
@@ -100,18 +102,33 @@ def create_app(
     if os.environ.get("RCA_SLACK_SIGNING_SECRET"):
         from rca import _slack  # slack_bolt only when the bot is configured
 
-        _slack.mount(app)
+        bot = _slack.mount(app)
+        listeners.append(bot.notify_new_incidents)
     return app
 
 
 def _detect_loop(metrics: _metrics.BackboneMetrics, clock: Clock, settings: DetectSettings, stop: threading.Event,
-                 interval_s: float) -> None:
+                 interval_s: float, announce: Callable[[DetectionResult], None]) -> None:
     """Detectors on a schedule inside `rca serve`; a failing pass is logged and the next one runs."""
     while not stop.wait(interval_s):
         try:
-            metrics.detector_pass(clock(), settings, "schedule")
+            announce(metrics.detector_pass(clock(), settings, "schedule"))
         except Exception:
             log.exception("detector pass failed; retrying in %s s", interval_s)
+
+
+def _announcer(listeners: list[Callable[[list[dict[str, Any]]], object]]) -> Callable[[DetectionResult], None]:
+    """Tells listeners (the Slack bot) about the incidents a pass opened; a failing listener never fails a pass."""
+
+    def announce(result: DetectionResult) -> None:
+        opened = [i for i in result.incidents if i["id"] in set(result.opened)]
+        for listener in listeners if opened else []:
+            try:
+                listener(opened)
+            except Exception:
+                log.exception("could not announce %d new incident(s)", len(opened))
+
+    return announce
 
 
 def _vector_index(settings: Settings) -> Any:

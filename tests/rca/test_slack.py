@@ -200,3 +200,28 @@ def test_socket_mode_needs_an_app_level_token(demo_store: Store, tmp_path: Path)
                      store=demo_store)
     with pytest.raises(SystemExit, match="RCA_SLACK_APP_TOKEN"):
         run_socket_mode(app, SlackSettings(signing_secret=SECRET, bot_token="xoxb-test", app_token=""))
+
+
+def test_a_detector_pass_that_opens_incidents_posts_them(slack: FakeSlack, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from detectors._scenario import load_into, load_scenario
+
+    for name, value in {"RCA_SLACK_SIGNING_SECRET": SECRET, "RCA_SLACK_BOT_TOKEN": "xoxb-test",
+                        "RCA_SLACK_API_URL": slack.url, "RCA_SLACK_CHANNEL": "C-ONCALL",
+                        "RCA_CONSOLE_URL": CONSOLE}.items():
+        monkeypatch.setenv(name, value)
+    scenario = load_scenario(Path(__file__).resolve().parents[1].parent / "examples" / "scenarios"
+                             / "spring_missing_customer_id.yaml")
+    with Store.open(f"sqlite:///{tmp_path / 'fresh.db'}") as store:
+        store.ensure_schema()
+        load_into(store, scenario)
+        settings = Settings(database_url="sqlite://", detect_interval_s=0, chroma_path=str(tmp_path / "chroma"),
+                            auth_disabled=True)
+        with TestClient(create_app(settings, store=store, clock=lambda: scenario.now)) as client:
+            opened = client.post("/v1/detect").json()["opened"]
+            assert len(opened) == 1
+            [(_, message)] = slack.wait_for(1)
+            assert message["channel"] == "C-ONCALL" and f"/incidents/{opened[0]}|" in message["text"]
+            assert client.post("/v1/detect").json()["opened"] == []  # nothing new: nothing posted again
+            time.sleep(0.3)
+            assert len(slack.calls) == 1
