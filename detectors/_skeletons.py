@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 import orjson
 
+from detectors._contract import json_type
 from evidence import GATE_OBSERVATION, Contract, EvidenceRecord, FreshnessPolicy, iso
 
 MIN_DAYS = 3  # local days with a commit before a deadline is proposed
@@ -261,16 +262,7 @@ def _field_schema(seen: list[Any]) -> dict[str, Any]:
 
 
 def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
+    # As the gate names types, except that 3.0 counts as an integer: JSON Schema's view, for a skeleton.
+    if isinstance(value, float) and value.is_integer():
         return "integer"
-    if isinstance(value, float):
-        return "integer" if value.is_integer() else "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"
+    return json_type(value)
