@@ -5,6 +5,7 @@
     # GET /                      incidents, filters by team, tier and status
     # GET /incidents/{id}        timeline, chart, evidence, RCA panel and chat
     # GET /change-requests       drift change requests (approve / reject need an admin token)
+    # GET /readiness             readiness per dataset and producer, criteria and backlog
 """
 
 from __future__ import annotations
@@ -46,6 +47,11 @@ def evidence_page(evidence_id: str) -> HTMLResponse:
 
 @router.get("/change-requests")
 def change_requests_page() -> HTMLResponse:
+    return _page()
+
+
+@router.get("/readiness")
+def readiness_page() -> HTMLResponse:
     return _page()
 
 

@@ -159,3 +159,21 @@ def test_readers_read_with_their_pasted_token_and_only_admins_decide_change_requ
     page.click("#token-form button")
     page.locator("#change-requests button.approve").click()
     expect(page.locator("#change-requests tbody tr")).to_contain_text("approved")
+
+
+def test_readiness_shows_each_criterion_and_the_backlog(demo_url: str, page) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(f"{demo_url}/")
+    page.get_by_role("link", name="Readiness").click()
+    page.wait_for_url("**/readiness")
+    table = page.locator("#readiness")
+    expect(table.locator('tr[data-subject="ds://orders_v1"]')).to_have_count(1)
+    row = table.locator('tr[data-subject="ds://orders_v1"]')
+    expect(row.locator(".score")).to_contain_text("%")
+    for name in ("trace anchor", "identity confidence", "deploy correlation", "policy completeness"):
+        expect(row.locator(".criteria")).to_contain_text(name)
+    expect(row).to_contain_text("runbook")  # the demo's contract has no runbook link: the backlog says so
+    assert errors == []

@@ -320,6 +320,25 @@ async function renderChangeRequests(main) {
         : el("tr", {}, el("td", { colspan: 8 }, "No change requests.")))));
 }
 
+// ---- readiness --------------------------------------------------------------------------------------------
+
+async function renderReadiness(main) {
+  const { items } = await api("/v1/readiness");
+  const criterion = (c) => el("li", { class: c.met ? "met" : "unmet" },
+    el("strong", {}, `${c.met ? "✓" : "✗"} ${c.name.replace(/_/g, " ")}`), ` ${Math.round(c.value * 100)}% `,
+    el("span", { class: "muted" }, c.detail));
+  main.replaceChildren(el("h1", {}, "Readiness"),
+    el("p", { class: "muted" }, "Minimum-observable readiness per dataset and producer: every criterion, and the "
+      + "backlog that would raise the score."),
+    el("table", { id: "readiness", class: "grid" },
+      el("thead", {}, el("tr", {}, ["Subject", "Kind", "Score", "Criteria", "Backlog"].map((h) => el("th", {}, h)))),
+      el("tbody", {}, items.length ? items.map((r) => el("tr", { "data-subject": r.subject },
+        el("td", {}, el("code", {}, r.subject)), el("td", {}, r.kind), el("td", { class: "score" }, `${r.score}%`),
+        el("td", {}, el("ul", { class: "criteria" }, r.criteria.map(criterion))),
+        el("td", {}, r.backlog.length ? el("ul", { class: "backlog" }, r.backlog.map((b) => el("li", {}, b)))
+          : "nothing to do"))) : el("tr", {}, el("td", { colspan: 5 }, "No evidence yet.")))));
+}
+
 // ---- routing ----------------------------------------------------------------------------------------------
 
 async function route() {
@@ -333,6 +352,7 @@ async function route() {
       main.replaceChildren(el("h1", {}, "Evidence"));
       await openEvidence(decodeURIComponent(match[1]));
     } else if (path === "/change-requests") await renderChangeRequests(main);
+    else if (path === "/readiness") await renderReadiness(main);
     else await renderList(main);
   } catch (error) {
     showError(error);
