@@ -28,6 +28,7 @@ from detectors._incidents import (
     drift_incident,
     freshness_incident,
 )
+from detectors._runs import by_dataset_and_producer
 from evidence import Contract, EvidenceRecord, FreshnessPolicy, RcaError, iso, utc
 from evidence._configs import CONTRACT, LINEAGE, MAPPING, POLICY, Configs
 from evidence._schema import incidents
@@ -150,13 +151,7 @@ def _freshness(store: Store, policies: list[FreshnessPolicy], now: datetime,
     # The lookback counts local calendar days before today's schedule: one more day, plus the widest UTC offset.
     lookback = timedelta(days=max(p.lookback_days for p in policies) + 1, hours=14)
     records = store.records(types=_FRESHNESS_TYPES, since=now - lookback, until=now, ordered=False)
-    by_dataset: dict[str, list[EvidenceRecord]] = defaultdict(list)
-    by_producer: dict[str, list[EvidenceRecord]] = defaultdict(list)
-    for record in records:
-        if record.dataset_urn:
-            by_dataset[record.dataset_urn].append(record)
-        if record.producer_urn:
-            by_producer[record.producer_urn].append(record)
+    by_dataset, by_producer = by_dataset_and_producer(records)
 
     def relevant(policy: FreshnessPolicy) -> list[EvidenceRecord]:
         mine = by_dataset.get(policy.dataset_urn, [])

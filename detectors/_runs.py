@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import statistics
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -198,3 +199,17 @@ def failure_class(reason: object) -> str:
         if pattern.search(text):
             return name
     return "other"
+
+
+def by_dataset_and_producer(
+    records: Iterable[EvidenceRecord],
+) -> tuple[dict[str, list[EvidenceRecord]], dict[str, list[EvidenceRecord]]]:
+    """Records grouped by the dataset they are about and by the producer that sent them (order kept)."""
+    by_dataset: dict[str, list[EvidenceRecord]] = defaultdict(list)
+    by_producer: dict[str, list[EvidenceRecord]] = defaultdict(list)
+    for record in records:
+        if record.dataset_urn:
+            by_dataset[record.dataset_urn].append(record)
+        if record.producer_urn:
+            by_producer[record.producer_urn].append(record)
+    return by_dataset, by_producer

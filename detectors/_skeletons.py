@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 import orjson
 
 from detectors._contract import json_type
+from detectors._runs import by_dataset_and_producer
 from evidence import GATE_OBSERVATION, Contract, EvidenceRecord, FreshnessPolicy, iso
 
 MIN_DAYS = 3  # local days with a commit before a deadline is proposed
@@ -56,13 +57,7 @@ def suggest_drafts(records: Iterable[EvidenceRecord], *, configured_policies: It
     `timezones` maps a dataset to its IANA zone: commit offsets do not name a zone, so none is guessed.
     """
     records = sorted(records, key=lambda r: (r.event_time, r.evidence_id))
-    by_dataset: dict[str, list[EvidenceRecord]] = defaultdict(list)
-    by_producer: dict[str, list[EvidenceRecord]] = defaultdict(list)
-    for record in records:
-        if record.dataset_urn:
-            by_dataset[record.dataset_urn].append(record)
-        if record.producer_urn:
-            by_producer[record.producer_urn].append(record)
+    by_dataset, by_producer = by_dataset_and_producer(records)
     have_policy, have_contract = set(configured_policies), set(configured_contracts)
     drafts: list[Draft] = []
     for urn, mine in sorted(by_dataset.items()):
