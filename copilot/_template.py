@@ -98,16 +98,15 @@ def _contract(incident: dict[str, Any]) -> list[Claim]:
 
 
 def _deploy_claims(incident: dict[str, Any], boundary: str) -> list[Claim]:
-    return [
-        Claim(
-            kind=ClaimKind.DEPLOY_CORRELATED,
-            evidence_ids=[deploy["evidence_id"]],
-            params={"version": deploy.get("version")},
-            text=f"{deploy.get('service')} {deploy.get('version')} was deployed at {_hhmm(deploy.get('time'))}, "
-            f"{_minutes(deploy.get('seconds_before_first_bad'))} before the {boundary}.",
-        )
-        for deploy in incident.get("correlated_deploys") or []
-    ]
+    return [_deploy_claim(deploy, f"{_minutes(deploy.get('seconds_before_first_bad'))} before the {boundary}")
+            for deploy in incident.get("correlated_deploys") or []]
+
+
+def _deploy_claim(deploy: dict[str, Any], when: str) -> Claim:
+    return Claim(kind=ClaimKind.DEPLOY_CORRELATED, evidence_ids=[deploy["evidence_id"]],
+                 params={"version": deploy.get("version")},
+                 text=f"{deploy.get('service')} {deploy.get('version')} was deployed at "
+                      f"{_hhmm(deploy.get('time'))}, {when}.")
 
 
 def _freshness(incident: dict[str, Any], items: list[EvidenceItem]) -> list[Claim]:
@@ -203,15 +202,7 @@ def _freshness(incident: dict[str, Any], items: list[EvidenceItem]) -> list[Clai
                 )
             )
         else:
-            claims.append(
-                Claim(
-                    kind=ClaimKind.DEPLOY_CORRELATED,
-                    evidence_ids=[deploy["evidence_id"]],
-                    params={"version": deploy.get("version")},
-                    text=f"{deploy.get('service')} {deploy.get('version')} was deployed at "
-                    f"{_hhmm(deploy.get('time'))}, after the last good run.",
-                )
-            )
+            claims.append(_deploy_claim(deploy, "after the last good run"))
     return claims
 
 

@@ -67,17 +67,24 @@ class IngestReport:
         }
 
 
+def as_envelope(raw: Any, position: int | None = None) -> Any:
+    """The item as an envelope v1 dict: a CDEvent (bare, or in its CloudEvents binding) is mapped, anything
+    else is returned as it is for parse_event to judge."""
+    if isinstance(raw, dict):
+        if str(raw.get("type", "")).startswith(CDEVENT_PREFIX):  # a CDEvent in its CloudEvents binding
+            return cdevent_to_envelope(raw.get("data"), position=position)
+        if isinstance(raw.get("context"), dict) and "specversion" not in raw:  # a bare CDEvent
+            return cdevent_to_envelope(raw, position=position)
+    return raw
+
+
 def to_record(raw: Any, ingest_time: datetime | None, *, position: int | None = None,
               trust_ingesttime: bool = False) -> EvidenceRecord:
     """Validate one raw item (envelope v1, or a CDEvent carried in it) and build its evidence record.
 
     `ingest_time` None (replays only) means the event arrived at its own time.
     """
-    if isinstance(raw, dict):
-        if str(raw.get("type", "")).startswith(CDEVENT_PREFIX):  # a CDEvent in its CloudEvents binding
-            raw = cdevent_to_envelope(raw.get("data"), position=position)
-        elif isinstance(raw.get("context"), dict) and "specversion" not in raw:  # a bare CDEvent
-            raw = cdevent_to_envelope(raw, position=position)
+    raw = as_envelope(raw, position)
     event = parse_event(raw, position)
     stamped = ingest_time if ingest_time is not None else event.time
     if trust_ingesttime and event.model_extra and "ingesttime" in event.model_extra:

@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from evidence import EVENT_TYPES, EvidenceRecord, InvalidEvent, iso
 from evidence._configs import LINEAGE, Configs
-from evidence._ingest import IngestReport, ingest_events
+from evidence._ingest import IngestReport, as_envelope, ingest_events
 from evidence._openlineage import map_run_event
 from evidence._store import EvidenceQuery
 from evidence._tokens import Token
@@ -101,17 +101,12 @@ async def post_events(request: Request, token: WriterDep) -> JSONBody:
 
 
 def _source_of(item: Any) -> str | None:
-    if not isinstance(item, dict):
+    """The producer an item speaks for, as ingestion will read it (CDEvents mapped the same way)."""
+    try:
+        envelope = as_envelope(item)
+    except InvalidEvent:
         return None
-    if isinstance(item.get("context"), dict) or str(item.get("type", "")).startswith("dev.cdevents."):
-        from evidence._cdevents import cdevent_to_envelope
-
-        try:
-            inner = item.get("data") if "specversion" in item else item
-            return str(cdevent_to_envelope(inner)["source"])
-        except InvalidEvent:
-            return None
-    source = item.get("source")
+    source = envelope.get("source") if isinstance(envelope, dict) else None
     return source if isinstance(source, str) else None
 
 
