@@ -1,7 +1,7 @@
 """What the autopilot SDK costs its host: emit() latency and a business loop's throughput.
 
-    .venv/bin/python benchmarks/sdk_emit.py            # full run (about a minute)
-    .venv/bin/python benchmarks/sdk_emit.py --quick    # a few seconds, for CI
+    .venv/bin/python benchmarks/sdk_emit.py            # full run (about four minutes)
+    .venv/bin/python benchmarks/sdk_emit.py --quick    # about 20 seconds
 
 Backend "up" is a stdlib HTTP server in a separate process that reads each batch without parsing it
 (the real rca service runs elsewhere: its CPU must not be charged to the host); "down" is a closed
