@@ -19,7 +19,15 @@ from typing import Any
 from copilot._composer import EvidenceItem, Question
 from evidence import ConfigError
 
-PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
+
+def _prompts_dir() -> Path:
+    # An installed rca carries prompts/ as copilot/prompts (pyproject's package-dir); a checkout reads the
+    # repository's prompts/ itself, so an edited prompt takes effect without reinstalling.
+    installed = Path(__file__).resolve().parent / "prompts"
+    return installed if installed.is_dir() else Path(__file__).resolve().parent.parent / "prompts"
+
+
+PROMPTS_DIR = _prompts_dir()
 _FILE = re.compile(r"^(?P<name>[a-z][a-z0-9_]*?)_v(?P<version>[0-9]+)\.(?:md|txt)$")
 _PART = re.compile(r"^<!-- (system|user) -->[ \t]*$", re.MULTILINE)
 # JSON's own escapes for the three characters markup needs: the excerpt stays valid JSON, and no payload can

@@ -23,7 +23,9 @@ STORIES = ("spark_job_running_slow.yaml", "spring_missing_customer_id.yaml")
 
 
 def scenario_dir() -> Path:
-    return Path(__file__).resolve().parent.parent / "examples" / "scenarios"
+    """examples/scenarios in a checkout; the copy an installed rca carries as rca/demo_scenarios."""
+    installed = Path(__file__).resolve().parent / "demo_scenarios"
+    return installed if installed.is_dir() else Path(__file__).resolve().parent.parent / "examples" / "scenarios"
 
 
 def load_demo(store: Store, directory: Path | None = None) -> datetime:
