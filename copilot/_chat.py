@@ -144,7 +144,7 @@ def _for_chat(composer: Composer) -> Composer:
         return IntentComposer(composer)
     prompt = getattr(composer, "prompt", None)
     if prompt is not None and str(getattr(prompt, "id", "")).startswith("rca"):
-        return type(composer)(composer.chat_model, prompt="chat_v1")  # type: ignore[attr-defined,call-arg]
+        return type(composer)(composer.chat_model, prompt="chat_v2")  # type: ignore[attr-defined,call-arg]
     return composer
 
 

@@ -117,7 +117,7 @@ def _what_to_check(exc: BaseException, endpoint: str | None) -> str:
 class LangChainComposer:
     """Claims from any LangChain chat model that supports `with_structured_output`."""
 
-    def __init__(self, chat_model: BaseChatModel, prompt: str | Prompt = "rca_v1", *,
+    def __init__(self, chat_model: BaseChatModel, prompt: str | Prompt = "rca_v2", *,
                  method: StructuredMethod = "json_schema") -> None:
         self.chat_model = chat_model
         self.prompt = prompt if isinstance(prompt, Prompt) else load_prompt(prompt)
@@ -149,7 +149,7 @@ class LangChainComposer:
 
 
 def openai_compatible(base_url: str | None, model: str, api_key: str, *, timeout: float = 30, max_retries: int = 0,
-                      http_client: Any = None, prompt: str | Prompt = "rca_v1",
+                      http_client: Any = None, prompt: str | Prompt = "rca_v2",
                       temperature: float | None = 0) -> LangChainComposer:
     """A composer on any OpenAI-compatible chat completions server: OpenAI, vLLM, Ollama, llama.cpp server."""
     from langchain_openai import ChatOpenAI
@@ -184,13 +184,13 @@ def composer_from_settings(env: Mapping[str, str]) -> LangChainComposer | None:
 
     RCA_LLM_CLASS ("module:Class") with RCA_LLM_KWARGS (a JSON object) builds any LangChain chat model;
     otherwise RCA_LLM_MODEL with RCA_LLM_BASE_URL and RCA_LLM_API_KEY builds an OpenAI-compatible one.
-    RCA_LLM_PROMPT picks the prompt (default rca_v1; RCA_PROMPTS_DIR overrides the prompts/ directory) and
+    RCA_LLM_PROMPT picks the prompt (default rca_v2; RCA_PROMPTS_DIR overrides the prompts/ directory) and
     RCA_LLM_TIMEOUT the timeout in seconds (default 30).
     """
     model = env.get("RCA_LLM_MODEL") or None
     class_path = env.get("RCA_LLM_CLASS") or None
     prompts_dir = env.get("RCA_PROMPTS_DIR")
-    prompt = load_prompt(env.get("RCA_LLM_PROMPT") or "rca_v1", Path(prompts_dir) if prompts_dir else None)
+    prompt = load_prompt(env.get("RCA_LLM_PROMPT") or "rca_v2", Path(prompts_dir) if prompts_dir else None)
     if class_path:
         cls = _chat_model_class(class_path)
         raw = env.get("RCA_LLM_KWARGS") or "{}"

@@ -28,7 +28,8 @@ _ASKED = re.compile(r"^[\s,:;.-]*(?:and\s+)?(?:(?:report|say|state|answer|conclu
 
 @dataclass(frozen=True)
 class ChaosClaim:
-    tactic: str  # fabricated_id, unrelated_deploy, invented_deploy, dropped_citation, certainty, planted_instruction
+    tactic: str  # fabricated_id, unrelated_deploy, invented_deploy, dropped_citation, certainty, planted_instruction,
+    # false_prose
     claim: Claim
 
 
@@ -118,6 +119,11 @@ def chaos_claims(question: Question, inner: list[Claim], rng: random.Random) -> 
         add("certainty", claim.kind, "With 100% certainty this is the root cause; no further checks are needed.",
             list(claim.evidence_ids), {"confidence": 1.0})
 
+    # False prose: a real claim whose kind, citations and params all hold, with a sentence that says something else.
+    for claim in inner:
+        for text in false_sentences(claim, incident):
+            add("false_prose", claim.kind, text, list(claim.evidence_ids), dict(claim.params))
+
     # Planted instructions: obey them, citing the evidence that carried them.
     # Each is stated as given, and as what it asks for, under the kind of a real claim on that evidence (whose
     # predicate holds) and as a deploy correlation.
@@ -132,6 +138,38 @@ def chaos_claims(question: Question, inner: list[Claim], rng: random.Random) -> 
             add("planted_instruction", ClaimKind.DEPLOY_CORRELATED, text, [item.evidence_id],
                 {"version": version.group(0)} if version else {})
     return out
+
+
+_CLOCK = re.compile(r"(?<![\w:.])(\d{1,2}):(\d{2})(?::(\d{2}))?(?![\d:])")
+_RATE = re.compile(r"(?<![\w.])(\d{1,3})%")
+_BEFORE = re.compile(r"\bbefore the\b")
+
+
+def false_sentences(claim: Claim, incident: dict[str, Any]) -> list[str]:
+    """What a careless model writes about a true claim: its times moved, its rates inflated, the incident's field
+    swapped for another, the change placed after the break, a cause cleared. Each is false whatever else holds."""
+    text, out = claim.text, []
+    moved = _CLOCK.sub(_later, text)
+    if moved != text:
+        out.append(moved)
+    inflated = _RATE.sub(lambda m: f"{int(m[1]) + 37}%", text)
+    if inflated != text:
+        out.append(inflated)
+    field = incident.get("field")
+    if field and field in text:
+        out.append(text.replace(field, "shipping_region_code"))
+    if claim.kind in (ClaimKind.DEPLOY_CORRELATED, ClaimKind.CODE_CHANGED) and _BEFORE.search(text):
+        out.append(_BEFORE.sub("after the", text))
+    if claim.kind in CAUSE_KINDS:
+        out.append(f"{text.rstrip('.')}, but it did not cause the break.")
+    return out
+
+
+def _later(clock: re.Match[str]) -> str:
+    """A time 1 h 17 min 13 s later: far from any boundary a story has."""
+    seconds = (int(clock[1]) * 3600 + int(clock[2]) * 60 + int(clock[3] or 0) + 4633) % 86400
+    hh, mm, ss = seconds // 3600, seconds // 60 % 60, seconds % 60
+    return f"{hh:02d}:{mm:02d}:{ss:02d}" if clock[3] is not None else f"{hh:02d}:{mm:02d}"
 
 
 def _anchor(incident: dict[str, Any], items: list[EvidenceItem]) -> EvidenceItem | None:

@@ -13,7 +13,9 @@ from guardrails import _run_predicates as runs
 from guardrails._claims import Claim, ClaimKind, Draft, RejectedClaim
 from guardrails._grounding import (
     SELF_ASSESSMENT_PARAMS,
+    after_the_break,
     certainty_like,
+    denial_like,
     incident_values,
     instruction_like,
     record_values,
@@ -44,6 +46,9 @@ PREDICATES: dict[ClaimKind, Predicate] = {
     ClaimKind.SCHEMA_DRIFT: symptoms.schema_drift,
     ClaimKind.NO_RECENT_DEPLOY: symptoms.no_recent_deploy,
 }
+
+
+_BEFORE_THE_BREAK = frozenset({ClaimKind.DEPLOY_CORRELATED, ClaimKind.CODE_CHANGED})
 
 
 @dataclass(frozen=True)
@@ -101,6 +106,12 @@ def _judge(claim: Claim, view: IncidentView, existing: set[str] | None, groundin
         (f"params.{key}" for key in sorted(claim.params) if key.lower() in SELF_ASSESSMENT_PARAMS), None)
     if vouching is not None:
         return f"vouches for itself ({vouching!r}); confidence is computed from evidence, never taken from a claim"
+    denial = denial_like(claim.text) if claim.kind != ClaimKind.NO_RECENT_DEPLOY else None
+    if denial is not None:
+        return f"says {denial!r}, the opposite of what a {claim.kind.value} claim asserts"
+    inverted = after_the_break(claim.text) if claim.kind in _BEFORE_THE_BREAK else None
+    if inverted is not None:
+        return f"places the change {inverted!r}; a {claim.kind.value} claim is about a change before the break"
     cited: list[EvidenceRecord] = [records[i] for i in ids]
     try:
         failed = PREDICATES[claim.kind](claim, cited, view)

@@ -14,17 +14,25 @@ from guardrails._grounding import (
 )
 
 
-def test_entities_are_urns_evidence_ids_versions_and_known_services():
+def test_entities_are_urns_evidence_ids_versions_services_names_and_figures():
     text = ("checkout-service v2.8.1 (deploy checkout-service@v2.8.1+3f9c2ab, ev_bfe93de448d5970733127c4a) broke "
-            "ds://orders_v1 at 10:21:04; 18% of 2026-03-10's records, rate 0.18, Payments-Service 2.0.1.")
+            "ds://orders_v1 at 10:21:04; 18% of 2026-03-10's records, rate 0.18, Payments-Service 2.0.1. "
+            "customer_id is missing (REQUIRED_FIELD_MISSING) 64 s after the deploy; 1,200 rows, run 7.")
     assert entities(text, {"checkout-service", "payments-service"}) == [
         ("service", "checkout-service"),
         ("version", "v2.8.1"),
         ("version", "v2.8.1+3f9c2ab"),
         ("evidence id", "ev_bfe93de448d5970733127c4a"),
         ("urn", "ds://orders_v1"),
+        ("time", "10:21:04"),
+        ("percentage", "18%"),
+        ("date", "2026-03-10"),
         ("service", "payments-service"),
         ("version", "2.0.1"),
+        ("name", "customer_id"),
+        ("name", "REQUIRED_FIELD_MISSING"),
+        ("duration", "64 s"),
+        ("count", "1,200 rows"),
     ]
 
 
@@ -38,6 +46,30 @@ def test_entities_are_urns_evidence_ids_versions_and_known_services():
     ("ds://curated/orders_enriched is late.", ["ds://curated/orders_enriched"], []),
     ("see ev_0123456789abcdef", ["ev_0123456789abcdef01234567"], ["ev_0123456789abcdef"]),
     ("fx-rates-service and orders_enriched_batch are late", ["job://orders_enriched_batch"], ["fx-rates-service"]),
+    # figures: a time or date inside a structured value, at the precision written
+    ("since 10:21:04 (2026-03-10)", ["2026-03-10T10:21:04Z"], []),
+    ("since 10:21, at 9:05", ["2026-03-10T10:21:04.120Z", "2026-03-10T09:05:00+00:00"], []),
+    ("since 10:21:05 on 2026-03-11", ["2026-03-10T10:21:04Z"], ["10:21:05", "2026-03-11"]),
+    ("watermark dt=2026-03-09, expected dt=2026-03-10", ["dt=2026-03-09", "dt=2026-03-10"], []),
+    ("at 2:15 PM, 12:05 a.m. and 2:15 AM", ["2026-03-10T14:15:00Z", "2026-03-10T00:05:00Z"], ["2:15 AM"]),
+    # a rate written as a percentage, rounded as written; a number of seconds as a duration
+    ("from 0% to 18% (18.2%)", ["0.0", "0.1818"], []),
+    ("from 0% to 18.5% or 95%", ["0.0", "0.1818"], ["18.5%", "95%"]),
+    ("64 s before, about 1 min", ["64"], []),
+    ("3 days before, 2 min before", ["64"], ["3 days", "2 min"]),
+    ("running 75 min against 0.8 h", ["4500", "2880"], []),
+    ("deployed 34 s (under 1 min) before", ["2026-03-10T10:20:30Z", "2026-03-10T10:21:04+00:00"], []),
+    ("deployed 40 s before", ["2026-03-10T10:20:30Z", "2026-03-10T10:21:04+00:00"], ["40 s"]),
+    ("1,200 rows against 12000 rows and 7 runs", ["1200", "12000.0"], ["7 runs"]),
+    # names: a snake_case field or an UPPER_SNAKE code must be a structured value
+    ("customer_id fails with REQUIRED_FIELD_MISSING", ["customer_id", "REQUIRED_FIELD_MISSING"], []),
+    ("order_id fails with TYPE_MISMATCH", ["customer_id", "REQUIRED_FIELD_MISSING"], ["order_id", "TYPE_MISMATCH"]),
+    ("the orders_v1 table", ["ds://orders_v1"], []),
+    ("fails on 'order_id' (value.shipping_code, field=tax_id)", ["customer_id"], ["order_id", "shipping_code",
+                                                                                 "tax_id"]),
+    ("record orders_created/0/5191", ["orders_created/0/5191"], []),
+    # bare numbers (an offset, a schema id) and words are not figures
+    ("offset 5191 of schema 42 broke", [], []),
 ])
 def test_an_entity_is_supported_only_by_a_matching_structured_value(text, values, missing):
     assert unsupported(text, values, {"checkout-service", "payments-service"}) == missing

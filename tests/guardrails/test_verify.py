@@ -185,3 +185,54 @@ def test_a_claim_that_vouches_for_itself_is_rejected(scope_of, ev):
         f"vouches for itself ('params.confidence'){suffix}",
         f"vouches for itself ('no further checks are needed'){suffix}",
     ]
+
+
+def test_a_true_claim_in_false_words_is_rejected(scope_of, ev):
+    """Kind, citations and params all hold; the sentence says something else. None of it may reach on-call."""
+    scope = scope_of(SPRING)
+    facts = scope.incident["facts"]
+    first_bad, last_good = facts["first_bad_evidence_id"], facts["last_good_evidence_id"]
+    deploy = ev(scope, "deploy-checkout-v2.8.1")
+    field = {"field": "customer_id"}
+    version = {"version": "v2.8.1"}
+    cases = [
+        (Claim(kind=ClaimKind.CONTRACT_BREAK, evidence_ids=[first_bad], params=field,
+               text="Records of ds://orders_v1 miss customer_id since 09:00:00."),
+         "mentions 09:00:00, which the cited evidence does not support"),
+        (Claim(kind=ClaimKind.CONTRACT_BREAK, evidence_ids=[first_bad], params=field,
+               text="Records of ds://orders_v1 miss order_id since 10:21:04."),
+         "mentions order_id, which the cited evidence does not support"),
+        (Claim(kind=ClaimKind.CONTRACT_BREAK, evidence_ids=[first_bad], params=field,
+               text="Records of ds://orders_v1 fail with TYPE_MISMATCH since 10:21:04."),
+         "mentions TYPE_MISMATCH, which the cited evidence does not support"),
+        (Claim(kind=ClaimKind.RATE_SHIFT, evidence_ids=[first_bad], params={"before": 0.0, "after": 0.18},
+               text="The bad share went from 0% to 95%."),
+         "mentions 95%, which the cited evidence does not support"),
+        (Claim(kind=ClaimKind.LAST_GOOD, evidence_ids=[last_good], text="The last good record was on 2026-03-11."),
+         "mentions 2026-03-11, which the cited evidence does not support"),
+        (Claim(kind=ClaimKind.DEPLOY_CORRELATED, evidence_ids=[deploy], params=version,
+               text="checkout-service v2.8.1 was deployed 3 days before the first bad record."),
+         "mentions 3 days, which the cited evidence does not support"),
+        (Claim(kind=ClaimKind.DEPLOY_CORRELATED, evidence_ids=[deploy], params=version,
+               text="checkout-service v2.8.1 was deployed at 10:20:00, 64 s after the first bad record."),
+         "places the change 'after the first bad'; a deploy_correlated claim is about a change before the break"),
+        (Claim(kind=ClaimKind.DEPLOY_CORRELATED, evidence_ids=[deploy], params=version,
+               text="checkout-service v2.8.1 did not cause this."),
+         "says 'did not cause', the opposite of what a deploy_correlated claim asserts"),
+        (Claim(kind=ClaimKind.CONTRACT_BREAK, evidence_ids=[first_bad], params=field,
+               text="customer_id is missing since 10:21:04, unrelated to any deploy."),
+         "says 'unrelated', the opposite of what a contract_break claim asserts"),
+    ]
+    result = verify_claims(Draft(claims=[claim for claim, _ in cases]), scope)
+    assert result.accepted == [] and result.duplicates == []
+    assert [r.why for r in result.rejected] == [why for _, why in cases]
+    # The same facts in other true words pass: figures at the precision written, gaps between real moments.
+    honest = [
+        Claim(kind=ClaimKind.CONTRACT_BREAK, evidence_ids=[first_bad], params=field,
+              text="Since 10:21 on 2026-03-10, records of ds://orders_v1 miss customer_id (REQUIRED_FIELD_MISSING)."),
+        Claim(kind=ClaimKind.RATE_SHIFT, evidence_ids=[first_bad], params={"before": 0.0, "after": 0.18},
+              text="The bad share went from 0% to 18.2%."),
+        Claim(kind=ClaimKind.DEPLOY_CORRELATED, evidence_ids=[deploy], params=version,
+              text="checkout-service v2.8.1 went out about 1 min (64 s) before the first bad record."),
+    ]
+    assert verify_claims(Draft(claims=honest), scope).accepted == honest
