@@ -5,11 +5,12 @@ PYTHON ?= python3
 
 .PHONY: install test lint typecheck demo bench spec clean
 
-$(VENV)/.installed: pyproject.toml sdk/python/pyproject.toml
+$(VENV)/.installed: pyproject.toml sdk/python/pyproject.toml scripts/spark-jars
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	# compat mode puts the source tree on sys.path, so the tests' own folders (tests/rca, ...) never shadow it.
-	$(PY) -m pip install -q --config-settings editable_mode=compat -e '.[dev]' -e 'sdk/python[test]'
+	$(PY) -m pip install -q --config-settings editable_mode=compat -e '.[dev]' -e 'sdk/python[test,test-spark]'
+	scripts/spark-jars $(VENV)/spark-jars
 	touch $@
 
 install: $(VENV)/.installed

@@ -255,7 +255,9 @@ def _exit_code(exc: BaseException) -> int:
 def _failure_reason(exc: BaseException) -> str:
     """`java.lang.OutOfMemoryError: Java heap space` for a JVM error, else `Type: message`."""
     try:
-        java = getattr(exc, "java_exception", None)  # py4j's Py4JJavaError carries the JVM exception
+        # py4j's Py4JJavaError carries the JVM exception; PySpark converts the ones it knows (AnalysisException,
+        # NumberFormatException, ...) into its own classes, which keep the JVM original as `_origin`.
+        java = getattr(exc, "java_exception", None) or getattr(exc, "_origin", None)
         if java is not None:
             return str(java.toString())[:MAX_REASON]
     except Exception:

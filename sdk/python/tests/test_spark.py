@@ -1,8 +1,8 @@
 """The Spark pack's job wrapper: JobRunStarted, then JobRunCompleted or JobRunFailed, never in the job's way.
 
-PySpark is not used here (it needs Spark's jars from the network at session start); the wrapper
-reads a SparkSession only through the attributes below, so a stand-in with those attributes is
-the real contract.
+The wrapper reads a SparkSession only through the attributes below, so a stand-in with those attributes
+pins the contract here, fast and without Java; test_spark_session.py runs the same calls in a real
+SparkSession writing real Delta tables.
 """
 
 from __future__ import annotations
@@ -139,6 +139,23 @@ def test_a_jvm_error_is_named_by_its_java_class(job_client):
         raise Py4JJavaError("An error occurred while calling o123.save.\n: java.lang.OutOfMemoryError ...")
     job_client.flush(2.0)
     assert job_client.fake.events[-1]["data"]["failure_reason"] == "java.lang.OutOfMemoryError: Java heap space"
+
+
+def test_an_error_pyspark_converted_is_named_by_its_jvm_original(job_client):
+    class JavaOrigin:
+        def toString(self):
+            return "org.apache.spark.sql.AnalysisException: [PATH_NOT_FOUND] Path does not exist: file:/x."
+
+    class AnalysisException(Exception):  # pyspark.errors' classes keep the JVM exception as `_origin`
+        def __init__(self, message):
+            super().__init__(message)
+            self._origin = JavaOrigin()
+
+    with pytest.raises(AnalysisException), job_run(run_id="r", client=job_client):
+        raise AnalysisException("[PATH_NOT_FOUND] Path does not exist: file:/x.")
+    job_client.flush(2.0)
+    assert job_client.fake.events[-1]["data"]["failure_reason"] == (
+        "org.apache.spark.sql.AnalysisException: [PATH_NOT_FOUND] Path does not exist: file:/x.")
 
 
 def test_sys_exit_keeps_its_code(job_client):
