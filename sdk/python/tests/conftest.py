@@ -21,6 +21,7 @@ import pytest
 import autopilot
 import autopilot._client as client_module
 from autopilot import Client, Settings
+from autopilot.testing import FakeTransport
 
 SPEC = Path(__file__).resolve().parents[2] / "spec"
 
@@ -200,6 +201,15 @@ def make_client() -> Iterator[Callable[..., Client]]:
     yield make
     for client in clients:
         client.shutdown(0.2)
+
+
+@pytest.fixture
+def job_client(make_client: Callable[..., Client]) -> Client:
+    """A client for job://orders_enriched_batch recording into a FakeTransport (`client.fake`)."""
+    fake = FakeTransport()
+    client = make_client(transport=fake, producer="job://orders_enriched_batch", env="prod", commit="4f2a9c1")
+    client.fake = fake  # type: ignore[attr-defined]
+    return client
 
 
 @pytest.fixture(autouse=True)

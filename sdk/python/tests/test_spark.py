@@ -13,7 +13,6 @@ import pytest
 
 from autopilot import Client, Settings
 from autopilot.spark import job_run
-from autopilot.testing import FakeTransport
 
 
 class FakeConf:
@@ -40,14 +39,6 @@ class Clock:
 
     def __call__(self):
         return self.now
-
-
-@pytest.fixture
-def job_client(make_client):
-    fake = FakeTransport()
-    client = make_client(transport=fake, producer="job://orders_enriched_batch", env="prod", commit="4f2a9c1")
-    client.fake = fake
-    return client
 
 
 def test_a_successful_run_emits_started_then_completed(job_client, validate_event):

@@ -19,7 +19,6 @@ from typing import Any
 import pytest
 
 from autopilot.spark import job_run
-from autopilot.testing import FakeTransport
 
 JARS = Path(os.environ.get("AUTOPILOT_SPARK_JARS") or Path(sys.prefix) / "spark-jars")
 DATASET = "ds://curated/orders_enriched"
@@ -71,14 +70,6 @@ def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         yield session
     finally:
         session.stop()
-
-
-@pytest.fixture
-def job_client(make_client):
-    fake = FakeTransport()
-    client = make_client(transport=fake, producer="job://orders_enriched_batch", env="prod", commit="4f2a9c1")
-    client.fake = fake
-    return client
 
 
 def _orders(spark: Any, ids: range, dt_of: Any) -> Any:
