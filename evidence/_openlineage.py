@@ -7,10 +7,11 @@ committed once the run completes); FAIL / ABORT -> JobRunFailed. RUNNING and OTH
 
 from __future__ import annotations
 
+import string
 from dataclasses import dataclass, field
 from typing import Any
 
-from evidence._errors import InvalidEvent
+from evidence._errors import ConfigError, InvalidEvent
 from evidence._policy import LineageEdge
 
 _RUN_TYPES = {"START": "JobRunStarted", "COMPLETE": "JobRunCompleted", "FAIL": "JobRunFailed", "ABORT": "JobRunFailed"}
@@ -22,9 +23,40 @@ class MappedRunEvent:
     lineage: list[LineageEdge] = field(default_factory=list)
 
 
-def dataset_urn(dataset: dict[str, Any]) -> str:
-    """OpenLineage names datasets by (namespace, name); policies name them ds://<name> (namespace kept in data)."""
-    return f"ds://{dataset['name']}"
+DEFAULT_DATASET_URN = "ds://{name}"
+_PLACEHOLDERS = ("name", "namespace", "namespace_path")
+
+
+class DatasetNaming:
+    """How an OpenLineage dataset, named by (namespace, name), becomes the dataset URN policies use.
+
+    A template over {name}, {namespace} and {namespace_path} (the namespace without its scheme: "s3://lake" ->
+    "lake", "postgres://db:5432" -> "db:5432"). The default, ds://{name}, keeps the namespace in the data only;
+    a platform whose namespaces hold tables of the same name sets RCA_OPENLINEAGE_DATASET_URN to, say,
+    ds://{namespace_path}/{name}, so that two of them never become one dataset.
+    """
+
+    def __init__(self, template: str = DEFAULT_DATASET_URN) -> None:
+        try:
+            fields = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
+        except ValueError as exc:
+            raise ConfigError(f"RCA_OPENLINEAGE_DATASET_URN {template!r} is not a template ({exc}); use e.g. "
+                              f"{DEFAULT_DATASET_URN} or ds://{{namespace_path}}/{{name}}.") from exc
+        unknown = [f for f in fields if f not in _PLACEHOLDERS]
+        if unknown or "name" not in fields or not template.startswith("ds://"):
+            raise ConfigError(
+                f"RCA_OPENLINEAGE_DATASET_URN {template!r} must start with ds:// and use {{name}}"
+                + (f"; {', '.join(sorted(set(unknown)))} is not one of {', '.join(_PLACEHOLDERS)}" if unknown else "")
+                + f" (e.g. {DEFAULT_DATASET_URN} or ds://{{namespace_path}}/{{name}}).")
+        self.template = template
+
+    def __call__(self, dataset: dict[str, Any]) -> str:
+        namespace = str(dataset.get("namespace") or "")
+        path = namespace.split("://", 1)[1] if "://" in namespace else namespace
+        return self.template.format(name=dataset["name"], namespace=namespace, namespace_path=path.strip("/"))
+
+
+DEFAULT_NAMING = DatasetNaming()
 
 
 def job_urn(job: dict[str, Any]) -> str:
@@ -61,7 +93,9 @@ def _require(run_event: dict[str, Any], path: str, position: int | None) -> Any:
     return node
 
 
-def map_run_event(run_event: Any, position: int | None = None) -> MappedRunEvent:
+def map_run_event(run_event: Any, position: int | None = None, naming: DatasetNaming = DEFAULT_NAMING
+                  ) -> MappedRunEvent:
+    dataset_urn = naming
     if not isinstance(run_event, dict):
         raise InvalidEvent(None, "", "must be a JSON object (an OpenLineage RunEvent)", position=position)
     event_type = str(run_event.get("eventType") or "").upper()
@@ -99,20 +133,19 @@ def map_run_event(run_event: Any, position: int | None = None) -> MappedRunEvent
                        "data": {k: v for k, v in data.items() if v is not None}})
     if event_type == "COMPLETE":
         for dataset in outputs:
-            out.events.extend(_commit(base, run_id, event_type, event_time, dataset))
+            out.events.extend(_commit(base, run_id, event_type, event_time, dataset, dataset_urn(dataset)))
             out.lineage.extend(LineageEdge(upstream=dataset_urn(i), downstream=dataset_urn(dataset))
                                for i in inputs if dataset_urn(i) != dataset_urn(dataset))
     return out
 
 
 def _commit(base: dict[str, Any], run_id: str, event_type: str, event_time: str,
-            dataset: dict[str, Any]) -> list[dict[str, Any]]:
+            dataset: dict[str, Any], urn: str) -> list[dict[str, Any]]:
     facets = dataset.get("facets") or {}
     stats = (dataset.get("outputFacets") or {}).get("outputStatistics") or {}
     version = (facets.get("version") or {}).get("datasetVersion")
     if version is None and not stats:
         return []
-    urn = dataset_urn(dataset)
     data: dict[str, Any] = {"dataset_urn": urn, "run_id": run_id, "commit_timestamp": event_time,
                             "namespace": dataset.get("namespace"), "name": dataset.get("name")}
     if version is not None:

@@ -113,7 +113,7 @@ def _source_of(item: Any) -> str | None:
 @router.post("/api/v1/lineage", tags=["ingestion"], summary="Send an OpenLineage RunEvent (Marquez-compatible path)")
 async def post_lineage(request: Request, token: WriterDep) -> JSONBody:
     _, body = await read_json(request, (_JSON,))
-    mapped = map_run_event(body)  # InvalidEvent -> 422 naming the field
+    mapped = map_run_event(body, naming=request.app.state.openlineage_naming)  # InvalidEvent -> 422 naming the field
     check_sources(token, sorted({e["source"] for e in mapped.events}))
     report = await run_in_threadpool(_store_batch, request, mapped.events, token)
     if report.rejected:

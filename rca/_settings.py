@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     contract_recovery_minutes: int = Field(default=60, ge=1)
     # GET /metrics takes a reader token unless this is true (a scraper inside a trusted network).
     metrics_public: bool = False
+    # The dataset URN of an OpenLineage dataset: {name}, {namespace}, {namespace_path} (evidence/_openlineage.py).
+    openlineage_dataset_urn: str = "ds://{name}"
 
     def detect_settings(self) -> DetectSettings:
         return DetectSettings(stale_threshold_s=self.stale_threshold_s, stale_window_s=self.stale_window_s,

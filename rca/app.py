@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from copilot import Composer, SemanticSearch, default_composer
 from detectors import DetectionResult, DetectSettings
 from evidence import EvidenceRecord
+from evidence._openlineage import DatasetNaming
 from evidence._store import Store
 from rca import (
     _config_routes,
@@ -47,6 +48,7 @@ def create_app(
     composer: Composer | None = None,
 ) -> FastAPI:
     settings = settings or Settings()
+    naming = DatasetNaming(settings.openlineage_dataset_urn)  # a bad template stops the server before it serves
     store = store or Store.open(settings.database_url)
     store.ensure_schema()
     detect_settings = settings.detect_settings()
@@ -80,6 +82,7 @@ def create_app(
     app.state.clock = clock
     app.state.on_stored = on_stored
     app.state.detect_settings = detect_settings
+    app.state.openlineage_naming = naming
     app.state.metrics = metrics
     app.state.composer = composer or default_composer()
     app.state.search = SemanticSearch(lambda: _vector_index(settings))

@@ -3,9 +3,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from evidence import InvalidEvent
+from evidence import ConfigError, InvalidEvent
 from evidence._ingest import to_record
-from evidence._openlineage import map_run_event
+from evidence._openlineage import DatasetNaming, map_run_event
 from evidence._policy import LineageEdge
 from support import SHARED
 
@@ -76,6 +76,39 @@ def test_a_completed_run_commits_versioned_outputs_and_records_lineage() -> None
     assert (commit.dataset_urn, commit.sequence, commit.data["rows_written"], commit.data["files_added"]) == (
         "ds://curated/orders_enriched", 107, 1200000, 48)
     assert mapped.lineage == [LineageEdge(upstream="ds://raw/orders", downstream="ds://curated/orders_enriched")]
+
+
+def test_a_naming_template_keeps_same_named_tables_of_two_namespaces_apart() -> None:
+    def complete(namespace: str) -> dict:
+        event = _run_event("COMPLETE")
+        event["run"]["runId"] = f"r-{namespace}"
+        for dataset in (*event["inputs"], *event["outputs"]):
+            dataset["namespace"] = namespace
+        return event
+
+    naming = DatasetNaming("ds://{namespace_path}/{name}")
+    lake, warehouse = (map_run_event(complete(ns), naming=naming) for ns in ("s3://lake/", "postgres://dwh:5432"))
+    commits = [e["data"]["dataset_urn"] for m in (lake, warehouse) for e in m.events
+               if e["type"] == "DatasetWriteCommitted"]
+    assert commits == ["ds://lake/curated/orders_enriched", "ds://dwh:5432/curated/orders_enriched"]
+    assert warehouse.lineage == [LineageEdge(upstream="ds://dwh:5432/raw/orders",
+                                             downstream="ds://dwh:5432/curated/orders_enriched")]
+    started = map_run_event(_run_event("START"), naming=naming).events[0]
+    assert started["data"]["input_datasets"] == ["ds://lake/raw/orders"]
+    # the default keeps the name alone, as before
+    assert map_run_event(complete("s3://lake")).events[1]["data"]["dataset_urn"] == "ds://curated/orders_enriched"
+
+
+@pytest.mark.parametrize(("template", "says"), [
+    ("ds://{table}", "table is not one of name, namespace, namespace_path"),
+    ("ds://{namespace}", "must start with ds:// and use {name}"),
+    ("s3://{name}", "must start with ds:// and use {name}"),
+    ("ds://{name", "is not a template"),
+])
+def test_a_bad_naming_template_is_refused_with_what_to_write(template: str, says: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        DatasetNaming(template)
+    assert "RCA_OPENLINEAGE_DATASET_URN" in str(caught.value) and says in str(caught.value)
 
 
 def test_running_events_carry_nothing() -> None:

@@ -2,6 +2,7 @@ import json
 
 import pytest
 
+from evidence import ConfigError
 from support import SHARED, bearer, deployment
 
 BATCH = {"Content-Type": "application/cloudevents-batch+json"}
@@ -104,6 +105,19 @@ def test_openlineage_conformance_payloads_are_accepted_and_mapped(make_client, t
         assert response.json()["accepted"] == len(types)
     refused = client.post("/api/v1/lineage", json=payload, headers=bearer(tokens["checkout"]))
     assert refused.status_code == 403 and "job://jobName" in refused.json()["message"]
+
+
+def test_the_openlineage_dataset_naming_is_a_setting(make_client) -> None:
+    client = make_client(openlineage_dataset_urn="ds://{namespace_path}/{name}")
+    event = {"eventType": "COMPLETE", "eventTime": "2026-01-19T06:40:00Z", "run": {"runId": "r-1"},
+             "job": {"namespace": "spark", "name": "orders_enriched_batch"},
+             "outputs": [{"namespace": "s3://lake", "name": "curated/orders_enriched",
+                          "facets": {"version": {"datasetVersion": "7"}}}]}
+    assert client.post("/api/v1/lineage", json=event).status_code == 200
+    [commit] = client.get("/v1/evidence", params={"type": "DatasetWriteCommitted"}).json()["items"]
+    assert commit["dataset_urn"] == "ds://lake/curated/orders_enriched"
+    with pytest.raises(ConfigError, match="RCA_OPENLINEAGE_DATASET_URN"):
+        make_client(openlineage_dataset_urn="ds://{table}")
 
 
 def test_openlineage_lineage_edges_are_recorded(client) -> None:
