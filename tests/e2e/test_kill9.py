@@ -49,8 +49,8 @@ def test_kill_minus_9_loses_no_acknowledged_event(serve, database_url) -> None:
     assert len(acknowledged) >= 20
     assert failures, "the kill should have cut the stream"
 
-    store = Store.open(database_url)
-    stored = {r.source_ref for r in store.records(producer_urns=["svc://checkout-service"])}
+    with Store.open(database_url) as store:
+        stored = {r.source_ref for r in store.records(producer_urns=["svc://checkout-service"])}
     missing = [e["id"] for n in acknowledged for e in _batch(n) if e["id"] not in stored]
     assert missing == []
     # and a restarted server serves the same store
