@@ -285,8 +285,8 @@ class _Figures:
             if written is None:
                 return False
             stated, slack = _stated(written[1])
-            return any(abs(n * 100 - stated) <= slack for n in self.numbers if 0 <= n <= 1) or \
-                any(abs(n - stated) <= slack for n in self.numbers if 1 < n <= 100)
+            # Rates are fractions everywhere rca stores them; a count of 28 must not ground "28%".
+            return any(abs(n * 100 - stated) <= slack for n in self.numbers if 0 <= n <= 1)
         if kind == "duration":
             written = _DURATION.match(entity)
             if written is None:

@@ -55,6 +55,7 @@ def test_entities_are_urns_evidence_ids_versions_services_names_and_figures():
     # a rate written as a percentage, rounded as written; a number of seconds as a duration
     ("from 0% to 18% (18.2%)", ["0.0", "0.1818"], []),
     ("from 0% to 18.5% or 95%", ["0.0", "0.1818"], ["18.5%", "95%"]),
+    ("28% of records", ["28", "0.1818"], ["28%"]),  # a count is not a rate
     ("64 s before, about 1 min", ["64"], []),
     ("3 days before, 2 min before", ["64"], ["3 days", "2 min"]),
     ("running 75 min against 0.8 h", ["4500", "2880"], []),
