@@ -95,7 +95,6 @@ def _require(run_event: dict[str, Any], path: str, position: int | None) -> Any:
 
 def map_run_event(run_event: Any, position: int | None = None, naming: DatasetNaming = DEFAULT_NAMING
                   ) -> MappedRunEvent:
-    dataset_urn = naming
     if not isinstance(run_event, dict):
         raise InvalidEvent(None, "", "must be a JSON object (an OpenLineage RunEvent)", position=position)
     event_type = str(run_event.get("eventType") or "").upper()
@@ -124,7 +123,7 @@ def map_run_event(run_event: Any, position: int | None = None, naming: DatasetNa
     if envelope_type == "JobRunStarted":
         nominal = run_facets.get("nominalTime") or {}
         app = run_facets.get("spark_applicationDetails") or {}
-        data.update(code_ref=_code_ref(job_facets), input_datasets=[dataset_urn(d) for d in inputs],
+        data.update(code_ref=_code_ref(job_facets), input_datasets=[naming(d) for d in inputs],
                     scheduled_time=nominal.get("nominalStartTime"), actual_start_time=event_time,
                     spark_app_id=app.get("applicationId"))
     elif envelope_type == "JobRunFailed":
@@ -133,9 +132,9 @@ def map_run_event(run_event: Any, position: int | None = None, naming: DatasetNa
                        "data": {k: v for k, v in data.items() if v is not None}})
     if event_type == "COMPLETE":
         for dataset in outputs:
-            out.events.extend(_commit(base, run_id, event_type, event_time, dataset, dataset_urn(dataset)))
-            out.lineage.extend(LineageEdge(upstream=dataset_urn(i), downstream=dataset_urn(dataset))
-                               for i in inputs if dataset_urn(i) != dataset_urn(dataset))
+            out.events.extend(_commit(base, run_id, event_type, event_time, dataset, naming(dataset)))
+            out.lineage.extend(LineageEdge(upstream=naming(i), downstream=naming(dataset))
+                               for i in inputs if naming(i) != naming(dataset))
     return out
 
 
