@@ -10,9 +10,6 @@ import argparse
 import json
 import os
 import platform
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,6 +23,8 @@ from sqlalchemy import create_engine, text
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from _server import rca_server  # noqa: E402
 
 from evidence._ingest import to_record  # noqa: E402
 from evidence._schema import evidence  # noqa: E402
@@ -58,26 +57,8 @@ def make_events(n: int, run: str) -> list[dict]:
     return out
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def api_rate(database_url: str, events: list[dict], batch: int, senders: int) -> float:
-    port = free_port()
-    env = {**os.environ, "RCA_DATABASE_URL": database_url}
-    rca = str(Path(sys.executable).with_name("rca"))
-    proc = subprocess.Popen([rca, "serve", "--port", str(port), "--insecure-no-auth"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                httpx.get(f"{url}/healthz", timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
+    with rca_server({**os.environ, "RCA_DATABASE_URL": database_url}) as url:
         bodies = [orjson.dumps(events[i : i + batch]) for i in range(0, len(events), batch)]
         headers = {"Content-Type": "application/cloudevents-batch+json"}
         clients = [httpx.Client(base_url=url, timeout=60) for _ in range(senders)]
@@ -94,9 +75,6 @@ def api_rate(database_url: str, events: list[dict], batch: int, senders: int) ->
         elapsed = time.perf_counter() - start
         assert accepted == len(events), f"accepted {accepted} of {len(events)}"
         return len(events) / elapsed
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(10)
 
 
 def raw_rate(database_url: str, events: list[dict], batch: int) -> float:

@@ -11,10 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -25,17 +22,13 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from _server import rca_server  # noqa: E402
+
 from detectors import load_scenario, run_detectors  # noqa: E402
 from detectors._scenario import load_into  # noqa: E402
 from evidence._store import Store  # noqa: E402
 
 SCENARIOS = sorted((ROOT / "examples" / "scenarios").glob("*.yaml"))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def measure(path: Path, requests: int, tmp: str) -> dict:
@@ -45,31 +38,17 @@ def measure(path: Path, requests: int, tmp: str) -> dict:
         store.ensure_schema()
         load_into(store, scenario)
         [incident] = run_detectors(store, scenario.now).incidents
-    port = free_port()
     env = {**os.environ, "RCA_DATABASE_URL": url, "RCA_DETECT_INTERVAL_S": "0", "RCA_CHROMA_PATH": f"{tmp}/chroma"}
     env.pop("RCA_LLM_MODEL", None)
-    proc = subprocess.Popen([str(Path(sys.executable).with_name("rca")), "serve", "--port", str(port),
-                             "--insecure-no-auth"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        base = f"http://127.0.0.1:{port}"
-        for _ in range(300):
-            try:
-                httpx.get(f"{base}/healthz", timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        with httpx.Client(base_url=base, timeout=30) as client:
-            client.get(f"/v1/incidents/{incident['id']}/rca").raise_for_status()  # warm-up
-            timings = []
-            for _ in range(requests):
-                started = time.perf_counter()
-                response = client.get(f"/v1/incidents/{incident['id']}/rca")
-                timings.append((time.perf_counter() - started) * 1000)
-                response.raise_for_status()
-            verdict = response.json()["verdict"]
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(10)
+    with rca_server(env) as base, httpx.Client(base_url=base, timeout=30) as client:
+        client.get(f"/v1/incidents/{incident['id']}/rca").raise_for_status()  # warm-up
+        timings = []
+        for _ in range(requests):
+            started = time.perf_counter()
+            response = client.get(f"/v1/incidents/{incident['id']}/rca")
+            timings.append((time.perf_counter() - started) * 1000)
+            response.raise_for_status()
+        verdict = response.json()["verdict"]
     timings.sort()
     return {"scenario": path.stem, "reason_code": incident["reason_code"], "verdict": verdict,
             "requests": requests, "p50_ms": round(statistics.median(timings), 1),
