@@ -10,6 +10,18 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 POSTGRES_URL = os.environ.get("RCA_TEST_POSTGRES_URL")
+# The contract of the reference Spring scenario (shared/scenarios/spring_missing_customer_id.yaml).
+ORDERS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["order_id", "customer_id", "amount", "currency"],
+    "properties": {
+        "order_id": {"type": "string"},
+        "customer_id": {"type": "string"},
+        "amount": {"type": "number"},
+        "currency": {"type": "string", "enum": ["USD", "EUR", "GBP"]},
+        "note": {"type": "string"},
+    },
+}
 
 
 class FixedClock:

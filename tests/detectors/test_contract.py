@@ -21,18 +21,8 @@ from detectors._contract import (
 )
 from evidence._errors import ConfigError
 from evidence._policy import Contract
+from support import ORDERS_SCHEMA as ORDERS
 
-ORDERS: dict[str, Any] = {
-    "type": "object",
-    "required": ["order_id", "customer_id", "amount", "currency"],
-    "properties": {
-        "order_id": {"type": "string"},
-        "customer_id": {"type": "string"},
-        "amount": {"type": "number"},
-        "currency": {"type": "string", "enum": ["USD", "EUR", "GBP"]},
-        "note": {"type": "string"},
-    },
-}
 GOOD = {"order_id": "o-1", "customer_id": "c-1", "amount": 12.5, "currency": "EUR"}
 
 

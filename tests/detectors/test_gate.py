@@ -7,7 +7,6 @@ import random
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -35,19 +34,9 @@ from detectors._gate import (
 )
 from detectors._wire import frame
 from evidence._record import GATE_OBSERVATION, GateCounter, evidence_id_for
+from support import ORDERS_SCHEMA, SHARED
 
-SCENARIO = Path("/work/shared/scenarios/spring_missing_customer_id.yaml")
-ORDERS_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": ["order_id", "customer_id", "amount", "currency"],
-    "properties": {
-        "order_id": {"type": "string"},
-        "customer_id": {"type": "string"},
-        "amount": {"type": "number"},
-        "currency": {"type": "string", "enum": ["USD", "EUR", "GBP"]},
-        "note": {"type": "string"},
-    },
-}
+SCENARIO = SHARED / "scenarios" / "spring_missing_customer_id.yaml"
 DS = "ds://orders_v1"
 PRODUCER = "svc://checkout-service"
 T0 = datetime(2026, 3, 10, 10, 0, tzinfo=UTC)
