@@ -235,14 +235,15 @@ def entities(text: str, services: Iterable[str] = ()) -> list[tuple[str, str]]:
     return ordered
 
 
-class _Figures:
+class Figures:
     """The times, dates and numbers structured values hold, derived once per set of values."""
 
-    def __init__(self, values: Iterable[str]) -> None:
-        self.times: set[str] = set()
-        self.dates: set[str] = set()
-        self.numbers: list[float] = []
-        moments: set[datetime] = set()
+    def __init__(self, values: Iterable[str], base: Figures | None = None) -> None:
+        """The figures of `values`, added to those of `base` (the incident's, derived once per verification)."""
+        self.times: set[str] = set(base.times) if base else set()
+        self.dates: set[str] = set(base.dates) if base else set()
+        self.numbers: list[float] = list(base.numbers) if base else []
+        moments: set[datetime] = set(base.moments) if base else set()
         for value in values:
             self.dates.update("-".join(m.groups()) for m in _DATE.finditer(value))
             if _MOMENT.match(value):
@@ -258,7 +259,7 @@ class _Figures:
                 self.numbers.append(float(value))
             except ValueError:
                 continue
-        self._moments = sorted(moments)
+        self.moments: list[datetime] = sorted(moments)
         self._gaps: list[float] | None = None
 
     @property
@@ -266,7 +267,7 @@ class _Figures:
         """Every gap between two structured moments ("deployed 64 s before the first bad record" is a figure
         too), sorted; worked out only when a duration is not itself a structured number."""
         if self._gaps is None:
-            ordered = self._moments
+            ordered = self.moments
             self._gaps = sorted({(b - a).total_seconds() for i, a in enumerate(ordered) for b in ordered[i + 1:]})
         return self._gaps
 
@@ -314,18 +315,19 @@ def _stated(number: str) -> tuple[float, float]:
 
 def supported(kind: str, entity: str, values: Iterable[str]) -> bool:
     if kind in _FIGURES:
-        return _Figures(values).supports(kind, entity)
+        return Figures(values).supports(kind, entity)
     pattern = _version_pattern(entity) if kind == "version" else _bounded(kind, entity)
     return any(pattern.search(value) for value in values)
 
 
-def unsupported(text: str, values: list[str], services: Iterable[str] = ()) -> list[str]:
-    """Entities named in `text` that no structured value in `values` supports."""
-    figures: _Figures | None = None
+def unsupported(text: str, values: list[str], services: Iterable[str] = (), figures: Figures | None = None
+                ) -> list[str]:
+    """Entities named in `text` that no structured value in `values` supports; `figures`, when given, are those
+    of `values`, derived by the caller (the verifier derives the incident's once for all its claims)."""
     missing = []
     for kind, entity in entities(text, services):
         if kind in _FIGURES:
-            figures = figures or _Figures(values)
+            figures = figures or Figures(values)
             ok = figures.supports(kind, entity)
         else:
             ok = supported(kind, entity, values)

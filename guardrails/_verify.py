@@ -13,6 +13,7 @@ from guardrails import _run_predicates as runs
 from guardrails._claims import Claim, ClaimKind, Draft, RejectedClaim
 from guardrails._grounding import (
     SELF_ASSESSMENT_PARAMS,
+    Figures,
     after_the_break,
     certainty_like,
     denial_like,
@@ -137,7 +138,8 @@ class _Grounding:
     def __init__(self, view: IncidentView) -> None:
         self.incident = incident_values(view.incident)
         self.services = service_names(view.records)
+        self.incident_figures = Figures(self.incident)  # the same for every claim: derived once
 
     def unsupported(self, text: str, cited: list[EvidenceRecord]) -> list[str]:
-        values = [*self.incident, *(v for record in cited for v in record_values(record))]
-        return unsupported(text, values, self.services)
+        own = [v for record in cited for v in record_values(record)]
+        return unsupported(text, [*self.incident, *own], self.services, Figures(own, self.incident_figures))
