@@ -21,10 +21,11 @@ lint: install
 typecheck: install
 	$(VENV)/bin/mypy
 
-# The whole suite, on SQLite and on a real PostgreSQL (scripts/with-postgres starts one when it can).
+# The whole suite, on SQLite and on a real PostgreSQL (scripts/with-postgres starts one when it can), beside a
+# real Kafka broker (scripts/with-kafka starts one from Maven Central's jars when Java and Maven are here).
 test: lint typecheck
 	mkdir -p test-output
-	scripts/with-postgres $(VENV)/bin/pytest -q -p no:cacheprovider tests sdk/python/tests
+	scripts/with-postgres scripts/with-kafka $(VENV)/bin/pytest -q -p no:cacheprovider tests sdk/python/tests
 	$(VENV)/bin/rca eval evals/scenarios $(wildcard ../shared/scenarios) --report test-output/eval-default.md
 	$(VENV)/bin/rca eval evals/scenarios $(wildcard ../shared/scenarios) --composer adversarial \
 	  --report test-output/eval-adversarial.html
@@ -33,7 +34,7 @@ demo: install
 	scripts/demo
 
 bench: install
-	scripts/with-postgres $(PY) benchmarks/run_all.py
+	scripts/with-postgres scripts/with-kafka $(PY) benchmarks/run_all.py
 
 # Generated descriptions; tests fail when they are stale.
 spec: install
