@@ -1,0 +1,262 @@
+package autopilot
+
+import (
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"sort"
+	"strings"
+	"time"
+)
+
+// EventType is one of the five envelope v1 types (DESIGN.md, "Envelope v1"): exact names, no aliases.
+type EventType string
+
+const (
+	DeploymentEvent       EventType = "DeploymentEvent"
+	JobRunStarted         EventType = "JobRunStarted"
+	JobRunCompleted       EventType = "JobRunCompleted"
+	JobRunFailed          EventType = "JobRunFailed"
+	DatasetWriteCommitted EventType = "DatasetWriteCommitted"
+)
+
+// requiredData are the data fields the service requires per type; the SDK checks them before sending
+// so a producer's own mistake is logged once at home rather than refused by the service.
+var requiredData = map[EventType][]string{
+	DeploymentEvent:       {"service", "version"},
+	JobRunStarted:         {"run_id"},
+	JobRunCompleted:       {"run_id"},
+	JobRunFailed:          {"run_id"},
+	DatasetWriteCommitted: {"dataset_urn"},
+}
+
+// Valid reports whether t is one of the five envelope v1 types.
+func (t EventType) Valid() bool { _, ok := requiredData[t]; return ok }
+
+// BatchContentType is the media type of a POST /v1/events batch.
+const BatchContentType = "application/cloudevents-batch+json"
+
+// Event is what a producer hands to Emit: the type, its data (snake_case fields), and the optional
+// CloudEvents attributes. Zero values mean "the default": a generated ID, the time of Emit, the
+// producer URN as source, the trace of the context as traceparent.
+type Event struct {
+	Type        EventType
+	Data        map[string]any
+	Subject     string // the dataset URN, when the event is about one
+	ID          string // the idempotency key; generated once (and kept across retries) when empty
+	Time        time.Time
+	Traceparent string
+	Source      string
+	Extensions  map[string]any // CloudEvents extension attributes; never replace core ones
+}
+
+// Envelope is one built envelope v1 event: a CloudEvents 1.0 event in structured JSON mode.
+type Envelope struct {
+	ID          string
+	Type        EventType
+	Source      string
+	Time        time.Time
+	Data        map[string]any
+	Subject     string
+	Traceparent string
+	Extensions  map[string]any
+}
+
+var coreAttributes = map[string]bool{
+	"specversion": true, "datacontenttype": true, "id": true, "type": true, "source": true,
+	"time": true, "data": true, "subject": true, "traceparent": true,
+}
+
+// Build makes the envelope of e as the SDK would send it, filling the defaults from source and now.
+func Build(e Event, source string, now time.Time) Envelope {
+	if e.Source != "" {
+		source = e.Source
+	}
+	when := e.Time
+	if when.IsZero() {
+		when = now
+	}
+	id := e.ID
+	if id == "" {
+		id = NewEventID()
+	}
+	data := e.Data
+	if data == nil {
+		data = map[string]any{}
+	}
+	return Envelope{ID: id, Type: e.Type, Source: source, Time: when, Data: data, Subject: e.Subject,
+		Traceparent: e.Traceparent, Extensions: e.Extensions}
+}
+
+// NewEventID is 128 random bits as 32 hex digits, like a UUIDv4 without dashes.
+func NewEventID() string {
+	var raw [16]byte
+	putRandom(raw[:])
+	return hex.EncodeToString(raw[:])
+}
+
+func putRandom(dst []byte) {
+	// math/rand/v2's global source is ChaCha8, seeded from the OS and safe for concurrent use: random
+	// enough for ids, and no system call per event.
+	for i := 0; i < len(dst); i += 8 {
+		v := rand.Uint64()
+		for j := 0; j < 8 && i+j < len(dst); j++ {
+			dst[i+j] = byte(v >> (8 * j))
+		}
+	}
+}
+
+// FormatTime writes t in RFC 3339 with its offset, as CloudEvents requires: "Z" for a time in UTC,
+// the numeric offset (+00:00, -05:00) for any other zone. So a time parsed from an RFC 3339 string is
+// written back as it was.
+func FormatTime(t time.Time) string {
+	if t.Location() == time.UTC {
+		return t.Format("2006-01-02T15:04:05.999999999Z")
+	}
+	return t.Format("2006-01-02T15:04:05.999999999-07:00")
+}
+
+// Problem says why the service would reject this envelope, in a sentence; "" when it looks acceptable.
+// Only the checks that catch a producer's own mistakes early are repeated here (sdk/spec/vectors/invalid.json).
+func (e Envelope) Problem() string {
+	required, known := requiredData[e.Type]
+	if !known {
+		return fmt.Sprintf("type %q is not one of DatasetWriteCommitted, DeploymentEvent, JobRunCompleted, JobRunFailed, JobRunStarted", string(e.Type))
+	}
+	if e.Source == "" {
+		return "it has no source; set AUTOPILOT_SERVICE or AUTOPILOT_PRODUCER, or Event.Source"
+	}
+	for _, field := range required {
+		if empty(e.Data[field]) {
+			return fmt.Sprintf("data.%s is required for %s", field, e.Type)
+		}
+	}
+	return ""
+}
+
+func empty(v any) bool {
+	switch x := v.(type) {
+	case nil:
+		return true
+	case string:
+		return x == ""
+	}
+	return false
+}
+
+// MarshalJSON writes the attributes in the order of sdk/spec/vectors, extensions last and sorted.
+func (e Envelope) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	if err := e.appendJSON(&buf); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+func (e Envelope) appendJSON(buf *bytes.Buffer) error {
+	buf.WriteString(`{"specversion":"1.0","datacontenttype":"application/json","id":`)
+	writeString(buf, e.ID)
+	buf.WriteString(`,"type":`)
+	writeString(buf, string(e.Type))
+	buf.WriteString(`,"source":`)
+	writeString(buf, e.Source)
+	buf.WriteString(`,"time":`)
+	writeString(buf, FormatTime(e.Time))
+	buf.WriteString(`,"data":`)
+	data, err := json.Marshal(e.Data)
+	if err != nil {
+		return fmt.Errorf("data: %w", err)
+	}
+	buf.Write(data)
+	if e.Subject != "" {
+		buf.WriteString(`,"subject":`)
+		writeString(buf, e.Subject)
+	}
+	if e.Traceparent != "" {
+		buf.WriteString(`,"traceparent":`)
+		writeString(buf, e.Traceparent)
+	}
+	if len(e.Extensions) > 0 {
+		names := make([]string, 0, len(e.Extensions))
+		for name := range e.Extensions {
+			if !coreAttributes[name] {
+				names = append(names, name)
+			}
+		}
+		sort.Strings(names)
+		for _, name := range names {
+			value, err := json.Marshal(e.Extensions[name])
+			if err != nil {
+				return fmt.Errorf("extension %s: %w", name, err)
+			}
+			buf.WriteByte(',')
+			writeString(buf, name)
+			buf.WriteByte(':')
+			buf.Write(value)
+		}
+	}
+	buf.WriteByte('}')
+	return nil
+}
+
+func writeString(buf *bytes.Buffer, s string) {
+	if !needsEscape(s) {
+		buf.WriteByte('"')
+		buf.WriteString(s)
+		buf.WriteByte('"')
+		return
+	}
+	quoted, _ := json.Marshal(s) // a string always encodes
+	buf.Write(quoted)
+}
+
+func needsEscape(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c == '"' || c == '\\' || c >= 0x7f || c == '<' || c == '>' || c == '&' {
+			return true
+		}
+	}
+	return false
+}
+
+// EncodeBatch writes envelopes as one JSON array. Envelopes that cannot be encoded (a channel or a
+// function in Data) are left out and returned, so one bad event never costs the rest of its batch.
+func EncodeBatch(events []Envelope) (body []byte, bad []int) {
+	var buf bytes.Buffer
+	buf.WriteByte('[')
+	first := true
+	for i, e := range events {
+		mark := buf.Len()
+		if !first {
+			buf.WriteByte(',')
+		}
+		if err := e.appendJSON(&buf); err != nil {
+			buf.Truncate(mark)
+			bad = append(bad, i)
+			continue
+		}
+		first = false
+	}
+	buf.WriteByte(']')
+	return buf.Bytes(), bad
+}
+
+// unsafeID is what may not appear in a deterministic id; runs of it become "_".
+func sanitizeID(s string) string {
+	var b strings.Builder
+	under := false
+	for _, r := range s {
+		ok := r < 0x80 && (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("._:@+-", r))
+		if ok {
+			b.WriteRune(r)
+			under = false
+		} else if !under {
+			b.WriteByte('_')
+			under = true
+		}
+	}
+	return b.String()
+}
