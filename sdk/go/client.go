@@ -52,7 +52,7 @@ func New(opts ...Opt) *Client {
 	if cfg.logger == nil {
 		cfg.logger = defaultLogger()
 	}
-	cfg.settings = LoadSettings(cfg.lookup, cfg.logger)
+	cfg.settings = loadSettings(cfg.lookup, cfg.logger)
 	for _, edit := range cfg.edits {
 		edit(&cfg.settings)
 	}
@@ -229,4 +229,3 @@ func (c *Client) sendStartupEvent() {
 	}
 	c.Emit(context.Background(), Event{Type: DeploymentEvent, Data: StartupDeployment(s)})
 }
-

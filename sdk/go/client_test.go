@@ -200,7 +200,7 @@ func TestBadEventsAreDroppedAloneAndNothingPanics(t *testing.T) {
 	c := fast(t, srv.URL, autopilot.Logger(slog.New(logs)))
 	ctx := context.Background()
 	results := []bool{
-		c.Emit(ctx, autopilot.Event{Type: "OrderCreated", Data: map[string]any{"run_id": "x"}}),       // unknown type
+		c.Emit(ctx, autopilot.Event{Type: "OrderCreated", Data: map[string]any{"run_id": "x"}}),             // unknown type
 		c.Emit(ctx, autopilot.Event{Type: autopilot.DeploymentEvent, Data: map[string]any{"service": "s"}}), // no version
 		c.Emit(ctx, autopilot.Event{Type: autopilot.JobRunStarted, Data: map[string]any{"run_id": "x", "ch": make(chan int)}}),
 		c.Emit(ctx, autopilot.Event{Type: autopilot.JobRunStarted, Data: map[string]any{"run_id": "ok"}}),

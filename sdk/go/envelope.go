@@ -109,13 +109,13 @@ func putRandom(dst []byte) {
 }
 
 // FormatTime writes t in RFC 3339 with its offset, as CloudEvents requires: "Z" for a time in UTC,
-// the numeric offset (+00:00, -05:00) for any other zone. So a time parsed from an RFC 3339 string is
-// written back as it was.
+// the numeric offset (+00:00, -05:00) for any other zone, so a time parsed from an RFC 3339 string is
+// written back as it was. Fractions go to the microsecond, as the Python SDK writes them.
 func FormatTime(t time.Time) string {
 	if t.Location() == time.UTC {
-		return t.Format("2006-01-02T15:04:05.999999999Z")
+		return t.Format("2006-01-02T15:04:05.999999Z")
 	}
-	return t.Format("2006-01-02T15:04:05.999999999-07:00")
+	return t.Format("2006-01-02T15:04:05.999999-07:00")
 }
 
 // Problem says why the service would reject this envelope, in a sentence; "" when it looks acceptable.

@@ -78,7 +78,9 @@ func ControlPollInterval(d time.Duration) Opt {
 }
 
 // ShutdownTimeout bounds Shutdown when its context has no deadline.
-func ShutdownTimeout(d time.Duration) Opt { return setting(func(s *Settings) { s.ShutdownTimeout = d }) }
+func ShutdownTimeout(d time.Duration) Opt {
+	return setting(func(s *Settings) { s.ShutdownTimeout = d })
+}
 
 // StartupEvent sends (or not) the once-per-process DeploymentEvent with source "startup".
 func StartupEvent(on bool) Opt { return setting(func(s *Settings) { s.StartupEvent = on }) }
@@ -90,7 +92,9 @@ func ExportDrops(on bool) Opt { return setting(func(s *Settings) { s.ExportDrops
 func WithSettings(s Settings) Opt { return setting(func(dst *Settings) { *dst = s }) }
 
 // Environment reads AUTOPILOT_* through lookup instead of os.LookupEnv (tests, or settings from a file).
-func Environment(lookup func(string) (string, bool)) Opt { return func(c *config) { c.lookup = lookup } }
+func Environment(lookup func(string) (string, bool)) Opt {
+	return func(c *config) { c.lookup = lookup }
+}
 
 // Logger receives the SDK's few log lines (one per problem, not per event). Default: slog.Default().
 func Logger(logger *slog.Logger) Opt { return func(c *config) { c.logger = logger } }

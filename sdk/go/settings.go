@@ -115,11 +115,19 @@ var booleans = []struct {
 // will not parse, or lies outside its bounds, is logged (naming the variable and the default used) and
 // replaced by its default: a typo in a deployment manifest must not stop the host from starting.
 func LoadSettings(lookup func(string) (string, bool), logger *slog.Logger) Settings {
-	if lookup == nil {
-		lookup = os.LookupEnv
-	}
 	if logger == nil {
 		logger = defaultLogger()
+	}
+	s := loadSettings(lookup, logger)
+	s.check(logger)
+	return s
+}
+
+// loadSettings reads the environment without deriving the producer from the service: options applied
+// after it may still change either.
+func loadSettings(lookup func(string) (string, bool), logger *slog.Logger) Settings {
+	if lookup == nil {
+		lookup = os.LookupEnv
 	}
 	s := DefaultSettings()
 	for _, b := range booleans {

@@ -178,7 +178,7 @@ func (w *worker) pollControl() {
 		if w.sending {
 			verb = "resumed"
 		}
-		w.c.logger.Warn("autopilot: the control plane " + verb + " this producer.",
+		w.c.logger.Warn("autopilot: the control plane "+verb+" this producer.",
 			"enabled", state.Enabled, "killed", state.Killed)
 	}
 	w.c.onControl(state)
@@ -351,14 +351,20 @@ func (w *worker) stop(deadline time.Time) {
 	time.AfterFunc(time.Until(deadline), w.cancel)
 }
 
+// wait gives the worker until the shutdown deadline (and 50 ms for the attempt cut there to report back)
+// to finish. A context without a deadline may still be cancelled early.
 func (w *worker) wait(ctx context.Context) error {
 	deadline := time.Unix(0, w.deadline.Load()).Add(50 * time.Millisecond)
 	t := time.NewTimer(time.Until(deadline))
 	defer t.Stop()
+	var cancelled <-chan struct{}
+	if _, ok := ctx.Deadline(); !ok {
+		cancelled = ctx.Done()
+	}
 	select {
 	case <-w.exited:
 		return nil
-	case <-ctx.Done():
+	case <-cancelled:
 		return ctx.Err()
 	case <-t.C:
 		return context.DeadlineExceeded
