@@ -22,7 +22,7 @@ type Client struct {
 	clock     func() time.Time // event times, when not time.Now
 
 	// Set only when enabled.
-	queue    chan item
+	queue    *queue
 	wake     chan struct{}
 	counters *counters
 	problems *problems
@@ -30,15 +30,6 @@ type Client struct {
 	control  atomic.Pointer[ControlState]
 	identity identityHeaders
 	shutdown sync.Once
-}
-
-// item is what Emit captures: only what must be taken now. The envelope (id, time text, JSON) is built
-// on the worker.
-type item struct {
-	at       time.Time // the instant of Emit; its monotonic reading ages the event
-	event    Event     // Data and Extensions are shallow copies: the caller may reuse its maps
-	trace    TraceContext
-	hasTrace bool
 }
 
 // New makes a client from AUTOPILOT_* in the environment and the options (which win). It returns a
@@ -69,7 +60,7 @@ func New(opts ...Opt) *Client {
 	if httpClient == nil {
 		httpClient = newHTTPClient(s.ConnectTimeout)
 	}
-	c.queue = make(chan item, s.QueueSize)
+	c.queue = newQueue(s.QueueSize)
 	c.wake = make(chan struct{}, 1)
 	c.counters = &counters{}
 	c.problems = newProblems(cfg.logger)
@@ -105,9 +96,16 @@ func (c *Client) Emit(ctx context.Context, e Event) (queued bool) {
 		}
 		return false
 	}
+	var claimed *slot
+	var pos uint64
 	defer func() {
 		if r := recover(); r != nil {
-			c.counters.drop(Rejected, 1)
+			if claimed != nil { // the slot must still be handed on, or the worker would wait for it forever
+				claimed.void = true
+				c.queue.publish(claimed, pos)
+			} else {
+				c.counters.drop(Rejected, 1)
+			}
 			c.problems.report("emit", "autopilot: Emit dropped an event it could not take: %v", r)
 			queued = false
 		}
@@ -117,30 +115,40 @@ func (c *Client) Emit(ctx context.Context, e Event) (queued bool) {
 		c.problems.report("type", "autopilot: %q is not an envelope v1 type; dropped.", string(e.Type))
 		return false
 	}
-	it := item{at: time.Now(), event: e}
-	if len(c.queue) >= cap(c.queue) {
+	// Capture only what must be taken now (CONTRACT.md, section 3): the instant, a shallow copy of the
+	// data, the attributes and the trace in use. The envelope (id, time text, JSON) is the worker's job.
+	s, p, ok := c.queue.claim()
+	if !ok {
 		c.counters.drop(QueueFull, 1)
 		return false
 	}
+	claimed, pos = s, p
+	s.at = time.Now()
+	s.event = e
+	s.event.Data = nil
 	if e.Data != nil {
-		it.event.Data = maps.Clone(e.Data)
+		fields := s.fields[:0]
+		if fields == nil {
+			fields = make([]field, 0, len(e.Data))
+		}
+		for key, value := range e.Data {
+			fields = append(fields, field{key, value})
+		}
+		s.fields = fields
 	}
 	if e.Extensions != nil {
-		it.event.Extensions = maps.Clone(e.Extensions)
+		s.event.Extensions = maps.Clone(e.Extensions)
 	}
 	if c.clock != nil && e.Time.IsZero() {
-		it.event.Time = c.clock()
+		s.event.Time = c.clock()
 	}
+	s.trace, s.hasTrace = TraceContext{}, false
 	if e.Traceparent == "" {
-		it.trace, it.hasTrace = TraceFromContext(ctx)
+		s.trace, s.hasTrace = TraceFromContext(ctx)
 	}
-	select {
-	case c.queue <- it:
-	default:
-		c.counters.drop(QueueFull, 1)
-		return false
-	}
-	if len(c.queue) >= c.settings.BatchSize {
+	c.queue.publish(s, p)
+	claimed = nil
+	if c.queue.len() >= c.settings.BatchSize {
 		select {
 		case c.wake <- struct{}{}:
 		default:
@@ -207,7 +215,7 @@ func (c *Client) Stats() Stats {
 		return Stats{Producer: producer, Circuit: CircuitClosed, Control: defaultControl()}
 	}
 	return Stats{Enabled: true, Producer: c.settings.Producer, Delivered: c.counters.delivered.Load(),
-		Queued: len(c.queue), Dropped: c.counters.snapshot(), Circuit: c.worker.circuit.current(),
+		Queued: c.queue.len(), Dropped: c.counters.snapshot(), Circuit: c.worker.circuit.current(),
 		Control: *c.control.Load()}
 }
 

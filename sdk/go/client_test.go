@@ -429,3 +429,25 @@ func TestEmitIsSafeFromManyGoroutines(t *testing.T) {
 		t.Fatalf("stats %+v", s)
 	}
 }
+
+func TestAnEnabledEmitDoesNotAllocateOnceItsSlotsAreWarm(t *testing.T) {
+	srv := server(t)
+	c := fast(t, srv.URL, autopilot.QueueSize(1000), autopilot.BatchSize(1000), autopilot.FlushInterval(time.Hour),
+		autopilot.ControlPollInterval(time.Hour))
+	ctx := autopilot.ContextWithTrace(context.Background(), autopilot.StartTrace())
+	event := autopilot.Event{Type: autopilot.JobRunStarted, Data: map[string]any{"run_id": "r-1", "env": "prod"}}
+	for lap := 0; lap < 3; lap++ { // each slot gets a field slice of its own, then reuses it
+		for i := 0; i < 1000; i++ {
+			c.Emit(ctx, event)
+		}
+		flush(t, c, 5*time.Second)
+	}
+	allocs := testing.AllocsPerRun(500, func() {
+		if !c.Emit(ctx, event) {
+			t.Fatal("not queued")
+		}
+	})
+	if allocs != 0 {
+		t.Fatalf("Emit allocated %.2f times per call on an enabled client", allocs)
+	}
+}

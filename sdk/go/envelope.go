@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -111,26 +112,25 @@ func putRandom(dst []byte) {
 // FormatTime writes t in RFC 3339 with its offset, as CloudEvents requires: "Z" for a time in UTC,
 // the numeric offset (+00:00, -05:00) for any other zone, so a time parsed from an RFC 3339 string is
 // written back as it was. Fractions go to the microsecond, as the Python SDK writes them.
-func FormatTime(t time.Time) string {
-	if t.Location() == time.UTC {
-		return t.Format("2006-01-02T15:04:05.999999Z")
-	}
-	return t.Format("2006-01-02T15:04:05.999999-07:00")
-}
+func FormatTime(t time.Time) string { return string(appendTime(nil, t)) }
 
 // Problem says why the service would reject this envelope, in a sentence; "" when it looks acceptable.
 // Only the checks that catch a producer's own mistakes early are repeated here (sdk/spec/vectors/invalid.json).
 func (e Envelope) Problem() string {
-	required, known := requiredData[e.Type]
+	return problem(e.Type, e.Source, func(key string) any { return e.Data[key] })
+}
+
+func problem(eventType EventType, source string, lookup func(string) any) string {
+	required, known := requiredData[eventType]
 	if !known {
-		return fmt.Sprintf("type %q is not one of DatasetWriteCommitted, DeploymentEvent, JobRunCompleted, JobRunFailed, JobRunStarted", string(e.Type))
+		return fmt.Sprintf("type %q is not one of DatasetWriteCommitted, DeploymentEvent, JobRunCompleted, JobRunFailed, JobRunStarted", string(eventType))
 	}
-	if e.Source == "" {
+	if source == "" {
 		return "it has no source; set AUTOPILOT_SERVICE or AUTOPILOT_PRODUCER, or Event.Source"
 	}
-	for _, field := range required {
-		if empty(e.Data[field]) {
-			return fmt.Sprintf("data.%s is required for %s", field, e.Type)
+	for _, name := range required {
+		if empty(lookup(name)) {
+			return fmt.Sprintf("data.%s is required for %s", name, eventType)
 		}
 	}
 	return ""
@@ -156,49 +156,105 @@ func (e Envelope) MarshalJSON() ([]byte, error) {
 }
 
 func (e Envelope) appendJSON(buf *bytes.Buffer) error {
+	fields := make([]field, 0, len(e.Data))
+	for key, value := range e.Data {
+		fields = append(fields, field{key, value})
+	}
+	return appendEvent(buf, e.ID, e.Type, e.Source, e.Time, fields, e.Subject, e.Traceparent, nil, e.Extensions)
+}
+
+// appendEvent writes one envelope v1 event: what Envelope.MarshalJSON and the worker both use, so the
+// conformance vectors test the bytes the worker sends. The data fields are written sorted by name. A
+// traceparent is given as text, or as a TraceContext (the worker's, to skip a string per event).
+func appendEvent(buf *bytes.Buffer, id string, eventType EventType, source string, when time.Time, fields []field,
+	subject, traceparent string, trace *TraceContext, extensions map[string]any) error {
+	mark := buf.Len()
+	fail := func(err error) error { buf.Truncate(mark); return err }
 	buf.WriteString(`{"specversion":"1.0","datacontenttype":"application/json","id":`)
-	writeString(buf, e.ID)
+	writeString(buf, id)
 	buf.WriteString(`,"type":`)
-	writeString(buf, string(e.Type))
+	writeString(buf, string(eventType))
 	buf.WriteString(`,"source":`)
-	writeString(buf, e.Source)
-	buf.WriteString(`,"time":`)
-	writeString(buf, FormatTime(e.Time))
-	buf.WriteString(`,"data":`)
-	data, err := json.Marshal(e.Data)
-	if err != nil {
-		return fmt.Errorf("data: %w", err)
+	writeString(buf, source)
+	buf.WriteString(`,"time":"`)
+	buf.Write(appendTime(buf.AvailableBuffer(), when))
+	buf.WriteString(`","data":{`)
+	sort.Slice(fields, func(i, j int) bool { return fields[i].key < fields[j].key })
+	for i, f := range fields {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		writeString(buf, f.key)
+		buf.WriteByte(':')
+		if err := writeValue(buf, f.value); err != nil {
+			return fail(fmt.Errorf("data.%s: %w", f.key, err))
+		}
 	}
-	buf.Write(data)
-	if e.Subject != "" {
+	buf.WriteByte('}')
+	if subject != "" {
 		buf.WriteString(`,"subject":`)
-		writeString(buf, e.Subject)
+		writeString(buf, subject)
 	}
-	if e.Traceparent != "" {
+	if trace != nil {
+		buf.WriteString(`,"traceparent":"`)
+		var text [55]byte
+		trace.put(text[:])
+		buf.Write(text[:])
+		buf.WriteByte('"')
+	} else if traceparent != "" {
 		buf.WriteString(`,"traceparent":`)
-		writeString(buf, e.Traceparent)
+		writeString(buf, traceparent)
 	}
-	if len(e.Extensions) > 0 {
-		names := make([]string, 0, len(e.Extensions))
-		for name := range e.Extensions {
+	if len(extensions) > 0 {
+		names := make([]string, 0, len(extensions))
+		for name := range extensions {
 			if !coreAttributes[name] {
 				names = append(names, name)
 			}
 		}
 		sort.Strings(names)
 		for _, name := range names {
-			value, err := json.Marshal(e.Extensions[name])
-			if err != nil {
-				return fmt.Errorf("extension %s: %w", name, err)
-			}
 			buf.WriteByte(',')
 			writeString(buf, name)
 			buf.WriteByte(':')
-			buf.Write(value)
+			if err := writeValue(buf, extensions[name]); err != nil {
+				return fail(fmt.Errorf("extension %s: %w", name, err))
+			}
 		}
 	}
 	buf.WriteByte('}')
 	return nil
+}
+
+// writeValue writes the common scalar types directly and leaves the rest to encoding/json.
+func writeValue(buf *bytes.Buffer, value any) error {
+	switch v := value.(type) {
+	case string:
+		writeString(buf, v)
+	case bool:
+		buf.Write(strconv.AppendBool(buf.AvailableBuffer(), v))
+	case int:
+		buf.Write(strconv.AppendInt(buf.AvailableBuffer(), int64(v), 10))
+	case int64:
+		buf.Write(strconv.AppendInt(buf.AvailableBuffer(), v, 10))
+	case nil:
+		buf.WriteString("null")
+	default:
+		encoded, err := json.Marshal(v)
+		if err != nil {
+			return err
+		}
+		buf.Write(encoded)
+	}
+	return nil
+}
+
+// appendTime is FormatTime without the string.
+func appendTime(dst []byte, t time.Time) []byte {
+	if t.Location() == time.UTC {
+		return t.AppendFormat(dst, "2006-01-02T15:04:05.999999Z")
+	}
+	return t.AppendFormat(dst, "2006-01-02T15:04:05.999999-07:00")
 }
 
 func writeString(buf *bytes.Buffer, s string) {
@@ -227,18 +283,16 @@ func needsEscape(s string) bool {
 func EncodeBatch(events []Envelope) (body []byte, bad []int) {
 	var buf bytes.Buffer
 	buf.WriteByte('[')
-	first := true
 	for i, e := range events {
-		mark := buf.Len()
-		if !first {
+		if buf.Len() > 1 {
 			buf.WriteByte(',')
 		}
 		if err := e.appendJSON(&buf); err != nil {
-			buf.Truncate(mark)
+			if buf.Len() > 1 && buf.Bytes()[buf.Len()-1] == ',' {
+				buf.Truncate(buf.Len() - 1)
+			}
 			bad = append(bad, i)
-			continue
 		}
-		first = false
 	}
 	buf.WriteByte(']')
 	return buf.Bytes(), bad

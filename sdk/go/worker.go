@@ -1,6 +1,7 @@
 package autopilot
 
 import (
+	"bytes"
 	"context"
 	"math/rand/v2"
 	"net/http"
@@ -25,6 +26,9 @@ type worker struct {
 	deadline atomic.Int64 // unix nanoseconds; set by Shutdown
 	ctx      context.Context
 	cancel   context.CancelFunc // cuts an in-flight request at the shutdown deadline
+	batch    []taken            // reused from batch to batch
+	spare    [][]field          // emptied field slices, handed back to the queue's slots
+	fresh    []taken            // the batch's events young enough to send
 }
 
 func newWorker(c *Client, httpClient *http.Client) *worker {
@@ -56,7 +60,7 @@ func (w *worker) run() {
 		w.pollControl()
 		var flushes []chan struct{}
 		stopping := w.isStopping()
-		if !stopping && len(w.c.queue) < w.s.BatchSize {
+		if !stopping && w.c.queue.len() < w.s.BatchSize {
 			wait := time.Until(nextFlush)
 			if w.control != nil {
 				wait = min(wait, w.control.due())
@@ -87,20 +91,24 @@ func (w *worker) run() {
 		// exchange. Flush and Shutdown drain what was queued when they came (CONTRACT.md, section 4).
 		budget := 0
 		if !now.Before(nextFlush) {
-			budget = len(w.c.queue)
+			budget = w.c.queue.len()
 			nextFlush = now.Add(w.s.FlushInterval)
 		}
 		if len(flushes) > 0 || stopping {
-			budget = len(w.c.queue)
+			budget = w.c.queue.len()
 		}
 		for {
-			pending := len(w.c.queue)
+			pending := w.c.queue.len()
 			if pending == 0 || (pending < w.s.BatchSize && budget <= 0) {
 				break
 			}
-			batch := w.take(min(pending, w.s.BatchSize))
+			batch := w.c.queue.take(w.batch[:0], min(pending, w.s.BatchSize), &w.spare)
+			if len(batch) == 0 {
+				break // an Emit is still filling the oldest slot; its event goes with the next batch
+			}
 			budget -= len(batch)
 			w.process(batch, stopping)
+			w.recycle(batch)
 			w.pollControl()
 			stopping = stopping || w.isStopping()
 		}
@@ -124,28 +132,27 @@ func resetTimer(t *time.Timer, d time.Duration) {
 	t.Reset(d)
 }
 
-func (w *worker) take(n int) []item {
-	batch := make([]item, 0, n)
-	for len(batch) < n {
-		select {
-		case it := <-w.c.queue:
-			batch = append(batch, it)
-		default:
-			return batch
+// recycle empties the batch's field slices for the queue's slots to reuse, and keeps the batch slice.
+func (w *worker) recycle(batch []taken) {
+	for i := range batch {
+		if f := batch[i].fields; f != nil {
+			clear(f) // drop the references to the host's values
+			w.spare = append(w.spare, f[:0])
 		}
+		batch[i] = taken{}
 	}
-	return batch
+	w.batch = batch[:0]
 }
 
 // dropRest counts as timeout what is still queued when the worker stops (emits racing Shutdown).
 func (w *worker) dropRest() {
 	for {
-		select {
-		case <-w.c.queue:
-			w.c.counters.drop(Timeout, 1)
-		default:
+		batch := w.c.queue.take(w.batch[:0], w.s.BatchSize, &w.spare)
+		if len(batch) == 0 {
 			return
 		}
+		w.c.counters.drop(Timeout, len(batch))
+		w.recycle(batch)
 	}
 }
 
@@ -186,18 +193,20 @@ func (w *worker) pollControl() {
 
 func sameRing(a, b *int) bool { return a == b || (a != nil && b != nil && *a == *b) }
 
-func (w *worker) process(batch []item, stopping bool) {
-	if len(batch) == 0 {
-		return
-	}
+func (w *worker) process(batch []taken, stopping bool) {
 	now := time.Now()
-	fresh := batch[:0]
-	for _, it := range batch {
-		if now.Sub(it.at) <= w.s.MaxAge {
-			fresh = append(fresh, it)
+	fresh := w.fresh[:0]
+	defer func() { w.fresh = fresh[:0] }()
+	for i := range batch {
+		switch it := &batch[i]; {
+		case it.void:
+			w.c.counters.drop(Rejected, 1)
+		case now.Sub(it.at) > w.s.MaxAge:
+			w.c.counters.drop(Timeout, 1)
+		default:
+			fresh = append(fresh, *it)
 		}
 	}
-	w.c.counters.drop(Timeout, len(batch)-len(fresh))
 	switch {
 	case len(fresh) == 0:
 		return
@@ -211,28 +220,60 @@ func (w *worker) process(batch []item, stopping bool) {
 		w.c.counters.drop(CircuitOpen, len(fresh))
 		return
 	}
-	envelopes := make([]Envelope, 0, len(fresh))
-	for _, it := range fresh {
-		e := it.event
-		if e.Time.IsZero() {
-			e.Time = it.at.Round(0).UTC() // without the monotonic reading, in UTC: written with "Z"
+	// The envelopes are written straight into the batch's body: no map, no Envelope per event.
+	var body bytes.Buffer
+	body.Grow(len(fresh) * 400)
+	body.WriteByte('[')
+	count := 0
+	for i := range fresh {
+		it := &fresh[i]
+		e := &it.event
+		source := e.Source
+		if source == "" {
+			source = w.s.Producer
 		}
-		if it.hasTrace {
-			e.Traceparent = it.trace.String()
-		}
-		env := Build(e, w.s.Producer, e.Time)
-		if why := env.Problem(); why != "" {
+		if why := problem(e.Type, source, fieldLookup(it.fields)); why != "" {
 			w.reject(string(e.Type), why)
 			continue
 		}
-		envelopes = append(envelopes, env)
+		when := e.Time
+		if when.IsZero() {
+			when = it.at.Round(0).UTC() // without the monotonic reading, in UTC: written with "Z"
+		}
+		id := e.ID
+		if id == "" {
+			id = NewEventID() // once: a retry resends these bytes, so the same ids
+		}
+		var trace *TraceContext
+		if it.hasTrace {
+			trace = &it.trace
+		}
+		mark := body.Len()
+		if count > 0 {
+			body.WriteByte(',')
+		}
+		if err := appendEvent(&body, id, e.Type, source, when, it.fields, e.Subject, e.Traceparent, trace, e.Extensions); err != nil {
+			body.Truncate(mark)
+			w.reject(string(e.Type), "it could not be encoded as JSON ("+err.Error()+")")
+			continue
+		}
+		count++
 	}
-	body, bad := EncodeBatch(envelopes)
-	for _, i := range bad {
-		w.reject(string(envelopes[i].Type), "its data could not be encoded as JSON")
+	body.WriteByte(']')
+	if count > 0 {
+		w.send(body.Bytes(), count, fresh[0].at, stopping)
 	}
-	if count := len(envelopes) - len(bad); count > 0 {
-		w.send(body, count, fresh[0].at, stopping)
+}
+
+// fieldLookup finds a data field by name, for the required-field check.
+func fieldLookup(fields []field) func(string) any {
+	return func(key string) any {
+		for _, f := range fields {
+			if f.key == key {
+				return f.value
+			}
+		}
+		return nil
 	}
 }
 

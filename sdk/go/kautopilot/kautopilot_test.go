@@ -34,13 +34,13 @@ func enabled(t *testing.T, endpoint string, opts ...autopilot.Opt) *autopilot.Cl
 	return ap
 }
 
-func rcaServer(t *testing.T) *autopilottest.Server {
+func rcaServer(t testing.TB) *autopilottest.Server {
 	srv := autopilottest.NewServer()
 	t.Cleanup(srv.Close)
 	return srv
 }
 
-func fakeCluster(t *testing.T, topic string) []string {
+func fakeCluster(t testing.TB, topic string) []string {
 	t.Helper()
 	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, topic))
 	if err != nil {
