@@ -3,7 +3,13 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: install test lint typecheck demo bench spec clean
+.PHONY: install test test-go lint typecheck demo bench spec clean
+
+# Go 1.22+ for sdk/go: the one on PATH, else /usr/local/go's, else fetched once into var/go (scripts/go-toolchain).
+GO = $(shell scripts/go-toolchain)
+# Go's own tests of sdk/go use the broker of scripts/with-kafka; staticcheck runs from the module proxy,
+# pinned here rather than required by the module (adopters never download it).
+STATICCHECK = honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 $(VENV)/.installed: pyproject.toml sdk/python/pyproject.toml scripts/spark-jars
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,12 +29,19 @@ typecheck: install
 
 # The whole suite, on SQLite and on a real PostgreSQL (scripts/with-postgres starts one when it can), beside a
 # real Kafka broker (scripts/with-kafka starts one from Maven Central's jars when Java and Maven are here).
-test: lint typecheck
+test: lint typecheck test-go
 	mkdir -p test-output
 	scripts/with-postgres scripts/with-kafka $(VENV)/bin/pytest -q -p no:cacheprovider tests sdk/python/tests
 	$(VENV)/bin/rca eval evals/scenarios $(wildcard ../shared/scenarios) --report test-output/eval-default.md
 	$(VENV)/bin/rca eval evals/scenarios $(wildcard ../shared/scenarios) --composer adversarial \
 	  --report test-output/eval-adversarial.html
+
+# The Go SDK: go vet, staticcheck, and the race-enabled tests beside a real Kafka broker. Its end-to-end story
+# (examples/go-orders against `rca serve`) is a pytest test, run by `test` above.
+test-go:
+	@test -n "$(GO)" || { echo "make test-go: no Go 1.22+ (scripts/go-toolchain says why above)" >&2; exit 1; }
+	cd sdk/go && $(GO) vet ./... && $(GO) run $(STATICCHECK) ./...
+	scripts/with-kafka sh -c 'cd sdk/go && $(GO) test -race -count=1 ./...'
 
 demo: install
 	scripts/demo

@@ -94,7 +94,7 @@ func TestEventsArriveAsEnvelopesWithTheTraceOfTheContext(t *testing.T) {
 
 func TestEventsGoInBatches(t *testing.T) {
 	srv := server(t)
-	c := fast(t, srv.URL, autopilot.BatchSize(100), autopilot.QueueSize(5000))
+	c := fast(t, srv.URL, append(patient, autopilot.BatchSize(100), autopilot.QueueSize(5000))...)
 	for i := 0; i < 1000; i++ {
 		c.Emit(context.Background(), run("r"))
 	}
@@ -412,7 +412,7 @@ func TestTheStartupEventIsSentOncePerProcess(t *testing.T) {
 
 func TestEmitIsSafeFromManyGoroutines(t *testing.T) {
 	srv := server(t)
-	c := fast(t, srv.URL, autopilot.QueueSize(100_000), autopilot.BatchSize(500))
+	c := fast(t, srv.URL, append(patient, autopilot.QueueSize(100_000), autopilot.BatchSize(500))...)
 	var wg sync.WaitGroup
 	for g := 0; g < 8; g++ {
 		wg.Add(1)
@@ -432,8 +432,8 @@ func TestEmitIsSafeFromManyGoroutines(t *testing.T) {
 
 func TestAnEnabledEmitDoesNotAllocateOnceItsSlotsAreWarm(t *testing.T) {
 	srv := server(t)
-	c := fast(t, srv.URL, autopilot.QueueSize(1000), autopilot.BatchSize(1000), autopilot.FlushInterval(time.Hour),
-		autopilot.ControlPollInterval(time.Hour))
+	c := fast(t, srv.URL, append(patient, autopilot.QueueSize(1000), autopilot.BatchSize(1000),
+		autopilot.FlushInterval(time.Hour), autopilot.ControlPollInterval(time.Hour))...)
 	ctx := autopilot.ContextWithTrace(context.Background(), autopilot.StartTrace())
 	event := autopilot.Event{Type: autopilot.JobRunStarted, Data: map[string]any{"run_id": "r-1", "env": "prod"}}
 	for lap := 0; lap < 3; lap++ { // each slot gets a field slice of its own, then reuses it

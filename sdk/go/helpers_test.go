@@ -41,6 +41,11 @@ func fast(t *testing.T, endpoint string, opts ...autopilot.Opt) *autopilot.Clien
 	return c
 }
 
+// patient is for tests that count deliveries to a healthy fake: under -race on a loaded machine a batch of
+// hundreds of events can take longer than fast's 300 ms, and a timeout there would be a false failure.
+var patient = []autopilot.Opt{autopilot.Timeouts(2*time.Second, 10*time.Second), autopilot.Circuit(1000, time.Second),
+	autopilot.Retries(5, 10*time.Millisecond, 50*time.Millisecond)}
+
 func server(t *testing.T) *autopilottest.Server {
 	t.Helper()
 	s := autopilottest.NewServer()

@@ -137,7 +137,7 @@ func TestEveryEventIsAccountedForAndMemoryStaysBounded(t *testing.T) {
 
 func TestAHealthyBackendGetsEveryEventAndTheCircuitStaysClosed(t *testing.T) {
 	srv := server(t)
-	c := fast(t, srv.URL, autopilot.QueueSize(5000), autopilot.BatchSize(100))
+	c := fast(t, srv.URL, append(patient, autopilot.QueueSize(5000), autopilot.BatchSize(100))...)
 	for i := 0; i < 2_000; i++ {
 		businessCall(c, i)
 	}
