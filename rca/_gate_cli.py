@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import signal
@@ -41,6 +42,9 @@ def consume(
         = 1024 * 1024,
     stop_at_end: Annotated[bool, typer.Option(
         "--stop-at-end", help="Exit once every assigned partition has been read to its end.")] = False,
+    metrics_port: Annotated[int | None, typer.Option(
+        help="Serve Prometheus metrics (records/s, poison records, the group's lag) on this port of RCA_HOST.")]
+        = None,
 ) -> None:
     """Read topics as a consumer-group member: resolve, gate and store every record, then commit its offset."""
     from rca._kafka import ConsumerOptions, GateConsumer
@@ -62,10 +66,29 @@ def consume(
         signal.signal(signum, _stopper(stop))
     options = ConsumerOptions(librdkafka, group, tuple(names), batch_size=batch_size,
                               max_value_bytes=max_value_bytes, stop_at_end=stop_at_end)
+    member = GateConsumer(store, options, system_clock)
+    if metrics_port:
+        _serve_metrics(member, librdkafka, group, metrics_port)
+    # Every record allocates a few objects; the default thresholds collected every few hundred records, and
+    # each full collection walked the whole heap (the same trade as `rca serve` makes, benchmarks/).
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
     try:
-        GateConsumer(store, options, system_clock).run(stop)
+        member.run(stop)
     finally:
         store.close()
+
+
+def _serve_metrics(member: Any, librdkafka: dict[str, str], group: str, port: int) -> None:
+    from prometheus_client import CollectorRegistry, start_http_server
+
+    from rca._kafka import GroupLag
+    from rca._metrics import KafkaCollector
+
+    registry = CollectorRegistry()
+    registry.register(KafkaCollector(member.stats, GroupLag(librdkafka, group), group))
+    start_http_server(port, addr=Settings().host, registry=registry)
+    log.info("metrics on http://%s:%d/metrics", Settings().host, port)
 
 
 def _stopper(stop: threading.Event) -> Any:

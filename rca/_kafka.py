@@ -21,6 +21,7 @@ from confluent_kafka import (
     OFFSET_INVALID,
     TIMESTAMP_NOT_AVAILABLE,
     Consumer,
+    ConsumerGroupTopicPartitions,
     KafkaError,
     KafkaException,
     Message,
@@ -257,23 +258,27 @@ def to_record(message: Message, max_value_bytes: int, clock: Clock) -> KafkaReco
 
 
 
-def group_lag(config: dict[str, str], group: str, timeout_s: float = 3.0) -> dict[tuple[str, int], int]:
-    """Records not yet committed by the group, per topic and partition (high watermark minus committed offset)."""
-    from confluent_kafka import ConsumerGroupTopicPartitions
+class GroupLag:
+    """Records not yet committed by a group, per topic and partition: the high watermark minus the committed
+    offset, asked of the brokers (so it covers every member of the group, wherever it runs)."""
 
-    admin = AdminClient({**config, "socket.timeout.ms": int(timeout_s * 1000)})
-    result = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group)], request_timeout=timeout_s)
-    committed = result[group].result(timeout_s).topic_partitions or []
-    if not committed:
-        return {}
-    latest = admin.list_offsets({TopicPartition(p.topic, p.partition): OffsetSpec.latest() for p in committed},
-                                request_timeout=timeout_s)
-    lag = {}
-    for p in committed:
-        end = next(f for tp, f in latest.items() if (tp.topic, tp.partition) == (p.topic, p.partition))
-        high = end.result(timeout_s).offset
-        lag[(p.topic, p.partition)] = max(0, high - (p.offset if p.offset != OFFSET_INVALID else 0))
-    return lag
+    def __init__(self, config: dict[str, str], group: str, timeout_s: float = 3.0) -> None:
+        self.group, self.timeout_s = group, timeout_s
+        self._admin = AdminClient({k: v for k, v in config.items() if not k.startswith(("auto.", "fetch.", "session.",
+                                                                                        "heartbeat."))})
+
+    def __call__(self) -> dict[tuple[str, int], int]:
+        timeout = self.timeout_s
+        asked = self._admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(self.group)],
+                                                        request_timeout=timeout)
+        committed = [p for p in asked[self.group].result(timeout).topic_partitions or [] if p.topic]
+        if not committed:
+            return {}
+        ends = self._admin.list_offsets({TopicPartition(p.topic, p.partition): OffsetSpec.latest() for p in committed},
+                                        request_timeout=timeout)
+        high = {(tp.topic, tp.partition): future.result(timeout).offset for tp, future in ends.items()}
+        return {(p.topic, p.partition): max(0, high[(p.topic, p.partition)] - max(p.offset, 0))
+                for p in committed if p.offset != OFFSET_INVALID or (p.topic, p.partition) in high}
 
 
 def _producer_config(options: ConsumerOptions) -> dict[str, Any]:
@@ -297,4 +302,4 @@ def _names(partitions: list[TopicPartition]) -> str:
     return ", ".join(f"{p.topic}[{p.partition}]" for p in partitions) or "nothing"
 
 
-__all__ = ["ConsumerOptions", "ConsumerStats", "GateConsumer", "group_lag", "to_record"]
+__all__ = ["ConsumerOptions", "ConsumerStats", "GateConsumer", "GroupLag", "to_record"]

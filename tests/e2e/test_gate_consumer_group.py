@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import orjson
 import pytest
 from sqlalchemy import select
@@ -122,3 +123,39 @@ def test_two_members_share_six_partitions_and_one_takes_over_when_the_other_dies
     assert owned(a) == {f"{topic}[{p}]" for p in range(6)}  # the survivor took over the dead member's share
     assert a.stop(30) == 0
     store.close()
+
+
+def metric(body: str, name: str) -> dict[str, float]:
+    """Samples of one metric from a Prometheus text exposition, by their label text."""
+    found = {}
+    for line in body.splitlines():
+        if line.startswith(name + "{") or line.startswith(name + " "):
+            labels, _, value = line[len(name):].rpartition(" ")
+            found[labels] = float(value)
+    return found
+
+
+def test_rca_serve_runs_the_consumer_and_reports_lag_rate_and_poison(kafka: str, tmp_path: Path, serve) -> None:
+    url = f"sqlite:///{tmp_path / 'rca.db'}"
+    store = Store.open(url)
+    store.upgrade()
+    topic = new_topic(kafka, "orders.created", partitions=2)
+    configure_orders(store, topic)
+    store.close()
+    produce(kafka, topic, (record(i, b"not json" if i in (3, 500) else order(i), partition=i % 2)
+                           for i in range(1_000)))
+    server = serve(url, env={"RCA_KAFKA_BOOTSTRAP": kafka, "RCA_KAFKA_TOPICS": topic, "RCA_KAFKA_GROUP": "gate-serve",
+                             "RCA_METRICS_PUBLIC": "true", "RCA_DETECT_INTERVAL_S": "0"})
+
+    def scraped() -> str:
+        return httpx.get(f"{server.url}/metrics", timeout=10).text
+
+    wait_for(lambda: metric(scraped(), "rca_gate_records_total").get(f'{{topic="{topic}"}}') == 1_000, 60,
+             "rca serve's consumer storing the 1,000 records")
+    # Lag is read from the brokers: once the commits land, both partitions are at 0.
+    wait_for(lambda: metric(scraped(), "rca_gate_consumer_lag") == {
+        f'{{group="gate-serve",partition="{p}",topic="{topic}"}}': 0.0 for p in (0, 1)}, 30, "lag reaching 0")
+    body = scraped()
+    assert metric(body, "rca_gate_poison_records_total") == {f'{{topic="{topic}"}}': 2.0}
+    assert metric(body, "rca_gate_consumer_lag_up") == {"": 1.0}
+    assert metric(body, "rca_gate_records_per_second")[""] > 0
