@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: install test test-go lint typecheck demo bench spec clean
+.PHONY: install test test-go lint typecheck demo go-story bench spec clean
 
 # Go 1.22+ for sdk/go: the one on PATH, else /usr/local/go's, else fetched once into var/go (scripts/go-toolchain).
 GO = $(shell scripts/go-toolchain)
@@ -45,6 +45,11 @@ test-go:
 
 demo: install
 	scripts/demo
+
+# The Go story (examples/go-orders): a Go producer with partial tracing breaks a field after a deploy; rca reads
+# the topic from a real broker and explains it. Needs Java and Maven for the broker, Go 1.22+ (fetched if missing).
+go-story: install
+	scripts/with-kafka $(PY) examples/go-orders/story.py
 
 bench: install
 	scripts/with-postgres scripts/with-kafka $(PY) benchmarks/run_all.py

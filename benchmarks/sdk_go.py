@@ -41,8 +41,8 @@ def bench(go: str, package: str, pattern: str, benchtime: str, short: bool) -> d
     for line in run.stdout.splitlines():
         match = LINE.match(line.strip())
         if match:
-            fields = match.group(2).split()
-            results[match.group(1)] = {unit: float(value) for value, unit in zip(fields[::2], fields[1::2])}
+            values, units = match.group(2).split()[::2], match.group(2).split()[1::2]
+            results[match.group(1)] = {unit: float(value) for value, unit in zip(values, units, strict=True)}
     return results
 
 
