@@ -41,6 +41,7 @@ test: lint typecheck test-go
 test-go:
 	@test -n "$(GO)" || { echo "make test-go: no Go 1.22+ (scripts/go-toolchain says why above)" >&2; exit 1; }
 	cd sdk/go && $(GO) vet ./... && $(GO) run $(STATICCHECK) ./...
+	cd examples/go-orders && $(GO) vet ./... && $(GO) run $(STATICCHECK) ./...
 	scripts/with-kafka sh -c 'cd sdk/go && $(GO) test -race -count=1 ./...'
 
 demo: install
