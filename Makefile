@@ -10,6 +10,9 @@ GO = $(shell scripts/go-toolchain)
 # Go's own tests of sdk/go use the broker of scripts/with-kafka; staticcheck runs from the module proxy,
 # pinned here rather than required by the module (adopters never download it).
 STATICCHECK = honnef.co/go/tools/cmd/staticcheck@v0.8.2
+# The core module and the kafka-go and sarama adapters, each its own module so that adopters download only
+# the Kafka client they use.
+GO_MODULES = sdk/go sdk/go/autopilotkafkago sdk/go/autopilotsarama
 
 $(VENV)/.installed: pyproject.toml sdk/python/pyproject.toml scripts/spark-jars
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -40,9 +43,8 @@ test: lint typecheck test-go
 # (examples/go-orders against `rca serve`) is a pytest test, run by `test` above.
 test-go:
 	@test -n "$(GO)" || { echo "make test-go: no Go 1.22+ (scripts/go-toolchain says why above)" >&2; exit 1; }
-	cd sdk/go && $(GO) vet ./... && $(GO) run $(STATICCHECK) ./...
-	cd examples/go-orders && $(GO) vet ./... && $(GO) run $(STATICCHECK) ./...
-	scripts/with-kafka sh -c 'cd sdk/go && $(GO) test -race -count=1 ./...'
+	for m in $(GO_MODULES) examples/go-orders; do (cd $$m && $(GO) vet ./... && $(GO) run $(STATICCHECK) ./...) || exit 1; done
+	scripts/with-kafka sh -c 'for m in $(GO_MODULES); do (cd $$m && $(GO) test -race -count=1 ./...) || exit 1; done'
 
 demo: install
 	scripts/demo

@@ -56,9 +56,9 @@ func New(opts ...Opt) *Client {
 	if !c.Active() {
 		return c
 	}
-	httpClient := cfg.httpClient
+	httpClient, owned := cfg.httpClient, false
 	if httpClient == nil {
-		httpClient = newHTTPClient(s.ConnectTimeout)
+		httpClient, owned = newHTTPClient(s.ConnectTimeout), true
 	}
 	c.queue = newQueue(s.QueueSize)
 	c.wake = make(chan struct{}, 1)
@@ -67,7 +67,7 @@ func New(opts ...Opt) *Client {
 	initial := defaultControl()
 	c.control.Store(&initial)
 	c.identity = newIdentity(s)
-	c.worker = newWorker(c, httpClient)
+	c.worker = newWorker(c, httpClient, owned)
 	c.accepting.Store(true)
 	cfg.logger.Info(fmt.Sprintf("autopilot: sending evidence as %s to %s.", s.Producer, s.Endpoint))
 	go c.worker.run()
@@ -223,6 +223,9 @@ func (c *Client) onControl(state ControlState) {
 	c.control.Store(&state)
 	c.killed.Store(!state.Sending())
 	c.accepting.Store(state.Sending() && !c.closed.Load())
+	if c.closed.Load() { // Shutdown came between the two loads: a revival must not reopen a closed client
+		c.accepting.Store(false)
+	}
 }
 
 var startupSent atomic.Bool // once per process, whichever client sends it (CONTRACT.md, section 11)

@@ -98,7 +98,7 @@ func TestEventsGoInBatches(t *testing.T) {
 	for i := 0; i < 1000; i++ {
 		c.Emit(context.Background(), run("r"))
 	}
-	flush(t, c, 5*time.Second)
+	flush(t, c, 30*time.Second)
 	batches := srv.Batches()
 	if len(srv.Events()) != 1000 || len(batches) > 12 {
 		t.Fatalf("%d events in %d batches", len(srv.Events()), len(batches))
@@ -123,7 +123,7 @@ func TestATimerFlushSendsWhatWasQueuedNotWhatArrivesWhileItSends(t *testing.T) {
 		c.Emit(context.Background(), run("r"))
 		time.Sleep(time.Millisecond)
 	}
-	flush(t, c, 5*time.Second)
+	flush(t, c, 30*time.Second)
 	batches := srv.Batches()
 	small := 0
 	for _, b := range batches[:len(batches)-1] {
@@ -424,7 +424,7 @@ func TestEmitIsSafeFromManyGoroutines(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	flush(t, c, 5*time.Second)
+	flush(t, c, 30*time.Second)
 	if s := c.Stats(); s.Delivered != 8000 {
 		t.Fatalf("stats %+v", s)
 	}
@@ -440,7 +440,7 @@ func TestAnEnabledEmitDoesNotAllocateOnceItsSlotsAreWarm(t *testing.T) {
 		for i := 0; i < 1000; i++ {
 			c.Emit(ctx, event)
 		}
-		flush(t, c, 5*time.Second)
+		flush(t, c, 30*time.Second)
 	}
 	allocs := testing.AllocsPerRun(500, func() {
 		if !c.Emit(ctx, event) {

@@ -141,7 +141,7 @@ func TestAHealthyBackendGetsEveryEventAndTheCircuitStaysClosed(t *testing.T) {
 	for i := 0; i < 2_000; i++ {
 		businessCall(c, i)
 	}
-	flush(t, c, 5*time.Second)
+	flush(t, c, 30*time.Second)
 	ids := map[any]bool{}
 	for _, e := range srv.Events() {
 		ids[e["id"]] = true

@@ -17,6 +17,7 @@ type worker struct {
 	c        *Client
 	s        Settings
 	http     *http.Client
+	ownsHTTP bool // the SDK made http, so it closes its idle connections at the end
 	circuit  *circuit
 	control  *controlPlane
 	sending  bool
@@ -31,9 +32,9 @@ type worker struct {
 	fresh    []taken            // the batch's events young enough to send
 }
 
-func newWorker(c *Client, httpClient *http.Client) *worker {
+func newWorker(c *Client, httpClient *http.Client, ownsHTTP bool) *worker {
 	ctx, cancel := context.WithCancel(context.Background())
-	w := &worker{c: c, s: c.settings, http: httpClient, sending: true, flushReq: make(chan chan struct{}),
+	w := &worker{c: c, s: c.settings, http: httpClient, ownsHTTP: ownsHTTP, sending: true, flushReq: make(chan chan struct{}),
 		stopping: make(chan struct{}), exited: make(chan struct{}), ctx: ctx, cancel: cancel,
 		circuit: newCircuit(c.settings.CircuitFailures, c.settings.CircuitReset, time.Now)}
 	if c.settings.Producer != "" {
@@ -46,7 +47,9 @@ func newWorker(c *Client, httpClient *http.Client) *worker {
 
 func (w *worker) run() {
 	defer close(w.exited)
-	defer w.http.CloseIdleConnections()
+	if w.ownsHTTP {
+		defer w.http.CloseIdleConnections()
+	}
 	defer func() {
 		if r := recover(); r != nil { // the goroutine must end quietly whatever happens; the host goes on
 			w.c.logger.Warn("autopilot: worker stopped after an unexpected error", "panic", r)

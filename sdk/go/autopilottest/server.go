@@ -11,15 +11,20 @@
 package autopilottest
 
 import (
+	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
+	"testing"
 	"time"
+
+	autopilot "autopilot-go"
 )
 
 // Mode is how the fake answers POST /v1/events (and the control plane, for the failure modes).
@@ -220,4 +225,24 @@ func ClosedURL() string {
 	addr := l.Addr().String()
 	l.Close()
 	return "http://" + addr
+}
+
+// NewClient is an enabled client sending to a fresh fake (both closed when the test ends), with the
+// environment ignored, no startup event and a quiet log; opts add to or override that.
+func NewClient(tb testing.TB, opts ...autopilot.Opt) (*autopilot.Client, *Server) {
+	tb.Helper()
+	srv := NewServer()
+	tb.Cleanup(srv.Close)
+	base := []autopilot.Opt{
+		autopilot.Environment(func(string) (string, bool) { return "", false }),
+		autopilot.Enabled(true), autopilot.Endpoint(srv.URL), autopilot.StartupEvent(false),
+		autopilot.Logger(slog.New(slog.NewTextHandler(io.Discard, nil))),
+	}
+	ap := autopilot.New(append(base, opts...)...)
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		defer cancel()
+		_ = ap.Shutdown(ctx)
+	})
+	return ap, srv
 }

@@ -3,9 +3,6 @@ package kautopilot_test
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
-	"os"
 	"testing"
 	"time"
 
@@ -14,6 +11,7 @@ import (
 
 	autopilot "autopilot-go"
 	"autopilot-go/autopilottest"
+	"autopilot-go/internal/broker"
 	"autopilot-go/kautopilot"
 )
 
@@ -21,16 +19,9 @@ func noEnv(string) (string, bool) { return "", false }
 
 func enabled(t *testing.T, endpoint string, opts ...autopilot.Opt) *autopilot.Client {
 	t.Helper()
-	base := []autopilot.Opt{autopilot.Environment(noEnv), autopilot.Enabled(true), autopilot.Endpoint(endpoint),
-		autopilot.Service("orders-api"), autopilot.Env("prod"), autopilot.Version("v1.4.0", "9d1e2f3"),
-		autopilot.StartupEvent(false), autopilot.ControlPollInterval(50 * time.Millisecond),
-		autopilot.Logger(slog.New(slog.NewTextHandler(io.Discard, nil)))}
-	ap := autopilot.New(append(base, opts...)...)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-		defer cancel()
-		_ = ap.Shutdown(ctx)
-	})
+	ap, _ := autopilottest.NewClient(t, append([]autopilot.Opt{autopilot.Endpoint(endpoint), autopilot.Service("orders-api"),
+		autopilot.Env("prod"), autopilot.Version("v1.4.0", "9d1e2f3"), autopilot.ControlPollInterval(50 * time.Millisecond)},
+		opts...)...)
 	return ap
 }
 
@@ -165,13 +156,7 @@ func TestNoHeadersWhileDisabledOrKilled(t *testing.T) {
 
 // The wrapper against the real broker of scripts/with-kafka (RCA_TEST_KAFKA_BOOTSTRAP).
 func TestTheWrapperAgainstARealBroker(t *testing.T) {
-	bootstrap := os.Getenv("RCA_TEST_KAFKA_BOOTSTRAP")
-	if bootstrap == "" {
-		if os.Getenv("RCA_REQUIRE_KAFKA") == "1" {
-			t.Fatal("RCA_REQUIRE_KAFKA=1 but RCA_TEST_KAFKA_BOOTSTRAP is not set: run under scripts/with-kafka")
-		}
-		t.Skip("no Kafka broker: run under scripts/with-kafka (RCA_TEST_KAFKA_BOOTSTRAP)")
-	}
+	bootstrap := broker.Bootstrap(t)
 	brokers := []string{bootstrap}
 	topic := fmt.Sprintf("autopilot-go-test-%d", time.Now().UnixNano())
 	ap := enabled(t, rcaServer(t).URL)
