@@ -4,7 +4,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"sort"
 	"testing"
@@ -14,16 +17,27 @@ import (
 	"autopilot-go/autopilottest"
 )
 
-// No harm, proved against real local servers that are down, reset connections, answer 500, or sleep 5 s
+// No harm, proved against real local servers that are down (connections refused), reset connections, answer
+// 500, sleep 5 s, or refuse every batch with 401
 // (CONTRACT.md, section 14): the business call's latency matches a baseline measured in the same run
 // with the SDK off, no call waits on the backend, memory stays flat once the queue is full, every event
 // is accounted for, nothing panics, and the log says so a handful of times rather than once per event.
 
-var badBackends = []autopilottest.Mode{"down", autopilottest.Reset, autopilottest.Fail, autopilottest.Sleep}
+var badBackends = []autopilottest.Mode{"down", autopilottest.Reset, autopilottest.Fail, autopilottest.Sleep, autopilottest.Deny}
 
 func badEndpoint(t *testing.T, mode autopilottest.Mode) string {
-	if mode == "down" {
+	switch mode {
+	case "down":
 		return autopilottest.ClosedURL()
+	case autopilottest.Deny:
+		// A server that keeps nothing: the fake records every batch it is sent, and a service that refuses
+		// every batch gets all of them (4xx leaves the circuit closed), which would be the test's memory.
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_, _ = io.Copy(io.Discard, r.Body)
+			w.WriteHeader(http.StatusUnauthorized)
+		}))
+		t.Cleanup(srv.Close)
+		return srv.URL
 	}
 	srv := server(t)
 	srv.SetMode(mode, 5*time.Second)
@@ -128,7 +142,12 @@ func TestEveryEventIsAccountedForAndMemoryStaysBounded(t *testing.T) {
 			if s.Delivered != 0 || s.Delivered+s.Dropped.Total() != 20_000 {
 				t.Fatalf("delivered %d + dropped %+v != 20,000", s.Delivered, s.Dropped)
 			}
-			if s.Dropped.QueueFull == 0 || s.Dropped.Killed != 0 || s.Dropped.Rejected != 0 {
+			switch {
+			case s.Dropped.Killed != 0:
+				t.Fatalf("dropped %+v", s.Dropped)
+			case mode == autopilottest.Deny && s.Dropped.Rejected == 0: // refused batches are rejected, not retried
+				t.Fatalf("dropped %+v", s.Dropped)
+			case mode != autopilottest.Deny && (s.Dropped.QueueFull == 0 || s.Dropped.Rejected != 0):
 				t.Fatalf("dropped %+v", s.Dropped)
 			}
 		})
