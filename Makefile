@@ -3,7 +3,16 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: install test lint typecheck demo bench spec clean
+.PHONY: install test test-go lint typecheck demo go-story bench spec clean
+
+# Go 1.22+ for sdk/go: the one on PATH, else /usr/local/go's, else fetched once into var/go (scripts/go-toolchain).
+GO = $(shell scripts/go-toolchain)
+# Go's own tests of sdk/go use the broker of scripts/with-kafka; staticcheck runs from the module proxy,
+# pinned here rather than required by the module (adopters never download it).
+STATICCHECK = honnef.co/go/tools/cmd/staticcheck@v0.8.2
+# The core module and the kafka-go and sarama adapters, each its own module so that adopters download only
+# the Kafka client they use.
+GO_MODULES = sdk/go sdk/go/autopilotkafkago sdk/go/autopilotsarama
 
 $(VENV)/.installed: pyproject.toml sdk/python/pyproject.toml scripts/spark-jars
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,15 +32,27 @@ typecheck: install
 
 # The whole suite, on SQLite and on a real PostgreSQL (scripts/with-postgres starts one when it can), beside a
 # real Kafka broker (scripts/with-kafka starts one from Maven Central's jars when Java and Maven are here).
-test: lint typecheck
+test: lint typecheck test-go
 	mkdir -p test-output
 	scripts/with-postgres scripts/with-kafka $(VENV)/bin/pytest -q -p no:cacheprovider tests sdk/python/tests
 	$(VENV)/bin/rca eval evals/scenarios $(wildcard ../shared/scenarios) --report test-output/eval-default.md
 	$(VENV)/bin/rca eval evals/scenarios $(wildcard ../shared/scenarios) --composer adversarial \
 	  --report test-output/eval-adversarial.html
 
+# The Go SDK: go vet, staticcheck, and the race-enabled tests beside a real Kafka broker. Its end-to-end story
+# (examples/go-orders against `rca serve`) is a pytest test, run by `test` above.
+test-go:
+	@test -n "$(GO)" || { echo "make test-go: no Go 1.22+ (scripts/go-toolchain says why above)" >&2; exit 1; }
+	for m in $(GO_MODULES) examples/go-orders; do (cd $$m && $(GO) vet ./... && $(GO) run $(STATICCHECK) ./...) || exit 1; done
+	scripts/with-kafka sh -c 'for m in $(GO_MODULES); do (cd $$m && $(GO) test -race -count=1 ./...) || exit 1; done'
+
 demo: install
 	scripts/demo
+
+# The Go story (examples/go-orders): a Go producer with partial tracing breaks a field after a deploy; rca reads
+# the topic from a real broker and explains it. Needs Java and Maven for the broker, Go 1.22+ (fetched if missing).
+go-story: install
+	scripts/with-kafka $(PY) examples/go-orders/story.py
 
 bench: install
 	scripts/with-postgres scripts/with-kafka $(PY) benchmarks/run_all.py
