@@ -216,6 +216,16 @@ public final class AutopilotClient implements AutoCloseable {
         return active ? counters.dropped(reason) : 0;
     }
 
+    /** Events waiting in the queue now (cheap: for gauges). */
+    public int queued() {
+        return active ? queue.size() : 0;
+    }
+
+    /** The circuit breaker's state: closed, open or half_open (cheap: for gauges). */
+    public String circuitState() {
+        return active ? circuit.state() : CircuitBreaker.CLOSED;
+    }
+
     public Stats stats() {
         if (!active) {
             return new Stats(false, settings.producer(), 0, 0, signalsDropped(), CircuitBreaker.CLOSED, controlState, null);
