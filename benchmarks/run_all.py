@@ -27,6 +27,7 @@ def benches(quick: bool) -> list[tuple[str, list[str]]]:
         ("detect", ["detect_bench.py", "--datasets", "1000" if quick else "10000"]),
         ("rca", ["rca_bench.py", "--requests", "50" if quick else "200"]),
         ("sdk", ["sdk_emit.py", *(["--quick"] if quick else [])]),
+        ("java-sdk", ["java_sdk_bench.py", *(["--quick"] if quick else [])]),
     ]
 
 

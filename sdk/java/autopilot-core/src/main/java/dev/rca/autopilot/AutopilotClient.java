@@ -35,6 +35,7 @@ public final class AutopilotClient implements AutoCloseable {
     private volatile boolean killed;
     private volatile boolean closed;
     private volatile ControlState controlState = ControlState.DEFAULT;
+    private volatile WallAnchor anchor; // the wall clock read once a second, not once per emit
     private final Counters counters;
     private final EventQueue queue;
     private final CircuitBreaker circuit;
@@ -126,7 +127,8 @@ public final class AutopilotClient implements AutoCloseable {
                 return false;
             }
             // Only capture here; the envelope (id, RFC 3339 time, JSON) is built by the worker.
-            Pending item = new Pending(nanoTime.getAsLong(), clock.instant(), type,
+            long now = nanoTime.getAsLong();
+            Pending item = new Pending(now, wallNanos(now), type,
                     data == null || data.isEmpty() ? null : new LinkedHashMap<>(data), // a copy: the caller may reuse its map
                     id, time, subject, traceparent != null ? traceparent : TraceContext.currentTraceparent(), source,
                     extensions);
@@ -139,6 +141,30 @@ public final class AutopilotClient implements AutoCloseable {
             counters.drop(DropReason.REJECTED);
             problems.report("emit", "autopilot: emit() dropped an event it could not take: %s", e);
             return false;
+        }
+    }
+
+    /**
+     * Epoch nanoseconds at monotonic time {@code now}: the wall clock read at most once a second and advanced by the
+     * monotonic clock in between, so emit() allocates no Instant (OpenTelemetry's AnchoredClock does the same).
+     */
+    private long wallNanos(long now) {
+        WallAnchor current = anchor;
+        if (current == null || now - current.nano > 1_000_000_000L || now < current.nano) {
+            java.time.Instant wall = clock.instant();
+            current = new WallAnchor(wall.getEpochSecond() * 1_000_000_000L + wall.getNano(), now);
+            anchor = current;
+        }
+        return current.epochNanos + (now - current.nano);
+    }
+
+    private static final class WallAnchor {
+        final long epochNanos;
+        final long nano;
+
+        WallAnchor(long epochNanos, long nano) {
+            this.epochNanos = epochNanos;
+            this.nano = nano;
         }
     }
 

@@ -1,6 +1,5 @@
 package dev.rca.autopilot.internal;
 
-import java.time.Instant;
 import java.util.Map;
 
 /**
@@ -9,7 +8,7 @@ import java.util.Map;
  */
 public final class Pending {
     final long enqueuedNanos;
-    final Instant wall;
+    final long wallEpochNanos;
     final String type;
     final Map<String, Object> data;
     final String id;
@@ -19,10 +18,10 @@ public final class Pending {
     final String source;
     final Map<String, Object> extensions;
 
-    public Pending(long enqueuedNanos, Instant wall, String type, Map<String, Object> data, String id, Object time,
+    public Pending(long enqueuedNanos, long wallEpochNanos, String type, Map<String, Object> data, String id, Object time,
                    String subject, String traceparent, String source, Map<String, Object> extensions) {
         this.enqueuedNanos = enqueuedNanos;
-        this.wall = wall;
+        this.wallEpochNanos = wallEpochNanos;
         this.type = type;
         this.data = data;
         this.id = id;

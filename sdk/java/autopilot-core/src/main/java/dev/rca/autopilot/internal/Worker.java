@@ -205,7 +205,8 @@ public final class Worker implements Runnable {
         String why;
         try {
             Map<String, Object> event = Envelope.build(item.type, item.data, item.source != null ? item.source
-                    : settings.producer(), item.id, item.time != null ? item.time : item.wall, item.subject,
+                    : settings.producer(), item.id, item.time != null ? item.time
+                    : java.time.Instant.ofEpochSecond(0, item.wallEpochNanos), item.subject,
                     item.traceparent, item.extensions);
             why = Envelope.problem(event);
             if (why == null) {
