@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: install test lint typecheck demo bench spec clean
+.PHONY: install test test-java spring-story lint typecheck demo bench spec clean
 
 $(VENV)/.installed: pyproject.toml sdk/python/pyproject.toml scripts/spark-jars
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,10 +25,20 @@ typecheck: install
 # real Kafka broker (scripts/with-kafka starts one from Maven Central's jars when Java and Maven are here).
 test: lint typecheck
 	mkdir -p test-output
-	scripts/with-postgres scripts/with-kafka $(VENV)/bin/pytest -q -p no:cacheprovider tests sdk/python/tests
+	scripts/with-postgres scripts/with-kafka sh -c '$(MAKE) --no-print-directory test-java && \
+	  $(VENV)/bin/pytest -q -p no:cacheprovider tests sdk/python/tests'
 	$(VENV)/bin/rca eval evals/scenarios $(wildcard ../shared/scenarios) --report test-output/eval-default.md
 	$(VENV)/bin/rca eval evals/scenarios $(wildcard ../shared/scenarios) --composer adversarial \
 	  --report test-output/eval-adversarial.html
+
+# The Java SDK's build and tests (JUnit under Maven Surefire) beside the same Kafka broker; `install` puts the
+# starter in the local Maven repository, where examples/spring-checkout (tests/e2e/test_spring_story.py) finds it.
+test-java:
+	scripts/with-kafka sh -c 'cd sdk/java && mvn -B -q -Dstyle.color=never install'
+
+# The Spring story end to end: checkout-service v2.8.0 then v2.8.1, rca serve, the real broker, the incident, its RCA.
+spring-story: install
+	scripts/with-kafka $(PY) examples/spring-checkout/story.py
 
 demo: install
 	scripts/demo
@@ -42,4 +52,4 @@ spec: install
 	$(VENV)/bin/rca openapi --output docs/openapi.json
 
 clean:
-	rm -rf $(VENV) var test-output
+	rm -rf $(VENV) var test-output sdk/java/*/target examples/spring-checkout/target

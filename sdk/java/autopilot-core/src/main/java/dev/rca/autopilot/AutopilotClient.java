@@ -262,7 +262,8 @@ public final class AutopilotClient implements AutoCloseable {
 
     /**
      * Identity hints for a Kafka record, in order: {@code autopilot-producer}, {@code autopilot-env},
-     * {@code traceparent} (the trace in use). Empty while disabled or killed.
+     * {@code autopilot-version} (the deploy version), {@code traceparent} (the trace in use); a header without a
+     * value is left out. Empty while disabled or killed.
      */
     public Map<String, byte[]> kafkaHeaders() {
         return kafkaHeaders(null);
@@ -276,6 +277,9 @@ public final class AutopilotClient implements AutoCloseable {
         headers.put("autopilot-producer", settings.producer().getBytes(StandardCharsets.UTF_8));
         if (settings.env() != null) {
             headers.put("autopilot-env", settings.env().getBytes(StandardCharsets.UTF_8));
+        }
+        if (settings.version() != null) {
+            headers.put("autopilot-version", settings.version().getBytes(StandardCharsets.UTF_8));
         }
         String trace = traceparent != null ? traceparent : TraceContext.currentTraceparent();
         if (trace != null) {

@@ -303,9 +303,13 @@ class ClientTest extends Fixtures {
 
     @Test
     void kafkaHeadersIdentifyTheProducer() {
-        AutopilotClient client = client(fast("http://rca.test"), new FakeTransport());
+        AutopilotClient client = client(fast("http://rca.test").version("v2.8.1"), new FakeTransport());
         Map<String, byte[]> headers = client.kafkaHeaders(TraceContextTest.VALID);
-        assertThat(headers.keySet()).containsExactly("autopilot-producer", "autopilot-env", "traceparent");
+        assertThat(headers.keySet()).containsExactly("autopilot-producer", "autopilot-env", "autopilot-version",
+                "traceparent");
+        assertThat(new String(headers.get("autopilot-version"), StandardCharsets.UTF_8)).isEqualTo("v2.8.1");
+        assertThat(client(fast("http://rca.test"), new FakeTransport()).kafkaHeaders().keySet())
+                .containsExactly("autopilot-producer", "autopilot-env");
         assertThat(new String(headers.get("autopilot-producer"), StandardCharsets.UTF_8)).isEqualTo("svc://checkout-service");
         assertThat(new String(headers.get("autopilot-env"), StandardCharsets.UTF_8)).isEqualTo("test");
         assertThat(new AutopilotClient(Settings.defaults()).kafkaHeaders()).isEmpty();

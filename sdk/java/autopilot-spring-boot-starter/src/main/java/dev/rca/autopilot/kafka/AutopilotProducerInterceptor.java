@@ -11,7 +11,7 @@ import org.apache.kafka.common.header.Headers;
 
 /**
  * Adds the identity headers the contract gate reads ({@code autopilot-producer}, {@code autopilot-env},
- * {@code traceparent} of the trace in use) to every record a Kafka producer sends; a header the application set
+ * {@code autopilot-version}, {@code traceparent} of the trace in use) to every record a Kafka producer sends; a header the application set
  * itself is kept. Nothing is added while the SDK is off or killed. Never throws.
  *
  * <p>The Spring Boot starter adds it to spring-kafka's producer factory; with plain kafka-clients:

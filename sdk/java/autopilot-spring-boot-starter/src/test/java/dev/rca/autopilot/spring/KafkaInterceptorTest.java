@@ -89,7 +89,7 @@ class KafkaInterceptorTest {
     void aPlainKafkaProducerGetsTheIdentityHeadersAndKeepsItsOwn() {
         FakeTransport fake = new FakeTransport();
         Autopilot.install(AutopilotClient.builder(Settings.builder().enabled(true).endpoint("http://rca.test")
-                .service("checkout-service").env("prod").startupEvent(false).build()).transport(fake).build());
+                .service("checkout-service").env("prod").version("v2.8.1").startupEvent(false).build()).transport(fake).build());
         Properties props = new Properties();
         props.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
         props.put(ProducerConfig.INTERCEPTOR_CLASSES_CONFIG, AutopilotProducerInterceptor.class.getName());
@@ -108,7 +108,8 @@ class KafkaInterceptorTest {
         List<ConsumerRecord<String, String>> records = consume(2);
         assertThat(records).hasSize(2);
         assertThat(headers(records.get(0))).isEqualTo(Map.of(
-                "autopilot-producer", "svc://checkout-service", "autopilot-env", "prod", "traceparent", trace.traceparent()));
+                "autopilot-producer", "svc://checkout-service", "autopilot-env", "prod", "autopilot-version", "v2.8.1",
+                "traceparent", trace.traceparent()));
         assertThat(headers(records.get(1))).containsEntry("autopilot-env", "canary").containsEntry("x-app", "kept")
                 .containsEntry("autopilot-producer", "svc://checkout-service").doesNotContainKey("traceparent");
     }
