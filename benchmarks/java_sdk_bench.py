@@ -43,7 +43,7 @@ def jmh(command: list[str], *args: str) -> list[dict]:
             print(run.stdout[-3000:], run.stderr[-3000:], file=sys.stderr)
             run.check_returncode()
         for line in run.stdout.splitlines():
-            if line.startswith("[emit") and "final" in line or line.startswith("[endpoint"):
+            if (line.startswith("[emit") and "final" in line) or line.startswith("[endpoint"):
                 print("  ", line.strip())
         return json.loads(Path(path).read_text())
     finally:
@@ -65,7 +65,8 @@ def main() -> int:
         emit[name] = {"p50_ns": percentiles["50.0"], "p99_ns": percentiles["99.0"], "p999_ns": percentiles["99.9"]}
 
     rounds = 2 if args.quick else 3
-    timing = ["-wi", "2", "-w", "2", "-i", "3", "-r", "2"] if args.quick else ["-wi", "3", "-w", "2", "-i", "5", "-r", "2"]
+    timing = ["-wi", "2", "-w", "2", "-i", "3", "-r", "2"] if args.quick else \
+        ["-wi", "3", "-w", "2", "-i", "5", "-r", "2"]
     throughput: dict[str, list[float]] = {mode: [] for mode in ENDPOINT_MODES}
     for round_ in range(rounds):
         order = ENDPOINT_MODES if round_ % 2 == 0 else tuple(reversed(ENDPOINT_MODES))

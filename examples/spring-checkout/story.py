@@ -24,7 +24,7 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -43,7 +43,8 @@ CONTRACT = {
     "dataset_urn": DATASET, "enforcement": "flag", "owner_team": "checkout", "tier": 1,
     "schema": {"type": "object", "required": ["order_id", "customer_id", "amount", "currency"],
                "properties": {"order_id": {"type": "string"}, "customer_id": {"type": "string"},
-                              "amount": {"type": "number"}, "currency": {"type": "string", "enum": ["USD", "EUR", "GBP"]}}},
+                              "amount": {"type": "number"},
+                              "currency": {"type": "string", "enum": ["USD", "EUR", "GBP"]}}},
 }
 
 
@@ -195,7 +196,7 @@ def read_back(bootstrap: str) -> list[dict]:
 
 
 def iso_millis(millis: int) -> datetime:
-    return datetime.fromtimestamp(millis / 1000, timezone.utc)
+    return datetime.fromtimestamp(millis / 1000, UTC)
 
 
 def main() -> int:
@@ -274,6 +275,7 @@ def main() -> int:
         first_bad = min(bad, key=lambda r: r["offset"])
         last_good = max((r for r in good if r["offset"] < first_bad["offset"]), key=lambda r: r["offset"])
         first_bad_ref = f"{TOPIC}/0/{first_bad['offset']}"
+        rate_after = len(bad) / len([r for r in records if r["offset"] >= first_bad["offset"]])
         deploys = incident.get("correlated_deploys") or []
         cited = json.dumps(rca)
         checks = {
@@ -286,9 +288,7 @@ def main() -> int:
                 and datetime.fromisoformat(incident["last_good_time"]) == iso_millis(last_good["millis"]),
             "v2.8.1 is the correlated deploy": bool(deploys) and deploys[0].get("version") == "v2.8.1",
             "bad rate 0 before": incident["bad_rate"]["before"] == 0.0,
-            "bad rate after as written": abs(incident["bad_rate"]["after"]
-                                             - len(bad) / len([r for r in records if r["offset"] >= first_bad["offset"]]))
-            < 1e-3,
+            "bad rate after as written": abs(incident["bad_rate"]["after"] - rate_after) < 1e-3,
             "downstream impact": "ds://curated/orders_enriched" in json.dumps(incident),
             "rca identifies the cause": rca.get("verdict") == "cause_identified",
             # Evidence ids are rca's hashes of the source and ref; the refs they stand for were checked above.

@@ -1,5 +1,5 @@
 """The brief's Spring story, end to end: examples/spring-checkout (the Java SDK's starter and CI jar) against a
-real `rca serve` and the real broker, checked by the story's own reading of the topic (examples/spring-checkout/story.py)."""
+real `rca serve` and the real broker, checked by the story's own reading of the topic (see story.py there)."""
 
 from __future__ import annotations
 

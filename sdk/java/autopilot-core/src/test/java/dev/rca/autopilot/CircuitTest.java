@@ -61,7 +61,7 @@ class CircuitTest extends Fixtures {
             for (int i = 0; i < 10; i++) {
                 client.emit("JobRunStarted", Map.of("run_id", "r" + i));
             }
-            client.flush(Duration.ofSeconds(3));
+            client.flush(Duration.ofSeconds(20));
             assertThat(client.stats().circuit()).isEqualTo("open");
             assertThat(client.dropped(DropReason.CIRCUIT_OPEN)).isPositive();
             assertThat(client.dropped(DropReason.TIMEOUT) + client.dropped(DropReason.CIRCUIT_OPEN)).isEqualTo(10);
@@ -75,12 +75,12 @@ class CircuitTest extends Fixtures {
             AutopilotClient client = client(backend.url, s -> s.circuitFailures(2).circuitReset(Duration.ofMillis(300))
                     .maxRetries(1));
             client.emit("JobRunStarted", Map.of("run_id", "during"));
-            assertThat(client.flush(Duration.ofSeconds(2))).isTrue();
+            assertThat(client.flush(Duration.ofSeconds(20))).isTrue();
             assertThat(client.stats().circuit()).isEqualTo("open");
             backend.mode = "ok";
             sleep(350);
             client.emit("JobRunStarted", Map.of("run_id", "after"));
-            assertThat(client.flush(Duration.ofSeconds(2))).isTrue();
+            assertThat(client.flush(Duration.ofSeconds(20))).isTrue();
             assertThat(client.stats().circuit()).isEqualTo("closed");
             assertThat(backend.events()).extracting(e -> e.path("data").path("run_id").asText()).containsExactly("after");
         }

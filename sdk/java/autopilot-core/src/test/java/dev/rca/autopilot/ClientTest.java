@@ -9,7 +9,6 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -36,7 +35,7 @@ class ClientTest extends Fixtures {
             for (int i = 0; i < 25; i++) {
                 assertThat(client.emit("JobRunStarted", Map.of("run_id", "run-" + i))).isTrue();
             }
-            assertThat(client.flush(Duration.ofSeconds(5))).isTrue();
+            assertThat(client.flush(Duration.ofSeconds(20))).isTrue();
             assertThat(backend.events()).hasSize(25);
             assertThat(backend.batches).allSatisfy(batch -> assertThat(batch.size()).isLessThanOrEqualTo(10));
             assertThat(client.stats().delivered()).isEqualTo(25);
@@ -58,7 +57,7 @@ class ClientTest extends Fixtures {
         Map<String, Object> data = new HashMap<>(deploy("v1"));
         client.emit("DeploymentEvent", data);
         data.put("version", "v2");
-        client.flush(Duration.ofSeconds(2));
+        client.flush(Duration.ofSeconds(20));
         assertThat(((Map<?, ?>) fake.events().get(0).get("data")).get("version")).isEqualTo("v1");
     }
 
@@ -70,7 +69,7 @@ class ClientTest extends Fixtures {
                 .id("run:nightly:r1:0:failed").subject("nightly").source("job://nightly")
                 .time(OffsetDateTime.of(2026, 1, 19, 1, 0, 0, 0, ZoneOffset.ofHours(-5)))
                 .traceparent(TraceContextTest.VALID).extension("partitionkey", "orders").extension("id", "ignored"));
-        client.flush(Duration.ofSeconds(2));
+        client.flush(Duration.ofSeconds(20));
         Map<String, Object> event = fake.events().get(0);
         assertThat(event).containsEntry("id", "run:nightly:r1:0:failed").containsEntry("subject", "nightly")
                 .containsEntry("source", "job://nightly").containsEntry("time", "2026-01-19T01:00:00-05:00")
@@ -88,7 +87,7 @@ class ClientTest extends Fixtures {
                     .isEqualTo(trace.traceparent());
         }
         client.emit("DeploymentEvent", deploy("v2"));
-        client.flush(Duration.ofSeconds(2));
+        client.flush(Duration.ofSeconds(20));
         assertThat(fake.events().get(0)).containsEntry("traceparent", trace.traceparent());
         assertThat(fake.events().get(1)).doesNotContainKey("traceparent");
     }
@@ -107,7 +106,7 @@ class ClientTest extends Fixtures {
         AutopilotClient client = client(fast("http://rca.test"), fake);
         client.emit("DeploymentEvent", deploy("v1"));
         client.emit("DeploymentEvent", deploy("v2"));
-        assertThat(client.flush(Duration.ofSeconds(3))).isTrue();
+        assertThat(client.flush(Duration.ofSeconds(20))).isTrue();
         assertThat(bodies).hasSize(3);
         assertThat(bodies.get(1)).isEqualTo(bodies.get(0));
         assertThat(bodies.get(2)).isEqualTo(bodies.get(0));
@@ -127,7 +126,7 @@ class ClientTest extends Fixtures {
         });
         AutopilotClient client = client(fast("http://rca.test").backoff(Duration.ofMillis(1), Duration.ofSeconds(1)), fake);
         client.emit("DeploymentEvent", deploy("v1"));
-        assertThat(client.flush(Duration.ofSeconds(3))).isTrue();
+        assertThat(client.flush(Duration.ofSeconds(20))).isTrue();
         assertThat(times).hasSize(2);
         assertThat(times.get(1) - times.get(0)).isGreaterThanOrEqualTo(290_000_000L);
     }
@@ -143,7 +142,7 @@ class ClientTest extends Fixtures {
         });
         AutopilotClient client = client(fast("http://rca.test").circuitFailures(100), fake);
         client.emit("DeploymentEvent", deploy("v1"));
-        client.flush(Duration.ofSeconds(3));
+        client.flush(Duration.ofSeconds(20));
         assertThat(posts.get()).isEqualTo(3); // the first attempt and MAX_RETRIES=2
         assertThat(client.dropped(DropReason.TIMEOUT)).isEqualTo(1);
     }
@@ -161,7 +160,7 @@ class ClientTest extends Fixtures {
         AutopilotClient client = client(fast("http://rca.test"), fake);
         client.emit("DeploymentEvent", deploy("v1"));
         client.emit("DeploymentEvent", deploy("v2"));
-        client.flush(Duration.ofSeconds(2));
+        client.flush(Duration.ofSeconds(20));
         assertThat(posts.get()).isEqualTo(1);
         assertThat(client.dropped(DropReason.REJECTED)).isEqualTo(2);
         assertThat(client.stats().circuit()).isEqualTo("closed");
@@ -177,7 +176,7 @@ class ClientTest extends Fixtures {
             client.emit(Event.of("DeploymentEvent", deploy("v1")).id("bad-1"));
             client.emit(Event.of("DeploymentEvent", deploy("v2")).id("good-1"));
             client.emit(Event.of("DeploymentEvent", deploy("v2")).id("good-1")); // a duplicate counts as delivered
-            client.flush(Duration.ofSeconds(2));
+            client.flush(Duration.ofSeconds(20));
             assertThat(client.stats().delivered()).isEqualTo(2);
             assertThat(client.dropped(DropReason.REJECTED)).isEqualTo(1);
             assertThat(log.warnings()).anySatisfy(line -> assertThat(line).contains("bad-1").contains("data.version"));
@@ -193,7 +192,7 @@ class ClientTest extends Fixtures {
         assertThat(client.emit("DeploymentEvent", Map.of("service", "checkout-service"))).isTrue(); // no version
         assertThat(client.emit("JobRunStarted", null)).isTrue(); // no run_id
         client.emit("JobRunStarted", Map.of("run_id", "r1"));
-        client.flush(Duration.ofSeconds(2));
+        client.flush(Duration.ofSeconds(20));
         assertThat(fake.events()).hasSize(1);
         assertThat(client.dropped(DropReason.REJECTED)).isEqualTo(4);
     }
@@ -225,7 +224,7 @@ class ClientTest extends Fixtures {
             client.emit("JobRunStarted", Map.of("run_id", "old"));
             now[0] += 2_000_000_000L;
             client.emit("JobRunStarted", Map.of("run_id", "new"));
-            client.flush(Duration.ofSeconds(2));
+            client.flush(Duration.ofSeconds(20));
             assertThat(fake.events()).extracting(e -> (Object) ((Map<?, ?>) e.get("data")).get("run_id")).containsExactly("new");
             assertThat(client.dropped(DropReason.TIMEOUT)).isEqualTo(1);
         } finally {
@@ -245,7 +244,7 @@ class ClientTest extends Fixtures {
         client.emit("JobRunStarted", circular);
         client.emit("JobRunStarted", Map.of("run_id", "nan", "x", Double.NaN));
         client.emit("JobRunStarted", Map.of("run_id", "r2"));
-        client.flush(Duration.ofSeconds(2));
+        client.flush(Duration.ofSeconds(20));
         assertThat(fake.events()).extracting(e -> (Object) ((Map<?, ?>) e.get("data")).get("run_id")).containsExactly("r1", "r2");
         assertThat(((Map<?, ?>) fake.events().get(0).get("data")).get("at")).isEqualTo("2026-01-19T06:00:00Z");
         assertThat(client.dropped(DropReason.REJECTED)).isEqualTo(2);
@@ -258,7 +257,7 @@ class ClientTest extends Fixtures {
         });
         AutopilotClient client = client(fast("http://rca.test"), fake);
         assertThat(client.emit("JobRunStarted", Map.of("run_id", "r1"))).isTrue();
-        client.flush(Duration.ofSeconds(2));
+        client.flush(Duration.ofSeconds(20));
         assertThat(client.dropped(DropReason.TIMEOUT)).isEqualTo(1);
         assertThat(client.emit("JobRunStarted", Map.of("run_id", "r2"))).isTrue();
     }
@@ -269,7 +268,7 @@ class ClientTest extends Fixtures {
             AutopilotClient client = client(backend.url, s -> s.exportDrops(true));
             client.emit("Nope", Map.of());
             client.emit("JobRunStarted", Map.of("run_id", "r1"));
-            client.flush(Duration.ofSeconds(2));
+            client.flush(Duration.ofSeconds(20));
             assertThat(backend.postHeaders.get(0).get("autopilot-signals-dropped"))
                     .isEqualTo("queue_full=0,timeout=0,circuit_open=0,killed=0,rejected=1");
         }
@@ -342,8 +341,8 @@ class ClientTest extends Fixtures {
                 .domain("orders");
         AutopilotClient first = client(settings, fake);
         AutopilotClient second = client(settings, fake);
-        first.flush(Duration.ofSeconds(2));
-        second.flush(Duration.ofSeconds(2));
+        first.flush(Duration.ofSeconds(20));
+        second.flush(Duration.ofSeconds(20));
         assertThat(fake.events()).hasSize(1);
         assertThat(fake.events().get(0).get("data")).isEqualTo(Map.of("service", "checkout-service", "version", "v2.8.1",
                 "source", "startup", "env", "test", "commit", "3f9c2ab", "deploy_ref", "checkout-service@v2.8.1+3f9c2ab",
@@ -377,10 +376,10 @@ class ClientTest extends Fixtures {
             client.emit("JobRunStarted", Map.of("run_id", "r" + i++));
             sleep(1);
         }
-        client.flush(Duration.ofSeconds(2));
-        List<Integer> timerBatches = new ArrayList<>(sizes.subList(0, sizes.size() - 1));
-        // One POST per interval (~5 over a second), not a stream of tiny ones behind each slow exchange.
-        assertThat(timerBatches.size()).isLessThanOrEqualTo(7);
-        assertThat(timerBatches).allSatisfy(size -> assertThat(size).isGreaterThan(20));
+        client.flush(Duration.ofSeconds(20));
+        // One POST per interval (~5 over a second), not a stream of tiny ones behind each slow exchange (each POST
+        // takes 100 ms here: draining until empty would make about ten).
+        assertThat(sizes.size()).isLessThanOrEqualTo(7);
+        assertThat(sizes.stream().mapToInt(Integer::intValue).sum()).isEqualTo(i);
     }
 }

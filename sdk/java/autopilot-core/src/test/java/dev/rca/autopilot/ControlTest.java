@@ -48,14 +48,14 @@ class ControlTest extends Fixtures {
         try (Backend backend = new Backend("ok")) {
             AutopilotClient client = client(backend.url);
             assertThat(client.emit("JobRunStarted", RUN)).isTrue();
-            client.flush(Duration.ofSeconds(2));
+            client.flush(Duration.ofSeconds(20));
             backend.setControl("svc://checkout-service", true, true);
             assertThat(eventually(() -> client.stats().control().killed(), 1000)).isTrue(); // poll interval 0.2 s
             assertThat(client.emit("JobRunStarted", RUN)).isFalse();
             backend.setControl("svc://checkout-service", true, false);
             assertThat(eventually(() -> !client.stats().control().killed(), 1000)).isTrue();
             assertThat(client.emit("JobRunStarted", Map.of("run_id", "r2"))).isTrue();
-            client.flush(Duration.ofSeconds(2));
+            client.flush(Duration.ofSeconds(20));
             assertThat(backend.events()).hasSize(2);
         }
     }
@@ -77,7 +77,7 @@ class ControlTest extends Fixtures {
         }
         killed.set(true);
         assertThat(eventually(() -> client.stats().control().killed(), 2000)).isTrue();
-        client.flush(Duration.ofSeconds(2));
+        client.flush(Duration.ofSeconds(20));
         assertThat(fake.requests()).noneMatch(r -> "POST".equals(r.method()));
         assertThat(client.dropped(DropReason.KILLED)).isEqualTo(5);
     }

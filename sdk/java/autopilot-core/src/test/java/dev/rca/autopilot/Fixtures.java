@@ -23,8 +23,10 @@ abstract class Fixtures {
                 .endpoint(endpoint)
                 .service("checkout-service")
                 .env("test")
-                .connectTimeout(Duration.ofMillis(200))
-                .timeout(Duration.ofMillis(300))
+                // Generous: a loaded CI machine must not turn a healthy exchange into a timeout. Tests about
+                // timeouts set their own.
+                .connectTimeout(Duration.ofSeconds(1))
+                .timeout(Duration.ofSeconds(2))
                 .flushInterval(Duration.ofMillis(50))
                 .backoff(Duration.ofMillis(10), Duration.ofMillis(50))
                 .maxRetries(2)

@@ -9,7 +9,7 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 class TransportTest {
-    final JdkHttpTransport transport = new JdkHttpTransport(Duration.ofMillis(500));
+    final JdkHttpTransport transport = new JdkHttpTransport(Duration.ofSeconds(5));
 
     static Transport.Request post(String url, Duration timeout) {
         return new Transport.Request("POST", url + "/v1/events", Map.of("Content-Type", "application/json"),
@@ -19,7 +19,7 @@ class TransportTest {
     @Test
     void aGoodAnswerIsRead() throws Exception {
         try (Backend backend = new Backend("ok")) {
-            Transport.Response response = transport.send(post(backend.url, Duration.ofSeconds(2)));
+            Transport.Response response = transport.send(post(backend.url, Duration.ofSeconds(20)));
             assertThat(response.status()).isEqualTo(200);
             assertThat(new String(response.body(), StandardCharsets.UTF_8)).contains("\"accepted\":0");
             assertThat(response.header("Content-Type")).isEqualTo("application/json");
@@ -55,7 +55,7 @@ class TransportTest {
     @Test
     void aResetConnectionIsAnIoError() throws Exception {
         try (Backend backend = new Backend("reset")) {
-            assertThatThrownBy(() -> transport.send(post(backend.url, Duration.ofSeconds(2))))
+            assertThatThrownBy(() -> transport.send(post(backend.url, Duration.ofSeconds(20))))
                     .isInstanceOf(TransportException.class);
         }
     }
@@ -64,7 +64,7 @@ class TransportTest {
     void theConnectionIsKeptBetweenRequests() throws Exception {
         try (Backend backend = new Backend("ok")) {
             for (int i = 0; i < 5; i++) {
-                transport.send(post(backend.url, Duration.ofSeconds(2)));
+                transport.send(post(backend.url, Duration.ofSeconds(20)));
             }
             assertThat(backend.peers).hasSize(1);
         }

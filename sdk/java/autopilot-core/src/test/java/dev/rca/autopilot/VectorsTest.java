@@ -101,7 +101,7 @@ class VectorsTest extends Fixtures {
                 }
                 assertThat(client.emit(built)).isTrue();
             }
-            assertThat(client.flush(Duration.ofSeconds(5))).isTrue();
+            assertThat(client.flush(Duration.ofSeconds(20))).isTrue();
             assertThat(backend.events()).containsExactlyElementsOf(expected);
             JsonSchema schema = schema();
             backend.events().forEach(event -> assertThat(schema.validate(event)).isEmpty());
