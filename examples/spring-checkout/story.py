@@ -295,6 +295,9 @@ def main() -> int:
             "rca cites the v2.8.1 deploy and the first bad record": bool(deploys)
             and deploys[0].get("deploy_ref") == f"checkout-service@v2.8.1+{RELEASES['v2.8.1']}"
             and deploys[0]["evidence_id"] in cited and incident["facts"]["first_bad_evidence_id"] in cited,
+            "the RCA's most likely cause is the v2.8.1 deploy": (rca.get("correlated_deploy") or {}).get("version")
+            == "v2.8.1" and bool(deploys) and deploys[0]["evidence_id"]
+            in ((rca.get("most_likely_cause") or {}).get("evidence_ids") or []),
             "every record carries the producer's identity headers": all(
                 r["headers"].get("autopilot-producer") == PRODUCER and r["headers"].get("autopilot-env") == "prod"
                 and r["headers"].get("autopilot-version") in RELEASES and "traceparent" in r["headers"]
@@ -305,7 +308,8 @@ def main() -> int:
                    "incident": {k: incident.get(k) for k in ("id", "reason_code", "field", "first_bad_time",
                                                              "last_good_time", "bad_rate", "correlated_deploys")},
                    "facts": incident.get("facts"), "rca_verdict": rca.get("verdict"),
-                   "rca_answer": rca.get("answer") or rca.get("summary"), "sdk_health": health,
+                   "rca_answer": rca.get("summary"),
+                   "rca_claims": [c.get("text") for c in rca.get("claims") or [] if isinstance(c, dict)], "sdk_health": health,
                    "gate_consume": consumed.stderr.strip().splitlines()[-3:], "work": str(work)}
         if args.summary:
             args.summary.write_text(json.dumps(summary, indent=2, default=str))
