@@ -309,7 +309,8 @@ def main() -> int:
                                                              "last_good_time", "bad_rate", "correlated_deploys")},
                    "facts": incident.get("facts"), "rca_verdict": rca.get("verdict"),
                    "rca_answer": rca.get("summary"),
-                   "rca_claims": [c.get("text") for c in rca.get("claims") or [] if isinstance(c, dict)], "sdk_health": health,
+                   "rca_claims": [c.get("text") for c in rca.get("claims") or [] if isinstance(c, dict)],
+                   "sdk_health": health,
                    "gate_consume": consumed.stderr.strip().splitlines()[-3:], "work": str(work)}
         if args.summary:
             args.summary.write_text(json.dumps(summary, indent=2, default=str))
