@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: install test test-go lint typecheck demo go-story bench spec clean
+.PHONY: install test test-go test-java spring-story lint typecheck demo go-story bench spec clean
 
 # Go 1.22+ for sdk/go: the one on PATH, else /usr/local/go's, else fetched once into var/go (scripts/go-toolchain).
 GO = $(shell scripts/go-toolchain)
@@ -34,7 +34,8 @@ typecheck: install
 # real Kafka broker (scripts/with-kafka starts one from Maven Central's jars when Java and Maven are here).
 test: lint typecheck test-go
 	mkdir -p test-output
-	scripts/with-postgres scripts/with-kafka $(VENV)/bin/pytest -q -p no:cacheprovider tests sdk/python/tests
+	scripts/with-postgres scripts/with-kafka sh -c '$(MAKE) --no-print-directory test-java && \
+	  $(VENV)/bin/pytest -q -p no:cacheprovider tests sdk/python/tests'
 	$(VENV)/bin/rca eval evals/scenarios $(wildcard ../shared/scenarios) --report test-output/eval-default.md
 	$(VENV)/bin/rca eval evals/scenarios $(wildcard ../shared/scenarios) --composer adversarial \
 	  --report test-output/eval-adversarial.html
@@ -45,6 +46,15 @@ test-go:
 	@test -n "$(GO)" || { echo "make test-go: no Go 1.22+ (scripts/go-toolchain says why above)" >&2; exit 1; }
 	for m in $(GO_MODULES) examples/go-orders; do (cd $$m && $(GO) vet ./... && $(GO) run $(STATICCHECK) ./...) || exit 1; done
 	scripts/with-kafka sh -c 'for m in $(GO_MODULES); do (cd $$m && $(GO) test -race -count=1 ./...) || exit 1; done'
+
+# The Java SDK's build and tests (JUnit under Maven Surefire) beside the same Kafka broker; `install` puts the
+# starter in the local Maven repository, where examples/spring-checkout (tests/e2e/test_spring_story.py) finds it.
+test-java:
+	scripts/with-kafka sh -c 'cd sdk/java && mvn -B -q -Dstyle.color=never install'
+
+# The Spring story end to end: checkout-service v2.8.0 then v2.8.1, rca serve, the real broker, the incident, its RCA.
+spring-story: install
+	scripts/with-kafka $(PY) examples/spring-checkout/story.py
 
 demo: install
 	scripts/demo
@@ -63,4 +73,4 @@ spec: install
 	$(VENV)/bin/rca openapi --output docs/openapi.json
 
 clean:
-	rm -rf $(VENV) var test-output
+	rm -rf $(VENV) var test-output sdk/java/*/target examples/spring-checkout/target

@@ -29,6 +29,7 @@ def benches(quick: bool) -> list[tuple[str, list[str]]]:
         ("rca", ["rca_bench.py", "--requests", "50" if quick else "200"]),
         ("sdk", ["sdk_emit.py", *(["--quick"] if quick else [])]),
         ("sdk-go", ["sdk_go.py", *(["--quick"] if quick else [])]),
+        ("java-sdk", ["java_sdk_bench.py", *(["--quick"] if quick else [])]),
     ]
 
 
