@@ -3,12 +3,12 @@
     scripts/with-kafka .venv/bin/python benchmarks/kafka_bench.py [--quick] [--records N]
 
 One topic of six partitions holds N order records (one in a thousand bad). The baseline is a bare
-confluent-kafka consumer reading them all: the rate nothing that decodes, gates and stores a record can
-beat. The gate runs as real `rca gate consume` processes on a fresh SQLite file: one member, then two in
-one group (and two on PostgreSQL when RCA_TEST_POSTGRES_URL is set: SQLite has one writer at a time).
-Every rate is records over the time from the first record read (or stored) to the last, so process
-start-up and the group join count for neither side. The gate is also asked to commit each batch's
-offsets and store its observations before reading on. The last line is a JSON summary.
+confluent-kafka consumer reading them all (best of three, each in a fresh group): the rate nothing that
+decodes, gates and stores a record can beat. The gate runs as real `rca gate consume` processes on a
+fresh SQLite file: one member, then two in one group; then both again on PostgreSQL when
+RCA_TEST_POSTGRES_URL is set. Every rate is records over the time from the first record read (or
+stored) to the last, so process start-up and the group join count for neither side; the gate commits
+each batch's offsets only after storing its observations. The last line is a JSON summary.
 """
 
 from __future__ import annotations
@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     topic = prepare(bootstrap, records)
     folder = tempfile.mkdtemp(prefix="rca-kafka-bench-")
     load = os.getloadavg()[0]
-    raw = raw_rate(bootstrap, topic, records)
+    raw = max(raw_rate(bootstrap, topic, records) for _ in range(3))  # its best: the comparison is conservative
     one = gate_rate(bootstrap, topic, records, f"sqlite:///{folder}/one.db", 1)
     two = gate_rate(bootstrap, topic, records, f"sqlite:///{folder}/two.db", 2)
     summary: dict[str, Any] = {"records": records, "partitions": PARTITIONS, "raw_records_per_s": round(raw),

@@ -201,13 +201,14 @@ def _intake(store: Store, parsed: list[tuple[int, KafkaRecord]], report: IntakeR
         output = run_gate(to_gate, validators, ingest_time or _latest(r.timestamp for _, r in fresh))
         store.add_records(output.observations, conn)
         store.merge_counters(output.counters, conn)
-        blocked = set(output.rejected)
-        for result in report.results:
-            if result.ref in blocked:
-                result.blocked = True
-            violations = output.failures.get(result.ref) if result.ref else None
-            if violations:
-                result.reason_code, result.field = violations[0].reason_code, violations[0].field or None
+        if output.failures:  # most batches have none: then no result changes
+            blocked = set(output.rejected)
+            for result in report.results:
+                if result.ref in blocked:
+                    result.blocked = True
+                violations = output.failures.get(result.ref) if result.ref else None
+                if violations:
+                    result.reason_code, result.field = violations[0].reason_code, violations[0].field or None
         _mark_offsets(conn, store, [r for position, r in fresh if report.results[position].status == "accepted"])
         if before_commit is not None:
             before_commit(report)

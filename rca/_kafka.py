@@ -8,6 +8,7 @@ copied to its dead-letter topic inside that transaction, before it commits (see 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -32,13 +33,13 @@ from confluent_kafka import Producer as _Producer
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
 from detectors import IntakeReport, KafkaRecord, decode_kafka_bytes, intake_kafka
-from detectors._wire import Decoded
 from evidence._store import Store
 from rca._quarantine import OUTPUT_SUFFIXES, Quarantine
 
 log = logging.getLogger("rca.kafka")
 Clock = Callable[[], datetime]
 UNDECODABLE = "UNDECODABLE_MESSAGE"
+_SLOW = object()  # the value still needs the general decoder
 
 
 @dataclass(frozen=True)
@@ -242,21 +243,21 @@ def to_record(message: Message, max_value_bytes: int, clock: Clock) -> KafkaReco
     kind, millis = message.timestamp()
     timestamp = clock() if kind == TIMESTAMP_NOT_AVAILABLE else datetime.fromtimestamp(millis / 1000, tz=UTC)
     value = cast(bytes | None, message.value())
+    body: Any = _SLOW
+    schema_id = None
     if value and value[0] == 0x7B and len(value) <= max_value_bytes:  # "{": most topics carry JSON objects
-        try:
-            decoded = Decoded(orjson.loads(value), None)
-        except orjson.JSONDecodeError:
-            decoded = decode_kafka_bytes(value, max_value_bytes)
-    else:
+        with contextlib.suppress(orjson.JSONDecodeError):  # the general decoder says what is wrong
+            body = orjson.loads(value)
+    if body is _SLOW:
         decoded = decode_kafka_bytes(value, max_value_bytes)
+        body, schema_id = decoded.value, decoded.schema_id
     key = cast(bytes | None, message.key())
     raw_headers = cast(list[tuple[str, bytes | None]] | None, message.headers())
     headers = {name: raw.decode("utf-8", "backslashreplace") if raw else "" for name, raw in raw_headers} \
         if raw_headers else {}
     return KafkaRecord(
         message.topic() or "", message.partition() or 0, message.offset() or 0, timestamp,
-        None if key is None else key.decode("utf-8", "backslashreplace"), decoded.schema_id, headers, decoded.value,
-        None)
+        None if key is None else key.decode("utf-8", "backslashreplace"), schema_id, headers, body, None)
 
 
 
