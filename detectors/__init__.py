@@ -22,6 +22,7 @@ from detectors._freshness import DatasetFreshness, FreshnessFinding, dataset_fre
 from detectors._gate import ContractBreak, GateRecord, contract_breaks, run_gate
 from detectors._intake import IntakeReport, intake_records
 from detectors._scenario import Replay, Scenario, ScenarioError, load_scenario, replay
+from detectors._series import MinuteRate, WatermarkDay, bad_rate_per_minute, watermark_by_day
 
 __all__ = [
     "ChangeRequestError",
@@ -33,12 +34,15 @@ __all__ = [
     "FreshnessFinding",
     "GateRecord",
     "IntakeReport",
+    "MinuteRate",
     "Replay",
     "Scenario",
     "ScenarioError",
     "UnknownIncident",
     "Violation",
+    "WatermarkDay",
     "approve",
+    "bad_rate_per_minute",
     "compile_contract",
     "contract_breaks",
     "dataset_freshness",
@@ -54,4 +58,5 @@ __all__ = [
     "run_gate",
     "stored_incident",
     "stored_incidents",
+    "watermark_by_day",
 ]
