@@ -150,7 +150,7 @@ def load(scenarios: tuple[Path, ...], no_detect: bool, as_json: bool) -> None:
         if not no_detect:
             print_incidents(loaded.incidents, "Open incidents, each detected at its story's clock")
         for problem in loaded.rejected[:20]:
-            echo(f"rejected {problem}", stderr=True)
+            echo(f"rejected {problem}")
     if loaded.rejected:
         raise CliError(f"{len(loaded.rejected)} item(s) were rejected (listed above); the rest is stored")
 
@@ -281,10 +281,13 @@ def ingest(files: tuple[Path, ...], url: str | None, token: str | None, batch_si
             table.add_row(*(str(row.get(c, "")) for c in columns))
         console().print(table)
         for r in rejected[:20]:
-            echo(f"rejected {r['error']}", stderr=True)
+            echo(f"rejected {r['error']}")
+    if len(rejected) == 1:
+        raise CliError(f"{rejected[0]['error']}; the other items were stored (sending the file again after fixing it "
+                       "is safe: stored events come back as duplicate)")
     if rejected:
-        raise CliError(f"{len(rejected)} item(s) rejected (the others were stored); fix them and send the file again: "
-                       "what was stored is acknowledged as duplicate")
+        raise CliError(f"{len(rejected)} items rejected (listed above), the others stored; fix them and send the file "
+                       "again (stored events come back as duplicate)")
 
 
 def _send(client: Any, store: Any, batch: list[Any], endpoint: str) -> dict[str, Any]:
