@@ -73,7 +73,7 @@ def watermark_by_day(commits: Iterable[EvidenceRecord], zone: ZoneInfo, dimensio
         if record.type != "DatasetWriteCommitted":
             continue
         day = utc(record.event_time).astimezone(zone).date()
-        partitions = [p for p in record.payload.get("output_partitions_written") or [] if isinstance(p, str)]
+        partitions = [p for p in record.data.get("output_partitions_written") or [] if isinstance(p, str)]
         written = sorted(p for p in partitions if p.startswith(prefix))
         if not written:
             continue

@@ -138,5 +138,5 @@ def _deploys(store: Store, incident: dict[str, object], start: datetime, end: da
     if not producer:
         return []
     records = store.records(producer_urns=[str(producer)], types=["DeploymentEvent"], since=start, until=end)
-    return [DeployMarker(time=iso(r.event_time), service=r.payload.get("service"), version=r.payload.get("version"),
+    return [DeployMarker(time=iso(r.event_time), service=r.data.get("service"), version=r.data.get("version"),
                          evidence_id=r.evidence_id, correlated=r.evidence_id in correlated) for r in records]
