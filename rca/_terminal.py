@@ -107,7 +107,11 @@ def working(description: str, total: int | None = None) -> Iterator[Any]:
     if total is not None:
         columns += [BarColumn(), MofNCompleteColumn()]
     columns.append(TimeElapsedColumn())
-    with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as progress:
+    # Output printed meanwhile goes where it was going: redirecting stdout into the display (rich's default) would
+    # send `rca eval --json > file` to the terminal's stderr.
+    tty_out = sys.stdout.isatty()
+    with Progress(*columns, console=err, transient=True, disable=not err.is_terminal, redirect_stdout=tty_out,
+                  redirect_stderr=False) as progress:
         task = progress.add_task(description, total=total)
 
         def advance(n: int = 1, description: str | None = None) -> None:

@@ -32,6 +32,7 @@ def workdir(tmp_path: Path) -> Path:
         json.dumps(deployment("ok-1")), json.dumps(deployment("ok-2")), '{"specversion": "1.0", "id": ',
         json.dumps(deployment("ok-3"))]) + "\n")
     (tmp_path / "good.json").write_text(json.dumps(deployment("g-1")))
+    (tmp_path / "empty.db").write_bytes(b"")  # a database file without the schema
     return tmp_path
 
 
@@ -58,6 +59,8 @@ CASES = [
                  ["cannot use the database", "RCA_DATABASE_URL"], id="postgresql-unreachable"),
     pytest.param(["incidents"], {"RCA_DATABASE_URL": "sqlite:///typo.db"}, 1,
                  ["no database at typo.db", "rca db upgrade"], id="database-does-not-exist"),
+    pytest.param(["incidents"], {"RCA_DATABASE_URL": "sqlite:///empty.db"}, 1,
+                 ["has no rca schema", "rca db upgrade"], id="database-not-migrated"),
     pytest.param(["ingest", "--url", DOWN, "good.json"], {}, 1, ["cannot reach", "rca serve"], id="ingest-server-down"),
     pytest.param(["ingest", "--url", "localhost:9", "good.json"], {}, 2, ["--url", "http://localhost:9"],
                  id="ingest-url-without-scheme"),

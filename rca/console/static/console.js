@@ -101,6 +101,22 @@ function clock(time) { // HH:MM in the chosen zone, for chart axes
 
 function when(time) { return el("time", { datetime: time || null }, fmt(time)); }
 
+// A sentence from the API with each full timestamp in it (2026-03-10T10:21:04Z, 2026-03-10 10:21:04 UTC) shown in
+// the console's one format and zone; the rest stays text.
+const STAMP = /(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2})?)(?:\.\d+)?(Z| UTC|[+-]\d{2}:\d{2})/g;
+function sentence(text) {
+  const out = [];
+  let last = 0;
+  for (const m of String(text).matchAll(STAMP)) {
+    const iso = `${m[1]}T${m[2].length === 5 ? m[2] + ":00" : m[2]}${m[3] === " UTC" ? "Z" : m[3]}`;
+    if (Number.isNaN(Date.parse(iso))) continue;
+    out.push(String(text).slice(last, m.index), when(iso));
+    last = m.index + m[0].length;
+  }
+  out.push(String(text).slice(last));
+  return out;
+}
+
 function duration(ms) {
   const s = Math.max(0, Math.round(ms / 1000));
   if (s < 120) return `${s} s`;
@@ -138,8 +154,12 @@ function whatChanged(inc) {
     return `deploy ${d.service || ""} ${d.version || d.deploy_ref || ""}`.trim()
       + (deploys.length > 1 ? ` (+${deploys.length - 1})` : "");
   }
-  if (inc.correlated_run) return `run ${inc.correlated_run.state || ""}`.trim();
+  if (inc.correlated_run) return runLabel(inc.correlated_run);
   return null;
+}
+
+function runLabel(run) {
+  return run.state === "running" ? "run still running" : `run ${run.state || ""}`.trim();
 }
 
 function reason(inc) { return inc.reason_code + (inc.field ? ` (${inc.field})` : ""); }
@@ -163,9 +183,9 @@ function renderChat(incidentId, wide) {
         body: JSON.stringify(body) });
       session = answer.session_id;
       const reply = el("div", { class: `a ${answer.has_evidence ? "" : "no-evidence"}` },
-        answer.answer.map((s) => el("p", {}, s.text, citations(s.evidence_ids))));
+        answer.answer.map((s) => el("p", {}, sentence(s.text), citations(s.evidence_ids))));
       if ((answer.next_checks || []).length) {
-        reply.append(el("p", { class: "muted" }, "Next checks: " + answer.next_checks.join("; ")));
+        reply.append(el("p", { class: "muted" }, "Next checks: ", sentence(answer.next_checks.join("; "))));
       }
       for (const r of answer.related_incidents || []) {
         reply.append(el("p", { class: "muted" }, "Reads like ",
@@ -262,7 +282,7 @@ function renderFacts(inc) {
       el("p", {}, "deployed ", when(d.time), d.seconds_before_first_bad !== undefined
         ? `, ${duration(d.seconds_before_first_bad * 1000)} before first bad ` : " ", evidenceLink(d.evidence_id, "proof"))];
   } else if (run) {
-    changed = [el("p", { class: "big" }, `run ${run.state || ""}`.trim()),
+    changed = [el("p", { class: "big" }, runLabel(run)),
       el("p", {}, run.run_id, " ", run.evidence_id ? evidenceLink(run.evidence_id, "proof") : "")];
   } else {
     changed = [el("p", { class: "big" }, na("nothing correlated")),
@@ -456,14 +476,16 @@ function renderRca(rca) {
     el("h2", {}, "Root cause ", el("span", { class: `tag ${rca.verdict}` }, rca.verdict.replaceAll("_", " "))),
     inconclusive ? el("p", { class: "plain" },
       "Inconclusive: the evidence does not prove a cause. Do not act on a guess; run the next checks below.") : null,
-    el("p", { class: "summary" }, rca.summary),
-    cause ? el("p", { class: "cause" }, el("b", {}, "Most likely cause: "), cause.statement, citations(cause.evidence_ids),
+    el("p", { class: "summary" }, sentence(rca.summary)),
+    cause ? el("p", { class: "cause" }, el("b", {}, "Most likely cause: "), sentence(cause.statement),
+      citations(cause.evidence_ids),
       el("span", { class: "confidence" }, ` confidence ${Math.round(cause.confidence * 100)}%`)) : null,
     el("h3", {}, "Verified claims"),
-    rca.claims.length ? el("ul", { class: "claims" }, rca.claims.map((c) => el("li", {}, c.text, citations(c.evidence_ids))))
+    rca.claims.length ? el("ul", { class: "claims" },
+      rca.claims.map((c) => el("li", {}, sentence(c.text), citations(c.evidence_ids))))
       : na("no claim survived verification"),
     el("h3", {}, "Next checks"), (rca.next_checks || []).length
-      ? el("ol", {}, rca.next_checks.map((t) => el("li", {}, t))) : na("none"),
+      ? el("ol", {}, rca.next_checks.map((t) => el("li", {}, sentence(t)))) : na("none"),
     el("h3", {}, "Suggested actions"), (rca.suggested_actions || []).length
       ? el("ol", {}, rca.suggested_actions.map((t) => el("li", {}, t))) : na("none"));
 }
