@@ -268,6 +268,8 @@ def test_the_charts_are_time_series_from_stored_counters(demo_url: str, page) ->
     expect(watermark).to_contain_text("Watermark by day (America/New_York)")
     expect(watermark.locator("circle.landed")).to_have_count(7)  # one partition a day, 2026-01-12 to 01-18
     expect(watermark.locator("text.missing")).to_have_count(7)  # 01-06 to 01-11 had no commit stored, nor today
+    # times in sentences take the console's format; an id that looks like a time (the run's) stays as written
+    expect(page.locator("#rca")).to_contain_text("2026-01-19T06:00Z_abc")
 
 
 def test_one_timestamp_format_with_a_local_and_utc_toggle(demo_url: str, page) -> None:  # type: ignore[no-untyped-def]

@@ -103,7 +103,8 @@ function when(time) { return el("time", { datetime: time || null }, fmt(time)); 
 
 // A sentence from the API with each full timestamp in it (2026-03-10T10:21:04Z, 2026-03-10 10:21:04 UTC) shown in
 // the console's one format and zone; the rest stays text.
-const STAMP = /(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2})?)(?:\.\d+)?(Z| UTC|[+-]\d{2}:\d{2})/g;
+// Not inside an identifier: a run id such as 2026-01-19T06:00Z_abc stays as written.
+const STAMP = /(?<![\w-])(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2})?)(?:\.\d+)?(Z| UTC|[+-]\d{2}:\d{2})(?!\w)/g;
 function sentence(text) {
   const out = [];
   let last = 0;
@@ -313,7 +314,7 @@ function timelinePoints(inc) {
   if (inc.last_good_time) points.push(["last good", inc.last_good_time, "good"]);
   for (const d of inc.correlated_deploys || []) points.push([`deploy ${d.version || d.deploy_ref || ""}`, d.time, "change"]);
   if (inc.correlated_run && inc.correlated_run.started_at) {
-    points.push([`run ${inc.correlated_run.state}`, inc.correlated_run.started_at, "change"]);
+    points.push([runLabel(inc.correlated_run), inc.correlated_run.started_at, "change"]);
   }
   points.push(["first bad", inc.first_bad_time, "bad"]);
   if (inc.detected_at) points.push(["detected", inc.detected_at, "bad"]);
