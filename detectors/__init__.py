@@ -22,6 +22,7 @@ from detectors._freshness import DatasetFreshness, FreshnessFinding, dataset_fre
 from detectors._gate import ContractBreak, GateRecord, contract_breaks, run_gate
 from detectors._intake import IntakeReport, KafkaRecord, RecordResult, intake_kafka, intake_records
 from detectors._scenario import Replay, Scenario, ScenarioError, load_scenario, replay
+from detectors._series import MinuteRate, WatermarkDay, bad_rate_per_minute, watermark_by_day
 from detectors._wire import decode_kafka_bytes
 
 __all__ = [
@@ -35,13 +36,16 @@ __all__ = [
     "GateRecord",
     "IntakeReport",
     "KafkaRecord",
+    "MinuteRate",
     "RecordResult",
     "Replay",
     "Scenario",
     "ScenarioError",
     "UnknownIncident",
     "Violation",
+    "WatermarkDay",
     "approve",
+    "bad_rate_per_minute",
     "compile_contract",
     "contract_breaks",
     "dataset_freshness",
@@ -59,4 +63,5 @@ __all__ = [
     "run_gate",
     "stored_incident",
     "stored_incidents",
+    "watermark_by_day",
 ]

@@ -8,55 +8,58 @@ import os
 import signal
 import threading
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-import typer
+import click
 
 from evidence import ConfigError
 from evidence._store import Store
 from rca._kafka_config import client_config, redacted
 from rca._settings import Settings
 
-gate_app = typer.Typer(help="The contract gate on Kafka.", no_args_is_help=True)
 log = logging.getLogger("rca.kafka")
 
 
-@gate_app.command("consume")
-def consume(
-    extra_topics: Annotated[list[str] | None, typer.Argument(
-        metavar="[PATTERN]...", help="More topics, so that `--topics a b c` reads three.", show_default=False)] = None,
-    bootstrap: Annotated[str | None, typer.Option(
-        envvar="RCA_KAFKA_BOOTSTRAP", help="HOST:PORT[,HOST:PORT...] of the brokers.")] = None,
-    group: Annotated[str, typer.Option(envvar="RCA_KAFKA_GROUP", help="The consumer group; processes with the "
-                                       "same group share the partitions.")] = "rca-gate",
-    topics: Annotated[list[str] | None, typer.Option(
-        "--topics", envvar="RCA_KAFKA_TOPICS", help="Topic names, or regular expressions starting with ^ "
-        "(repeatable, or comma-separated).")] = None,
-    config: Annotated[Path | None, typer.Option(
-        envvar="RCA_KAFKA_CONFIG", help="librdkafka properties file (key=value: SASL, TLS, ...).")] = None,
-    setting: Annotated[list[str] | None, typer.Option(
-        "-X", help="One librdkafka property, key=value (repeatable; wins over the file and RCA_LIBRDKAFKA_*).")] = None,
-    batch_size: Annotated[int, typer.Option(min=1, max=100_000, help="Records per stored batch.")] = 5000,
-    max_value_bytes: Annotated[int, typer.Option(
-        envvar="RCA_KAFKA_MAX_VALUE_BYTES", min=1024, help="Larger values are UNDECODABLE_MESSAGE findings.")]
-        = 1024 * 1024,
-    stop_at_end: Annotated[bool, typer.Option(
-        "--stop-at-end", help="Exit once every assigned partition has been read to its end.")] = False,
-    metrics_port: Annotated[int | None, typer.Option(
-        help="Serve Prometheus metrics (records/s, poison records, the group's lag) on this port of RCA_HOST.")]
-        = None,
-) -> None:
+@click.group("gate")
+def gate() -> None:
+    """The contract gate on Kafka."""
+
+
+@gate.command("consume")
+@click.argument("extra_topics", nargs=-1, metavar="[PATTERN]...")
+@click.option("--bootstrap", envvar="RCA_KAFKA_BOOTSTRAP", metavar="HOST:PORT",
+              help="HOST:PORT[,HOST:PORT...] of the brokers (RCA_KAFKA_BOOTSTRAP).")
+@click.option("--group", envvar="RCA_KAFKA_GROUP", default="rca-gate", show_default=True, metavar="NAME",
+              help="The consumer group; processes with the same group share the partitions (RCA_KAFKA_GROUP).")
+@click.option("--topics", multiple=True, envvar="RCA_KAFKA_TOPICS", metavar="PATTERN",
+              help="Topic names, or regular expressions starting with ^ (repeatable, or comma-separated; "
+              "`--topics a b c` reads three) (RCA_KAFKA_TOPICS).")
+@click.option("--config", type=click.Path(path_type=Path), envvar="RCA_KAFKA_CONFIG", metavar="FILE",
+              help="librdkafka properties file (key=value: SASL, TLS, ...) (RCA_KAFKA_CONFIG).")
+@click.option("-X", "setting", multiple=True, metavar="KEY=VALUE",
+              help="One librdkafka property (repeatable; wins over the file and RCA_LIBRDKAFKA_*).")
+@click.option("--batch-size", type=click.IntRange(1, 100_000), default=5000, show_default=True, metavar="N",
+              help="Records per stored batch.")
+@click.option("--max-value-bytes", type=click.IntRange(min=1024), envvar="RCA_KAFKA_MAX_VALUE_BYTES",
+              default=1024 * 1024, show_default=True, metavar="BYTES",
+              help="Larger values are UNDECODABLE_MESSAGE findings (RCA_KAFKA_MAX_VALUE_BYTES).")
+@click.option("--stop-at-end", is_flag=True, help="Exit once every assigned partition has been read to its end.")
+@click.option("--metrics-port", type=click.IntRange(1, 65535), metavar="PORT",
+              help="Serve Prometheus metrics (records/s, poison records, the group's lag) on this port of RCA_HOST.")
+def consume(extra_topics: tuple[str, ...], bootstrap: str | None, group: str, topics: tuple[str, ...],
+            config: Path | None, setting: tuple[str, ...], batch_size: int, max_value_bytes: int,
+            stop_at_end: bool, metrics_port: int | None) -> None:
     """Read topics as a consumer-group member: resolve, gate and store every record, then commit its offset."""
     from rca._kafka import ConsumerOptions, GateConsumer
     from rca.app import system_clock
 
     names = [t.strip() for value in [*(topics or []), *(extra_topics or [])] for t in value.split(",") if t.strip()]
     if not names:
-        raise typer.BadParameter("name at least one topic: --topics orders.created (or a pattern like ^orders\\..*)")
+        raise click.UsageError("name at least one topic: --topics orders.created (or a pattern like ^orders\\..*)")
     try:
         librdkafka = client_config(bootstrap, config_file=config, overrides=setting or (), environ=os.environ)
     except ConfigError as exc:
-        raise typer.BadParameter(str(exc)) from None
+        raise click.UsageError(str(exc)) from None
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     log.info("librdkafka settings: %s", redacted(librdkafka))
     store = Store.open(Settings().database_url)

@@ -26,6 +26,7 @@ from rca import (
     _incident_routes,
     _ingest_routes,
     _metrics,
+    _reader_routes,
     console,
 )
 from rca._auth import Authenticator
@@ -107,6 +108,7 @@ def create_app(
     app.include_router(_copilot_routes.router)
     app.include_router(_control_routes.router)
     app.include_router(_metrics.router)
+    app.include_router(_reader_routes.router)
     app.include_router(console.router)
     if os.environ.get("RCA_SLACK_SIGNING_SECRET"):
         from rca import _slack  # slack_bolt only when the bot is configured
