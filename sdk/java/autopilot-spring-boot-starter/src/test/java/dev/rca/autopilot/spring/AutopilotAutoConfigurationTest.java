@@ -60,6 +60,17 @@ class AutopilotAutoConfigurationTest {
                 .filter(t -> t.getName().startsWith("autopilot-worker") || t.getName().startsWith("HttpClient")).count();
     }
 
+    /** The SDK threads left by earlier tests once they have wound down (an HttpClient's selector thread ends some
+     *  time after its client is closed), so that a test compares against a count that is no longer falling. */
+    static long settledSdkThreads() throws InterruptedException {
+        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        while (sdkThreads() > 0 && System.nanoTime() < deadline) {
+            System.gc();
+            Thread.sleep(50);
+        }
+        return sdkThreads();
+    }
+
     @BeforeEach
     void freshProcess() {
         ProcessState.resetForTests();
@@ -72,21 +83,21 @@ class AutopilotAutoConfigurationTest {
     }
 
     @Test
-    void disabledByDefaultCreatesNoBeanAndStartsNoThread() {
-        long before = sdkThreads();
+    void disabledByDefaultCreatesNoBeanAndStartsNoThread() throws InterruptedException {
+        long before = settledSdkThreads();
         runner.run(context -> {
             assertThat(context).hasNotFailed();
             for (Class<?> type : STARTER_BEANS) {
                 assertThat(context).doesNotHaveBean(type);
             }
-            assertThat(sdkThreads()).isEqualTo(before);
+            assertThat(sdkThreads()).isLessThanOrEqualTo(before);
         });
         runner.withPropertyValues("autopilot.enabled=false", "autopilot.endpoint=http://rca.test").run(context -> {
             assertThat(context).doesNotHaveBean(AutopilotClient.class);
         });
         web.withPropertyValues("autopilot.enabled=off", "autopilot.endpoint=http://rca.test").run(context -> {
             assertThat(context).doesNotHaveBean(AutopilotTraceFilter.class);
-            assertThat(sdkThreads()).isEqualTo(before);
+            assertThat(sdkThreads()).isLessThanOrEqualTo(before);
         });
     }
 
@@ -165,12 +176,12 @@ class AutopilotAutoConfigurationTest {
     }
 
     @Test
-    void enabledWithoutAnEndpointHasTheBeansButStaysOffAndSaysSo() {
-        long before = sdkThreads();
+    void enabledWithoutAnEndpointHasTheBeansButStaysOffAndSaysSo() throws InterruptedException {
+        long before = settledSdkThreads();
         runner.withPropertyValues("autopilot.enabled=true", "autopilot.service=s").run(context -> {
             AutopilotClient client = context.getBean(AutopilotClient.class);
             assertThat(client.isActive()).isFalse();
-            assertThat(sdkThreads()).isEqualTo(before);
+            assertThat(sdkThreads()).isLessThanOrEqualTo(before);
             Health health = context.getBean(AutopilotHealthIndicator.class).health();
             assertThat(health.getStatus()).isEqualTo(Status.UP);
             assertThat(health.getDetails()).containsEntry("active", false).containsKey("problem");
