@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: install test lint typecheck demo bench spec clean
+.PHONY: install test lint typecheck demo bench spec clean node-install node-check test-node test-node-suite
 
 $(VENV)/.installed: pyproject.toml sdk/python/pyproject.toml scripts/spark-jars
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,18 +22,38 @@ typecheck: install
 	$(VENV)/bin/mypy
 
 # The whole suite, on SQLite and on a real PostgreSQL (scripts/with-postgres starts one when it can), beside a
-# real Kafka broker (scripts/with-kafka starts one from Maven Central's jars when Java and Maven are here).
-test: lint typecheck
+# real Kafka broker (scripts/with-kafka starts one from Maven Central's jars when Java and Maven are here), which
+# the Node SDK's suite shares.
+test: lint typecheck node-check
 	mkdir -p test-output
-	scripts/with-postgres scripts/with-kafka $(VENV)/bin/pytest -q -p no:cacheprovider tests sdk/python/tests
+	scripts/with-postgres scripts/with-kafka sh -c \
+	  '$(VENV)/bin/pytest -q -p no:cacheprovider tests sdk/python/tests && $(MAKE) --no-print-directory test-node-suite'
 	$(VENV)/bin/rca eval evals/scenarios $(wildcard ../shared/scenarios) --report test-output/eval-default.md
 	$(VENV)/bin/rca eval evals/scenarios $(wildcard ../shared/scenarios) --composer adversarial \
 	  --report test-output/eval-adversarial.html
 
+# The Node SDK (sdk/node): its toolchain from the committed lock, tsc --strict and ESLint, then node:test against a
+# real broker (its end-to-end story also runs `rca serve`, hence install).
+NODE_SDK := sdk/node
+
+$(NODE_SDK)/node_modules/.package-lock.json: $(NODE_SDK)/package-lock.json
+	cd $(NODE_SDK) && npm ci --no-audit --no-fund --loglevel=error
+
+node-install: $(NODE_SDK)/node_modules/.package-lock.json
+
+node-check: node-install
+	cd $(NODE_SDK) && npm run --silent typecheck && npm run --silent lint
+
+test-node-suite: install node-install
+	cd $(NODE_SDK) && npm test
+
+test-node: node-check
+	scripts/with-kafka $(MAKE) --no-print-directory test-node-suite
+
 demo: install
 	scripts/demo
 
-bench: install
+bench: install node-install
 	scripts/with-postgres scripts/with-kafka $(PY) benchmarks/run_all.py
 
 # Generated descriptions; tests fail when they are stale.
@@ -42,4 +62,4 @@ spec: install
 	$(VENV)/bin/rca openapi --output docs/openapi.json
 
 clean:
-	rm -rf $(VENV) var test-output
+	rm -rf $(VENV) var test-output $(NODE_SDK)/node_modules $(NODE_SDK)/dist $(NODE_SDK)/build

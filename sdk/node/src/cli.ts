@@ -84,7 +84,7 @@ export async function main(
       return EXIT_OK;
     }
     const args = parseDeployArgs(rest, env);
-    const transport = options.transport ?? new HttpTransport();
+    const transport = options.transport ?? new HttpTransport({ holdProcess: true });
     try {
       return await deployEvent(args, transport, io);
     } finally {

@@ -54,8 +54,21 @@ export interface Transport {
 
 const CONNECT_ERRORS = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH"]);
 
+export interface HttpTransportOptions {
+  /**
+   * Keep the process alive while a request is out. Off for the SDK's own delivery, which must never hold a
+   * process; on for a command that exists to make the request (`autopilot deploy-event`).
+   */
+  readonly holdProcess?: boolean | undefined;
+}
+
 export class HttpTransport implements Transport {
   private readonly agents = new Map<string, http.Agent>();
+  private readonly holdProcess: boolean;
+
+  constructor(options: HttpTransportOptions = {}) {
+    this.holdProcess = options.holdProcess ?? false;
+  }
 
   async send(request: HttpRequest): Promise<HttpResponse> {
     let url: URL;
@@ -96,7 +109,7 @@ export class HttpTransport implements Transport {
 
   private exchange(url: URL, request: HttpRequest): Promise<HttpResponse> {
     return new Promise<HttpResponse>((resolve, reject) => {
-      const total = AbortSignal.timeout(Math.max(1, request.timeout * 1000));
+      const total = AbortSignal.timeout(Math.max(1, Math.ceil(request.timeout * 1000)));
       const signal = request.signal ? AbortSignal.any([total, request.signal]) : total;
       let settled = false;
       let connectTimer: NodeJS.Timeout | undefined;
@@ -117,7 +130,7 @@ export class HttpTransport implements Transport {
         return;
       }
       req.on("socket", (socket: Socket) => {
-        socket.unref(); // the SDK's traffic never keeps the process alive
+        if (!this.holdProcess) socket.unref(); // the SDK's traffic never keeps the process alive
         if (socket.connecting) {
           connectTimer = setTimeout(() => {
             req.destroy(new TransportError("timeout", `connecting to ${url.host} took over ${request.connectTimeout}s`));

@@ -24,9 +24,10 @@ test("events are batched, delivered, and fit the schema", async () => {
   );
   assert.ok(fake.batches().every((batch) => batch.length <= 10));
   const post = fake.posts[0];
-  assert.equal(post?.headers["Content-Type"], "application/cloudevents-batch+json");
-  assert.equal(post?.headers["User-Agent"], "autopilot-node/0.1.0");
-  assert.equal(post?.url, "http://rca.test/v1/events");
+  assert.ok(post);
+  assert.equal(post.headers["Content-Type"], "application/cloudevents-batch+json");
+  assert.equal(post.headers["User-Agent"], "autopilot-node/0.1.0");
+  assert.equal(post.url, "http://rca.test/v1/events");
   for (const event of fake.events) {
     validateEvent(event);
     assert.equal(event.source, "svc://checkout-service");

@@ -123,15 +123,25 @@ export class Backend {
       return;
     }
     if (this.mode === "sleep") await new Promise((resolve) => setTimeout(resolve, this.sleepMs));
-    if (this.mode === "500") return reply(res, 500, { detail: "boom" });
-    if (this.mode === "401") return reply(res, 401, { detail: "bad token" });
+    if (this.mode === "500") {
+      reply(res, 500, { detail: "boom" });
+      return;
+    }
+    if (this.mode === "401") {
+      reply(res, 401, { detail: "bad token" });
+      return;
+    }
     const path = req.url ?? "/";
     if (req.method === "GET" && path.startsWith("/v1/control/")) {
       this.controlGets += 1;
       const producer = decodeURIComponent(path.slice("/v1/control/".length));
       const entry = this.control.get(producer);
-      if (entry === undefined) return reply(res, 404, { detail: "no entry" });
-      return reply(res, 200, { producer, domain: null, ring: 0, ...entry });
+      if (entry === undefined) {
+        reply(res, 404, { detail: "no entry" });
+        return;
+      }
+      reply(res, 200, { producer, domain: null, ring: 0, ...entry });
+      return;
     }
     if (req.method === "POST" && path === "/v1/events") {
       const batch = JSON.parse(body) as CloudEvent[];
@@ -148,7 +158,8 @@ export class Backend {
           : { id: event.id, source: event.source, status };
       });
       const count = (status: string): number => results.filter((result) => result.status === status).length;
-      return reply(res, 200, { accepted: count("accepted"), duplicate: count("duplicate"), rejected: count("rejected"), results });
+      reply(res, 200, { accepted: count("accepted"), duplicate: count("duplicate"), rejected: count("rejected"), results });
+      return;
     }
     reply(res, 404, { detail: "not found" });
   }

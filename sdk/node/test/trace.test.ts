@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { EventEmitter } from "node:events";
 import { test } from "node:test";
+import { inspect } from "node:util";
 import { setTimeout as wait } from "node:timers/promises";
 import { continueTrace, currentTrace, currentTraceparent, parseTraceparent, startTrace, TraceContext, withTrace } from "@rca/autopilot";
 
@@ -32,7 +33,7 @@ test("invalid values are ignored, never an error", () => {
     undefined,
     {},
   ]) {
-    assert.equal(parseTraceparent(value), undefined, String(value));
+    assert.equal(parseTraceparent(value), undefined, inspect(value));
   }
 });
 
