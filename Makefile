@@ -54,6 +54,7 @@ demo: install
 	scripts/demo
 
 bench: install node-install
+	cd $(NODE_SDK) && npm run --silent build
 	scripts/with-postgres scripts/with-kafka $(PY) benchmarks/run_all.py
 
 # Generated descriptions; tests fail when they are stale.
