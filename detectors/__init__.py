@@ -20,8 +20,9 @@ from detectors._detect import (
 from detectors._drift import ChangeRequestError, approve, get_change_request, list_change_requests, reject
 from detectors._freshness import DatasetFreshness, FreshnessFinding, dataset_freshness, evaluate_freshness
 from detectors._gate import ContractBreak, GateRecord, contract_breaks, run_gate
-from detectors._intake import IntakeReport, intake_records
+from detectors._intake import IntakeReport, KafkaRecord, RecordResult, intake_kafka, intake_records
 from detectors._scenario import Replay, Scenario, ScenarioError, load_scenario, replay
+from detectors._wire import decode_kafka_bytes
 
 __all__ = [
     "ChangeRequestError",
@@ -33,6 +34,8 @@ __all__ = [
     "FreshnessFinding",
     "GateRecord",
     "IntakeReport",
+    "KafkaRecord",
+    "RecordResult",
     "Replay",
     "Scenario",
     "ScenarioError",
@@ -42,9 +45,11 @@ __all__ = [
     "compile_contract",
     "contract_breaks",
     "dataset_freshness",
+    "decode_kafka_bytes",
     "evaluate_freshness",
     "find_incidents",
     "get_change_request",
+    "intake_kafka",
     "intake_records",
     "list_change_requests",
     "load_scenario",

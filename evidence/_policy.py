@@ -88,6 +88,11 @@ class Contract(BaseModel):
     tier: int | None = None
     runbook_url: str | None = None
     deploy_window_minutes: int = Field(default=60, ge=1)
+    # Where `rca gate consume` copies records under enforcement "reject" ({topic} is the record's topic):
+    # failing ones to the dead-letter topic (default "{topic}.rca-rejected"), passing ones to valid_topic when
+    # set (e.g. "{topic}.rca-valid"). Quarantine copies: the producer's own records are not blocked.
+    dead_letter_topic: str | None = Field(default=None, min_length=1, max_length=249)
+    valid_topic: str | None = Field(default=None, min_length=1, max_length=249)
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 

@@ -116,6 +116,11 @@ class Store:
     @contextmanager
     def writing(self) -> Iterator[Connection]:
         with self._write_lock, self.engine.begin() as conn:
+            if self.dialect == "sqlite":
+                # Take SQLite's write lock up front: a deferred transaction that reads, then writes, fails with
+                # SQLITE_BUSY (no waiting) when another process wrote in between, as two `rca gate consume`
+                # processes on one file do. IMMEDIATE waits out busy_timeout instead, and makes the reads safe.
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
             yield conn
 
     def _insert(self, table: Any) -> Any:

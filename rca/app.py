@@ -8,13 +8,14 @@ import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
 
 from copilot import Composer, SemanticSearch, default_composer
 from detectors import DetectionResult, DetectSettings
-from evidence import EvidenceRecord
+from evidence import ConfigError, EvidenceRecord
 from evidence._openlineage import DatasetNaming
 from evidence._store import Store
 from rca import (
@@ -53,20 +54,25 @@ def create_app(
     store.ensure_schema()
     detect_settings = settings.detect_settings()
     metrics = _metrics.BackboneMetrics(store, clock, detect_settings)
+    gate_member = gate_consumer(settings, store, clock, metrics) if settings.kafka_bootstrap else None
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         stop = threading.Event()
-        worker = None
+        workers = []
         if settings.detect_interval_s > 0:
-            worker = threading.Thread(target=_detect_loop, args=(metrics, clock, detect_settings, stop,
-                                                                  settings.detect_interval_s, app.state.announce),
-                                      name="rca-detectors", daemon=True)
+            workers.append(threading.Thread(target=_detect_loop, args=(
+                metrics, clock, detect_settings, stop, settings.detect_interval_s, app.state.announce),
+                name="rca-detectors", daemon=True))
+        if gate_member is not None:
+            workers.append(threading.Thread(target=_consume_loop, args=(gate_member, stop), name="rca-gate-consumer",
+                                            daemon=True))
+        for worker in workers:
             worker.start()
         yield
         stop.set()
-        if worker is not None:
-            worker.join(timeout=10)
+        for worker in workers:
+            worker.join(timeout=30)  # the consumer commits what it stored before it leaves its group
 
     app = FastAPI(
         lifespan=lifespan,
@@ -118,6 +124,34 @@ def _detect_loop(metrics: _metrics.BackboneMetrics, clock: Clock, settings: Dete
             announce(metrics.detector_pass(clock(), settings, "schedule"))
         except Exception:
             log.exception("detector pass failed; retrying in %s s", interval_s)
+
+
+def gate_consumer(settings: Settings, store: Store, clock: Clock, metrics: _metrics.BackboneMetrics) -> Any:
+    """The contract gate's consumer-group member that `rca serve` runs when RCA_KAFKA_BOOTSTRAP is set."""
+    from rca._kafka import ConsumerOptions, GateConsumer, GroupLag
+    from rca._kafka_config import client_config
+
+    topics = tuple(t.strip() for t in settings.kafka_topics.split(",") if t.strip())
+    if not topics:
+        raise ConfigError("RCA_KAFKA_BOOTSTRAP is set but RCA_KAFKA_TOPICS is empty: name the topics the gate reads "
+                          "(comma-separated; a regular expression starts with ^), or unset RCA_KAFKA_BOOTSTRAP.")
+    config = client_config(settings.kafka_bootstrap, environ=os.environ,
+                           config_file=Path(settings.kafka_config) if settings.kafka_config else None)
+    member = GateConsumer(store, ConsumerOptions(config, settings.kafka_group, topics,
+                                                 max_value_bytes=settings.kafka_max_value_bytes), clock)
+    metrics.registry.register(_metrics.KafkaCollector(member.stats, GroupLag(config, settings.kafka_group),
+                                                      settings.kafka_group))
+    return member
+
+
+def _consume_loop(member: Any, stop: threading.Event) -> None:
+    """The gate's consumer inside `rca serve`: a failure is logged and the member rejoins its group."""
+    while not stop.is_set():
+        try:
+            member.run(stop)
+        except Exception:
+            log.exception("the gate's Kafka consumer failed; rejoining its group in 5 s")
+            stop.wait(5)
 
 
 def _announcer(listeners: list[Callable[[list[dict[str, Any]]], object]]) -> Callable[[DetectionResult], None]:

@@ -25,6 +25,7 @@ from evidence._ingest import ingest_events
 from evidence._store import EvidenceQuery, Store
 from evidence._tokens import ROLES, create_token, list_tokens, revoke_token
 from rca._control_cli import policies_app, readiness
+from rca._gate_cli import gate_app
 from rca._settings import Settings
 from rca.app import system_clock
 
@@ -35,6 +36,7 @@ token_app = typer.Typer(help="API tokens (writers scoped to producers, readers, 
 app.add_typer(db_app, name="db")
 app.add_typer(token_app, name="token")
 app.add_typer(policies_app, name="policies")
+app.add_typer(gate_app, name="gate")
 app.command()(readiness)
 console = Console()
 err = Console(stderr=True)

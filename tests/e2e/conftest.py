@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -14,6 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from support import ChildProcess
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -21,7 +22,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-class Server:
+class Server(ChildProcess):
     def __init__(self, database_url: str, log: Path, *extra: str, env: dict[str, str] | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -41,18 +42,6 @@ class Server:
                 time.sleep(0.1)
         raise RuntimeError(f"rca serve did not answer within 30 s; see {log}")
 
-    def kill9(self) -> None:
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(10)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.kill9()
-        self._log.close()
 
 
 @pytest.fixture
