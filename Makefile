@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: install test lint typecheck demo bench spec clean node-install node-check test-node test-node-suite
+.PHONY: install test lint typecheck demo bench spec clean node-install node-check test-node test-node-suite story-node
 
 $(VENV)/.installed: pyproject.toml sdk/python/pyproject.toml scripts/spark-jars
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -39,7 +39,12 @@ NODE_SDK := sdk/node
 $(NODE_SDK)/node_modules/.package-lock.json: $(NODE_SDK)/package-lock.json
 	cd $(NODE_SDK) && npm ci --no-audit --no-fund --loglevel=error
 
-node-install: $(NODE_SDK)/node_modules/.package-lock.json
+NODE_EXAMPLE := examples/node-orders
+
+$(NODE_EXAMPLE)/node_modules/.package-lock.json: $(NODE_EXAMPLE)/package-lock.json
+	cd $(NODE_EXAMPLE) && npm ci --no-audit --no-fund --loglevel=error
+
+node-install: $(NODE_SDK)/node_modules/.package-lock.json $(NODE_EXAMPLE)/node_modules/.package-lock.json
 
 node-check: node-install
 	cd $(NODE_SDK) && npm run --silent typecheck && npm run --silent lint
@@ -49,6 +54,11 @@ test-node-suite: install node-install
 
 test-node: node-check
 	scripts/with-kafka $(MAKE) --no-print-directory test-node-suite
+
+# "Node producer with schema drift", end to end against rca serve and a real broker (examples/node-orders).
+story-node: install node-install
+	cd $(NODE_SDK) && npm run --silent build
+	scripts/with-kafka node $(NODE_EXAMPLE)/story.mjs
 
 demo: install
 	scripts/demo
@@ -63,4 +73,4 @@ spec: install
 	$(VENV)/bin/rca openapi --output docs/openapi.json
 
 clean:
-	rm -rf $(VENV) var test-output $(NODE_SDK)/node_modules $(NODE_SDK)/dist $(NODE_SDK)/build
+	rm -rf $(VENV) var test-output $(NODE_SDK)/node_modules $(NODE_SDK)/dist $(NODE_SDK)/build $(NODE_EXAMPLE)/node_modules

@@ -202,12 +202,16 @@ export class Client {
     };
   }
 
-  /** `autopilot-producer`, `autopilot-env` and `traceparent` for a Kafka record; empty while off or killed. */
+  /**
+   * The identity headers for a Kafka record, in the contract's order: `autopilot-producer`, `autopilot-env`,
+   * `autopilot-version` (the deploy version) and `traceparent` (the trace in use); empty while off or killed.
+   */
   kafkaHeaders(traceparent?: string): KafkaHeaders {
-    const { producer, env } = this.settings;
+    const { producer, env, version } = this.settings;
     if (!this.isAccepting || !producer) return {};
     const headers: KafkaHeaders = { "autopilot-producer": producer };
     if (env) headers["autopilot-env"] = env;
+    if (version) headers["autopilot-version"] = version;
     const trace = traceparent ?? shared.trace.getStore()?.traceparent;
     if (trace) headers.traceparent = trace;
     return headers;

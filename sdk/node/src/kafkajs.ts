@@ -8,9 +8,10 @@
  *     const producer = instrumentProducer(new Kafka({ brokers }).producer());
  *     await producer.send({ topic: "orders", messages: [{ value: JSON.stringify(order) }] });
  *
- * `send`, `sendBatch` and the same methods of transactions add `autopilot-producer`, `autopilot-env` and the
- * `traceparent` in use, unless the message already has that header (yours wins). While the SDK is disabled or
- * killed, records go out exactly as given. The producer is instrumented in place and returned.
+ * `send`, `sendBatch` and the same methods of transactions add `autopilot-producer`, `autopilot-env`,
+ * `autopilot-version` and the `traceparent` in use (sdk/spec/CONTRACT.md, section 8), unless the message already
+ * has that header (yours wins). While the SDK is disabled or killed, records go out exactly as given. The
+ * producer is instrumented in place and returned.
  */
 import { type InstrumentOptions, identityHeaders } from "./kafka-identity.js";
 

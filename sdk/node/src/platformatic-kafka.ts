@@ -7,11 +7,12 @@
  *     const producer = instrumentProducer(new Producer({ clientId: "orders", bootstrapBrokers }));
  *     await producer.send({ messages: [{ topic: "orders", value: Buffer.from(JSON.stringify(order)) }] });
  *
- * `send` gets `autopilot-producer`, `autopilot-env` and the `traceparent` in use, unless the message already has
- * that header (yours wins); so do producer streams (`asStream()`) and transactions, which send through it. Header
- * keys and values are Buffers, as the default (no-op) serializers expect; pass `{ headers: "string" }` when the
- * producer uses string serializers (`serializers: stringSerializers`). While the SDK is disabled or killed,
- * records go out exactly as given. The producer is instrumented in place and returned.
+ * `send` gets `autopilot-producer`, `autopilot-env`, `autopilot-version` and the `traceparent` in use
+ * (sdk/spec/CONTRACT.md, section 8), unless the message already has that header (yours wins); so do producer
+ * streams (`asStream()`) and transactions, which send through it. Header keys and values are Buffers, as the
+ * default (no-op) serializers expect; pass `{ headers: "string" }` when the producer uses string serializers
+ * (`serializers: stringSerializers`). While the SDK is disabled or killed, records go out exactly as given. The
+ * producer is instrumented in place and returned.
  */
 import { type InstrumentOptions, identityHeaders } from "./kafka-identity.js";
 

@@ -60,7 +60,7 @@ export function stats(): ClientStats {
   return getClient().stats();
 }
 
-/** `autopilot-producer`, `autopilot-env` and `traceparent` headers for a Kafka record; empty while off or killed. */
+/** `autopilot-producer`, `-env`, `-version` and `traceparent` headers for a Kafka record; empty while off or killed. */
 export function kafkaHeaders(traceparent?: string): KafkaHeaders {
   return getClient().kafkaHeaders(traceparent);
 }

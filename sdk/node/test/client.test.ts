@@ -293,6 +293,13 @@ test("kafka headers identify the producer and the trace in use; empty while off"
     assert.equal(client.kafkaHeaders().traceparent, context.traceparent);
   });
   assert.deepStrictEqual(new Client({}, { env: {} }).kafkaHeaders(), {});
+  const versioned = makeClient({ ...ENDPOINT, version: "v2.8.1" }, { transport: new FakeTransport() });
+  assert.deepStrictEqual(Object.keys(versioned.kafkaHeaders("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")), [
+    "autopilot-producer",
+    "autopilot-env",
+    "autopilot-version",
+    "traceparent",
+  ]);
 });
 
 test("data that is not an object is dropped and counted", async () => {
