@@ -20,8 +20,8 @@ export interface ClientOptions {
   readonly transport?: Transport | undefined;
   /** console, pino, winston...: anything with warn/info/debug. Default: stderr, debug with NODE_DEBUG=autopilot. */
   readonly logger?: Logger | undefined;
-  /** Where AUTOPILOT_* are read from (default process.env). */
-  readonly env?: NodeJS.ProcessEnv | undefined;
+  /** Where AUTOPILOT_* are read from (default process.env). Not `env`: that is the AUTOPILOT_ENV setting. */
+  readonly environ?: NodeJS.ProcessEnv | undefined;
   /** Wall clock, ms since the epoch (default Date.now): the time of events emitted without one. */
   readonly now?: (() => number) | undefined;
   /** Monotonic clock, seconds (default performance.now() / 1000): ages, backoff, circuit, polls. */
@@ -75,7 +75,7 @@ export class Client {
 
   constructor(settings: SettingsInput = {}, options: ClientOptions = {}) {
     this.logger = options.logger ?? stderrLogger;
-    this.settings = loadSettings(settings, options.env ?? process.env, this.logger);
+    this.settings = loadSettings(settings, options.environ ?? process.env, this.logger);
     this.monotonic = options.monotonic ?? defaultMonotonic;
     this.now = options.now ?? Date.now;
     const { enabled, endpoint, producer } = this.settings;

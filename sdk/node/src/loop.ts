@@ -8,7 +8,7 @@ import { ControlPlane, type ControlState, isSending } from "./control.js";
 import type { DropReason, SignalCounters } from "./counters.js";
 import { DROPS_HEADER, submit } from "./delivery.js";
 import { buildEvent, type CloudEvent, encode, problem } from "./envelope.js";
-import type { ProblemLog } from "./log.js";
+import { type ProblemLog, safeLog } from "./log.js";
 import type { EventQueue, QueuedEvent } from "./queue.js";
 import type { Settings } from "./settings.js";
 import type { Transport } from "./transport.js";
@@ -170,7 +170,9 @@ export class DeliveryLoop {
     const sending = isSending(state);
     if (sending !== this.sending) {
       this.sending = sending;
-      this.parts.problems.logger.warn(
+      safeLog(
+        this.parts.problems.logger,
+        "warn",
         `autopilot: the control plane ${sending ? "resumed" : "stopped"} this producer (enabled=${state.enabled}, killed=${state.killed}).`,
       );
     }

@@ -15,8 +15,8 @@ export type ConfigureOptions = SettingsInput & ClientOptions;
  * A previous client is shut down (within its shutdownTimeout) in the background. Never throws.
  */
 export function configure(options: ConfigureOptions = {}): Client {
-  const { transport, logger, env, now, monotonic, ...settings } = options;
-  const client = new Client(settings, { transport, logger, env, now, monotonic });
+  const { transport, logger, environ, now, monotonic, ...settings } = options;
+  const client = new Client(settings, { transport, logger, environ, now, monotonic });
   const previous = shared.defaultClient as Client | undefined;
   shared.defaultClient = client;
   previous?.shutdown(previous.settings.shutdownTimeout).catch(() => undefined);

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { after, test } from "node:test";
 import { Client, startTrace, withTrace } from "@rca/autopilot";
 import { FakeTransport, json, TransportError } from "@rca/autopilot/testing";
-import { drops, makeClient, MemoryLogger, shutdownClients, sleep, validateEvent } from "./helpers.js";
+import { drops, FAST, makeClient, MemoryLogger, shutdownClients, sleep, validateEvent } from "./helpers.js";
 
 after(shutdownClients);
 
@@ -292,7 +292,7 @@ test("kafka headers identify the producer and the trace in use; empty while off"
   withTrace(context, () => {
     assert.equal(client.kafkaHeaders().traceparent, context.traceparent);
   });
-  assert.deepStrictEqual(new Client({}, { env: {} }).kafkaHeaders(), {});
+  assert.deepStrictEqual(new Client({}, { environ: {} }).kafkaHeaders(), {});
   const versioned = makeClient({ ...ENDPOINT, version: "v2.8.1" }, { transport: new FakeTransport() });
   assert.deepStrictEqual(Object.keys(versioned.kafkaHeaders("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")), [
     "autopilot-producer",
@@ -300,6 +300,19 @@ test("kafka headers identify the producer and the trace in use; empty while off"
     "autopilot-version",
     "traceparent",
   ]);
+});
+
+test("configure() takes every setting, env included, beside the client's options", async () => {
+  const { configure, shutdown } = await import("@rca/autopilot");
+  const fake = new FakeTransport();
+  const client = configure({ ...FAST, endpoint: "http://rca.test", env: "staging", transport: fake, environ: {}, logger: new MemoryLogger() });
+  try {
+    assert.equal(client.active, true);
+    assert.equal(client.settings.env, "staging");
+    assert.equal(client.kafkaHeaders()["autopilot-env"], "staging");
+  } finally {
+    await shutdown(1);
+  }
 });
 
 test("data that is not an object is dropped and counted", async () => {

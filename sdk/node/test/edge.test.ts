@@ -117,7 +117,7 @@ test("a plain node:http server, with withIncomingTrace", async () => {
 });
 
 test("while the SDK is disabled, the middleware only passes the request on", async () => {
-  const off = new Client({}, { env: {} });
+  const off = new Client({}, { environ: {} });
   const app = express();
   app.use(traceMiddleware({ client: off }));
   app.get("/", async (_req, res) => {

@@ -52,7 +52,7 @@ const clients: Client[] = [];
 
 /** A client with FAST settings (plus `settings`), reading no AUTOPILOT_* from the environment. */
 export function makeClient(settings: SettingsInput = {}, options: ClientOptions = {}): Client {
-  const client = new Client({ ...FAST, ...settings }, { logger: new MemoryLogger(), env: {}, ...options });
+  const client = new Client({ ...FAST, ...settings }, { logger: new MemoryLogger(), environ: {}, ...options });
   clients.push(client);
   return client;
 }

@@ -66,7 +66,7 @@ before(async () => {
   await transaction.commit();
   await transactional.disconnect();
 
-  const off = instrumentProducer(kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner }), { client: new Client({}, { env: {} }) });
+  const off = instrumentProducer(kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner }), { client: new Client({}, { environ: {} }) });
   await off.connect();
   await off.send({ topic: topic("kafkajs-off"), messages: [{ value: "disabled" }] });
   const killedTransport = new FakeTransport();

@@ -83,7 +83,7 @@ for (const mode of BAD) {
     // The SDK's timeout (1 s) is far above any request here: one that waited on the backend would stand out.
     const logger = new MemoryLogger();
     const on = makeClient({ endpoint: backend.url, timeout: 1, connectTimeout: 1, queueSize: 256 }, { logger });
-    const off = new Client({}, { env: {} });
+    const off = new Client({}, { environ: {} });
     const app = await service({ on, off });
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
     try {

@@ -85,7 +85,7 @@ test("an unknown option is logged and ignored, not thrown", () => {
 
 test("enabled without an endpoint stays off and says so once", () => {
   const logger = new MemoryLogger();
-  const client = new Client({ enabled: true, service: "s" }, { env: {}, logger });
+  const client = new Client({ enabled: true, service: "s" }, { environ: {}, logger });
   assert.equal(client.active, false);
   assert.equal(client.emit("JobRunStarted", { run_id: "r" }), false);
   assert.equal(logger.warnings.length, 1);
