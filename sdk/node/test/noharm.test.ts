@@ -1,4 +1,5 @@
-// No harm, proved against real local servers that are down, reset connections, answer 500, or sleep 5 s.
+// No harm, proved against real local servers that are down (connection refused), reset connections, refuse the
+// batch (401), answer 500, or sleep 5 s.
 // For each: an HTTP handler's request latency with the SDK matches a baseline measured in the same run with it
 // off, no request waits on the backend, memory stays flat once the queue is full, every event is delivered or
 // counted under a reason, nothing throws, and the log says so once rather than once per event.
@@ -18,7 +19,7 @@ setFlagsFromString("--expose-gc");
 const gc = runInNewContext("gc") as () => void;
 
 const PAYLOAD = Buffer.alloc(2048, 120);
-const BAD: Array<BackendMode | "down"> = ["down", "reset", "500", "sleep"];
+const BAD: Array<BackendMode | "down"> = ["down", "reset", "401", "500", "sleep"];
 
 /** Some fixed work a request handler might do, plus one event. */
 function businessCall(client: Client, i: number): void {
@@ -137,7 +138,9 @@ for (const mode of BAD) {
       assert.equal(stats.delivered + Object.values(dropped).reduce((a, b) => a + b, 0), 20_000, JSON.stringify(dropped));
       assert.ok(dropped.queue_full > 0);
       assert.equal(dropped.killed, 0);
-      assert.equal(dropped.rejected, 0);
+      // A refusal is final (rejected, never retried); every other failure is retried, then times out or trips.
+      if (mode === "401") assert.equal(dropped.timeout + dropped.circuit_open, 0, JSON.stringify(dropped));
+      else assert.equal(dropped.rejected, 0);
     } finally {
       await backend.close();
     }
