@@ -24,6 +24,7 @@ def benches(quick: bool) -> list[tuple[str, list[str]]]:
     return [
         ("ingest", ["ingest_bench.py", "--events", "10000" if quick else "50000"]),
         ("gate", ["gate_bench.py", *(["--quick"] if quick else [])]),
+        ("kafka", ["kafka_bench.py", *(["--quick"] if quick else [])]),
         ("detect", ["detect_bench.py", "--datasets", "1000" if quick else "10000"]),
         ("rca", ["rca_bench.py", "--requests", "50" if quick else "200"]),
         ("sdk", ["sdk_emit.py", *(["--quick"] if quick else [])]),

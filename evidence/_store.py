@@ -272,6 +272,11 @@ class Store:
             with self.writing() as own:
                 self.merge_counters(counters, own)
             return
+        if self.dialect == "postgresql":
+            # Read, merge, write must not interleave with another process's: a counter key new to both would be
+            # inserted by one and overwritten by the other's upsert, losing its count. Two gate consumers (or API
+            # replicas) take turns here; SQLite's BEGIN IMMEDIATE already serialises whole transactions.
+            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(%s)", (_COUNTER_LOCK,))
         merged: dict[tuple[Any, ...], GateCounter] = {}
         for counter in counters:
             merged[counter.key] = merged[counter.key].merge(counter) if counter.key in merged else counter
@@ -307,6 +312,9 @@ class Store:
             stmt = stmt.where(gate_counters.c.bucket <= utc(until))
         with self.engine.connect() as conn:
             return sorted((_counter(r) for r in conn.execute(stmt)), key=lambda c: c.key)
+
+
+_COUNTER_LOCK = 0x7263615F67617465  # "rca_gate": the advisory lock around counter merges on PostgreSQL
 
 
 def percentile(values: Sequence[float], pct: float) -> float:

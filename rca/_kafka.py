@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -67,10 +68,12 @@ class ConsumerStats:
     def count(self, records: Sequence[KafkaRecord], report: IntakeReport, copies: dict[str, int]) -> None:
         with self.lock:
             self.batches += 1
-            for record, result in zip(records, report.results, strict=True):
-                self.records[record.topic] = self.records.get(record.topic, 0) + 1
-                if result.reason_code == UNDECODABLE:
-                    self.poison[record.topic] = self.poison.get(record.topic, 0) + 1
+            for topic, count in Counter(r.topic for r in records).items():
+                self.records[topic] = self.records.get(topic, 0) + count
+            for result in report.results:
+                if result.reason_code == UNDECODABLE and result.ref:
+                    topic = result.ref.rsplit("/", 2)[0]
+                    self.poison[topic] = self.poison.get(topic, 0) + 1
             for topic, n in copies.items():
                 self.dead_lettered[topic] = self.dead_lettered.get(topic, 0) + n
             now = time.monotonic()
@@ -181,9 +184,8 @@ class GateConsumer:
 
         report = intake_kafka(self.store, records, self.clock(), before_commit=quarantine)
         positions: dict[tuple[str, int], int] = {}
-        for record in records:
-            key = (record.topic, record.partition)
-            positions[key] = max(positions.get(key, 0), record.offset + 1)
+        for record in records:  # a partition's records arrive in offset order: the last one is the position
+            positions[(record.topic, record.partition)] = record.offset + 1
         self._stored.update(positions)
         self._commit(consumer, list(positions.items()), asynchronous=True)
         self.stats.count(records, report, copies)

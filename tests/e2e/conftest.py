@@ -31,16 +31,19 @@ class Server(ChildProcess):
         rca = Path(sys.executable).with_name("rca")
         self.process = subprocess.Popen([str(rca), "serve", "--port", str(self.port), *extra], env=environment,
                                         stdout=self._log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 30
+        # Generous: on a 2-core machine shared with other suites, a cold start has taken more than 30 s.
+        deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
+                self.stop()
                 raise RuntimeError(f"rca serve exited with {self.process.returncode}; see {log}")
             try:
                 if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
                     return
             except httpx.TransportError:
                 time.sleep(0.1)
-        raise RuntimeError(f"rca serve did not answer within 30 s; see {log}")
+        self.stop()  # never leave a server behind: the fixture only stops the ones that started
+        raise RuntimeError(f"rca serve did not answer within 90 s; see {log}")
 
 
 

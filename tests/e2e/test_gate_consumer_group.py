@@ -87,7 +87,7 @@ def test_kill9_mid_stream_then_restart_stores_every_record_once(kafka: str, data
     store.upgrade()
     topic = new_topic(kafka, "orders.created", partitions=3)
     configure_orders(store, topic)
-    total = 30_000
+    total = 15_000
     produce(kafka, topic, (record(i, order(i), partition=i % 3) for i in range(total)))
     first = members(database_url, kafka, "gate-kill9", topic, "--batch-size", "500", *FAST_FAILOVER, name="first")
     wait_for(lambda: stored(store, topic)[0] > 0, 60, "a first stored batch")
