@@ -26,8 +26,8 @@ typecheck: install
 # the Node SDK's suite shares.
 test: lint typecheck node-check
 	mkdir -p test-output
-	scripts/with-postgres scripts/with-kafka sh -c \
-	  '$(VENV)/bin/pytest -q -p no:cacheprovider tests sdk/python/tests && $(MAKE) --no-print-directory test-node-suite'
+	scripts/with-postgres scripts/with-kafka sh -c '$(VENV)/bin/pytest -q -p no:cacheprovider tests sdk/python/tests; \
+	  python=$$?; $(MAKE) --no-print-directory test-node-suite; node=$$?; [ $$python -eq 0 ] && [ $$node -eq 0 ]'
 	$(VENV)/bin/rca eval evals/scenarios $(wildcard ../shared/scenarios) --report test-output/eval-default.md
 	$(VENV)/bin/rca eval evals/scenarios $(wildcard ../shared/scenarios) --composer adversarial \
 	  --report test-output/eval-adversarial.html
