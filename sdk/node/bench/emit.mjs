@@ -135,6 +135,25 @@ function timerFloor(count = 200_000) {
   return median(samples);
 }
 
+/**
+ * The delivery loop's own CPU per event (building envelopes, JSON, the HTTP exchange or the drop), measured while
+ * it drains `count` queued events and nothing else runs in this process: the part of the SDK's cost that is not
+ * emit() itself, and far less sensitive to load elsewhere than wall-clock throughput.
+ */
+async function deliveryCpu(endpoint, count) {
+  const client = new Client(
+    { enabled: true, endpoint, service: "bench", startupEvent: false, queueSize: count, flushInterval: 3600 },
+    { environ: {}, logger: { warn() {}, info() {}, debug() {} } },
+  );
+  const data = { run_id: "r-1", code_ref: "orders@4f2a9c1", env: "prod" };
+  for (let i = 0; i < count; i++) client.emit("JobRunStarted", data);
+  const before = process.cpuUsage();
+  await client.flush(60);
+  const used = process.cpuUsage(before);
+  await client.shutdown(1);
+  return (used.user + used.system) / count;
+}
+
 /** A request handler's kind of work: decode a document, walk it, encode a reply. */
 function businessWork(rounds) {
   let checksum = 0;
@@ -193,6 +212,14 @@ async function main() {
       const samples = await emitLatency(client, emitRounds, burst);
       latency[name] = { p50: percentile(samples, 50), p99: percentile(samples, 99), max: percentile(samples, 100), n: samples.length };
       await client.shutdown(1);
+    }
+
+    const delivery = {};
+    for (const [name, endpoint] of [["up", upUrl], ["down", downUrl]]) {
+      await deliveryCpu(endpoint, 5_000); // warm up
+      const runs = [];
+      for (let k = 0; k < (quick ? 3 : 7); k++) runs.push(await deliveryCpu(endpoint, 20_000));
+      delivery[name] = median(runs);
     }
 
     const workRounds = calibrate(Number(values["work-us"]));
@@ -255,6 +282,12 @@ async function main() {
       out(`  ${label.padEnd(28)} ${row.p50.toFixed(2).padStart(8)}   ${row.p99.toFixed(2).padStart(8)}   ${row.max.toFixed(1).padStart(8)}  ${String(row.n).padStart(7)}`);
     }
     out();
+    out("SDK CPU per event in this process      emit() p50 + delivery loop = total   (delivery: median of draining runs)");
+    for (const [key, label] of [["up", "enabled, backend up"], ["down", "enabled, backend down"]]) {
+      const total = latency[key].p50 + delivery[key];
+      out(`  ${label.padEnd(28)} ${latency[key].p50.toFixed(2).padStart(8)} + ${delivery[key].toFixed(2).padStart(8)} = ${total.toFixed(2).padStart(6)} us`);
+    }
+    out();
     out(`HTTP handler: ~${Number(values["work-us"])} us of CPU work + one emit() per request, ${connections} connections,`);
     out(`${loopRounds} paired rounds of ${seconds} s per mode (one request takes ~${work.toFixed(0)} us end to end when disabled)`);
     out(`  ${"".padEnd(22)} ${"req/s".padStart(7)}  ${"vs disabled".padStart(11)}  ${"CPU us/req".padStart(10)}  ${"loop delay p50 / p99 / max ms".padStart(30)}  ${"delivered".padStart(9)} ${"dropped".padStart(8)}`);
@@ -277,6 +310,14 @@ async function main() {
     out("  vs disabled: median of the per-round differences (paired rounds). CPU us/req: this process's CPU time per");
     out("  request (handler, HTTP and the SDK's delivery loop), robust to load elsewhere; the SDK's cost per event is the");
     out("  difference from disabled. Loop delay: perf_hooks.monitorEventLoopDelay over each window (median over rounds).");
+    out();
+    const perRequest = summaryRows.disabled.cpu_us_per_req;
+    const implied = {};
+    for (const [name, key] of [["enabled-healthy", "up"], ["enabled-backend-down", "down"]]) {
+      implied[name] = -((latency[key].p50 + delivery[key]) / perRequest) * 100;
+      out(`CPU accounting: ${name} costs ${(latency[key].p50 + delivery[key]).toFixed(2)} us per event = ${implied[name].toFixed(2)}% of the`);
+      out(`  ${perRequest.toFixed(0)} us of CPU a request takes with the SDK disabled`);
+    }
     out();
     const summary = {
       benchmark: "sdk_node_emit",
@@ -302,6 +343,8 @@ async function main() {
           },
         ]),
       ),
+      delivery_cpu_us_per_event: { up: round(delivery.up), down: round(delivery.down) },
+      cpu_implied_delta_pct: Object.fromEntries(Object.entries(implied).map(([name, value]) => [name, round(value)])),
       sdk_cpu_us_per_event: {
         "enabled-healthy": round(summaryRows["enabled-healthy"].cpu_us_per_req - summaryRows.disabled.cpu_us_per_req),
         "enabled-backend-down": round(summaryRows["enabled-backend-down"].cpu_us_per_req - summaryRows.disabled.cpu_us_per_req),
