@@ -3,7 +3,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: install test test-go test-java spring-story lint typecheck demo go-story bench spec clean
+.PHONY: install test test-go test-java spring-story lint typecheck demo go-story bench spec clean node-install node-check \
+  test-node test-node-suite story-node
 
 # Go 1.22+ for sdk/go: the one on PATH, else /usr/local/go's, else fetched once into var/go (scripts/go-toolchain).
 GO = $(shell scripts/go-toolchain)
@@ -31,11 +32,17 @@ typecheck: install
 	$(VENV)/bin/mypy
 
 # The whole suite, on SQLite and on a real PostgreSQL (scripts/with-postgres starts one when it can), beside a
-# real Kafka broker (scripts/with-kafka starts one from Maven Central's jars when Java and Maven are here).
-test: lint typecheck test-go
+# real Kafka broker (scripts/with-kafka starts one from Maven Central's jars when Java and Maven are here), which
+# every language's suite shares. Each suite runs even when another failed; the target fails if any did. Java goes
+# first: its `install` puts the starter where the Spring story (a pytest test) finds it.
+test: lint typecheck node-check
 	mkdir -p test-output
-	scripts/with-postgres scripts/with-kafka sh -c '$(MAKE) --no-print-directory test-java && \
-	  $(VENV)/bin/pytest -q -p no:cacheprovider tests sdk/python/tests'
+	scripts/with-postgres scripts/with-kafka sh -c 'status=0; \
+	  $(MAKE) --no-print-directory test-java || status=1; \
+	  $(MAKE) --no-print-directory test-go || status=1; \
+	  $(VENV)/bin/pytest -q -p no:cacheprovider tests sdk/python/tests || status=1; \
+	  $(MAKE) --no-print-directory test-node-suite || status=1; \
+	  exit $$status'
 	$(VENV)/bin/rca eval evals/scenarios $(wildcard ../shared/scenarios) --report test-output/eval-default.md
 	$(VENV)/bin/rca eval evals/scenarios $(wildcard ../shared/scenarios) --composer adversarial \
 	  --report test-output/eval-adversarial.html
@@ -56,6 +63,34 @@ test-java:
 spring-story: install
 	scripts/with-kafka $(PY) examples/spring-checkout/story.py
 
+# The Node SDK (sdk/node): its toolchain from the committed lock, tsc --strict and ESLint, then node:test against a
+# real broker (its end-to-end story also runs `rca serve`, hence install).
+NODE_SDK := sdk/node
+
+$(NODE_SDK)/node_modules/.package-lock.json: $(NODE_SDK)/package-lock.json
+	cd $(NODE_SDK) && npm ci --no-audit --no-fund --loglevel=error
+
+NODE_EXAMPLE := examples/node-orders
+
+$(NODE_EXAMPLE)/node_modules/.package-lock.json: $(NODE_EXAMPLE)/package-lock.json
+	cd $(NODE_EXAMPLE) && npm ci --no-audit --no-fund --loglevel=error
+
+node-install: $(NODE_SDK)/node_modules/.package-lock.json $(NODE_EXAMPLE)/node_modules/.package-lock.json
+
+node-check: node-install
+	cd $(NODE_SDK) && npm run --silent typecheck && npm run --silent lint
+
+test-node-suite: install node-install
+	cd $(NODE_SDK) && npm test
+
+test-node: node-check
+	scripts/with-kafka $(MAKE) --no-print-directory test-node-suite
+
+# "Node producer with schema drift", end to end against rca serve and a real broker (examples/node-orders).
+story-node: install node-install
+	cd $(NODE_SDK) && npm run --silent build
+	scripts/with-kafka node $(NODE_EXAMPLE)/story.mjs
+
 demo: install
 	scripts/demo
 
@@ -64,7 +99,8 @@ demo: install
 go-story: install
 	scripts/with-kafka $(PY) examples/go-orders/story.py
 
-bench: install
+bench: install node-install
+	cd $(NODE_SDK) && npm run --silent build
 	scripts/with-postgres scripts/with-kafka $(PY) benchmarks/run_all.py
 
 # Generated descriptions; tests fail when they are stale.
@@ -73,4 +109,5 @@ spec: install
 	$(VENV)/bin/rca openapi --output docs/openapi.json
 
 clean:
-	rm -rf $(VENV) var test-output sdk/java/*/target examples/spring-checkout/target
+	rm -rf $(VENV) var test-output sdk/java/*/target examples/spring-checkout/target $(NODE_SDK)/node_modules \
+	  $(NODE_SDK)/dist $(NODE_SDK)/build $(NODE_EXAMPLE)/node_modules

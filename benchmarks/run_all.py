@@ -30,6 +30,9 @@ def benches(quick: bool) -> list[tuple[str, list[str]]]:
         ("sdk", ["sdk_emit.py", *(["--quick"] if quick else [])]),
         ("sdk-go", ["sdk_go.py", *(["--quick"] if quick else [])]),
         ("java-sdk", ["java_sdk_bench.py", *(["--quick"] if quick else [])]),
+        # The Node SDK's benchmark (emit() p50/p99, an HTTP handler's throughput and event-loop delay), run by node
+        # against the build `make bench` makes first.
+        ("sdk-node", ["../sdk/node/bench/emit.mjs", *(["--quick"] if quick else [])]),
     ]
 
 
@@ -59,7 +62,8 @@ def main() -> int:
             continue
         print(f"== {name}: {' '.join(argv)}")
         started = time.perf_counter()
-        run = subprocess.run([sys.executable, str(script), *argv[1:]], capture_output=True, text=True)
+        interpreter = ["node"] if script.suffix == ".mjs" else [sys.executable]
+        run = subprocess.run([*interpreter, str(script), *argv[1:]], capture_output=True, text=True)
         print(run.stdout.rstrip())
         if run.returncode != 0:
             print(run.stderr.rstrip()[-2000:])
