@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from detectors._gate import ContractBreak
 from evidence import EvidenceRecord, iso
 
 # A failed deploy changed nothing; a rollback did (it is a deploy of older code).
@@ -14,11 +16,12 @@ _CHANGES = ("succeeded", "rolled_back")
 
 def correlate_deploys(deploys: Iterable[EvidenceRecord], producer_urn: str | None, first_bad: datetime,
                       window: timedelta) -> list[dict[str, Any]]:
-    """Deploys of `producer_urn` in [first_bad - window, first_bad], closest first.
+    """Deploys of `producer_urn` in [first_bad - window, first_bad), closest first.
 
-    Rolling deploys mean good records may still follow a deploy, so the window, not "the first record after
-    the deploy was bad", decides; a deploy older than the window, followed by that much good traffic, is not
-    correlated. Other producers' deploys never are.
+    A deploy at the very instant of the first bad record is not before it, so it is not correlated. Rolling
+    deploys mean good records may still follow a deploy, so the window, not "the first record after the deploy
+    was bad", decides; a deploy older than the window, followed by that much good traffic, is not correlated.
+    Other producers' deploys never are.
     """
     if not producer_urn:
         return []
@@ -30,7 +33,7 @@ def correlate_deploys(deploys: Iterable[EvidenceRecord], producer_urn: str | Non
             continue
         if record.data.get("source") == "startup" and record.data.get("version") in (None, "", "unknown"):
             continue  # the SDK's start-up fallback without a version: a restart, not a named deploy
-        if first_bad - window <= record.event_time <= first_bad:
+        if first_bad - window <= record.event_time < first_bad:
             seen[record.evidence_id] = record
     ranked = sorted(seen.values(), key=lambda r: (first_bad - r.event_time, r.evidence_id))
     return [deploy_summary(r, first_bad) for r in ranked]
@@ -39,6 +42,7 @@ def correlate_deploys(deploys: Iterable[EvidenceRecord], producer_urn: str | Non
 def deploy_summary(record: EvidenceRecord, first_bad: datetime) -> dict[str, Any]:
     data = record.data
     return {
+        "producer_urn": record.producer_urn,
         "service": data.get("service"),
         "version": data.get("version"),
         "deploy_ref": record.deploy_ref,
@@ -47,3 +51,42 @@ def deploy_summary(record: EvidenceRecord, first_bad: datetime) -> dict[str, Any
         "seconds_before_first_bad": int((first_bad - record.event_time).total_seconds()),
         "status": data.get("status", "succeeded"),
     }
+
+
+@dataclass(frozen=True)
+class BreakingProducer:
+    """A producer whose records carry one of an incident's breaks, at its own earliest bad record, and the deploys
+    of that producer correlated with it. When several producers break at once, each has its own."""
+
+    producer_urn: str
+    first_bad_time: datetime
+    first_bad_ref: str
+    reason_code: str
+    field: str | None
+    bad_count: int
+    deploys: list[dict[str, Any]] = field(default_factory=list)
+
+
+def breaking_producers(breaks: Sequence[ContractBreak]) -> list[BreakingProducer]:
+    """Every known producer whose records carry any of `breaks`, at its earliest bad record; the first to break
+    first. Records resolved to no producer blame nobody."""
+    earliest: dict[str, BreakingProducer] = {}
+    for brk in breaks:
+        for part in brk.producers:
+            if part.producer_urn is None:
+                continue
+            known = earliest.get(part.producer_urn)
+            if known is None or (part.first_bad_time, part.first_bad_ref) < (known.first_bad_time, known.first_bad_ref):
+                earliest[part.producer_urn] = BreakingProducer(part.producer_urn, part.first_bad_time,
+                                                               part.first_bad_ref, brk.reason_code, brk.field,
+                                                               part.bad_count)
+    return sorted(earliest.values(), key=lambda p: (p.first_bad_time, p.first_bad_ref, p.producer_urn))
+
+
+def correlate_each(producers: Sequence[BreakingProducer], deploys: Iterable[EvidenceRecord],
+                   window: timedelta) -> list[BreakingProducer]:
+    """Each breaking producer with its own deploys in the window before its own first bad record."""
+    candidates = list(deploys)
+    return [BreakingProducer(p.producer_urn, p.first_bad_time, p.first_bad_ref, p.reason_code, p.field, p.bad_count,
+                             correlate_deploys(candidates, p.producer_urn, p.first_bad_time, window))
+            for p in producers]

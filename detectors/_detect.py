@@ -16,7 +16,7 @@ from typing import Any, Literal
 import orjson
 from sqlalchemy import select
 
-from detectors._deploys import correlate_deploys
+from detectors._deploys import breaking_producers, correlate_deploys, correlate_each
 from detectors._drift import list_change_requests
 from detectors._freshness import DatasetFreshness, dataset_freshness, evaluate_freshness
 from detectors._gate import ContractBreak, contract_breaks
@@ -30,7 +30,7 @@ from detectors._incidents import (
 )
 from detectors._runs import by_dataset_and_producer
 from evidence import Contract, EvidenceRecord, FreshnessPolicy, RcaError, iso, utc
-from evidence._configs import CONTRACT, LINEAGE, MAPPING, POLICY, Configs
+from evidence._configs import CONTRACT, LINEAGE, POLICY, Configs
 from evidence._schema import incidents
 from evidence._store import Store
 
@@ -62,12 +62,9 @@ def find_incidents(store: Store, now: datetime, settings: DetectSettings = Detec
     now = utc(now)
     configs = Configs(store)
     policies, contracts = configs.specs(POLICY), configs.specs(CONTRACT)
-    lineage, mappings = configs.specs(LINEAGE), configs.specs(MAPPING)
-    producers: dict[str, str | None] = {
-        m.dataset_urn: m.producer_urn for m in sorted(mappings, key=lambda m: m.model_dump_json()) if m.producer_urn
-    }
+    lineage = configs.specs(LINEAGE)
     owners = _owners(policies, contracts)
-    found = _freshness(store, policies, now, owners) + _contracts(store, contracts, producers, now, settings, owners)
+    found = _freshness(store, policies, now, owners) + _contracts(store, contracts, now, settings, owners)
     found += _drift(store, now)
     lag = store.ingestion_lag(now, timedelta(seconds=settings.stale_window_s))
     evidence = store.get_many(i for incident in found for i in incident["evidence_ids"])
@@ -198,8 +195,8 @@ def _primary(breaks: Iterable[ContractBreak]) -> list[ContractBreak]:
     return sorted(breaks, key=order)
 
 
-def _contracts(store: Store, contracts: list[Contract], producers: dict[str, str | None], now: datetime,
-               settings: DetectSettings, owners: dict[str, Ownership]) -> list[dict[str, Any]]:
+def _contracts(store: Store, contracts: list[Contract], now: datetime, settings: DetectSettings,
+               owners: dict[str, Ownership]) -> list[dict[str, Any]]:
     if not contracts:
         return []
     windows = {c.dataset_urn: timedelta(minutes=c.deploy_window_minutes) for c in contracts}
@@ -212,13 +209,15 @@ def _contracts(store: Store, contracts: list[Contract], producers: dict[str, str
     found = []
     for urn, breaks in sorted(by_dataset.items()):
         primary, *others = _primary(breaks)
-        producer = producers.get(urn) or primary.producer_urn
         window = windows[urn]
-        deploys = store.records(producer_urns=[producer] if producer else [], types=["DeploymentEvent"],
-                                since=primary.first_bad_time - window, until=primary.first_bad_time) if producer else []
+        # Blame follows the records: each producer whose records broke, never a producer merely mapped here.
+        breaking = breaking_producers([primary, *others])
+        deploys = store.records(producer_urns=[p.producer_urn for p in breaking], types=["DeploymentEvent"],
+                                since=min(p.first_bad_time for p in breaking) - window,
+                                until=max(p.first_bad_time for p in breaking)) if breaking else []
         visible = [d for d in deploys if d.ingest_time <= now]
-        correlated = correlate_deploys(visible, producer, primary.first_bad_time, window)
-        found.append(contract_incident(primary, others, producer, correlated, owners.get(urn, Ownership())))
+        found.append(contract_incident(primary, others, correlate_each(breaking, visible, window),
+                                       owners.get(urn, Ownership())))
     return found
 
 

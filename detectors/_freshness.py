@@ -443,7 +443,9 @@ class _Classifier:
         if state.last_good_commit is not None:
             cited[state.last_good_commit.evidence_id] = state.last_good_commit
         for deploy in deploys:
-            cited[deploy["evidence_id"]] = self.by_id[deploy["evidence_id"]]
+            for key in ("evidence_id", "code_ref_evidence_id"):
+                if key in deploy:
+                    cited[deploy[key]] = self.by_id[deploy[key]]
         common = {
             "deadline": iso(self.day.deadline),
             "scheduled_time": iso(self.day.scheduled_time),
@@ -483,10 +485,12 @@ class _Classifier:
             else commit_time(last_good) if last_good is not None
             else self.day.lookback_start
         )
-        changes = []
+        changes: list[dict[str, Any]] = []
+        shipped: dict[str, EvidenceRecord] = {}
         for record in self.evidence:
             if (record.type == DEPLOYMENT and record.producer_urn == self.producer
                     and since < record.event_time <= until and record.data.get("status", "succeeded") == "succeeded"):
+                shipped[record.evidence_id] = record
                 changes.append({
                     "service": record.data.get("service"),
                     "version": record.data.get("version"),
@@ -494,16 +498,19 @@ class _Classifier:
                     "evidence_id": record.evidence_id,
                     "time": iso(record.event_time),
                 })
-        shipped = {c["deploy_ref"] for c in changes} | {c["version"] for c in changes}
         before = [run for run in self.runs if run.start <= since and run.code_ref is not None]
         base = good_run.code_ref if good_run is not None and good_run.code_ref else (
             before[-1].code_ref if before else None)
         if base is not None:
-            # A run on new code with no deploy event for it: the job changed all the same (Team A's pack
-            # may carry deploy_ref only in JobRunStarted.code_ref).
+            # A run on new code: the job changed. With a deploy of that code it is the same change, listed once
+            # as the deploy (the stronger evidence) with the run's code_ref cited beside it; without one it is
+            # a change of its own (Team A's pack may carry deploy_ref only in JobRunStarted.code_ref).
             for run in self.runs:
                 if since < run.start <= until and run.code_ref not in (None, base) and run.started is not None:
-                    if run.code_ref not in shipped:
+                    same = next((c for c in changes if same_change(run.code_ref, shipped[c["evidence_id"]])), None)
+                    if same is not None:
+                        same.update(code_ref=run.code_ref, code_ref_evidence_id=run.started.evidence_id)
+                    else:
                         changes.append({
                             "service": _service(self.producer),
                             "version": run.code_ref,
@@ -566,6 +573,31 @@ class _Classifier:
 def _partitions(commit: EvidenceRecord) -> list[str]:
     value = commit.data.get("output_partitions_written")
     return [p for p in value if isinstance(p, str)] if isinstance(value, list) else []
+
+
+def same_change(code_ref: str | None, deploy: EvidenceRecord) -> bool:
+    """Whether a run's code_ref names the code a deploy shipped: its deploy_ref or version as written, or its
+    commit (`slug@4f2a9c1` is the deploy of commit 4f2a9c1, whatever its deploy_ref says; short and full hashes
+    of one commit match)."""
+    if not code_ref:
+        return False
+    data = deploy.data
+    if code_ref in (deploy.deploy_ref, data.get("version")):
+        return True
+    commit = code_ref.rpartition("@")[2]
+    named = {str(data["commit"])} if data.get("commit") else set()
+    if deploy.deploy_ref:
+        named.add(deploy.deploy_ref.rpartition("@")[2])
+        if "+" in deploy.deploy_ref:
+            named.add(deploy.deploy_ref.rpartition("+")[2])  # semver build metadata: service@v3.2.0+<commit>
+    return any(_same_commit(commit, other) for other in named)
+
+
+def _same_commit(one: str, other: str) -> bool:
+    if one == other:
+        return True
+    short, full = sorted((one.lower(), other.lower()), key=len)
+    return len(short) >= 7 and all(c in "0123456789abcdef" for c in full) and full.startswith(short)
 
 
 def _service(producer: str) -> str:

@@ -85,6 +85,18 @@ class GateOutput:
 
 
 @dataclass(frozen=True)
+class ProducerBreak:
+    """One producer's part in a break: its own first bad record, so each producer whose records broke is
+    correlated with its own deploys before its own first bad record (DESIGN.md: "a deploy blamed must precede
+    first-bad and belong to the producer")."""
+
+    producer_urn: str | None  # None: records resolved to no producer (no header, a rule without one)
+    first_bad_time: datetime
+    first_bad_ref: str
+    bad_count: int  # its records carrying the break's (reason, field)
+
+
+@dataclass(frozen=True)
 class ContractBreak:
     """Where a (dataset, reason, field) went bad, what it looked like before, and how bad it is since.
 
@@ -113,6 +125,8 @@ class ContractBreak:
     total_before: int = 0
     last_bad_time: datetime | None = None
     last_bad_ref: str | None = None
+    # Every producer whose records carry this break, the first to break first; producer_urn is its first.
+    producers: tuple[ProducerBreak, ...] = ()
 
 
 @dataclass(slots=True)
@@ -360,9 +374,14 @@ def contract_breaks(counters: Iterable[GateCounter], now: datetime, *,
     bucket that does not straddle the boundary, and only the second-buckets of passed records and of
     the tally can, so rates are exact to the second.
 
-    last_good is the latest passed record before first bad, from the good second-buckets: exact when no
-    good bucket straddles first bad, else the straddling bucket's first record, a real stored record in
-    the same second (exact to the second either way). Passed means passed the whole contract.
+    last_good is the latest passed record strictly before first bad in time (a good record at the same instant,
+    in another partition, is not "last good"), from the good second-buckets: exact when no good bucket
+    straddles first bad, else the straddling bucket's first record, a real stored record in the same second
+    (exact to the second either way). Passed means passed the whole contract.
+
+    producer_urn is the producer of the first bad record (from its producer header or the mapping rule that
+    resolved it), never merely a producer mapped to the dataset; `producers` lists each producer whose records
+    carry the break, with its own first bad record.
     """
     now = utc(now)
     merged: dict[tuple[str, str, str, str, str, datetime], GateCounter] = {}
@@ -392,7 +411,7 @@ def contract_breaks(counters: Iterable[GateCounter], now: datetime, *,
         start = first.first_time - baseline_window
         total_before, total_after = _split(totals.get(urn, ()), boundary, start)
         bad_before, bad_after = _split(group, boundary, start)
-        last_good = _last_good(passed.get(urn, ()), boundary)
+        last_good = _last_good(passed.get(urn, ()), first.first_time)
         samples = sorted({ref for c in group for ref in c.samples}, key=_ref_order)[: GateCounter.MAX_SAMPLES]
         breaks.append(ContractBreak(
             dataset_urn=urn,
@@ -411,6 +430,7 @@ def contract_breaks(counters: Iterable[GateCounter], now: datetime, *,
             total_before=total_before,
             last_bad_time=last.last_time,
             last_bad_ref=last.last_ref,
+            producers=_producers(group),
         ))
     breaks.sort(key=lambda b: (b.dataset_urn, b.first_bad_time, _ref_order(b.first_bad_ref), b.reason_code,
                                b.field or ""))
@@ -428,17 +448,31 @@ def _split(counters: Iterable[GateCounter], boundary: tuple[datetime, str], star
     return before, after
 
 
-def _last_good(passed: Iterable[GateCounter], boundary: tuple[datetime, str]) -> tuple[datetime, str] | None:
+def _last_good(passed: Iterable[GateCounter], first_bad: datetime) -> tuple[datetime, str] | None:
+    """The latest passed record strictly earlier than `first_bad` (ties on time broken by ref, as counters merge)."""
     best: tuple[datetime, str] | None = None
     for counter in passed:
         last = (counter.last_time, counter.last_ref)
         first = (counter.first_time, counter.first_ref)
-        candidate = last if last < boundary else first if first < boundary else None
+        candidate = last if last[0] < first_bad else first if first[0] < first_bad else None
         if candidate is not None and (best is None or candidate > best):
             best = candidate
     return best
 
 
+def _producers(group: Iterable[GateCounter]) -> tuple[ProducerBreak, ...]:
+    """Each producer's first bad record and bad count within one (dataset, reason, field)."""
+    firsts: dict[str, tuple[datetime, str]] = {}
+    counts: dict[str, int] = {}
+    for counter in group:
+        mine = (counter.first_time, counter.first_ref)
+        known = firsts.get(counter.producer_urn)
+        firsts[counter.producer_urn] = mine if known is None or mine < known else known
+        counts[counter.producer_urn] = counts.get(counter.producer_urn, 0) + counter.count
+    ordered = sorted(firsts.items(), key=lambda item: (*item[1], item[0]))
+    return tuple(ProducerBreak(producer or None, time, ref, counts[producer]) for producer, (time, ref) in ordered)
+
+
 __all__ = [
-    "ANY_REASON", "PASSED", "ContractBreak", "GateOutput", "GateRecord", "contract_breaks", "run_gate",
+    "ANY_REASON", "PASSED", "ContractBreak", "GateOutput", "GateRecord", "ProducerBreak", "contract_breaks", "run_gate",
 ]

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from detectors._deploys import BreakingProducer
 from detectors._freshness import FreshnessFinding
 from detectors._gate import ContractBreak
 from evidence import EvidenceRecord, LineageEdge, evidence_id_for, iso
@@ -93,21 +94,28 @@ def freshness_incident(finding: FreshnessFinding, producer_urn: str | None, owne
     return incident
 
 
-def contract_incident(primary: ContractBreak, others: list[ContractBreak], producer_urn: str | None,
-                      deploys: list[dict[str, Any]], owner: Ownership) -> dict[str, Any]:
+def contract_incident(primary: ContractBreak, others: list[ContractBreak], breaking: list[BreakingProducer],
+                      owner: Ownership) -> dict[str, Any]:
+    """The incident of a dataset's breaks. Its producer is the one whose record broke first; every producer whose
+    records broke is listed in facts.breaking_producers with its own first bad record and correlated deploys, and
+    correlated_deploys lists theirs in that order (the first to break first, each one's closest deploy first)."""
     incident = _base(primary.dataset_urn, "contract", primary.reason_code, primary.first_bad_time, owner)
     first_bad_id = kafka_evidence_id(primary.first_bad_ref)
     ids = [first_bad_id]
     if primary.last_good_ref:
         ids.append(kafka_evidence_id(primary.last_good_ref))
     ids += [kafka_evidence_id(ref) for ref in primary.sample_refs]
+    deploys: list[dict[str, Any]] = []
+    for producer in breaking:
+        ids.append(kafka_evidence_id(producer.first_bad_ref))
+        deploys += producer.deploys
     ids += [d["evidence_id"] for d in deploys]
     incident.update(
         field=primary.field,
         last_good_time=iso(primary.last_good_time),
         bad_rate={"before": round(primary.bad_rate_before, 4), "after": round(primary.bad_rate_after, 4)},
         correlated_deploys=deploys,
-        producer_urn=producer_urn,
+        producer_urn=primary.producer_urn,
         evidence_ids=list(dict.fromkeys(ids)),
         facts={
             "first_bad_evidence_id": first_bad_id,
@@ -124,6 +132,13 @@ def contract_incident(primary: ContractBreak, others: list[ContractBreak], produ
                  "first_bad_evidence_id": kafka_evidence_id(b.first_bad_ref),
                  "bad_rate_after": round(b.bad_rate_after, 4)}
                 for b in others
+            ],
+            "breaking_producers": [
+                {"producer_urn": p.producer_urn, "first_bad_time": iso(p.first_bad_time),
+                 "first_bad_ref": p.first_bad_ref, "first_bad_evidence_id": kafka_evidence_id(p.first_bad_ref),
+                 "reason_code": p.reason_code, "field": p.field, "bad_count": p.bad_count,
+                 "correlated_deploy_ids": [d["evidence_id"] for d in p.deploys]}
+                for p in breaking
             ],
         },
     )

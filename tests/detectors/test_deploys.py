@@ -20,7 +20,8 @@ def test_deploys_of_the_producer_in_the_window_rank_closest_first() -> None:
     newer = deploy("d-new", FIRST_BAD - timedelta(minutes=1), version="v2.8.1")
     ranked = correlate_deploys([older, newer], "svc://checkout-service", FIRST_BAD, HOUR)
     assert [d["version"] for d in ranked] == ["v2.8.1", "v2.8.0"]
-    assert ranked[0] == {"service": "checkout-service", "version": "v2.8.1", "deploy_ref": "checkout-service@v2.8.1",
+    assert ranked[0] == {"producer_urn": "svc://checkout-service", "service": "checkout-service",
+                         "version": "v2.8.1", "deploy_ref": "checkout-service@v2.8.1",
                          "evidence_id": newer.evidence_id, "time": "2026-03-10T10:20:04Z",
                          "seconds_before_first_bad": 60, "status": "succeeded"}
 

@@ -470,7 +470,8 @@ def test_a_deploy_of_the_job_since_the_last_good_run_is_correlated_others_are_no
     got = finding(story)
     assert got.correlated_deploys == [{"service": "orders_enriched_batch", "version": "v3.2.0",
                                        "deploy_ref": "orders_enriched_batch@9bd1e07", "evidence_id": new.evidence_id,
-                                       "time": "2026-01-18T20:00:00Z"}]
+                                       "time": "2026-01-18T20:00:00Z", "code_ref": "orders_enriched_batch@9bd1e07",
+                                       "code_ref_evidence_id": story.ev("run-start-today")}]
     assert new.evidence_id in got.evidence_ids
     assert story.ev("deploy-old") not in got.evidence_ids
     assert story.ev("deploy-other", "svc://checkout") not in got.evidence_ids
@@ -484,6 +485,35 @@ def test_a_changed_code_ref_without_a_deploy_event_is_correlated() -> None:
     assert got.correlated_deploys == [{"service": "orders_enriched_batch", "version": "orders_enriched@77c0ffe",
                                        "deploy_ref": "orders_enriched@77c0ffe",
                                        "evidence_id": story.ev("run-start-today"), "time": "2026-01-19T06:00:00Z"}]
+
+
+@pytest.mark.parametrize("code_ref", ["orders_enriched@9bd1e07", "orders_enriched@9bd1e07c4a5f"])
+def test_a_code_ref_naming_a_deploys_commit_is_that_deploy_listed_once(code_ref: str) -> None:
+    story = Story().week()
+    deploy = story.add("DeploymentEvent", "deploy-new", local(date(2026, 1, 18), "15:00"), {
+        "service": "orders_enriched_batch", "version": "v3.2.0", "commit": "9bd1e07c4a5f",
+        "deploy_ref": "orders_enriched_batch@v3.2.0+9bd1e07c4a5f", "status": "succeeded", "source": "ci"})
+    start = story.start("run-start-today", "run-today", local(TODAY, "01:00"), code=code_ref)
+    got = finding(story)
+    assert got.reason_code == "JOB_RUNNING_SLOW"
+    # One change, the deploy's version first-class; the run's code_ref is supporting evidence, not a second entry.
+    assert got.correlated_deploys == [{"service": "orders_enriched_batch", "version": "v3.2.0",
+                                       "deploy_ref": "orders_enriched_batch@v3.2.0+9bd1e07c4a5f",
+                                       "evidence_id": deploy.evidence_id, "time": "2026-01-18T20:00:00Z",
+                                       "code_ref": code_ref, "code_ref_evidence_id": start.evidence_id}]
+    assert {deploy.evidence_id, start.evidence_id} <= set(got.evidence_ids)
+
+
+@pytest.mark.parametrize("code_ref", ["orders_enriched@77c0ffe", "orders_enriched@9bd1e0", "orders_enriched@"])
+def test_a_code_ref_of_another_commit_stays_a_change_of_its_own(code_ref: str) -> None:
+    story = Story().week()
+    story.add("DeploymentEvent", "deploy-new", local(date(2026, 1, 18), "15:00"), {
+        "service": "orders_enriched_batch", "version": "v3.2.0", "commit": "9bd1e07c4a5f",
+        "deploy_ref": "orders_enriched_batch@v3.2.0+9bd1e07c4a5f", "status": "succeeded", "source": "ci"})
+    story.start("run-start-today", "run-today", local(TODAY, "01:00"), code=code_ref)
+    got = finding(story)
+    # Newest first: today's run on other code, then the deploy (which it did not run).
+    assert [(d["version"], "code_ref" in d) for d in got.correlated_deploys] == [(code_ref, False), ("v3.2.0", False)]
 
 
 def test_a_deploy_before_a_missed_trigger_is_correlated() -> None:

@@ -29,6 +29,7 @@ from detectors._gate import (
     ContractBreak,
     GateOutput,
     GateRecord,
+    ProducerBreak,
     contract_breaks,
     run_gate,
 )
@@ -39,6 +40,7 @@ from support import ORDERS_SCHEMA, SHARED
 SCENARIO = SHARED / "scenarios" / "spring_missing_customer_id.yaml"
 DS = "ds://orders_v1"
 PRODUCER = "svc://checkout-service"
+OTHER_PRODUCER = "svc://payments-service"
 T0 = datetime(2026, 3, 10, 10, 0, tzinfo=UTC)
 INGEST = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 VALIDATORS = {DS: compile_schema(ORDERS_SCHEMA, dataset_urn=DS)}
@@ -102,6 +104,8 @@ SCENARIO_BREAK = ContractBreak(
     total_before=191,  # every record from 10:10:00 to 10:20:58 lies within the hour before
     last_bad_time=datetime(2026, 3, 10, 10, 29, 55, tzinfo=UTC),
     last_bad_ref="orders.created/0/5344",
+    producers=(ProducerBreak("svc://checkout-service", datetime(2026, 3, 10, 10, 21, 4, tzinfo=UTC),
+                             "orders.created/0/5191", 28),),
 )
 
 
@@ -368,7 +372,7 @@ record_specs = st.lists(
         st.one_of(st.integers(0, 180_000), st.sampled_from([59_999, 60_000, 60_400, 61_000])),  # ms: forced ties
         st.integers(0, len(VALUES) - 1),
         st.sampled_from([DS, DS, "ds://b"]),
-        st.sampled_from([PRODUCER, None]),
+        st.sampled_from([PRODUCER, OTHER_PRODUCER, None]),
     ),
     min_size=1, max_size=60,
 )
@@ -433,15 +437,26 @@ def test_breaks_match_a_brute_force_reading_of_the_records(specs: list[tuple[int
             assert b.total_after == len(at_or_after)
         assert b.total_before + b.total_after == len(dataset)  # all within the hour before, none after now
         assert (b.bad_rate_before, b.bad_rate_after) == (0.0, len(bad) / b.total_after)
+        # Each producer whose records carry the break, at its own first bad record, the first to break first.
+        by_producer: dict[str | None, list[GateRecord]] = {}
+        for r in bad:
+            by_producer.setdefault(r.producer_urn, []).append(r)
+        expected_producers = sorted(
+            ((min(rs, key=order).timestamp, min(rs, key=order).ref, p, len(rs)) for p, rs in by_producer.items()),
+            key=lambda e: (e[0], e[1]))
+        assert [(p.first_bad_time, p.first_bad_ref, p.producer_urn, p.bad_count) for p in b.producers] == \
+            expected_producers
+        assert b.producer_urn == first.producer_urn == b.producers[0].producer_urn
+        # Last good: the latest passed record strictly earlier than the first bad one (not one at the same instant).
         passed = [r for r, found in outcomes if r.dataset_urn == b.dataset_urn and not found]
-        good_before = [r for r in passed if order(r) < order(first)]
+        good_before = [r for r in passed if r.timestamp < first.timestamp]
         if not good_before:
             assert (b.last_good_time, b.last_good_ref) == (None, None)
             continue
         truth = max(good_before, key=order)
         assert b.last_good_time is not None
         assert b.last_good_time.replace(microsecond=0) == truth.timestamp.replace(microsecond=0)
-        straddled = any(order(r) > order(first) and r.timestamp.replace(microsecond=0)
+        straddled = any(r.timestamp >= first.timestamp and r.timestamp.replace(microsecond=0)
                         == truth.timestamp.replace(microsecond=0) for r in passed)
         if not straddled:
             assert (b.last_good_time, b.last_good_ref) == (truth.timestamp, truth.ref)
