@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from detectors._gate import ContractBreak
 from evidence import EvidenceRecord, iso
+from evidence._store import Store
 
 # A failed deploy changed nothing; a rollback did (it is a deploy of older code).
 _CHANGES = ("succeeded", "rolled_back")
@@ -64,7 +66,7 @@ class BreakingProducer:
     reason_code: str
     field: str | None
     bad_count: int
-    deploys: list[dict[str, Any]] = field(default_factory=list)
+    deploys: list[dict[str, Any]] = dataclasses.field(default_factory=list)
 
 
 def breaking_producers(breaks: Sequence[ContractBreak]) -> list[BreakingProducer]:
@@ -90,3 +92,26 @@ def correlate_each(producers: Sequence[BreakingProducer], deploys: Iterable[Evid
     return [BreakingProducer(p.producer_urn, p.first_bad_time, p.first_bad_ref, p.reason_code, p.field, p.bad_count,
                              correlate_deploys(candidates, p.producer_urn, p.first_bad_time, window))
             for p in producers]
+
+
+def stored_deploys(store: Store, producers: Iterable[str], since: datetime, until: datetime,
+                   now: datetime) -> list[EvidenceRecord]:
+    """The producers' DeploymentEvents in [since, until] that had arrived by `now` (a replay at an earlier clock
+    must not see a deploy ingested after it). No producers, no deploys (never everyone's)."""
+    wanted = sorted(set(producers))
+    if not wanted:
+        return []
+    found = store.records(producer_urns=wanted, types=["DeploymentEvent"], since=since, until=until)
+    return [d for d in found if d.ingest_time <= now]
+
+
+def correlate_breaks(store: Store, breaks: Sequence[ContractBreak], window: timedelta,
+                     now: datetime) -> list[BreakingProducer]:
+    """The producers whose records carry `breaks`, each with its own deploys correlated (a contract incident)."""
+    breaking = breaking_producers(breaks)
+    if not breaking:
+        return []
+    deploys = stored_deploys(store, [p.producer_urn for p in breaking],
+                             min(p.first_bad_time for p in breaking) - window,
+                             max(p.first_bad_time for p in breaking), now)
+    return correlate_each(breaking, deploys, window)

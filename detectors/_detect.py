@@ -16,7 +16,7 @@ from typing import Any, Literal
 import orjson
 from sqlalchemy import select
 
-from detectors._deploys import breaking_producers, correlate_deploys, correlate_each
+from detectors._deploys import correlate_breaks, correlate_deploys, stored_deploys
 from detectors._drift import list_change_requests
 from detectors._freshness import DatasetFreshness, dataset_freshness, evaluate_freshness
 from detectors._gate import ContractBreak, contract_breaks
@@ -209,15 +209,9 @@ def _contracts(store: Store, contracts: list[Contract], now: datetime, settings:
     found = []
     for urn, breaks in sorted(by_dataset.items()):
         primary, *others = _primary(breaks)
-        window = windows[urn]
         # Blame follows the records: each producer whose records broke, never a producer merely mapped here.
-        breaking = breaking_producers([primary, *others])
-        deploys = store.records(producer_urns=[p.producer_urn for p in breaking], types=["DeploymentEvent"],
-                                since=min(p.first_bad_time for p in breaking) - window,
-                                until=max(p.first_bad_time for p in breaking)) if breaking else []
-        visible = [d for d in deploys if d.ingest_time <= now]
-        found.append(contract_incident(primary, others, correlate_each(breaking, visible, window),
-                                       owners.get(urn, Ownership())))
+        breaking = correlate_breaks(store, [primary, *others], windows[urn], now)
+        found.append(contract_incident(primary, others, breaking, owners.get(urn, Ownership())))
     return found
 
 
@@ -235,8 +229,7 @@ def _drift(store: Store, now: datetime) -> list[dict[str, Any]]:
             # A new schema usually ships with a deploy of the producer that writes it: the same window as a
             # contract break, before the first unmapped record.
             window = timedelta(minutes=DRIFT_DEPLOY_WINDOW_MINUTES)
-            deploys = [d for d in store.records(producer_urns=[producer], types=["DeploymentEvent"],
-                                                since=first_seen - window, until=first_seen) if d.ingest_time <= now]
+            deploys = stored_deploys(store, [producer], first_seen - window, first_seen, now)
             incident["correlated_deploys"] = correlate_deploys(deploys, producer, first_seen, window)
             incident["evidence_ids"] += [d["evidence_id"] for d in incident["correlated_deploys"]]
         found.append(incident)
