@@ -111,6 +111,10 @@ def _summary(incident: dict[str, Any], cause: Claim | None, deploy: dict[str, An
               "drift": "has records no approved rule attributes"}
     head = f"{incident['dataset_urn']} {titles.get(incident['kind'], incident['kind'])}: {reason} since " \
            f"{incident['first_bad_time']}."
+    breaking = [p for p in (incident.get("facts") or {}).get("breaking_producers") or [] if isinstance(p, dict)]
+    if len(breaking) > 1:
+        head += f" Records of {len(breaking)} producers broke: " + ", ".join(
+            f"{p.get('producer_urn')} since {p.get('first_bad_time')}" for p in breaking) + "."
     if deploy is not None:
         return f"{head} First bad right after {deploy['service']} {deploy['version']}."
     if cause is not None:

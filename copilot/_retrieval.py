@@ -53,8 +53,12 @@ def incident_scope(store: Store, incident: dict[str, Any], now: datetime | None 
         window = timedelta(minutes=contract.deploy_window_minutes if contract else 60)
         since = first_bad - window - timedelta(hours=1)
         records.update(_visible(store.records(dataset_urns=[dataset], since=since, until=now), now))
-        if producer:
-            records.update(_visible(store.records(producer_urns=[producer], types=["DeploymentEvent"],
+        # Deploys of every producer whose records broke (facts.breaking_producers), each judged against its own.
+        breaking = [p.get("producer_urn") for p in (incident.get("facts") or {}).get("breaking_producers") or []
+                    if isinstance(p, dict)]
+        deployers = sorted({p for p in [producer, *breaking] if isinstance(p, str) and p})
+        if deployers:
+            records.update(_visible(store.records(producer_urns=deployers, types=["DeploymentEvent"],
                                                   since=first_bad - timedelta(days=1), until=now), now))
         counters = store.counters([dataset], since=now - timedelta(days=7), until=now)
     elif kind == "freshness":

@@ -65,12 +65,15 @@ def _contract(incident: dict[str, Any]) -> list[Claim]:
     first_bad, last_good = facts.get("first_bad_evidence_id"), facts.get("last_good_evidence_id")
     reason, field = incident["reason_code"], incident.get("field")
     what = f"{reason} on '{field}'" if field else reason
+    breaking = _breaking(incident)
+    # Several producers write the dataset and more than one broke: say whose records broke first (issue 24).
+    whose = f" from {incident['producer_urn']}" if len(breaking) > 1 and incident.get("producer_urn") else ""
     claims = [
         Claim(
             kind=ClaimKind.CONTRACT_BREAK,
             evidence_ids=[first_bad],
             params={"reason_code": reason, "field": field},
-            text=f"Records of {incident['dataset_urn']} fail the contract with {what} since "
+            text=f"Records of {incident['dataset_urn']}{whose} fail the contract with {what} since "
             f"{_hhmm(incident['first_bad_time'])} (first bad record {facts.get('first_bad_ref')}).",
         )
     ]
@@ -94,7 +97,23 @@ def _contract(incident: dict[str, Any]) -> list[Claim]:
                 f"the boundary to {rate['after']:.0%} after it.",
             )
         )
-    return [*claims, *_deploy_claims(incident, "first bad record")]
+    if len(breaking) < 2:
+        return [*claims, *_deploy_claims(incident, "first bad record")]
+    # Each producer's deploys before its own first bad record, citing that record: whose deploy, whose break.
+    for producer in breaking:
+        for deploy in incident.get("correlated_deploys") or []:
+            if deploy.get("evidence_id") in producer["correlated_deploy_ids"]:
+                claim = _deploy_claim(deploy, f"{_minutes(deploy.get('seconds_before_first_bad'))} before the first "
+                                              f"bad record of {producer['producer_urn']} "
+                                              f"({producer['first_bad_ref']})")
+                claim.evidence_ids.append(producer["first_bad_evidence_id"])
+                claims.append(claim)
+    return claims
+
+
+def _breaking(incident: dict[str, Any]) -> list[dict[str, Any]]:
+    listed = (incident.get("facts") or {}).get("breaking_producers") or []
+    return [p for p in listed if isinstance(p, dict) and p.get("producer_urn") and p.get("first_bad_evidence_id")]
 
 
 def _deploy_claims(incident: dict[str, Any], boundary: str) -> list[Claim]:

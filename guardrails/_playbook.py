@@ -74,10 +74,13 @@ def _run(view: IncidentView) -> Run | None:
 
 
 def _deploys(view: IncidentView, accepted: list[Claim]) -> list[EvidenceRecord]:
-    """Verified correlated deploys, closest to first bad first."""
+    """Verified correlated deploys, closest to first bad first; when several producers' records broke, the first to
+    break first (its deploys are the likeliest cause of the incident's own first bad record)."""
     claims = _verified(accepted, ClaimKind.DEPLOY_CORRELATED)
     found = {r.evidence_id: r for r in _cited(view, claims, "DeploymentEvent")}
-    return sorted(found.values(), key=lambda r: (-r.event_time.timestamp(), r.evidence_id))
+    order = {urn: at for urn, (at, _) in view.breaking.items()}
+    return sorted(found.values(), key=lambda r: (order.get(r.producer_urn or "", view.first_bad or r.event_time),
+                                                 -r.event_time.timestamp(), r.evidence_id))
 
 
 def _deploy_line(view: IncidentView, deploy: EvidenceRecord) -> tuple[str, str | None]:
@@ -260,7 +263,7 @@ def suggested_actions(scope: Scope, accepted: list[Claim]) -> list[str]:
     for deploy in deploys[:1]:  # act on the closest change; the checks diff them all
         # Roll back past every correlated change, to what ran before the oldest of them.
         name, previous = _deploy_line(view, deploy)
-        previous = _deploy_line(view, deploys[-1])[1]
+        previous = _deploy_line(view, [d for d in deploys if d.producer_urn == deploy.producer_urn][-1])[1]
         ref = _t(deploy.deploy_ref)
         if deploy.data.get("status") == "rolled_back":
             lines.append(f"Patch forward: the correlated change is the rollback to {name}"

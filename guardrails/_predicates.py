@@ -6,6 +6,7 @@ condition failed; it reads structured fields only, never free text inside payloa
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from typing import Any
 
 from detectors._gate import contract_breaks
@@ -178,9 +179,9 @@ def deploy_correlated(claim: Claim, cited: list[EvidenceRecord], view: IncidentV
                 if deploys else "cites no DeploymentEvent")
     deploy = deploys[0]
     data = deploy.data
-    if not view.is_producer(deploy.producer_urn):
-        return (f"{deploy.evidence_id} is a deploy of {deploy.producer_urn}, not of the dataset's producer "
-                f"{view.producer or '(unknown)'}")
+    first_bad, error = _first_bad_of(deploy, cited, view)
+    if error:
+        return error
     status = data.get("status", "succeeded")
     if status not in CHANGE_STATUSES:
         return f"{deploy.evidence_id} has status {status}: a deploy that did not ship changed nothing"
@@ -188,19 +189,46 @@ def deploy_correlated(claim: Claim, cited: list[EvidenceRecord], view: IncidentV
         stated = param_text(claim, key)
         if stated is not None and stated != data.get(key):
             return f"states {key} {stated}, but {deploy.evidence_id} deployed {key} {data.get(key)}"
-    if view.first_bad is None or deploy.event_time > view.first_bad:
-        return f"{describe(deploy)} does not precede first bad {iso(view.first_bad)}"
+    # A change is before the break only when strictly earlier than it (a job's deploy may land at its deadline).
+    if first_bad is None or deploy.event_time > first_bad or (
+            view.kind != "freshness" and deploy.event_time == first_bad):
+        return f"{describe(deploy)} does not precede first bad {iso(first_bad)}"
     if view.kind == "freshness":
         correlated = {d.get("evidence_id") for d in view.correlated_deploys}
         if deploy.evidence_id not in correlated:
             return (f"{deploy.evidence_id} is not among the changes between the last good run and today's run "
                     "that the freshness detector correlated")
-    elif deploy.event_time < view.first_bad - view.deploy_window:
+    elif deploy.event_time < first_bad - view.deploy_window:
         minutes = int(view.deploy_window.total_seconds() // 60)
         return f"{describe(deploy)} is older than the {minutes}-minute deploy window before first bad"
     own = view.incident_ids
     return stray(cited, lambda r: r.evidence_id == deploy.evidence_id
                  or (r.type != DEPLOYMENT and (r.evidence_id in own or view.is_bad(r))), claim.kind)
+
+
+def _first_bad_of(deploy: EvidenceRecord, cited: list[EvidenceRecord],
+                  view: IncidentView) -> tuple[datetime | None, str | None]:
+    """The first bad instant a deploy is judged against: its own producer's. When several producers' records broke
+    (a contract incident's facts.breaking_producers), a deploy of one that is not the incident's producer must cite
+    that producer's first bad record, so the RCA shows whose records broke after whose deploy."""
+    if not view.breaking:
+        if not view.is_producer(deploy.producer_urn):
+            return None, (f"{deploy.evidence_id} is a deploy of {deploy.producer_urn}, not of the dataset's producer "
+                          f"{view.producer or '(unknown)'}")
+        return view.first_bad, None
+    own = view.breaking.get(deploy.producer_urn or "")
+    if own is None:
+        return None, (f"{deploy.evidence_id} is a deploy of {deploy.producer_urn}, whose records did not break; "
+                      f"the records of {', '.join(sorted(view.breaking))} did")
+    first_bad, first_bad_id = own
+    if deploy.producer_urn != view.producer:
+        record = next((r for r in cited if r.evidence_id == first_bad_id), None)
+        if record is None or record.type != GATE_OBSERVATION or record.dataset_urn != view.dataset \
+                or record.producer_urn != deploy.producer_urn or not violations(record) \
+                or to_second(record.event_time) != to_second(first_bad):
+            return None, (f"cites no first bad record of {deploy.producer_urn} ({first_bad_id}), whose deploy it "
+                          "names: a deploy is judged against its own producer's break")
+    return first_bad, None
 
 
 def code_changed(claim: Claim, cited: list[EvidenceRecord], view: IncidentView) -> str | None:

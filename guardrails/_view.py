@@ -3,6 +3,7 @@ the producer's runs, commits and deploys. Built once per verification from struc
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import statistics
 from dataclasses import dataclass
@@ -88,6 +89,9 @@ class IncidentView:
     records: tuple[EvidenceRecord, ...]  # visible at now, one per id, by (event_time, evidence_id)
     cycle_start: datetime | None  # today's scheduled run (freshness), from which runs and commits are today's
     lookback_start: datetime | None
+    # A contract incident's producers whose records broke: each one's own first bad (time, evidence id). A deploy
+    # is judged against its own producer's first bad record, never another producer's (issue 24).
+    breaking: dict[str, tuple[datetime, str]] = dataclasses.field(default_factory=dict)
 
     @property
     def incident(self) -> dict[str, Any]:
@@ -156,12 +160,16 @@ class IncidentView:
 
     @functools.cached_property
     def deploys(self) -> list[EvidenceRecord]:
-        """The producer's deploys that shipped something, oldest first."""
-        return [r for r in self.records if r.type == DEPLOYMENT and self.is_producer(r.producer_urn)
+        """The producer's deploys that shipped something (and those of every producer whose records broke), oldest
+        first."""
+        return [r for r in self.records if r.type == DEPLOYMENT
+                and (self.is_producer(r.producer_urn) or r.producer_urn in self.breaking)
                 and r.data.get("status", "succeeded") in CHANGE_STATUSES]
 
     def previous_deploy(self, deploy: EvidenceRecord) -> EvidenceRecord | None:
-        earlier = [d for d in self.deploys if (d.event_time, d.evidence_id) < (deploy.event_time, deploy.evidence_id)]
+        """The same producer's deploy before `deploy` (never another producer's)."""
+        earlier = [d for d in self.deploys if d.producer_urn == deploy.producer_urn
+                   and (d.event_time, d.evidence_id) < (deploy.event_time, deploy.evidence_id)]
         return earlier[-1] if earlier else None
 
     def producer_emitted(self, kind: str) -> bool:
@@ -238,4 +246,17 @@ def view_of(scope: Scope) -> IncidentView:
         records=tuple(visible(scope.records.values(), now)),
         cycle_start=cycle_start,
         lookback_start=lookback_start,
+        breaking=_breaking(facts) if incident.get("kind") == "contract" else {},
     )
+
+
+def _breaking(facts: dict[str, Any]) -> dict[str, tuple[datetime, str]]:
+    found: dict[str, tuple[datetime, str]] = {}
+    for item in facts.get("breaking_producers") or []:
+        if not isinstance(item, dict):
+            continue
+        urn, at, evidence_id = item.get("producer_urn"), parse_time(item.get("first_bad_time")), \
+            item.get("first_bad_evidence_id")
+        if isinstance(urn, str) and urn and at is not None and isinstance(evidence_id, str) and evidence_id:
+            found[urn] = (at, evidence_id)
+    return found

@@ -93,15 +93,20 @@ def test_deploy_correlated_rejects_deploys_that_cannot_have_caused_the_break(spr
                                                      "deploy_ref": f"{service}@{version}"}, source=producer)
 
     after = deploy("deploy-after", moment("2026-03-10T10:21:04Z", seconds=30))
+    at_once = deploy("deploy-at-first-bad", moment("2026-03-10T10:21:04Z"))
     failed = deploy("deploy-failed", moment("2026-03-10T10:15:00Z"), status="failed")
-    scope = add(spring, after, failed)
+    scope = add(spring, after, at_once, failed)
     everything = scope_of(SPRING, everything=True)
     payments = ev(everything, "deploy-payments")
     cases = {
         "another producer's deploy": (everything, [payments], (
-            f"{payments} is a deploy of svc://payments-service, not of the dataset's producer svc://checkout-service")),
+            f"{payments} is a deploy of svc://payments-service, whose records did not break; the records of "
+            "svc://checkout-service did")),
         "a deploy after first bad": (scope, [after.evidence_id], (
             f"{after.evidence_id} (DeploymentEvent at 2026-03-10T10:21:34Z) does not precede first bad "
+            "2026-03-10T10:21:04Z")),
+        "a deploy at the first bad instant": (scope, [at_once.evidence_id], (
+            f"{at_once.evidence_id} (DeploymentEvent at 2026-03-10T10:21:04Z) does not precede first bad "
             "2026-03-10T10:21:04Z")),
         "a deploy older than the window": (scope, [ids["old_deploy"]], (
             f"{ids['old_deploy']} (DeploymentEvent at 2026-03-09T15:00:00Z) is older than the 60-minute deploy "

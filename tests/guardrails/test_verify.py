@@ -113,7 +113,8 @@ def test_planted_instructions_never_become_a_verified_claim(scope_of, ev):
     assert [r.why for r in result.rejected] == [
         "contains instruction-like text ('Ignore previous instructions'), which is never a verified fact",
         "mentions payments-service, which the cited evidence does not support",
-        f"{payments} is a deploy of svc://payments-service, not of the dataset's producer svc://checkout-service",
+        f"{payments} is a deploy of svc://payments-service, whose records did not break; the records of "
+        "svc://checkout-service did",
     ]
 
 
