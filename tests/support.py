@@ -11,7 +11,11 @@ from pathlib import Path
 from typing import IO, Any
 
 ROOT = Path(__file__).resolve().parent.parent
+# Only the independent checker (../shared/tools/check_replay.py) lives outside the repository, on purpose: it is
+# written apart from the project. Everything else a test reads is in the repository (issue 24).
 SHARED = ROOT.parent / "shared"
+REFERENCE = ROOT / "examples" / "scenarios"  # the three reference stories (copies of ../shared/scenarios)
+CONFORMANCE = ROOT / "tests" / "fixtures" / "conformance"  # public payloads of other tools, byte for byte
 POSTGRES_URL = os.environ.get("RCA_TEST_POSTGRES_URL")
 # A real Kafka broker (scripts/with-kafka starts one for `make test`); tests take it through the `kafka` fixture.
 KAFKA_BOOTSTRAP = os.environ.get("RCA_TEST_KAFKA_BOOTSTRAP")

@@ -1,4 +1,4 @@
-"""The reference Spark freshness scenarios (../shared/scenarios) through the freshness detector."""
+"""The reference Spark freshness scenarios (examples/scenarios) through the freshness detector."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from evidence._envelope import parse_event
 from evidence._policy import FreshnessPolicy
 from evidence._record import EvidenceRecord, record_from_event
 
-SCENARIOS = Path(__file__).resolve().parents[3] / "shared" / "scenarios"
+SCENARIOS = Path(__file__).resolve().parents[2] / "examples" / "scenarios"
 
 
 def load(name: str) -> tuple[dict[str, Any], FreshnessPolicy, list[EvidenceRecord]]:
@@ -46,7 +46,6 @@ COMMON_FACTS = {
 }
 
 
-@pytest.mark.skipif(not SCENARIOS.is_dir(), reason="shared reference scenarios not present")
 def test_job_not_triggered_reference() -> None:
     scenario, policy, records = load("spark_job_not_triggered.yaml")
     got = evaluate_freshness(policy, records, datetime.fromisoformat(scenario["now"]))
@@ -68,7 +67,6 @@ def test_job_not_triggered_reference() -> None:
     }
 
 
-@pytest.mark.skipif(not SCENARIOS.is_dir(), reason="shared reference scenarios not present")
 def test_job_running_slow_reference() -> None:
     scenario, policy, records = load("spark_job_running_slow.yaml")
     got = evaluate_freshness(policy, records, datetime.fromisoformat(scenario["now"]))
@@ -102,7 +100,6 @@ def test_job_running_slow_reference() -> None:
     }
 
 
-@pytest.mark.skipif(not SCENARIOS.is_dir(), reason="shared reference scenarios not present")
 @pytest.mark.parametrize("name", ["spark_job_not_triggered.yaml", "spark_job_running_slow.yaml"])
 def test_references_are_not_late_before_the_deadline(name: str) -> None:
     _, policy, records = load(name)

@@ -20,13 +20,11 @@ from evals._checks import check_incident, check_rca, cited_refs, matching, rca_f
 from evals._cli import eval_command
 from evidence import ConfigError
 from guardrails import Draft
-from support import SHARED
+from support import REFERENCE, SHARED
 
-REFERENCE = SHARED / "scenarios"
 CHECKER = SHARED / "tools" / "check_replay.py"
 MISSING_CUSTOMER_ID = REFERENCE / "spring_missing_customer_id.yaml"
 
-pytestmark = pytest.mark.skipif(not REFERENCE.is_dir(), reason=f"reference scenarios not found at {REFERENCE}")
 
 METRIC_KEYS = {"scenario_pass_rate", "detection_precision", "detection_recall", "reason_code_accuracy",
                "boundary_accuracy", "deploy_attribution_accuracy", "citation_recall", "citation_precision",

@@ -25,12 +25,12 @@ from evidence._store import Store
 ROOT = Path(__file__).resolve().parents[2]
 SUITE = ROOT / "evals" / "scenarios"
 SHARED = ROOT.parent / "shared"
-REFERENCE = SHARED / "scenarios"
+REFERENCE = ROOT / "examples" / "scenarios"  # the three reference stories, kept in the repository
 CHECKER = SHARED / "tools" / "check_replay.py"
 DESIGN = SHARED / "DESIGN.md"
 
 OWN = sorted(SUITE.glob("*.yaml"))
-ALL = OWN + (sorted(REFERENCE.glob("*.yaml")) if REFERENCE.is_dir() else [])
+ALL = OWN + sorted(REFERENCE.glob("*.yaml"))
 
 # DESIGN.md's lists, used when the shared design document is not next to the project.
 REASON_CODES = {

@@ -16,14 +16,14 @@ from guardrails._claims import Claim, ClaimKind
 from guardrails._scope import Scope
 
 ROOT = Path(__file__).resolve().parents[2]
-SCENARIO_DIRS = (ROOT.parent / "shared" / "scenarios", ROOT / "evals" / "scenarios")
+SCENARIO_DIRS = (ROOT / "examples" / "scenarios", ROOT / "evals" / "scenarios")
 
 ScopeFor = Callable[..., Scope]
 
 
 @pytest.fixture(scope="session")
 def scenario() -> Callable[[str], Replay]:
-    """Replay a scenario by name (shared references first, then the project's suite), once per session."""
+    """Replay a scenario by name (the reference stories first, then the project's suite), once per session."""
     cache: dict[str, Replay] = {}
 
     def get(name: str) -> Replay:
