@@ -26,9 +26,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from detectors import Scenario, replay
+from detectors import Scenario, load_scenario, replay
 from evidence import Contract, Mapping, evidence_id_for
-from support import ORDERS_SCHEMA
+from support import ORDERS_SCHEMA, ROOT
 
 DS = "ds://orders_v1"
 NOW = datetime(2026, 3, 10, 11, 0, tzinfo=UTC)
@@ -381,3 +381,18 @@ def test_two_producers_breaking_at_once_each_get_their_own_correlation() -> None
     ]
     assert [(d["producer_urn"], d["seconds_before_first_bad"]) for d in incident["correlated_deploys"]] == [
         (checkout, 180), (payments, 60)]
+
+
+def test_a_drift_incident_sees_only_deploys_that_arrived_by_the_clock() -> None:
+    scenario = load_scenario(ROOT / "evals" / "scenarios" / "node_cart_schema_drift_unmapped.yaml")
+
+    def drift_deploys(arrived: datetime) -> list[str]:
+        events = [dict(e, ingesttime=arrived.isoformat()) if e["type"] == "DeploymentEvent" else e
+                  for e in scenario.events]
+        result = replay(Scenario(**{**scenario.__dict__, "events": events}))
+        drift = [i for i in result.detection.incidents if i["kind"] == "drift"]
+        assert len(drift) == 1
+        return [d["version"] for d in drift[0]["correlated_deploys"]]
+
+    assert drift_deploys(scenario.now) == ["v5.0.0"]
+    assert drift_deploys(scenario.now + timedelta(seconds=1)) == []

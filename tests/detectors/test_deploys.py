@@ -39,8 +39,8 @@ def test_other_producers_failed_deploys_and_old_deploys_are_never_correlated() -
 
 def test_a_rollback_is_a_change_too() -> None:
     rollback = deploy("rb", FIRST_BAD - timedelta(minutes=5), status="rolled_back", version="v2.7.9")
-    assert [d["version"] for d in correlate_deploys([rollback], "svc://checkout-service", FIRST_BAD, HOUR)] == [
-        "v2.7.9"]
+    assert [(d["version"], d["status"]) for d in correlate_deploys([rollback], "svc://checkout-service", FIRST_BAD,
+                                                                   HOUR)] == [("v2.7.9", "rolled_back")]
 
 
 def test_a_startup_event_without_a_version_is_a_restart_not_a_deploy() -> None:
@@ -48,3 +48,25 @@ def test_a_startup_event_without_a_version_is_a_restart_not_a_deploy() -> None:
     restart = restart.__class__(**{**{f: getattr(restart, f) for f in restart.__slots__},
                                    "payload": {**restart.payload, "data": {**restart.data, "source": "startup"}}})
     assert correlate_deploys([restart], "svc://checkout-service", FIRST_BAD, HOUR) == []
+
+
+def _with_data(record, **data):
+    merged = {k: v for k, v in {**record.data, **data}.items() if v is not ...}
+    return record.__class__(**{**{f: getattr(record, f) for f in record.__slots__},
+                               "payload": {**record.payload, "data": merged}})
+
+
+def test_a_deploy_without_a_status_shipped_and_a_start_up_without_a_version_is_a_restart() -> None:
+    at = FIRST_BAD - timedelta(minutes=2)
+    no_status = _with_data(deploy("no-status", at), status=...)
+    assert "status" not in no_status.data
+    assert [(d["evidence_id"], d["status"]) for d in correlate_deploys([no_status], "svc://checkout-service",
+                                                                       FIRST_BAD, HOUR)] == [
+        (no_status.evidence_id, "succeeded")]  # no status means it shipped
+    for version in (None, "", "unknown"):
+        restart = _with_data(deploy(f"restart-{version}", at), source="startup", version=version)
+        assert correlate_deploys([restart], "svc://checkout-service", FIRST_BAD, HOUR) == [], version
+    named = _with_data(deploy("startup-named", at), source="startup")  # a start-up event naming its version
+    ci_unknown = _with_data(deploy("ci-unknown", at - timedelta(seconds=1)), version="unknown")  # a CI deploy
+    assert [d["evidence_id"] for d in correlate_deploys([named, ci_unknown], "svc://checkout-service", FIRST_BAD,
+                                                        HOUR)] == [named.evidence_id, ci_unknown.evidence_id]

@@ -730,3 +730,77 @@ def test_order_and_duplication_never_change_the_finding(which: int, seed: random
         shuffled.append(seed.choice([original, replace(original, ingest_time=later)]))
     seed.shuffle(shuffled)
     assert evaluate_freshness(policy(), shuffled, NOW, upstream) == expected
+
+
+# -- what the mutation run found unpinned (issue 24) -----------------------------------------------------------
+
+
+def test_an_unknown_row_count_today_never_proves_a_partial_write() -> None:
+    story = Story().week()
+    story.commit("commit-today", "run-today", local(TODAY, "01:20"), ["dt=2026-01-19"], rows=None)
+    assert evaluate_freshness(policy(), story.records, NOW) is None
+    story.commit("commit-today-2", "run-today", local(TODAY, "01:30"), ["dt=2026-01-19"], rows=10)
+    assert evaluate_freshness(policy(), story.records, NOW) is None  # 10 rows plus an unknown count: unknown
+
+
+def test_a_completed_run_without_a_commit_proves_nothing_when_the_job_never_reports_commits() -> None:
+    story = Story()
+    for back in range(7, 0, -1):
+        day = TODAY - timedelta(days=back)
+        story.start(f"run-start-{back}", f"run-{back}", local(day, "01:00"))
+        story.complete(f"run-done-{back}", f"run-{back}", local(day, "01:35"), 2100)
+    story.start("run-start-today", "run-today", local(TODAY, "01:00"))
+    story.complete("run-done-today", "run-today", local(TODAY, "01:35"), 2100)
+    got = finding(story)
+    assert got.reason_code == "INSUFFICIENT_EVIDENCE"
+    assert got.facts["missing"] == ["DatasetWriteCommitted"]
+
+
+def test_a_baseline_of_zero_second_runs_is_no_yardstick() -> None:
+    story = Story().week(minutes=0)
+    story.start("run-start-today", "run-today", local(TODAY, "01:00"))
+    got = finding(story)
+    assert got.reason_code == "INSUFFICIENT_EVIDENCE"
+    assert got.facts["missing"] == ["baseline_duration_s"]
+
+
+def test_failed_runs_are_not_in_the_running_slow_baseline() -> None:
+    story = Story().week()
+    for back in range(7, 0, -1):  # a quick failed attempt before every good night
+        day = TODAY - timedelta(days=back)
+        story.start(f"run-start-early-{back}", f"run-early-{back}", local(day, "00:50"))
+        story.fail(f"run-failed-early-{back}", f"run-early-{back}", local(day, "00:51"), "timeout", duration_s=60)
+    story.start("run-start-today", "run-today", local(TODAY, "01:00"))
+    got = finding(story)
+    assert got.reason_code == "JOB_RUNNING_SLOW"
+    assert (got.facts["baseline_duration_s"], got.facts["baseline_runs"]) == (2100, 7)
+
+
+def test_after_retries_the_latest_failed_attempt_is_reported() -> None:
+    story = Story().week()
+    story.start("run-start-today", "run-today", local(TODAY, "01:00"))
+    story.fail("run-failed-today", "run-today", local(TODAY, "01:10"), "java.lang.OutOfMemoryError", 600)
+    story.start("run-start-retry", "run-retry", local(TODAY, "01:20"))
+    story.fail("run-failed-retry", "run-retry", local(TODAY, "01:40"), "Futures timed out after [300 seconds]", 1200)
+    got = finding(story)
+    assert (got.reason_code, got.failure_class) == ("JOB_FAILED", "timeout")
+    assert got.correlated_run is not None and got.correlated_run["run_id"] == "run-retry"
+
+
+def test_deploys_after_the_deadline_are_not_correlated_and_the_newest_comes_first() -> None:
+    story = Story().week()
+    older = story.deploy("deploy-a", local(date(2026, 1, 18), "15:00"), "v3.2.0", code="9bd1e07")
+    newer = story.deploy("deploy-b", local(date(2026, 1, 18), "18:00"), "v3.2.1", code="77c0ffe")
+    story.deploy("deploy-after-deadline", local(TODAY, "02:12"), "v3.2.2", code="ccccccc")
+    got = finding(story)  # no run today at all: JOB_NOT_TRIGGERED, judged up to the deadline
+    assert got.reason_code == "JOB_NOT_TRIGGERED"
+    assert [d["evidence_id"] for d in got.correlated_deploys] == [newer.evidence_id, older.evidence_id]
+
+
+def test_a_deploy_after_the_deadline_is_not_correlated_even_before_a_late_run() -> None:
+    story = Story().week()
+    before = story.deploy("deploy-before", local(TODAY, "00:30"), "v3.2.0", code="9bd1e07")
+    story.deploy("deploy-after-deadline", local(TODAY, "02:11"), "v3.2.1", code="77c0ffe")
+    story.start("run-start-today", "run-today", local(TODAY, "02:12"))  # started after the 02:10 deadline
+    got = finding(story)
+    assert [d["evidence_id"] for d in got.correlated_deploys] == [before.evidence_id]

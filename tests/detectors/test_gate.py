@@ -460,3 +460,23 @@ def test_breaks_match_a_brute_force_reading_of_the_records(specs: list[tuple[int
                         == truth.timestamp.replace(microsecond=0) for r in passed)
         if not straddled:
             assert (b.last_good_time, b.last_good_ref) == (truth.timestamp, truth.ref)
+
+
+def test_framed_and_wrapped_records_are_rejected_only_under_a_reject_contract() -> None:
+    records = [rec(1, 1.0, frame(42, NO_CUSTOMER)),
+               rec(2, 2.0, {"base64": base64.b64encode(frame(42, NO_CUSTOMER)).decode()}),
+               rec(3, 3.0, frame(42, GOOD))]
+    flagged = run_gate(records, VALIDATORS, INGEST)
+    assert flagged.rejected == [] and sorted(flagged.failures) == ["orders.created/0/1", "orders.created/0/2"]
+    refusing = {DS: compile_schema(ORDERS_SCHEMA, dataset_urn=DS, enforcement="reject")}
+    assert run_gate(records, refusing, INGEST).rejected == ["orders.created/0/1", "orders.created/0/2"]
+
+
+def test_a_base64_value_is_decoded_before_it_is_judged_even_when_the_wrapper_would_pass() -> None:
+    # A contract every object passes, so the wrapper {"base64": ...} itself would pass it undecoded.
+    permissive = {DS: compile_schema({"type": "object", "properties": {"amount": {"type": "number"}}},
+                                     dataset_urn=DS)}
+    inner = frame(42, {"order_id": "o-9", "amount": "twelve"})
+    output = run_gate([rec(1, 1.0, {"base64": base64.b64encode(inner).decode()})], permissive, INGEST)
+    assert {ref: [(v.reason_code, v.field) for v in found] for ref, found in output.failures.items()} == {
+        "orders.created/0/1": [(TYPE_MISMATCH, "amount")]}

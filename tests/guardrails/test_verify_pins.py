@@ -1,0 +1,86 @@
+"""Verifier behaviour the mutation run of issue 24 found unpinned: each test fails on one surviving mutant (a
+deduplication key narrowed to the kind, a case-sensitive self-assessment check, a reason_code param not compared,
+a check of only the first cited record, a deploy window widened or its edges moved)."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime, timedelta
+
+import pytest
+
+from guardrails import Claim, ClaimKind, Draft, verify_claims
+
+SPRING = "spring_missing_customer_id"
+
+
+def kinds_accepted(scope, *claims: Claim) -> list[tuple[str, list[str]]]:
+    return [(str(c.kind), list(c.evidence_ids)) for c in verify_claims(Draft(claims=list(claims)), scope).accepted]
+
+
+def test_two_true_claims_of_one_kind_citing_other_evidence_both_stand(scope_of, ev) -> None:
+    spring = scope_of(SPRING)
+    wide = dataclasses.replace(spring, contract=spring.contract.model_copy(update={"deploy_window_minutes": 24 * 60}))
+    new, old = ev(wide, "deploy-checkout-v2.8.1"), ev(wide, "deploy-checkout-v2.8.0")
+    claims = [Claim(kind=ClaimKind.DEPLOY_CORRELATED, evidence_ids=[new], text="checkout-service v2.8.1 shipped."),
+              Claim(kind=ClaimKind.DEPLOY_CORRELATED, evidence_ids=[old], text="checkout-service v2.8.0 shipped.")]
+    assert kinds_accepted(wide, *claims) == [("deploy_correlated", [new]), ("deploy_correlated", [old])]
+    result = verify_claims(Draft(claims=[*claims, claims[0]]), wide)  # the same kind and ids again: a repeat
+    assert len(result.accepted) == 2 and len(result.duplicates) == 1 and result.rejected == []
+
+
+@pytest.mark.parametrize("key", ["confidence", "Confidence", "CONFIDENCE", "Probability"])
+def test_a_self_assessment_param_is_rejected_whatever_its_case(scope_of, key: str) -> None:
+    spring = scope_of(SPRING)
+    first_bad = spring.incident["facts"]["first_bad_evidence_id"]
+    claim = Claim(kind=ClaimKind.CONTRACT_BREAK, evidence_ids=[first_bad], params={key: 0.99},
+                  text="Records of ds://orders_v1 fail with REQUIRED_FIELD_MISSING.")
+    assert kinds_accepted(spring, claim) == []
+
+
+def test_a_reason_code_param_that_contradicts_the_incident_is_rejected(scope_of) -> None:
+    spring = scope_of(SPRING)
+    first_bad = spring.incident["facts"]["first_bad_evidence_id"]
+
+    def claim(reason: str) -> Claim:
+        return Claim(kind=ClaimKind.CONTRACT_BREAK, evidence_ids=[first_bad], params={"reason_code": reason},
+                     text="Records of ds://orders_v1 fail the contract.")
+
+    assert kinds_accepted(spring, claim("REQUIRED_FIELD_MISSING")) == [("contract_break", [first_bad])]
+    assert kinds_accepted(spring, claim("TYPE_MISMATCH")) == []
+
+
+def test_every_cited_record_is_checked_not_only_the_first(scope_of, ev) -> None:
+    spring = scope_of(SPRING)
+    first_bad = spring.incident["facts"]["first_bad_evidence_id"]
+    deploy = ev(spring, "deploy-checkout-v2.8.1")
+    text = "Records of ds://orders_v1 fail with REQUIRED_FIELD_MISSING."
+    assert kinds_accepted(spring, Claim(kind=ClaimKind.CONTRACT_BREAK, evidence_ids=[first_bad], text=text))
+    for second in (deploy, "ev_0123456789abcdef01234567"):  # a deploy is no evidence of a break; an unknown id
+        assert kinds_accepted(spring, Claim(kind=ClaimKind.CONTRACT_BREAK, evidence_ids=[first_bad, second],
+                                            text=text)) == [], second
+
+
+@pytest.mark.parametrize("contract", [True, False], ids=["contract-window", "default-window"])
+@pytest.mark.parametrize(("before", "accepted"), [
+    (timedelta(minutes=60), True),  # the window's oldest instant is inside it
+    (timedelta(minutes=60, seconds=1), False),
+    (timedelta(minutes=119), False),  # a doubled window would take it
+    (timedelta(seconds=1), True),
+    (timedelta(0), False),  # at first bad: not before it
+])
+def test_the_verifiers_deploy_window_and_its_edges(scope_of, record, add, contract: bool, before: timedelta,
+                                                   accepted: bool) -> None:
+    spring = scope_of(SPRING)
+    if not contract:
+        spring = dataclasses.replace(spring, contract=None)
+    else:
+        assert spring.contract.deploy_window_minutes == 60
+    at = datetime.fromisoformat(spring.incident["first_bad_time"].replace("Z", "+00:00")) - before
+    deploy = record("DeploymentEvent", "deploy-edge", at, {"service": "checkout-service", "version": "v2.8.9",
+                                                           "status": "succeeded",
+                                                           "deploy_ref": "checkout-service@v2.8.9"})
+    scope = add(spring, deploy)
+    claim = Claim(kind=ClaimKind.DEPLOY_CORRELATED, evidence_ids=[deploy.evidence_id],
+                  text="checkout-service v2.8.9 shipped before the break.")
+    assert bool(kinds_accepted(scope, claim)) is accepted
