@@ -25,7 +25,8 @@ typecheck: install
 test: lint typecheck
 	mkdir -p test-output
 	scripts/with-postgres $(VENV)/bin/pytest -q -p no:cacheprovider tests sdk/python/tests
-	$(VENV)/bin/rca eval evals/scenarios $(wildcard ../shared/scenarios) --report test-output/eval-default.md
+	$(VENV)/bin/rca eval evals/scenarios $(wildcard ../shared/scenarios) --oracle evals/oracle \
+	  --report test-output/eval-default.md
 	$(VENV)/bin/rca eval evals/scenarios $(wildcard ../shared/scenarios) --composer adversarial \
 	  --report test-output/eval-adversarial.html
 

@@ -2,7 +2,7 @@
 
     from evals import run_eval, write_report
     result = run_eval(["evals/scenarios", "../shared/scenarios"], "adversarial")  # or "default", "llm"
-    print(result.passed, result.failed, result.metrics["overall"]["unsupported_claim_rate"]["value"])
+    print(result.passed, result.failed, result.metrics["overall"]["proposer_text_rate"]["value"])
     write_report(result, Path("eval.html"))                                        # or eval.md
 """
 

@@ -16,6 +16,7 @@ import orjson
 import typer
 import yaml
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
@@ -24,6 +25,7 @@ from evidence import RcaError
 from evidence._ingest import ingest_events
 from evidence._store import EvidenceQuery, Store
 from evidence._tokens import ROLES, create_token, list_tokens, revoke_token
+from guardrails import inert
 from rca._control_cli import policies_app, readiness
 from rca._settings import Settings
 from rca.app import system_clock
@@ -347,11 +349,13 @@ def eval_(
     composer: Annotated[str, typer.Option(help="default (offline), llm (RCA_LLM_*) or adversarial.")] = "default",
     as_json: Annotated[bool, typer.Option("--json", help="One JSON document: counts, scenarios, metrics.")] = False,
     report: Annotated[Path | None, typer.Option(help="Also write a report: FILE.md or FILE.html.")] = None,
+    oracle: Annotated[list[Path] | None, typer.Option(help="Labelled model answers to judge too (evals/oracle).")]
+    = None,
 ) -> None:
     """Replay scenarios, RCA every incident, check every expectation, score grounding; exit 1 if any fails."""
     from evals._cli import eval_command
 
-    raise typer.Exit(eval_command(paths, composer, as_json, report))
+    raise typer.Exit(eval_command(paths, composer, as_json, report, oracle))
 
 
 @app.command()
@@ -392,29 +396,39 @@ def ask(
         return
     for sentence in answer["answer"]:
         cites = ", ".join(sentence["evidence_ids"])
-        console.print(f"{sentence['text']}" + (f"  [{cites}]" if cites else ""), highlight=False, markup=False)
+        _line(f"{sentence['text']}" + (f"  [{cites}]" if cites else ""))
     for check in answer["next_checks"]:
-        console.print(f"  next check: {check}", highlight=False, markup=False)
-    console.print(f"session {answer['session_id']}", style="dim")
+        _line(f"  next check: {check}")
+    console.print(f"session {_plain(answer['session_id'])} (composer: {_plain(answer['composer'])})", style="dim",
+                  highlight=False, markup=False)
+
+
+def _plain(text: object) -> str:
+    """Text for the terminal: NFKC, and control characters (newlines, escape sequences) as visible escapes, so no
+    value can forge a line of its own."""
+    return inert(str(text))
+
+
+def _line(text: str) -> None:
+    console.print(_plain(text), highlight=False, markup=False)
 
 
 def _print_rca(rca: dict[str, Any]) -> None:
     verdict = "[green]cause identified[/green]" if rca["verdict"] == "cause_identified" else \
         "[yellow]INCONCLUSIVE[/yellow]"
-    console.print(f"\n  [bold]RCA[/bold] {rca['incident_id']}: {verdict}  ({rca['composer']} composer)")
-    console.print(f"    {rca['summary']}", highlight=False, markup=False)
+    console.print(f"\n  [bold]RCA[/bold] {escape(_plain(rca['incident_id']))}: {verdict}  (composer: "
+                  f"{escape(_plain(rca['composer']))})")
+    _line(f"    {rca['summary']}")
     cause = rca.get("most_likely_cause")
     if cause:
-        console.print(f"    most likely cause ({cause['confidence']:.0%}): {cause['statement']}", highlight=False,
-                      markup=False)
+        _line(f"    most likely cause ({cause['confidence']:.0%}): {cause['statement']}")
     refs = {e["evidence_id"]: e["source_ref"] for e in rca["evidence"]}
     for claim in rca["claims"]:
-        console.print(f"    - {claim['text']}  [{', '.join(refs.get(i, i) for i in claim['evidence_ids'])}]",
-                      highlight=False, markup=False)
+        _line(f"    - {claim['text']}  [{', '.join(refs.get(i, i) for i in claim['evidence_ids'])}]")
     for check in rca["next_checks"]:
-        console.print(f"    next check: {check}", highlight=False, markup=False)
+        _line(f"    next check: {check}")
     for action in rca["suggested_actions"]:
-        console.print(f"    suggested: {action}", highlight=False, markup=False)
+        _line(f"    suggested: {action}")
     if rca["rejected_claims"]:
         console.print(f"    {len(rca['rejected_claims'])} proposed claim(s) rejected by the verifier", style="dim")
 
