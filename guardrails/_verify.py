@@ -176,23 +176,23 @@ def _well_formed(value: Any) -> bool:
 
 
 def _wording(claim: Claim) -> _Rejection | None:
-    phrase = instruction_like(claim.text)
-    if phrase is not None:
-        return _Rejection("instruction", f"its wording contains instruction-like text ({phrase!r}): the proposer may "
-                                         "be following text planted in the evidence")
-    vouching = certainty_like(claim.text) or next(
-        (f"params.{key}" for key in sorted(claim.params) if key.lower() in SELF_ASSESSMENT_PARAMS), None)
+    """Why the proposer's own wording disqualifies the claim, if it does. The sentence names what was found, never
+    quotes it: the audit trail repeats no words of a proposer."""
+    if instruction_like(claim.text) is not None:
+        return _Rejection("instruction", "its wording contains instruction-like text: the proposer may be following "
+                                         "text planted in the evidence")
+    if certainty_like(claim.text) is not None:
+        return _Rejection("certainty", "its wording vouches for itself; confidence is computed from evidence, never "
+                                       "taken from a claim")
+    vouching = next((key for key in sorted(claim.params) if key.lower() in SELF_ASSESSMENT_PARAMS), None)
     if vouching is not None:
-        return _Rejection("certainty", f"vouches for itself ({vouching!r}); confidence is computed from evidence, "
-                                       "never taken from a claim")
-    denial = denial_like(claim.text) if claim.kind != ClaimKind.NO_RECENT_DEPLOY else None
-    if denial is not None:
-        return _Rejection("contradiction", f"its wording says {denial!r}, the opposite of what a {claim.kind.value} "
-                                           "claim asserts")
-    inverted = after_the_break(claim.text) if claim.kind in _BEFORE_THE_BREAK else None
-    if inverted is not None:
-        return _Rejection("contradiction", f"its wording places the change {inverted!r}; a {claim.kind.value} claim "
-                                           "is about a change before the break")
+        return _Rejection("certainty", f"params.{vouching} vouches for the claim; confidence is computed from "
+                                       "evidence, never taken from a claim")
+    if claim.kind != ClaimKind.NO_RECENT_DEPLOY and denial_like(claim.text) is not None:
+        return _Rejection("contradiction", f"its wording clears what a {claim.kind.value} claim asserts")
+    if claim.kind in _BEFORE_THE_BREAK and after_the_break(claim.text) is not None:
+        return _Rejection("contradiction", f"its wording places the change after the break; a {claim.kind.value} "
+                                           "claim is about a change before it")
     return None
 
 

@@ -218,7 +218,14 @@ function renderRca(rca) {
     el("h3", {}, "Verified claims"),
     el("ul", { class: "claims" }, rca.claims.map((c) => el("li", {}, c.text, citations(c.evidence_ids)))),
     el("h3", {}, "Next checks"), el("ol", {}, (rca.next_checks || []).map((t) => el("li", {}, t))),
-    el("h3", {}, "Suggested actions"), el("ol", {}, (rca.suggested_actions || []).map((t) => el("li", {}, t))));
+    el("h3", {}, "Suggested actions"), el("ol", {}, (rca.suggested_actions || []).map((t) => el("li", {}, t))),
+    composedBy(rca.composer));
+}
+
+// Who chose the claims: the model's name, or "default (model failed: ...)" when the offline composer stood in.
+function composedBy(composer) {
+  return el("p", { class: "muted composer" }, `Claims chosen by: ${composer || "default"}; every sentence is ` +
+    "written by rca from verified values.");
 }
 
 function renderChat(incidentId) {
@@ -241,6 +248,7 @@ function renderChat(incidentId) {
       if ((answer.next_checks || []).length) {
         reply.append(el("p", { class: "muted" }, "Next checks: " + answer.next_checks.join("; ")));
       }
+      if (String(answer.composer || "").startsWith("default (model failed")) reply.append(composedBy(answer.composer));
       log.append(reply);
     } catch (error) {
       log.append(el("p", { class: "error" }, String(error.message)));
