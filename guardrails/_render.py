@@ -101,7 +101,7 @@ def _deploy(v: Values) -> str:
         return f"{head}, {duration(v, 'seconds_before_first_bad')} before the {boundary}."
     if v.get("last_good_time") is not None:
         return f"{head}, after the last good run at {when(v, 'last_good_time')}."
-    return f"{head}, since the last good run."
+    return f"{head}."
 
 
 def _freshness(v: Values) -> str:

@@ -111,9 +111,10 @@ def verify_claims(draft: Draft, scope: Scope) -> Verification:
 def _label(number: int, claim: Claim) -> str:
     """How the audit trail names a proposal: by position, kind and (well-formed) citations, never its wording."""
     shown = [i for i in claim.evidence_ids[:5] if identifier(i)]
-    more = "" if len(shown) == len(claim.evidence_ids) else f" and {len(claim.evidence_ids) - len(shown)} more"
-    citing = f", citing {', '.join(shown)}{more}" if claim.evidence_ids else ", citing nothing"
-    return f"{claim.kind.value} claim {number}{citing}"
+    others = len(claim.evidence_ids) - len(shown)
+    parts = [", ".join(shown)] if shown else []
+    parts += [f"{others} {'other id' if others == 1 else 'other ids'}"] if others else []
+    return f"{claim.kind.value} claim {number}, citing {' and '.join(parts) or 'nothing'}"
 
 
 def _judge(claim: Claim, view: IncidentView, existing: set[str] | None) -> _Rejection | VerifiedClaim:

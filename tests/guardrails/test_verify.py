@@ -84,7 +84,7 @@ def test_each_citation_failure_says_which_id_and_why(scope_of, ev):
         RejectedClaim(text=f"deploy_correlated claim 4, citing {first_bad}, {payments}", kind="deploy_correlated",
                       reason="out_of_scope", why=f"cites {payments}, outside this incident's evidence"),
         # The audit names a proposal by position and well-formed ids only: hostile text is never echoed.
-        RejectedClaim(text="deploy_correlated claim 5, citing  and 1 more", kind="deploy_correlated",
+        RejectedClaim(text="deploy_correlated claim 5, citing 1 other id", kind="deploy_correlated",
                       reason="malformed", why="cites an id that is not shaped like an evidence id"),
     ]
 
