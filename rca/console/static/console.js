@@ -5,6 +5,14 @@
 const TOKEN_KEY = "rca.token";
 const SVG = "http://www.w3.org/2000/svg";
 
+// Outside text shown as itself: NFKC-normalised, and control, format (bidi overrides, zero-width) and separator
+// characters written as visible escapes, so no value can reorder or hide what is around it. Newlines and tabs stay
+// (a pretty-printed payload needs them; HTML shows them as spaces elsewhere).
+function inert(text) {
+  return String(text).normalize("NFKC").replace(/[^\P{C}\n\t]|[\p{Zl}\p{Zp}]/gu,
+    (c) => "\\u" + c.codePointAt(0).toString(16).padStart(4, "0"));
+}
+
 function el(tag, attrs, ...children) {
   const node = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs || {})) {
@@ -15,7 +23,7 @@ function el(tag, attrs, ...children) {
   }
   for (const child of children.flat()) {
     if (child === null || child === undefined) continue;
-    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    node.append(child instanceof Node ? child : document.createTextNode(inert(child)));
   }
   return node;
 }
@@ -23,7 +31,7 @@ function el(tag, attrs, ...children) {
 function svg(tag, attrs, text) {
   const node = document.createElementNS(SVG, tag);
   for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, String(v));
-  if (text !== undefined) node.textContent = text;
+  if (text !== undefined) node.textContent = inert(text);
   return node;
 }
 
