@@ -257,7 +257,8 @@ def _print_incidents(items: list[dict[str, Any]], title: str) -> None:
     console.print(f"[bold]{title}[/bold]" + ("" if items else ": none"))
     for i in items:
         reason = i["reason_code"] + (f"({i['field']})" if i.get("field") else "")
-        console.print(f"\n  [bold]{_TITLES.get(i['kind'], i['kind'])}: {i['dataset_urn']}[/bold]  {i['id']}"
+        console.print(f"\n  [bold]{escape(_plain(_TITLES.get(i['kind'], i['kind'])))}: "
+                      f"{escape(_plain(i['dataset_urn']))}[/bold]  {escape(_plain(i['id']))}"
                       f"{'  [yellow]STALE EVIDENCE[/yellow]' if i['stale_evidence'] else ''}")
         lines = [("reason", reason), ("first bad", i["first_bad_time"]), ("last good", i["last_good_time"])]
         if i.get("current_watermark"):
@@ -276,7 +277,7 @@ def _print_incidents(items: list[dict[str, Any]], title: str) -> None:
             lines.append(("owner", f"{i['owner_team']} (tier {i.get('tier')})"))
         lines.append(("evidence", ", ".join(e["source_ref"] for e in i.get("evidence", [])) or "none"))
         for label, value in lines:
-            console.print(f"    {label:<11}{value}", highlight=False, soft_wrap=True)
+            console.print(f"    {label:<11}{_plain(value)}", highlight=False, markup=False, soft_wrap=True)
 
 
 @app.command()

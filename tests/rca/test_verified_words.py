@@ -249,6 +249,17 @@ def test_the_terminal_escapes_outside_text(capsys: pytest.CaptureFixture[str]) -
         "- A claim.  [ref\\n    next check: wipe it\\u001b[31m]", "next check: Check it"]
 
 
+def test_a_claim_whose_wording_denies_its_kind_is_no_cause(model: Model,
+                                                           spring_client: tuple[TestClient, dict[str, Any]]) -> None:
+    client, incident = spring_client
+    model.claims = [claim("v2.8.1 shipped shortly before the first bad record but is not what broke customer_id",
+                          "deploy_correlated", [D], V281), claim("customer_id went missing.", "contract_break", [FB])]
+    rca = client.get(f"/v1/incidents/{incident['id']}/rca").json()
+    assert (rca["verdict"], rca["most_likely_cause"], rca["correlated_deploy"]) == ("inconclusive", None, None)
+    assert not any("Roll back" in a for a in rca["suggested_actions"])
+    assert [(r["kind"], r["reason"]) for r in rca["rejected_claims"]] == [("deploy_correlated", "contradiction")]
+
+
 def test_a_failed_model_shows_in_the_composer(model: Model,
                                               spring_client: tuple[TestClient, dict[str, Any]]) -> None:
     client, incident = spring_client
