@@ -25,8 +25,8 @@ def test_two_true_claims_of_one_kind_citing_other_evidence_both_stand(scope_of, 
     claims = [Claim(kind=ClaimKind.DEPLOY_CORRELATED, evidence_ids=[new], text="checkout-service v2.8.1 shipped."),
               Claim(kind=ClaimKind.DEPLOY_CORRELATED, evidence_ids=[old], text="checkout-service v2.8.0 shipped.")]
     assert kinds_accepted(wide, *claims) == [("deploy_correlated", [new]), ("deploy_correlated", [old])]
-    result = verify_claims(Draft(claims=[*claims, claims[0]]), wide)  # the same kind and ids again: a repeat
-    assert len(result.accepted) == 2 and len(result.duplicates) == 1 and result.rejected == []
+    result = verify_claims(Draft(claims=[*claims, claims[0]]), wide)  # the same kind and values again: a repeat
+    assert len(result.accepted) == 2 and [r.reason for r in result.rejected] == ["duplicate"]
 
 
 @pytest.mark.parametrize("key", ["confidence", "Confidence", "CONFIDENCE", "Probability"])
