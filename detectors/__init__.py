@@ -15,6 +15,7 @@ from detectors._detect import (
     find_incidents,
     run_detectors,
     stored_incident,
+    stored_incident_page,
     stored_incidents,
 )
 from detectors._drift import ChangeRequestError, approve, get_change_request, list_change_requests, reject
@@ -53,5 +54,6 @@ __all__ = [
     "run_detectors",
     "run_gate",
     "stored_incident",
+    "stored_incident_page",
     "stored_incidents",
 ]

@@ -6,6 +6,8 @@ bulk and writes the incidents they imply. One open incident per (dataset, kind).
 
 from __future__ import annotations
 
+import base64
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from collections.abc import Mapping as MappingABC
@@ -14,8 +16,9 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import orjson
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 
+from detectors._configs import active_configs
 from detectors._deploys import correlate_deploys
 from detectors._drift import list_change_requests
 from detectors._freshness import DatasetFreshness, dataset_freshness, evaluate_freshness
@@ -30,12 +33,13 @@ from detectors._incidents import (
 )
 from detectors._runs import by_dataset_and_producer
 from evidence import Contract, EvidenceRecord, FreshnessPolicy, RcaError, iso, utc
-from evidence._configs import CONTRACT, LINEAGE, MAPPING, POLICY, Configs
+from evidence._bounds import INT64_MAX, time_error, urn_error
 from evidence._schema import incidents
 from evidence._store import Store
 
 DRIFT_DEPLOY_WINDOW_MINUTES = 60
 _FRESHNESS_TYPES = ("JobRunStarted", "JobRunCompleted", "JobRunFailed", "DatasetWriteCommitted", "DeploymentEvent")
+_INCIDENT_ID = re.compile(r"^inc_[0-9a-f]{16}$")
 _REASON_ORDER = ("UNDECODABLE_MESSAGE", "REQUIRED_FIELD_MISSING", "NULL_NOT_ALLOWED", "TYPE_MISMATCH", "ENUM_VIOLATION")
 
 
@@ -55,14 +59,19 @@ class DetectionResult:
     resolved: list[str] = field(default_factory=list)
     paused: list[str] = field(default_factory=list)  # (dataset, kind) not opened because evidence was stale
     drift: list[dict[str, Any]] = field(default_factory=list)
+    # Stored configs that no longer validate: skipped by this pass (the others were used).
+    config_findings: list[dict[str, Any]] = field(default_factory=list)
 
 
-def find_incidents(store: Store, now: datetime, settings: DetectSettings = DetectSettings()) -> list[dict[str, Any]]:
-    """What should be open at `now`, assembled but not stored (the pure half of a pass)."""
+def find_incidents(store: Store, now: datetime, settings: DetectSettings = DetectSettings(),
+                   findings: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """What should be open at `now`, assembled but not stored (the pure half of a pass). Stored configs that no
+    longer validate are skipped and described in `findings`."""
     now = utc(now)
-    configs = Configs(store)
-    policies, contracts = configs.specs(POLICY), configs.specs(CONTRACT)
-    lineage, mappings = configs.specs(LINEAGE), configs.specs(MAPPING)
+    active = active_configs(store)
+    if findings is not None:
+        findings.extend(f.as_json() for f in active.findings)
+    policies, contracts, lineage, mappings = active.policies, active.contracts, active.lineage, active.mappings
     producers: dict[str, str | None] = {
         m.dataset_urn: m.producer_urn for m in sorted(mappings, key=lambda m: m.model_dump_json()) if m.producer_urn
     }
@@ -85,7 +94,7 @@ def run_detectors(store: Store, now: datetime, settings: DetectSettings = Detect
     """A full pass: open, update and resolve stored incidents so they match what the evidence says at `now`."""
     now = utc(now)
     result = DetectionResult()
-    wanted = {(i["dataset_urn"], i["kind"]): i for i in find_incidents(store, now, settings)}
+    wanted = {(i["dataset_urn"], i["kind"]): i for i in find_incidents(store, now, settings, result.config_findings)}
     with store.writing() as conn:
         open_rows = {(r.dataset_urn, r.kind): r for r in conn.execute(
             select(incidents).where(incidents.c.status == "open"))}
@@ -122,7 +131,7 @@ def run_detectors(store: Store, now: datetime, settings: DetectSettings = Detect
 
 
 def _schema_id(value: str) -> int | str:
-    return int(value) if value.isdigit() else value
+    return int(value) if value.isascii() and value.isdigit() and int(value) <= INT64_MAX else value
 
 
 def _columns(incident: dict[str, Any], detected_at: datetime, now: datetime) -> dict[str, Any]:
@@ -254,14 +263,58 @@ def stored_incidents(store: Store, *, status: str | None = "open", dataset_urn: 
                      kind: str | None = None, owner_team: str | None = None,
                      tier: int | None = None) -> list[dict[str, Any]]:
     """Incidents as the API returns them, sorted by dataset then kind (then detection, newest first)."""
-    stmt = select(incidents.c.body)
+    stmt = _incident_query(status, dataset_urn, kind, owner_team, tier)
+    with store.engine.connect() as conn:
+        return [orjson.loads(body) for (body, *_) in conn.execute(stmt)]
+
+
+def stored_incident_page(store: Store, *, limit: int, cursor: str | None = None, status: str | None = "open",
+                         dataset_urn: str | None = None, kind: str | None = None, owner_team: str | None = None,
+                         tier: int | None = None) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of stored_incidents' order and the cursor of the next (None on the last page). Keyset paging:
+    a page costs the same however deep it is, and incidents opened meanwhile never shift the pages."""
+    stmt = _incident_query(status, dataset_urn, kind, owner_team, tier)
+    if cursor is not None:
+        after_urn, after_kind, after_detected, after_id = decode_incident_cursor(cursor)
+        c = incidents.c
+        stmt = stmt.where(or_(
+            c.dataset_urn > after_urn,
+            and_(c.dataset_urn == after_urn, c.kind > after_kind),
+            and_(c.dataset_urn == after_urn, c.kind == after_kind, c.detected_at < after_detected),
+            and_(c.dataset_urn == after_urn, c.kind == after_kind, c.detected_at == after_detected,
+                 c.id > after_id)))
+    with store.engine.connect() as conn:
+        rows = conn.execute(stmt.limit(limit + 1)).all()
+    more, rows = len(rows) > limit, rows[:limit]
+    last = rows[-1] if more and rows else None
+    next_cursor = None if last is None else base64.urlsafe_b64encode(orjson.dumps(
+        [last.dataset_urn, last.kind, iso(last.detected_at), last.id])).decode()
+    return [orjson.loads(row.body) for row in rows], next_cursor
+
+
+def decode_incident_cursor(cursor: str) -> tuple[str, str, datetime, str]:
+    """What a GET /v1/incidents cursor continues after; ValueError for anything this server did not issue."""
+    try:
+        urn, kind, detected, incident = orjson.loads(base64.urlsafe_b64decode(cursor.encode()))
+        moment = datetime.fromisoformat(str(detected).replace("Z", "+00:00"))
+        if not (isinstance(urn, str) and isinstance(kind, str) and isinstance(incident, str)
+                and _INCIDENT_ID.match(incident) and urn_error(urn) is None and kind.isalpha()
+                and moment.tzinfo is not None and time_error(moment) is None):
+            raise ValueError(cursor)
+        return urn, kind, utc(moment), incident
+    except (ValueError, TypeError, UnicodeError, orjson.JSONDecodeError) as exc:
+        raise ValueError(f"cursor {cursor[:100]!r} is not one this server issued; start again without it") from exc
+
+
+def _incident_query(status: str | None, dataset_urn: str | None, kind: str | None, owner_team: str | None,
+                    tier: int | None) -> Any:
+    stmt = select(incidents.c.body, incidents.c.dataset_urn, incidents.c.kind, incidents.c.detected_at,
+                  incidents.c.id)
     for column, value in (("status", status), ("dataset_urn", dataset_urn), ("kind", kind),
                           ("owner_team", owner_team), ("tier", tier)):
         if value is not None:
             stmt = stmt.where(incidents.c[column] == value)
-    stmt = stmt.order_by(incidents.c.dataset_urn, incidents.c.kind, incidents.c.detected_at.desc(), incidents.c.id)
-    with store.engine.connect() as conn:
-        return [orjson.loads(body) for (body,) in conn.execute(stmt)]
+    return stmt.order_by(incidents.c.dataset_urn, incidents.c.kind, incidents.c.detected_at.desc(), incidents.c.id)
 
 
 def mark_false_positive(store: Store, incident_id: str, reason: str, now: datetime, by: str) -> dict[str, Any]:

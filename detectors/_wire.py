@@ -15,6 +15,8 @@ import struct
 from dataclasses import dataclass
 from typing import Any
 
+from evidence._bounds import MAX_DEPTH, json_problem
+
 MAGIC_BYTE = 0
 HEADER_SIZE = 5  # magic byte + 4-byte schema id
 _SCHEMA_ID = struct.Struct(">I")
@@ -117,6 +119,19 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+def _integer(text: str) -> int | float:
+    # Integers beyond 64 bits become floats, as orjson reads them: the observation's payload must be storable.
+    number = int(text)
+    return number if -(2**63) <= number < 2**64 else float(number)
+
+
 def _loads(text: str) -> Any:
     # Python's json accepts NaN and Infinity; JSON (and every other consumer of the topic) does not.
-    return json.loads(text, parse_constant=_reject_constant)
+    try:
+        value = json.loads(text, parse_constant=_reject_constant, parse_int=_integer)
+    except RecursionError:
+        raise ValueError(f"it nests deeper than {MAX_DEPTH} levels") from None
+    problem = json_problem(value, nul=False)
+    if problem is not None:
+        raise ValueError(f"{problem[0] or 'it'} {problem[1]}")
+    return value

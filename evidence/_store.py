@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -16,9 +17,10 @@ from sqlalchemy import Connection, Engine, and_, create_engine, event, func, ins
 from sqlalchemy.dialects import postgresql, sqlite
 
 from evidence import _migrate
+from evidence._bounds import time_error
 from evidence._errors import ConfigError, UnknownEvidence
 from evidence._record import EvidenceRecord, GateCounter, iso, utc
-from evidence._schema import evidence, gate_counters
+from evidence._schema import evidence, gate_counters, service_health
 
 _COLUMNS = [c.name for c in evidence.columns]
 assert _COLUMNS == [
@@ -167,6 +169,24 @@ class Store:
                     out[record.evidence_id] = record
         return out
 
+    def payloads(self, evidence_ids: Iterable[str]) -> dict[str, Any]:
+        """The stored payloads of these ids (what was sent), without building whole records."""
+        ids = sorted(set(evidence_ids))
+        out: dict[str, Any] = {}
+        with self.engine.connect() as conn:
+            for start in range(0, len(ids), 500):
+                stmt = select(evidence.c.evidence_id, evidence.c.payload).where(
+                    evidence.c.evidence_id.in_(ids[start : start + 500]))
+                out.update((evidence_id, orjson.loads(payload)) for evidence_id, payload in conn.execute(stmt))
+        return out
+
+    def check_writable(self, now: datetime) -> None:
+        """Commit a one-row write: raises when the database cannot take writes (read-only, disk full, down)."""
+        row = {"name": "healthz", "checked_at": now}
+        stmt = self._insert(service_health).values(**row)
+        with self.writing() as conn:
+            conn.execute(stmt.on_conflict_do_update(index_elements=["name"], set_={"checked_at": now}))
+
     def by_source_ref(self, source_refs: Iterable[str]) -> list[EvidenceRecord]:
         refs = sorted(set(source_refs))
         with self.engine.connect() as conn:
@@ -230,6 +250,16 @@ class Store:
             stmt = stmt.order_by(evidence.c.event_time, evidence.c.evidence_id)
         with self.engine.connect() as conn:
             return [_record(r) for r in conn.execute(stmt).all()]
+
+    def subjects(self, since: datetime, now: datetime) -> tuple[set[str], set[str]]:
+        """The datasets records in [since, now] name, and the producers of those records (arrived by `now`)."""
+        window = (evidence.c.event_time >= utc(since), evidence.c.event_time <= utc(now),
+                  evidence.c.ingest_time <= utc(now), evidence.c.dataset_urn.is_not(None))
+        with self.engine.connect() as conn:
+            datasets = set(conn.execute(select(evidence.c.dataset_urn).where(*window).distinct()).scalars())
+            producers = set(conn.execute(select(evidence.c.producer_urn).where(
+                *window, evidence.c.producer_urn.is_not(None)).distinct()).scalars())
+        return datasets, producers
 
     def latest(self, producer_urn: str, type_: str, until: datetime) -> EvidenceRecord | None:
         """The producer's newest record of a type at or before `until`, however old."""
@@ -315,12 +345,19 @@ def encode_cursor(record: EvidenceRecord) -> str:
     return base64.urlsafe_b64encode(f"{iso(record.event_time)}|{record.evidence_id}".encode()).decode()
 
 
+_EVIDENCE_ID = re.compile(r"^ev_[0-9a-f]{24}$")
+
+
 def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    """The (event time, evidence id) a cursor continues after; ValueError for anything this server did not issue."""
     try:
         moment, evidence_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
-        return utc(datetime.fromisoformat(moment)), evidence_id
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ValueError(f"cursor {cursor!r} is not one this server issued; start again without it") from exc
+        when = datetime.fromisoformat(moment)
+        if when.tzinfo is None or time_error(when) is not None or not _EVIDENCE_ID.match(evidence_id):
+            raise ValueError(cursor)
+        return utc(when), evidence_id
+    except (ValueError, UnicodeError) as exc:
+        raise ValueError(f"cursor {cursor[:100]!r} is not one this server issued; start again without it") from exc
 
 
 def _row(r: EvidenceRecord) -> dict[str, Any]:

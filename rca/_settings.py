@@ -16,7 +16,9 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///var/rca.db"
     # Auth is on unless switched off explicitly (the demo does, on loopback only).
     auth_disabled: bool = False
+    # Ingestion bodies (events, OpenLineage, gate records); every other route's body is held to max_request_bytes.
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    max_request_bytes: int = Field(default=1024 * 1024, ge=1024)
     max_batch_items: int = Field(default=10_000, ge=1)
     host: str = "127.0.0.1"
     port: int = 8080

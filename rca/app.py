@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import FastAPI
+from sqlalchemy.exc import SQLAlchemyError
 
 from copilot import Composer, SemanticSearch, default_composer
 from detectors import DetectionResult, DetectSettings
@@ -28,6 +29,8 @@ from rca import (
     console,
 )
 from rca._auth import Authenticator
+from rca._errors import JSONBody
+from rca._limits import INGESTION_PATHS, RequestLimits
 from rca._settings import Settings
 
 Clock = Callable[[], datetime]
@@ -90,10 +93,18 @@ def create_app(
     app.state.announce = _announcer(listeners)
     app.state.authenticator = Authenticator(store, settings.auth_disabled, settings.token_cache_seconds)
     _errors.install(app)
+    app.add_middleware(RequestLimits, limit_for=lambda path: settings.max_body_bytes if path in INGESTION_PATHS
+                       else settings.max_request_bytes)
 
-    @app.get("/healthz", tags=["operations"], summary="Liveness and the database in use")
-    def healthz() -> dict[str, str]:
-        return {"status": "ok", "database": store.dialect}
+    @app.get("/healthz", tags=["operations"], summary="Health: the database in use takes a write (503 when not)",
+             responses={503: {"description": "The database cannot take writes (down, read-only, disk full)"}})
+    def healthz() -> JSONBody:
+        try:
+            store.check_writable(clock())
+        except SQLAlchemyError as exc:
+            cause = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:300]
+            return JSONBody({"status": "unavailable", "database": store.dialect, "error": cause}, 503)
+        return JSONBody({"status": "ok", "database": store.dialect})
 
     app.include_router(_ingest_routes.router)
     app.include_router(_config_routes.router)

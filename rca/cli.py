@@ -463,13 +463,19 @@ def token_create(
     name: Annotated[str, typer.Option(help="Who holds it, e.g. checkout-service-ci")],
     role: Annotated[str, typer.Option(help=f"one of {', '.join(ROLES)}")] = "writer",
     producer: Annotated[list[str] | None, typer.Option(help="URN pattern a writer may write (repeatable)")] = None,
+    dataset: Annotated[list[str] | None, typer.Option(
+        help="Dataset URN pattern a writer's events may name, e.g. 'ds://orders*' (repeatable; none: deploys and "
+        "runs only)")] = None,
 ) -> None:
     """Create a token and print its secret once."""
     store = _store()
     store.ensure_schema()
-    token, secret = create_token(store, name, role, list(producer or []), system_clock())  # type: ignore[arg-type]
-    err.print(f"created {token.role} token {token.id} ({token.name}) for {', '.join(token.producers) or 'all'}; "
-              "the secret is shown once:")
+    token, secret = create_token(store, name, role, list(producer or []), system_clock(),  # type: ignore[arg-type]
+                                 datasets=list(dataset or []))
+    scope = ", ".join(token.producers) or "all"
+    if token.role == "writer":
+        scope += f" (datasets: {', '.join(token.datasets) or 'none'})"
+    err.print(f"created {token.role} token {token.id} ({token.name}) for {scope}; the secret is shown once:")
     console.print(secret, highlight=False)
 
 
@@ -479,11 +485,11 @@ def token_list() -> None:
     store = _store()
     store.ensure_schema()
     table = Table()
-    for column in ("id", "name", "role", "producers", "created", "revoked"):
+    for column in ("id", "name", "role", "producers", "datasets", "created", "revoked"):
         table.add_column(column)
     for t in list_tokens(store):
         table.add_row(str(t["id"]), str(t["name"]), str(t["role"]), ", ".join(t["producers"]),  # type: ignore[arg-type]
-                      str(t["created_at"]), str(t["revoked_at"] or ""))
+                      ", ".join(t["datasets"]), str(t["created_at"]), str(t["revoked_at"] or ""))  # type: ignore[arg-type]
     console.print(table)
 
 

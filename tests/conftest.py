@@ -79,8 +79,9 @@ def client(make_client: Callable[..., TestClient]) -> TestClient:
 def tokens(store: Store, clock: FixedClock) -> dict[str, str]:
     """Bearer headers' secrets by role name."""
     return {
-        "checkout": create_token(store, "checkout-ci", "writer", ["svc://checkout-*"], clock())[1],
-        "jobs": create_token(store, "spark-jobs", "writer", ["job://*"], clock())[1],
+        "checkout": create_token(store, "checkout-ci", "writer", ["svc://checkout-*"], clock(),
+                                 datasets=["ds://orders*"])[1],
+        "jobs": create_token(store, "spark-jobs", "writer", ["job://*"], clock(), datasets=["ds://*"])[1],
         "reader": create_token(store, "oncall", "reader", [], clock())[1],
         "admin": create_token(store, "platform", "admin", [], clock())[1],
     }

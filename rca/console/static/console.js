@@ -40,6 +40,18 @@ async function api(path, options) {
   return body;
 }
 
+// Every page of a paged list (/v1/incidents, /v1/readiness): follows next_cursor to the last page.
+async function apiAll(path) {
+  const items = [];
+  let cursor = null;
+  do {
+    const page = await api(cursor ? `${path}${path.includes("?") ? "&" : "?"}cursor=${encodeURIComponent(cursor)}` : path);
+    items.push(...page.items);
+    cursor = page.next_cursor;
+  } while (cursor);
+  return { items };
+}
+
 function showError(error) {
   const box = document.getElementById("error");
   box.textContent = error ? String(error.message || error) : "";
@@ -81,7 +93,8 @@ async function renderList(main) {
   });
   const query = new URLSearchParams();
   for (const key of ["status", "owner_team", "tier"]) if (params.get(key)) query.set(key, params.get(key));
-  const { items } = await api("/v1/incidents?" + query.toString());
+  query.set("limit", "1000");
+  const { items } = await apiAll("/v1/incidents?" + query.toString());
   const rows = items.map((i) => el("tr", {},
     el("td", {}, el("a", { href: `/incidents/${encodeURIComponent(i.id)}` }, i.dataset_urn)),
     el("td", {}, i.kind), el("td", {}, el("code", {}, i.reason_code)), el("td", {}, i.owner_team || "–"),
@@ -323,7 +336,7 @@ async function renderChangeRequests(main) {
 // ---- readiness --------------------------------------------------------------------------------------------
 
 async function renderReadiness(main) {
-  const { items } = await api("/v1/readiness");
+  const { items } = await apiAll("/v1/readiness?limit=5000");
   const criterion = (c) => el("li", { class: c.met ? "met" : "unmet" },
     el("strong", {}, `${c.met ? "✓" : "✗"} ${c.name.replace(/_/g, " ")}`), ` ${Math.round(c.value * 100)}% `,
     el("span", { class: "muted" }, c.detail));
