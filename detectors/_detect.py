@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import orjson
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, bindparam, or_, select
 
 from detectors._configs import active_configs
 from detectors._deploys import correlate_deploys
@@ -38,6 +38,8 @@ from evidence._schema import incidents
 from evidence._store import Store
 
 DRIFT_DEPLOY_WINDOW_MINUTES = 60
+# How far before a correlation window CI deploys are read, so that restarts of the versions they shipped fold in.
+DEPLOY_FOLD_LOOKBACK = timedelta(days=7)
 _FRESHNESS_TYPES = ("JobRunStarted", "JobRunCompleted", "JobRunFailed", "DatasetWriteCommitted", "DeploymentEvent")
 _INCIDENT_ID = re.compile(r"^inc_[0-9a-f]{16}$")
 _REASON_ORDER = ("UNDECODABLE_MESSAGE", "REQUIRED_FIELD_MISSING", "NULL_NOT_ALLOWED", "TYPE_MISMATCH", "ENUM_VIOLATION")
@@ -78,12 +80,15 @@ def find_incidents(store: Store, now: datetime, settings: DetectSettings = Detec
     owners = _owners(policies, contracts)
     found = _freshness(store, policies, now, owners) + _contracts(store, contracts, producers, now, settings, owners)
     found += _drift(store, now)
-    lag = store.ingestion_lag(now, timedelta(seconds=settings.stale_window_s))
     evidence = store.get_many(i for incident in found for i in incident["evidence_ids"])
+    sources_of = {incident["id"]: {incident["producer_urn"]} | {e.source for i in incident["evidence_ids"]
+                                                              if (e := evidence.get(i))} for incident in found}
+    lag = store.ingestion_lag(now, timedelta(seconds=settings.stale_window_s),
+                              sources={s for sources in sources_of.values() for s in sources if s})
     for incident in found:
         incident["impacted_downstream"] = downstream_of(incident["dataset_urn"], lineage)
+        sources = sources_of[incident["id"]]
         attach_evidence(incident, evidence)
-        sources = {incident["producer_urn"]} | {e.source for i in incident["evidence_ids"] if (e := evidence.get(i))}
         worst = max((lag[s]["p95_s"] for s in sources if s in lag), default=0.0)
         incident["stale_evidence"] = worst > settings.stale_threshold_s
         incident["facts"]["ingestion_lag_p95_s"] = worst
@@ -92,38 +97,59 @@ def find_incidents(store: Store, now: datetime, settings: DetectSettings = Detec
 
 def run_detectors(store: Store, now: datetime, settings: DetectSettings = DetectSettings()) -> DetectionResult:
     """A full pass: open, update and resolve stored incidents so they match what the evidence says at `now`."""
+    findings: list[dict[str, Any]] = []
+    found = find_incidents(store, now, settings, findings)
+    return store_incidents(store, found, now, settings, findings)
+
+
+def store_incidents(store: Store, found: list[dict[str, Any]], now: datetime,
+                    settings: DetectSettings = DetectSettings(),
+                    findings: list[dict[str, Any]] | None = None) -> DetectionResult:
+    """The writing half of a pass: open, update and resolve stored incidents so that they match `found` (what
+    find_incidents said at `now`, wherever it ran). One short transaction."""
     now = utc(now)
-    result = DetectionResult()
-    wanted = {(i["dataset_urn"], i["kind"]): i for i in find_incidents(store, now, settings, result.config_findings)}
-    with store.writing() as conn:
+    result = DetectionResult(config_findings=list(findings or []))
+    wanted = {(i["dataset_urn"], i["kind"]): i for i in found}
+    columns = incidents.c
+    with store.writing(urgent=True) as conn:
         open_rows = {(r.dataset_urn, r.kind): r for r in conn.execute(
-            select(incidents).where(incidents.c.status == "open"))}
+            select(columns.id, columns.dataset_urn, columns.kind, columns.detected_at, columns.body)
+            .where(columns.status == "open"))}
+        changed: list[dict[str, Any]] = []  # rows rewritten in place (resolved or updated), one executemany
         for key, row in sorted(open_rows.items()):
             if key not in wanted:
                 body = orjson.loads(row.body)
                 body.update(status="resolved", resolved_at=iso(now), updated_at=iso(now))
-                conn.execute(incidents.update().where(incidents.c.id == row.id).values(
-                    status="resolved", resolved_at=now, updated_at=now, body=orjson.dumps(body).decode()))
+                changed.append({**_columns(body, row.detected_at, now), "status": "resolved", "resolved_at": now})
                 result.resolved.append(row.id)
+        fresh = [i["id"] for key, i in wanted.items() if key not in open_rows]
+        prior = {row.id: row.status for start in range(0, len(fresh), 500) for row in conn.execute(
+            select(columns.id, columns.status).where(columns.id.in_(fresh[start : start + 500])))}
+        added: list[dict[str, Any]] = []
         for key, incident in sorted(wanted.items()):
             current = open_rows.get(key)
             if current is None:
                 if incident["stale_evidence"] and settings.stale_action == "pause":
                     result.paused.append(f"{key[0]} {key[1]}")
                     continue
-                existing = conn.execute(select(incidents.c.status).where(incidents.c.id == incident["id"])).first()
-                if existing is not None and existing.status == "false_positive":
+                if prior.get(incident["id"]) == "false_positive":
                     continue  # a human said this break is not real: it stays closed while it persists
-                if existing is not None:  # the same break came back after being resolved: reopen it
-                    conn.execute(incidents.delete().where(incidents.c.id == incident["id"]))
                 incident.update(detected_at=iso(now), updated_at=iso(now))
-                conn.execute(incidents.insert().values(**_columns(incident, now, now)))
+                if incident["id"] in prior:  # the same break came back after being resolved: reopen it
+                    changed.append(_columns(incident, now, now))
+                else:
+                    added.append(_columns(incident, now, now))
                 result.opened.append(incident["id"])
             else:
                 incident.update(id=current.id, detected_at=iso(current.detected_at), updated_at=iso(now))
-                conn.execute(incidents.update().where(incidents.c.id == current.id).values(
-                    **_columns(incident, current.detected_at, now)))
+                changed.append(_columns(incident, current.detected_at, now))
             result.incidents.append(incident)
+        if changed:
+            conn.execute(incidents.update().where(columns.id == bindparam("b_id")).values(
+                {name: bindparam(f"b_{name}") for name in _COLUMN_NAMES if name != "id"}),
+                [{f"b_{name}": row[name] for name in _COLUMN_NAMES} for row in changed])
+        if added:
+            conn.execute(incidents.insert(), added)
     result.drift = [{"topic": cr["topic"], "schema_id": _schema_id(cr["schema_id"]), "reason_code": cr["reason_code"],
                      "change_request_id": cr["id"], "status": cr["status"], "held": cr["held"]}
                     for cr in list_change_requests(store) if cr["status"] != "approved"]
@@ -132,6 +158,10 @@ def run_detectors(store: Store, now: datetime, settings: DetectSettings = Detect
 
 def _schema_id(value: str) -> int | str:
     return int(value) if value.isascii() and value.isdigit() and int(value) <= INT64_MAX else value
+
+
+_COLUMN_NAMES = ("id", "dataset_urn", "kind", "status", "reason_code", "detected_at", "updated_at", "resolved_at",
+                 "owner_team", "tier", "body")
 
 
 def _columns(incident: dict[str, Any], detected_at: datetime, now: datetime) -> dict[str, Any]:
@@ -159,7 +189,10 @@ def _freshness(store: Store, policies: list[FreshnessPolicy], now: datetime,
         return []
     # The lookback counts local calendar days before today's schedule: one more day, plus the widest UTC offset.
     lookback = timedelta(days=max(p.lookback_days for p in policies) + 1, hours=14)
-    records = store.records(types=_FRESHNESS_TYPES, since=now - lookback, until=now, ordered=False)
+    # The policies' own datasets and producers only: what `relevant` below would keep anyway.
+    records = store.records(dataset_urns=[p.dataset_urn for p in policies],
+                            producer_urns=[p.producer_urn for p in policies if p.producer_urn],
+                            types=_FRESHNESS_TYPES, since=now - lookback, until=now, ordered=False)
     by_dataset, by_producer = by_dataset_and_producer(records)
 
     def relevant(policy: FreshnessPolicy) -> list[EvidenceRecord]:
@@ -223,8 +256,10 @@ def _contracts(store: Store, contracts: list[Contract], producers: dict[str, str
         primary, *others = _primary(breaks)
         producer = producers.get(urn) or primary.producer_urn
         window = windows[urn]
+        # From a lookback before the window: a restart inside it of a version CI reported earlier is no deploy.
         deploys = store.records(producer_urns=[producer] if producer else [], types=["DeploymentEvent"],
-                                since=primary.first_bad_time - window, until=primary.first_bad_time) if producer else []
+                                since=primary.first_bad_time - window - DEPLOY_FOLD_LOOKBACK,
+                                until=primary.first_bad_time) if producer else []
         visible = [d for d in deploys if d.ingest_time <= now]
         correlated = correlate_deploys(visible, producer, primary.first_bad_time, window)
         found.append(contract_incident(primary, others, producer, correlated, owners.get(urn, Ownership())))
@@ -246,7 +281,8 @@ def _drift(store: Store, now: datetime) -> list[dict[str, Any]]:
             # contract break, before the first unmapped record.
             window = timedelta(minutes=DRIFT_DEPLOY_WINDOW_MINUTES)
             deploys = [d for d in store.records(producer_urns=[producer], types=["DeploymentEvent"],
-                                                since=first_seen - window, until=first_seen) if d.ingest_time <= now]
+                                                since=first_seen - window - DEPLOY_FOLD_LOOKBACK, until=first_seen)
+                       if d.ingest_time <= now]
             incident["correlated_deploys"] = correlate_deploys(deploys, producer, first_seen, window)
             incident["evidence_ids"] += [d["evidence_id"] for d in incident["correlated_deploys"]]
         found.append(incident)

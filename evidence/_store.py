@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import re
 import threading
+from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,6 +28,9 @@ assert _COLUMNS == [
     "evidence_id", "source", "source_ref", "type", "dataset_urn", "producer_urn", "schema_id", "sequence",
     "event_time", "ingest_time", "deploy_ref", "reason_code", "field", "run_id", "traceparent", "payload",
 ], "update _sqlite_row with the evidence table"
+
+
+_IN_CHUNK = 2000  # values in one IN list (SQLite allows 32,766 parameters a statement, PostgreSQL 65,535)
 
 
 @dataclass(frozen=True)
@@ -79,7 +83,7 @@ class Store:
         self.engine = engine
         # One writer at a time inside this process: SQLite would otherwise answer SQLITE_BUSY on
         # read-then-write transactions; on PostgreSQL it costs nothing measurable at our batch sizes.
-        self._write_lock = threading.Lock()
+        self._write_turns = _WriteTurns()
 
     @classmethod
     def open(cls, url: str) -> Store:
@@ -116,8 +120,9 @@ class Store:
         )
 
     @contextmanager
-    def writing(self) -> Iterator[Connection]:
-        with self._write_lock, self.engine.begin() as conn:
+    def writing(self, urgent: bool = False) -> Iterator[Connection]:
+        """A write transaction, one at a time in this process (see _WriteTurns for `urgent`)."""
+        with self._write_turns(urgent), self.engine.begin() as conn:
             yield conn
 
     def _insert(self, table: Any) -> Any:
@@ -230,9 +235,22 @@ class Store:
         ordered: bool = True,
     ) -> list[EvidenceRecord]:
         """Everything about these datasets or producers in a window, in (event_time, evidence_id) order
-        (or in no particular order, for callers that sort what they need and skip the database's sort)."""
-        who = []
+        (or in no particular order, for callers that sort what they need and skip the database's sort).
+
+        Many datasets or producers are asked in chunks, each an index lookup: a detector pass over 10,000
+        policies reads their own records, not every record of the types it wants (under write load those were
+        mostly other producers' deploys, and the pass slowed with the load, issue 13)."""
         datasets, producers = sorted(set(dataset_urns)), sorted(set(producer_urns))
+        if len(datasets) + len(producers) > _IN_CHUNK:
+            found: dict[str, EvidenceRecord] = {}
+            for column, values in (("dataset_urns", datasets), ("producer_urns", producers)):
+                for start in range(0, len(values), _IN_CHUNK):
+                    chunk = {column: values[start : start + _IN_CHUNK]}
+                    for record in self.records(**chunk, types=types, since=since, until=until, ordered=False):
+                        found[record.evidence_id] = record
+            out = list(found.values())
+            return sorted(out, key=lambda r: (r.event_time, r.evidence_id)) if ordered else out
+        who = []
         if datasets:
             who.append(evidence.c.dataset_urn.in_(datasets))
         if producers:
@@ -274,15 +292,25 @@ class Store:
         with self.engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(evidence)).scalar_one())
 
-    def ingestion_lag(self, now: datetime, window: timedelta = timedelta(minutes=5)) -> dict[str, dict[str, Any]]:
-        """p50/p95 of ingest_time - event_time per source over the trailing window (gate records included)."""
+    def ingestion_lag(self, now: datetime, window: timedelta = timedelta(minutes=5),
+                      sources: Iterable[str] | None = None) -> dict[str, dict[str, Any]]:
+        """p50/p95 of ingest_time - event_time per source over the trailing window (gate records included);
+        only of `sources` when given (a detector pass asks about its incidents' sources, not every row that
+        arrived in the window: under write load that was most of a pass)."""
         stmt = select(evidence.c.source, evidence.c.event_time, evidence.c.ingest_time).where(
             evidence.c.ingest_time > utc(now) - window, evidence.c.ingest_time <= utc(now)
         )
+        wanted = sorted(set(sources)) if sources is not None else None
+        if wanted is not None and not wanted:
+            return {}
+        if wanted is not None and len(wanted) <= 5000:  # beyond, one pass over the window beats a huge IN list
+            stmt = stmt.where(evidence.c.source.in_(wanted))
+        chosen = set(wanted) if wanted is not None else None
         lags: dict[str, list[float]] = {}
         with self.engine.connect() as conn:
             for source, event_time, ingest_time in conn.execute(stmt):
-                lags.setdefault(source, []).append(max(0.0, (ingest_time - event_time).total_seconds()))
+                if chosen is None or source in chosen:
+                    lags.setdefault(source, []).append(max(0.0, (ingest_time - event_time).total_seconds()))
         return {
             source: {"count": len(values), "p50_s": percentile(values, 50), "p95_s": percentile(values, 95),
                      "max_s": round(max(values), 3)}
@@ -332,6 +360,36 @@ class Store:
             stmt = stmt.where(gate_counters.c.bucket <= utc(until))
         with self.engine.connect() as conn:
             return sorted((_counter(r) for r in conn.execute(stmt)), key=lambda c: c.key)
+
+
+class _WriteTurns:
+    """Turns at writing, in the order they were asked for, except that an urgent one goes first.
+
+    threading.Lock hands itself to whichever waiter wins the race, so under a stream of ingestion batches a
+    detector pass waiting to write its incidents could wait for any number of them (issue 13). Here a writer waits
+    only for those that asked before it, and an urgent one (a pass's single short transaction, which decides what
+    on-call sees) only for the writer in progress.
+    """
+
+    def __init__(self) -> None:
+        self._turn = threading.Condition()
+        self._queue: deque[object] = deque()
+        self._held = False
+
+    @contextmanager
+    def __call__(self, urgent: bool = False) -> Iterator[None]:
+        me = object()
+        with self._turn:
+            (self._queue.appendleft if urgent else self._queue.append)(me)
+            self._turn.wait_for(lambda: not self._held and self._queue[0] is me)
+            self._queue.popleft()
+            self._held = True
+        try:
+            yield
+        finally:
+            with self._turn:
+                self._held = False
+                self._turn.notify_all()
 
 
 def percentile(values: Sequence[float], pct: float) -> float:

@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     chroma_path: str = "var/chroma"
     # Detectors inside `rca serve`: every this many seconds (0: only on POST /v1/detect or `rca detect`).
     detect_interval_s: float = Field(default=60.0, ge=0)
+    # Detector passes read and compute in a worker process, so that write load on the API does not slow them.
+    detect_in_worker: bool = True
     stale_threshold_s: float = Field(default=120.0, gt=0)
     stale_window_s: float = Field(default=300.0, gt=0)
     stale_action: Literal["tag", "pause"] = "tag"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -29,6 +30,7 @@ from rca import (
     console,
 )
 from rca._auth import Authenticator
+from rca._detect_worker import DetectWorker, separable
 from rca._errors import JSONBody
 from rca._limits import INGESTION_PATHS, RequestLimits
 from rca._settings import Settings
@@ -52,10 +54,15 @@ def create_app(
 ) -> FastAPI:
     settings = settings or Settings()
     naming = DatasetNaming(settings.openlineage_dataset_urn)  # a bad template stops the server before it serves
+    own_store = store is None
     store = store or Store.open(settings.database_url)
     store.ensure_schema()
     detect_settings = settings.detect_settings()
-    metrics = _metrics.BackboneMetrics(store, clock, detect_settings)
+    # A pass's reading and computing runs in a worker process when the store is the configured database (not
+    # one a test or the demo handed in) and another process can open it: see rca/_detect_worker.py.
+    detect_worker = DetectWorker(settings.database_url) if own_store and separable(settings.database_url) \
+        and settings.detect_in_worker else None
+    metrics = _metrics.BackboneMetrics(store, clock, detect_settings, detect_worker)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -68,6 +75,8 @@ def create_app(
             worker.start()
         yield
         stop.set()
+        if detect_worker is not None:
+            detect_worker.close()  # first: a pass in the worker ends now, and with it the loop's wait for it
         if worker is not None:
             worker.join(timeout=10)
 
@@ -123,12 +132,21 @@ def create_app(
 
 def _detect_loop(metrics: _metrics.BackboneMetrics, clock: Clock, settings: DetectSettings, stop: threading.Event,
                  interval_s: float, announce: Callable[[DetectionResult], None]) -> None:
-    """Detectors on a schedule inside `rca serve`; a failing pass is logged and the next one runs."""
-    while not stop.wait(interval_s):
+    """Detectors on a schedule inside `rca serve`; a failing pass is logged and the next one runs.
+
+    Fixed rate: a pass starts every `interval_s` from the previous start, not `interval_s` after it ended (which
+    lost a pass in every few to the passes' own length); one that overruns its slot is followed at once by the
+    next, and the slots it covered are skipped rather than queued.
+    """
+    next_at = time.monotonic() + interval_s
+    while not stop.wait(max(0.0, next_at - time.monotonic())):
         try:
             announce(metrics.detector_pass(clock(), settings, "schedule"))
         except Exception:
+            if stop.is_set():
+                break  # shutting down: the pass was cut short on purpose
             log.exception("detector pass failed; retrying in %s s", interval_s)
+        next_at = max(next_at + interval_s, time.monotonic())
 
 
 def _announcer(listeners: list[Callable[[list[dict[str, Any]]], object]]) -> Callable[[DetectionResult], None]:
