@@ -34,7 +34,8 @@ def _load(configs: Configs, kind: ConfigKind[Any], findings: list[ConfigFinding]
     return valid
 
 
-def _compiled(stored: list[Stored[Contract]], findings: list[ConfigFinding]) -> dict[str, ContractValidator]:
+def compile_stored(stored: list[Stored[Contract]], findings: list[ConfigFinding]) -> dict[str, ContractValidator]:
+    """The gate's validator per dataset of these stored contracts; one that does not compile adds a finding."""
     validators: dict[str, ContractValidator] = {}
     for item in stored:
         try:
@@ -48,7 +49,7 @@ def _compiled(stored: list[Stored[Contract]], findings: list[ConfigFinding]) -> 
 def contract_validators(store: Store, findings: list[ConfigFinding] | None = None) -> dict[str, ContractValidator]:
     """The gate's validator per dataset; a contract that does not compile is skipped with a finding."""
     findings = findings if findings is not None else []
-    return _compiled(_load(Configs(store), CONTRACT, findings), findings)
+    return compile_stored(_load(Configs(store), CONTRACT, findings), findings)
 
 
 def active_configs(store: Store) -> ActiveConfigs:
@@ -57,7 +58,7 @@ def active_configs(store: Store) -> ActiveConfigs:
     configs = Configs(store)
     active.policies = [s.spec for s in _load(configs, POLICY, active.findings)]
     contracts = _load(configs, CONTRACT, active.findings)
-    compiled = _compiled(contracts, active.findings)
+    compiled = compile_stored(contracts, active.findings)
     active.contracts = [s.spec for s in contracts if s.spec.dataset_urn in compiled]
     active.mappings = [s.spec for s in _load(configs, MAPPING, active.findings)]
     active.lineage = [s.spec for s in _load(configs, LINEAGE, active.findings)]

@@ -16,7 +16,7 @@ criteria's values (0-100), so a half-done criterion counts half.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass, field
 from typing import Any
@@ -109,6 +109,13 @@ class ReadinessIndex:
                 self.producer_datasets[policy.producer_urn].add(policy.dataset_urn)
         for contract in config.contracts:
             self.specs[contract.dataset_urn].append(contract)
+        self._completeness: dict[str, tuple[bool, bool, bool, bool]] = {}
+
+    def _parts(self, dataset_urn: str) -> tuple[bool, bool, bool, bool]:
+        parts = self._completeness.get(dataset_urn)
+        if parts is None:
+            parts = self._completeness[dataset_urn] = completeness_parts(self.specs.get(dataset_urn, []))
+        return parts
 
     def subjects(self) -> tuple[list[str], list[str]]:
         """Every dataset and producer seen or configured, each sorted: what GET /v1/readiness lists."""
@@ -121,14 +128,14 @@ class ReadinessIndex:
         mine = self.by_dataset.get(dataset_urn, [])
         producers = {r.producer_urn for r in mine if r.producer_urn} | self.dataset_producers.get(dataset_urn, set())
         criteria = [_trace_anchors(mine), _identity(mine, self.rules), _deploys(sorted(producers), self.deploying),
-                    _completeness([dataset_urn], self.specs)]
+                    _completeness([dataset_urn], self._parts)]
         return Readiness(dataset_urn, "dataset", _score(criteria), criteria)
 
     def producer(self, producer_urn: str) -> Readiness:
         mine = self.by_producer.get(producer_urn, [])
         datasets = {r.dataset_urn for r in mine if r.dataset_urn} | self.producer_datasets.get(producer_urn, set())
         criteria = [_trace_anchors(mine), _identity(mine, self.rules), _deploys([producer_urn], self.deploying),
-                    _completeness(sorted(datasets), self.specs)]
+                    _completeness(sorted(datasets), self._parts)]
         return Readiness(producer_urn, "producer", _score(criteria), criteria)
 
 
@@ -201,22 +208,29 @@ def _deploys(producers: list[str], deploying: set[str | None]) -> Criterion:
                       f"{len(emitting)} of {_plural(len(producers), 'producer')} emit DeploymentEvents", backlog)
 
 
-def _completeness(datasets: list[str], by_dataset: MappingABC[str, list[FreshnessPolicy | Contract]]) -> Criterion:
+_PARTS = ("owner team", "tier", "SLO (freshness policy or contract)", "runbook link")
+_ACTIONS = {"owner team": "set an owner team", "tier": "set a tier",
+            "SLO (freshness policy or contract)": "define an SLO (accept a policy draft)",
+            "runbook link": "attach a runbook (runbook_url)"}
+
+
+def completeness_parts(specs: Sequence[FreshnessPolicy | Contract]) -> tuple[bool, bool, bool, bool]:
+    """Which of owner team, tier, SLO and runbook link a dataset's policy and contract set between them."""
+    return (any(s.owner_team for s in specs), any(s.tier is not None for s in specs), bool(specs),
+            any(s.runbook_url for s in specs))
+
+
+def _completeness(datasets: list[str], parts_of: Callable[[str], tuple[bool, bool, bool, bool]]) -> Criterion:
     missing: dict[str, list[str]] = {}
     present = 0
     for urn in datasets:
-        specs = by_dataset.get(urn, [])
-        parts = {"owner team": any(s.owner_team for s in specs), "tier": any(s.tier is not None for s in specs),
-                 "SLO (freshness policy or contract)": bool(specs), "runbook link": any(s.runbook_url for s in specs)}
-        present += sum(parts.values())
-        for part, ok in parts.items():
+        parts = parts_of(urn)
+        present += sum(parts)
+        for part, ok in zip(_PARTS, parts, strict=True):
             if not ok:
                 missing.setdefault(part, []).append(urn)
     value = present / (4 * len(datasets)) if datasets else 0.0
-    actions = {"owner team": "set an owner team", "tier": "set a tier",
-               "SLO (freshness policy or contract)": "define an SLO (accept a policy draft)",
-               "runbook link": "attach a runbook (runbook_url)"}
-    lines = [f"{actions[part]} for {', '.join(urns)}" for part, urns in missing.items()]
+    lines = [f"{_ACTIONS[part]} for {', '.join(urns)}" for part, urns in missing.items()]
     detail = (f"{present} of {4 * len(datasets)} set (owner team, tier, SLO, runbook link)" if datasets
               else "no datasets")
     return _criterion("policy_completeness", value, detail, "; ".join(lines) or "no datasets to configure")

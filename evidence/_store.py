@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import os
 import re
+import shutil
 import threading
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
@@ -14,7 +16,23 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, and_, create_engine, event, func, inspect, or_, select, tuple_
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Select,
+    String,
+    and_,
+    case,
+    create_engine,
+    event,
+    func,
+    inspect,
+    literal,
+    or_,
+    select,
+    tuple_,
+    type_coerce,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from evidence import _migrate
@@ -31,6 +49,7 @@ assert _COLUMNS == [
 
 
 _IN_CHUNK = 2000  # values in one IN list (SQLite allows 32,766 parameters a statement, PostgreSQL 65,535)
+MIN_FREE_BYTES = 1024 * 1024  # below this on a SQLite database's disk, /healthz says the database cannot take writes
 
 
 @dataclass(frozen=True)
@@ -102,6 +121,17 @@ class Store:
     def dialect(self) -> str:
         return self.engine.dialect.name
 
+    def _select(self, payload: Any = None) -> Select[Any]:
+        """SELECT of the evidence columns. On SQLite the two times come back as the stored text and are parsed
+        with datetime.fromisoformat: SQLAlchemy's own DATETIME processing took half of loading a record."""
+        text = self.dialect == "sqlite"
+        return select(*(payload if c.name == "payload" and payload is not None
+                        else type_coerce(c, String) if text and c.name in ("event_time", "ingest_time") else c
+                        for c in evidence.columns))
+
+    def _record(self, row: Any) -> EvidenceRecord:
+        return _record_from_text(row) if self.dialect == "sqlite" else _record(row)
+
     # -- schema -----------------------------------------------------------------------------------------
     def upgrade(self) -> None:
         _migrate.upgrade(self.engine)
@@ -169,8 +199,8 @@ class Store:
         with self.engine.connect() as conn:
             for start in range(0, len(ids), 500):
                 chunk = ids[start : start + 500]
-                for row in conn.execute(select(evidence).where(evidence.c.evidence_id.in_(chunk))):
-                    record = _record(row)
+                for row in conn.execute(self._select().where(evidence.c.evidence_id.in_(chunk))):
+                    record = self._record(row)
                     out[record.evidence_id] = record
         return out
 
@@ -186,7 +216,22 @@ class Store:
         return out
 
     def check_writable(self, now: datetime) -> None:
-        """Commit a one-row write: raises when the database cannot take writes (read-only, disk full, down)."""
+        """Commit a one-row write: raises when the database cannot take writes (read-only, disk full, down).
+
+        For a SQLite file its -wal and -shm files are checked first: SQLite maps the -shm file into memory, and
+        one it cannot write has killed the process with SIGBUS rather than returning an error (issue 13).
+        """
+        database = self.engine.url.database if self.dialect == "sqlite" else None
+        for path in [f"{database}-wal", f"{database}-shm"] if database and database != ":memory:" else []:
+            if os.path.exists(path) and not os.access(path, os.R_OK | os.W_OK):
+                raise ConfigError(f"{path} is not readable and writable by this process; give it the same owner and "
+                                  f"permissions as {database}.")
+        if database and database != ":memory:":
+            # A full disk does not fail a one-row update SQLite can write into its reused WAL: look at the disk.
+            free = shutil.disk_usage(Path(database).resolve().parent).free
+            if free < MIN_FREE_BYTES:
+                raise ConfigError(f"the disk holding {database} has {free} bytes free; free some space (ingestion "
+                                  "fails with 'database or disk is full' when it runs out).")
         row = {"name": "healthz", "checked_at": now}
         stmt = self._insert(service_health).values(**row)
         with self.writing() as conn:
@@ -195,11 +240,11 @@ class Store:
     def by_source_ref(self, source_refs: Iterable[str]) -> list[EvidenceRecord]:
         refs = sorted(set(source_refs))
         with self.engine.connect() as conn:
-            rows = conn.execute(select(evidence).where(evidence.c.source_ref.in_(refs))).all()
-        return sorted((_record(r) for r in rows), key=lambda r: (r.event_time, r.evidence_id))
+            rows = conn.execute(self._select().where(evidence.c.source_ref.in_(refs))).all()
+        return sorted((self._record(r) for r in rows), key=lambda r: (r.event_time, r.evidence_id))
 
     def page(self, query: EvidenceQuery) -> EvidencePage:
-        stmt = select(evidence)
+        stmt = self._select()
         if query.dataset_urn:
             stmt = stmt.where(evidence.c.dataset_urn == query.dataset_urn)
         if query.producer_urn:
@@ -218,7 +263,7 @@ class Store:
             )
         stmt = stmt.order_by(evidence.c.event_time, evidence.c.evidence_id).limit(query.limit + 1)
         with self.engine.connect() as conn:
-            records = [_record(r) for r in conn.execute(stmt)]
+            records = [self._record(r) for r in conn.execute(stmt)]
         more = len(records) > query.limit
         records = records[: query.limit]
         cursor = encode_cursor(records[-1]) if more and records else None
@@ -233,9 +278,13 @@ class Store:
         since: datetime | None = None,
         until: datetime | None = None,
         ordered: bool = True,
+        arrived_by: datetime | None = None,
+        payloads_of: Iterable[str] | None = None,
     ) -> list[EvidenceRecord]:
         """Everything about these datasets or producers in a window, in (event_time, evidence_id) order
         (or in no particular order, for callers that sort what they need and skip the database's sort).
+        `arrived_by`: only records ingested by then. `payloads_of`: only records of these types carry their
+        payload (the others an empty one), for callers that read no other payload and load many records.
 
         Many datasets or producers are asked in chunks, each an index lookup: a detector pass over 10,000
         policies reads their own records, not every record of the types it wants (under write load those were
@@ -246,7 +295,8 @@ class Store:
             for column, values in (("dataset_urns", datasets), ("producer_urns", producers)):
                 for start in range(0, len(values), _IN_CHUNK):
                     chunk = {column: values[start : start + _IN_CHUNK]}
-                    for record in self.records(**chunk, types=types, since=since, until=until, ordered=False):
+                    for record in self.records(**chunk, types=types, since=since, until=until, ordered=False,
+                                               arrived_by=arrived_by, payloads_of=payloads_of):
                         found[record.evidence_id] = record
             out = list(found.values())
             return sorted(out, key=lambda r: (r.event_time, r.evidence_id)) if ordered else out
@@ -255,7 +305,9 @@ class Store:
             who.append(evidence.c.dataset_urn.in_(datasets))
         if producers:
             who.append(evidence.c.producer_urn.in_(producers))
-        stmt = select(evidence)
+        payload = None if payloads_of is None else case(
+            (evidence.c.type.in_(sorted(set(payloads_of))), evidence.c.payload), else_=literal("{}"))
+        stmt = self._select(payload)
         if who:
             stmt = stmt.where(or_(*who))
         if types:
@@ -264,10 +316,12 @@ class Store:
             stmt = stmt.where(evidence.c.event_time >= utc(since))
         if until:
             stmt = stmt.where(evidence.c.event_time <= utc(until))
+        if arrived_by:
+            stmt = stmt.where(evidence.c.ingest_time <= utc(arrived_by))
         if ordered:
             stmt = stmt.order_by(evidence.c.event_time, evidence.c.evidence_id)
         with self.engine.connect() as conn:
-            return [_record(r) for r in conn.execute(stmt).all()]
+            return [self._record(r) for r in conn.execute(stmt).all()]
 
     def subjects(self, since: datetime, now: datetime) -> tuple[set[str], set[str]]:
         """The datasets records in [since, now] name, and the producers of those records (arrived by `now`)."""
@@ -281,12 +335,12 @@ class Store:
 
     def latest(self, producer_urn: str, type_: str, until: datetime) -> EvidenceRecord | None:
         """The producer's newest record of a type at or before `until`, however old."""
-        stmt = (select(evidence).where(evidence.c.producer_urn == producer_urn, evidence.c.type == type_,
+        stmt = (self._select().where(evidence.c.producer_urn == producer_urn, evidence.c.type == type_,
                                        evidence.c.event_time <= utc(until))
                 .order_by(evidence.c.event_time.desc(), evidence.c.evidence_id.desc()).limit(1))
         with self.engine.connect() as conn:
             row = conn.execute(stmt).first()
-        return _record(row) if row is not None else None
+        return self._record(row) if row is not None else None
 
     def count(self) -> int:
         with self.engine.connect() as conn:
@@ -464,6 +518,19 @@ def _sqlite_row(r: EvidenceRecord) -> tuple[Any, ...]:
     return (r.evidence_id, r.source, r.source_ref, r.type, r.dataset_urn, r.producer_urn, r.schema_id, r.sequence,
             _sqlite_time(r.event_time), _sqlite_time(r.ingest_time), r.deploy_ref, r.reason_code, r.field, r.run_id,
             r.traceparent, orjson.dumps(r.payload).decode())
+
+
+def _record_from_text(row: Any) -> EvidenceRecord:
+    (evidence_id, source, source_ref, type_, dataset_urn, producer_urn, schema_id, sequence, event_time, ingest_time,
+     deploy_ref, reason_code, field, run_id, traceparent, payload) = row
+    return EvidenceRecord(evidence_id, source, source_ref, type_, _from_sqlite(event_time), _from_sqlite(ingest_time),
+                          dataset_urn, producer_urn, schema_id, sequence, deploy_ref, reason_code, field, run_id,
+                          traceparent, orjson.loads(payload))
+
+
+def _from_sqlite(text: str) -> datetime:
+    # What _sqlite_time and SQLAlchemy's SQLite DATETIME both write: "2026-03-10 10:20:00.000000", in UTC.
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
 def _record(row: Any) -> EvidenceRecord:

@@ -7,6 +7,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from detectors import compile_contract
+from detectors._configs import compile_stored
 from evidence import ConfigError, Contract
 from evidence._bounds import INT32_MAX, Identifier, urn_error
 from evidence._configs import CONTRACT, LINEAGE, MAPPING, POLICY, ConfigKind, Configs, Stored
@@ -42,6 +43,9 @@ def _crud(plural: str, kind: ConfigKind[Any], title: str) -> None:
                 "by the detectors)")
     def list_all(request: Request, _: ReaderDep) -> dict[str, Any]:
         valid, invalid = Configs(request.app.state.store).load(kind)
+        if kind is CONTRACT:  # a stored contract the gate cannot compile is skipped by it: listed as invalid too
+            compiled = compile_stored(valid, invalid)
+            valid = [s for s in valid if s.spec.dataset_urn in compiled]
         return {"items": [_json(s) for s in valid], "invalid": [f.as_json() for f in invalid]}
 
     @router.post(f"/v1/{plural}", status_code=201, tags=["configuration"],

@@ -18,7 +18,7 @@ from detectors import UnknownIncident, stored_incidents
 from detectors._detect import mark_false_positive
 from detectors._drafts import DraftError, accept, dismiss, list_drafts, suggest
 from detectors._readiness import Readiness, ReadinessConfig, ReadinessIndex
-from evidence import ConfigError, EvidenceRecord, utc
+from evidence import GATE_OBSERVATION, ConfigError, EvidenceRecord, utc
 from evidence._bounds import MAX_URN
 from evidence._configs import CONTRACT, MAPPING, POLICY, Configs
 from evidence._store import Store
@@ -39,7 +39,7 @@ def readiness(store: Store, now: datetime, *, dataset_urn: str | None = None, pr
     if dataset_urn or producer_urn:
         return _evaluate(store, now, since, config, [dataset_urn] if dataset_urn else [],
                          [producer_urn] if producer_urn else [])
-    index = ReadinessIndex(_arrived(store.records(since=since, until=now, ordered=False), now), config)
+    index = ReadinessIndex(_records(store, now, since), config)
     datasets, producers = index.subjects()
     return [index.dataset(urn) for urn in datasets] + [index.producer(urn) for urn in producers]
 
@@ -81,22 +81,23 @@ def _readiness_config(store: Store) -> ReadinessConfig:
     return ReadinessConfig(configs.specs(POLICY), configs.specs(CONTRACT), configs.specs(MAPPING))
 
 
-def _arrived(records: list[EvidenceRecord], now: datetime) -> list[EvidenceRecord]:
-    return [r for r in records if r.ingest_time <= now]
+def _records(store: Store, now: datetime, since: datetime, **who: Any) -> list[EvidenceRecord]:
+    """What readiness reads: records arrived by `now`, with the payload only where it is read (gate observations
+    are resolved again)."""
+    return store.records(since=since, until=now, ordered=False, arrived_by=now, payloads_of=[GATE_OBSERVATION],
+                         **who)
 
 
 def _evaluate(store: Store, now: datetime, since: datetime, config: ReadinessConfig, datasets: list[str],
               producers: list[str]) -> list[Readiness]:
     """Readiness of these subjects from their own records and the deploys of every producer they name."""
-    mine = _arrived(store.records(dataset_urns=datasets, since=since, until=now, ordered=False), now) \
-        if datasets else []
-    theirs = _arrived(store.records(producer_urns=producers, since=since, until=now, ordered=False), now) \
-        if producers else []
+    mine = _records(store, now, since, dataset_urns=datasets) if datasets else []
+    theirs = _records(store, now, since, producer_urns=producers) if producers else []
     named = {r.producer_urn for r in mine if r.producer_urn} | {m.producer_urn for m in config.mappings
                                                               if m.producer_urn and m.dataset_urn in set(datasets)}
     named |= {p.producer_urn for p in config.policies if p.producer_urn and p.dataset_urn in set(datasets)}
-    deploys = _arrived(store.records(producer_urns=sorted(p for p in named if p), types=["DeploymentEvent"],
-                                     since=since, until=now, ordered=False), now) if named else []
+    deploys = _records(store, now, since, producer_urns=sorted(p for p in named if p),
+                       types=["DeploymentEvent"]) if named else []
     index = ReadinessIndex({r.evidence_id: r for r in [*mine, *theirs, *deploys]}.values(), config)
     return [index.dataset(urn) for urn in datasets] + [index.producer(urn) for urn in producers]
 

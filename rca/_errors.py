@@ -9,7 +9,7 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, InternalError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from detectors import UnknownIncident
@@ -86,8 +86,10 @@ def install(app: FastAPI) -> None:
         return JSONBody(error_body("conflict", "Another request changed the same item at the same time; read it "
                                    "again and retry."), 409)
 
-    @app.exception_handler(OperationalError)
-    async def _database(request: Request, exc: OperationalError) -> JSONBody:
+    @app.exception_handler(OperationalError)  # down, disk full, read-only SQLite, locked past the busy timeout
+    @app.exception_handler(InterfaceError)  # the connection went away
+    @app.exception_handler(InternalError)  # PostgreSQL in read-only mode (25006), among others
+    async def _database(request: Request, exc: DBAPIError) -> JSONBody:
         return _unavailable(request, exc)
 
     @app.exception_handler(Exception)

@@ -16,7 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from copilot import Composer, SemanticSearch, default_composer
 from detectors import DetectionResult, DetectSettings
-from evidence import EvidenceRecord
+from evidence import ConfigError, EvidenceRecord
 from evidence._openlineage import DatasetNaming
 from evidence._store import Store
 from rca import (
@@ -110,7 +110,7 @@ def create_app(
     def healthz() -> JSONBody:
         try:
             store.check_writable(clock())
-        except SQLAlchemyError as exc:
+        except (SQLAlchemyError, ConfigError) as exc:
             cause = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:300]
             return JSONBody({"status": "unavailable", "database": store.dialect, "error": cause}, 503)
         return JSONBody({"status": "ok", "database": store.dialect})
@@ -131,22 +131,24 @@ def create_app(
 
 
 def _detect_loop(metrics: _metrics.BackboneMetrics, clock: Clock, settings: DetectSettings, stop: threading.Event,
-                 interval_s: float, announce: Callable[[DetectionResult], None]) -> None:
+                 interval_s: float, announce: Callable[[DetectionResult], None],
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
     """Detectors on a schedule inside `rca serve`; a failing pass is logged and the next one runs.
 
     Fixed rate: a pass starts every `interval_s` from the previous start, not `interval_s` after it ended (which
     lost a pass in every few to the passes' own length); one that overruns its slot is followed at once by the
-    next, and the slots it covered are skipped rather than queued.
+    next, and the other slots it covered are skipped rather than queued. `monotonic` is the scheduling clock
+    (never the domain clock, which is `clock`).
     """
-    next_at = time.monotonic() + interval_s
-    while not stop.wait(max(0.0, next_at - time.monotonic())):
+    next_at = monotonic() + interval_s
+    while not stop.wait(max(0.0, next_at - monotonic())):
         try:
             announce(metrics.detector_pass(clock(), settings, "schedule"))
         except Exception:
             if stop.is_set():
                 break  # shutting down: the pass was cut short on purpose
             log.exception("detector pass failed; retrying in %s s", interval_s)
-        next_at = max(next_at + interval_s, time.monotonic())
+        next_at = max(next_at + interval_s, monotonic())
 
 
 def _announcer(listeners: list[Callable[[list[dict[str, Any]]], object]]) -> Callable[[DetectionResult], None]:

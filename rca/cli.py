@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import faulthandler
 import gc
 import ipaddress
 import json
@@ -18,6 +19,7 @@ import yaml
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
+from sqlalchemy.exc import SQLAlchemyError
 
 from detectors import intake_records
 from evidence import RcaError
@@ -81,6 +83,15 @@ def serve(
         application = demo_app(settings)
     else:
         application = create_app(settings)
+    try:  # a database that cannot take writes stops the server here, with the reason, not on the first request
+        application.state.store.check_writable(system_clock())
+    except (SQLAlchemyError, RcaError) as exc:
+        err.print(f"[red]The database cannot take writes[/red]: {str(getattr(exc, 'orig', None) or exc).strip()}",
+                  soft_wrap=True)
+        raise typer.Exit(1) from None
+    # A fatal signal in C code (SQLite's memory-mapped -shm file can raise SIGBUS) is logged with a traceback
+    # instead of killing the process silently.
+    faulthandler.enable()
     # Ingestion allocates a dict per event; the default GC thresholds ran a collection every few hundred
     # events in a 1,000-event batch. Fewer, larger collections measured ~10% more events/s (benchmarks/).
     gc.freeze()
