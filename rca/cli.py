@@ -171,13 +171,16 @@ def ingest(
         for path in files:
             events = load_events(path)
             task = progress.add_task(path.name, total=len(events))
-            counts = {"file": str(path), "events": len(events), "accepted": 0, "duplicate": 0, "rejected": 0}
+            counts = {"file": str(path), "events": len(events), "accepted": 0, "duplicate": 0, "conflict": 0,
+                      "rejected": 0}
             for start in range(0, len(events), batch_size):
                 batch = events[start : start + batch_size]
                 result = _send(client, batch) if client else ingest_events(store, batch, system_clock()).as_json()  # type: ignore[arg-type]
-                for key in ("accepted", "duplicate", "rejected"):
-                    counts[key] += result[key]
-                rejected += [dict(r, file=str(path)) for r in result["results"] if r["status"] == "rejected"]
+                for key in ("accepted", "duplicate", "conflict", "rejected"):
+                    counts[key] += result.get(key, 0)
+                # A conflict (the id was sent before with another payload) is refused like a rejection.
+                rejected += [dict(r, file=str(path)) for r in result["results"] if r["status"] in ("rejected",
+                                                                                                  "conflict")]
                 progress.advance(task, len(batch))
             messages = load_messages(path)
             if messages:
@@ -194,7 +197,7 @@ def ingest(
         console.print_json(data={"files": summary, "rejected": rejected})
     else:
         table = Table(title="Ingested")
-        columns = ("file", "events", "records", "accepted", "duplicate", "held", "rejected")
+        columns = ("file", "events", "records", "accepted", "duplicate", "conflict", "held", "rejected")
         for column in columns:
             table.add_column(column, justify="left" if column == "file" else "right")
         for row in summary:
