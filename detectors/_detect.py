@@ -40,6 +40,7 @@ from evidence._store import Store
 DRIFT_DEPLOY_WINDOW_MINUTES = 60
 # How far before a correlation window CI deploys are read, so that restarts of the versions they shipped fold in.
 DEPLOY_FOLD_LOOKBACK = timedelta(days=7)
+_FEW_POLICIES = 1000
 _FRESHNESS_TYPES = ("JobRunStarted", "JobRunCompleted", "JobRunFailed", "DatasetWriteCommitted", "DeploymentEvent")
 _INCIDENT_ID = re.compile(r"^inc_[0-9a-f]{16}$")
 _REASON_ORDER = ("UNDECODABLE_MESSAGE", "REQUIRED_FIELD_MISSING", "NULL_NOT_ALLOWED", "TYPE_MISMATCH", "ENUM_VIOLATION")
@@ -189,10 +190,21 @@ def _freshness(store: Store, policies: list[FreshnessPolicy], now: datetime,
         return []
     # The lookback counts local calendar days before today's schedule: one more day, plus the widest UTC offset.
     lookback = timedelta(days=max(p.lookback_days for p in policies) + 1, hours=14)
-    # The policies' own datasets and producers only: what `relevant` below would keep anyway.
-    records = store.records(dataset_urns=[p.dataset_urn for p in policies],
-                            producer_urns=[p.producer_urn for p in policies if p.producer_urn],
-                            types=_FRESHNESS_TYPES, since=now - lookback, until=now, ordered=False)
+    # Only what `relevant` below keeps: the policies' own datasets' and producers' records. Few policies: looked up
+    # by index, so a pass costs the same however much else is written (issue 13). Many: their runs and commits in
+    # one scan (index lookups of most of a table cost more than reading it), and deploys, the type every service
+    # emits, still looked up by index.
+    datasets = [p.dataset_urn for p in policies]
+    producers = [p.producer_urn for p in policies if p.producer_urn]
+    since = now - lookback
+    if len(policies) <= _FEW_POLICIES:
+        records = store.records(dataset_urns=datasets, producer_urns=producers, types=_FRESHNESS_TYPES, since=since,
+                                until=now, ordered=False)
+    else:
+        records = store.records(types=[t for t in _FRESHNESS_TYPES if t != "DeploymentEvent"], since=since, until=now,
+                                ordered=False)
+        records += store.records(dataset_urns=datasets, producer_urns=producers, types=["DeploymentEvent"],
+                                 since=since, until=now, ordered=False)
     by_dataset, by_producer = by_dataset_and_producer(records)
 
     def relevant(policy: FreshnessPolicy) -> list[EvidenceRecord]:

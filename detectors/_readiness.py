@@ -15,6 +15,7 @@ criteria's values (0-100), so a half-done criterion counts half.
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from collections.abc import Mapping as MappingABC
@@ -69,6 +70,48 @@ class ReadinessConfig:
     contracts: Sequence[Contract] = ()
     mappings: Sequence[Mapping] = ()
 
+    @functools.cached_property
+    def grouped(self) -> _Grouped:
+        """The configuration grouped by dataset, producer and topic, once however many indexes read it."""
+        return _Grouped(self)
+
+
+class _Grouped:
+    def __init__(self, config: ReadinessConfig) -> None:
+        self.rules: dict[str, list[Mapping]] = defaultdict(list)
+        self.dataset_producers: dict[str, set[str]] = defaultdict(set)
+        self.producer_datasets: dict[str, set[str]] = defaultdict(set)
+        self.specs: dict[str, list[FreshnessPolicy | Contract]] = defaultdict(list)
+        for rule in config.mappings:
+            self.rules[rule.topic].append(rule)
+            self.producer_datasets[rule.producer_urn or ""].add(rule.dataset_urn)
+            if rule.producer_urn:
+                self.dataset_producers[rule.dataset_urn].add(rule.producer_urn)
+        for policy in config.policies:
+            self.specs[policy.dataset_urn].append(policy)
+            if policy.producer_urn:
+                self.dataset_producers[policy.dataset_urn].add(policy.producer_urn)
+                self.producer_datasets[policy.producer_urn].add(policy.dataset_urn)
+        for contract in config.contracts:
+            self.specs[contract.dataset_urn].append(contract)
+        self._completeness: dict[str, tuple[bool, bool, bool, bool]] = {}
+        self._criteria: dict[tuple[str, ...], Criterion] = {}
+
+    def completeness(self, datasets: list[str]) -> Criterion:
+        """The policy-completeness criterion of these datasets; the same for a dataset and a producer writing only
+        it, so computed once for both."""
+        key = tuple(datasets)
+        found = self._criteria.get(key)
+        if found is None:
+            found = self._criteria[key] = _completeness(datasets, self.parts)
+        return found
+
+    def parts(self, dataset_urn: str) -> tuple[bool, bool, bool, bool]:
+        found = self._completeness.get(dataset_urn)
+        if found is None:
+            found = self._completeness[dataset_urn] = completeness_parts(self.specs.get(dataset_urn, []))
+        return found
+
 
 class ReadinessIndex:
     """Records and configuration grouped once, so that readiness of every subject is linear in the records and
@@ -93,29 +136,10 @@ class ReadinessIndex:
                     self.by_dataset[record.dataset_urn].append(record)
                 if record.producer_urn:
                     self.by_producer[record.producer_urn].append(record)
-        self.rules: dict[str, list[Mapping]] = defaultdict(list)
-        self.dataset_producers: dict[str, set[str]] = defaultdict(set)
-        self.producer_datasets: dict[str, set[str]] = defaultdict(set)
-        self.specs: dict[str, list[FreshnessPolicy | Contract]] = defaultdict(list)
-        for rule in config.mappings:
-            self.rules[rule.topic].append(rule)
-            self.producer_datasets[rule.producer_urn or ""].add(rule.dataset_urn)
-            if rule.producer_urn:
-                self.dataset_producers[rule.dataset_urn].add(rule.producer_urn)
-        for policy in config.policies:
-            self.specs[policy.dataset_urn].append(policy)
-            if policy.producer_urn:
-                self.dataset_producers[policy.dataset_urn].add(policy.producer_urn)
-                self.producer_datasets[policy.producer_urn].add(policy.dataset_urn)
-        for contract in config.contracts:
-            self.specs[contract.dataset_urn].append(contract)
-        self._completeness: dict[str, tuple[bool, bool, bool, bool]] = {}
-
-    def _parts(self, dataset_urn: str) -> tuple[bool, bool, bool, bool]:
-        parts = self._completeness.get(dataset_urn)
-        if parts is None:
-            parts = self._completeness[dataset_urn] = completeness_parts(self.specs.get(dataset_urn, []))
-        return parts
+        grouped = config.grouped
+        self.rules, self.specs = grouped.rules, grouped.specs
+        self.dataset_producers, self.producer_datasets = grouped.dataset_producers, grouped.producer_datasets
+        self._completeness = grouped.completeness
 
     def subjects(self) -> tuple[list[str], list[str]]:
         """Every dataset and producer seen or configured, each sorted: what GET /v1/readiness lists."""
@@ -128,14 +152,14 @@ class ReadinessIndex:
         mine = self.by_dataset.get(dataset_urn, [])
         producers = {r.producer_urn for r in mine if r.producer_urn} | self.dataset_producers.get(dataset_urn, set())
         criteria = [_trace_anchors(mine), _identity(mine, self.rules), _deploys(sorted(producers), self.deploying),
-                    _completeness([dataset_urn], self._parts)]
+                    self._completeness([dataset_urn])]
         return Readiness(dataset_urn, "dataset", _score(criteria), criteria)
 
     def producer(self, producer_urn: str) -> Readiness:
         mine = self.by_producer.get(producer_urn, [])
         datasets = {r.dataset_urn for r in mine if r.dataset_urn} | self.producer_datasets.get(producer_urn, set())
         criteria = [_trace_anchors(mine), _identity(mine, self.rules), _deploys([producer_urn], self.deploying),
-                    _completeness(sorted(datasets), self._parts)]
+                    self._completeness(sorted(datasets))]
         return Readiness(producer_urn, "producer", _score(criteria), criteria)
 
 
@@ -187,6 +211,9 @@ def _confidence(record: EvidenceRecord, rules: MappingABC[str, Sequence[Mapping]
 
 
 def _identity(records: list[EvidenceRecord], rules: MappingABC[str, Sequence[Mapping]]) -> Criterion:
+    if records and not any(r.type == GATE_OBSERVATION for r in records):  # every one named its dataset: 1.0 each
+        return _criterion("identity_confidence", 1.0, f"mean resolution confidence 1.00 over "
+                          f"{_plural(len(records), 'record')}; 0 below {THRESHOLDS['identity_confidence']}", "")
     scores = [(r, _confidence(r, rules)) for r in records]
     value = sum(s for _, s in scores) / len(scores) if scores else 0.0
     weak = sorted({r.producer_urn or r.source for r, s in scores if s < THRESHOLDS["identity_confidence"]})

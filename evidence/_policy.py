@@ -45,8 +45,9 @@ def _topic(value: str) -> str:
 
 # Operator-written names shown beside incidents (a team is often two words): bounded, printable, one line.
 Team = Annotated[str, Field(min_length=1, max_length=MAX_NAME), AfterValidator(_printable)]
-# Every config model: no unknown keys, and no Infinity or NaN (a JSON body may carry them; JSON cannot store them).
-_STRICT = ConfigDict(extra="forbid", allow_inf_nan=False)
+# Every config model: no unknown keys, no Infinity or NaN (a JSON body may carry them; JSON cannot store them), and
+# immutable (a validated config is shared between the callers that load the same stored text).
+_STRICT = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -128,7 +129,7 @@ class Contract(BaseModel):
     runbook_url: Url | None = None
     deploy_window_minutes: int = Field(default=60, ge=1, le=_WEEK_MINUTES)
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, allow_inf_nan=False, frozen=True)
 
     @field_validator("schema_")
     @classmethod

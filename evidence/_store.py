@@ -327,10 +327,13 @@ class Store:
         """The datasets records in [since, now] name, and the producers of those records (arrived by `now`)."""
         window = (evidence.c.event_time >= utc(since), evidence.c.event_time <= utc(now),
                   evidence.c.ingest_time <= utc(now), evidence.c.dataset_urn.is_not(None))
-        with self.engine.connect() as conn:
-            datasets = set(conn.execute(select(evidence.c.dataset_urn).where(*window).distinct()).scalars())
-            producers = set(conn.execute(select(evidence.c.producer_urn).where(
-                *window, evidence.c.producer_urn.is_not(None)).distinct()).scalars())
+        with self.engine.connect() as conn:  # one pass over the window: (dataset, producer) pairs
+            pairs = conn.execute(select(evidence.c.dataset_urn, evidence.c.producer_urn).where(*window).distinct())
+            datasets, producers = set(), set()
+            for dataset_urn, producer_urn in pairs:
+                datasets.add(dataset_urn)
+                if producer_urn is not None:
+                    producers.add(producer_urn)
         return datasets, producers
 
     def latest(self, producer_urn: str, type_: str, until: datetime) -> EvidenceRecord | None:

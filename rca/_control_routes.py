@@ -93,9 +93,9 @@ def _evaluate(store: Store, now: datetime, since: datetime, config: ReadinessCon
     """Readiness of these subjects from their own records and the deploys of every producer they name."""
     mine = _records(store, now, since, dataset_urns=datasets) if datasets else []
     theirs = _records(store, now, since, producer_urns=producers) if producers else []
-    named = {r.producer_urn for r in mine if r.producer_urn} | {m.producer_urn for m in config.mappings
-                                                              if m.producer_urn and m.dataset_urn in set(datasets)}
-    named |= {p.producer_urn for p in config.policies if p.producer_urn and p.dataset_urn in set(datasets)}
+    grouped = config.grouped
+    named = {r.producer_urn for r in mine if r.producer_urn}
+    named |= {p for urn in datasets for p in grouped.dataset_producers.get(urn, ())}
     deploys = _records(store, now, since, producer_urns=sorted(p for p in named if p),
                        types=["DeploymentEvent"]) if named else []
     index = ReadinessIndex({r.evidence_id: r for r in [*mine, *theirs, *deploys]}.values(), config)
