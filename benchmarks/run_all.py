@@ -24,11 +24,17 @@ def benches(quick: bool) -> list[tuple[str, list[str]]]:
     return [
         ("ingest", ["ingest_bench.py", "--events", "10000" if quick else "50000"]),
         ("gate", ["gate_bench.py", *(["--quick"] if quick else [])]),
+        ("kafka", ["kafka_bench.py", *(["--quick"] if quick else [])]),
         ("detect", ["detect_bench.py", "--datasets", "1000" if quick else "10000"]),
         ("rca", ["rca_bench.py", "--requests", "50" if quick else "200"]),
         ("sdk", ["sdk_emit.py", *(["--quick"] if quick else [])]),
         ("readiness", ["readiness_bench.py", "--datasets", *(["1000", "10000"] if quick else ["10000", "100000"])]),
         ("schedule", ["schedule_bench.py", "--seconds", "30" if quick else "60"]),
+        ("sdk-go", ["sdk_go.py", *(["--quick"] if quick else [])]),
+        ("java-sdk", ["java_sdk_bench.py", *(["--quick"] if quick else [])]),
+        # The Node SDK's benchmark (emit() p50/p99, an HTTP handler's throughput and event-loop delay), run by node
+        # against the build `make bench` makes first.
+        ("sdk-node", ["../sdk/node/bench/emit.mjs", *(["--quick"] if quick else [])]),
     ]
 
 
@@ -58,7 +64,8 @@ def main() -> int:
             continue
         print(f"== {name}: {' '.join(argv)}")
         started = time.perf_counter()
-        run = subprocess.run([sys.executable, str(script), *argv[1:]], capture_output=True, text=True)
+        interpreter = ["node"] if script.suffix == ".mjs" else [sys.executable]
+        run = subprocess.run([*interpreter, str(script), *argv[1:]], capture_output=True, text=True)
         print(run.stdout.rstrip())
         if run.returncode != 0:
             print(run.stderr.rstrip()[-2000:])

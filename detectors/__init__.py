@@ -22,8 +22,10 @@ from detectors._detect import (
 from detectors._drift import ChangeRequestError, approve, get_change_request, list_change_requests, reject
 from detectors._freshness import DatasetFreshness, FreshnessFinding, dataset_freshness, evaluate_freshness
 from detectors._gate import ContractBreak, GateRecord, contract_breaks, run_gate
-from detectors._intake import IntakeReport, intake_records
+from detectors._intake import IntakeReport, KafkaRecord, RecordResult, intake_kafka, intake_records
 from detectors._scenario import Replay, Scenario, ScenarioError, load_scenario, replay
+from detectors._series import MinuteRate, WatermarkDay, bad_rate_per_minute, watermark_by_day
+from detectors._wire import decode_kafka_bytes
 
 __all__ = [
     "ChangeRequestError",
@@ -35,18 +37,25 @@ __all__ = [
     "FreshnessFinding",
     "GateRecord",
     "IntakeReport",
+    "KafkaRecord",
+    "MinuteRate",
+    "RecordResult",
     "Replay",
     "Scenario",
     "ScenarioError",
     "UnknownIncident",
     "Violation",
+    "WatermarkDay",
     "approve",
+    "bad_rate_per_minute",
     "compile_contract",
     "contract_breaks",
     "dataset_freshness",
+    "decode_kafka_bytes",
     "evaluate_freshness",
     "find_incidents",
     "get_change_request",
+    "intake_kafka",
     "intake_records",
     "list_change_requests",
     "load_scenario",
@@ -58,4 +67,5 @@ __all__ = [
     "stored_incident",
     "stored_incident_page",
     "stored_incidents",
+    "watermark_by_day",
 ]

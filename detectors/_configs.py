@@ -46,12 +46,6 @@ def compile_stored(stored: list[Stored[Contract]], findings: list[ConfigFinding]
     return validators
 
 
-def contract_validators(store: Store, findings: list[ConfigFinding] | None = None) -> dict[str, ContractValidator]:
-    """The gate's validator per dataset; a contract that does not compile is skipped with a finding."""
-    findings = findings if findings is not None else []
-    return compile_stored(_load(Configs(store), CONTRACT, findings), findings)
-
-
 def active_configs(store: Store) -> ActiveConfigs:
     """Everything a detector pass reads, each row validated; contracts also compiled."""
     active = ActiveConfigs()

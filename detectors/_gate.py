@@ -32,7 +32,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from detectors._contract import UNDECODABLE_MESSAGE, ContractValidator, Violation
-from detectors._wire import decode_value
+from detectors._wire import Undecodable, decode_value
 from evidence._record import GATE_OBSERVATION, EvidenceRecord, GateCounter, _ref_order, evidence_id_for, iso, utc
 
 # reason_code and field of counters for records that passed the gate (as GateCounter documents).
@@ -47,9 +47,9 @@ REASON_BUCKET_SECONDS = 60
 _UTC_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: `rca gate consume` builds 100,000 a second and frozen __init__ costs 2x
 class GateRecord:
-    """One Kafka record, already resolved to its dataset (and producer, when known)."""
+    """One Kafka record, already resolved to its dataset (and producer, when known). Treat it as immutable."""
 
     topic: str
     partition: int
@@ -132,7 +132,11 @@ _Plan = tuple[Callable[[Any], list[Violation]], bool]  # (violations, enforcemen
 
 def run_gate(records: Iterable[GateRecord], validators: Mapping[str, ContractValidator],
              ingest_time: datetime) -> GateOutput:
-    """Validate records against their dataset's contract (records of datasets without one are skipped).
+    """Validate records against their dataset's contract.
+
+    Records of a dataset without a contract are observed, not judged: the first and last of each second are
+    stored as passed observations marked `no_contract` (undecodable ones with their UNDECODABLE_MESSAGE
+    finding), so a contract can be drafted from real traffic; they add to no counter, since nothing checked them.
 
     Observations kept: for each bucket of the batch, the first and last record (by time, then ref) and,
     for failed records, the GateCounter.MAX_SAMPLES samples the counter names. Samples follow
@@ -147,6 +151,7 @@ def run_gate(records: Iterable[GateRecord], validators: Mapping[str, ContractVal
     good: dict[tuple[str, str, str, float], list[Any]] = {}
     good_get = good.get
     failed: list[_Failed] = []
+    unchecked: list[GateRecord] = []
     width = PASSED_BUCKET_SECONDS
     check = _check
     plain_dict = dict
@@ -155,6 +160,7 @@ def run_gate(records: Iterable[GateRecord], validators: Mapping[str, ContractVal
         urn = record.dataset_urn
         is_valid = fast_for(urn)
         if is_valid is None:
+            unchecked.append(record)
             continue
         value = record.value
         schema_id = record.schema_id
@@ -208,6 +214,12 @@ def run_gate(records: Iterable[GateRecord], validators: Mapping[str, ContractVal
                 observations[bad.ref] = _observation(bad.record, bad.schema_id or None, bad.violations, bad.value,
                                                      bad.note, ingest_time)
 
+    for record in _unchecked_sample(unchecked):
+        if record.ref not in observations:
+            seen = _check(record, (_no_violations, False))
+            observations[record.ref] = _observation(record, seen.schema_id or None, seen.violations, seen.value,
+                                                    seen.note, ingest_time, checked=False)
+
     counters.sort(key=lambda c: c.key)
     return GateOutput(
         observations=sorted(observations.values(), key=lambda o: (o.event_time, _ref_order(o.source_ref))),
@@ -231,6 +243,24 @@ def _check(record: GateRecord, plan: _Plan) -> _Failed:
         value = decoded.value
     return _Failed(record, record.timestamp.timestamp(), record.ref, decoded.schema_id or "", violations, value,
                    decoded.note, plan[1])
+
+
+def _no_violations(_: Any) -> list[Violation]:
+    return []
+
+
+def _unchecked_sample(records: list[GateRecord]) -> list[GateRecord]:
+    """The first and last record (by time, then ref) of each (dataset, producer, schema, second)."""
+    buckets: dict[tuple[str, str, str, float], list[GateRecord]] = {}
+    for record in records:
+        key = (record.dataset_urn, record.producer_urn or "", record.schema_id or "",
+               record.timestamp.timestamp() // PASSED_BUCKET_SECONDS)
+        buckets.setdefault(key, []).append(record)
+    sample: list[GateRecord] = []
+    for members in buckets.values():
+        ordered = sorted(members, key=lambda r: (r.timestamp, _ref_order(r.ref)))
+        sample += [ordered[0], ordered[-1]] if len(ordered) > 1 else ordered
+    return sample
 
 
 def _bad_buckets(failed: list[_Failed]) -> dict[tuple[str, str, str, str, str, float], list[_Failed]]:
@@ -274,11 +304,13 @@ def _json_safe(raw: Any) -> Any:
     """An undecodable value as it can be stored in a JSON payload."""
     if isinstance(raw, (bytes, bytearray, memoryview)):
         return {"base64": base64.b64encode(bytes(raw)).decode("ascii")}
+    if isinstance(raw, Undecodable):
+        return raw.preview
     return raw
 
 
 def _observation(record: GateRecord, schema_id: str | None, violations: list[Violation], value: Any,
-                 note: str | None, ingest_time: datetime) -> EvidenceRecord:
+                 note: str | None, ingest_time: datetime, *, checked: bool = True) -> EvidenceRecord:
     source = f"kafka://{record.topic}"
     ref = record.ref
     event_time = utc(record.timestamp)
@@ -297,6 +329,8 @@ def _observation(record: GateRecord, schema_id: str | None, violations: list[Vio
         payload["declared_schema_id"] = record.schema_id
     if note is not None:
         payload["note"] = note
+    if not checked:
+        payload["no_contract"] = True  # observed for drafting a contract; no contract judged it
     primary = violations[0] if violations else None
     return EvidenceRecord(
         evidence_id=evidence_id_for(source, ref),

@@ -6,8 +6,9 @@ in one transaction, so a retried batch is either all new or all duplicate.
 
 from __future__ import annotations
 
+import base64
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -15,10 +16,10 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, select
 
-from detectors._configs import contract_validators
+from detectors._configs import compile_stored
 from detectors._gate import GateRecord, run_gate
-from detectors._wire import decode_value
-from evidence import GATE_OBSERVATION, TRACEPARENT, EvidenceRecord, InvalidEvent, evidence_id_for, iso, utc
+from detectors._wire import Undecodable, decode_value
+from evidence import GATE_OBSERVATION, TRACEPARENT, Contract, EvidenceRecord, InvalidEvent, evidence_id_for, iso, utc
 from evidence._bounds import (
     INT32_MAX,
     INT64_MAX,
@@ -32,9 +33,9 @@ from evidence._bounds import (
     time_error,
     urn_error,
 )
-from evidence._configs import MAPPING, Configs
+from evidence._configs import CONTRACT, MAPPING, Configs
 from evidence._offsets import add_offsets, covered
-from evidence._resolution import PRODUCER_HEADER, Resolved, Unresolved, resolve
+from evidence._resolution import PRODUCER_HEADER, Resolved, Unresolved, resolver
 from evidence._schema import change_requests, gate_offsets, held_records
 from evidence._store import Store
 
@@ -60,6 +61,8 @@ class RecordResult:
 @dataclass
 class IntakeReport:
     results: list[RecordResult] = field(default_factory=list)
+    # The contracts the batch was gated against, by dataset (a consumer copies rejected records by them).
+    contracts: dict[str, Contract] = field(default_factory=dict)
 
     def count(self, status: str) -> int:
         return sum(1 for r in self.results if r.status == status)
@@ -75,7 +78,7 @@ class IntakeReport:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: the consumer builds 100,000 a second, and frozen __init__ costs twice as much
 class KafkaRecord:
     topic: str
     partition: int
@@ -86,11 +89,24 @@ class KafkaRecord:
     headers: dict[str, str]
     value: Any
     ingest_time: datetime | None
-    raw: dict[str, Any]
+    raw: dict[str, Any] | None = None  # as the API received it; None when read off Kafka
 
     @property
     def ref(self) -> str:
         return f"{self.topic}/{self.partition}/{self.offset}"
+
+    def wire_form(self) -> dict[str, Any]:
+        """The record as the gate API takes it (held records are kept in this form for re-resolution)."""
+        if self.raw is not None:
+            return self.raw
+        value = self.value
+        if isinstance(value, Undecodable):
+            value = value.preview
+        elif isinstance(value, bytes | bytearray):
+            value = {"base64": base64.b64encode(bytes(value)).decode("ascii")}
+        return {"topic": self.topic, "partition": self.partition, "offset": self.offset,
+                "timestamp": iso(self.timestamp), "key": self.key, "schema_id": self.schema_id,
+                "headers": self.headers, "value": value}
 
 
 def _time(value: Any, ref: str | None, name: str) -> datetime:
@@ -183,15 +199,35 @@ def intake_records(store: Store, raw_records: Sequence[Any], ingest_time: dateti
         except InvalidEvent as exc:
             ref = exc.event_id
             report.results.append(RecordResult(ref, "rejected", field=exc.field, error=str(exc)))
-    rules = Configs(store).specs(MAPPING)
-    validators = contract_validators(store)  # one contract that does not compile is skipped, not fatal
+    return _intake(store, parsed, report, ingest_time)
+
+
+def intake_kafka(store: Store, records: Sequence[KafkaRecord], ingest_time: datetime,
+                 before_commit: Callable[[IntakeReport], None] | None = None) -> IntakeReport:
+    """Records read off Kafka through the same path, in one transaction.
+
+    `before_commit` sees the finished report inside the transaction: whatever it must do before the batch
+    counts as stored (copy rejected records to a dead-letter topic) it does there, and if it raises, nothing
+    of the batch is stored, so the records are read again.
+    """
+    report = IntakeReport([RecordResult(r.ref, "accepted") for r in records])
+    return _intake(store, list(enumerate(records)), report, ingest_time, before_commit)
+
+
+def _intake(store: Store, parsed: list[tuple[int, KafkaRecord]], report: IntakeReport, ingest_time: datetime | None,
+            before_commit: Callable[[IntakeReport], None] | None = None) -> IntakeReport:
+    configs = Configs(store)
+    resolve = resolver(configs.specs(MAPPING))
+    stored = configs.all(CONTRACT)
+    validators = compile_stored(stored, [])  # one contract that does not compile is skipped, not fatal
+    report.contracts = {s.spec.dataset_urn: s.spec for s in stored if s.spec.dataset_urn in validators}
     with store.writing() as conn:
         fresh = _new_records(conn, store, parsed, report)
         to_gate: list[GateRecord] = []
         for position, record in fresh:
             declared = decode_value(record.value, record.schema_id).schema_id if _is_bytes(record.value) \
                 else record.schema_id
-            outcome = resolve(rules, record.topic, declared, record.headers)
+            outcome = resolve(record.topic, declared, record.headers)
             result = report.results[position]
             if isinstance(outcome, Resolved):
                 result.dataset_urn = outcome.dataset_urn
@@ -204,14 +240,17 @@ def intake_records(store: Store, raw_records: Sequence[Any], ingest_time: dateti
         output = run_gate(to_gate, validators, ingest_time or _latest(r.timestamp for _, r in fresh))
         store.add_records(output.observations, conn)
         store.merge_counters(output.counters, conn)
-        blocked = set(output.rejected)
-        for result in report.results:
-            if result.ref in blocked:
-                result.blocked = True
-            violations = output.failures.get(result.ref) if result.ref else None
-            if violations:
-                result.reason_code, result.field = violations[0].reason_code, violations[0].field or None
+        if output.failures:  # most batches have none: then no result changes
+            blocked = set(output.rejected)
+            for result in report.results:
+                if result.ref in blocked:
+                    result.blocked = True
+                violations = output.failures.get(result.ref) if result.ref else None
+                if violations:
+                    result.reason_code, result.field = violations[0].reason_code, violations[0].field or None
         _mark_offsets(conn, store, [r for position, r in fresh if report.results[position].status == "accepted"])
+        if before_commit is not None:
+            before_commit(report)
     return report
 
 
@@ -220,7 +259,7 @@ def _latest(times: Iterable[datetime]) -> datetime:
 
 
 def _is_bytes(value: Any) -> bool:
-    return isinstance(value, bytes | bytearray) or (isinstance(value, dict) and list(value) == ["base64"])
+    return isinstance(value, bytes | bytearray) or (isinstance(value, dict) and len(value) == 1 and "base64" in value)
 
 
 def _new_records(conn: Connection, store: Store, parsed: list[tuple[int, KafkaRecord]],
@@ -235,11 +274,14 @@ def _new_records(conn: Connection, store: Store, parsed: list[tuple[int, KafkaRe
         ranges[(topic, partition)] = [tuple(r) for r in orjson.loads(row[0])] if row else []
     seen: set[str] = set()
     fresh = []
+    results = report.results
     for position, record in parsed:
-        if record.ref in seen or covered(ranges[(record.topic, record.partition)], record.offset):
-            report.results[position].status = "duplicate"
+        result = results[position]
+        ref = result.ref or record.ref  # set for every parsed record; computed once
+        if ref in seen or covered(ranges[(record.topic, record.partition)], record.offset):
+            result.status = "duplicate"
             continue
-        seen.add(record.ref)
+        seen.add(ref)
         fresh.append((position, record))
     return fresh
 
@@ -283,7 +325,7 @@ def _hold(conn: Connection, store: Store, outcome: Unresolved, record: KafkaReco
         last_seen_time=max(row.last_seen_time, record.timestamp)))
     if row.held < MAX_HELD_PER_REQUEST:
         conn.execute(held_records.insert().values(change_request_id=cr_id, source_ref=record.ref,
-                                                  record=orjson.dumps(record.raw, default=str).decode()))
+                                                  record=orjson.dumps(record.wire_form(), default=str).decode()))
     return cr_id
 
 
@@ -297,7 +339,7 @@ def _drift_observation(outcome: Unresolved, record: KafkaRecord, cr_id: str, now
         traceparent=record.headers.get("traceparent"),
         payload={"topic": record.topic, "partition": record.partition, "offset": record.offset,
                  "timestamp": iso(record.timestamp), "key": record.key, "schema_id": record.schema_id,
-                 "headers": record.headers, "value": _jsonable(record.value), "change_request_id": cr_id,
+                 "headers": record.headers, "value": _jsonable(record.wire_form()["value"]), "change_request_id": cr_id,
                  "violations": [{"reason_code": outcome.reason_code, "field": "", "detail":
                                  f"no approved rule resolves topic {record.topic} schema {outcome.schema_id or '-'}"}]},
     )

@@ -2,7 +2,9 @@
 
 Pure: records, configuration in; for each criterion its value, threshold, whether it is met and why, and a
 backlog line naming the producers or settings that would raise it. The score is the weighted mean of the
-criteria's values (0-100), so a half-done criterion counts half.
+measured criteria's values (0-100), so a half-done criterion counts half. A criterion with nothing to measure
+(0 of 0 records, no producer known) is n/a: value and met are None and it stays out of the score, since "nothing
+seen" is not a 0% failure; its backlog still says how to make it measurable. With nothing measured the score is None.
 
 - trace_anchors: share of the subject's data records (commits, runs, gate observations) carrying a W3C
   traceparent. Gate observations are the gate's bounded sample of Kafka records, not every record.
@@ -36,15 +38,16 @@ DATA_TYPES = frozenset({"DatasetWriteCommitted", "JobRunStarted", "JobRunComplet
 @dataclass(frozen=True)
 class Criterion:
     name: str
-    value: float  # 0..1
+    value: float | None  # 0..1; None: nothing to measure (n/a)
     threshold: float
-    met: bool
+    met: bool | None  # None when not measured
     weight: float
     detail: str
     backlog: str | None = None  # what would raise it; None when met
 
     def as_json(self) -> dict[str, Any]:
-        return {"name": self.name, "value": round(self.value, 3), "threshold": self.threshold, "met": self.met,
+        return {"name": self.name, "value": None if self.value is None else round(self.value, 3),
+                "threshold": self.threshold, "met": self.met,
                 "weight": self.weight, "detail": self.detail, "backlog": self.backlog}
 
 
@@ -52,7 +55,7 @@ class Criterion:
 class Readiness:
     subject: str  # a dataset or producer URN
     kind: str  # dataset | producer
-    score: int  # 0..100
+    score: int | None  # 0..100; None when no criterion could be measured
     criteria: list[Criterion] = field(default_factory=list)
 
     @property
@@ -173,12 +176,15 @@ def producer_readiness(producer_urn: str, records: Iterable[EvidenceRecord], con
     return ReadinessIndex(records, config).producer(producer_urn)
 
 
-def _score(criteria: list[Criterion]) -> int:
-    total = sum(c.weight for c in criteria)
-    return round(100 * sum(c.weight * c.value for c in criteria) / total) if total else 0
+def _score(criteria: list[Criterion]) -> int | None:
+    measured = [(c.weight, c.value) for c in criteria if c.value is not None]
+    total = sum(weight for weight, _ in measured)
+    return round(100 * sum(weight * value for weight, value in measured) / total) if total else None
 
 
-def _criterion(name: str, value: float, detail: str, backlog: str) -> Criterion:
+def _criterion(name: str, value: float | None, detail: str, backlog: str) -> Criterion:
+    if value is None:
+        return Criterion(name, None, THRESHOLDS[name], None, WEIGHTS[name], detail, backlog)
     met = value >= THRESHOLDS[name]
     return Criterion(name, value, THRESHOLDS[name], met, WEIGHTS[name], detail, None if met else backlog)
 
@@ -189,12 +195,13 @@ def _plural(count: int, word: str) -> str:
 
 def _trace_anchors(records: list[EvidenceRecord]) -> Criterion:
     anchored = sum(1 for r in records if r.traceparent)
-    value = anchored / len(records) if records else 0.0
+    value = anchored / len(records) if records else None
     missing = sorted({r.producer_urn or r.source for r in records if not r.traceparent})
     backlog = (f"add trace anchors (traceparent) for {_plural(len(missing), 'producer')}: {', '.join(missing)}"
                if missing else "send records through the gate or job-run events so trace anchors can be measured")
-    return _criterion("trace_anchors", value, f"{anchored} of {_plural(len(records), 'record')} carry a traceparent",
-                      backlog)
+    detail = (f"{anchored} of {_plural(len(records), 'record')} carry a traceparent" if records
+              else "n/a: no commits, runs or gate observations yet")
+    return _criterion("trace_anchors", value, detail, backlog)
 
 
 def _confidence(record: EvidenceRecord, rules: MappingABC[str, Sequence[Mapping]]) -> float:
@@ -215,24 +222,25 @@ def _identity(records: list[EvidenceRecord], rules: MappingABC[str, Sequence[Map
         return _criterion("identity_confidence", 1.0, f"mean resolution confidence 1.00 over "
                           f"{_plural(len(records), 'record')}; 0 below {THRESHOLDS['identity_confidence']}", "")
     scores = [(r, _confidence(r, rules)) for r in records]
-    value = sum(s for _, s in scores) / len(scores) if scores else 0.0
+    value = sum(s for _, s in scores) / len(scores) if scores else None
     weak = sorted({r.producer_urn or r.source for r, s in scores if s < THRESHOLDS["identity_confidence"]})
     low = sum(1 for _, s in scores if s < THRESHOLDS["identity_confidence"])
     backlog = (f"pin resolution rules (autopilot-producer header, schema id) for {_plural(len(weak), 'producer')}: "
                f"{', '.join(weak)}" if weak else "no records to resolve yet")
     detail = (f"mean resolution confidence {value:.2f} over {_plural(len(scores), 'record')}; {low} below "
-              f"{THRESHOLDS['identity_confidence']}")
+              f"{THRESHOLDS['identity_confidence']}" if value is not None else "n/a: no records to resolve yet")
     return _criterion("identity_confidence", value, detail, backlog)
 
 
 def _deploys(producers: list[str], deploying: set[str | None]) -> Criterion:
     emitting = [p for p in producers if p in deploying]
-    value = len(emitting) / len(producers) if producers else 0.0
+    value = len(emitting) / len(producers) if producers else None
     silent = [p for p in producers if p not in deploying]
     backlog = (f"emit DeploymentEvents from {_plural(len(silent), 'producer')}: {', '.join(silent)}" if silent
                else "name the dataset's producer (a resolution rule or policy producer_urn)")
-    return _criterion("deploy_correlation", value,
-                      f"{len(emitting)} of {_plural(len(producers), 'producer')} emit DeploymentEvents", backlog)
+    detail = (f"{len(emitting)} of {_plural(len(producers), 'producer')} emit DeploymentEvents" if producers
+              else "n/a: no producer known yet")
+    return _criterion("deploy_correlation", value, detail, backlog)
 
 
 _PARTS = ("owner team", "tier", "SLO (freshness policy or contract)", "runbook link")
@@ -256,8 +264,8 @@ def _completeness(datasets: list[str], parts_of: Callable[[str], tuple[bool, boo
         for part, ok in zip(_PARTS, parts, strict=True):
             if not ok:
                 missing.setdefault(part, []).append(urn)
-    value = present / (4 * len(datasets)) if datasets else 0.0
+    value = present / (4 * len(datasets)) if datasets else None
     lines = [f"{_ACTIONS[part]} for {', '.join(urns)}" for part, urns in missing.items()]
     detail = (f"{present} of {4 * len(datasets)} set (owner team, tier, SLO, runbook link)" if datasets
-              else "no datasets")
+              else "n/a: no datasets")
     return _criterion("policy_completeness", value, detail, "; ".join(lines) or "no datasets to configure")

@@ -43,6 +43,15 @@ def _topic(value: str) -> str:
     return value
 
 
+def _topic_template(value: str) -> str:
+    if not KAFKA_TOPIC.match(value.replace("{topic}", "t")):
+        raise ValueError("must be a Kafka topic name (1-249 of a-z A-Z 0-9 . _ -) where {topic} stands for the "
+                         "record's topic, such as {topic}.rca-rejected")
+    return value
+
+
+# A topic name with {topic} standing for the record's own topic (where the gate copies records).
+TopicTemplate = Annotated[str, Field(min_length=1, max_length=249), AfterValidator(_topic_template)]
 # Operator-written names shown beside incidents (a team is often two words): bounded, printable, one line.
 Team = Annotated[str, Field(min_length=1, max_length=MAX_NAME), AfterValidator(_printable)]
 # Every config model: no unknown keys, no Infinity or NaN (a JSON body may carry them; JSON cannot store them), and
@@ -128,6 +137,11 @@ class Contract(BaseModel):
     tier: Tier | None = None
     runbook_url: Url | None = None
     deploy_window_minutes: int = Field(default=60, ge=1, le=_WEEK_MINUTES)
+    # Where `rca gate consume` copies records under enforcement "reject" ({topic} is the record's topic):
+    # failing ones to the dead-letter topic (default "{topic}.rca-rejected"), passing ones to valid_topic when
+    # set (e.g. "{topic}.rca-valid"). Quarantine copies: the producer's own records are not blocked.
+    dead_letter_topic: TopicTemplate | None = None
+    valid_topic: TopicTemplate | None = None
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True, allow_inf_nan=False, frozen=True)
 

@@ -153,6 +153,11 @@ class Store:
     def writing(self, urgent: bool = False) -> Iterator[Connection]:
         """A write transaction, one at a time in this process (see _WriteTurns for `urgent`)."""
         with self._write_turns(urgent), self.engine.begin() as conn:
+            if self.dialect == "sqlite":
+                # Take SQLite's write lock up front: a deferred transaction that reads, then writes, fails with
+                # SQLITE_BUSY (no waiting) when another process wrote in between, as two `rca gate consume`
+                # processes on one file do. IMMEDIATE waits out busy_timeout instead, and makes the reads safe.
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
             yield conn
 
     def _insert(self, table: Any) -> Any:
@@ -382,6 +387,11 @@ class Store:
             with self.writing() as own:
                 self.merge_counters(counters, own)
             return
+        if self.dialect == "postgresql":
+            # Read, merge, write must not interleave with another process's: a counter key new to both would be
+            # inserted by one and overwritten by the other's upsert, losing its count. Two gate consumers (or API
+            # replicas) take turns here; SQLite's BEGIN IMMEDIATE already serialises whole transactions.
+            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(%s)", (_COUNTER_LOCK,))
         merged: dict[tuple[Any, ...], GateCounter] = {}
         for counter in counters:
             merged[counter.key] = merged[counter.key].merge(counter) if counter.key in merged else counter
@@ -447,6 +457,9 @@ class _WriteTurns:
             with self._turn:
                 self._held = False
                 self._turn.notify_all()
+
+
+_COUNTER_LOCK = 0x7263615F67617465  # "rca_gate": the advisory lock around counter merges on PostgreSQL
 
 
 def percentile(values: Sequence[float], pct: float) -> float:

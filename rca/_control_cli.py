@@ -3,59 +3,34 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
 import click
-import orjson
-import typer
-from rich.console import Console
-from rich.table import Table
 
-from detectors._drafts import accept, list_drafts, suggest
-from evidence import utc
-from evidence._store import Store
-from rca._control_routes import readiness as readiness_of
-from rca._settings import Settings
-from rca.app import system_clock
-
-policies_app = typer.Typer(help="Baseline policies and contracts drafted from evidence.", no_args_is_help=True)
-console = Console()
+from rca._read_cli import json_option, print_json, server_options, source
+from rca._source import open_store
+from rca._terminal import When, console, working
 
 
-def _store() -> Store:
-    store = Store.open(Settings().database_url)
-    context = click.get_current_context(silent=True)
-    if context is not None:
-        context.call_on_close(store.close)
-    store.ensure_schema()
-    return store
+@click.group()
+def policies() -> None:
+    """Baseline policies and contracts drafted from evidence."""
 
 
-def _at(at: str | None) -> datetime:
-    if at is None:
-        return system_clock()
-    moment = datetime.fromisoformat(at.replace("Z", "+00:00"))
-    if moment.tzinfo is None:
-        raise typer.BadParameter("--at needs an offset, e.g. 2026-01-19T02:15:00-05:00", param_hint="--at")
-    return utc(moment)
-
-
-def _print_json(body: Any) -> None:
-    typer.echo(orjson.dumps(body, option=orjson.OPT_INDENT_2).decode())
-
-
-def _zones(pairs: list[str]) -> dict[str, str]:
+def _zones(pairs: tuple[str, ...]) -> dict[str, str]:
     zones = {}
     for pair in pairs:
         urn, sep, zone = pair.rpartition("=")
         if not sep or not urn or not zone:
-            raise typer.BadParameter(f"{pair!r}: write DATASET_URN=IANA_ZONE, e.g. ds://orders=America/New_York",
+            raise click.BadParameter(f"{pair!r}: write DATASET_URN=IANA_ZONE, e.g. ds://orders=America/New_York",
                                      param_hint="--timezone")
         zones[urn] = zone
     return zones
 
 
 def _print_drafts(drafts: list[dict[str, Any]], title: str) -> None:
+    from rich.table import Table
+
     table = Table(title=title)
     for column in ("id", "kind", "dataset", "status", "proposes"):
         table.add_column(column)
@@ -69,56 +44,70 @@ def _print_drafts(drafts: list[dict[str, Any]], title: str) -> None:
             proposes = f"{len(schema.get('properties', {}))} fields, {len(schema.get('required', []))} required"
         proposes += f"; owner {spec.get('owner_team') or '?'}, tier {spec.get('tier')}"
         table.add_row(draft["id"], draft["kind"], draft["dataset_urn"], draft["status"], proposes)
-    console.print(table)
+    console().print(table)
 
 
-@policies_app.command("suggest")
-def suggest_command(
-    at: Annotated[str | None, typer.Option(help="The clock (RFC 3339); default: now.")] = None,
-    timezone: Annotated[list[str] | None, typer.Option(help="DATASET_URN=IANA_ZONE (default UTC); repeatable.")] = None,
-    accept_all: Annotated[bool, typer.Option("--accept", help="Accept every draft at once.")] = False,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
-) -> None:
-    """Draft baseline policies and contracts for datasets that have none, from their evidence."""
-    store = _store()
-    now = _at(at)
-    drafts = suggest(store, now, timezones=_zones(timezone or []))
-    if accept_all:
-        drafts = [accept(store, d["id"], now, "cli") for d in drafts]
+@policies.command("suggest")
+@click.option("--at", type=When(), metavar="TIME", help="The clock: 2026-01-19T02:15:00-05:00, a date, or now "
+              "(default).")
+@click.option("--timezone", "timezones", multiple=True, metavar="URN=ZONE",
+              help="A dataset's IANA zone, e.g. ds://orders=America/New_York (default UTC); repeatable.")
+@click.option("--accept", "accept_all", is_flag=True, help="Accept every draft at once.")
+@json_option
+def suggest_command(at: datetime | None, timezones: tuple[str, ...], accept_all: bool, as_json: bool) -> None:
+    """Draft baseline policies and contracts for datasets that have none, from their evidence (database)."""
+    from detectors._drafts import accept, suggest
+    from rca.app import system_clock
+
+    zones = _zones(timezones)
+    store = open_store()
+    click.get_current_context().call_on_close(store.close)
+    now = at or system_clock()
+    with working("Drafting from evidence"):
+        drafts = suggest(store, now, timezones=zones)
+        if accept_all:
+            drafts = [accept(store, d["id"], now, "cli") for d in drafts]
     if as_json:
-        _print_json({"items": drafts})
+        print_json({"items": drafts})
         return
     _print_drafts(drafts, f"Policy drafts ({'accepted' if accept_all else 'suggested'}: {len(drafts)})")
 
 
-@policies_app.command("list")
-def list_command(
-    status: Annotated[str | None, typer.Option(help="draft, accepted or dismissed")] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
-) -> None:
+@policies.command("list")
+@click.option("--status", type=click.Choice(("draft", "accepted", "dismissed")), help="Only drafts in this state.")
+@server_options
+@json_option
+def list_command(status: str | None, url: str | None, token: str | None, profile: str | None, as_json: bool) -> None:
     """List stored policy drafts."""
-    drafts = list_drafts(_store(), status)
+    drafts = source(url, token, profile).drafts(status)
     if as_json:
-        _print_json({"items": drafts})
+        print_json({"items": drafts})
         return
     _print_drafts(drafts, f"Policy drafts ({status or 'all'})")
 
 
-def readiness(
-    dataset: Annotated[str | None, typer.Option(help="One dataset URN.")] = None,
-    producer: Annotated[str | None, typer.Option(help="One producer URN.")] = None,
-    at: Annotated[str | None, typer.Option(help="The clock (RFC 3339); default: now.")] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
-) -> None:
+@click.command()
+@click.option("--dataset", metavar="URN", help="One dataset.")
+@click.option("--producer", metavar="URN", help="One producer.")
+@click.option("--at", type=When(), metavar="TIME", help="The clock (database only): a time, a date, or now (default).")
+@server_options
+@json_option
+def readiness(dataset: str | None, producer: str | None, at: datetime | None, url: str | None, token: str | None,
+              profile: str | None, as_json: bool) -> None:
     """Readiness per dataset and producer: each criterion, and the backlog that would raise the score."""
-    items = readiness_of(_store(), _at(at), dataset_urn=dataset, producer_urn=producer)
+    reader = source(url, token, profile)
+    with working("Measuring readiness"):
+        items = reader.readiness(dataset, producer, at)
     if as_json:
-        _print_json({"items": [r.as_json() for r in items]})
+        print_json({"items": items})
         return
+    out = console()
     for item in items:
-        console.print(f"[bold]{item.subject}[/bold] ({item.kind}) readiness is {item.score}%")
-        for criterion in item.criteria:
-            mark = "[green]yes[/green]" if criterion.met else "[red]no[/red]"
-            console.print(f"  {mark} {criterion.name}: {criterion.detail}")
-        for line in item.backlog:
-            console.print(f"  -> {line}")
+        score = "n/a (nothing measured yet)" if item["score"] is None else f"{item['score']}%"
+        out.print(f"{item['subject']} ({item['kind']}) readiness is {score}", style="bold", markup=False)
+        for criterion in item["criteria"]:
+            mark = {True: "[green]yes[/green]", False: "[red]no[/red]", None: "[dim]n/a[/dim]"}[criterion["met"]]
+            out.print(f"  {mark} ", end="")
+            out.print(f"{criterion['name']}: {criterion['detail']}", markup=False)
+        for line in item["backlog"]:
+            out.print(f"  -> {line}", markup=False)

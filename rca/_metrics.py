@@ -6,6 +6,7 @@ Lag is read from the store at scrape time; everything else is counted where it h
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
@@ -14,7 +15,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from detectors import DetectionResult, DetectSettings, run_detectors, store_incidents
@@ -23,6 +24,7 @@ from evidence._store import Store
 from rca._detect_worker import DetectWorker
 from rca._errors import ApiError
 
+log = logging.getLogger("rca")
 # Seconds, from a fast batch to a slow pass; lag and creation latency reach minutes when something is wrong.
 _FAST = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 _SLOW = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 4 * 3600.0)
@@ -61,6 +63,61 @@ class _LagCollector(Collector):
         threshold = GaugeMetricFamily("rca_ingestion_lag_threshold_seconds", "The stale-evidence threshold")
         threshold.add_metric([], self.settings.stale_threshold_s)
         yield threshold
+
+
+class KafkaCollector(Collector):
+    """The gate's consumer: what this process read, and the whole group's lag, asked of the brokers at scrape
+    time (at most every LAG_CACHE_S; a broker that does not answer leaves rca_gate_consumer_lag_up at 0)."""
+
+    LAG_CACHE_S = 5.0
+
+    def __init__(self, stats: Any, lag: Any, group: str) -> None:
+        self.stats, self.lag, self.group = stats, lag, group
+        self._cached: tuple[float, dict[tuple[str, int], int] | None] = (0.0, None)
+
+    def _lag(self) -> dict[tuple[str, int], int] | None:
+        at, value = self._cached
+        if time.monotonic() - at > self.LAG_CACHE_S:
+            try:
+                value = self.lag()
+            except Exception as exc:
+                log.warning("consumer lag of group %s unavailable: %s", self.group, exc)
+                value = None
+            self._cached = (time.monotonic(), value)
+        return value
+
+    def collect(self) -> Iterable[Metric]:
+        stats = self.stats
+        with stats.lock:
+            families = [
+                ("rca_gate_records", "Kafka records this process read and stored, by topic", stats.records),
+                ("rca_gate_poison_records", "Records that could not be decoded (UNDECODABLE_MESSAGE), by topic",
+                 stats.poison),
+                ("rca_gate_dead_letter_records", "Quarantine copies produced, by destination topic",
+                 stats.dead_lettered),
+            ]
+            rate, failures = stats.rate, stats.failures
+        for name, documentation, values in families:
+            family = CounterMetricFamily(name, documentation, labels=["topic"])
+            for topic, count in sorted(values.items()):
+                family.add_metric([topic], count)
+            yield family
+        gauge = GaugeMetricFamily("rca_gate_records_per_second", "Records stored per second over the last 10 s")
+        gauge.add_metric([], rate)
+        yield gauge
+        failed = CounterMetricFamily("rca_gate_batch_failures", "Batches that could not be stored and were re-read")
+        failed.add_metric([], failures)
+        yield failed
+        lag = self._lag()
+        up = GaugeMetricFamily("rca_gate_consumer_lag_up", "1 when the brokers answered the last lag query")
+        up.add_metric([], 0.0 if lag is None else 1.0)
+        yield up
+        behind_by = GaugeMetricFamily("rca_gate_consumer_lag", "Records of a partition not yet committed by the gate's "
+                                   "consumer group (high watermark minus committed offset)",
+                                   labels=["group", "topic", "partition"])
+        for (topic, partition), behind in sorted((lag or {}).items()):
+            behind_by.add_metric([self.group, topic, str(partition)], behind)
+        yield behind_by
 
 
 class BackboneMetrics:

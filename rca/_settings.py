@@ -38,6 +38,14 @@ class Settings(BaseSettings):
     metrics_public: bool = False
     # The dataset URN of an OpenLineage dataset: {name}, {namespace}, {namespace_path} (evidence/_openlineage.py).
     openlineage_dataset_urn: str = "ds://{name}"
+    # The contract gate as a Kafka consumer inside `rca serve` (off unless a bootstrap address is set); the same
+    # settings are the defaults of `rca gate consume`. librdkafka's own settings: RCA_KAFKA_CONFIG (a properties
+    # file) and RCA_LIBRDKAFKA_* (rca/_kafka_config.py).
+    kafka_bootstrap: str | None = None
+    kafka_group: str = "rca-gate"
+    kafka_topics: str = ""  # comma-separated names, or regular expressions starting with ^
+    kafka_config: str | None = None
+    kafka_max_value_bytes: int = Field(default=1024 * 1024, ge=1024)
 
     def detect_settings(self) -> DetectSettings:
         return DetectSettings(stale_threshold_s=self.stale_threshold_s, stale_window_s=self.stale_window_s,

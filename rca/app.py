@@ -9,6 +9,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
@@ -27,6 +28,7 @@ from rca import (
     _incident_routes,
     _ingest_routes,
     _metrics,
+    _reader_routes,
     console,
 )
 from rca._auth import Authenticator
@@ -63,22 +65,27 @@ def create_app(
     detect_worker = DetectWorker(settings.database_url) if own_store and separable(settings.database_url) \
         and settings.detect_in_worker else None
     metrics = _metrics.BackboneMetrics(store, clock, detect_settings, detect_worker)
+    gate_member = gate_consumer(settings, store, clock, metrics) if settings.kafka_bootstrap else None
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         stop = threading.Event()
-        worker = None
+        workers = []
         if settings.detect_interval_s > 0:
-            worker = threading.Thread(target=_detect_loop, args=(metrics, clock, detect_settings, stop,
-                                                                  settings.detect_interval_s, app.state.announce),
-                                      name="rca-detectors", daemon=True)
+            workers.append(threading.Thread(target=_detect_loop, args=(
+                metrics, clock, detect_settings, stop, settings.detect_interval_s, app.state.announce),
+                name="rca-detectors", daemon=True))
+        if gate_member is not None:
+            workers.append(threading.Thread(target=_consume_loop, args=(gate_member, stop), name="rca-gate-consumer",
+                                            daemon=True))
+        for worker in workers:
             worker.start()
         yield
         stop.set()
         if detect_worker is not None:
             detect_worker.close()  # first: a pass in the worker ends now, and with it the loop's wait for it
-        if worker is not None:
-            worker.join(timeout=10)
+        for worker in workers:
+            worker.join(timeout=30)  # the consumer commits what it stored before it leaves its group
 
     app = FastAPI(
         lifespan=lifespan,
@@ -121,6 +128,7 @@ def create_app(
     app.include_router(_copilot_routes.router)
     app.include_router(_control_routes.router)
     app.include_router(_metrics.router)
+    app.include_router(_reader_routes.router)
     app.include_router(console.router)
     if os.environ.get("RCA_SLACK_SIGNING_SECRET"):
         from rca import _slack  # slack_bolt only when the bot is configured
@@ -149,6 +157,34 @@ def _detect_loop(metrics: _metrics.BackboneMetrics, clock: Clock, settings: Dete
                 break  # shutting down: the pass was cut short on purpose
             log.exception("detector pass failed; retrying in %s s", interval_s)
         next_at = max(next_at + interval_s, monotonic())
+
+
+def gate_consumer(settings: Settings, store: Store, clock: Clock, metrics: _metrics.BackboneMetrics) -> Any:
+    """The contract gate's consumer-group member that `rca serve` runs when RCA_KAFKA_BOOTSTRAP is set."""
+    from rca._kafka import ConsumerOptions, GateConsumer, GroupLag
+    from rca._kafka_config import client_config
+
+    topics = tuple(t.strip() for t in settings.kafka_topics.split(",") if t.strip())
+    if not topics:
+        raise ConfigError("RCA_KAFKA_BOOTSTRAP is set but RCA_KAFKA_TOPICS is empty: name the topics the gate reads "
+                          "(comma-separated; a regular expression starts with ^), or unset RCA_KAFKA_BOOTSTRAP.")
+    config = client_config(settings.kafka_bootstrap, environ=os.environ,
+                           config_file=Path(settings.kafka_config) if settings.kafka_config else None)
+    member = GateConsumer(store, ConsumerOptions(config, settings.kafka_group, topics,
+                                                 max_value_bytes=settings.kafka_max_value_bytes), clock)
+    metrics.registry.register(_metrics.KafkaCollector(member.stats, GroupLag(config, settings.kafka_group),
+                                                      settings.kafka_group))
+    return member
+
+
+def _consume_loop(member: Any, stop: threading.Event) -> None:
+    """The gate's consumer inside `rca serve`: a failure is logged and the member rejoins its group."""
+    while not stop.is_set():
+        try:
+            member.run(stop)
+        except Exception:
+            log.exception("the gate's Kafka consumer failed; rejoining its group in 5 s")
+            stop.wait(5)
 
 
 def _announcer(listeners: list[Callable[[list[dict[str, Any]]], object]]) -> Callable[[DetectionResult], None]:

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from evidence._store import Store
 from evidence._tokens import create_token
 from rca import Settings, create_app
-from support import POSTGRES_URL, FixedClock, fresh_postgres
+from support import KAFKA_BOOTSTRAP, POSTGRES_URL, FixedClock, fresh_postgres, kafka_required
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -29,6 +29,17 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         pytest.skip("no PostgreSQL: set RCA_TEST_POSTGRES_URL (make test does when it can)")
     fresh_postgres(POSTGRES_URL)
     return POSTGRES_URL
+
+
+@pytest.fixture(scope="session")
+def kafka() -> str:
+    """The bootstrap address of a real Kafka broker (RCA_TEST_KAFKA_BOOTSTRAP, which scripts/with-kafka sets)."""
+    if KAFKA_BOOTSTRAP:
+        return KAFKA_BOOTSTRAP
+    reason = "no Kafka broker: set RCA_TEST_KAFKA_BOOTSTRAP, or run under scripts/with-kafka (make test does)"
+    if kafka_required():
+        pytest.fail(f"{reason}; RCA_REQUIRE_KAFKA=1 or CI is set, so the Kafka tests must run")
+    pytest.skip(reason)
 
 
 @pytest.fixture

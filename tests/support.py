@@ -8,10 +8,11 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import httpx
 from sqlalchemy import create_engine, text
@@ -19,6 +20,8 @@ from sqlalchemy import create_engine, text
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 POSTGRES_URL = os.environ.get("RCA_TEST_POSTGRES_URL")
+# A real Kafka broker (scripts/with-kafka starts one for `make test`); tests take it through the `kafka` fixture.
+KAFKA_BOOTSTRAP = os.environ.get("RCA_TEST_KAFKA_BOOTSTRAP")
 # The contract of the reference Spring scenario (shared/scenarios/spring_missing_customer_id.yaml).
 ORDERS_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -31,6 +34,27 @@ ORDERS_SCHEMA: dict[str, Any] = {
         "note": {"type": "string"},
     },
 }
+
+
+class ChildProcess:
+    """A process a test started, its output in a log file: killed with SIGKILL, or stopped politely."""
+
+    process: subprocess.Popen[bytes]
+    _log: IO[bytes]
+
+    def kill9(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(10)
+
+    def stop(self, timeout_s: float = 10) -> int:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                self.kill9()
+        self._log.close()
+        return self.process.returncode
 
 
 class FixedClock:
@@ -74,7 +98,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-class Server:
+class Server(ChildProcess):
     def __init__(self, database_url: str, log: Path, *extra: str, env: dict[str, str] | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -83,30 +107,19 @@ class Server:
         rca = Path(sys.executable).with_name("rca")
         self.process = subprocess.Popen([str(rca), "serve", "--port", str(self.port), *extra], env=environment,
                                         stdout=self._log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 60
+        # Generous: on a 2-core machine shared with other suites, a cold start has taken more than 30 s.
+        deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
+                self.stop()
                 raise RuntimeError(f"rca serve exited with {self.process.returncode}; see {log}")
             try:
-                if httpx.get(f"{self.url}/healthz", timeout=5).status_code == 200:
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
                     return
             except httpx.TransportError:
                 time.sleep(0.1)
-        self.stop()  # a server that never answered must not outlive the test that started it
-        raise RuntimeError(f"rca serve did not answer within 60 s; see {log}")
-
-    def kill9(self) -> None:
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(10)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.kill9()
-        self._log.close()
+        self.stop()  # never leave a server behind: the fixture only stops the ones that started
+        raise RuntimeError(f"rca serve did not answer within 90 s; see {log}")
 
 
 @dataclass
@@ -122,3 +135,78 @@ class Live:
     def api(self, role: str | None = "admin") -> httpx.Client:
         headers = {"Authorization": f"Bearer {self.tokens[role]}"} if role else {}
         return httpx.Client(base_url=self.server.url, headers=headers, timeout=60)
+
+
+def kafka_required() -> bool:
+    """Under CI (or RCA_REQUIRE_KAFKA=1) a missing broker fails the Kafka tests instead of skipping them."""
+    return os.environ.get("RCA_REQUIRE_KAFKA") == "1" or bool(os.environ.get("CI"))
+
+
+def new_topic(bootstrap: str, name: str, partitions: int = 1, **config: str) -> str:
+    """Create a topic named `name` plus a random suffix (a reused broker keeps old topics) and return its name."""
+    import uuid
+
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    topic = f"{name}.{uuid.uuid4().hex[:8]}"
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    for future in admin.create_topics([NewTopic(topic, partitions, 1, config=config)]).values():
+        future.result(30)
+    return topic
+
+
+def produce(bootstrap: str, topic: str, records: Iterable[dict[str, Any]], **config: Any) -> int:
+    """Produce records ({value, key?, partition?, headers?, timestamp_ms?}) and wait until all are acknowledged."""
+    from confluent_kafka import Producer
+
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20, "acks": "all", **config})
+    failures: list[str] = []
+
+    def delivered(error: Any, _: Any) -> None:
+        if error is not None:
+            failures.append(error.str())
+
+    count = 0
+    for record in records:
+        extra = {k: record[k] for k in ("key", "headers", "partition") if record.get(k) is not None}
+        if record.get("timestamp_ms") is not None:
+            extra["timestamp"] = record["timestamp_ms"]
+        while True:
+            try:
+                producer.produce(topic, value=record["value"], on_delivery=delivered, **extra)
+                break
+            except BufferError:
+                producer.poll(0.1)
+        count += 1
+    left = producer.flush(60)
+    assert left == 0 and not failures, f"{left} records unacknowledged, failures: {failures[:3]}"
+    return count
+
+
+# Records of the Kafka gate tests: orders on a topic mapped to ds://orders_v1 with the ORDERS_SCHEMA contract.
+GATE_T0 = datetime(2026, 3, 10, 10, 0, tzinfo=UTC)
+PRODUCER = "svc://checkout-service"
+
+
+def order(i: int, **changes: Any) -> dict[str, Any]:
+    value = {"order_id": f"o-{i}", "customer_id": f"c-{i % 97}", "amount": 10.5, "currency": "EUR", **changes}
+    return {k: v for k, v in value.items() if v is not None}
+
+
+def record(i: int, value: Any, *, partition: int | None = None, ms: int = 1) -> dict[str, Any]:
+    """Record i for `produce`: JSON (or the bytes given), timestamped i * ms milliseconds after GATE_T0."""
+    import orjson
+
+    raw = value if isinstance(value, bytes) else orjson.dumps(value)
+    return {"value": raw, "key": f"o-{i}".encode(), "partition": partition,
+            "headers": [("autopilot-producer", PRODUCER.encode()), ("autopilot-env", b"prod")],
+            "timestamp_ms": int(GATE_T0.timestamp() * 1000) + i * ms}
+
+
+def configure_orders(store: Any, topic: str, dataset: str = "ds://orders_v1", **contract: Any) -> None:
+    from evidence import Contract, Mapping
+    from evidence._configs import CONTRACT, MAPPING, Configs
+
+    configs = Configs(store)
+    configs.put(CONTRACT, Contract(dataset_urn=dataset, schema=ORDERS_SCHEMA, **contract), GATE_T0)
+    configs.put(MAPPING, Mapping(topic=topic, dataset_urn=dataset, producer_urn=PRODUCER), GATE_T0)

@@ -6,6 +6,7 @@
     # GET /incidents/{id}        timeline, chart, evidence, RCA panel and chat
     # GET /change-requests       drift change requests (approve / reject need an admin token)
     # GET /readiness             readiness per dataset and producer, criteria and backlog
+    # GET /ask                   chat with the copilot about any incident
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
 _HERE = files(__name__)
-_TYPES = {"console.css": "text/css; charset=utf-8", "console.js": "text/javascript; charset=utf-8"}
+_TYPES = {"console.css": "text/css; charset=utf-8", "console.js": "text/javascript; charset=utf-8",
+          "favicon.svg": "image/svg+xml"}
 # The page loads nothing from elsewhere; evidence payloads are untrusted, so no inline script runs either.
 _CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; "
         "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
@@ -53,6 +55,17 @@ def change_requests_page() -> HTMLResponse:
 @router.get("/readiness")
 def readiness_page() -> HTMLResponse:
     return _page()
+
+
+@router.get("/ask")
+def ask_page() -> HTMLResponse:
+    return _page()
+
+
+@router.get("/favicon.ico")
+def favicon() -> Response:
+    # Browsers ask for /favicon.ico on their own; the page links the same icon as /static/favicon.svg.
+    return static("favicon.svg")
 
 
 @router.get("/static/{name}")

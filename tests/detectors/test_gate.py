@@ -243,9 +243,16 @@ def test_a_schema_id_mismatch_is_noted_on_violations() -> None:
     assert observation.payload["note"].startswith("frame schema id 43")
 
 
-def test_records_of_datasets_without_a_contract_are_not_gated() -> None:
-    output = run_gate([rec(1, 1.0, NO_CUSTOMER, dataset="ds://other")], VALIDATORS, INGEST)
-    assert output == GateOutput(observations=[], counters=[], rejected=[], failures={})
+def test_records_of_datasets_without_a_contract_are_observed_not_judged() -> None:
+    records = [rec(i, 1.0 + i / 10, NO_CUSTOMER, dataset="ds://other") for i in range(5)]
+    records.append(rec(9, 3.0, b"\x07garbage", dataset="ds://other"))
+    output = run_gate(records, VALIDATORS, INGEST)
+    assert (output.counters, output.rejected, output.failures) == ([], [], {})
+    # The first and last of each second are kept, marked as observed without a contract.
+    assert [(o.source_ref, o.reason_code) for o in output.observations] == [
+        ("orders.created/0/0", None), ("orders.created/0/4", None), ("orders.created/0/9", "UNDECODABLE_MESSAGE")]
+    assert all(o.payload["no_contract"] for o in output.observations)
+    assert output.observations[0].payload["value"] == NO_CUSTOMER
 
 
 def test_a_record_ingest_time_wins_over_the_batch_one() -> None:

@@ -29,9 +29,11 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture
-def demo_url(tmp_path: Path) -> Iterator[str]:
-    """What `rca serve --demo` runs: the demo stories loaded, auth off on loopback, the clock at the stories' now."""
+@pytest.fixture(scope="module")
+def demo_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """What `rca serve --demo` runs: the demo stories loaded, auth off on loopback, the clock at the stories' now.
+    One server for the module: the tests only read (and chat), and starting one takes seconds."""
+    tmp_path = tmp_path_factory.mktemp("demo")
     port = _free_port()
     env = {**os.environ, "RCA_DATABASE_URL": f"sqlite:///{tmp_path / 'demo.db'}",
            "RCA_CHROMA_PATH": str(tmp_path / "chroma")}
@@ -96,7 +98,7 @@ def test_on_call_opens_an_incident_asks_why_and_opens_the_cited_evidence(demo_ur
     expect(page.locator("#evidence-table")).to_contain_text("DeploymentEvent")
     expect(page.locator("#rca")).to_contain_text("cause identified")
     expect(page.locator("#rca .claims li").first).to_be_visible()
-    expect(page.locator("#correlated-deploy")).to_contain_text("checkout-service v2.8.1")
+    expect(page.locator("#fact-changed")).to_contain_text("checkout-service v2.8.1")
     expect(page.locator("#downstream")).to_contain_text("ds://curated/orders_enriched")
 
     page.fill("#chat-question", "why?")
@@ -137,9 +139,16 @@ def test_readers_read_with_their_pasted_token_and_only_admins_decide_change_requ
     server = serve(database_url, env={"RCA_DETECT_INTERVAL_S": "0", "RCA_CHROMA_PATH": str(tmp_path / "chroma")})
 
     page.goto(f"{server.url}/")
-    expect(page.locator("#error")).to_contain_text("401")
+    expect(page.locator("#error")).to_contain_text("Paste a token to see incidents")
+    expect(page.locator("#token-panel")).to_be_visible()  # opened for the person, where to paste
+    page.fill("#token", "rca_r_not-a-real-token")
+    page.click("#token-form button[type=submit]")
+    expect(page.locator("#token-help")).to_contain_text("not accepted")
+    expect(page.locator("#token-state")).not_to_contain_text("oncall")
+    assert page.evaluate("localStorage.getItem('rca.token')") is None  # a refused token is not kept
     page.fill("#token", reader)
-    page.click("#token-form button")
+    page.click("#token-form button[type=submit]")
+    expect(page.locator("#token-state")).to_have_text("oncall (reader)")
     expect(page.locator("#incidents tbody tr")).to_have_count(2)
     page.select_option("#filters select[name=status]", "all")
     page.fill("#filters input[name=tier]", "1")
@@ -152,11 +161,13 @@ def test_readers_read_with_their_pasted_token_and_only_admins_decide_change_requ
     expect(row).to_have_count(1)
     expect(row).to_contain_text("orders.created")
     row.locator("button.approve").click()
-    expect(page.locator("#error")).to_contain_text("403")
+    expect(page.locator("#error")).to_contain_text("Your token (oncall) is a reader token and may not do this")
     expect(row).to_contain_text("open")
 
+    page.click("#token-toggle")
     page.fill("#token", admin)
-    page.click("#token-form button")
+    page.click("#token-form button[type=submit]")
+    expect(page.locator("#token-state")).to_have_text("platform (admin)")
     page.locator("#change-requests button.approve").click()
     expect(page.locator("#change-requests tbody tr")).to_contain_text("approved")
 
@@ -177,3 +188,109 @@ def test_readiness_shows_each_criterion_and_the_backlog(demo_url: str, page) -> 
         expect(row.locator(".criteria")).to_contain_text(name)
     expect(row).to_contain_text("runbook")  # the demo's contract has no runbook link: the backlog says so
     assert errors == []
+
+
+FACTS = ("#fact-what", "#fact-since", "#fact-changed", "#fact-who", "#fact-proof")
+SIZES = [pytest.param(390, 844, id="phone-390x844"), pytest.param(1366, 900, id="laptop-1366x900")]
+
+
+def _overflow(page) -> int:  # type: ignore[no-untyped-def]
+    """How many CSS pixels the page is wider than the window (0: no horizontal scrolling)."""
+    return int(page.evaluate("Math.max(document.documentElement.scrollWidth, document.body.scrollWidth)"
+                             " - window.innerWidth"))
+
+
+@pytest.mark.parametrize(("width", "height"), SIZES)
+def test_every_page_fits_the_window_and_the_five_facts_are_above_the_fold(demo_url: str, page, width: int,
+                                                                          height: int) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    errors: list[str] = []
+    missing: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("response", lambda r: missing.append(r.url) if r.status == 404 else None)
+    page.set_viewport_size({"width": width, "height": height})
+    OUTPUT.mkdir(exist_ok=True)
+    size = f"{width}x{height}"
+
+    page.goto(f"{demo_url}/")
+    rows = page.locator("#incidents tbody tr")
+    expect(rows).to_have_count(2)
+    spring = page.locator("#incidents tbody tr", has_text="ds://orders_v1")
+    # what changed, how many downstream, for how long
+    expect(spring.locator(".changed")).to_have_text("deploy checkout-service v2.8.1")
+    expect(spring.locator(".downstream")).to_have_text("1")
+    expect(spring.locator(".age")).to_have_text("8 min")
+    expect(page.locator("#chat-form")).to_be_visible()  # chat from the list
+    table = page.locator("#incidents").bounding_box()
+    # the list gets the room there is (a squeezed grid column overflows nothing, yet is unreadable)
+    assert table is not None and table["width"] >= (width - 40 if width < 700 else width - 440), table
+    assert _overflow(page) <= 0, f"the incidents list is {_overflow(page)} px wider than {size}"
+    page.screenshot(path=str(OUTPUT / f"console-list-{size}.png"))
+
+    for dataset in ("ds://orders_v1", "ds://curated/orders_enriched"):
+        page.goto(f"{demo_url}/")
+        page.get_by_role("link", name=dataset, exact=True).click()
+        page.wait_for_url("**/incidents/inc_*")
+        expect(page.locator("#rca")).to_be_visible(timeout=30_000)
+        expect(page.locator("#chart svg")).to_be_visible(timeout=30_000)
+        assert page.evaluate("window.scrollY") == 0
+        for selector in FACTS:
+            box = page.locator(selector).bounding_box()
+            assert box is not None and box["y"] + box["height"] <= height, \
+                f"{selector} of {dataset} ends at {box and box['y'] + box['height']:.0f} px, below the {size} fold"
+        assert _overflow(page) <= 0, f"{dataset}'s page is {_overflow(page)} px wider than {size}"
+        name = dataset.rsplit("/", 1)[-1]
+        page.screenshot(path=str(OUTPUT / f"console-incident-{name}-{size}.png"))
+        page.screenshot(path=str(OUTPUT / f"console-incident-{name}-{size}-full.png"), full_page=True)
+
+    for path, ready in (("/readiness", "#readiness"), ("/change-requests", "#change-requests"), ("/ask", "#chat-form")):
+        page.goto(f"{demo_url}{path}")
+        expect(page.locator(ready)).to_be_visible()
+        assert _overflow(page) <= 0, f"{path} is {_overflow(page)} px wider than {size}"
+    assert errors == [] and missing == []
+
+
+def test_the_charts_are_time_series_from_stored_counters(demo_url: str, page) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    page.goto(f"{demo_url}/")
+    page.get_by_role("link", name="ds://orders_v1", exact=True).click()
+    chart = page.locator("#chart")
+    expect(chart.locator("path.rate")).to_have_count(1)
+    # The producer's deploys in the window: v2.8.1 (v2.8.0 was the day before; payments is another producer)
+    expect(chart.locator("line.deploy")).to_have_count(1)
+    expect(chart).to_contain_text("first bad")
+    expect(chart).to_contain_text("v2.8.1")
+    page.goto(f"{demo_url}/")
+    page.get_by_role("link", name="ds://curated/orders_enriched", exact=True).click()
+    watermark = page.locator("#chart")
+    expect(watermark).to_contain_text("Watermark by day (America/New_York)")
+    expect(watermark.locator("circle.landed")).to_have_count(7)  # one partition a day, 2026-01-12 to 01-18
+    expect(watermark.locator("text.missing")).to_have_count(7)  # 01-06 to 01-11 had no commit stored, nor today
+    # times in sentences take the console's format; an id that looks like a time (the run's) stays as written
+    expect(page.locator("#rca")).to_contain_text("2026-01-19T06:00Z_abc")
+
+
+def test_one_timestamp_format_with_a_local_and_utc_toggle(demo_url: str, page) -> None:  # type: ignore[no-untyped-def]
+    import re
+
+    from playwright.sync_api import expect
+
+    context = page.context.browser.new_context(timezone_id="America/New_York", viewport={"width": 1366, "height": 900})
+    page = context.new_page()
+    page.goto(f"{demo_url}/")
+    page.get_by_role("link", name="ds://orders_v1", exact=True).click()
+    expect(page.locator("#rca")).to_be_visible(timeout=30_000)
+    times = page.locator("time").all_inner_texts()
+    assert times and all(re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC", t) for t in times), times
+    assert "2026-03-10 10:21:04 UTC" in times  # first bad
+    # the RCA's sentences carry their times in the same format (the API writes some as RFC 3339)
+    assert not re.search(r"\d{4}-\d{2}-\d{2}T\d{2}", page.locator("#rca").inner_text())
+    page.click("#tz-toggle")
+    expect(page.locator("#tz-toggle")).to_have_text("Local time")
+    expect(page.locator("#rca")).to_be_visible(timeout=30_000)
+    local = page.locator("time").all_inner_texts()
+    assert all(re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} \S+", t) for t in local), local
+    assert any(t.startswith("2026-03-10 06:21:04 ") for t in local), local  # New York, daylight time
+    context.close()

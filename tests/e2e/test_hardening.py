@@ -29,7 +29,7 @@ from evidence._configs import CONTRACT, POLICY
 from evidence._schema import configs
 from evidence._store import Store
 from evidence._tokens import create_token
-from support import POSTGRES_URL, Live, Server
+from support import POSTGRES_URL, Live, Server, free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -564,7 +564,8 @@ def test_a_sqlite_shm_file_it_cannot_write_stops_the_server_with_the_reason() ->
         env = {**os.environ, "RCA_DATABASE_URL": url, "HOME": str(directory), "RCA_CHROMA_PATH": str(directory / "c")}
         rca = Path(sys.executable).with_name("rca")
         done = subprocess.run(["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", str(rca),
-                               "serve", "--port", "9"], env=env, capture_output=True, text=True, timeout=60)
+                               "serve", "--port", str(free_port())], env=env, capture_output=True, text=True,
+                              timeout=60)
         assert done.returncode == 1, done.stdout + done.stderr
         assert "rca.db-wal is not readable and writable" in " ".join((done.stdout + done.stderr).split())
     finally:

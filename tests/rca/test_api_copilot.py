@@ -1,6 +1,6 @@
 import json
 
-from typer.testing import CliRunner
+from click.testing import CliRunner
 
 from detectors import run_detectors
 from detectors._scenario import load_into, load_scenario

@@ -1,7 +1,7 @@
 import json
 
 import pytest
-from typer.testing import CliRunner
+from click.testing import CliRunner
 
 from evidence._store import Store
 from rca.cli import app
@@ -127,3 +127,39 @@ def test_the_published_openapi_description_is_current() -> None:
 
     published = (ROOT / "docs" / "openapi.json").read_text()
     assert published == openapi_text(), "docs/openapi.json is stale: run `make spec`"
+
+
+def test_load_stores_stories_and_detects_each_at_its_clock_without_touching_others(db) -> None:
+    spring, slow = (str(ROOT / "examples" / "scenarios" / n) for n in ("spring_missing_customer_id.yaml",
+                                                                       "spark_job_running_slow.yaml"))
+    assert runner.invoke(app, ["incidents"]).exit_code == 1  # no database yet: reading does not create one
+    first = runner.invoke(app, ["load", spring, "--json"])
+    assert first.exit_code == 0, first.output
+    assert [i["id"] for i in json.loads(first.stdout)["incidents"]] == ["inc_c52b773e5970e8ea"]
+    # A pass at January's clock would resolve March's break (its records are in the future): loading is scoped.
+    second = runner.invoke(app, ["load", slow, "--json"])
+    assert [i["reason_code"] for i in json.loads(second.stdout)["incidents"]] == ["JOB_RUNNING_SLOW"]
+    listed = json.loads(runner.invoke(app, ["incidents", "--json"]).stdout)["incidents"]
+    assert sorted(i["reason_code"] for i in listed) == ["JOB_RUNNING_SLOW", "REQUIRED_FIELD_MISSING"]
+    explained = runner.invoke(app, ["explain", "inc_c52b773e5970e8ea", "--json"])
+    assert json.loads(explained.stdout)["verdict"] == "cause_identified"
+
+
+def test_the_client_follows_next_cursor_and_works_without_it() -> None:
+    import httpx
+
+    from rca._client import ApiClient
+
+    def server(request: httpx.Request) -> httpx.Response:
+        cursor = request.url.params.get("cursor")
+        assert request.headers["authorization"] == "Bearer t"
+        if request.url.path == "/v1/incidents":
+            pages = {None: ([{"id": "a"}, {"id": "b"}], "c1"), "c1": ([{"id": "c"}], None)}
+            items, after = pages[cursor]
+            return httpx.Response(200, json={"items": items, **({"next_cursor": after} if after else {})})
+        return httpx.Response(200, json={"items": [{"id": "x"}]})  # an endpoint that does not page
+
+    client = ApiClient("http://rca.test", "t", transport=httpx.MockTransport(server))
+    assert [i["id"] for i in client.pages("/v1/incidents")] == ["a", "b", "c"]
+    assert [i["id"] for i in client.pages("/v1/incidents", at_most=2)] == ["a", "b"]
+    assert [i["id"] for i in client.pages("/v1/policy-drafts")] == ["x"]

@@ -21,7 +21,8 @@ def client(tmp_path) -> TestClient:  # type: ignore[no-untyped-def]
     return TestClient(app)
 
 
-@pytest.mark.parametrize("path", ["/", "/incidents/inc_0123456789abcdef", "/evidence/ev_x", "/change-requests"])
+@pytest.mark.parametrize("path", ["/", "/incidents/inc_0123456789abcdef", "/evidence/ev_x", "/change-requests",
+                                  "/readiness", "/ask"])
 def test_every_console_route_serves_the_page_without_a_token(client: TestClient, path: str) -> None:
     response = client.get(path)
     assert response.status_code == 200
@@ -55,3 +56,11 @@ def test_the_console_loads_nothing_from_elsewhere_and_never_parses_html() -> Non
     # Evidence payloads are untrusted: text goes in through textContent / text nodes only.
     for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("):
         assert sink not in script
+
+
+def test_the_favicon_is_served_where_browsers_ask_for_it(client: TestClient) -> None:
+    for path in ("/favicon.ico", "/static/favicon.svg"):
+        response = client.get(path)
+        assert response.status_code == 200 and response.headers["content-type"] == "image/svg+xml"
+        assert response.text.startswith("<svg")
+    assert '<link rel="icon" href="/static/favicon.svg"' in client.get("/").text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from datetime import UTC, datetime
 
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -100,3 +101,28 @@ def test_metrics_need_a_reader_token_unless_public(make_client, tokens) -> None:
     names = {f.name for f in text_string_to_metric_families(scraped.text)}
     assert {"rca_ingestion_lag_seconds", "rca_ingestion_lag_alert"} <= names
     assert make_client(auth=True, metrics_public=True).get("/metrics").status_code == 200
+
+
+def test_records_of_a_mapped_dataset_without_a_contract_feed_readiness_and_a_contract_draft(client, clock) -> None:
+    client.post("/v1/mappings", json={"topic": "refunds.created", "dataset_urn": "ds://refunds",
+                                      "producer_urn": "svc://refund-service"}).raise_for_status()
+    records = [{"topic": "refunds.created", "partition": 0, "offset": i, "key": f"r-{i}",
+                "timestamp": f"2026-03-10T10:{i:02d}:00Z",
+                "headers": {"autopilot-producer": "svc://refund-service",
+                            "traceparent": f"00-{i + 1:032x}-{i + 1:016x}-01"},
+                "value": {"refund_id": f"r-{i}", "amount": 3.5 + i, "reason": ["damaged", "late"][i % 2]}}
+               for i in range(20)]
+    stored = client.post("/v1/gate/records", json=records).json()
+    assert (stored["accepted"], stored["held"]) == (20, 0)
+    evidence = client.get("/v1/evidence", params={"dataset_urn": "ds://refunds", "limit": 100}).json()["items"]
+    assert len(evidence) == 20 and all(e["payload"]["no_contract"] and not e["payload"]["violations"]
+                                       for e in evidence)
+    clock.now = datetime(2026, 3, 10, 11, 0, tzinfo=UTC)
+    [readiness] = client.get("/v1/readiness", params={"dataset_urn": "ds://refunds"}).json()["items"]
+    assert readiness["score"] > 0
+    assert {c["name"]: c["met"] for c in readiness["criteria"]}["trace_anchors"] is True
+    drafts = client.post("/v1/policy-drafts/suggest", json={}).json()["items"]
+    [contract] = [d for d in drafts if d["kind"] == "contract"]
+    assert contract["spec"]["dataset_urn"] == "ds://refunds"
+    assert contract["spec"]["schema"]["required"] == ["amount", "reason", "refund_id"]
+    assert contract["spec"]["schema"]["properties"]["reason"]["enum"] == ["damaged", "late"]

@@ -1,4 +1,4 @@
-"""`rca policies` and `rca readiness`, registered on a Typer app the way rca/cli.py registers them."""
+"""`rca policies` and `rca readiness` on the database."""
 
 from __future__ import annotations
 
@@ -6,18 +6,14 @@ import copy
 import json
 
 import pytest
-import typer
-from typer.testing import CliRunner
+from click.testing import CliRunner
 
 from detectors._scenario import load_into, load_scenario
 from evidence._store import Store
-from rca._control_cli import policies_app, readiness
+from rca.cli import app as cli
 from support import ROOT, SHARED
 
 runner = CliRunner()
-cli = typer.Typer()
-cli.add_typer(policies_app, name="policies")
-cli.command()(readiness)
 SLOW = load_scenario(SHARED / "scenarios" / "spark_job_running_slow.yaml")
 PAYMENTS = load_scenario(ROOT / "evals" / "scenarios" / "payments_healthy_topic.yaml")
 

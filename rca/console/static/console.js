@@ -3,7 +3,10 @@
 "use strict";
 
 const TOKEN_KEY = "rca.token";
+const ZONE_KEY = "rca.zone";
 const SVG = "http://www.w3.org/2000/svg";
+const PAGE = 100;
+let who = null; // {name, role} of the saved token, once the server accepted it
 
 function el(tag, attrs, ...children) {
   const node = document.createElement(tag);
@@ -14,7 +17,7 @@ function el(tag, attrs, ...children) {
     else node.setAttribute(k, v === true ? "" : String(v));
   }
   for (const child of children.flat()) {
-    if (child === null || child === undefined) continue;
+    if (child === null || child === undefined || child === false) continue;
     node.append(child instanceof Node ? child : document.createTextNode(String(child)));
   }
   return node;
@@ -27,45 +30,116 @@ function svg(tag, attrs, text) {
   return node;
 }
 
-async function api(path, options) {
+// ---- the API, and what its refusals mean to a person ---------------------------------------------------------
+
+class ApiError extends Error {
+  constructor(status, code, message) { super(message); this.status = status; this.code = code; }
+}
+
+async function api(path, options, token) {
   const headers = Object.assign({ Accept: "application/json" }, (options && options.headers) || {});
-  const token = localStorage.getItem(TOKEN_KEY);
-  if (token) headers.Authorization = "Bearer " + token;
+  const secret = token === undefined ? localStorage.getItem(TOKEN_KEY) : token;
+  if (secret) headers.Authorization = "Bearer " + secret;
   const response = await fetch(path, Object.assign({}, options, { headers }));
   const body = await response.json().catch(() => ({}));
-  if (!response.ok) {
-    const message = body.message || (body.detail && JSON.stringify(body.detail)) || response.statusText;
-    throw new Error(`${response.status}: ${message}`);
-  }
+  if (!response.ok) throw new ApiError(response.status, body.error, personal(response.status, body, !!secret));
   return body;
 }
 
-// Every page of a paged list (/v1/incidents, /v1/readiness): follows next_cursor to the last page.
-async function apiAll(path) {
-  const items = [];
-  let cursor = null;
-  do {
-    const page = await api(cursor ? `${path}${path.includes("?") ? "&" : "?"}cursor=${encodeURIComponent(cursor)}` : path);
-    items.push(...page.items);
-    cursor = page.next_cursor;
-  } while (cursor);
-  return { items };
+function personal(status, body, hadToken) {
+  if (status === 401) {
+    return hadToken
+      ? "The saved token was not accepted: it is unknown or has been revoked. Paste a new one (Token, top right)."
+      : "Paste a token to see incidents (Token, top right). An rca admin creates one with "
+        + "`rca token create --name you --role reader`.";
+  }
+  if (status === 403) {
+    const role = who ? `Your token (${who.name}) is a ${who.role} token` : "Your token";
+    return `${role} and may not do this. ${body.message || ""}`.trim();
+  }
+  if (status === 404) return body.message || "Not found.";
+  return `The server could not answer (${status}). ${body.message || ""}`.trim();
+}
+
+async function pages(path, params, onPage) {
+  // Follows next_cursor when the server pages; one call when it does not.
+  const query = new URLSearchParams(params);
+  query.set("limit", String(PAGE));
+  const body = await api(`${path}?${query}`);
+  onPage(body.items || [], body.next_cursor ? async () => {
+    const more = new URLSearchParams(query);
+    more.set("cursor", body.next_cursor);
+    return pages(path, Object.fromEntries(more), onPage);
+  } : null);
 }
 
 function showError(error) {
   const box = document.getElementById("error");
   box.textContent = error ? String(error.message || error) : "";
   box.hidden = !error;
+  if (error && error.status === 401) openTokenPanel(true);
 }
+
+// ---- times: one format everywhere, UTC or this browser's zone --------------------------------------------------
+
+function zone() { return localStorage.getItem(ZONE_KEY) === "local" ? undefined : "UTC"; }
 
 function fmt(time) {
-  if (!time) return "–";
-  return String(time).replace("T", " ").replace("Z", " UTC");
+  if (!time) return "n/a";
+  const date = new Date(time);
+  if (Number.isNaN(date.getTime())) return String(time);
+  const parts = Object.fromEntries(new Intl.DateTimeFormat("en-GB", {
+    timeZone: zone(), year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
+    second: "2-digit", hour12: false, timeZoneName: "short" }).formatToParts(date).map((p) => [p.type, p.value]));
+  return `${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute}:${parts.second} ${parts.timeZoneName}`;
 }
 
-function evidenceLink(id) {
-  return el("a", { class: "cite", href: `#evidence=${id}`, "data-evidence": id,
-                   onclick: (e) => { e.preventDefault(); openEvidence(id); } }, id);
+function clock(time) { // HH:MM in the chosen zone, for chart axes
+  return new Intl.DateTimeFormat("en-GB", { timeZone: zone(), hour: "2-digit", minute: "2-digit", hour12: false })
+    .format(new Date(time));
+}
+
+function when(time) { return el("time", { datetime: time || null }, fmt(time)); }
+
+// A sentence from the API with each full timestamp in it (2026-03-10T10:21:04Z, 2026-03-10 10:21:04 UTC) shown in
+// the console's one format and zone; the rest stays text.
+// Not inside an identifier: a run id such as 2026-01-19T06:00Z_abc stays as written.
+const STAMP = /(?<![\w-])(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2})?)(?:\.\d+)?(Z| UTC|[+-]\d{2}:\d{2})(?!\w)/g;
+function sentence(text) {
+  const out = [];
+  let last = 0;
+  for (const m of String(text).matchAll(STAMP)) {
+    const iso = `${m[1]}T${m[2].length === 5 ? m[2] + ":00" : m[2]}${m[3] === " UTC" ? "Z" : m[3]}`;
+    if (Number.isNaN(Date.parse(iso))) continue;
+    out.push(String(text).slice(last, m.index), when(iso));
+    last = m.index + m[0].length;
+  }
+  out.push(String(text).slice(last));
+  return out;
+}
+
+function duration(ms) {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 120) return `${s} s`;
+  if (s < 7200) return `${Math.floor(s / 60)} min`;
+  if (s < 172800) return `${(s / 3600).toFixed(1)} h`;
+  return `${Math.floor(s / 86400)} d`;
+}
+
+// How long it has been bad: first bad to the last detector pass (the server's clock), or to resolution.
+function age(inc) {
+  const end = inc.resolved_at || inc.updated_at;
+  if (!inc.first_bad_time || !end) return null;
+  return duration(Date.parse(end) - Date.parse(inc.first_bad_time));
+}
+
+function na(text) { return el("span", { class: "na" }, text || "n/a"); }
+
+// ---- shared pieces --------------------------------------------------------------------------------------------
+
+function evidenceLink(id, label) {
+  return el("a", { class: "cite", href: `#evidence=${encodeURIComponent(id)}`, "data-evidence": id,
+                   onclick: (e) => { e.preventDefault(); openEvidence(id); } }, label || id);
 }
 
 function citations(ids) {
@@ -74,13 +148,86 @@ function citations(ids) {
   return span;
 }
 
-// ---- incidents list ---------------------------------------------------------------------------------------
+function whatChanged(inc) {
+  const deploys = inc.correlated_deploys || [];
+  if (deploys.length) {
+    const d = deploys[0];
+    return `deploy ${d.service || ""} ${d.version || d.deploy_ref || ""}`.trim()
+      + (deploys.length > 1 ? ` (+${deploys.length - 1})` : "");
+  }
+  if (inc.correlated_run) return runLabel(inc.correlated_run);
+  return null;
+}
+
+function runLabel(run) {
+  return run.state === "running" ? "run still running" : `run ${run.state || ""}`.trim();
+}
+
+function reason(inc) { return inc.reason_code + (inc.field ? ` (${inc.field})` : ""); }
+
+function renderChat(incidentId, wide) {
+  const log = el("div", { id: "chat-log", class: "chat-log", "aria-live": "polite" });
+  const input = el("input", { id: "chat-question", autocomplete: "off", required: true, "aria-label": "Question",
+    placeholder: incidentId ? "Ask why…" : "Ask about any incident, e.g. why is orders_enriched stale?" });
+  let session = null;
+  const form = el("form", { id: "chat-form" }, input, el("button", { type: "submit" }, "Ask"));
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const question = input.value.trim();
+    if (!question) return;
+    log.append(el("p", { class: "q" }, question));
+    input.value = "";
+    try {
+      const body = { question, session_id: session };
+      if (incidentId) body.incident_id = incidentId;
+      const answer = await api("/v1/chat", { method: "POST", headers: { "Content-Type": "application/json" },
+        body: JSON.stringify(body) });
+      session = answer.session_id;
+      const reply = el("div", { class: `a ${answer.has_evidence ? "" : "no-evidence"}` },
+        answer.answer.map((s) => el("p", {}, sentence(s.text), citations(s.evidence_ids))));
+      if ((answer.next_checks || []).length) {
+        reply.append(el("p", { class: "muted" }, "Next checks: ", sentence(answer.next_checks.join("; "))));
+      }
+      for (const r of answer.related_incidents || []) {
+        reply.append(el("p", { class: "muted" }, "Reads like ",
+          el("a", { href: `/incidents/${encodeURIComponent(r.incident_id || r.id)}` }, r.incident_id || r.id)));
+      }
+      log.append(reply);
+    } catch (error) {
+      log.append(el("p", { class: "error" }, String(error.message)));
+    }
+  });
+  return el("aside", { id: "chat", class: `card chat ${wide ? "chat-page" : ""}` },
+    el("h2", {}, incidentId ? "Ask about this incident" : "Ask the copilot"),
+    el("p", { class: "muted" }, "Every sentence cites evidence; click an id to open it."), log, form,
+    el("div", { id: "evidence-detail", hidden: true }));
+}
+
+// ---- incidents list -------------------------------------------------------------------------------------------
+
+function incidentRow(i) {
+  const changed = whatChanged(i);
+  const downstream = (i.impacted_downstream || []).length;
+  const bad = age(i);
+  return el("tr", { "data-incident": i.id },
+    el("td", { "data-label": "Dataset" }, el("a", { href: `/incidents/${encodeURIComponent(i.id)}` }, i.dataset_urn),
+      el("code", { class: "reason" }, reason(i))),
+    el("td", { "data-label": "What changed", class: "changed" }, changed || na("nothing correlated")),
+    el("td", { "data-label": "Downstream", class: "num downstream",
+               title: (i.impacted_downstream || []).join(", ") || null }, String(downstream)),
+    el("td", { "data-label": "Bad for", class: "age", title: `since ${fmt(i.first_bad_time)}` }, bad || na()),
+    el("td", { "data-label": "Owner" }, i.owner_team || na("no owner"), i.tier === null || i.tier === undefined
+      ? "" : ` · tier ${i.tier}`),
+    el("td", { "data-label": "Status" }, el("span", { class: `tag ${i.status}` }, i.status.replace("_", " ")),
+      i.stale_evidence ? [" ", el("span", { class: "tag stale" }, "stale evidence")] : ""));
+}
 
 async function renderList(main) {
   const params = new URLSearchParams(location.search);
   const filters = el("form", { id: "filters", class: "filters" },
     el("label", {}, "Status ", el("select", { name: "status" },
-      ["open", "resolved", "all"].map((s) => el("option", { value: s, selected: params.get("status") === s }, s)))),
+      ["open", "resolved", "false_positive", "all"].map((s) => el("option", { value: s,
+        selected: (params.get("status") || "open") === s }, s.replace("_", " "))))),
     el("label", {}, "Team ", el("input", { name: "owner_team", value: params.get("owner_team") || "" })),
     el("label", {}, "Tier ", el("input", { name: "tier", type: "number", min: "0", value: params.get("tier") || "" })),
     el("button", { type: "submit" }, "Filter"));
@@ -91,31 +238,83 @@ async function renderList(main) {
     history.pushState(null, "", "/?" + query.toString());
     route();
   });
-  const query = new URLSearchParams();
-  for (const key of ["status", "owner_team", "tier"]) if (params.get(key)) query.set(key, params.get(key));
-  query.set("limit", "1000");
-  const { items } = await apiAll("/v1/incidents?" + query.toString());
-  const rows = items.map((i) => el("tr", {},
-    el("td", {}, el("a", { href: `/incidents/${encodeURIComponent(i.id)}` }, i.dataset_urn)),
-    el("td", {}, i.kind), el("td", {}, el("code", {}, i.reason_code)), el("td", {}, i.owner_team || "–"),
-    el("td", {}, i.tier === null ? "–" : `tier ${i.tier}`), el("td", {}, fmt(i.first_bad_time)),
-    el("td", {}, i.stale_evidence ? el("span", { class: "tag stale" }, "stale evidence") : ""),
-    el("td", {}, el("span", { class: `tag ${i.status}` }, i.status))));
-  main.replaceChildren(el("h1", {}, "Incidents"), filters,
-    el("table", { id: "incidents", class: "grid" },
-      el("thead", {}, el("tr", {}, ["Dataset", "Kind", "Reason", "Owner team", "Tier", "First bad", "", "Status"]
-        .map((h) => el("th", {}, h)))),
-      el("tbody", {}, rows.length ? rows : el("tr", {}, el("td", { colspan: 8 }, "No incidents match.")))));
+  const body = el("tbody", {});
+  const more = el("div", { class: "more" });
+  const table = el("table", { id: "incidents", class: "grid cards" },
+    el("thead", {}, el("tr", {}, ["Dataset · what failed", "What changed", "Downstream", "Bad for", "Owner", "Status"]
+      .map((h) => el("th", {}, h)))), body);
+  main.replaceChildren(el("div", { class: "with-chat" },
+    el("section", { id: "list" }, el("h1", {}, "Incidents"), filters, table, more), renderChat(null)));
+  const query = {};
+  for (const key of ["status", "owner_team", "tier"]) if (params.get(key)) query[key] = params.get(key);
+  let shown = 0;
+  const onPage = (items, next) => {
+    shown += items.length;
+    body.append(...items.map(incidentRow));
+    if (!shown) body.replaceChildren(el("tr", {}, el("td", { colspan: 6 }, "No incidents match.")));
+    more.replaceChildren(next ? el("button", { type: "button", onclick: () => next().catch(showError) },
+      "Load more") : "");
+  };
+  await pages("/v1/incidents", query, onPage);
 }
 
-// ---- incident page ----------------------------------------------------------------------------------------
+// ---- incident page: the five facts first -----------------------------------------------------------------------
+
+function fact(id, title, big, ...rest) {
+  return el("section", { id, class: "fact" }, el("h2", {}, title), el("div", {}, el("p", { class: "big" }, big), rest));
+}
+
+function renderFacts(inc) {
+  const deploys = inc.correlated_deploys || [];
+  const run = inc.correlated_run;
+  const facts = inc.facts || {};
+  const downstream = inc.impacted_downstream || [];
+  let detail = null;
+  if (inc.bad_rate) {
+    detail = `${(inc.bad_rate.after * 100).toFixed(1)}% of records since first bad, `
+      + `${(inc.bad_rate.before * 100).toFixed(1)}% before`;
+  } else if (inc.expected_watermark) {
+    detail = `watermark ${inc.current_watermark || "none"}, expected ${inc.expected_watermark}`;
+  }
+  let changed;
+  if (deploys.length) {
+    const d = deploys[0];
+    changed = [el("p", { class: "big" }, `${d.service || ""} ${d.version || ""}`.trim()),
+      el("p", {}, "deployed ", when(d.time), d.seconds_before_first_bad !== undefined
+        ? `, ${duration(d.seconds_before_first_bad * 1000)} before first bad ` : " ", evidenceLink(d.evidence_id, "proof"))];
+  } else if (run) {
+    changed = [el("p", { class: "big" }, runLabel(run)),
+      el("p", {}, run.run_id, " ", run.evidence_id ? evidenceLink(run.evidence_id, "proof") : "")];
+  } else {
+    changed = [el("p", { class: "big" }, na("nothing correlated")),
+      el("p", { class: "muted detail" }, "no deploy or run of the producer in the window")];
+  }
+  const firstBad = facts.first_bad_evidence_id, lastGood = facts.last_good_evidence_id;
+  const bad = age(inc);
+  return el("div", { id: "facts" },
+    fact("fact-what", "What failed", reason(inc), detail ? el("p", { class: "detail" }, detail) : null),
+    fact("fact-since", "Since when", when(inc.first_bad_time),
+      el("p", {}, "last good ", when(inc.last_good_time)),
+      bad ? el("p", { class: "muted detail" }, `bad for ${bad} at the last check`) : null),
+    el("section", { id: "fact-changed", class: "fact" }, el("h2", {}, "What changed"), el("div", {}, changed)),
+    fact("fact-who", "Who is hit", downstream.length ? `${downstream.length} downstream` : na("none known"),
+      downstream.length ? el("p", { id: "downstream" }, downstream.join(", ")) : null,
+      el("p", { class: "muted" }, `${inc.owner_team || "no owner team"}`
+        + (inc.tier === null || inc.tier === undefined ? "" : ` · tier ${inc.tier}`), " ",
+        inc.runbook_url && /^https?:\/\//.test(inc.runbook_url)
+          ? el("a", { href: inc.runbook_url, rel: "noopener noreferrer" }, "runbook") : "")),
+    fact("fact-proof", "Proof", `${(inc.evidence_ids || inc.evidence || []).length} records`,
+      el("p", {}, firstBad ? ["first bad ", evidenceLink(firstBad, facts.first_bad_ref || firstBad)] : null,
+        lastGood ? [" last good ", evidenceLink(lastGood, facts.last_good_ref || lastGood)] : null),
+      el("p", { id: "proof-verdict", class: "muted" }, "verdict: building…")));
+}
 
 function timelinePoints(inc) {
   const points = [];
   if (inc.last_good_time) points.push(["last good", inc.last_good_time, "good"]);
   for (const d of inc.correlated_deploys || []) points.push([`deploy ${d.version || d.deploy_ref || ""}`, d.time, "change"]);
   if (inc.correlated_run && inc.correlated_run.started_at) {
-    points.push([`run ${inc.correlated_run.state}`, inc.correlated_run.started_at, "change"]);
+    points.push([runLabel(inc.correlated_run), inc.correlated_run.started_at, "change"]);
   }
   points.push(["first bad", inc.first_bad_time, "bad"]);
   if (inc.detected_at) points.push(["detected", inc.detected_at, "bad"]);
@@ -123,83 +322,137 @@ function timelinePoints(inc) {
   return points.filter((p) => p[1]).sort((a, b) => Date.parse(a[1]) - Date.parse(b[1]));
 }
 
-function delta(ms) {
-  const s = Math.round(ms / 1000);
-  if (s < 120) return `+${s} s`;
-  if (s < 7200) return `+${Math.round(s / 60)} min`;
-  if (s < 172800) return `+${(s / 3600).toFixed(1)} h`;
-  return `+${Math.round(s / 86400)} d`;
-}
-
-// Evenly spaced in time order (a deploy one minute before first bad and a detection ten minutes later would
-// otherwise sit on top of each other); the gap between two points is written on the axis.
 function renderTimeline(inc) {
   const points = timelinePoints(inc);
-  const width = 900, pad = 70, step = points.length > 1 ? (width - 2 * pad) / (points.length - 1) : 0;
-  const chart = svg("svg", { viewBox: `0 0 ${width} 86`, class: "timeline-svg", role: "img",
-                             "aria-label": "incident timeline" });
-  chart.append(svg("line", { x1: pad, x2: width - pad, y1: 30, y2: 30, class: "axis" }));
-  points.forEach(([label, time, cls], i) => {
-    const px = pad + i * step;
-    if (i > 0) {
-      chart.append(svg("text", { x: px - step / 2, y: 22, "text-anchor": "middle", class: "gap" },
-        delta(Date.parse(time) - Date.parse(points[i - 1][1]))));
+  return el("section", { id: "timeline", class: "card" }, el("h2", {}, "Timeline"),
+    el("ol", { class: "timeline" }, points.map(([label, time, cls], i) => el("li", { class: cls },
+      el("span", { class: "label" }, label), when(time),
+      i ? el("span", { class: "gap" }, ` +${duration(Date.parse(time) - Date.parse(points[i - 1][1]))}`) : ""))));
+}
+
+// A bad-rate line per minute around first bad, from the gate's stored counters, with deploy markers.
+function rateChart(series, w) {
+  const pts = series.minutes;
+  const h = 200, left = 44, right = 12, top = 22, bottom = 26;
+  const t0 = Date.parse(series.start), t1 = Date.parse(series.end);
+  const x = (t) => left + ((Date.parse(t) - t0) / Math.max(1, t1 - t0)) * (w - left - right);
+  const peak = Math.max(0.01, ...pts.map((p) => p.rate || 0));
+  const y = (r) => top + (1 - r / peak) * (h - top - bottom);
+  const maxTotal = Math.max(1, ...pts.map((p) => p.total));
+  const chart = svg("svg", { viewBox: `0 0 ${w} ${h}`, role: "img", "aria-label": "bad rate per minute" });
+  const barW = Math.max(1, (w - left - right) / Math.max(1, pts.length) - 1);
+  for (const p of pts) { // volume per minute, faint, behind the rate
+    const bh = (p.total / maxTotal) * (h - top - bottom) * 0.35;
+    if (bh > 0) chart.append(svg("rect", { class: "vol", x: x(p.minute), y: h - bottom - bh, width: barW, height: bh }));
+  }
+  chart.append(svg("line", { class: "axis", x1: left, x2: w - right, y1: h - bottom, y2: h - bottom }));
+  chart.append(svg("text", { x: left - 4, y: top + 4, "text-anchor": "end" }, `${(peak * 100).toFixed(0)}%`));
+  chart.append(svg("text", { x: left - 4, y: h - bottom, "text-anchor": "end" }, "0%"));
+  const segments = [[]]; // minutes without records are gaps (not measured), not zeros
+  for (const p of pts) {
+    if (p.rate === null) { if (segments[segments.length - 1].length) segments.push([]); continue; }
+    segments[segments.length - 1].push(`${(x(p.minute) + barW / 2).toFixed(1)},${y(p.rate).toFixed(1)}`);
+  }
+  const d = segments.filter((seg) => seg.length).map((seg) => "M" + seg.join("L")).join(" ");
+  if (d) chart.append(svg("path", { class: "rate", d }));
+  const ticks = w < 480 ? 3 : 6;
+  for (let i = 0; i <= ticks; i++) {
+    const t = new Date(t0 + ((t1 - t0) * i) / ticks).toISOString();
+    chart.append(svg("text", { x: x(t), y: h - 8, "text-anchor": i === 0 ? "start" : i === ticks ? "end" : "middle" },
+      clock(t)));
+  }
+  if (series.first_bad_time) {
+    const bx = x(series.first_bad_time);
+    chart.append(svg("line", { class: "boundary", x1: bx, x2: bx, y1: top - 6, y2: h - bottom }));
+    chart.append(svg("text", { x: bx + 3, y: top - 8 }, "first bad"));
+  }
+  for (const d of series.deploys) {
+    const dx = x(d.time);
+    chart.append(svg("line", { class: "deploy", x1: dx, x2: dx, y1: top + 8, y2: h - bottom }));
+    chart.append(svg("text", { class: "deploy-label", x: dx - 3, y: top + 18, "text-anchor": "end" },
+      d.version || d.service || "deploy"));
+  }
+  return chart;
+}
+
+// The watermark each day: when that day's partition landed, against the deadline; a missing day is an ×.
+function watermarkChart(series, w) {
+  const days = series.days;
+  const h = 200, left = 44, right = 12, top = 16, bottom = 26;
+  const [dh, dm] = (series.deadline || "00:00").split(":").map(Number);
+  const deadline = dh * 60 + dm;
+  const local = (t) => { // minutes after local midnight in the policy's zone
+    const p = Object.fromEntries(new Intl.DateTimeFormat("en-GB", { timeZone: series.timezone, hour: "2-digit",
+      minute: "2-digit", hour12: false }).formatToParts(new Date(t)).map((q) => [q.type, q.value]));
+    return (Number(p.hour) % 24) * 60 + Number(p.minute);
+  };
+  const landed = days.filter((d) => d.landed_at).map((d) => local(d.landed_at));
+  const span = Math.max(deadline + 60, ...landed.map((m) => m + 30));
+  const x = (i) => left + (i + 0.5) * ((w - left - right) / days.length);
+  const y = (m) => top + (m / span) * (h - top - bottom);
+  const chart = svg("svg", { viewBox: `0 0 ${w} ${h}`, role: "img", "aria-label": "watermark by day" });
+  chart.append(svg("line", { class: "deadline", x1: left, x2: w - right, y1: y(deadline), y2: y(deadline) }));
+  chart.append(svg("text", { x: left - 4, y: y(deadline) + 4, "text-anchor": "end" }, series.deadline));
+  chart.append(svg("text", { x: left - 4, y: top + 4, "text-anchor": "end" }, "00:00"));
+  days.forEach((d, i) => {
+    if (d.landed_at) {
+      const m = local(d.landed_at);
+      const dot = svg("circle", { class: m > deadline ? "late" : "landed", cx: x(i), cy: y(m), r: 5 });
+      dot.append(svg("title", {}, `${d.watermark} landed ${fmt(d.landed_at)}`));
+      chart.append(dot);
+    } else {
+      chart.append(svg("text", { class: "missing", x: x(i), y: y(deadline) + 16, "text-anchor": "middle" }, "×"));
     }
-    chart.append(svg("circle", { cx: px, cy: 30, r: 7, class: `dot ${cls}` }));
-    chart.append(svg("text", { x: px, y: 58, "text-anchor": "middle", class: `label ${cls}` }, label));
-    chart.append(svg("text", { x: px, y: 76, "text-anchor": "middle", class: "time" }, fmt(time)));
+    const every = Math.ceil(days.length / Math.max(2, Math.floor((w - left - right) / 44)));
+    if ((days.length - 1 - i) % every === 0) {
+      chart.append(svg("text", { x: x(i), y: h - 8, "text-anchor": "middle" }, d.day.slice(5)));
+    }
   });
-  return el("section", { id: "timeline", class: "card" }, el("h2", {}, "Timeline"), chart);
+  for (const dep of series.deploys) {
+    const i = days.findIndex((d) => d.day === new Date(dep.time).toISOString().slice(0, 10));
+    if (i < 0) continue;
+    chart.append(svg("line", { class: "deploy", x1: x(i) - 8, x2: x(i) - 8, y1: top, y2: h - bottom }));
+    chart.append(svg("text", { class: "deploy-label", x: x(i) - 10, y: top + 10, "text-anchor": "end" },
+      dep.version || "deploy"));
+  }
+  return chart;
 }
 
-function renderChart(inc) {
-  if (inc.bad_rate) {
-    const w = 360, h = 150, bars = [["before", inc.bad_rate.before], ["after", inc.bad_rate.after]];
-    const chart = svg("svg", { viewBox: `0 0 ${w} ${h}`, id: "chart", role: "img", "aria-label": "bad rate" });
-    bars.forEach(([label, rate], i) => {
-      const bh = Math.max(2, rate * (h - 50));
-      const bx = 60 + i * 140;
-      chart.append(svg("rect", { x: bx, y: h - 25 - bh, width: 80, height: bh, class: i ? "bar bad" : "bar good" }));
-      chart.append(svg("text", { x: bx + 40, y: h - 30 - bh, "text-anchor": "middle" }, `${(rate * 100).toFixed(1)}%`));
-      chart.append(svg("text", { x: bx + 40, y: h - 8, "text-anchor": "middle" }, `${label} first bad`));
-    });
-    return el("section", { class: "card" }, el("h2", {}, `Bad rate${inc.field ? " of " + inc.field : ""}`), chart);
+async function renderSeries(slot, id) {
+  let series;
+  try {
+    series = await api(`/v1/incidents/${encodeURIComponent(id)}/series`);
+  } catch (error) {
+    slot.replaceChildren(el("p", { class: "error" }, String(error.message)));
+    return;
   }
-  if (inc.expected_watermark) {
-    const w = 360, h = 110;
-    const chart = svg("svg", { viewBox: `0 0 ${w} ${h}`, id: "chart", role: "img", "aria-label": "watermark" });
-    chart.append(svg("rect", { x: 20, y: 20, width: 240, height: 24, class: "bar good" }));
-    chart.append(svg("text", { x: 26, y: 37 }, `current ${inc.current_watermark || "none"}`));
-    chart.append(svg("rect", { x: 20, y: 60, width: 320, height: 24, class: "bar expected" }));
-    chart.append(svg("text", { x: 26, y: 77 }, `expected ${inc.expected_watermark}`));
-    return el("section", { class: "card" }, el("h2", {}, "Watermark"), chart);
+  // Drawn at the width it gets, so its text stays readable on a phone.
+  const width = Math.max(300, Math.round(slot.getBoundingClientRect().width - 26) || 640);
+  if (series.kind === "bad_rate") {
+    const measured = series.minutes.filter((p) => p.total > 0).length;
+    slot.replaceChildren(el("section", { id: "chart", class: "card chart" },
+      el("h2", {}, `Bad rate per minute${series.field ? ` of ${series.field}` : ""}`),
+      rateChart(series, width),
+      el("p", { class: "legend" }, el("span", {}, `red line: share of records failing with ${series.reason_code}`),
+        el("span", {}, "grey bars: records per minute"), el("span", {}, "orange: deploys"),
+        el("span", {}, `${measured} of ${series.minutes.length} minutes had records; gaps were not measured`))));
+  } else if (series.kind === "watermark") {
+    const missing = series.days.filter((d) => !d.landed_at).length;
+    slot.replaceChildren(el("section", { id: "chart", class: "card chart" },
+      el("h2", {}, `Watermark by day (${series.timezone})`), watermarkChart(series, width),
+      el("p", { class: "legend" }, el("span", {}, `dot: when the day's partition landed; dashed: deadline ${series.deadline}`),
+        el("span", {}, `× : no partition that day (${missing} of ${series.days.length} days)`),
+        series.expected_watermark ? el("span", {}, `expected ${series.expected_watermark}`) : "")));
+  } else {
+    slot.replaceChildren(el("section", { id: "chart", class: "card chart" }, el("h2", {}, "Chart"),
+      na("no stored counters or commits to draw for this incident")));
   }
-  return null;
-}
-
-function renderFacts(inc) {
-  const deploys = inc.correlated_deploys || [];
-  const run = inc.correlated_run;
-  return el("section", { class: "card facts" }, el("h2", {}, "What changed, who is hit"),
-    el("dl", {},
-      el("dt", {}, "Correlated deploy"),
-      el("dd", { id: "correlated-deploy" }, deploys.length ? deploys.map((d) => el("div", {},
-        `${d.service || ""} ${d.version || ""} (${d.deploy_ref || ""}) at ${fmt(d.time)}, `
-        + `${d.seconds_before_first_bad} s before first bad `, evidenceLink(d.evidence_id))) : "none correlated"),
-      el("dt", {}, "Correlated run"),
-      el("dd", {}, run ? el("span", {}, `${run.run_id} (${run.state}) `, evidenceLink(run.evidence_id)) : "none"),
-      el("dt", {}, "Impacted downstream"),
-      el("dd", { id: "downstream" }, (inc.impacted_downstream || []).length
-        ? el("ul", {}, inc.impacted_downstream.map((d) => el("li", {}, d))) : "none known"),
-      el("dt", {}, "Owner"),
-      el("dd", {}, `${inc.owner_team || "unknown"}${inc.tier === null ? "" : ", tier " + inc.tier} `,
-        inc.runbook_url && /^https?:\/\//.test(inc.runbook_url)
-          ? el("a", { href: inc.runbook_url, rel: "noopener noreferrer" }, "runbook") : "")));
 }
 
 function evidenceRow(e) {
-  return el("tr", { "data-evidence": e.evidence_id }, el("td", {}, evidenceLink(e.evidence_id)), el("td", {}, e.type),
-    el("td", {}, el("code", {}, e.source_ref)), el("td", {}, fmt(e.time)));
+  return el("tr", { "data-evidence": e.evidence_id },
+    el("td", { "data-label": "Evidence" }, evidenceLink(e.evidence_id)), el("td", { "data-label": "Type" }, e.type),
+    el("td", { "data-label": "Source ref" }, el("code", {}, e.source_ref)), el("td", { "data-label": "Time" }, when(e.time)));
 }
 
 // The RCA cites records beyond the incident's own (baseline runs, the deploy): they join the table.
@@ -211,56 +464,31 @@ function addEvidence(evidence) {
 }
 
 function renderEvidence(evidence) {
-  return el("section", { class: "card" }, el("h2", {}, "Evidence"),
-    el("table", { id: "evidence-table", class: "grid" },
+  return el("section", { id: "evidence", class: "card" }, el("h2", {}, "Evidence"),
+    el("table", { id: "evidence-table", class: "grid cards" },
       el("thead", {}, el("tr", {}, ["Evidence id", "Type", "Source ref", "Time"].map((h) => el("th", {}, h)))),
-      el("tbody", {}, evidence.map(evidenceRow))),
-    el("div", { id: "evidence-detail", hidden: true }));
+      el("tbody", {}, evidence.map(evidenceRow))));
 }
 
 function renderRca(rca) {
   const inconclusive = rca.verdict !== "cause_identified";
   const cause = rca.most_likely_cause;
   return el("section", { id: "rca", class: `card rca ${inconclusive ? "inconclusive" : ""}` },
-    el("h2", {}, "Root cause ", el("span", { class: `tag verdict ${rca.verdict}` }, rca.verdict.replaceAll("_", " "))),
+    el("h2", {}, "Root cause ", el("span", { class: `tag ${rca.verdict}` }, rca.verdict.replaceAll("_", " "))),
     inconclusive ? el("p", { class: "plain" },
       "Inconclusive: the evidence does not prove a cause. Do not act on a guess; run the next checks below.") : null,
-    el("p", { class: "summary" }, rca.summary),
-    cause ? el("p", { class: "cause" }, el("b", {}, "Most likely cause: "), cause.statement, citations(cause.evidence_ids),
+    el("p", { class: "summary" }, sentence(rca.summary)),
+    cause ? el("p", { class: "cause" }, el("b", {}, "Most likely cause: "), sentence(cause.statement),
+      citations(cause.evidence_ids),
       el("span", { class: "confidence" }, ` confidence ${Math.round(cause.confidence * 100)}%`)) : null,
     el("h3", {}, "Verified claims"),
-    el("ul", { class: "claims" }, rca.claims.map((c) => el("li", {}, c.text, citations(c.evidence_ids)))),
-    el("h3", {}, "Next checks"), el("ol", {}, (rca.next_checks || []).map((t) => el("li", {}, t))),
-    el("h3", {}, "Suggested actions"), el("ol", {}, (rca.suggested_actions || []).map((t) => el("li", {}, t))));
-}
-
-function renderChat(incidentId) {
-  const log = el("div", { id: "chat-log", class: "chat-log", "aria-live": "polite" });
-  const input = el("input", { id: "chat-question", placeholder: "Ask why…", autocomplete: "off", required: true });
-  let session = null;
-  const form = el("form", { id: "chat-form" }, input, el("button", { type: "submit" }, "Ask"));
-  form.addEventListener("submit", async (e) => {
-    e.preventDefault();
-    const question = input.value.trim();
-    if (!question) return;
-    log.append(el("p", { class: "q" }, question));
-    input.value = "";
-    try {
-      const answer = await api("/v1/chat", { method: "POST", headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ question, incident_id: incidentId, session_id: session }) });
-      session = answer.session_id;
-      const reply = el("div", { class: `a ${answer.has_evidence ? "" : "no-evidence"}` },
-        answer.answer.map((s) => el("p", {}, s.text, citations(s.evidence_ids))));
-      if ((answer.next_checks || []).length) {
-        reply.append(el("p", { class: "muted" }, "Next checks: " + answer.next_checks.join("; ")));
-      }
-      log.append(reply);
-    } catch (error) {
-      log.append(el("p", { class: "error" }, String(error.message)));
-    }
-  });
-  return el("aside", { id: "chat", class: "card chat" }, el("h2", {}, "Ask the copilot"),
-    el("p", { class: "muted" }, "Every sentence cites evidence; click an id to open it."), log, form);
+    rca.claims.length ? el("ul", { class: "claims" },
+      rca.claims.map((c) => el("li", {}, sentence(c.text), citations(c.evidence_ids))))
+      : na("no claim survived verification"),
+    el("h3", {}, "Next checks"), (rca.next_checks || []).length
+      ? el("ol", {}, rca.next_checks.map((t) => el("li", {}, sentence(t)))) : na("none"),
+    el("h3", {}, "Suggested actions"), (rca.suggested_actions || []).length
+      ? el("ol", {}, rca.suggested_actions.map((t) => el("li", {}, t))) : na("none"));
 }
 
 async function openEvidence(id) {
@@ -273,6 +501,7 @@ async function openEvidence(id) {
     box.replaceChildren(el("div", { class: "evidence-record" },
       el("h3", {}, "Evidence ", el("code", { class: "evidence-id" }, record.evidence_id), " ",
         box.id === "evidence-detail" ? close : ""),
+      el("p", { class: "muted" }, `${record.type} · ${record.source_ref} · `, when(record.event_time)),
       el("pre", { class: "payload" }, JSON.stringify(record, null, 2))));
     box.scrollIntoView({ block: "nearest" });
     document.querySelectorAll("tr.selected").forEach((r) => r.classList.remove("selected"));
@@ -285,27 +514,42 @@ async function openEvidence(id) {
 
 async function renderIncident(main, id) {
   const inc = await api(`/v1/incidents/${encodeURIComponent(id)}`);
+  const chartSlot = el("div", { id: "chart-slot" }, el("p", { class: "muted" }, "Drawing the chart…"));
   main.replaceChildren(
-    el("h1", {}, inc.dataset_urn, " ", el("span", { class: `tag ${inc.status}` }, inc.status)),
-    el("p", { class: "subtitle" }, el("code", {}, inc.reason_code), ` · ${inc.kind} · ${inc.id} · first bad `
-      + fmt(inc.first_bad_time), inc.stale_evidence ? el("span", { class: "tag stale" }, "stale evidence") : ""),
-    el("div", { class: "layout" },
-      el("div", { class: "col", id: "incident-body" }, renderTimeline(inc), el("div", { id: "rca-slot" },
-        el("p", { class: "muted" }, "Building the RCA…")), el("div", { class: "row" }, renderChart(inc),
-        renderFacts(inc)), renderEvidence(inc.evidence || [])),
-      renderChat(inc.id)));
+    el("div", { class: "incident-head" },
+      el("h1", {}, inc.dataset_urn), el("span", { class: `tag ${inc.status}` }, inc.status.replace("_", " ")),
+      inc.stale_evidence ? el("span", { class: "tag stale" }, "stale evidence") : "",
+      el("p", { class: "subtitle" }, `${inc.kind} · ${inc.id}`)),
+    renderFacts(inc),
+    el("div", { class: "incident-grid" },
+      el("div", { id: "rca-slot" }, el("p", { class: "muted" }, "Building the RCA…")),
+      renderChat(inc.id), chartSlot, renderTimeline(inc), renderEvidence(inc.evidence || [])));
+  const charted = renderSeries(chartSlot, id);
   try {
     const rca = await api(`/v1/incidents/${encodeURIComponent(id)}/rca`);
     document.getElementById("rca-slot").replaceChildren(renderRca(rca));
+    const cause = rca.most_likely_cause;
+    document.getElementById("proof-verdict").replaceChildren(el("span", { class: `tag ${rca.verdict}` },
+      rca.verdict.replaceAll("_", " ")), cause ? ` ${Math.round(cause.confidence * 100)}% · ` : " · ",
+      el("a", { href: "#rca", onclick: (e) => { e.preventDefault(); document.getElementById("rca").scrollIntoView(); } },
+        `${rca.claims.length} verified claims`));
     addEvidence(rca.evidence);
   } catch (error) {
     document.getElementById("rca-slot").replaceChildren(el("p", { class: "error" }, String(error.message)));
+    document.getElementById("proof-verdict").replaceChildren(na("no RCA"));
   }
+  await charted;
   const hash = location.hash.match(/^#evidence=(.+)$/);
   if (hash) openEvidence(decodeURIComponent(hash[1]));
 }
 
-// ---- change requests --------------------------------------------------------------------------------------
+// ---- chat page, change requests, readiness ----------------------------------------------------------------------
+
+function renderAsk(main) {
+  main.replaceChildren(el("h1", {}, "Ask the copilot"),
+    el("p", { class: "muted" }, "Questions about any incident or dataset; answers cite the evidence behind them."),
+    renderChat(null, true));
+}
 
 async function renderChangeRequests(main) {
   const { items } = await api("/v1/change-requests");
@@ -321,75 +565,153 @@ async function renderChangeRequests(main) {
   main.replaceChildren(el("h1", {}, "Drift change requests"),
     el("p", { class: "muted" }, "Approving adds the proposed resolution rule and gates the held records; "
       + "deciding needs an admin token."),
-    el("table", { id: "change-requests", class: "grid" },
+    el("table", { id: "change-requests", class: "grid cards" },
       el("thead", {}, el("tr", {}, ["Id", "Topic", "Schema", "Reason", "Held", "Proposal", "Status", ""]
         .map((h) => el("th", {}, h)))),
       el("tbody", {}, items.length ? items.map((cr) => el("tr", { "data-cr": cr.id },
-        el("td", {}, el("code", {}, cr.id)), el("td", {}, cr.topic), el("td", {}, cr.schema_id),
-        el("td", {}, el("code", {}, cr.reason_code)), el("td", {}, cr.held),
-        el("td", {}, el("code", {}, JSON.stringify(cr.proposal))), el("td", {}, cr.status),
+        el("td", { "data-label": "Id" }, el("code", {}, cr.id)), el("td", { "data-label": "Topic" }, cr.topic),
+        el("td", { "data-label": "Schema" }, cr.schema_id), el("td", { "data-label": "Reason" },
+          el("code", {}, cr.reason_code)), el("td", { "data-label": "Held" }, cr.held),
+        el("td", { "data-label": "Proposal" }, el("code", {}, JSON.stringify(cr.proposal))),
+        el("td", { "data-label": "Status" }, cr.status),
         el("td", {}, cr.status === "open" ? [el("button", { class: "approve", onclick: decide(cr, "approve") }, "Approve"),
           " ", el("button", { class: "reject", onclick: decide(cr, "reject") }, "Reject")] : "")))
         : el("tr", {}, el("td", { colspan: 8 }, "No change requests.")))));
 }
 
-// ---- readiness --------------------------------------------------------------------------------------------
-
 async function renderReadiness(main) {
-  const { items } = await apiAll("/v1/readiness?limit=5000");
-  const criterion = (c) => el("li", { class: c.met ? "met" : "unmet" },
-    el("strong", {}, `${c.met ? "✓" : "✗"} ${c.name.replace(/_/g, " ")}`), ` ${Math.round(c.value * 100)}% `,
-    el("span", { class: "muted" }, c.detail));
+  const criterion = (c) => el("li", { class: c.met === null ? "unmeasured" : c.met ? "met" : "unmet" },
+    el("strong", {}, `${c.met === null ? "–" : c.met ? "✓" : "✗"} ${c.name.replace(/_/g, " ")}`), " ",
+    c.value === null ? na() : `${Math.round(c.value * 100)}%`, " ", el("span", { class: "muted" }, c.detail));
+  const row = (r) => el("tr", { "data-subject": r.subject },
+    el("td", { "data-label": "Subject" }, el("code", {}, r.subject)), el("td", { "data-label": "Kind" }, r.kind),
+    el("td", { class: "score", "data-label": "Score" }, r.score === null ? na() : `${r.score}%`),
+    el("td", {}, el("ul", { class: "criteria" }, r.criteria.map(criterion))),
+    el("td", {}, r.backlog.length ? el("ul", { class: "backlog" }, r.backlog.map((b) => el("li", {}, b)))
+      : "nothing to do"));
+  const body = el("tbody", {});
+  const more = el("div", { class: "more" });
   main.replaceChildren(el("h1", {}, "Readiness"),
     el("p", { class: "muted" }, "Minimum-observable readiness per dataset and producer: every criterion, and the "
-      + "backlog that would raise the score."),
-    el("table", { id: "readiness", class: "grid" },
+      + "backlog that would raise the score. n/a: nothing to measure yet, left out of the score."),
+    el("table", { id: "readiness", class: "grid cards" },
       el("thead", {}, el("tr", {}, ["Subject", "Kind", "Score", "Criteria", "Backlog"].map((h) => el("th", {}, h)))),
-      el("tbody", {}, items.length ? items.map((r) => el("tr", { "data-subject": r.subject },
-        el("td", {}, el("code", {}, r.subject)), el("td", {}, r.kind), el("td", { class: "score" }, `${r.score}%`),
-        el("td", {}, el("ul", { class: "criteria" }, r.criteria.map(criterion))),
-        el("td", {}, r.backlog.length ? el("ul", { class: "backlog" }, r.backlog.map((b) => el("li", {}, b)))
-          : "nothing to do"))) : el("tr", {}, el("td", { colspan: 5 }, "No evidence yet.")))));
+      body), more);
+  let shown = 0;
+  await pages("/v1/readiness", {}, (items, next) => {  // the server pages readiness: "Load more" for the rest
+    shown += items.length;
+    body.append(...items.map(row));
+    if (!shown) body.replaceChildren(el("tr", {}, el("td", { colspan: 5 }, "No evidence yet.")));
+    more.replaceChildren(next ? el("button", { type: "button", onclick: () => next().catch(showError) },
+      "Load more") : "");
+  });
 }
 
-// ---- routing ----------------------------------------------------------------------------------------------
+// ---- routing ------------------------------------------------------------------------------------------------------
 
 async function route() {
   showError(null);
   const main = document.getElementById("main");
   const path = location.pathname;
+  for (const a of document.querySelectorAll("#nav a")) {
+    const here = a.getAttribute("href") === "/" ? path === "/" || path.startsWith("/incidents") : path === a.getAttribute("href");
+    a.classList.toggle("current", here);
+  }
   try {
     let match;
     if ((match = path.match(/^\/incidents\/([^/]+)$/))) await renderIncident(main, decodeURIComponent(match[1]));
     else if ((match = path.match(/^\/evidence\/([^/]+)$/))) {
       main.replaceChildren(el("h1", {}, "Evidence"));
       await openEvidence(decodeURIComponent(match[1]));
-    } else if (path === "/change-requests") await renderChangeRequests(main);
+    } else if (path === "/ask") renderAsk(main);
+    else if (path === "/change-requests") await renderChangeRequests(main);
     else if (path === "/readiness") await renderReadiness(main);
     else await renderList(main);
   } catch (error) {
+    if (error.status === 401) main.replaceChildren();
     showError(error);
+  }
+}
+
+// ---- the token: checked with the server before it is kept ---------------------------------------------------------
+
+function tokenState(text, cls) {
+  const state = document.getElementById("token-state");
+  state.textContent = text;
+  document.getElementById("token-toggle").className = cls || "";
+}
+
+function openTokenPanel(open) {
+  const panel = document.getElementById("token-panel");
+  panel.hidden = !open;
+  document.getElementById("token-toggle").setAttribute("aria-expanded", String(open));
+  if (open) document.getElementById("token").focus();
+}
+
+async function checkSavedToken() {
+  const saved = localStorage.getItem(TOKEN_KEY);
+  try {
+    who = await api("/v1/whoami", {}, saved || null);
+    if (who.name === "auth-disabled") tokenState("No token needed", "");
+    else tokenState(`${who.name} (${who.role})`, "");
+  } catch (error) {
+    who = null;
+    if (error.status === 401) tokenState(saved ? "Token rejected" : "No token", saved ? "rejected" : "none");
   }
 }
 
 function setupToken() {
   const form = document.getElementById("token-form");
   const input = document.getElementById("token");
-  const state = document.getElementById("token-state");
-  const show = () => { state.textContent = localStorage.getItem(TOKEN_KEY) ? "saved" : "none"; };
-  form.addEventListener("submit", (e) => {
+  const help = document.getElementById("token-help");
+  document.getElementById("token-toggle").addEventListener("click", () => {
+    openTokenPanel(document.getElementById("token-panel").hidden);
+  });
+  document.getElementById("token-forget").addEventListener("click", () => {
+    localStorage.removeItem(TOKEN_KEY);
+    who = null;
+    tokenState("No token", "none");
+    route();
+  });
+  form.addEventListener("submit", async (e) => {
     e.preventDefault();
-    if (input.value.trim()) localStorage.setItem(TOKEN_KEY, input.value.trim());
-    else localStorage.removeItem(TOKEN_KEY);
-    input.value = "";
+    const candidate = input.value.trim();
+    if (!candidate) return;
+    try {
+      const accepted = await api("/v1/whoami", {}, candidate);
+      localStorage.setItem(TOKEN_KEY, candidate);
+      who = accepted;
+      input.value = "";
+      tokenState(`${who.name} (${who.role})`, "");
+      help.textContent = `Saved: ${who.name}, a ${who.role} token.`;
+      openTokenPanel(false);
+      route();
+    } catch (error) {
+      // Not saved: a token the server refuses must not look kept.
+      tokenState(localStorage.getItem(TOKEN_KEY) ? "Token rejected" : "No token", "rejected");
+      help.textContent = error.status === 401
+        ? "That token was not accepted (unknown or revoked), so it was not saved. Check it was copied whole, or ask "
+          + "an rca admin for a new one."
+        : String(error.message);
+    }
+  });
+}
+
+function setupZone() {
+  const button = document.getElementById("tz-toggle");
+  const show = () => { button.textContent = zone() ? "UTC" : "Local time"; };
+  button.addEventListener("click", () => {
+    localStorage.setItem(ZONE_KEY, zone() ? "local" : "utc");
     show();
     route();
   });
   show();
 }
 
-document.addEventListener("DOMContentLoaded", () => {
+document.addEventListener("DOMContentLoaded", async () => {
   setupToken();
+  setupZone();
   window.addEventListener("popstate", route);
+  await checkSavedToken();
   route();
 });

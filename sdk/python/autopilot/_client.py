@@ -175,6 +175,8 @@ class Client:
         headers = [("autopilot-producer", self.settings.producer.encode())]
         if self.settings.env:
             headers.append(("autopilot-env", self.settings.env.encode()))
+        if self.settings.version:
+            headers.append(("autopilot-version", self.settings.version.encode()))
         if traceparent is None:
             context = _current.get()
             traceparent = context.traceparent if context is not None else None

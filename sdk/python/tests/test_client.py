@@ -282,16 +282,17 @@ def test_flush_is_bounded_by_its_timeout(make_client):
 
 
 def test_kafka_headers_identify_the_producer(make_client):
-    client = make_client(transport=FakeTransport(), env="prod")
+    client = make_client(transport=FakeTransport(), env="prod", version="v2.8.1")
     context = start_trace()
     with use_trace(context):
         headers = client.kafka_headers()
     assert headers == [
         ("autopilot-producer", b"svc://checkout-service"),
         ("autopilot-env", b"prod"),
+        ("autopilot-version", b"v2.8.1"),
         ("traceparent", context.traceparent.encode()),
     ]
-    assert client.kafka_headers()[-1][0] == "autopilot-env"
+    assert client.kafka_headers()[-1][0] == "autopilot-version"
     assert Client(Settings()).kafka_headers() == []
 
 

@@ -1,0 +1,495 @@
+"""Commands that run the service or write its database: serve, db, load, ingest, detect, token; and the local
+tools that need neither (replay, eval, openapi)."""
+
+from __future__ import annotations
+
+import faulthandler
+import gc
+import ipaddress
+import json
+import socket
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+import orjson
+import yaml
+
+from rca._read_cli import json_option, print_incidents, print_json, print_rca
+from rca._source import open_store
+from rca._terminal import USAGE, CliError, Url, When, console, echo, working
+
+
+def _store(*, create: bool = False) -> Any:
+    store = open_store(create=create)
+    click.get_current_context().call_on_close(store.close)
+    return store
+
+
+def _now() -> datetime:
+    from rca.app import system_clock
+
+    return system_clock()
+
+
+# --- serve ----------------------------------------------------------------------------------------------------
+
+@click.command()
+@click.option("--host", metavar="HOST", help="Interface to bind (RCA_HOST, default 127.0.0.1).")
+@click.option("--port", type=click.IntRange(0, 65535), metavar="PORT", help="Port (RCA_PORT, default 8080).")
+@click.option("--insecure-no-auth", is_flag=True, help="Serve without tokens; refused unless bound to loopback.")
+@click.option("--demo", is_flag=True, help="Load the reference stories (examples/scenarios) and serve them: auth off "
+              "(loopback only), no scheduled detection, the clock at the stories' now.")
+def serve(host: str | None, port: int | None, insecure_no_auth: bool, demo: bool) -> None:
+    """Serve the API and the web console. Upgrades an empty database itself."""
+    import uvicorn
+
+    from rca._settings import Settings
+
+    settings = Settings()
+    updates: dict[str, Any] = {}
+    if host:
+        updates["host"] = host
+    if port is not None:
+        updates["port"] = port
+    if insecure_no_auth or demo:
+        updates["auth_disabled"] = True
+    settings = settings.model_copy(update=updates)
+    if settings.auth_disabled and not _loopback(settings.host):
+        raise CliError(f"refusing to serve without auth on {settings.host}: bind to 127.0.0.1, or use tokens", USAGE)
+    # Bind before anything else: a taken port is told at once, and "serving on" is printed only when it is true.
+    sock = _bind(settings.host, settings.port)
+    with working("Loading the demo stories" if demo else "Opening the database"):
+        if demo:
+            from rca._demo import demo_app
+
+            application = demo_app(settings)
+        else:
+            from rca.app import create_app
+
+            application = create_app(settings)
+    _check_writable(application.state.store)
+    # A fatal signal in C code (SQLite's memory-mapped -shm file can raise SIGBUS) is logged with a traceback
+    # instead of killing the process silently.
+    faulthandler.enable()
+    # Ingestion allocates a dict per event; the default GC thresholds ran a collection every few hundred
+    # events in a 1,000-event batch. Fewer, larger collections measured ~10% more events/s (benchmarks/).
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
+    bound_port = sock.getsockname()[1]
+    echo(f"rca serving on http://{settings.host}:{bound_port}/ ({application.state.store.dialect}"
+         f"{', auth OFF' if settings.auth_disabled else ''}); the console is at that address. Ctrl-C stops it.")
+    config = uvicorn.Config(application, log_level="warning", access_log=False)
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def _check_writable(store: Any) -> None:
+    """A database that cannot take writes stops the server here, with the reason, not on the first request."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from evidence import RcaError
+
+    try:
+        store.check_writable(_now())
+    except (SQLAlchemyError, RcaError) as exc:
+        raise CliError(f"the database cannot take writes: {str(getattr(exc, 'orig', None) or exc).strip()}") from None
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(2048)  # listening now: a second `rca serve` on this port fails here, not after loading
+    except OSError as exc:
+        sock.close()
+        reason = "already in use" if exc.errno == 98 else exc.strerror or str(exc)
+        raise CliError(f"cannot listen on {host}:{port}: {reason}; pick another with --port (or RCA_PORT), or stop "
+                       "what is listening there") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+# --- db and load ----------------------------------------------------------------------------------------------
+
+@click.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Create the database, or migrate it to the newest schema."""
+    store = open_store(create=True)
+    try:
+        with working("Migrating"):
+            store.upgrade()
+        echo(f"database {store.engine.url.render_as_string(hide_password=True)} is at the newest schema")
+    finally:
+        store.close()
+
+
+@click.command()
+@click.argument("scenarios", nargs=-1, required=True, metavar="SCENARIO...",
+                type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--no-detect", is_flag=True, help="Store the stories without a detector pass at their clocks.")
+@json_option
+def load(scenarios: tuple[Path, ...], no_detect: bool, as_json: bool) -> None:
+    """Load scenario stories into the database: policies, contracts, mappings, lineage, events and Kafka messages,
+    then detect at each story's clock. `rca incidents`, `explain`, `ask` and the console then see them."""
+    from detectors import ScenarioError, load_scenario
+    from rca._demo import load_stories
+
+    try:
+        stories = [load_scenario(path) for path in scenarios]
+    except ScenarioError as exc:
+        raise CliError(str(exc)) from None
+    store = _store(create=True)
+    with working("Loading", total=len(stories)) as advance:
+        loaded = load_stories(store, stories, detect=not no_detect, on_story=lambda _: advance())
+    if as_json:
+        print_json({"stories": loaded.counts, "incidents": loaded.incidents, "rejected": loaded.rejected})
+    else:
+        for name, counts in loaded.counts.items():
+            echo(f"loaded {name}: " + ", ".join(f"{n} {k}" for k, n in counts.items() if n))
+        if not no_detect:
+            print_incidents(loaded.incidents, "Open incidents, each detected at its story's clock")
+        for problem in loaded.rejected[:20]:
+            echo(f"rejected {problem}")
+    if loaded.rejected:
+        raise CliError(f"{len(loaded.rejected)} item(s) were rejected (listed above); the rest is stored")
+
+
+# --- ingest ---------------------------------------------------------------------------------------------------
+
+def load_events(path: Path) -> list[Any]:
+    """Events from a JSON file (one event or a list), JSON Lines, or YAML (a list, or a scenario's `events:`)."""
+    return read_items(path, "events")[0]
+
+
+def read_items(path: Path, key: str) -> tuple[list[Any], list[dict[str, Any]]]:
+    """(items, problems): items of a file, and a rejection naming file and line for each JSON Lines line that is
+    not JSON (the other lines still go). A JSON or YAML file that does not parse is an error."""
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CliError(f"cannot read {path}: {exc}") from None
+    problems: list[dict[str, Any]] = []
+    if path.suffix in (".yaml", ".yml"):
+        try:
+            doc = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" line {mark.line + 1}" if mark is not None else ""
+            raise CliError(f"{path}{where}: not valid YAML ({getattr(exc, 'problem', None) or exc})") from None
+    elif path.suffix in (".jsonl", ".ndjson"):
+        doc = []
+        for number, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                doc.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                problems.append({"file": str(path), "line": number, "status": "rejected", "field": None,
+                                 "error": f"{path} line {number}: not JSON ({exc.msg} at column {exc.colno})"})
+    else:
+        try:
+            doc = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise CliError(f"{path} line {exc.lineno}: not JSON ({exc.msg} at column {exc.colno}); JSON Lines files "
+                           "end in .jsonl") from None
+    if isinstance(doc, dict) and "specversion" not in doc and ("events" in doc or "messages" in doc):
+        doc = doc.get(key) or []
+    elif key == "messages":
+        return [], []
+    items = doc if isinstance(doc, list) else [doc]
+    # YAML turns unquoted timestamps into datetimes; the wire format is JSON text.
+    return [orjson.loads(orjson.dumps(e, default=_jsonable)) for e in items], problems
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(type(value))
+
+
+def _story_parts(path: Path) -> list[str]:
+    """The configuration a scenario file carries, which `ingest` does not send (`rca load` does)."""
+    if path.suffix not in (".yaml", ".yml"):
+        return []
+    try:
+        doc = yaml.safe_load(path.read_text())
+    except yaml.YAMLError:
+        return []
+    if not isinstance(doc, dict):
+        return []
+    return [k for k in ("policies", "contracts", "mappings", "lineage") if doc.get(k)]
+
+
+@click.command()
+@click.argument("files", nargs=-1, required=True, metavar="FILE...",
+                type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--url", type=Url(), metavar="URL", help="Send to a running `rca serve` instead of the database.")
+@click.option("--token", metavar="TOKEN", envvar="RCA_TOKEN", help="Writer token for --url (RCA_TOKEN).")
+@click.option("--batch-size", type=click.IntRange(1, 10_000), default=1000, show_default=True, metavar="N",
+              help="Events per request.")
+@json_option
+def ingest(files: tuple[Path, ...], url: str | None, token: str | None, batch_size: int, as_json: bool) -> None:
+    """Send evidence events (JSON, JSON Lines or YAML) into the database, or through the API with --url."""
+    from rca._client import ApiClient
+
+    summary: list[dict[str, Any]] = []
+    rejected: list[dict[str, Any]] = []
+    parsed: list[tuple[Path, list[Any], list[Any]]] = []
+    with working("Reading files", total=len(files)) as advance:
+        for path in files:
+            events, problems = read_items(path, "events")
+            messages = read_items(path, "messages")[0] if path.suffix in (".yaml", ".yml") else []
+            rejected += problems
+            parsed.append((path, events, messages))
+            advance()
+            parts = _story_parts(path)
+            if parts:
+                echo(f"note: {path} is a story with {', '.join(parts)}; ingest sends only its events and messages "
+                     f"(records no mapping claims are held). `rca load {path}` loads all of it.", stderr=True)
+    client = ApiClient(url, token) if url else None
+    store = None if client else _store(create=True)
+    if client:
+        click.get_current_context().call_on_close(client.close)
+    total = sum(len(e) + len(m) for _, e, m in parsed)
+    with working("Ingesting", total=total) as advance:
+        for path, events, messages in parsed:
+            counts: dict[str, Any] = {"file": str(path), "events": len(events), "accepted": 0, "duplicate": 0,
+                                      "conflict": 0, "rejected": len([p for p in rejected if p["file"] == str(path)])}
+            if messages:
+                counts.update(records=len(messages), held=0)
+            for items, endpoint in ((events, "/v1/events"), (messages, "/v1/gate/records")):
+                for start in range(0, len(items), batch_size):
+                    batch = items[start : start + batch_size]
+                    result = _send(client, store, batch, endpoint)
+                    for key in ("accepted", "duplicate", "conflict", "rejected", "held"):
+                        if key in result:
+                            counts[key] = counts.get(key, 0) + result[key]
+                    # A conflict (the id was sent before with another payload) is refused like a rejection.
+                    rejected += [dict(r, file=str(path)) for r in result["results"]
+                                 if r["status"] in ("rejected", "conflict")]
+                    advance(len(batch))
+            summary.append(counts)
+    if as_json:
+        print_json({"files": summary, "rejected": rejected})
+    else:
+        from rich.table import Table
+
+        table = Table(title="Ingested" + (f" through {url}" if url else ""))
+        columns = ("file", "events", "records", "accepted", "duplicate", "conflict", "held", "rejected")
+        for column in columns:
+            table.add_column(column, justify="left" if column == "file" else "right")
+        for row in summary:
+            table.add_row(*(str(row.get(c, "")) for c in columns))
+        console().print(table)
+        for r in rejected[:20]:
+            echo(f"rejected {r['error']}")
+    if len(rejected) == 1:
+        raise CliError(f"{rejected[0]['error']}; the other items were stored (sending the file again after fixing it "
+                       "is safe: stored events come back as duplicate)")
+    if rejected:
+        raise CliError(f"{len(rejected)} items rejected (listed above), the others stored; fix them and send the file "
+                       "again (stored events come back as duplicate)")
+
+
+def _send(client: Any, store: Any, batch: list[Any], endpoint: str) -> dict[str, Any]:
+    if client is None:
+        from detectors import intake_records
+        from evidence._ingest import ingest_events
+
+        run = ingest_events if endpoint == "/v1/events" else intake_records
+        return dict(run(store, batch, _now()).as_json())
+    kind = "application/cloudevents-batch+json" if endpoint == "/v1/events" else "application/json"
+    return dict(client.request("POST", endpoint, content=orjson.dumps(batch), headers={"Content-Type": kind}))
+
+
+# --- detect ---------------------------------------------------------------------------------------------------
+
+@click.command()
+@click.option("--at", type=When(), metavar="TIME", help="The clock for this pass: 2026-01-19T02:15:00-05:00, a date, "
+              "or now (default).")
+@json_option
+def detect(at: datetime | None, as_json: bool) -> None:
+    """Run the detectors once at a given clock and store the incidents."""
+    from detectors import run_detectors
+    from rca._settings import Settings
+
+    store = _store()
+    with working("Detecting"):
+        result = run_detectors(store, at or _now(), Settings().detect_settings())
+    if as_json:
+        print_json({"incidents": result.incidents, "opened": result.opened, "resolved": result.resolved,
+                    "paused": result.paused, "drift": result.drift})
+        return
+    print_incidents(result.incidents, f"Open incidents ({len(result.opened)} opened, {len(result.resolved)} resolved)")
+
+
+# --- replay, eval, openapi, slack -----------------------------------------------------------------------------
+
+@click.command()
+@click.argument("scenario", metavar="SCENARIO", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--rca", "with_rca", is_flag=True, help="Add the RCA of every incident.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON document: incidents and drift (and RCAs).")
+def replay(scenario: Path, with_rca: bool, as_json: bool) -> None:
+    """A dry run: replay a story in a temporary store, detect at its clock, print what on-call would be told.
+    Nothing is stored; `rca load` stores a story."""
+    from copilot import build_rca, default_composer
+    from detectors import ScenarioError, load_scenario, stored_incidents
+    from detectors import replay as run_replay
+
+    try:
+        story = load_scenario(scenario)
+    except ScenarioError as exc:
+        raise CliError(str(exc)) from None
+    with working(f"Replaying {story.name}"):
+        result = run_replay(story)
+        document: dict[str, Any] = {"incidents": stored_incidents(result.store), "drift": [
+            {k: d[k] for k in ("topic", "schema_id", "reason_code", "change_request_id")}
+            for d in result.detection.drift]}
+        if with_rca:
+            composer = default_composer()
+            document["rca"] = [build_rca(result.store, incident, composer) for incident in document["incidents"]]
+    result.store.close()
+    for problem in result.rejected:
+        echo(f"rejected {problem}", stderr=True)
+    if as_json:
+        print_json(document)
+        return
+    print_incidents(document["incidents"], f"{result.scenario.name} at {result.scenario.now.isoformat()} "
+                                           "(a dry run: nothing stored; `rca load` stores it)")
+    for d in document["drift"]:
+        echo(f"drift: {d['topic']} schema {d['schema_id']} {d['reason_code']} -> {d['change_request_id']}")
+    for rca in document.get("rca", []):
+        print_rca(rca)
+
+
+@click.command("eval")
+@click.argument("paths", nargs=-1, required=True, metavar="PATH...",
+                type=click.Path(exists=True, path_type=Path))
+@click.option("--composer", type=click.Choice(("default", "llm", "adversarial")), default="default", show_default=True,
+              help="default (offline), llm (RCA_LLM_*) or adversarial (a chaos model around the offline one).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON document: counts, scenarios, metrics.")
+@click.option("--report", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+              help="Also write a report: FILE.md or FILE.html.")
+def eval_(paths: tuple[Path, ...], composer: str, as_json: bool, report: Path | None) -> None:
+    """Replay scenarios, RCA every incident, check every expectation, score grounding; exit 1 if any fails."""
+    from evals._cli import eval_command
+
+    with working(f"Evaluating {len(paths)} path(s)"):
+        code = eval_command(list(paths), composer, as_json, report)
+    click.get_current_context().exit(code)
+
+
+@click.command()
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+              help="Write to this file instead of stdout.")
+def openapi(output: Path | None) -> None:
+    """Print (or write) the OpenAPI description of the API."""
+    text = openapi_text()
+    if output:
+        output.write_text(text)
+        echo(f"wrote {output}", stderr=True)
+    else:
+        sys.stdout.write(text)
+
+
+def openapi_text() -> str:
+    from evidence._store import Store
+    from rca._settings import Settings
+    from rca.app import create_app
+
+    with Store.open("sqlite://") as store:
+        application = create_app(Settings(database_url="sqlite://"), store=store)
+        document = application.openapi()
+    document["info"]["version"] = "v1"  # the API's version, not the package's: keeps docs/openapi.json stable
+    return json.dumps(document, indent=2, sort_keys=True) + "\n"
+
+
+@click.command()
+@click.option("--socket-mode", is_flag=True, help="Connect over a WebSocket (RCA_SLACK_APP_TOKEN) instead of Slack "
+              "calling POST /slack/events.")
+def slack(socket_mode: bool) -> None:
+    """The Slack bot. HTTP mode needs no command: `rca serve` mounts /slack/events when RCA_SLACK_SIGNING_SECRET is
+    set."""
+    if not socket_mode:
+        raise CliError("HTTP mode needs no command: set RCA_SLACK_SIGNING_SECRET and RCA_SLACK_BOT_TOKEN and run "
+                       "`rca serve`; or pass --socket-mode", USAGE)
+    from rca._settings import Settings
+    from rca._slack import run_socket_mode
+    from rca.app import create_app
+
+    run_socket_mode(create_app(Settings()))
+
+
+# --- tokens ---------------------------------------------------------------------------------------------------
+
+@click.group()
+def token() -> None:
+    """API tokens: writers scoped to producers, readers, admins."""
+
+
+@token.command("create")
+@click.option("--name", required=True, metavar="NAME", help="Who holds it, e.g. checkout-service-ci.")
+@click.option("--role", type=click.Choice(("writer", "reader", "admin")), default="writer", show_default=True,
+              help="What it may do.")
+@click.option("--producer", "producers", multiple=True, metavar="PATTERN",
+              help="URN pattern a writer may write, e.g. 'svc://checkout-*' (repeatable).")
+@click.option("--dataset", "datasets", multiple=True, metavar="PATTERN",
+              help="Dataset URN pattern a writer's events may name, e.g. 'ds://orders*' (repeatable; none: deploys "
+              "and runs only).")
+def token_create(name: str, role: str, producers: tuple[str, ...], datasets: tuple[str, ...]) -> None:
+    """Create a token and print its secret once (on stdout; the note goes to stderr)."""
+    from evidence._tokens import create_token
+
+    store = _store(create=True)
+    created, secret = create_token(store, name, role, list(producers), _now(),  # type: ignore[arg-type]
+                                   datasets=list(datasets))
+    scope = ", ".join(created.producers) or "all"
+    if created.role == "writer":
+        scope += f" (datasets: {', '.join(created.datasets) or 'none'})"
+    echo(f"created {created.role} token {created.id} ({created.name}) for {scope}; the secret is shown once:",
+         stderr=True)
+    sys.stdout.write(secret + "\n")
+
+
+@token.command("list")
+def token_list() -> None:
+    """List tokens (never their secrets)."""
+    from rich.table import Table
+
+    from evidence._tokens import list_tokens
+
+    table = Table()
+    for column in ("id", "name", "role", "producers", "datasets", "created", "revoked"):
+        table.add_column(column)
+    for t in list_tokens(_store()):
+        table.add_row(str(t["id"]), str(t["name"]), str(t["role"]), ", ".join(t["producers"]),  # type: ignore[arg-type]
+                      ", ".join(t["datasets"]), str(t["created_at"]), str(t["revoked_at"] or ""))  # type: ignore[arg-type]
+    console().print(table)
+
+
+@token.command("revoke")
+@click.argument("token_id", type=int, metavar="TOKEN_ID")
+def token_revoke(token_id: int) -> None:
+    """Revoke a token; servers stop honouring it within their token cache time (30 s by default)."""
+    from evidence._tokens import revoke_token
+
+    revoke_token(_store(), token_id, _now())
+    echo(f"revoked token {token_id}")

@@ -1,0 +1,151 @@
+package dev.rca.autopilot.internal;
+
+import java.security.SecureRandom;
+import java.time.Instant;
+import java.time.LocalDateTime;
+import java.time.OffsetDateTime;
+import java.time.ZoneId;
+import java.time.ZoneOffset;
+import java.time.ZonedDateTime;
+import java.time.format.DateTimeFormatter;
+import java.util.Collection;
+import java.util.Date;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.SplittableRandom;
+
+/**
+ * Envelope v1: a CloudEvents 1.0 event in structured JSON mode (sdk/spec/envelope.schema.json, DESIGN.md).
+ * https://github.com/cloudevents/spec/blob/v1.0.2/cloudevents/spec.md
+ */
+public final class Envelope {
+    public static final String SPECVERSION = "1.0";
+    public static final String BATCH_CONTENT_TYPE = "application/cloudevents-batch+json";
+
+    /** The five types and the data fields each requires: the wire contract, exact spelling, no aliases. */
+    public static final Map<String, List<String>> REQUIRED_DATA = Map.of(
+            "DeploymentEvent", List.of("service", "version"),
+            "JobRunStarted", List.of("run_id"),
+            "JobRunCompleted", List.of("run_id"),
+            "JobRunFailed", List.of("run_id"),
+            "DatasetWriteCommitted", List.of("dataset_urn"));
+    public static final Set<String> EVENT_TYPES = REQUIRED_DATA.keySet();
+
+    private static final DateTimeFormatter SECONDS = DateTimeFormatter.ofPattern("uuuu-MM-dd'T'HH:mm:ss");
+    private static final DateTimeFormatter OFFSET = DateTimeFormatter.ofPattern("xxx");
+    // Ids come from a generator seeded once from the OS (not SecureRandom per event): 128 random bits as hex.
+    private static final SplittableRandom IDS = new SplittableRandom(new SecureRandom().nextLong());
+
+    private Envelope() {}
+
+    /** 128 random bits as 32 hex digits, like a UUID4 without dashes. */
+    public static String newEventId() {
+        long high;
+        long low;
+        synchronized (IDS) {
+            high = IDS.nextLong();
+            low = IDS.nextLong();
+        }
+        return hex16(high) + hex16(low);
+    }
+
+    private static String hex16(long value) {
+        String text = Long.toHexString(value);
+        return "0".repeat(16 - text.length()) + text;
+    }
+
+    /** One event as an ordered map, attributes in the order of sdk/spec/vectors. {@code data} is used as given. */
+    public static Map<String, Object> build(String type, Map<String, Object> data, String source, String id,
+                                            Object time, String subject, String traceparent,
+                                            Map<String, Object> extensions) {
+        Map<String, Object> event = new LinkedHashMap<>(16);
+        event.put("specversion", SPECVERSION);
+        event.put("datacontenttype", "application/json");
+        event.put("id", id != null && !id.isEmpty() ? id : newEventId());
+        event.put("type", type);
+        event.put("source", source);
+        event.put("time", formatTime(time));
+        event.put("data", data);
+        if (subject != null && !subject.isEmpty()) {
+            event.put("subject", subject);
+        }
+        if (traceparent != null && !traceparent.isEmpty()) {
+            event.put("traceparent", traceparent);
+        }
+        if (extensions != null) {
+            // CloudEvents extension attributes sit beside the core ones; they may not replace them.
+            extensions.forEach(event::putIfAbsent);
+        }
+        return event;
+    }
+
+    /**
+     * RFC 3339 with an explicit offset, as CloudEvents {@code time} requires: {@code 2026-03-10T10:20:00+00:00},
+     * microseconds when not zero. A string is trusted as already formatted; a local date-time gets the JVM's offset.
+     */
+    public static String formatTime(Object time) {
+        if (time == null) {
+            return format(OffsetDateTime.now(ZoneOffset.UTC));
+        }
+        if (time instanceof String) {
+            return (String) time;
+        }
+        if (time instanceof Instant) {
+            return format(((Instant) time).atOffset(ZoneOffset.UTC));
+        }
+        if (time instanceof OffsetDateTime) {
+            return format((OffsetDateTime) time);
+        }
+        if (time instanceof ZonedDateTime) {
+            return format(((ZonedDateTime) time).toOffsetDateTime());
+        }
+        if (time instanceof LocalDateTime) {
+            return format(((LocalDateTime) time).atZone(ZoneId.systemDefault()).toOffsetDateTime());
+        }
+        if (time instanceof Date) {
+            return format(((Date) time).toInstant().atOffset(ZoneOffset.UTC));
+        }
+        throw new IllegalArgumentException("time must be an Instant, an OffsetDateTime, a ZonedDateTime, a "
+                + "LocalDateTime or an RFC 3339 string, not " + time.getClass().getName());
+    }
+
+    private static String format(OffsetDateTime time) {
+        StringBuilder out = new StringBuilder(32).append(SECONDS.format(time));
+        int micros = time.getNano() / 1000;
+        if (micros != 0) {
+            String digits = Integer.toString(micros);
+            out.append('.').append("0".repeat(6 - digits.length())).append(digits);
+        }
+        return out.append(OFFSET.format(time)).toString();
+    }
+
+    /**
+     * Why the service would certainly reject this event, in a sentence; null when it looks acceptable. Only the
+     * checks that catch a producer's own mistakes early are repeated here; the service stays the judge.
+     */
+    public static String problem(Map<String, Object> event) {
+        Object type = event.get("type");
+        List<String> required = type instanceof String ? REQUIRED_DATA.get(type) : null;
+        if (required == null) {
+            return "type '" + type + "' is not one of " + new java.util.TreeSet<>(EVENT_TYPES);
+        }
+        Object source = event.get("source");
+        if (!(source instanceof String) || ((String) source).isEmpty()) {
+            return "it has no source; set AUTOPILOT_SERVICE or AUTOPILOT_PRODUCER (autopilot.service), or pass source";
+        }
+        Object data = event.get("data");
+        if (!(data instanceof Map)) {
+            return "its data is not a map";
+        }
+        for (String field : required) {
+            Object value = ((Map<?, ?>) data).get(field);
+            if (value == null || value instanceof CharSequence && ((CharSequence) value).length() == 0
+                    || value instanceof Collection && ((Collection<?>) value).isEmpty()) {
+                return "data." + field + " is required for " + type;
+            }
+        }
+        return null;
+    }
+}

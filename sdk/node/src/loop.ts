@@ -1,0 +1,330 @@
+// The delivery loop: batches the queue, submits with retries and backoff, obeys the kill switch
+// (sdk/spec/CONTRACT.md, sections 4 and 9). It is the Node form of the contract's "one daemon worker": one async
+// loop per client on the host's event loop, never on the caller's path. Its timers are unref'd and its sockets
+// too, so it never keeps the process alive; emit() only wakes it (through setImmediate, after pending I/O).
+// Every event taken from the queue ends in exactly one place: delivered, or one drop reason.
+import { CircuitBreaker } from "./circuit.js";
+import { ControlPlane, type ControlState, isSending } from "./control.js";
+import type { DropReason, SignalCounters } from "./counters.js";
+import { DROPS_HEADER, submit } from "./delivery.js";
+import { buildEvent, type CloudEvent, encode, problem } from "./envelope.js";
+import { type ProblemLog, safeLog } from "./log.js";
+import type { EventQueue, QueuedEvent } from "./queue.js";
+import type { Settings } from "./settings.js";
+import type { Transport } from "./transport.js";
+
+export interface LoopParts {
+  readonly settings: Settings;
+  readonly queue: EventQueue;
+  readonly counters: SignalCounters;
+  readonly transport: Transport;
+  readonly problems: ProblemLog;
+  /** Monotonic seconds. */
+  readonly clock: () => number;
+  readonly onControl: (state: ControlState) => void;
+  readonly initialControl: ControlState;
+}
+
+interface Sleeper {
+  resolve: () => void;
+  timer: NodeJS.Timeout;
+}
+
+export class DeliveryLoop {
+  readonly circuit: CircuitBreaker;
+  /** Set by shutdown(): nothing may outlive it (monotonic seconds). */
+  deadline = Number.POSITIVE_INFINITY;
+  sending: boolean;
+  flushRequests = 0;
+  /** Resolves when the loop has ended (after shutdown). */
+  done: Promise<void> = Promise.resolve();
+  private stopping = false;
+  private busy = false;
+  private readonly control: ControlPlane | undefined;
+  private readonly abort = new AbortController();
+  private sleeper: Sleeper | undefined;
+  private wakePending = false;
+  private idleWaiters: Array<() => void> = [];
+
+  constructor(private readonly parts: LoopParts) {
+    const { settings } = parts;
+    this.circuit = new CircuitBreaker(settings.circuitFailures, settings.circuitReset, parts.clock);
+    this.sending = isSending(parts.initialControl);
+    if (settings.producer) {
+      this.control = new ControlPlane(parts.transport, settings.endpoint ?? "", settings.producer, settings.token, {
+        pollInterval: settings.controlPollInterval,
+        connectTimeout: settings.connectTimeout,
+        timeout: settings.timeout,
+        clock: parts.clock,
+        problems: parts.problems,
+      });
+      this.control.state = parts.initialControl;
+    }
+  }
+
+  start(): void {
+    this.done = this.run().catch((error: unknown) => {
+      // The loop must end quietly whatever happens; the host goes on.
+      this.parts.problems.report("loop", `autopilot: the delivery loop stopped after an unexpected error: ${String(error)}`);
+      this.drop("timeout", this.parts.queue.clear());
+    });
+  }
+
+  /** Run a pass soon (a full batch is waiting, or a flush was asked for): after pending I/O, not in the caller's turn. */
+  wake(): void {
+    if (this.sleeper === undefined || this.wakePending) return;
+    this.wakePending = true;
+    setImmediate(() => {
+      this.wakePending = false;
+      this.sleeper?.resolve();
+    }).unref();
+  }
+
+  /** Begin shutting down: one last attempt per queued batch, every request clipped to `deadline`. */
+  stop(deadline: number): void {
+    this.deadline = deadline;
+    this.stopping = true;
+    this.sleeper?.resolve();
+  }
+
+  /** Cut the request in flight short (the shutdown deadline passed). */
+  cancel(): void {
+    this.abort.abort();
+  }
+
+  get idle(): boolean {
+    return this.parts.queue.length === 0 && !this.busy;
+  }
+
+  /** Resolves when everything queued so far is delivered or dropped. */
+  whenIdle(): Promise<void> {
+    if (this.idle) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private notifyIdle(): void {
+    if (!this.idle || this.idleWaiters.length === 0) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
+  private async run(): Promise<void> {
+    const { queue, settings, clock } = this.parts;
+    let nextFlush = clock() + settings.flushInterval;
+    for (;;) {
+      await this.pollControl();
+      let stopping = this.stopping;
+      if (!stopping && (queue.length === 0 || (this.flushRequests === 0 && queue.length < queue.batchSize))) {
+        let wait = nextFlush - clock();
+        if (this.control !== undefined) wait = Math.min(wait, this.control.secondsUntilDue());
+        if (wait > 0) await this.sleep(wait);
+        stopping = this.stopping;
+      }
+      const now = clock();
+      // A timer flush sends what was queued when it fired, not what arrives while it sends: under a steady emitter
+      // that would turn one flush into a stream of tiny batches, each a full HTTP exchange. flush() and shutdown()
+      // drain everything, as they promise.
+      let timed = now >= nextFlush ? queue.length : 0;
+      for (;;) {
+        const pending = queue.length;
+        if (pending === 0) break;
+        if (pending < queue.batchSize && timed <= 0 && !(stopping || this.flushRequests > 0)) break;
+        this.busy = true;
+        try {
+          const taken = queue.take(queue.batchSize);
+          timed -= taken.length;
+          await this.process(taken, stopping);
+        } finally {
+          this.busy = false;
+        }
+        await this.pollControl();
+      }
+      if (now >= nextFlush) nextFlush = now + settings.flushInterval;
+      this.notifyIdle();
+      if (stopping) return;
+    }
+  }
+
+  /** An unref'd wait, ended early by wake() or stop(). */
+  private sleep(seconds: number): Promise<void> {
+    return new Promise((resolve) => {
+      const sleeper: Sleeper = {
+        resolve: () => {
+          clearTimeout(sleeper.timer);
+          if (this.sleeper === sleeper) this.sleeper = undefined;
+          resolve();
+        },
+        timer: setTimeout(() => sleeper.resolve(), seconds * 1000).unref(),
+      };
+      this.sleeper = sleeper;
+    });
+  }
+
+  private async pollControl(): Promise<void> {
+    // While shutting down the last known state holds: no new request may outlive the deadline.
+    if (this.control === undefined || this.stopping) return;
+    const previous = this.control.state;
+    const state = await this.control.pollIfDue(this.abort.signal);
+    if (state === previous) return;
+    const sending = isSending(state);
+    if (sending !== this.sending) {
+      this.sending = sending;
+      safeLog(
+        this.parts.problems.logger,
+        "warn",
+        `autopilot: the control plane ${sending ? "resumed" : "stopped"} this producer (enabled=${state.enabled}, killed=${state.killed}).`,
+      );
+    }
+    this.parts.onControl(state);
+  }
+
+  private drop(reason: DropReason, count: number): void {
+    if (count > 0) this.parts.counters.drop(reason, count);
+  }
+
+  private async process(items: QueuedEvent[], stopping: boolean): Promise<void> {
+    const { settings, clock } = this.parts;
+    const now = clock();
+    const fresh = items.filter((item) => now - item.enqueued <= settings.maxAge);
+    this.drop("timeout", items.length - fresh.length);
+    if (fresh.length === 0) return;
+    if (!this.sending) {
+      this.drop("killed", fresh.length);
+      return;
+    }
+    if (stopping && now >= this.deadline) {
+      this.drop("timeout", fresh.length);
+      return;
+    }
+    // Before building anything: an open circuit must cost next to nothing.
+    if (!this.circuit.allow()) {
+      this.drop("circuit_open", fresh.length);
+      return;
+    }
+    const events: CloudEvent[] = [];
+    for (const item of fresh) {
+      const event = this.build(item);
+      if (event !== undefined) events.push(event);
+    }
+    if (events.length === 0) return;
+    let count = events.length;
+    let body: string;
+    try {
+      body = encode(events); // one call for the batch
+    } catch {
+      const parts = events.map((event) => this.encodeAlone(event)).filter((part) => part !== undefined);
+      count = parts.length;
+      body = `[${parts.join(",")}]`;
+    }
+    if (count > 0) await this.send(body, count, (fresh[0] as QueuedEvent).enqueued, stopping);
+  }
+
+  /** The envelope, built here (not in emit) from what emit() captured; undefined if unusable. */
+  private build(item: QueuedEvent): CloudEvent | undefined {
+    let why: string | undefined;
+    try {
+      const trace = item.trace;
+      const event = buildEvent(item.type, item.data, {
+        source: item.source || this.parts.settings.producer || "",
+        id: item.id,
+        time: item.time ?? item.wall,
+        subject: item.subject,
+        traceparent: typeof trace === "string" ? trace : trace?.traceparent,
+        extensions: item.extensions,
+      });
+      why = problem(event);
+      if (why === undefined) return event;
+    } catch (error) {
+      why = `it could not be built (${String(error)})`;
+    }
+    this.reject(item.type, why);
+    return undefined;
+  }
+
+  /** After the batch failed to encode: find the event(s) to blame, send the rest. */
+  private encodeAlone(event: CloudEvent): string | undefined {
+    try {
+      return encode(event);
+    } catch (error) {
+      this.reject(event.type, `it could not be encoded (${String(error)})`);
+      return undefined;
+    }
+  }
+
+  private reject(type: string, why: string): void {
+    this.parts.counters.drop("rejected");
+    this.parts.problems.report("invalid", `autopilot: dropped a ${type} event: ${why}.`);
+  }
+
+  private async send(body: string, count: number, oldest: number, stopping: boolean): Promise<void> {
+    const { settings, counters, problems, transport, clock } = this.parts;
+    let attempt = 0;
+    for (;;) {
+      if (!this.circuit.allow()) {
+        this.drop("circuit_open", count);
+        return;
+      }
+      let { connectTimeout, timeout } = settings;
+      if (stopping) {
+        const remaining = this.deadline - clock();
+        if (remaining <= 0) {
+          this.drop("timeout", count);
+          return;
+        }
+        connectTimeout = Math.min(connectTimeout, remaining);
+        timeout = Math.min(timeout, remaining);
+      }
+      const result = await submit(transport, settings.endpoint ?? "", settings.token, body, count, {
+        connectTimeout,
+        timeout,
+        signal: this.abort.signal,
+        extraHeaders: settings.exportDrops ? { [DROPS_HEADER]: counters.headerValue() } : undefined,
+      });
+      if (result.outcome === "delivered") {
+        this.circuit.recordSuccess();
+        counters.delivered += result.delivered;
+        problems.clear("submit", "autopilot: delivering events again.");
+        if (result.rejected > 0) {
+          this.drop("rejected", result.rejected);
+          problems.report(
+            "rejected-items",
+            `autopilot: the service rejected ${result.rejected} event(s): ${result.rejections.slice(0, 3).join("; ")}`,
+          );
+        }
+        return;
+      }
+      if (result.outcome === "rejected") {
+        this.circuit.recordSuccess(); // the service is up; resending will not change its mind
+        this.drop("rejected", count);
+        problems.report(
+          "rejected",
+          `autopilot: the service refused a batch of ${count} event(s) (${result.detail}); check AUTOPILOT_ENDPOINT and AUTOPILOT_TOKEN.`,
+        );
+        return;
+      }
+      this.circuit.recordFailure();
+      problems.report("submit", `autopilot: cannot deliver events (${result.detail}); will retry.`);
+      attempt += 1;
+      const delay = this.backoff(attempt, result.retryAfter);
+      if (attempt > settings.maxRetries || stopping || this.abort.signal.aborted || clock() + delay - oldest > settings.maxAge) {
+        this.drop("timeout", count); return;
+      }
+      await this.sleep(delay);
+      if (this.stopping) stopping = true; // shutdown cut the backoff short: one last try within its deadline
+      await this.pollControl();
+      if (!this.sending) {
+        this.drop("killed", count);
+        return;
+      }
+    }
+  }
+
+  /** Exponential backoff with full jitter, so a fleet that failed together does not retry together. */
+  private backoff(attempt: number, retryAfter: number | undefined): number {
+    const cap = this.parts.settings.backoffMax;
+    let delay = Math.random() * Math.min(cap, this.parts.settings.backoffBase * 2 ** (attempt - 1));
+    if (retryAfter !== undefined) delay = Math.max(delay, Math.min(retryAfter, cap));
+    return delay;
+  }
+}
