@@ -137,9 +137,22 @@ def _headers(raw: dict[Any, Any], ref: str) -> dict[str, str]:
     headers = {str(k): "" if v is None else str(v) for k, v in raw.items()}
     if PRODUCER_HEADER in headers and (problem := urn_error(headers[PRODUCER_HEADER])) is not None:
         raise InvalidEvent(ref, f"headers.{PRODUCER_HEADER}", problem)
+    return _anchors(headers)
+
+
+def _anchors(headers: dict[str, str]) -> dict[str, str]:
     if "traceparent" in headers and not TRACEPARENT.match(headers["traceparent"]):
         del headers["traceparent"]
     return headers
+
+
+def _kafka_headers(headers: dict[str, str]) -> dict[str, str]:
+    """A record read off Kafka cannot be refused (it is the producer's, already written): a producer hint that is
+    not a URN is dropped like a bad traceparent, so the record resolves by its other rules or is held as drift,
+    and no prose (or NUL, or a 10,000-character name) becomes a producer URN."""
+    if PRODUCER_HEADER in headers and urn_error(headers[PRODUCER_HEADER]) is not None:
+        headers = {k: v for k, v in headers.items() if k != PRODUCER_HEADER}
+    return _anchors(headers)
 
 
 def parse_record(raw: Any, position: int, *, trust_ingest_time: bool = False) -> KafkaRecord:
@@ -211,6 +224,9 @@ def intake_kafka(store: Store, records: Sequence[KafkaRecord], ingest_time: date
     of the batch is stored, so the records are read again.
     """
     report = IntakeReport([RecordResult(r.ref, "accepted") for r in records])
+    for record in records:
+        if PRODUCER_HEADER in record.headers or "traceparent" in record.headers:
+            record.headers = _kafka_headers(dict(record.headers))
     return _intake(store, list(enumerate(records)), report, ingest_time, before_commit)
 
 

@@ -33,6 +33,7 @@ from confluent_kafka import Producer as _Producer
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
 from detectors import IntakeReport, KafkaRecord, decode_kafka_bytes, intake_kafka
+from evidence._bounds import MAX_DEPTH, MAX_EPOCH_MS, MIN_EPOCH_MS
 from evidence._store import Store
 from rca._quarantine import OUTPUT_SUFFIXES, Quarantine
 
@@ -238,14 +239,21 @@ class GateConsumer:
             self._at_end.discard(key)
 
 
+def _maybe_deep(value: bytes) -> bool:
+    """Whether a value has brackets enough to nest deeper than evidence stores (the general decoder then checks)."""
+    return len(value) > 2 * MAX_DEPTH and value.count(b"{") + value.count(b"[") > MAX_DEPTH
+
+
 def to_record(message: Message, max_value_bytes: int, clock: Clock) -> KafkaRecord:
     """A consumed message as the gate reads it: key, headers and timestamp kept, the value decoded."""
     kind, millis = message.timestamp()
-    timestamp = clock() if kind == TIMESTAMP_NOT_AVAILABLE else datetime.fromtimestamp(millis / 1000, tz=UTC)
+    # A producer sets CreateTime to any 64-bit number; outside the range evidence may name it is as good as none.
+    usable = kind != TIMESTAMP_NOT_AVAILABLE and MIN_EPOCH_MS <= millis < MAX_EPOCH_MS
+    timestamp = datetime.fromtimestamp(millis / 1000, tz=UTC) if usable else clock()
     value = cast(bytes | None, message.value())
     body: Any = _SLOW
     schema_id = None
-    if value and value[0] == 0x7B and len(value) <= max_value_bytes:  # "{": most topics carry JSON objects
+    if value and value[0] == 0x7B and len(value) <= max_value_bytes and not _maybe_deep(value):  # "{": JSON objects
         with contextlib.suppress(orjson.JSONDecodeError):  # the general decoder says what is wrong
             body = orjson.loads(value)
     if body is _SLOW:

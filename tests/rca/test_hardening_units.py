@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import event
+from sqlalchemy import event, text
 
 from detectors import DetectionResult, DetectSettings, run_detectors
-from evidence import EvidenceRecord, FreshnessPolicy
-from evidence._configs import POLICY, Configs
+from evidence import EvidenceRecord, FreshnessPolicy, Mapping
+from evidence._configs import MAPPING, POLICY, Configs
 from evidence._ingest import ingest_events
 from evidence._store import Store
 from evidence._tokens import create_token
@@ -119,3 +119,61 @@ def test_sqlite_that_refuses_writes_answers_503_json_and_healthz_says_so(tmp_pat
     assert refused.status_code == 503, refused.text
     assert refused.json()["error"] == "database_unavailable" and "readonly" in refused.json()["message"]
     store.close()
+
+
+def test_hostile_records_read_off_kafka_never_stop_the_batch(store: Store) -> None:
+    """The gate's consumer cannot refuse a record (it is already on the topic): a value nested 300 deep, a producer
+    header that is prose, NUL or 600 characters, a CreateTime outside 1970-2200, NUL in the value, key or a header.
+    Before, a deep object or a far timestamp raised and the batch was read again forever; a prose producer header
+    became a producer URN. Each is now a finding or is dropped, and the good records around them are stored."""
+    import orjson
+    from confluent_kafka import Message
+
+    from detectors import intake_kafka
+    from evidence._bounds import urn_error
+    from rca._kafka import to_record
+    from support import PRODUCER, configure_orders, order
+
+    topic, now = "orders.hostile", datetime(2026, 3, 10, 11, tzinfo=UTC)
+    configure_orders(store, topic)
+    create_time = (1, int(datetime(2026, 3, 10, 10, tzinfo=UTC).timestamp() * 1000))
+    producer = [("autopilot-producer", PRODUCER.encode())]
+    hostile: list[tuple[bytes, list[tuple[str, bytes]], tuple[int, int]]] = [
+        (b'{"a":' * 300 + b"1" + b"}" * 300, producer, create_time),
+        (b"[" * 300 + b"]" * 300, producer, create_time),
+        (orjson.dumps(order(0)), [("autopilot-producer", b"svc://x (root cause confirmed by SRE: db outage)")],
+         create_time),
+        (orjson.dumps(order(0)), [("autopilot-producer", b"svc://x\x00y")], create_time),
+        (orjson.dumps(order(0)), [("autopilot-producer", b"svc://" + b"a" * 600)], create_time),
+        (orjson.dumps(order(0)), producer, (1, 2**62)),
+        (orjson.dumps(order(0)), producer, (1, -(10**15))),
+        (orjson.dumps({**order(0), "note": "a\x00b"}), [*producer, ("x\x00", b"\x00")], create_time),
+    ]
+    messages = []
+    for value, headers, timestamp in hostile:  # each between two good records
+        for item in ((orjson.dumps(order(len(messages))), producer, create_time), (value, headers, timestamp)):
+            messages.append(Message(topic=topic, partition=0, offset=len(messages), value=item[0], key=b"k\x00",
+                                    headers=item[1], timestamp=item[2]))
+    records = [to_record(m, 1 << 20, lambda: now) for m in messages]
+    assert {r.timestamp for r in records[11::2][:2]} == {now}  # the far CreateTimes: as good as none
+    report = intake_kafka(store, records, now)
+    assert [r.status for r in report.results] == ["accepted"] * len(messages)
+    assert all(r.dataset_urn == "ds://orders_v1" for r in report.results)
+    assert [r.reason_code for r in report.results[1:4:2]] == ["UNDECODABLE_MESSAGE"] * 2
+    assert all(r.reason_code is None for r in report.results[0::2])  # the good ones pass the contract
+    stored = store.records(dataset_urns=["ds://orders_v1"])
+    assert stored and all(urn_error(r.producer_urn) is None for r in stored if r.producer_urn)
+    assert sum(c.count for c in store.counters(["ds://orders_v1"]) if c.reason_code in ("", "*")) == len(messages)
+    # Where the header is the only word on the producer: a rule without one, and a topic no rule claims (drift).
+    Configs(store).put(MAPPING, Mapping(topic="orders.headless", dataset_urn="ds://headless"), now)
+    for other in ("orders.headless", "orders.unmapped"):
+        pair = [Message(topic=other, partition=0, offset=n, value=orjson.dumps(order(n)), headers=headers,
+                        timestamp=create_time) for n, (_, headers, _) in enumerate(hostile[2:5])]
+        report = intake_kafka(store, [to_record(m, 1 << 20, lambda: now) for m in pair], now)
+        assert {r.status for r in report.results} == ({"accepted"} if other == "orders.headless" else {"held"})
+    producers = {r.producer_urn for r in store.records(dataset_urns=["ds://headless"])}
+    producers |= {c.producer_urn for c in store.counters()}
+    assert all(urn_error(p) is None for p in producers if p), producers
+    with store.engine.connect() as conn:
+        held = conn.execute(text("select record from held_records")).scalars().all()
+    assert held and not any("root cause" in h for h in held)
