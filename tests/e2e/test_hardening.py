@@ -485,6 +485,12 @@ def test_a_secondary_break_is_traceable_and_a_restart_is_no_second_deploy(live: 
         assert api.post("/v1/gate/records", json=records).status_code == 200
         api.post("/v1/detect")
         [incident] = api.get("/v1/incidents", params={"dataset_urn": dataset}).json()["items"]
+        rca = api.get(f"/v1/incidents/{incident['id']}/rca").json()
+    # The RCA states the secondary break, as a verified claim citing its first bad record, and in the summary.
+    [other] = [c for c in rca["claims"] if c["kind"] == "other_break"]
+    assert "TYPE_MISMATCH" in other["text"] and "amount" in other["text"], other
+    assert other["evidence_ids"] == [incident["facts"]["other_breaks"][0]["first_bad_evidence_id"]]
+    assert "amount" in rca["summary"], rca["summary"]
     others = incident["facts"]["other_breaks"]
     assert others and others[0]["reason_code"] == "TYPE_MISMATCH"
     named = {n for n in orjson.dumps(incident).decode().split('"') if n.startswith("ev_") and len(n) == 27}

@@ -14,8 +14,8 @@ from typing import Any
 import httpx
 import pytest
 import respx
-from fastapi.testclient import TestClient
 from click.testing import CliRunner
+from fastapi.testclient import TestClient
 
 from copilot import GuardedComposer, ModelGuard
 from copilot._langchain import openai_compatible
