@@ -152,7 +152,9 @@ def _kafka_headers(headers: dict[str, str]) -> dict[str, str]:
     and no prose (or NUL, or a 10,000-character name) becomes a producer URN."""
     if PRODUCER_HEADER in headers and urn_error(headers[PRODUCER_HEADER]) is not None:
         headers = {k: v for k, v in headers.items() if k != PRODUCER_HEADER}
-    return _anchors(headers)
+    if "traceparent" in headers and not TRACEPARENT.match(headers["traceparent"]):
+        headers = {k: v for k, v in headers.items() if k != "traceparent"}
+    return headers
 
 
 def parse_record(raw: Any, position: int, *, trust_ingest_time: bool = False) -> KafkaRecord:
@@ -224,9 +226,14 @@ def intake_kafka(store: Store, records: Sequence[KafkaRecord], ingest_time: date
     of the batch is stored, so the records are read again.
     """
     report = IntakeReport([RecordResult(r.ref, "accepted") for r in records])
+    urns: set[str] = set()  # producer hints already known to be URNs: a batch carries a few, on every record
     for record in records:
-        if PRODUCER_HEADER in record.headers or "traceparent" in record.headers:
-            record.headers = _kafka_headers(dict(record.headers))
+        headers = record.headers
+        hint = headers.get(PRODUCER_HEADER)
+        if (hint is not None and hint not in urns) or "traceparent" in headers:
+            record.headers = _kafka_headers(headers)
+            if hint is not None and PRODUCER_HEADER in record.headers:
+                urns.add(hint)
     return _intake(store, list(enumerate(records)), report, ingest_time, before_commit)
 
 
