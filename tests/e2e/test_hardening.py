@@ -210,6 +210,13 @@ def test_a_blank_openlineage_error_message_still_records_the_failure(live: Live)
     assert [m["type"] for m in response.json()["mapped"]] == ["JobRunFailed"]
 
 
+def test_a_nul_in_a_chat_session_id_is_a_422_naming_it(live: Live) -> None:
+    with live.api("reader") as reader:
+        response = reader.post("/v1/chat", json={"question": "why?", "session_id": "chat_\x00" + "0" * 19})
+    assert response.status_code == 422, response.text
+    assert response.json()["field"] == "session_id"
+
+
 # -- 1 and 3: one bad configuration never stops detection or the gate ---------------------------------------------
 
 def test_a_non_finite_policy_is_refused_and_nothing_stops(live: Live) -> None:
