@@ -1,4 +1,4 @@
-"""A replayed scenario against its `expect` (../shared/scenarios/README.md): one readable sentence per failure.
+"""A replayed scenario against its `expect` (docs/SCENARIOS.md): one readable sentence per failure.
 
 Written apart from the independent checker (../shared/tools/check_replay.py) and meant to agree with it key
 for key: instants compare as instants to the second, `incidents: []` means no open incident at all, an expected
