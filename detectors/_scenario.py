@@ -1,4 +1,4 @@
-"""Scenario files (../shared/scenarios/README.md): load one, replay it into a fresh store, detect at its `now`."""
+"""Scenario files (docs/SCENARIOS.md): load one, replay it into a fresh store, detect at its `now`."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """What operators configure: freshness policies, contracts, resolution rules and lineage edges.
 
-Field names follow ../shared/scenarios/README.md so that a scenario's `policies:` block, the API and
+Field names follow the scenario format (docs/SCENARIOS.md) so that a scenario's `policies:` block, the API and
 the store all speak the same shapes.
 """
 

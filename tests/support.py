@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
 import socket
@@ -12,17 +13,23 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import ModuleType
 from typing import IO, Any
 
 import httpx
 from sqlalchemy import create_engine, text
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared"
+# The three reference scenarios, the scenario format's worked examples (docs/SCENARIOS.md).
+REFERENCE = ROOT / "examples" / "scenarios"
+# Real OpenLineage and CDEvents payloads from public projects, kept byte for byte (tests/fixtures/conformance/).
+CONFORMANCE = ROOT / "tests" / "fixtures" / "conformance"
+# The independent checker, written apart from the project; nothing the product ships imports it.
+CHECKER = ROOT / "tests" / "independent" / "check_replay.py"
 POSTGRES_URL = os.environ.get("RCA_TEST_POSTGRES_URL")
 # A real Kafka broker (scripts/with-kafka starts one for `make test`); tests take it through the `kafka` fixture.
 KAFKA_BOOTSTRAP = os.environ.get("RCA_TEST_KAFKA_BOOTSTRAP")
-# The contract of the reference Spring scenario (shared/scenarios/spring_missing_customer_id.yaml).
+# The contract of the reference Spring scenario (examples/scenarios/spring_missing_customer_id.yaml).
 ORDERS_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["order_id", "customer_id", "amount", "currency"],
@@ -210,3 +217,12 @@ def configure_orders(store: Any, topic: str, dataset: str = "ds://orders_v1", **
     configs = Configs(store)
     configs.put(CONTRACT, Contract(dataset_urn=dataset, schema=ORDERS_SCHEMA, **contract), GATE_T0)
     configs.put(MAPPING, Mapping(topic=topic, dataset_urn=dataset, producer_urn=PRODUCER), GATE_T0)
+
+
+def independent_checker() -> ModuleType:
+    """tests/independent/check_replay.py as a module, so tests can call its check functions directly."""
+    spec = importlib.util.spec_from_file_location("check_replay", CHECKER)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -9,10 +9,10 @@ from detectors import DetectSettings, intake_records, run_detectors, stored_inci
 from detectors._scenario import load_into, load_scenario
 from evidence import LineageEdge
 from evidence._configs import LINEAGE, Configs
-from support import ROOT, SHARED
+from support import REFERENCE, ROOT
 
-SPRING = SHARED / "scenarios" / "spring_missing_customer_id.yaml"
-NOT_TRIGGERED = SHARED / "scenarios" / "spark_job_not_triggered.yaml"
+SPRING = REFERENCE / "spring_missing_customer_id.yaml"
+NOT_TRIGGERED = REFERENCE / "spark_job_not_triggered.yaml"
 
 
 def good(offset: int, at: datetime, ingest: datetime | None = None) -> dict:

@@ -11,13 +11,12 @@ import pytest
 
 from detectors import load_scenario, replay, stored_incidents
 from evidence import Mapping
-from support import SHARED
+from support import REFERENCE
 
-SCENARIOS = sorted((SHARED / "scenarios").glob("*.yaml"))
+SCENARIOS = sorted(REFERENCE.glob("*.yaml"))
 _EVIDENCE_ID = re.compile(r"ev_[0-9a-f]{24}")
 
 
-@pytest.mark.skipif(not SCENARIOS, reason="shared reference scenarios not present")
 @pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)
 def test_every_id_an_incident_names_is_in_its_evidence(path) -> None:
     for incident in stored_incidents(replay(load_scenario(path)).store, status=None):
@@ -26,9 +25,8 @@ def test_every_id_an_incident_names_is_in_its_evidence(path) -> None:
         assert [e["evidence_id"] for e in incident["evidence"]] == incident["evidence_ids"]
 
 
-@pytest.mark.skipif(not SCENARIOS, reason="shared reference scenarios not present")
 def test_two_overlapping_approved_rules_load_and_show_mapping_ambiguous_drift() -> None:
-    scenario = load_scenario(SHARED / "scenarios" / "spring_missing_customer_id.yaml")
+    scenario = load_scenario(REFERENCE / "spring_missing_customer_id.yaml")
     [rule] = scenario.mappings
     overlap = Mapping(topic=rule.topic, schema_id=rule.schema_id, dataset_urn="ds://orders_legacy",
                       producer_urn="svc://legacy-orders")
