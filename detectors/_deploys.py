@@ -14,6 +14,31 @@ from evidence._store import Store
 
 # A failed deploy changed nothing; a rollback did (it is a deploy of older code).
 _CHANGES = ("succeeded", "rolled_back")
+# How far before a correlation window CI deploys are read, so that restarts of the versions they shipped fold in.
+DEPLOY_FOLD_LOOKBACK = timedelta(days=7)
+
+
+def shipped(deploys: Iterable[EvidenceRecord]) -> list[EvidenceRecord]:
+    """The deploys that changed something, one per shipped version: restarts and replicas fold away.
+
+    A failed deploy changed nothing. A DeploymentEvent from a service's start-up (`source: startup`) is a restart
+    or a replica when CI reported that version of that producer (it folds into the CI deploy, wherever that lies
+    in time) or when an earlier start-up already reported it (the first replica up is when it shipped); one
+    without a version is the SDK's fallback and names no deploy (issue 13).
+    """
+    changes = sorted((r for r in deploys if r.type == "DeploymentEvent"
+                      and r.data.get("status", "succeeded") in _CHANGES), key=lambda r: (r.event_time, r.evidence_id))
+    reported = {(r.producer_urn, r.data.get("version")) for r in changes if r.data.get("source") != "startup"}
+    kept: list[EvidenceRecord] = []
+    started: set[tuple[str | None, Any]] = set()
+    for record in changes:
+        version = (record.producer_urn, record.data.get("version"))
+        if record.data.get("source") == "startup":
+            if version[1] in (None, "", "unknown") or version in reported or version in started:
+                continue
+            started.add(version)
+        kept.append(record)
+    return kept
 
 
 def correlate_deploys(deploys: Iterable[EvidenceRecord], producer_urn: str | None, first_bad: datetime,
@@ -23,18 +48,15 @@ def correlate_deploys(deploys: Iterable[EvidenceRecord], producer_urn: str | Non
     A deploy at the very instant of the first bad record is not before it, so it is not correlated. Rolling
     deploys mean good records may still follow a deploy, so the window, not "the first record after the deploy
     was bad", decides; a deploy older than the window, followed by that much good traffic, is not correlated.
-    Other producers' deploys never are.
+    Other producers' deploys never are. Restarts and replicas fold into the deploy that shipped their version
+    (`shipped`), so `deploys` may reach back before the window: a restart inside it of a version CI reported
+    before it is no deploy. Only what happened before first bad folds: a CI report at or after it says nothing
+    about the code that was already running, so each producer's answer is the same whatever else was read.
     """
     if not producer_urn:
         return []
     seen: dict[str, EvidenceRecord] = {}
-    for record in deploys:
-        if record.type != "DeploymentEvent" or record.producer_urn != producer_urn:
-            continue
-        if record.data.get("status", "succeeded") not in _CHANGES:
-            continue
-        if record.data.get("source") == "startup" and record.data.get("version") in (None, "", "unknown"):
-            continue  # the SDK's start-up fallback without a version: a restart, not a named deploy
+    for record in shipped(d for d in deploys if d.producer_urn == producer_urn and d.event_time < first_bad):
         if first_bad - window <= record.event_time < first_bad:
             seen[record.evidence_id] = record
     ranked = sorted(seen.values(), key=lambda r: (first_bad - r.event_time, r.evidence_id))
@@ -96,12 +118,15 @@ def correlate_each(producers: Sequence[BreakingProducer], deploys: Iterable[Evid
 
 def stored_deploys(store: Store, producers: Iterable[str], since: datetime, until: datetime,
                    now: datetime) -> list[EvidenceRecord]:
-    """The producers' DeploymentEvents in [since, until] that had arrived by `now` (a replay at an earlier clock
-    must not see a deploy ingested after it). No producers, no deploys (never everyone's)."""
+    """The producers' DeploymentEvents that can matter to a window [since, until]: those in it, and those up to
+    DEPLOY_FOLD_LOOKBACK before it that a restart inside it folds into (`shipped`). Only those that had arrived by
+    `now` (a replay at an earlier clock must not see a deploy ingested after it). No producers, no deploys (never
+    everyone's)."""
     wanted = sorted(set(producers))
     if not wanted:
         return []
-    found = store.records(producer_urns=wanted, types=["DeploymentEvent"], since=since, until=until)
+    found = store.records(producer_urns=wanted, types=["DeploymentEvent"], since=since - DEPLOY_FOLD_LOOKBACK,
+                          until=until)
     return [d for d in found if d.ingest_time <= now]
 
 

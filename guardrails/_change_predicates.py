@@ -44,6 +44,12 @@ def deploy_correlated(claim: Claim, cited: list[EvidenceRecord], view: IncidentV
     elif deploy.event_time < first_bad - view.deploy_window:
         minutes = int(view.deploy_window.total_seconds() // 60)
         return f"{describe(deploy)} is older than the {minutes}-minute deploy window before first bad"
+    if (view.kind != "freshness" and deploy.data.get("source") == "startup"
+            and deploy.evidence_id not in {d.get("evidence_id") for d in view.correlated_deploys}):
+        # issue 13: a start-up of a version its producer's CI (or an earlier start-up) reported is a restart or a
+        # replica, folded into that deploy; stating it as a deploy at its own time would misdate the change.
+        return (f"{describe(deploy)} is a start-up (a restart or a replica) that the detector folded into the "
+                "deploy of its version, not a deploy of its own")
     own = view.incident_ids
     error = stray(cited, lambda r: r.evidence_id == deploy.evidence_id
                   or (r.type != DEPLOYMENT and (r.evidence_id in own or view.is_bad(r))), claim.kind)

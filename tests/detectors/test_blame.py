@@ -9,9 +9,14 @@ deploys placed at and around the window's edges, delivered shuffled and duplicat
   offset); every producer whose records broke is listed, the first to break first, each at its own first bad
   record;
 - a deploy is correlated with a breaking producer when it is that producer's, it shipped (succeeded or rolled
-  back; no status means succeeded; a start-up event without a version is a restart), it had arrived by the
-  clock, and it lies in [its first bad - window, its first bad): strictly earlier than the first bad record;
-  the closest first. Other producers' deploys are never correlated;
+  back; no status means succeeded), it had arrived by the clock, it is not a restart, and it lies in
+  [its first bad - window, its first bad): strictly earlier than the first bad record; the closest first.
+  Other producers' deploys are never correlated;
+- a restart (issue 13) is a start-up event (`source: startup`) without a version, or of a version that the
+  same producer's CI reported (a shipped, arrived, non-start-up deploy), or that an earlier start-up of that
+  producer reported (the first replica up stands for the deploy; at one instant, the smaller evidence id is
+  earlier), counting only what happened strictly before that producer's first bad record: a restart folds
+  into the deploy of its version wherever that lies in the window or before it;
 - the last good record is the latest good record strictly earlier than the first bad one.
 """
 
@@ -120,13 +125,19 @@ def topic_of(layout: str, producer: str) -> str:
 
 
 def expected_deploys(deploys: list[Deploy], producer: str, first_bad: datetime, window: timedelta) -> list[str]:
-    def correlated(d: Deploy) -> bool:
-        shipped = (d.status or "succeeded") in ("succeeded", "rolled_back")
-        restart = d.startup and d.version in ("", "unknown")
-        return (d.producer == producer and shipped and not restart and d.arrived <= NOW
-                and first_bad - window <= d.at < first_bad)
+    # What this producer had shipped, and the clock had seen, before its own first bad record.
+    before = [d for d in deploys if d.producer == producer and d.arrived <= NOW and d.at < first_bad
+              and (d.status or "succeeded") in ("succeeded", "rolled_back")]
 
-    ranked = sorted((d for d in deploys if correlated(d)), key=lambda d: (first_bad - d.at, d.evidence_id))
+    def restart(d: Deploy) -> bool:
+        if not d.startup:
+            return False
+        return d.version in ("", "unknown") or any(
+            o.version == d.version and (not o.startup or (o.at, o.evidence_id) < (d.at, d.evidence_id))
+            for o in before if o.evidence_id != d.evidence_id)
+
+    ranked = sorted({d.evidence_id: d for d in before if not restart(d) and first_bad - window <= d.at}.values(),
+                    key=lambda d: (first_bad - d.at, d.evidence_id))
     return [d.evidence_id for d in ranked]
 
 
@@ -167,7 +178,7 @@ def histories(draw: st.DrawFn) -> tuple[Scenario, dict[str, Any] | None, list[Me
     for producer in producers:
         topic = topic_of(layout, producer)
         # Whether and how this producer breaks: from its k-th record on, some records fail one way.
-        breaks_from = draw(st.one_of(st.none(), st.integers(0, 5)))
+        breaks_from = draw(st.sampled_from([0, 1, None, 2, 0, 4]))
         kind = draw(st.sampled_from(sorted(BREAKS)))
         for i in range(draw(st.integers(1, 7))):
             partition = draw(st.integers(0, 2))
@@ -176,29 +187,36 @@ def histories(draw: st.DrawFn) -> tuple[Scenario, dict[str, Any] | None, list[Me
             # Whole seconds or milliseconds, often colliding across producers and partitions: ties at an instant.
             seconds = draw(st.one_of(st.integers(0, 40 * 60), st.sampled_from([600, 601, 900])))
             at = T0 + timedelta(seconds=seconds, milliseconds=draw(st.sampled_from([0, 0, 250, 999])))
-            is_bad = breaks_from is not None and i >= breaks_from and draw(st.booleans())
+            is_bad = breaks_from is not None and (i == breaks_from or (i > breaks_from and draw(st.booleans())))
             header = layout != "per-topic" or draw(st.booleans())
             messages.append(Message(producer, topic, partition, offset, at, kind if is_bad else None, header))
     bad_at = {p: min((m.order for m in messages if m.producer == p and m.bad), default=None) for p in producers}
     anchors = [o[0] for o in bad_at.values() if o is not None] or [T0 + timedelta(minutes=20)]
     deploys: list[Deploy] = []
+    # Deploys at and around the window's edges, inside it (most often), before it and after the break (in ms).
+    w_ms = int(window.total_seconds() * 1000)
+    placed = {"edge": st.sampled_from([-w_ms, -w_ms - 1, -1, 0, -70_000, -47 * 60_000, 1000]),
+              "inside": st.integers(-w_ms, -1), "before": st.integers(-3 * w_ms, -w_ms - 1),
+              "after": st.integers(0, 600_000)}
     for producer in [*producers, *([SILENT] if silent else [])]:
-        for n in range(draw(st.integers(0, 2))):
+        own: list[Deploy] = []
+        for n in range(draw(st.integers(0, 3))):  # three: a CI deploy, its restarts and replicas, another version
             anchor = bad_at.get(producer)
             base = anchor[0] if anchor is not None else draw(st.sampled_from(anchors))
-            # At and around the window's edges, and anywhere near the break.
-            offset_s = draw(st.one_of(
-                st.sampled_from([-window.total_seconds(), -window.total_seconds() - 0.001, -0.001, 0.0, -70.0,
-                                 -47 * 60.0, 1.0]),
-                st.floats(-2 * window.total_seconds(), 600, allow_nan=False).map(lambda s: round(s, 3)),
-            ))
+            where = draw(st.sampled_from(["edge", "inside", "inside", "before", "after"]))
+            offset_s = draw(placed[where]) / 1000
             at = base + timedelta(seconds=offset_s)
             late = draw(st.sampled_from([False, False, False, True]))  # arrived after the clock: not there yet
-            deploys.append(Deploy(
+            # Often a pod starting up on a version this producer already deployed (a restart or a replica), before
+            # or after that deploy; else a deploy of its own.
+            again = draw(st.sampled_from(own)) if own and draw(st.sampled_from([True, True, False])) else None
+            own.append(Deploy(
                 ref=f"deploy-{producer.split('://')[1]}-{n}", producer=producer, at=at,
                 status=draw(st.sampled_from([None, "succeeded", "succeeded", "rolled_back", "failed"])),
-                version=draw(st.sampled_from(["v2.8.1", "v2.8.2", "unknown"])),
-                startup=draw(st.booleans()), arrived=NOW + timedelta(minutes=1) if late else max(at, T0)))
+                version=again.version if again else draw(st.sampled_from(["v2.8.1", "v2.8.2", "unknown"])),
+                startup=True if again else draw(st.booleans()),
+                arrived=NOW + timedelta(minutes=1) if late else max(at, T0)))
+        deploys += own
     rules = mappings_for(layout, producers, silent)
     rules = draw(st.permutations(rules))  # the order of the mapping rules never matters
     rnd = random.Random(draw(st.integers(0, 2**32 - 1)))
@@ -381,6 +399,37 @@ def test_two_producers_breaking_at_once_each_get_their_own_correlation() -> None
     ]
     assert [(d["producer_urn"], d["seconds_before_first_bad"]) for d in incident["correlated_deploys"]] == [
         (checkout, 180), (payments, 60)]
+
+
+def test_a_restart_is_not_a_second_deploy_and_folds_only_into_its_own_producers_ci_deploy() -> None:
+    # checkout-service's CI shipped v2.8.2 two hours ago (outside the window); its pods restarting on it minutes
+    # before the break are no deploy. payments-service starting up on a version of the same name, with no CI
+    # report of its own, is payments' deploy (its first replica; the second folds into it): folding, like blame,
+    # stays within one producer.
+    checkout, payments = PRODUCERS[0], PRODUCERS[1]
+    records = [Message(checkout, SHARED_TOPIC, 0, 1001, FIRST_BAD, "missing", True),
+               Message(payments, SHARED_TOPIC, 1, 1001, FIRST_BAD + timedelta(minutes=2), "enum", True)]
+
+    def at(producer: str, before: timedelta, ref: str, startup: bool, first_bad: datetime = FIRST_BAD) -> Deploy:
+        return Deploy(ref, producer, first_bad - before, "succeeded", "v2.8.2", startup, first_bad - before)
+
+    ci = at(checkout, timedelta(hours=2), "ci-checkout", startup=False)
+    restart = at(checkout, timedelta(minutes=5), "restart-checkout", startup=True)
+    replica = at(checkout, timedelta(minutes=4), "replica-checkout", startup=True)
+    payments_up = at(payments, timedelta(minutes=6), "up-payments", startup=True, first_bad=records[1].at)
+    payments_replica = at(payments, timedelta(minutes=3), "replica-payments", startup=True, first_bad=records[1].at)
+    deploys = [ci, restart, replica, payments_up, payments_replica]
+    scenario = Scenario(name="restarts", description="", now=NOW,
+                        mappings=mappings_for("shared-header", [checkout, payments], False),
+                        contracts=[Contract(dataset_urn=DS, schema=ORDERS_SCHEMA)],
+                        events=[d.event() for d in deploys], messages=[m.wire() for m in records])
+    incident = incident_of(scenario)
+    assert incident is not None
+    assert [(p["producer_urn"], p["correlated_deploy_ids"]) for p in incident["facts"]["breaking_producers"]] == [
+        (checkout, []), (payments, [payments_up.evidence_id])]
+    assert [d["evidence_id"] for d in incident["correlated_deploys"]] == [payments_up.evidence_id]
+    assert oracle(records, deploys, timedelta(minutes=60))["breaking"] == [  # type: ignore[index]
+        (checkout, records[0].ref, []), (payments, records[1].ref, [payments_up.evidence_id])]
 
 
 def test_a_drift_incident_sees_only_deploys_that_arrived_by_the_clock() -> None:

@@ -1,6 +1,6 @@
 from datetime import UTC, datetime, timedelta
 
-from detectors._deploys import correlate_deploys
+from detectors._deploys import BreakingProducer, correlate_deploys, correlate_each
 from evidence import parse_event, record_from_event
 
 FIRST_BAD = datetime(2026, 3, 10, 10, 21, 4, tzinfo=UTC)
@@ -70,3 +70,59 @@ def test_a_deploy_without_a_status_shipped_and_a_start_up_without_a_version_is_a
     ci_unknown = _with_data(deploy("ci-unknown", at - timedelta(seconds=1)), version="unknown")  # a CI deploy
     assert [d["evidence_id"] for d in correlate_deploys([named, ci_unknown], "svc://checkout-service", FIRST_BAD,
                                                         HOUR)] == [named.evidence_id, ci_unknown.evidence_id]
+
+
+def _startup(record):
+    """The same deploy reported by the service's own SDK at start-up (source: startup)."""
+    return _with_data(record, source="startup")
+
+
+def test_restarts_and_replicas_fold_into_the_ci_deploy_of_their_version() -> None:
+    ci = deploy("ci-v2.8.1", FIRST_BAD - timedelta(minutes=10))
+    replicas = [_startup(deploy(f"pod-{n}", FIRST_BAD - timedelta(minutes=9 - n))) for n in range(3)]
+    ranked = correlate_deploys([*replicas, ci], "svc://checkout-service", FIRST_BAD, HOUR)
+    assert [d["evidence_id"] for d in ranked] == [ci.evidence_id]
+
+
+def test_a_restart_in_the_window_of_a_version_ci_shipped_before_it_is_no_deploy() -> None:
+    shipped = deploy("ci-v2.8.1", FIRST_BAD - timedelta(hours=5))
+    restart = _startup(deploy("pod-restart", FIRST_BAD - timedelta(minutes=3)))
+    assert correlate_deploys([shipped, restart], "svc://checkout-service", FIRST_BAD, HOUR) == []
+
+
+def test_without_a_ci_report_the_first_replica_up_stands_for_the_deploy() -> None:
+    replicas = [_startup(deploy(f"pod-{n}", FIRST_BAD - timedelta(minutes=6 - n), version="v2.9.0")) for n in range(3)]
+    other = _startup(deploy("pod-v3", FIRST_BAD - timedelta(minutes=1), version="v3.0.0"))
+    ranked = correlate_deploys([other, *replicas], "svc://checkout-service", FIRST_BAD, HOUR)
+    assert [(d["version"], d["evidence_id"]) for d in ranked] == [("v3.0.0", other.evidence_id),
+                                                                  ("v2.9.0", replicas[0].evidence_id)]
+
+
+def test_only_what_happened_before_first_bad_folds_a_start_up_away() -> None:
+    # The pods came up on v2.9.0 before the first bad record; CI reporting it at (or after) that instant says
+    # nothing about the code already running, so the first replica up stands for the deploy.
+    up = _startup(deploy("pod-v2.9.0", FIRST_BAD - timedelta(minutes=4), version="v2.9.0"))
+    for late in (FIRST_BAD, FIRST_BAD + timedelta(minutes=10)):
+        ci = deploy(f"ci-{late.minute}", late, version="v2.9.0")
+        assert [d["evidence_id"] for d in correlate_deploys([ci, up], "svc://checkout-service", FIRST_BAD,
+                                                            HOUR)] == [up.evidence_id]
+    earlier = deploy("ci-earlier", FIRST_BAD - timedelta(minutes=5), version="v2.9.0")
+    assert [d["evidence_id"] for d in correlate_deploys([up, earlier], "svc://checkout-service", FIRST_BAD,
+                                                        HOUR)] == [earlier.evidence_id]
+
+
+def test_a_start_up_folds_only_into_its_own_producers_ci_deploy() -> None:
+    # payments-service's CI shipping a version of the same name is not checkout-service's deploy: each breaking
+    # producer is judged on its own deploys, restarts folded within that producer only.
+    payments_ci = deploy("pay-ci", FIRST_BAD - timedelta(minutes=20), source="svc://payments-service")
+    checkout_up = _startup(deploy("chk-up", FIRST_BAD - timedelta(minutes=7)))
+    checkout_restart = _startup(deploy("chk-restart", FIRST_BAD - timedelta(minutes=2)))
+    payments_restart = _startup(deploy("pay-restart", FIRST_BAD - timedelta(minutes=1), source="svc://payments-service"))
+    first_bad = {"svc://checkout-service": FIRST_BAD, "svc://payments-service": FIRST_BAD + timedelta(minutes=3)}
+    producers = [BreakingProducer(urn, at, f"ref-{urn}", "TYPE_MISMATCH", "amount", 1) for urn, at in first_bad.items()]
+    judged = correlate_each(producers, [payments_ci, checkout_up, checkout_restart, payments_restart], HOUR)
+    assert {p.producer_urn: [d["evidence_id"] for d in p.deploys] for p in judged} == {
+        "svc://checkout-service": [checkout_up.evidence_id],
+        "svc://payments-service": [payments_ci.evidence_id],
+    }
+    assert judged[1].deploys[0]["seconds_before_first_bad"] == 23 * 60  # against its own first bad record

@@ -9,7 +9,6 @@ from evidence._openlineage import DatasetNaming, map_run_event
 from evidence._policy import LineageEdge
 from support import CONFORMANCE
 
-CONFORMANCE = CONFORMANCE
 NOW = datetime(2026, 3, 10, tzinfo=UTC)
 
 

@@ -124,6 +124,18 @@ def test_deploy_correlated_rejects_deploys_that_cannot_have_caused_the_break(spr
         "states version v2.8.0, but the evidence gives v2.8.1")
 
 
+def test_a_restart_of_the_deployed_version_is_not_a_deploy_of_its_own(spring, claim, record, moment, add):
+    # checkout-service v2.8.1 shipped by CI at 10:20:00 (the incident's correlated deploy); a pod restarting on it
+    # at 10:20:30 folded into that deploy (issue 13), so a claim dating the change to the restart is rejected.
+    restart = record("DeploymentEvent", "pod-restart", moment("2026-03-10T10:20:30Z"),
+                     {"service": "checkout-service", "version": "v2.8.1", "status": "succeeded", "source": "startup",
+                      "deploy_ref": "checkout-service@v2.8.1"}, source="svc://checkout-service")
+    assert verdict(add(spring, restart), claim(ClaimKind.DEPLOY_CORRELATED, [restart.evidence_id],
+                                               "checkout-service v2.8.1 was deployed 34 s before first bad.")) == (
+        f"{restart.evidence_id} (DeploymentEvent at 2026-03-10T10:20:30Z) is a start-up (a restart or a replica) "
+        "that the detector folded into the deploy of its version, not a deploy of its own")
+
+
 def test_a_wider_contract_window_correlates_an_older_deploy(spring, claim, ids):
     wide = dataclasses.replace(spring, contract=spring.contract.model_copy(update={"deploy_window_minutes": 24 * 60}))
     assert verdict(wide, claim(ClaimKind.DEPLOY_CORRELATED, [ids["old_deploy"]], "v2.8.0 shipped the day before.")) \
