@@ -72,7 +72,10 @@ $(NODE_SDK)/node_modules/.package-lock.json: $(NODE_SDK)/package-lock.json
 
 NODE_EXAMPLE := examples/node-orders
 
-$(NODE_EXAMPLE)/node_modules/.package-lock.json: $(NODE_EXAMPLE)/package-lock.json
+# npm links a file: dependency's bin only when its target exists, so the SDK is built before the example installs
+# (on a clean clone dist/ does not exist yet and `npx autopilot` would go looking on the registry).
+$(NODE_EXAMPLE)/node_modules/.package-lock.json: $(NODE_EXAMPLE)/package-lock.json $(NODE_SDK)/node_modules/.package-lock.json
+	cd $(NODE_SDK) && npm run --silent build
 	cd $(NODE_EXAMPLE) && npm ci --no-audit --no-fund --loglevel=error
 
 node-install: $(NODE_SDK)/node_modules/.package-lock.json $(NODE_EXAMPLE)/node_modules/.package-lock.json
