@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -65,3 +66,18 @@ def remote_path(checkout: Path) -> str:
     if not found:
         raise RolloutError(f"{checkout}: cannot read the repository's path from its origin {url!r}")
     return found.group("path")
+
+
+def clone_at(source: Path, work: Path, repo: str, base: str, base_sha: str) -> Checkout:
+    """A fresh clone of the local checkout `source` at the forge's `base_sha`, which the checkout must have: the
+    change is made on what the forge has, never on a stale or unpushed local state."""
+    shutil.rmtree(work, ignore_errors=True)
+    work.parent.mkdir(parents=True, exist_ok=True)
+    local_clone(source, work)
+    try:
+        git("cat-file", "-e", f"{base_sha}^{{commit}}", cwd=work)
+    except RolloutError:
+        raise RolloutError(f"{source} does not have {repo}'s {base} head {base_sha[:12]}: `git -C {source} pull` "
+                           "first, so the change is made on what the forge has") from None
+    git("checkout", "--quiet", "--detach", base_sha, cwd=work)
+    return Checkout(repo, work, base, base_sha)
