@@ -5,12 +5,18 @@
     bot = Rollout(LocalForge(Path("var/rollout/forge"), log, clock), log, clock)
     for result in bot.onboard([Path("examples/fleet/inventory-api")]):
         print(result.repo, result.archetype, result.outcome, result.branch, result.pull_request)
+
+GitHubForge and GitLabForge are the other forges (open_forge picks one by name); FakeGitHub and FakeGitLab are
+local servers that stand in for them in tests and demos.
 """
 
-from rollout._campaign import DryRunTarget, Rollout
+from rollout._campaign import DryRunTarget, Rollout, open_forge
 from rollout._detect import detect
 from rollout._forge import Checkout, Forge
 from rollout._git import BranchHead
+from rollout._fakeforge import FakeGitHub, FakeGitLab
+from rollout._github import GitHubForge
+from rollout._gitlab import GitLabForge
 from rollout._local import LocalForge
 from rollout._model import (
     ONBOARD_BRANCH,
@@ -42,7 +48,11 @@ __all__ = [
     "Detection",
     "DryRun",
     "DryRunTarget",
+    "FakeGitHub",
+    "FakeGitLab",
     "Forge",
+    "GitHubForge",
+    "GitLabForge",
     "LocalForge",
     "PullRequest",
     "PullRequestDraft",
@@ -55,4 +65,5 @@ __all__ = [
     "RolloutError",
     "RolloutSettings",
     "detect",
+    "open_forge",
 ]

@@ -176,3 +176,20 @@ def _exclude_build_outputs(work: Path) -> None:
 
 def _summary(change: Change) -> str:
     return "\n".join(f"- {item.path}: {item.what}" for item in change.items)
+
+
+def open_forge(kind: str, settings: RolloutSettings, log: PullRequestLog, clock: Clock) -> Forge:
+    """The forge named `kind` (local, github or gitlab), configured from the settings."""
+    if kind == "local":
+        from rollout._local import LocalForge
+
+        return LocalForge(settings.forge_root, log, clock, (settings.author_name, settings.author_email))
+    if kind == "github":
+        from rollout._github import GitHubForge
+
+        return GitHubForge(settings.github_token or "", settings.github_url)
+    if kind == "gitlab":
+        from rollout._gitlab import GitLabForge
+
+        return GitLabForge(settings.gitlab_token or "", settings.gitlab_url)
+    raise RolloutError(f"unknown forge {kind!r}; use local, github or gitlab")

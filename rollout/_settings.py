@@ -45,6 +45,9 @@ class RolloutSettings(BaseSettings):
     github_token: str | None = Field(default=None, repr=False)
     gitlab_url: str = "https://gitlab.com"
     gitlab_token: str | None = Field(default=None, repr=False)
+    # The dry run (`rca rollout open --dry-run-url`): the staging producer token, and a reader token to read it back.
+    dry_run_token: str | None = Field(default=None, repr=False)
+    dry_run_reader_token: str | None = Field(default=None, repr=False)
     author_name: str = "rca rollout"
     author_email: str = "rollout@rca.invalid"
     # Seconds a toolchain command (go mod tidy, npm install, the dry run) may take before it is stopped.
