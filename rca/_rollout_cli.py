@@ -9,7 +9,6 @@ from typing import Any
 
 import click
 import orjson
-
 from rich.text import Text
 
 from rca._terminal import CliError, console
@@ -18,8 +17,8 @@ FORGES = click.Choice(["local", "github", "gitlab"])
 
 
 def _bot(forge: str, settings: dict[str, Any], dry_run_url: str | None) -> Any:
-    from rca.app import system_clock
     from rca._source import open_store
+    from rca.app import system_clock
     from rollout import DryRunTarget, PullRequestLog, RingPlan, Rollout, RolloutSettings, open_forge
 
     store = open_store(create=True)
@@ -122,8 +121,8 @@ def prs(forge: str | None, state: str | None, as_json: bool) -> None:
 
 
 def _local_forge() -> Any:
-    from rca.app import system_clock
     from rca._source import open_store
+    from rca.app import system_clock
     from rollout import LocalForge, PullRequestLog, RolloutSettings
 
     store = open_store(create=True)

@@ -12,9 +12,9 @@ local servers that stand in for them in tests and demos.
 
 from rollout._campaign import DryRunTarget, Rollout, open_forge
 from rollout._detect import detect
+from rollout._fakeforge import FakeGitHub, FakeGitLab
 from rollout._forge import Checkout, Forge
 from rollout._git import BranchHead
-from rollout._fakeforge import FakeGitHub, FakeGitLab
 from rollout._github import GitHubForge
 from rollout._gitlab import GitLabForge
 from rollout._local import LocalForge

@@ -24,6 +24,7 @@ from rollout._model import (
     Change,
     ChangeKind,
     DryRun,
+    Outcome,
     PullRequest,
     PullRequestDraft,
     PullRequestRecord,
@@ -110,7 +111,7 @@ class Rollout:
         generator = GENERATORS[detection.archetype]
         change: Change = generator.onboard(workspace) if kind == "onboard" else generator.remove(workspace)
         now = self.clock()
-        sha, tree = commit_all(checkout.path, _body.title(change), _summary(change),
+        _, tree = commit_all(checkout.path, _body.title(change), _summary(change),
                                identity(self.settings.author_name, self.settings.author_email, now))
         dry_run = self._dry_run(checkout) if kind == "onboard" else DryRun("not_run", "")
         draft = PullRequestDraft(branch, checkout.base, _body.title(change),
@@ -118,7 +119,7 @@ class Rollout:
                                  change.sdk_version, self.plan.ring, dry_run.status)
         if existing is not None and head is not None and head.tree == tree:
             pr = existing
-            outcome = "unchanged"
+            outcome: Outcome = "unchanged"
             if pr.title != draft.title or self._body_of(pr) != draft.body:
                 pr = self.forge.update_pull_request(checkout.repo, pr.number, draft)
         else:

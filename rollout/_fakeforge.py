@@ -561,7 +561,7 @@ class FakeGitLab(_Server):
         return self._mr_json(repo, pull)
 
 
-class _index:  # noqa: N801 - a context manager used like a function
+class _index:
     """A scratch git index on a base tree: add and remove paths, then write the tree."""
 
     def __init__(self, bare: Path, base_tree: str | None) -> None:

@@ -58,7 +58,7 @@ class GitHubForge:
     def branch_head(self, repo: str, branch: str) -> BranchHead | None:
         owner, name = self._split(repo)
         try:
-            ref = self.client.rest.git.get_ref(owner, name, f"heads/{branch}").json()
+            ref: Any = self.client.rest.git.get_ref(owner, name, f"heads/{branch}").json()
         except RequestFailed as exc:
             if exc.response.status_code == 404:
                 return None

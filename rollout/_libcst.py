@@ -60,7 +60,8 @@ def unwire_service(source: str, where: str) -> PythonEdit:
     body: list[cst.CSTNode] = []
     carried: Sequence[cst.EmptyLine] | None = None  # the blank lines above a removed import go to the next statement
     for statement in module.body:
-        if m.matches(statement, m.SimpleStatementLine(body=[m.Import(names=[m.ImportAlias(name=m.Name("autopilot"))])])):
+        imports_autopilot = m.SimpleStatementLine(body=[m.Import(names=[m.ImportAlias(name=m.Name("autopilot"))])])
+        if m.matches(statement, imports_autopilot):
             assert isinstance(statement, cst.SimpleStatementLine)
             carried = statement.leading_lines
             changed.append("import autopilot removed")
@@ -100,7 +101,8 @@ def wire_job(source: str, where: str, job: str) -> PythonEdit:
         raise RolloutError(f"{where}: no top-level main() to decorate with @job_run; wire it by hand")
     if not imported:
         body = _with_import(body, cst.parse_statement("from autopilot.spark import job_run\n"))
-    return PythonEdit(module.with_changes(body=body).code, ("main() runs under @job_run: job-run evidence for every run",))
+    return PythonEdit(module.with_changes(body=body).code,
+                      ("main() runs under @job_run: job-run evidence for every run",))
 
 
 def unwire_job(source: str, where: str) -> PythonEdit:

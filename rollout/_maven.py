@@ -204,7 +204,7 @@ def _spans(raw: bytes, where: str) -> list[_Span]:
         stack.append((name.rsplit(" ", 1)[-1], parser.CurrentByteIndex))
 
     def end(_name: str) -> None:
-        local, begin = stack[-1]
+        _, begin = stack[-1]
         index = parser.CurrentByteIndex
         finish = _tag_end(raw, index) if raw.startswith(b"</", index) else _tag_end(raw, begin)
         spans.append(_Span(tuple(n for n, _ in stack), begin, finish))

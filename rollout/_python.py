@@ -77,7 +77,7 @@ def onboard(ws: Workspace) -> Change:
 def remove(ws: Workspace) -> Change:
     job = ws.detection.archetype is Archetype.PYSPARK_JOB
     document = tomlkit.parse(ws.read("pyproject.toml"))
-    dependencies: Any = document["project"].get("dependencies") or []  # type: ignore[union-attr]
+    dependencies: Any = document["project"].get("dependencies") or []
     items: list[ChangeItem] = []
     for index in reversed(range(len(dependencies))):
         if PYTHON_DISTRIBUTION in python_requirements([str(dependencies[index])]):

@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import func, select
 
 from evidence._schema import rollout_pull_requests as table
 from evidence._store import Store
@@ -36,7 +36,7 @@ class PullRequestLog:
                 state: PullRequestState | None = None) -> list[PullRequestRecord]:
         conditions = [c for c in (table.c.forge == forge if forge else None, table.c.repo == repo if repo else None,
                                   table.c.state == state if state else None) if c is not None]
-        stmt = select(table).where(and_(*conditions)).order_by(table.c.forge, table.c.repo, table.c.number)
+        stmt = select(table).where(*conditions).order_by(table.c.forge, table.c.repo, table.c.number)
         with self.store.engine.connect() as conn:
             return [_record(row) for row in conn.execute(stmt)]
 

@@ -4,6 +4,7 @@ profile files, a start-up test, and the CI (the autopilot-cli jar from the same 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
 from rollout import _yaml
@@ -103,7 +104,7 @@ def _config(ws: Workspace) -> list[ChangeItem]:
     return items
 
 
-def _add(ws: Workspace, name: str, values: dict[str, object], comment: str, what: str) -> ChangeItem:
+def _add(ws: Workspace, name: str, values: Mapping[str, object], comment: str, what: str) -> ChangeItem:
     relative = f"{RESOURCES}/{name}"
     text = ws.read(relative) if ws.exists(relative) else ""
     if name.endswith(".properties"):
@@ -113,7 +114,7 @@ def _add(ws: Workspace, name: str, values: dict[str, object], comment: str, what
         lead = "" if not text else ("\n" if text.endswith("\n") else "\n\n")
         ws.write(relative, text + lead + "\n".join(lines) + "\n")
     else:
-        new = _yaml.with_block(text, "autopilot", values, comment, relative)
+        new = _yaml.with_block(text, "autopilot", dict(values), comment, relative)
         if new == text:
             return ChangeItem(relative, "already has an `autopilot:` block; left as it is")
         ws.write(relative, new)

@@ -162,7 +162,8 @@ class SdkChannel:
         with tempfile.TemporaryDirectory(prefix="autopilot-wheel-") as scratch:
             # Built from a copy: setuptools writes build/ and *.egg-info next to the sources it builds.
             source = Path(scratch) / "python"
-            shutil.copytree(folder, source, ignore=shutil.ignore_patterns("tests", "build", "*.egg-info", "__pycache__"))
+            shutil.copytree(folder, source,
+                            ignore=shutil.ignore_patterns("tests", "build", "*.egg-info", "__pycache__"))
             run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "-w", out,
                  source], source, self.settings.command_timeout_s)
         if not wheel.exists():

@@ -1,9 +1,8 @@
 from collections.abc import Iterator
 
 import pytest
-from pyspark.sql import SparkSession
-
 from orders_rollup.job import SAMPLE, rollup
+from pyspark.sql import SparkSession
 
 
 @pytest.fixture(scope="session")

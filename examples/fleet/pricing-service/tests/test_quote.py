@@ -1,5 +1,4 @@
 import pytest
-
 from pricing.quote import quote
 
 
