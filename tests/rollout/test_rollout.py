@@ -79,6 +79,11 @@ def test_reruns_update_one_pull_request_and_a_closed_one_is_never_reopened(
     assert moved.pull_request.number == first.pull_request.number
     records = bot.log.records("local")
     assert [(r.pull_request.number, r.pull_request.state, r.kind) for r in records] == [(1, "open", "onboard")]
+    body = records[0].body
+    sections = re.findall(r"^## (.+)$", body, re.MULTILINE)
+    assert sections == ["What changed", "Why it is safe", "How to roll back", "Ring plan", "Dry run"], body
+    assert "\n\n## Why it is safe" in body and "AUTOPILOT_ENABLED=false" in body and "git revert -m 1" in body
+    assert "| 1 | prod | the first production cohort | **this service**" in body  # RingPlan(1) above
     assert records[0].created_at < records[0].updated_at
 
     forge.close("pricing-service", 1)
