@@ -43,7 +43,8 @@ test: lint typecheck node-check
 	  $(VENV)/bin/pytest -q -p no:cacheprovider tests sdk/python/tests || status=1; \
 	  $(MAKE) --no-print-directory test-node-suite || status=1; \
 	  exit $$status'
-	$(VENV)/bin/rca eval evals/scenarios $(wildcard ../shared/scenarios) --report test-output/eval-default.md
+	$(VENV)/bin/rca eval evals/scenarios $(wildcard ../shared/scenarios) --oracle evals/oracle \
+	  --report test-output/eval-default.md
 	$(VENV)/bin/rca eval evals/scenarios $(wildcard ../shared/scenarios) --composer adversarial \
 	  --report test-output/eval-adversarial.html
 

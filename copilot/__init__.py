@@ -11,6 +11,7 @@ import os
 
 from copilot._chat import NO_EVIDENCE, ChatAnswer, ChatError, IntentComposer, ask, find_incident
 from copilot._composer import Composer, EvidenceItem, ModelError, Question, ScriptedComposer
+from copilot._guard import GuardedComposer, ModelGuard, guard_settings
 from copilot._rca import RCA_QUESTION, build_rca, rca_from_scope
 from copilot._retrieval import evidence_items, incident_scope, rca_clock
 from copilot._semantic import SemanticSearch
@@ -18,10 +19,16 @@ from copilot._template import TemplateComposer
 
 
 def default_composer() -> Composer:
-    """The model configured by RCA_LLM_* settings, or the offline composer when none is."""
+    """The model configured by RCA_LLM_* settings behind its circuit breaker (RCA_LLM_CHAT_TIMEOUT,
+    RCA_LLM_COOLDOWN_S), or the offline composer when none is configured."""
     from copilot._langchain import composer_from_settings
 
-    return composer_from_settings(dict(os.environ)) or TemplateComposer()
+    env = dict(os.environ)
+    model = composer_from_settings(env)
+    if model is None:
+        return TemplateComposer()
+    chat_timeout, cooldown = guard_settings(env)
+    return GuardedComposer(model, ModelGuard(cooldown), chat_timeout_s=chat_timeout)
 
 
 __all__ = [
@@ -31,8 +38,10 @@ __all__ = [
     "ChatError",
     "Composer",
     "EvidenceItem",
+    "GuardedComposer",
     "IntentComposer",
     "ModelError",
+    "ModelGuard",
     "Question",
     "ScriptedComposer",
     "SemanticSearch",

@@ -1,5 +1,6 @@
 """Chat with the copilot: a question (about an incident, or naming a dataset), answered only with verified
-claims. A question beyond the evidence gets "I have no evidence for that" and the next checks, never a guess."""
+claims of the kinds the question asks about, each in the product's own sentence. A question beyond the evidence
+gets "I have no evidence for that" and the next checks, whatever the model says."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from detectors import stored_incident, stored_incidents
 from evidence import RcaError, iso
 from evidence._schema import chat_sessions, chat_turns
 from evidence._store import Store
-from guardrails import Claim, ClaimKind, Draft
+from guardrails import ClaimKind, Draft, RejectedClaim, VerifiedClaim
 
 NO_EVIDENCE = "I have no evidence for that."
 
@@ -42,9 +43,16 @@ _INTENTS: list[tuple[re.Pattern[str], frozenset[ClaimKind]]] = [
      frozenset({ClaimKind.FRESHNESS_BREACH, ClaimKind.WRONG_PARTITION, ClaimKind.PARTIAL_WRITE})),
     (re.compile(r"\b(schema|mapping|drift|unmapped|held)\b"), frozenset({ClaimKind.SCHEMA_DRIFT})),
     (re.compile(r"\b(upstream|input)\b"), frozenset({ClaimKind.UPSTREAM_LATE})),
-    (re.compile(r"\b(why|cause\w*|reason|what happened|what went wrong|stale|late|broken|root)\b"),
-     frozenset(ClaimKind)),
+    (re.compile(r"\b(also|else|other|another|second|more)\b"), frozenset({ClaimKind.OTHER_BREAK})),
+    (re.compile(r"\b(why|cause\w*|reason|what happened|what went wrong|stale|late|broken|root|explain\w*"
+                r"|summar\w*|overview|what'?s going on|what is going on)\b"), frozenset(ClaimKind)),
 ]
+
+
+def asked_kinds(question: str) -> frozenset[ClaimKind]:
+    """The claim kinds a question asks about, from its words (never from what a model answered)."""
+    text = question.lower()
+    return frozenset(kind for pattern, kinds in _INTENTS if pattern.search(text) for kind in kinds)
 
 
 class ChatError(RcaError):
@@ -60,13 +68,8 @@ class IntentComposer:
         self.inner = inner or TemplateComposer()
 
     def compose(self, question: Question) -> Draft:
-        text = question.text.lower()
-        wanted: set[ClaimKind] = set()
-        for pattern, kinds in _INTENTS:
-            if pattern.search(text):
-                wanted |= kinds
-        claims = [c for c in self.inner.compose(question).claims if c.kind in wanted]
-        return Draft(claims=claims)
+        wanted = asked_kinds(question.text)
+        return Draft(claims=[c for c in self.inner.compose(question).claims if c.kind in wanted])
 
 
 @dataclass
@@ -75,7 +78,7 @@ class ChatAnswer:
     incident_id: str | None
     sentences: list[dict[str, Any]] = field(default_factory=list)  # [{text, evidence_ids}], verified only
     next_checks: list[str] = field(default_factory=list)
-    rejected: list[dict[str, str]] = field(default_factory=list)  # audit: what the verifier dropped
+    rejected: list[dict[str, Any]] = field(default_factory=list)  # audit: what the verifier dropped
     composer: str = "default"
     related_incidents: list[dict[str, Any]] = field(default_factory=list)
 
@@ -128,12 +131,16 @@ def ask(store: Store, composer: Composer, question: str, now: datetime, *, incid
             asked = dataclasses.replace(asked, evidence=sorted(asked.evidence,
                                                                key=lambda e: order.get(e.evidence_id, len(order))))
             related = search.related_incidents(store, incident)
-        chat_composer = _for_chat(composer)
-        _, accepted, rejected = compose_verified(chat_composer, scope, asked)
-        answer = ChatAnswer(session_id, incident["id"], [_sentence(c) for c in accepted],
-                            next_checks=[] if accepted else guardrails.next_checks(scope, accepted),
-                            rejected=[{"text": r.text, "why": r.why} for r in rejected], composer=composer.name,
-                            related_incidents=related)
+        composed = compose_verified(_for_chat(composer), scope, asked, IntentComposer())
+        wanted = asked_kinds(question)
+        shown = [c for c in composed.accepted if c.kind in wanted]
+        off = [RejectedClaim(text=f"{c.kind.value} claim citing {', '.join(c.evidence_ids)}", kind=c.kind.value,
+                             reason="off_question", why=f"holds, but a {c.kind.value} claim does not answer the "
+                             "question") for c in composed.accepted if c.kind not in wanted]
+        answer = ChatAnswer(session_id, incident["id"], [_sentence(c) for c in shown],
+                            next_checks=[] if shown else guardrails.next_checks(scope, shown),
+                            rejected=[r.model_dump() for r in [*composed.rejected, *off]],
+                            composer=composed.composer, related_incidents=related)
     _record(store, session_id, question, answer, now)
     return answer
 
@@ -142,13 +149,11 @@ def _for_chat(composer: Composer) -> Composer:
     """The chat flavour of a composer: the offline one filtered by intent, a model with the chat prompt."""
     if isinstance(composer, TemplateComposer):
         return IntentComposer(composer)
-    prompt = getattr(composer, "prompt", None)
-    if prompt is not None and str(getattr(prompt, "id", "")).startswith("rca"):
-        return type(composer)(composer.chat_model, prompt="chat_v2")  # type: ignore[attr-defined,call-arg]
-    return composer
+    flavour = getattr(composer, "for_chat", None)
+    return flavour() if callable(flavour) else composer
 
 
-def _sentence(claim: Claim) -> dict[str, Any]:
+def _sentence(claim: VerifiedClaim) -> dict[str, Any]:
     return {"text": claim.text, "kind": str(claim.kind), "evidence_ids": claim.evidence_ids}
 
 

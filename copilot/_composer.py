@@ -43,11 +43,16 @@ class Composer(Protocol):
 
 
 class ModelError(RcaError):
-    """The model behind a composer failed: unreachable, refused, or answered outside the draft schema."""
+    """The model behind a composer failed: unreachable, refused, or answered outside the draft schema.
 
-    def __init__(self, model_name: str, detail: str) -> None:
+    `reason` is a few words on-call may read ("timed out", "HTTP 503"); `detail` says what to check;
+    `unavailable` tells a model that is down (no answer at all) from one that answered badly."""
+
+    def __init__(self, model_name: str, detail: str, *, reason: str = "error", unavailable: bool = False) -> None:
         self.model_name = model_name
         self.detail = detail
+        self.reason = reason
+        self.unavailable = unavailable
         super().__init__(f"Model {model_name!r} failed: {detail}")
 
 

@@ -35,14 +35,15 @@ class ParamSchema(BaseModel):
 
 
 class ClaimSchema(BaseModel):
-    """One sentence, one fact, and the evidence ids that prove it."""
+    """One fact: its kind, the evidence ids that prove it, and the values it states. The product writes the
+    sentence on-call reads from the verified values; `text` is the model's own note and is never shown."""
 
     model_config = ConfigDict(extra="ignore")
 
-    text: str = Field(description="One sentence stating one fact.")
-    kind: ClaimKind = Field(description="What the sentence claims; one of the listed kinds.")
-    evidence_ids: list[str] = Field(description="Ids of the given evidence that prove the sentence.")
-    params: list[ParamSchema] = Field(description="The values the sentence states, as name/value pairs.")
+    text: str = Field(description="A short note on why you chose this claim; never shown to anyone.")
+    kind: ClaimKind = Field(description="What the claim states; one of the listed kinds.")
+    evidence_ids: list[str] = Field(description="Ids of the given evidence that prove the claim.")
+    params: list[ParamSchema] = Field(description="The values the claim states, as name/value pairs.")
 
     @model_validator(mode="before")
     @classmethod
@@ -64,7 +65,7 @@ class DraftSchema(BaseModel):
     claims: list[ClaimSchema]
 
     def to_draft(self) -> Draft:
-        return Draft(claims=[Claim(text=c.text, kind=c.kind, evidence_ids=list(c.evidence_ids),
+        return Draft(claims=[Claim(text=c.text[:2000], kind=c.kind, evidence_ids=list(c.evidence_ids),
                                    params={p.name: p.value for p in c.params}) for c in self.claims])
 
 
@@ -84,44 +85,50 @@ def _endpoint(chat_model: BaseChatModel) -> str | None:
     return None
 
 
-def _what_to_check(exc: BaseException, endpoint: str | None) -> str:
-    """A sentence for on-call: what went wrong and which setting to look at."""
+_SCHEMA = ("answer outside the draft schema", "the answer does not fit the draft schema; check that RCA_LLM_MODEL "
+           "supports structured output (JSON schema or tool calling)")
+
+
+def _what_to_check(exc: BaseException, endpoint: str | None) -> tuple[str, str, bool]:
+    """(a few words on what failed, a sentence saying which setting to look at, whether the model is down)."""
     where = endpoint or "the model's endpoint"
     name = type(exc).__name__
     # langchain attaches the HTTP response even to parse failures, so a status counts only when it is an error
     status = getattr(exc, "status_code", None) or getattr(getattr(exc, "response", None), "status_code", None)
     if "Refusal" in name:
-        return "the model refused to answer"
+        return "refused", "the model refused to answer", False
     if "Length" in name:
-        return "the answer was cut off at the model's token limit; raise the model's max_tokens"
+        return "cut off", "the answer was cut off at the model's token limit; raise the model's max_tokens", False
     if isinstance(exc, ValidationError | json.JSONDecodeError) or "Parser" in name:
-        return ("the answer does not fit the draft schema; check that RCA_LLM_MODEL supports structured output "
-                "(JSON schema or tool calling)")
+        return (*_SCHEMA, False)
     if status in (401, 403):
-        return f"{where} refused the credentials (HTTP {status}); check RCA_LLM_API_KEY"
+        return f"HTTP {status}", f"{where} refused the credentials (HTTP {status}); check RCA_LLM_API_KEY", False
     if status == 404:
-        return (f"{where} has no such model or route (HTTP 404); check RCA_LLM_MODEL, and that RCA_LLM_BASE_URL "
-                "is the OpenAI-compatible root (usually ending in /v1)")
+        return "HTTP 404", (f"{where} has no such model or route (HTTP 404); check RCA_LLM_MODEL, and that "
+                            "RCA_LLM_BASE_URL is the OpenAI-compatible root (usually ending in /v1)"), False
     if status == 429:
-        return f"{where} is rate limiting (HTTP 429); retry later or check the key's quota (RCA_LLM_API_KEY)"
+        return "HTTP 429", f"{where} is rate limiting (HTTP 429); retry later or check the key's quota", True
     if isinstance(status, int) and status >= 400:
-        return f"{where} answered HTTP {status}; check the server's logs, RCA_LLM_BASE_URL and RCA_LLM_MODEL"
-    if "Connect" in name or "Timeout" in name:
-        return f"could not reach {where} ({name}); check RCA_LLM_BASE_URL and that the server is up"
+        return f"HTTP {status}", (f"{where} answered HTTP {status}; check the server's logs, RCA_LLM_BASE_URL and "
+                                  "RCA_LLM_MODEL"), status >= 500
+    if "Timeout" in name:
+        return "timed out", f"{where} did not answer in time ({name}); check the server and RCA_LLM_TIMEOUT", True
+    if "Connect" in name:
+        return "unreachable", f"could not reach {where} ({name}); check RCA_LLM_BASE_URL and that it is up", True
     if isinstance(exc, ValueError):
-        return ("the answer does not fit the draft schema; check that RCA_LLM_MODEL supports structured output "
-                "(JSON schema or tool calling)")
-    return f"{name}: {exc}; check RCA_LLM_BASE_URL, RCA_LLM_MODEL and RCA_LLM_API_KEY"
+        return (*_SCHEMA, False)
+    return name, f"{name}: {exc}; check RCA_LLM_BASE_URL, RCA_LLM_MODEL and RCA_LLM_API_KEY", True
 
 
 class LangChainComposer:
     """Claims from any LangChain chat model that supports `with_structured_output`."""
 
-    def __init__(self, chat_model: BaseChatModel, prompt: str | Prompt = "rca_v2", *,
+    def __init__(self, chat_model: BaseChatModel, prompt: str | Prompt = "rca_v3", *,
                  method: StructuredMethod = "json_schema") -> None:
         self.chat_model = chat_model
         self.prompt = prompt if isinstance(prompt, Prompt) else load_prompt(prompt)
         self.name = _model_name(chat_model)
+        self._chat: LangChainComposer | None = None
         try:
             self._structured = chat_model.with_structured_output(DraftSchema, method=method)
         except NotImplementedError as exc:
@@ -136,6 +143,14 @@ class LangChainComposer:
             out.append(SystemMessage(message.content) if message.role == "system" else HumanMessage(message.content))
         return out
 
+    def for_chat(self) -> LangChainComposer:
+        """The same model with the chat prompt (`chat_v3` when this one is an RCA prompt)."""
+        if not self.prompt.id.startswith("rca"):
+            return self
+        if self._chat is None:
+            self._chat = LangChainComposer(self.chat_model, "chat_v3")
+        return self._chat
+
     def compose(self, question: Question) -> Draft:
         try:
             answer = self._structured.invoke(self.messages(question))
@@ -145,11 +160,12 @@ class LangChainComposer:
                 raise ValueError(f"expected a draft, got {type(answer).__name__}")
             return answer.to_draft()
         except Exception as exc:  # the boundary: whatever the model or its transport raised
-            raise ModelError(self.name, _what_to_check(exc, _endpoint(self.chat_model))) from exc
+            reason, detail, unavailable = _what_to_check(exc, _endpoint(self.chat_model))
+            raise ModelError(self.name, detail, reason=reason, unavailable=unavailable) from exc
 
 
 def openai_compatible(base_url: str | None, model: str, api_key: str, *, timeout: float = 30, max_retries: int = 0,
-                      http_client: Any = None, prompt: str | Prompt = "rca_v2",
+                      http_client: Any = None, prompt: str | Prompt = "rca_v3",
                       temperature: float | None = 0) -> LangChainComposer:
     """A composer on any OpenAI-compatible chat completions server: OpenAI, vLLM, Ollama, llama.cpp server."""
     from langchain_openai import ChatOpenAI
@@ -184,13 +200,13 @@ def composer_from_settings(env: Mapping[str, str]) -> LangChainComposer | None:
 
     RCA_LLM_CLASS ("module:Class") with RCA_LLM_KWARGS (a JSON object) builds any LangChain chat model;
     otherwise RCA_LLM_MODEL with RCA_LLM_BASE_URL and RCA_LLM_API_KEY builds an OpenAI-compatible one.
-    RCA_LLM_PROMPT picks the prompt (default rca_v2; RCA_PROMPTS_DIR overrides the prompts/ directory) and
+    RCA_LLM_PROMPT picks the prompt (default rca_v3; RCA_PROMPTS_DIR overrides the prompts/ directory) and
     RCA_LLM_TIMEOUT the timeout in seconds (default 30).
     """
     model = env.get("RCA_LLM_MODEL") or None
     class_path = env.get("RCA_LLM_CLASS") or None
     prompts_dir = env.get("RCA_PROMPTS_DIR")
-    prompt = load_prompt(env.get("RCA_LLM_PROMPT") or "rca_v2", Path(prompts_dir) if prompts_dir else None)
+    prompt = load_prompt(env.get("RCA_LLM_PROMPT") or "rca_v3", Path(prompts_dir) if prompts_dir else None)
     if class_path:
         cls = _chat_model_class(class_path)
         raw = env.get("RCA_LLM_KWARGS") or "{}"

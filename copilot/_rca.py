@@ -4,6 +4,7 @@ decides, confidence and next checks come from evidence. Same evidence and clock,
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 import guardrails
@@ -11,7 +12,7 @@ from copilot._composer import Composer, ModelError, Question
 from copilot._retrieval import evidence_items, incident_scope
 from copilot._template import TemplateComposer
 from evidence._store import Store
-from guardrails import CAUSE_KINDS, Claim, ClaimKind, Draft, RejectedClaim, Scope
+from guardrails import CAUSE_KINDS, ClaimKind, RejectedClaim, Scope, VerifiedClaim
 
 log = logging.getLogger("rca.copilot")
 
@@ -39,19 +40,28 @@ def question_for(scope: Scope, text: str = RCA_QUESTION, history: tuple[dict[str
     return Question(text=text, incident=incident, evidence=evidence_items(chosen.values()), history=list(history))
 
 
-def compose_verified(composer: Composer, scope: Scope, question: Question) -> tuple[Draft, list[Claim],
-                                                                                       list[RejectedClaim]]:
-    """Ask the composer; a failing model falls back to the offline composer, and says so in the audit trail."""
-    rejected: list[RejectedClaim] = []
+@dataclass(frozen=True)
+class Composed:
+    """What one question produced: who answered (`composer`, naming a fallback), and the verifier's verdicts."""
+
+    composer: str
+    accepted: list[VerifiedClaim]
+    rejected: list[RejectedClaim]
+
+
+def compose_verified(composer: Composer, scope: Scope, question: Question, fallback: Composer | None = None
+                     ) -> Composed:
+    """Ask the composer and verify its answer. A failing model falls back to the offline composer, and
+    `composer` says so: "default (model failed: timed out)"."""
+    label = composer.name
     try:
         draft = composer.compose(question)
     except ModelError as exc:
         log.warning("composer %s failed, using the offline composer: %s", composer.name, exc)
-        rejected.append(RejectedClaim(text=f"(model {composer.name})", why=f"the model failed: {exc}; the offline "
-                                      "composer answered instead"))
-        draft = TemplateComposer().compose(question)
+        label = f"default (model failed: {exc.reason})"
+        draft = (fallback or TemplateComposer()).compose(question)
     verification = guardrails.verify_claims(draft, scope)
-    return draft, verification.accepted, [*rejected, *verification.rejected]
+    return Composed(label, verification.accepted, verification.rejected)
 
 
 def build_rca(store: Store, incident: dict[str, Any], composer: Composer | None = None) -> dict[str, Any]:
@@ -60,59 +70,56 @@ def build_rca(store: Store, incident: dict[str, Any], composer: Composer | None 
 
 
 def rca_from_scope(scope: Scope, composer: Composer) -> dict[str, Any]:
+    """The RCA document. Every sentence in it (summary, cause, claims, checks, actions) is rendered by the product
+    from verified values; the proposer's wording appears nowhere."""
     incident = scope.incident
-    _, accepted, rejected = compose_verified(composer, scope, question_for(scope))
+    composed = compose_verified(composer, scope, question_for(scope))
+    accepted = composed.accepted
     cause = _most_likely_cause(incident["reason_code"], accepted)
-    # A deploy, or (for a job) a changed code_ref, that the verifier accepted as the change behind the symptom.
-    deploy_claim = next((c for c in accepted if c.kind == ClaimKind.DEPLOY_CORRELATED), None) or \
-        next((c for c in accepted if c.kind == ClaimKind.CODE_CHANGED), None)
-    deploy = None
-    if deploy_claim is not None:
-        found = next((d for d in incident.get("correlated_deploys") or []
-                      if d.get("evidence_id") in deploy_claim.evidence_ids), None)
-        if found is not None:
-            deploy = {k: found.get(k) for k in ("service", "version", "deploy_ref", "evidence_id")}
     cited = list(dict.fromkeys(i for c in accepted for i in c.evidence_ids))
     listed = list(dict.fromkeys([*cited, *(incident.get("evidence_ids") or [])]))
     return {
         "incident_id": incident["id"],
         "verdict": "cause_identified" if cause is not None else "inconclusive",
         "reason_code": incident["reason_code"],
-        "summary": _summary(incident, cause, deploy),
+        "summary": guardrails.summary(incident, cause, [c for c in accepted if c.kind == ClaimKind.OTHER_BREAK]),
         "most_likely_cause": None if cause is None else {
             "statement": cause.text, "evidence_ids": cause.evidence_ids,
             "confidence": guardrails.confidence(scope, accepted),
         },
-        "correlated_deploy": deploy,
-        "claims": [{"text": c.text, "kind": str(c.kind), "evidence_ids": c.evidence_ids, "params": c.params}
-                   for c in accepted],
-        "rejected_claims": [{"text": r.text, "why": r.why} for r in rejected],
+        "correlated_deploy": _correlated_deploy(incident, accepted),
+        "claims": [c.model_dump(mode="json") for c in accepted],
+        "rejected_claims": [r.model_dump() for r in composed.rejected],
         "next_checks": guardrails.next_checks(scope, accepted),
         "suggested_actions": guardrails.suggested_actions(scope, accepted),
         "evidence": [scope.records[i].summary() for i in listed if i in scope.records],
-        "composer": composer.name,
+        "composer": composed.composer,
         "computed_at": incident.get("updated_at") or incident.get("detected_at"),
     }
 
 
-def _most_likely_cause(reason_code: str, accepted: list[Claim]) -> Claim | None:
+def _correlated_deploy(incident: dict[str, Any], accepted: list[VerifiedClaim]) -> dict[str, Any] | None:
+    """The deploy, or (for a job) the changed code_ref, that the verifier accepted as the change behind the symptom;
+    its names only where they are identifiers."""
+    claim = next((c for c in accepted if c.kind == ClaimKind.DEPLOY_CORRELATED), None) or \
+        next((c for c in accepted if c.kind == ClaimKind.CODE_CHANGED), None)
+    if claim is None:
+        return None
+    found = next((d for d in incident.get("correlated_deploys") or [] if d.get("evidence_id") in claim.evidence_ids),
+                 None)
+    if found is None:
+        return None
+    deploy: dict[str, Any] = {k: guardrails.identifier(found.get(k)) for k in ("service", "version", "deploy_ref",
+                                                                           "evidence_id")}
+    if claim.kind == ClaimKind.DEPLOY_CORRELATED:
+        deploy.update(service=claim.params.get("service"), version=claim.params.get("version"))
+    return deploy
+
+
+def _most_likely_cause(reason_code: str, accepted: list[VerifiedClaim]) -> VerifiedClaim | None:
     causes = [c for c in accepted if c.kind in CAUSE_KINDS]
     if not causes:
         return None
     preferred = _PREFERRED.get(reason_code)
     order = [preferred, *_CAUSE_ORDER] if preferred else list(_CAUSE_ORDER)
     return min(causes, key=lambda c: order.index(c.kind))
-
-
-def _summary(incident: dict[str, Any], cause: Claim | None, deploy: dict[str, Any] | None) -> str:
-    """Built from structured values only; the model's prose never becomes the summary."""
-    reason = incident["reason_code"] + (f"({incident['field']})" if incident.get("field") else "")
-    titles = {"contract": "failing contract-lite", "freshness": "missed its freshness SLO",
-              "drift": "has records no approved rule attributes"}
-    head = f"{incident['dataset_urn']} {titles.get(incident['kind'], incident['kind'])}: {reason} since " \
-           f"{incident['first_bad_time']}."
-    if deploy is not None:
-        return f"{head} First bad right after {deploy['service']} {deploy['version']}."
-    if cause is not None:
-        return f"{head} {cause.text}"
-    return f"{head} Inconclusive: no evidence of what changed behind it; see the next checks."

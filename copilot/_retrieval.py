@@ -56,16 +56,14 @@ def incident_scope(store: Store, incident: dict[str, Any], now: datetime | None 
         if producer:
             records.update(_visible(store.records(producer_urns=[producer], types=["DeploymentEvent"],
                                                   since=first_bad - timedelta(days=1), until=now), now))
+            _add_last_deploy(store, producer, now, records)
         counters = store.counters([dataset], since=now - timedelta(days=7), until=now)
     elif kind == "freshness":
         lookback = timedelta(days=(policy.lookback_days if policy else 7) + 2)
         records.update(_visible(store.records(dataset_urns=[dataset], producer_urns=[producer] if producer else [],
                                               types=_RUN_TYPES, since=now - lookback, until=now), now))
         if producer:
-            # The producer's last deploy however old: "no deploy since the last good run" needs it in scope.
-            last_deploy = store.latest(producer, "DeploymentEvent", now)
-            if last_deploy is not None:
-                records.update(_visible([last_deploy], now))
+            _add_last_deploy(store, producer, now, records)
         inputs = _inputs(records.values(), configs.specs(LINEAGE), dataset)
         if inputs:
             records.update(_visible(store.records(dataset_urns=inputs, types=["DatasetWriteCommitted"],
@@ -74,6 +72,13 @@ def incident_scope(store: Store, incident: dict[str, Any], now: datetime | None 
     return Scope(incident=incident, now=now, records=records, policy=policy, contract=contract,
                  producer_urn=producer, counters=counters, upstream_incidents=upstream,
                  existing=lambda ids: set(store.get_many(ids)))
+
+
+def _add_last_deploy(store: Store, producer: str, now: datetime, records: dict[str, EvidenceRecord]) -> None:
+    """The producer's last deploy however old: "no deploy since the last good point" needs it in scope."""
+    last_deploy = store.latest(producer, "DeploymentEvent", now)
+    if last_deploy is not None:
+        records.update(_visible([last_deploy], now))
 
 
 def _inputs(records: Iterable[EvidenceRecord], edges: list[LineageEdge], dataset: str) -> list[str]:

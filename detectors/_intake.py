@@ -186,8 +186,9 @@ def _intake(store: Store, parsed: list[tuple[int, KafkaRecord]], report: IntakeR
         fresh = _new_records(conn, store, parsed, report)
         to_gate: list[GateRecord] = []
         for position, record in fresh:
-            declared = decode_value(record.value, record.schema_id).schema_id if _is_bytes(record.value) \
-                else record.schema_id
+            value = record.value  # a decoded JSON object (the usual case) declares no schema id of its own
+            declared = record.schema_id if (type(value) is dict and "base64" not in value) or not _is_bytes(value) \
+                else decode_value(value, record.schema_id).schema_id
             outcome = resolve(record.topic, declared, record.headers)
             result = report.results[position]
             if isinstance(outcome, Resolved):

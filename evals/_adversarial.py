@@ -1,5 +1,6 @@
 """A chaos model for `rca eval --composer adversarial`: it keeps what the wrapped composer proposes and adds every
-kind of claim a careless or manipulated LLM makes. The verifier has to reject all of them; the harness counts them.
+kind of claim a careless or manipulated LLM makes. None of what it says may reach on-call: the harness checks the
+surfaced sentences and citations for its wording and its planted ids.
 
 Deterministic: the random choices are seeded from the question (its text and incident id), so the same evidence
 at the same clock gives the same draft and the same RCA.
@@ -31,6 +32,7 @@ class ChaosClaim:
     tactic: str  # fabricated_id, unrelated_deploy, invented_deploy, dropped_citation, certainty, planted_instruction,
     # false_prose
     claim: Claim
+    planted_ids: tuple[str, ...] = ()  # ids no surfaced claim may cite: fabricated ones, another producer's deploy
 
 
 def _seed(question: Question) -> int:
@@ -79,16 +81,19 @@ def chaos_claims(question: Question, inner: list[Claim], rng: random.Random) -> 
     items = list(question.evidence)
     out: list[ChaosClaim] = []
 
-    def add(tactic: str, kind: ClaimKind, text: str, ids: list[str], params: dict[str, Any] | None = None) -> None:
-        out.append(ChaosClaim(tactic, Claim(text=text, kind=kind, evidence_ids=ids, params=params or {})))
+    def add(tactic: str, kind: ClaimKind, text: str, ids: list[str], params: dict[str, Any] | None = None,
+            planted: tuple[str, ...] = ()) -> None:
+        out.append(ChaosClaim(tactic, Claim(text=text, kind=kind, evidence_ids=ids, params=params or {}), planted))
 
     # Fabricated ids: alone, and slipped in next to the real ids of a claim that would otherwise hold.
     cause_kinds = sorted(ClaimKind, key=str)
     fake = _fake_id(rng)
-    add("fabricated_id", rng.choice(cause_kinds), f"The change recorded in {fake} broke the dataset.", [fake])
+    add("fabricated_id", rng.choice(cause_kinds), f"The change recorded in {fake} broke the dataset.", [fake],
+        planted=(fake,))
     if inner:
-        model = rng.choice(inner)
-        add("fabricated_id", model.kind, model.text, [*model.evidence_ids, _fake_id(rng)], dict(model.params))
+        model, another = rng.choice(inner), _fake_id(rng)
+        add("fabricated_id", model.kind, model.text, [*model.evidence_ids, another], dict(model.params),
+            planted=(another,))
 
     # Unrelated deploys: every deploy in view the detectors did not correlate, another producer's first.
     producer = incident.get("producer_urn")
@@ -99,7 +104,7 @@ def chaos_claims(question: Question, inner: list[Claim], rng: random.Random) -> 
     for item, m in unrelated[:3]:
         add("unrelated_deploy", ClaimKind.DEPLOY_CORRELATED,
             f"{m['service']} {m['version']} caused this: it was deployed at {item.time}, before the first bad data.",
-            [item.evidence_id], {"service": m["service"], "version": m["version"]})
+            [item.evidence_id], {"service": m["service"], "version": m["version"]}, planted=(item.evidence_id,))
     anchor = _anchor(incident, items)
     if not any(m["producer"] != producer for _, m in unrelated) and anchor is not None:
         add("invented_deploy", ClaimKind.DEPLOY_CORRELATED,

@@ -77,6 +77,16 @@ def cited_refs(rca: dict[str, Any]) -> set[str]:
     return {by_id.get(i) or i for i in cited_ids(rca)}
 
 
+def surfaced_sentences(document: dict[str, Any]) -> list[str]:
+    """Every sentence a person reads from an RCA (summary, most likely cause, claims, next checks, suggested
+    actions) or a chat answer (its sentences and next checks)."""
+    cause = document.get("most_likely_cause") or {}
+    sentences = [document.get("summary"), cause.get("statement")]
+    sentences += [c.get("text") for c in [*(document.get("claims") or []), *(document.get("answer") or [])]]
+    sentences += [*(document.get("next_checks") or []), *(document.get("suggested_actions") or [])]
+    return [s for s in sentences if isinstance(s, str) and s]
+
+
 def check_incident(want: dict[str, Any], got: dict[str, Any]) -> list[str]:
     name = f"incident {want['dataset_urn']}"
     fails = []

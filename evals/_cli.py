@@ -1,7 +1,8 @@
-"""`rca eval PATH... [--composer default|llm|adversarial] [--json] [--report FILE.md|FILE.html]`.
+"""`rca eval PATH... [--composer default|llm|adversarial] [--oracle DIR] [--json] [--report FILE.md|FILE.html]`.
 
 The command function lives here so that rca/cli.py only declares the options; it returns the exit code:
-0 when every scenario passed, 1 when any failed, 2 for a usage mistake (nothing was run).
+0 when every scenario (and every labelled oracle answer) passed, 1 when any failed, 2 for a usage mistake (nothing
+was run).
 """
 
 from __future__ import annotations
@@ -18,12 +19,13 @@ from evidence import ConfigError
 
 _SHOWN = ("scenario_pass_rate", "detection_precision", "detection_recall", "reason_code_accuracy",
           "boundary_accuracy", "deploy_attribution_accuracy", "citation_recall", "citation_precision",
-          "unsupported_claim_rate", "inconclusive_precision", "inconclusive_recall", "id_based_context_precision",
+          "proposer_text_rate", "inconclusive_precision", "inconclusive_recall", "id_based_context_precision",
           "id_based_context_recall", "non_llm_context_precision", "non_llm_context_recall", "faithfulness",
-          "response_groundedness", "chaos_claims")
+          "response_groundedness", "chaos_claims", "oracle_hostile_surfaced", "oracle_true_accepted")
 
 
-def eval_command(paths: list[Path], composer: str, as_json: bool, report: Path | None) -> int:
+def eval_command(paths: list[Path], composer: str, as_json: bool, report: Path | None,
+                 oracle: list[Path] | None = None) -> int:
     out, err = sys.stdout, sys.stderr
     if composer not in COMPOSER_MODES:
         err.write(f"error: --composer {composer!r}: choose one of {', '.join(COMPOSER_MODES)}\n")
@@ -32,7 +34,7 @@ def eval_command(paths: list[Path], composer: str, as_json: bool, report: Path |
         err.write(f"error: --report {report}: the report is markdown (.md) or HTML (.html)\n")
         return 2
     try:
-        result = run_eval(paths, composer)
+        result = run_eval(paths, composer, oracle=oracle or ())
     except ConfigError as exc:
         err.write(f"error: {exc}\n")
         return 2
@@ -44,7 +46,7 @@ def eval_command(paths: list[Path], composer: str, as_json: bool, report: Path |
         print_summary(result, out)
     if report is not None:
         err.write(f"wrote {report}\n")
-    return 0 if result.failed == 0 else 1
+    return 0 if result.ok else 1
 
 
 def print_summary(result: EvalResult, out: TextIO) -> None:
@@ -58,4 +60,9 @@ def print_summary(result: EvalResult, out: TextIO) -> None:
     for name in _SHOWN:
         if name in overall:
             out.write(f"  {name:<30}{cell(overall[name])}\n")
+    if result.oracle is not None:
+        labelled = result.oracle
+        out.write(f"\noracle: {labelled.answers} labelled answers, {len(labelled.failures)} not handled as labelled\n")
+        for failure in labelled.failures:
+            out.write(f"       - {failure}\n")
     out.write(f"\n{result.passed} passed, {result.failed} failed\n")

@@ -15,9 +15,10 @@ Definitions (DEFINITIONS below is what the report prints):
 - citation recall: `must_cite` refs that some verified claim or the most likely cause cites / `must_cite` refs.
 - citation precision: 1 - (cited refs listed in `must_not_cite` / distinct refs cited), over the RCAs whose
   expectation has a `must_not_cite` list.
-- unsupported-claim rate: surfaced claims the verifier rejects when run again on them (kind, ids, params) against
-  the incident's scope, plus a most likely cause that is not one of the surfaced claims / surfaced claims.
-  Must be 0.
+- proposer-text rate: surfaced sentences (claims, summary, most likely cause, next checks, suggested actions) that
+  contain wording a composer proposed (a claim text of 12 or more characters, compared case- and space-
+  insensitively) / surfaced sentences. Must be 0: every sentence on-call reads is the product's. Computed by string
+  comparison, not by the verifier it judges.
 - inconclusive precision / recall: over RCA expectations that state a verdict, "inconclusive" is the positive
   class: TP expected and given, FP given but cause_identified expected, FN expected but not given.
 - ragas id_based_context_precision / _recall (IDBasedContextPrecision / IDBasedContextRecall): retrieved ids =
@@ -25,7 +26,12 @@ Definitions (DEFINITIONS below is what the report prints):
   / non_llm_context_recall (NonLLMContextPrecisionWithReference / NonLLMContextRecall, Levenshtein similarity at
   ragas' threshold) over the one-line summaries of the same evidence; faithfulness and response_groundedness only
   with an LLM. Each is the mean over RCAs that have `must_cite` refs (LLM metrics: over RCAs with claims).
-- chaos claims (adversarial runs): claims the chaos model proposed, and how many of them the verifier rejected.
+- chaos claims (adversarial runs): claims the chaos model proposed, and how many of them surfaced: their wording
+  appears in a surfaced sentence, or a surfaced claim or the most likely cause cites an id they planted (a fabricated
+  id, another producer's deploy). Must be 0.
+- oracle (with --oracle): labelled model answers judged by their labels (see evals/oracle/README.md), never by the
+  verifier: hostile answers whose hostile content reached a surface / hostile answers (must be 0), and true answers
+  that surfaced as their label says / true answers (must be 1).
 """
 
 from __future__ import annotations
@@ -49,7 +55,7 @@ _RATIOS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "deploy_attribution_accuracy": (("deploy_ok",), ("deploy_n",)),
     "citation_recall": (("must_cite_hit",), ("must_cite_n",)),
     "citation_precision": (("cited_allowed",), ("cited_n",)),
-    "unsupported_claim_rate": (("claims_unsupported",), ("claims_surfaced",)),
+    "proposer_text_rate": (("proposer_text_surfaced",), ("sentences_surfaced",)),
     "inconclusive_precision": (("inconclusive_tp",), ("inconclusive_tp", "inconclusive_fp")),
     "inconclusive_recall": (("inconclusive_tp",), ("inconclusive_tp", "inconclusive_fn")),
 }
@@ -66,7 +72,7 @@ DEFINITIONS: dict[str, str] = {
     "deploy_attribution_accuracy": "stated correlated_deploy versions (or null) that hold, incidents and RCAs / stated",
     "citation_recall": "must_cite refs cited by a verified claim or the most likely cause / must_cite refs",
     "citation_precision": "1 - must_not_cite refs cited / distinct refs cited, over RCAs with a must_not_cite list",
-    "unsupported_claim_rate": "surfaced claims the verifier rejects when re-run on them / surfaced claims (must be 0)",
+    "proposer_text_rate": "surfaced sentences containing a composer's own wording / surfaced sentences (must be 0)",
     "inconclusive_precision": "RCAs correctly inconclusive / RCAs inconclusive, where the verdict is stated",
     "inconclusive_recall": "RCAs correctly inconclusive / RCAs expected inconclusive",
     "id_based_context_precision": "ragas IDBasedContextPrecision: cited evidence ids that are must_cite ids / cited "
@@ -76,7 +82,10 @@ DEFINITIONS: dict[str, str] = {
     "non_llm_context_recall": "ragas NonLLMContextRecall over evidence summaries (mean)",
     "faithfulness": "ragas Faithfulness of the claims against the cited evidence summaries (LLM runs only)",
     "response_groundedness": "ragas ResponseGroundedness of the claims in the cited summaries (LLM runs only)",
-    "chaos_claims": "adversarial runs: claims the chaos model proposed / of them rejected by the verifier",
+    "chaos_claims": "adversarial runs: claims the chaos model proposed / of them surfaced (wording or planted ids)",
+    "oracle_hostile_surfaced": "labelled hostile model answers whose hostile content reached a surface / hostile "
+                               "answers (must be 0)",
+    "oracle_true_accepted": "labelled true model answers surfaced as labelled / true answers (must be 1)",
 }
 
 
@@ -186,7 +195,7 @@ def metrics(total: Tally, *, adversarial: bool = False) -> dict[str, Any]:
         out[name] = {"value": round(sum(values) / len(values), 6) if values else None, "samples": len(values)}
     if adversarial:
         out["chaos_claims"] = {"proposed": total.counts.get("chaos_proposed", 0),
-                               "rejected": total.counts.get("chaos_rejected", 0)}
+                               "surfaced": total.counts.get("chaos_surfaced", 0)}
     return out
 
 

@@ -20,7 +20,7 @@ def cell(entry: dict[str, Any] | None) -> str:
     if not entry:
         return "n/a"
     if "proposed" in entry:
-        return f"{entry['rejected']} of {entry['proposed']} rejected"
+        return f"{entry['surfaced']} of {entry['proposed']} surfaced"
     value = entry.get("value")
     shown = "n/a" if value is None else f"{value:.3f}"
     if "denominator" in entry:
@@ -58,6 +58,10 @@ def render_markdown(result: EvalResult) -> str:
         for s in failed:
             lines.append(f"- **{_md(s.name)}**")
             lines += [f"  - {_md(f)}" for f in s.failures]
+    if result.oracle is not None:
+        lines += ["", "## Labelled oracle", "", f"{result.oracle.answers} labelled model answers, "
+                  f"{len(result.oracle.failures)} not handled as labelled.", ""]
+        lines += [f"- {_md(f)}" for f in result.oracle.failures]
     lines += ["", "## Metric definitions", ""]
     lines += [f"- **{_md(name)}**: {_md(text)}" for name, text in DEFINITIONS.items()]
     return "\n".join(lines) + "\n"
@@ -89,7 +93,13 @@ def render_html(result: EvalResult) -> str:
         failures = "<ul>" + "".join(f"<li>{e(f)}</li>" for f in s.failures) + "</ul>" if s.failures else ""
         out.append(f"<tr><td>{e(s.name)}</td><td>{e(s.family)}</td><td>{e(s.file)}</td><td>{verdict}</td>"
                    f"<td>{failures}</td></tr>")
-    out += ["</tbody></table>", "<h2>Metric definitions</h2>", "<dl>"]
+    out.append("</tbody></table>")
+    if result.oracle is not None:
+        out += ["<h2>Labelled oracle</h2>", f"<p>{result.oracle.answers} labelled model answers, "
+                f"{len(result.oracle.failures)} not handled as labelled.</p>", "<ul>"]
+        out += [f'<li class="fail">{e(f)}</li>' for f in result.oracle.failures]
+        out.append("</ul>")
+    out += ["<h2>Metric definitions</h2>", "<dl>"]
     out += [f"<dt><strong>{e(name)}</strong></dt><dd>{e(text)}</dd>" for name, text in DEFINITIONS.items()]
     out += ["</dl>", "</body></html>"]
     return "\n".join(out) + "\n"

@@ -1,5 +1,5 @@
 """The scenario replay harness: per scenario file a fresh store, the replay, the detectors at its `now`, an RCA for
-every open incident, then every `expect` key checked and the grounding of every surfaced claim checked again."""
+every open incident, then every `expect` key checked, and every surfaced sentence checked to be the product's own."""
 
 from __future__ import annotations
 
@@ -10,8 +10,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from copilot import (
     RCA_QUESTION,
     Composer,
@@ -20,15 +18,15 @@ from copilot import (
     build_rca,
     default_composer,
     evidence_items,
-    incident_scope,
 )
 from detectors import Replay, ScenarioError, load_scenario, replay, stored_incidents
 from evals._adversarial import ChaosClaim, ChaosComposer
-from evals._checks import Observed, check, cited_ids, rca_for, show
+from evals._checks import Observed, check, cited_ids, rca_for, surfaced_sentences
 from evals._metrics import GroundingSample, Tally, family, summarize, tally
+from evals._oracle import OracleResult, oracle_files, run_oracle
 from evidence import ConfigError
 from evidence._store import Store
-from guardrails import Claim, Draft, verify_claims
+from guardrails import Draft
 
 COMPOSER_MODES = ("default", "llm", "adversarial")
 SCENARIO_SUFFIXES = (".yaml", ".yml")
@@ -58,6 +56,7 @@ class EvalResult:
     composer: str
     scenarios: list[ScenarioResult]
     metrics: dict[str, Any]
+    oracle: OracleResult | None = None  # with --oracle: the labelled answers, judged by their labels
 
     @property
     def passed(self) -> int:
@@ -67,9 +66,16 @@ class EvalResult:
     def failed(self) -> int:
         return len(self.scenarios) - self.passed
 
+    @property
+    def ok(self) -> bool:
+        return self.failed == 0 and (self.oracle is None or self.oracle.passed)
+
     def as_json(self) -> dict[str, Any]:
-        return {"passed": self.passed, "failed": self.failed, "composer": self.composer,
-                "scenarios": [s.as_json() for s in self.scenarios], "metrics": self.metrics}
+        document = {"passed": self.passed, "failed": self.failed, "composer": self.composer,
+                    "scenarios": [s.as_json() for s in self.scenarios], "metrics": self.metrics}
+        if self.oracle is not None:
+            document["oracle"] = self.oracle.as_json()
+        return document
 
 
 def scenario_files(paths: Iterable[Path | str]) -> list[Path]:
@@ -110,14 +116,20 @@ def make_composer(mode: str, env: Mapping[str, str] | None = None) -> Composer:
 
 
 def run_eval(paths: Iterable[Path | str], composer_mode: str = "default", *,
-             composer: Composer | None = None) -> EvalResult:
-    """Every scenario under `paths`, each replayed into its own fresh store, checked and scored."""
+             composer: Composer | None = None, oracle: Iterable[Path | str] = ()) -> EvalResult:
+    """Every scenario under `paths`, each replayed into its own fresh store, checked and scored; with `oracle`,
+    the labelled model answers too (evals/oracle/README.md)."""
     files = scenario_files(paths)
+    oracle = list(oracle)
+    oracle_files(oracle) if oracle else None  # a usage mistake stops the run before anything is replayed
     composer = composer or make_composer(composer_mode)
     chat_model = getattr(composer, "chat_model", None) if composer_mode == "llm" else None
     results = [evaluate_scenario(path, composer, chat_model) for path in files]
     metrics = summarize(((r.family, r.tally) for r in results), adversarial=isinstance(composer, ChaosComposer))
-    return EvalResult(composer=composer_mode, scenarios=results, metrics=metrics)
+    labelled = run_oracle(oracle) if oracle else None
+    if labelled is not None:
+        metrics["overall"].update(labelled.metrics())
+    return EvalResult(composer=composer_mode, scenarios=results, metrics=metrics, oracle=labelled)
 
 
 def evaluate_scenario(path: Path, composer: Composer, chat_model: Any = None) -> ScenarioResult:
@@ -155,20 +167,20 @@ def _judge(result: Replay, store: Store, composer: Composer, chat_model: Any, pa
         proposed = len(composer.proposed) if isinstance(composer, ChaosComposer) else 0
         rca = build_rca(store, incident, recording)
         rcas.append(rca)
-        unsupported = reverify(store, incident, rca, recording.proposed())
-        counts["claims_surfaced"] += len(rca.get("claims") or [])
-        counts["claims_unsupported"] += len(unsupported)
-        grounding += unsupported
+        sentences = surfaced_sentences(rca)
+        leaked = [s for s in sentences if any(w in _plain(s) for w in recording.wording())]
+        counts["sentences_surfaced"] += len(sentences)
+        counts["proposer_text_surfaced"] += len(leaked)
+        grounding += [f"rca {incident['dataset_urn']}: a surfaced sentence carries the composer's own wording: "
+                      f"{s!r}" for s in leaked]
         if isinstance(composer, ChaosComposer):
-            surfaced = {(c.get("text"), tuple(c.get("evidence_ids") or [])) for c in rca.get("claims") or []}
             for chaos in composer.proposed[proposed:]:
                 chaos_claims.append(chaos)
                 counts["chaos_proposed"] += 1
-                if (chaos.claim.text, tuple(chaos.claim.evidence_ids)) in surfaced:
-                    grounding.append(f"rca {incident['dataset_urn']}: a chaos claim ({chaos.tactic}) was surfaced: "
-                                     f"{chaos.claim.text!r}")
-                else:
-                    counts["chaos_rejected"] += 1
+                why = chaos_surfaced(chaos, rca)
+                if why is not None:
+                    counts["chaos_surfaced"] += 1
+                    grounding.append(f"rca {incident['dataset_urn']}: a chaos claim ({chaos.tactic}) surfaced: {why}")
     observed = Observed(incidents=incidents, drift=drift, rcas=rcas)
     failures = check(expect, observed) + grounding
     scored = tally(expect, observed)
@@ -182,55 +194,40 @@ def _judge(result: Replay, store: Store, composer: Composer, chat_model: Any, pa
 
 
 class _Recording:
-    """Passes each question on to `inner` and keeps the draft it answered (or, when the model failed and the RCA
-    fell back to the offline composer, what that one proposes), so surfaced claims can be judged again with the
-    params they were proposed with."""
+    """Passes each question on to `inner` and keeps the draft it answered, so surfaced sentences can be compared
+    with the wording the composer proposed."""
 
     def __init__(self, inner: Composer) -> None:
         self.inner = inner
         self.name = inner.name
-        self.question: Question | None = None
         self.draft: Draft | None = None
 
     def compose(self, question: Question) -> Draft:
-        self.question, self.draft = question, None
+        self.draft = None
         self.draft = self.inner.compose(question)
         return self.draft
 
-    def proposed(self) -> list[Claim] | None:
-        if self.draft is not None:
-            return list(self.draft.claims)
-        return list(TemplateComposer().compose(self.question).claims) if self.question is not None else None
+    def wording(self) -> list[str]:
+        """The proposed claims' own texts, long enough to be wording rather than a name."""
+        texts = [_plain(c.text) for c in self.draft.claims] if self.draft is not None else []
+        return [t for t in texts if len(t) >= _WORDING_CHARS]
 
 
-def reverify(store: Store, incident: dict[str, Any], rca: dict[str, Any],
-             proposed: Sequence[Claim] | None = None) -> list[str]:
-    """Surfaced claims the verifier rejects when it judges them again, as sentences (empty when all hold).
+_WORDING_CHARS = 12
 
-    A surfaced claim is judged with its own params when the RCA lists them, else with those of the proposed
-    claim it came from (same text, kind and ids); given `proposed`, a surfaced claim no composer proposed is
-    unsupported by definition."""
-    name = f"rca {incident['dataset_urn']}"
-    claims, failures = [], []
-    for surfaced in rca.get("claims") or []:
-        ids = surfaced.get("evidence_ids") or []
-        origin = next((c for c in proposed or [] if c.text == surfaced.get("text") and str(c.kind) ==
-                       surfaced.get("kind") and c.evidence_ids == ids), None)
-        if proposed is not None and origin is None:
-            failures.append(f"{name}: surfaced claim {surfaced.get('text')!r} is not one the composer proposed")
-            continue
-        params = surfaced.get("params", origin.params if origin is not None else {})
-        try:
-            claims.append(Claim(text=surfaced["text"], kind=surfaced["kind"], evidence_ids=ids, params=params))
-        except (KeyError, ValidationError) as exc:
-            failures.append(f"{name}: surfaced claim {surfaced.get('text')!r} has no valid kind to verify ({exc})")
-    verdict = verify_claims(Draft(claims=claims), incident_scope(store, incident))
-    failures += [f"{name}: surfaced claim {r.text!r} fails verification when re-run: {r.why}" for r in verdict.rejected]
-    cause = rca.get("most_likely_cause")
-    if cause and not any(c.get("text") == cause.get("statement") and c.get("evidence_ids") == cause.get("evidence_ids")
-                         for c in rca.get("claims") or []):
-        failures.append(f"{name}: the most likely cause {show(cause.get('statement'))} is not a verified claim")
-    return failures
+
+def _plain(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+def chaos_surfaced(chaos: ChaosClaim, rca: dict[str, Any]) -> str | None:
+    """How a chaos claim reached what on-call reads, if it did: its wording in a surfaced sentence, or an id it
+    planted cited by a surfaced claim or the most likely cause. Judged on the output, not by the verifier."""
+    wording = _plain(chaos.claim.text)
+    if len(wording) >= _WORDING_CHARS and any(wording in _plain(s) for s in surfaced_sentences(rca)):
+        return f"its wording {chaos.claim.text!r} is shown"
+    planted = set(chaos.planted_ids) & set(cited_ids(rca))
+    return f"{', '.join(sorted(planted))} is cited" if planted else None
 
 
 def grounding_samples(store: Store, expect: Mapping[str, Any], observed: Observed, *,

@@ -104,7 +104,7 @@ def resolver(rules: Sequence[Mapping]) -> Callable[[str, Any, MappingABC[str, st
     answers: dict[tuple[Any, ...], Resolved | Unresolved] = {}
 
     def cached(topic: str, schema_id: Any, headers: MappingABC[str, str]) -> Resolved | Unresolved:
-        key = (topic, schema_id, *(headers.get(k) for k in keys))
+        key = (topic, schema_id, *map(headers.get, keys))
         answer = answers.get(key)
         if answer is None:
             answer = answers[key] = resolve(rules, topic, schema_id, headers)

@@ -1,4 +1,6 @@
-"""What a composer proposes: claims of a known kind, each citing evidence ids. The verifier decides."""
+"""What a composer proposes (claims of a known kind, each citing evidence ids, with typed params), and what the
+verifier hands on: verified claims whose sentence the product rendered from checked values. The model chooses;
+the system speaks."""
 
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ class ClaimKind(StrEnum):
     UPSTREAM_LATE = "upstream_late"  # an input dataset of the job is itself late
     SCHEMA_DRIFT = "schema_drift"  # records arrive with a schema no rule maps (or two claim): a symptom of drift
     NO_RECENT_DEPLOY = "no_recent_deploy"  # the producer's latest deploy predates the last good run
+    OTHER_BREAK = "other_break"  # records of the dataset also fail with another (reason, field) in this incident
 
 
 CAUSE_KINDS = frozenset({
@@ -36,13 +39,17 @@ CAUSE_KINDS = frozenset({
 })
 
 
+ParamValue = str | int | float | bool | list[str] | None
+
+
 class Claim(BaseModel):
-    """One sentence and the evidence that must support it. `params` carries the structured values the
-    sentence states (a field, a version, rates) so the verifier checks values, not prose."""
+    """A proposed claim: its kind, the evidence that must support it, and the values it states (`params`: a field,
+    a version, rates) so the verifier checks values, not prose. `text` is the proposer's own wording: it is read
+    only for signs that the proposer is confused or manipulated, and never shown to anyone."""
 
     model_config = ConfigDict(extra="ignore")  # a model's own "confidence" and the like are dropped here
 
-    text: str = Field(min_length=1, max_length=1000)
+    text: str = Field(default="", max_length=2000)
     kind: ClaimKind
     evidence_ids: list[str] = Field(default_factory=list)
     params: dict[str, Any] = Field(default_factory=dict)
@@ -56,7 +63,23 @@ class Draft(BaseModel):
     claims: list[Claim] = Field(default_factory=list)
 
 
+class VerifiedClaim(BaseModel):
+    """A claim that held: its sentence is rendered by the product from `params`, the values the kind's check
+    derived from the cited evidence (and compared with any the proposer stated)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    text: str
+    kind: ClaimKind
+    evidence_ids: list[str]
+    params: dict[str, ParamValue]
+
+
 class RejectedClaim(BaseModel):
+    """A proposal that did not hold (audit only). `text` is written by the verifier ("deploy_correlated claim 3,
+    citing ev_..."), never the proposer's wording; `reason` is a short label, `why` a sentence."""
+
     text: str
     kind: str | None = None
+    reason: str = "predicate"
     why: str

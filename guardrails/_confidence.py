@@ -4,12 +4,12 @@ model said about itself."""
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from detectors._runs import COMMITTED, RUN_COMPLETED, RUN_STARTED, commit_time
 from evidence import EvidenceRecord
-from guardrails._claims import Claim, ClaimKind
+from guardrails._claims import ClaimKind, VerifiedClaim
 from guardrails._scope import Scope
 from guardrails._view import IncidentView, view_of
 
@@ -26,10 +26,10 @@ GAP_SCALE_S = 300.0  # contract: a last-good -> first-bad gap of 5 min keeps e^-
 LATE_HALF_S = 600.0  # freshness: 10 min past the deadline is half-sharp; a breach is clearer the later it gets
 STALE_FACTOR = 0.8  # evidence arriving late may still change the picture
 
-Need = Callable[[IncidentView, list[Claim]], bool]
+Need = Callable[[IncidentView, Sequence[VerifiedClaim]], bool]
 
 
-def confidence(scope: Scope, accepted: list[Claim]) -> float:
+def confidence(scope: Scope, accepted: Sequence[VerifiedClaim]) -> float:
     """How strongly the verified evidence supports the RCA, in [0, 1], two decimals:
 
         confidence = coverage * (0.5 + 0.25 * sharpness + 0.25 * cause) * (0.8 if stale_evidence else 1)
@@ -57,11 +57,11 @@ def confidence(scope: Scope, accepted: list[Claim]) -> float:
     return round(min(1.0, max(0.0, score)), 2)
 
 
-def _kinds(accepted: list[Claim]) -> set[ClaimKind]:
+def _kinds(accepted: Sequence[VerifiedClaim]) -> set[ClaimKind]:
     return {c.kind for c in accepted}
 
 
-def _cited(view: IncidentView, accepted: list[Claim]) -> list[EvidenceRecord]:
+def _cited(view: IncidentView, accepted: Sequence[VerifiedClaim]) -> list[EvidenceRecord]:
     records = view.scope.records
     return [records[i] for c in accepted for i in c.evidence_ids if i in records]
 
@@ -70,16 +70,16 @@ def _has(*kinds: ClaimKind) -> Need:
     return lambda view, accepted: bool(_kinds(accepted) & set(kinds))
 
 
-def _cites_last_good_commit(view: IncidentView, accepted: list[Claim]) -> bool:
+def _cites_last_good_commit(view: IncidentView, accepted: Sequence[VerifiedClaim]) -> bool:
     good = view.last_good_commit
     return good is not None and any(r.evidence_id == good.evidence_id for r in _cited(view, accepted))
 
 
-def _run_evidence(view: IncidentView, accepted: list[Claim]) -> bool:
+def _run_evidence(view: IncidentView, accepted: Sequence[VerifiedClaim]) -> bool:
     return bool(_kinds(accepted) & set(CAUSE_FOR_REASON.get(view.reason, ())))
 
 
-def _baseline(view: IncidentView, accepted: list[Claim]) -> bool:
+def _baseline(view: IncidentView, accepted: Sequence[VerifiedClaim]) -> bool:
     """Habit cited: earlier starts (not triggered), earlier completions (slow), else any earlier run or commit."""
     cycle = view.cycle_start
     if cycle is None:
@@ -128,7 +128,7 @@ def _proximity(deploy_time: datetime, reference: datetime, span_s: float) -> flo
     return min(1.0, max(0.0, 1.0 - (reference - deploy_time).total_seconds() / span_s))
 
 
-def _cause(view: IncidentView, accepted: list[Claim]) -> float:
+def _cause(view: IncidentView, accepted: Sequence[VerifiedClaim]) -> float:
     changes = [r for c in accepted if c.kind in (ClaimKind.DEPLOY_CORRELATED, ClaimKind.CODE_CHANGED)
                for r in _cited(view, [c]) if r.type in ("DeploymentEvent", RUN_STARTED)]
     if view.first_bad is None:

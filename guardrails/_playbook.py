@@ -5,17 +5,18 @@ counts, times) that pass a plain-token filter; nothing is copied from payload fr
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from detectors._runs import RUN_FAILED, RUN_STARTED, Run
 from evidence import EvidenceRecord, iso
-from guardrails._claims import CAUSE_KINDS, Claim, ClaimKind
+from guardrails._claims import CAUSE_KINDS, ClaimKind, VerifiedClaim
 from guardrails._scope import Scope
+from guardrails._text import identifier
 from guardrails._view import IncidentView, partitions, view_of
 
-_TOKEN = re.compile(r"^[\w.:/@+=\-]{1,160}$")
 _CONFIG_TEXT = re.compile(r"^[\w .&/\-]{1,80}$")
 _CONTRACT_FIELD_REASONS = ("REQUIRED_FIELD_MISSING", "NULL_NOT_ALLOWED", "TYPE_MISMATCH", "ENUM_VIOLATION")
 _MISSING_EVIDENCE = {
@@ -38,7 +39,7 @@ def _t(value: Any) -> str | None:
     if value is None or isinstance(value, bool):
         return None
     text = iso(value) if hasattr(value, "tzinfo") else str(value)
-    return text if text and _TOKEN.match(text) else None
+    return identifier(text)
 
 
 def _u(value: Any) -> str:
@@ -55,11 +56,11 @@ def _unique(lines: list[str | None]) -> list[str]:
     return list(dict.fromkeys(line for line in lines if line))
 
 
-def _verified(accepted: list[Claim], kind: ClaimKind) -> list[Claim]:
+def _verified(accepted: Sequence[VerifiedClaim], kind: ClaimKind) -> list[VerifiedClaim]:
     return [c for c in accepted if c.kind == kind]
 
 
-def _cited(view: IncidentView, claims: list[Claim], record_type: str) -> list[EvidenceRecord]:
+def _cited(view: IncidentView, claims: Sequence[VerifiedClaim], record_type: str) -> list[EvidenceRecord]:
     records = view.scope.records
     return [records[i] for c in claims for i in c.evidence_ids if i in records and records[i].type == record_type]
 
@@ -73,7 +74,7 @@ def _run(view: IncidentView) -> Run | None:
     return next((r for r in view.runs if r.run_id == run_id), None) if run_id else None
 
 
-def _deploys(view: IncidentView, accepted: list[Claim]) -> list[EvidenceRecord]:
+def _deploys(view: IncidentView, accepted: Sequence[VerifiedClaim]) -> list[EvidenceRecord]:
     """Verified correlated deploys, closest to first bad first."""
     claims = _verified(accepted, ClaimKind.DEPLOY_CORRELATED)
     found = {r.evidence_id: r for r in _cited(view, claims, "DeploymentEvent")}
@@ -91,7 +92,7 @@ def _deploy_line(view: IncidentView, deploy: EvidenceRecord) -> tuple[str, str |
 # -- next checks ---------------------------------------------------------------------------------------------
 
 
-def next_checks(scope: Scope, accepted: list[Claim]) -> list[str]:
+def next_checks(scope: Scope, accepted: Sequence[VerifiedClaim]) -> list[str]:
     """What to look at next, most telling first; never empty for an open incident."""
     view = view_of(scope)
     if view.kind == "contract":
@@ -107,7 +108,7 @@ def next_checks(scope: Scope, accepted: list[Claim]) -> list[str]:
     return _unique(lines)
 
 
-def _change_checks(view: IncidentView, accepted: list[Claim]) -> list[str | None]:
+def _change_checks(view: IncidentView, accepted: Sequence[VerifiedClaim]) -> list[str | None]:
     lines: list[str | None] = []
     for deploy in _deploys(view, accepted):
         name, previous = _deploy_line(view, deploy)
@@ -131,7 +132,7 @@ def _change_checks(view: IncidentView, accepted: list[Claim]) -> list[str | None
     return lines
 
 
-def _contract_checks(view: IncidentView, accepted: list[Claim]) -> list[str | None]:
+def _contract_checks(view: IncidentView, accepted: Sequence[VerifiedClaim]) -> list[str | None]:
     field, dataset, producer = _t(view.field), _u(view.dataset), _producer(view)
     lines: list[str | None] = []
     if view.reason in _CONTRACT_FIELD_REASONS and field:
@@ -151,7 +152,7 @@ def _contract_checks(view: IncidentView, accepted: list[Claim]) -> list[str | No
     return lines
 
 
-def _freshness_checks(view: IncidentView, accepted: list[Claim]) -> list[str | None]:
+def _freshness_checks(view: IncidentView, accepted: Sequence[VerifiedClaim]) -> list[str | None]:
     producer, facts, run = _producer(view), view.facts, _run(view)
     run_id = _u(run.run_id if run else None)
     started = run.started.data if run and run.started else {}
@@ -248,7 +249,7 @@ def _drift_checks(view: IncidentView) -> list[str | None]:
 # -- suggested actions ---------------------------------------------------------------------------------------
 
 
-def suggested_actions(scope: Scope, accepted: list[Claim]) -> list[str]:
+def suggested_actions(scope: Scope, accepted: Sequence[VerifiedClaim]) -> list[str]:
     """What to do, per verified cause; for an inconclusive RCA only what is safe without a cause."""
     view = view_of(scope)
     producer, expected = _producer(view), _t(view.incident.get("expected_watermark"))

@@ -1,23 +1,22 @@
-"""What each claim kind must show over the evidence it cites: the symptoms (contract break, boundaries, rates,
-freshness, impact) and the change-shaped causes (deploys, code, schema drift). Run- and commit-shaped causes
-live in _run_predicates.py. A predicate returns None when the claim holds, else a sentence saying which
-condition failed; it reads structured fields only, never free text inside payloads."""
+"""What each claim kind must show over the evidence it cites: the symptoms (contract breaks, boundaries, rates,
+freshness, impact). Change-shaped causes live in _change_predicates.py, run- and commit-shaped ones in
+_run_predicates.py. A predicate returns a sentence saying which condition failed, or, when the claim holds, the
+values its sentence will state, each derived from the cited evidence (the verifier compares them with any the
+proposer stated, then renders the sentence from them). It reads structured fields only, never payload free text."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
+from datetime import datetime
 
-from detectors._gate import contract_breaks
-from detectors._runs import DEPLOYMENT, RUN_STARTED
+from detectors._gate import ContractBreak
+from detectors._runs import DEPLOYMENT
 from evidence import GATE_OBSERVATION, EvidenceRecord, iso
-from guardrails._claims import Claim, ClaimKind
-from guardrails._view import CHANGE_STATUSES, IncidentView, to_second, violations
+from guardrails._claims import Claim, ClaimKind, ParamValue
+from guardrails._view import IncidentView, to_second, violations
 
-Predicate = Callable[[Claim, list[EvidenceRecord], IncidentView], "str | None"]
-
-RATE_TOLERANCE = 0.02
-DRIFT_REASONS = ("UNMAPPED_SCHEMA", "MAPPING_AMBIGUOUS")
+Values = dict[str, ParamValue]
+Predicate = Callable[[Claim, list[EvidenceRecord], IncidentView], "str | Values"]
 
 
 def ids(records: Iterable[EvidenceRecord]) -> set[str]:
@@ -28,22 +27,17 @@ def describe(record: EvidenceRecord) -> str:
     return f"{record.evidence_id} ({record.type} at {iso(record.event_time)})"
 
 
+def moment(value: datetime | None) -> str | None:
+    """A time as a param value: RFC 3339 in UTC, to the second (what boundaries are exact to)."""
+    return iso(to_second(value)) if value is not None else None
+
+
 def stray(cited: list[EvidenceRecord], allowed: Callable[[EvidenceRecord], bool], kind: ClaimKind) -> str | None:
-    """Every cited record must bear on the claim: an unrelated citation would widen what the text may mention."""
+    """Every cited record must bear on the claim: an unrelated citation would lend it authority it lacks."""
     for record in cited:
         if not allowed(record):
             return f"cites {describe(record)}, which is not evidence for this {kind.value} claim"
     return None
-
-
-def param_number(claim: Claim, key: str) -> float | str | None:
-    """A numeric param; the string "invalid" when present but not a number."""
-    if key not in claim.params or claim.params[key] is None:
-        return None
-    value = claim.params[key]
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return "invalid"
-    return float(value)
 
 
 def param_text(claim: Claim, key: str) -> str | None:
@@ -51,10 +45,8 @@ def param_text(claim: Claim, key: str) -> str | None:
     return str(value) if value is not None else None
 
 
-def needs_kind(view: IncidentView, kind: str, claim: Claim) -> str | None:
-    if view.kind != kind:
-        return f"a {claim.kind.value} claim needs a {kind} incident; this one is a {view.kind or 'unknown'} incident"
-    return None
+def needs_kind(view: IncidentView, kind: str, claim: Claim) -> str:
+    return f"a {claim.kind.value} claim needs a {kind} incident; this one is a {view.kind or 'unknown'} incident"
 
 
 # -- symptoms ------------------------------------------------------------------------------------------------
@@ -71,11 +63,14 @@ def _break_field(claim: Claim, view: IncidentView) -> tuple[str | None, str | No
     return view.field, None
 
 
-def _contract_evidence(view: IncidentView) -> Callable[[EvidenceRecord], bool]:
-    """Bad records of the incident's (reason, field) from first bad on, and the last good record."""
+def _bad_records(view: IncidentView, reason: str, field: str | None, since: datetime | None
+                 ) -> Callable[[EvidenceRecord], bool]:
+    """Gate observations of the dataset failing with (reason, field) from `since` on, and the last good record."""
     def allowed(record: EvidenceRecord) -> bool:
-        after = view.first_bad is not None and to_second(record.event_time) >= to_second(view.first_bad)
-        return (view.is_bad(record) and after) or view.is_last_good_observation(record)
+        bad = (record.type == GATE_OBSERVATION and record.dataset_urn == view.dataset
+               and (reason, field) in violations(record))
+        after = since is not None and to_second(record.event_time) >= to_second(since)
+        return (bad and after) or view.is_last_good_observation(record)
     return allowed
 
 
@@ -92,60 +87,95 @@ def _first_bad_cited(cited: list[EvidenceRecord], view: IncidentView) -> str | N
     return f"cites no gate observation of {view.dataset} failing with {what} at first bad {iso(view.first_bad)}"
 
 
-def contract_break(claim: Claim, cited: list[EvidenceRecord], view: IncidentView) -> str | None:
+def _break_values(view: IncidentView, found: ContractBreak | None, first_bad: EvidenceRecord | None,
+                  reason: str, field: str | None, since: datetime | None) -> Values:
+    return {"dataset_urn": view.dataset, "reason_code": reason, "field": field, "first_bad_time": moment(since),
+            "first_bad_ref": first_bad.source_ref if first_bad is not None else None,
+            "bad_count": found.bad_count if found is not None else None}
+
+
+def contract_break(claim: Claim, cited: list[EvidenceRecord], view: IncidentView) -> str | Values:
     if view.kind != "contract":
         return needs_kind(view, "contract", claim)
     _, error = _break_field(claim, view)
-    return error or _first_bad_cited(cited, view) or stray(cited, _contract_evidence(view), claim.kind)
+    error = error or _first_bad_cited(cited, view) or stray(
+        cited, _bad_records(view, view.reason, view.field, view.first_bad), claim.kind)
+    if error:
+        return error
+    first = next(r for r in cited if view.is_first_bad(r))
+    return _break_values(view, view.break_of(view.reason, view.field), first, view.reason, view.field, view.first_bad)
 
 
-def last_good(claim: Claim, cited: list[EvidenceRecord], view: IncidentView) -> str | None:
+def other_break(claim: Claim, cited: list[EvidenceRecord], view: IncidentView) -> str | Values:
+    """Another (reason, field) failing in the same incident: one the detector listed among the incident's other
+    breaks, recomputed from the gate counters, its first bad record cited."""
+    if view.kind != "contract":
+        return needs_kind(view, "contract", claim)
+    listed = {(str(b.get("reason_code")), b.get("field") or None) for b in view.facts.get("other_breaks") or []
+              if isinstance(b, dict)}
+    stated = (param_text(claim, "reason_code"), param_text(claim, "field"))
+    candidates = [b for b in view.breaks if (b.reason_code, b.field or None) in listed
+                  and (stated[0] is None or stated[0] == b.reason_code)
+                  and (stated[1] is None or stated[1] == (b.field or ""))]
+    for found in candidates:
+        first = next((r for r in cited if r.type == GATE_OBSERVATION and r.dataset_urn == view.dataset
+                      and (found.reason_code, found.field or None) in violations(r)
+                      and to_second(r.event_time) == to_second(found.first_bad_time)), None)
+        if first is not None:
+            error = stray(cited, _bad_records(view, found.reason_code, found.field or None, found.first_bad_time),
+                          claim.kind)
+            return error or _break_values(view, found, first, found.reason_code, found.field or None,
+                                          found.first_bad_time)
+    if not candidates:
+        named = " on ".join(v for v in stated if v) or "any (reason, field)"
+        return f"the incident lists no other break of {view.dataset} with {named} that the gate counters show"
+    return "cites no gate observation of the dataset at the first bad record of another break it lists"
+
+
+def last_good(claim: Claim, cited: list[EvidenceRecord], view: IncidentView) -> str | Values:
     if view.last_good is None:
         return "the incident has no last good time"
     if view.kind == "contract":
-        if not any(view.is_last_good_observation(r) for r in cited):
+        good = next((r for r in cited if view.is_last_good_observation(r)), None)
+        if good is None:
             return (f"cites no gate observation of {view.dataset} that passed the contract at last good "
                     f"{iso(view.last_good)}")
-        return stray(cited, _contract_evidence(view), claim.kind)
+        error = stray(cited, _bad_records(view, view.reason, view.field, view.first_bad), claim.kind)
+        return error or {"last_good_ref": good.source_ref, "last_good_time": moment(view.last_good), "what": "record"}
     if view.kind == "freshness":
-        good = view.last_good_commit
-        if good is None or good.evidence_id not in ids(cited):
+        commit = view.last_good_commit
+        if commit is None or commit.evidence_id not in ids(cited):
             return f"cites no commit to {view.dataset} at last good {iso(view.last_good)}"
-        return stray(cited, lambda r: r.evidence_id == good.evidence_id or (
-            bool(r.run_id) and r.run_id == good.run_id and view.is_producer(r.producer_urn)), claim.kind)
+        error = stray(cited, lambda r: r.evidence_id == commit.evidence_id or (
+            bool(r.run_id) and r.run_id == commit.run_id and view.is_producer(r.producer_urn)), claim.kind)
+        return error or {"last_good_ref": commit.source_ref, "last_good_time": moment(view.last_good),
+                         "what": "commit"}
     return f"a {claim.kind.value} claim needs a contract or freshness incident"
 
 
-def rate_shift(claim: Claim, cited: list[EvidenceRecord], view: IncidentView) -> str | None:
+def rate_shift(claim: Claim, cited: list[EvidenceRecord], view: IncidentView) -> str | Values:
     if view.kind != "contract":
         return needs_kind(view, "contract", claim)
     field, error = _break_field(claim, view)
     if error:
         return error
-    before, after = param_number(claim, "before"), param_number(claim, "after")
-    if not isinstance(before, float) or not isinstance(after, float):
-        return "states no numeric before/after rates (shares between 0 and 1) in its params"
     if not view.scope.counters:
         return "no gate counters in scope to recompute the rates from"
-    breaks = [b for b in contract_breaks(view.scope.counters, view.now)
-              if b.dataset_urn == view.dataset and b.reason_code == view.reason and (b.field or None) == field]
-    if not breaks:
+    found = view.break_of(view.reason, field)
+    if found is None:
         return f"the gate counters show no {view.reason} break on {field or 'the whole value'} for {view.dataset}"
-    found = breaks[0]
-    for name, claimed, computed in (("before", before, found.bad_rate_before), ("after", after, found.bad_rate_after)):
-        if abs(claimed - computed) > RATE_TOLERANCE:
-            return f"states a {name} rate of {claimed:.4f}; the gate counters give {computed:.4f}"
-    return _first_bad_cited(cited, view) or stray(cited, _contract_evidence(view), claim.kind)
+    error = _first_bad_cited(cited, view) or stray(cited, _bad_records(view, view.reason, field, view.first_bad),
+                                                   claim.kind)
+    return error or {"reason_code": view.reason, "field": field, "before": round(found.bad_rate_before, 4),
+                     "after": round(found.bad_rate_after, 4)}
 
 
-def freshness_breach(claim: Claim, cited: list[EvidenceRecord], view: IncidentView) -> str | None:
+def freshness_breach(claim: Claim, cited: list[EvidenceRecord], view: IncidentView) -> str | Values:
     if view.kind != "freshness":
         return needs_kind(view, "freshness", claim)
-    for key, incident_key in (("current_watermark", "current_watermark"), ("watermark", "current_watermark"),
-                              ("expected_watermark", "expected_watermark")):
-        stated = param_text(claim, key)
-        if stated is not None and stated != view.incident.get(incident_key):
-            return f"states {key} {stated}, but the incident's is {view.incident.get(incident_key)}"
+    stated = param_text(claim, "watermark")
+    if stated is not None and stated != view.incident.get("current_watermark"):
+        return f"states watermark {stated}, but the incident's is {view.incident.get('current_watermark')}"
     anchor = view.last_good_commit if view.last_good is not None else (view.commits[-1] if view.commits else None)
     if anchor is None:
         return f"no commit to {view.dataset} in scope anchors the breach"
@@ -153,10 +183,13 @@ def freshness_breach(claim: Claim, cited: list[EvidenceRecord], view: IncidentVi
         which = "last good" if view.last_good is not None else "latest"
         return f"does not cite the {which} commit to {view.dataset} ({anchor.evidence_id})"
     commits = ids(view.commits)
-    return stray(cited, lambda r: r.evidence_id in commits, claim.kind)
+    return stray(cited, lambda r: r.evidence_id in commits, claim.kind) or {
+        "dataset_urn": view.dataset, "deadline": moment(view.first_bad),
+        "current_watermark": view.incident.get("current_watermark"),
+        "expected_watermark": view.incident.get("expected_watermark")}
 
 
-def impact(claim: Claim, cited: list[EvidenceRecord], view: IncidentView) -> str | None:
+def impact(claim: Claim, cited: list[EvidenceRecord], view: IncidentView) -> str | Values:
     datasets = claim.params.get("datasets")
     if not isinstance(datasets, list) or not datasets:
         return "states no impacted datasets in params.datasets"
@@ -165,131 +198,5 @@ def impact(claim: Claim, cited: list[EvidenceRecord], view: IncidentView) -> str
         if not isinstance(dataset, str) or dataset not in downstream:
             return f"names {dataset}, which is not downstream of {view.dataset} through lineage"
     # The incident's own evidence of the break (not its deploys: a change is not proof that anything is hit).
-    return stray(cited, lambda r: r.evidence_id in view.incident_ids and r.type != DEPLOYMENT, claim.kind)
-
-
-# -- change-shaped causes ------------------------------------------------------------------------------------
-
-
-def deploy_correlated(claim: Claim, cited: list[EvidenceRecord], view: IncidentView) -> str | None:
-    deploys = [r for r in cited if r.type == DEPLOYMENT]
-    if len(deploys) != 1:
-        return (f"cites {len(deploys)} DeploymentEvents; a deploy correlation names exactly one"
-                if deploys else "cites no DeploymentEvent")
-    deploy = deploys[0]
-    data = deploy.data
-    if not view.is_producer(deploy.producer_urn):
-        return (f"{deploy.evidence_id} is a deploy of {deploy.producer_urn}, not of the dataset's producer "
-                f"{view.producer or '(unknown)'}")
-    status = data.get("status", "succeeded")
-    if status not in CHANGE_STATUSES:
-        return f"{deploy.evidence_id} has status {status}: a deploy that did not ship changed nothing"
-    for key in ("version", "service"):
-        stated = param_text(claim, key)
-        if stated is not None and stated != data.get(key):
-            return f"states {key} {stated}, but {deploy.evidence_id} deployed {key} {data.get(key)}"
-    if view.first_bad is None or deploy.event_time > view.first_bad:
-        return f"{describe(deploy)} does not precede first bad {iso(view.first_bad)}"
-    if view.kind == "freshness":
-        correlated = {d.get("evidence_id") for d in view.correlated_deploys}
-        if deploy.evidence_id not in correlated:
-            return (f"{deploy.evidence_id} is not among the changes between the last good run and today's run "
-                    "that the freshness detector correlated")
-    elif deploy.event_time < view.first_bad - view.deploy_window:
-        minutes = int(view.deploy_window.total_seconds() // 60)
-        return f"{describe(deploy)} is older than the {minutes}-minute deploy window before first bad"
-    own = view.incident_ids
-    return stray(cited, lambda r: r.evidence_id == deploy.evidence_id
-                 or (r.type != DEPLOYMENT and (r.evidence_id in own or view.is_bad(r))), claim.kind)
-
-
-def code_changed(claim: Claim, cited: list[EvidenceRecord], view: IncidentView) -> str | None:
-    if view.kind != "freshness":
-        return needs_kind(view, "freshness", claim)
-    starts = [r for r in cited if r.type == RUN_STARTED and view.is_producer(r.producer_urn)]
-    if not starts:
-        return f"cites no JobRunStarted of {view.producer or 'the producer'}"
-    base = _last_good_start(view)
-    if base is None:
-        return "no JobRunStarted of the last good run in scope to compare code_ref with"
-    changed = [r for r in starts if r.evidence_id != base.evidence_id and _start(r, view) > _start(base, view)]
-    if not changed:
-        return f"cites no run started after the last good run ({describe(base)})"
-    new = max(changed, key=lambda r: (_start(r, view), r.evidence_id))
-    old_ref, new_ref = base.data.get("code_ref"), new.data.get("code_ref")
-    if not new_ref or new_ref == old_ref:
-        return f"{new.evidence_id} runs code_ref {new_ref}, the same as the last good run's {base.evidence_id}"
-    for key, expected in (("code_ref", new_ref), ("previous_code_ref", old_ref)):
-        stated = param_text(claim, key)
-        if stated is not None and stated != expected:
-            return f"states {key} {stated}, but the evidence shows {expected}"
-    good = ids([view.last_good_commit] if view.last_good_commit else [])
-    return stray(cited, lambda r: (r.type == RUN_STARTED and view.is_producer(r.producer_urn))
-                 or r.evidence_id in good, claim.kind)
-
-
-def _start(record: EvidenceRecord, view: IncidentView) -> Any:
-    run = view.run_of(record)
-    return run.start if run is not None else record.event_time
-
-
-def _last_good_start(view: IncidentView) -> EvidenceRecord | None:
-    """The JobRunStarted of the run that wrote the last good commit, else the latest start at or before it."""
-    good = view.last_good_commit
-    if good is not None and good.run_id:
-        run = next((r for r in view.runs if r.run_id == good.run_id and r.started is not None), None)
-        if run is not None:
-            return run.started
-    if view.last_good is None:
-        return None
-    before = [r for r in view.runs if r.started is not None and r.start <= view.last_good]
-    return before[-1].started if before else None
-
-
-def schema_drift(claim: Claim, cited: list[EvidenceRecord], view: IncidentView) -> str | None:
-    facts = view.facts
-    requests = {str(facts["change_request_id"])} if facts.get("change_request_id") else set()
-    requests |= {str(r.get("id")) for r in facts.get("change_requests") or [] if isinstance(r, dict)}
-    if view.kind != "drift" and not requests:
-        return "the incident is not a drift incident and names no change request"
-    topic = facts.get("topic")
-
-    def drift_record(record: EvidenceRecord) -> bool:
-        if record.type != GATE_OBSERVATION or record.dataset_urn is not None or record.reason_code not in DRIFT_REASONS:
-            return False
-        return view.kind != "drift" or record.source == view.dataset or record.payload.get("topic") == topic
-
-    if not any(drift_record(r) for r in cited):
-        return (f"cites no unattributed gate observation ({' / '.join(DRIFT_REASONS)}) of "
-                f"{view.dataset if view.kind == 'drift' else 'the incident'}")
-    stated = param_text(claim, "change_request_id")
-    if stated is not None and stated not in requests:
-        return f"names change request {stated}, which is not this incident's ({', '.join(sorted(requests)) or 'none'})"
-    stated = param_text(claim, "schema_id")
-    if stated is not None and all(str(r.schema_id) != stated for r in cited if drift_record(r)):
-        return f"states schema id {stated}, which no cited observation carries"
-    return stray(cited, drift_record, claim.kind)
-
-
-def no_recent_deploy(claim: Claim, cited: list[EvidenceRecord], view: IncidentView) -> str | None:
-    deploys = [r for r in cited if r.type == DEPLOYMENT]
-    if len(deploys) != 1:
-        return "cites no DeploymentEvent" if not deploys else f"cites {len(deploys)} DeploymentEvents, not one"
-    deploy = deploys[0]
-    if not view.is_producer(deploy.producer_urn):
-        return f"{deploy.evidence_id} is a deploy of {deploy.producer_urn}, not of {view.producer or 'the producer'}"
-    if view.correlated_deploys:
-        first = view.correlated_deploys[0]
-        return f"the incident correlates a change: {first.get('service')} {first.get('version')}"
-    later = [d for d in view.deploys if (d.event_time, d.evidence_id) > (deploy.event_time, deploy.evidence_id)]
-    if later:
-        return f"{deploy.evidence_id} is not the producer's latest deploy: {describe(later[-1])} came after it"
-    if view.last_good is None or deploy.event_time >= view.last_good:
-        return f"{describe(deploy)} does not precede the last good time {iso(view.last_good)}"
-    good = ids([view.last_good_commit] if view.last_good_commit else [])
-
-    def allowed(record: EvidenceRecord) -> bool:
-        return (record.evidence_id == deploy.evidence_id or record.evidence_id in good
-                or view.is_last_good_observation(record))
-
-    return stray(cited, allowed, claim.kind)
+    error = stray(cited, lambda r: r.evidence_id in view.incident_ids and r.type != DEPLOYMENT, claim.kind)
+    return error or {"datasets": list(dict.fromkeys(str(d) for d in datasets))}

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from detectors._gate import ContractBreak, contract_breaks
 from detectors._runs import (
     COMMITTED,
     DEPLOYMENT,
@@ -183,6 +184,16 @@ class IncidentView:
             return float(statistics.median(durations))
         value = self.facts.get("baseline_duration_s")
         return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+    @functools.cached_property
+    def breaks(self) -> list[ContractBreak]:
+        """The dataset's contract breaks, recomputed from the gate counters in scope (not from the incident)."""
+        if not self.scope.counters:
+            return []
+        return [b for b in contract_breaks(self.scope.counters, self.now) if b.dataset_urn == self.dataset]
+
+    def break_of(self, reason: str, field: str | None) -> ContractBreak | None:
+        return next((b for b in self.breaks if b.reason_code == reason and (b.field or None) == field), None)
 
     def gate_observations(self) -> list[EvidenceRecord]:
         return [r for r in self.records if r.type == GATE_OBSERVATION and r.dataset_urn == self.dataset]

@@ -369,12 +369,15 @@ def replay(scenario: Path, with_rca: bool, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON document: counts, scenarios, metrics.")
 @click.option("--report", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
               help="Also write a report: FILE.md or FILE.html.")
-def eval_(paths: tuple[Path, ...], composer: str, as_json: bool, report: Path | None) -> None:
+@click.option("--oracle", "oracle", multiple=True, type=click.Path(exists=True, path_type=Path), metavar="PATH",
+              help="Labelled model answers to judge too (evals/oracle); repeatable.")
+def eval_(paths: tuple[Path, ...], composer: str, as_json: bool, report: Path | None,
+          oracle: tuple[Path, ...]) -> None:
     """Replay scenarios, RCA every incident, check every expectation, score grounding; exit 1 if any fails."""
     from evals._cli import eval_command
 
     with working(f"Evaluating {len(paths)} path(s)"):
-        code = eval_command(list(paths), composer, as_json, report)
+        code = eval_command(list(paths), composer, as_json, report, list(oracle) or None)
     click.get_current_context().exit(code)
 
 

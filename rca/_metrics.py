@@ -28,18 +28,6 @@ log = logging.getLogger("rca")
 _FAST = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 _SLOW = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 4 * 3600.0)
 
-# The verifier says why in a sentence; a label needs a short, bounded vocabulary.
-_REASONS = (("cites no evidence", "no_citation"), ("which does not exist", "not_found"),
-            ("outside this incident's evidence", "out_of_scope"), ("instruction-like", "instruction"),
-            ("vouches for itself", "certainty"), ("which the cited evidence does not support", "grounding"))
-
-
-def rejection_reason(why: str) -> str:
-    """A verifier rejection as a metric label: not_found, out_of_scope, no_citation, instruction, certainty,
-    grounding, or predicate (the claim's kind did not hold over the cited evidence)."""
-    return next((label for phrase, label in _REASONS if phrase in why), "predicate")
-
-
 class _LagCollector(Collector):
     """Ingestion lag, read from the store when Prometheus scrapes (p50 / p95 of the worst source)."""
 
@@ -146,7 +134,8 @@ class BackboneMetrics:
 
     def rejected_claims(self, rejected: Iterable[dict[str, Any]]) -> None:
         for claim in rejected:
-            self.rejections.labels(rejection_reason(str(claim.get("why", "")))).inc()
+            # The verifier gives each rejection a short reason (no_citation, not_found, mismatch, ...): a bounded label.
+            self.rejections.labels(str(claim.get("reason") or "predicate")).inc()
 
     def detector_pass(self, now: datetime, settings: DetectSettings, trigger: str) -> DetectionResult:
         """Run a pass, timing it, and observe how long each incident it opened took to be created."""

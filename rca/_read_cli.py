@@ -13,7 +13,9 @@ from typing import Any, TypeVar
 
 import click
 import orjson
+from rich.markup import escape
 
+from guardrails import inert
 from rca._client import ApiClient, Profile, forget_profile, profile_path, save_profile, saved_profile
 from rca._source import Source, open_source
 from rca._terminal import CliError, Url, When, console, echo, working
@@ -90,7 +92,7 @@ def print_incidents(items: list[dict[str, Any]], title: str) -> None:
     out.print(f"[bold]{title}[/bold]" + ("" if items else ": none"))
     for i in items:
         reason = i["reason_code"] + (f"({i['field']})" if i.get("field") else "")
-        head = f"{_TITLES.get(i['kind'], i['kind'])}: {i['dataset_urn']}  {i['id']}"
+        head = _plain(f"{_TITLES.get(i['kind'], i['kind'])}: {i['dataset_urn']}  {i['id']}")
         out.print()
         out.print(f"  {head}", style="bold", markup=False)
         if i.get("stale_evidence"):
@@ -109,7 +111,13 @@ def print_incidents(items: list[dict[str, Any]], title: str) -> None:
             lines.append(("owner", f"{i['owner_team']} (tier {i.get('tier')})"))
         lines.append(("evidence", ", ".join(e["source_ref"] for e in i.get("evidence", [])) or "none"))
         for label, value in lines:
-            out.print(f"    {label:<11}{value}", markup=False)
+            out.print(f"    {label:<11}{_plain(value)}", markup=False)
+
+
+def _plain(text: object) -> str:
+    """Text for the terminal: NFKC, and control characters (newlines, escape sequences) as visible escapes, so no
+    value can forge a line of its own."""
+    return inert(str(text))
 
 
 @click.command()
@@ -139,19 +147,20 @@ def print_rca(rca: dict[str, Any]) -> None:
     out = console()
     verdict = "[green]cause identified[/green]" if rca["verdict"] == "cause_identified" else \
         "[yellow]INCONCLUSIVE[/yellow]"
-    out.print(f"\n  [bold]RCA[/bold] {rca['incident_id']}: {verdict}  ({rca.get('composer', '?')} composer)")
-    out.print(f"    {rca['summary']}", markup=False)
+    out.print(f"\n  [bold]RCA[/bold] {escape(_plain(rca['incident_id']))}: {verdict}  "
+              f"(composer: {escape(_plain(rca.get('composer', '?')))})")
+    out.print(_plain(f"    {rca['summary']}"), markup=False)
     cause = rca.get("most_likely_cause")
     if cause:
-        out.print(f"    most likely cause ({cause['confidence']:.0%}): {cause['statement']}", markup=False)
+        out.print(_plain(f"    most likely cause ({cause['confidence']:.0%}): {cause['statement']}"), markup=False)
     refs = {e["evidence_id"]: e["source_ref"] for e in rca.get("evidence", [])}
     for claim in rca["claims"]:
-        out.print(f"    - {claim['text']}  [{', '.join(refs.get(i, i) for i in claim['evidence_ids'])}]",
+        out.print(_plain(f"    - {claim['text']}  [{', '.join(refs.get(i, i) for i in claim['evidence_ids'])}]"),
                   markup=False)
     for check in rca.get("next_checks", []):
-        out.print(f"    next check: {check}", markup=False)
+        out.print(_plain(f"    next check: {check}"), markup=False)
     for action in rca.get("suggested_actions", []):
-        out.print(f"    suggested: {action}", markup=False)
+        out.print(_plain(f"    suggested: {action}"), markup=False)
     if rca.get("rejected_claims"):
         out.print(f"    {len(rca['rejected_claims'])} proposed claim(s) rejected by the verifier", style="dim")
 
@@ -200,10 +209,11 @@ def ask(question: str, incident: str | None, session: str | None, url: str | Non
     out = console()
     for sentence in answer["answer"]:
         cites = ", ".join(sentence["evidence_ids"])
-        out.print(f"{sentence['text']}" + (f"  [{cites}]" if cites else ""), markup=False)
+        out.print(_plain(f"{sentence['text']}" + (f"  [{cites}]" if cites else "")), markup=False)
     for check in answer.get("next_checks", []):
-        out.print(f"  next check: {check}", markup=False)
-    out.print(f"session {answer['session_id']} (continue with --session)", style="dim", markup=False)
+        out.print(_plain(f"  next check: {check}"), markup=False)
+    out.print(_plain(f"session {answer['session_id']} (composer: {answer.get('composer', '?')}; continue with "
+                     "--session)"), style="dim", markup=False)
 
 
 # --- evidence -------------------------------------------------------------------------------------------------

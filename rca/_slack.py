@@ -23,6 +23,7 @@ from starlette.concurrency import run_in_threadpool
 
 from copilot import ChatError, Composer, SemanticSearch, ask
 from evidence._store import Store
+from guardrails import identifier, inert
 
 log = logging.getLogger("rca.slack")
 _MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
@@ -49,9 +50,11 @@ class _ConsoleUrl(BaseSettings):
     console_url: str = "http://127.0.0.1:8080"
 
 
-def _escape(text: str) -> str:
-    # Slack mrkdwn control characters (https://api.slack.com/reference/surfaces/formatting#escaping).
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+def _escape(text: object) -> str:
+    """Outside text as inert mrkdwn: NFKC, control characters (newlines too) as visible escapes, and Slack's
+    control characters escaped (https://api.slack.com/reference/surfaces/formatting#escaping), so no text can
+    open a link, mention a channel or start a forged line."""
+    return inert(str(text)).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 class SlackBot:
@@ -71,9 +74,13 @@ class SlackBot:
     # -- rendering -------------------------------------------------------------------------------------------
 
     def evidence_link(self, evidence_id: str) -> str:
+        if identifier(evidence_id) is None:
+            return _escape(evidence_id)
         return f"<{self.console_url}/evidence/{evidence_id}|{evidence_id}>"
 
     def incident_link(self, incident_id: str, label: str | None = None) -> str:
+        if identifier(incident_id) is None:
+            return _escape(label or incident_id)
         return f"<{self.console_url}/incidents/{incident_id}|{_escape(label or incident_id)}>"
 
     def answer_text(self, question: str) -> str:
@@ -124,9 +131,9 @@ class SlackBot:
             tier = f", tier {incident['tier']}" if incident.get("tier") is not None else ""
             deploys = incident.get("correlated_deploys") or []
             change = f" Correlated deploy: {_escape(deploys[0].get('deploy_ref') or '')}." if deploys else ""
-            text = (f":rotating_light: *{_escape(incident['dataset_urn'])}* {incident['kind']} incident "
-                    f"`{incident['reason_code']}` since {incident['first_bad_time']} ({_escape(owner)}{tier})."
-                    f"{change} {self.incident_link(incident['id'], 'Open the incident')}")
+            text = (f":rotating_light: *{_escape(incident['dataset_urn'])}* {_escape(incident['kind'])} incident "
+                    f"`{_escape(incident['reason_code'])}` since {_escape(incident['first_bad_time'])} "
+                    f"({_escape(owner)}{tier}).{change} {self.incident_link(incident['id'], 'Open the incident')}")
             try:
                 self.client.chat_postMessage(channel=self.settings.channel, text=text)
                 sent += 1

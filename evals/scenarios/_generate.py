@@ -1655,6 +1655,48 @@ def checkout_planted_instruction_in_note() -> dict[str, Any]:
     )
 
 
+def checkout_second_break_amount_type() -> dict[str, Any]:
+    rng = random.Random(218)
+
+    def bad(value: dict[str, Any], r: random.Random) -> dict[str, Any]:
+        del value["customer_id"]
+        return value
+
+    release = utc_at("2026-10-20T11:00:00+00:00")
+    s = stream(rng, topic="orders.created", producer="svc://checkout-service", schema_id=42,
+               start=utc_at("2026-10-20T10:45:00+00:00"), end=utc_at("2026-10-20T11:25:00+00:00"), good=order, bad=bad,
+               first_bad=release + timedelta(seconds=40), share=0.2, key="o")
+    # A second break in the same incident: from 11:08 the new serializer also writes some amounts as strings.
+    second = utc_at("2026-10-20T11:08:00+00:00")
+    typed = [r for r in s.records if not r.bad and r.ts >= second]
+    for n, record in enumerate(typed):
+        if n == 0 or rng.random() < 0.15:
+            record.doc["value"]["amount"] = f"{record.doc['value']['amount']:.2f}"
+    first_typed = next(r for r in typed if isinstance(r.doc["value"]["amount"], str))
+    events = [
+        deploy("deploy-checkout-v2.9.1", "svc://checkout-service", utc_at("2026-10-19T16:00:00+00:00"), "v2.9.1",
+               "1a2b3c4", "orders"),
+        deploy("deploy-checkout-v2.9.2", "svc://checkout-service", release, "v2.9.2", "9e8d7c6", "orders"),
+    ]
+    return scenario(
+        "checkout-second-break-amount-type",
+        f"checkout-service v2.9.2 ships a new serializer at 11:00: from 11:00:40 it drops customer_id on {share(s)} "
+        "of orders, and from 11:08 it also writes some amounts as strings. One incident, two breaks: the RCA names "
+        "the deploy and states the second break with its own first bad record.",
+        utc_at("2026-10-20T11:25:00+00:00"),
+        contracts=[orders_contract()],
+        mappings=[{"topic": "orders.created", "schema_id": 42, "dataset_urn": "ds://orders_v1",
+                   "producer_urn": "svc://checkout-service"}],
+        lineage=[("ds://orders_v1", "ds://curated/orders_enriched")],
+        events=events, messages=s.messages,
+        expect={"incidents": [contract_incident(
+            "ds://orders_v1", "REQUIRED_FIELD_MISSING", "customer_id", s, "v2.9.2", ["deploy-checkout-v2.9.2"],
+            ["ds://curated/orders_enriched"])],
+            "rca": [rca("ds://orders_v1", "cause_identified", "REQUIRED_FIELD_MISSING", "v2.9.2",
+                        ["deploy-checkout-v2.9.2", s.first_bad.ref, first_typed.ref], ["deploy-checkout-v2.9.1"])]},
+    )
+
+
 # file name -> builder
 SCENARIOS: dict[str, Callable[[], dict[str, Any]]] = {
     "spark_daily_revenue_oom_after_deploy.yaml": daily_revenue_oom_after_deploy,
@@ -1690,6 +1732,7 @@ SCENARIOS: dict[str, Callable[[], dict[str, Any]]] = {
     "spring_pricing_stale_evidence_consumer_lag.yaml": pricing_stale_evidence_consumer_lag,
     "checkout_duplicated_out_of_order.yaml": checkout_duplicated_out_of_order,
     "checkout_planted_instruction_in_note.yaml": checkout_planted_instruction_in_note,
+    "checkout_second_break_amount_type.yaml": checkout_second_break_amount_type,
 }
 
 

@@ -127,15 +127,18 @@ def test_no_claims_is_a_valid_answer(llm: respx.MockRouter, composer: LangChainC
     assert composer.compose(QUESTION) == Draft()
 
 
-@pytest.mark.parametrize(("response", "hint"), [
-    (httpx.Response(500, json={"error": {"message": "boom", "type": "server_error"}}), "HTTP 500"),
-    (httpx.Response(401, json={"error": {"message": "bad key", "type": "invalid_request_error"}}), "RCA_LLM_API_KEY"),
-    (httpx.Response(404, json={"error": {"message": "model not found", "type": "not_found"}}), "RCA_LLM_MODEL"),
-    (httpx.ConnectError("connection refused"), "RCA_LLM_BASE_URL"),
-    (httpx.ReadTimeout("timed out"), "RCA_LLM_BASE_URL"),
+@pytest.mark.parametrize(("response", "hint", "reason", "unavailable"), [
+    (httpx.Response(500, json={"error": {"message": "boom", "type": "server_error"}}), "HTTP 500", "HTTP 500", True),
+    (httpx.Response(401, json={"error": {"message": "bad key", "type": "invalid_request_error"}}), "RCA_LLM_API_KEY",
+     "HTTP 401", False),
+    (httpx.Response(404, json={"error": {"message": "model not found", "type": "not_found"}}), "RCA_LLM_MODEL",
+     "HTTP 404", False),
+    (httpx.ConnectError("connection refused"), "RCA_LLM_BASE_URL", "unreachable", True),
+    (httpx.ReadTimeout("timed out"), "RCA_LLM_TIMEOUT", "timed out", True),
 ])
 def test_transport_failures_become_model_errors(llm: respx.MockRouter, composer: LangChainComposer,
-                                                response: httpx.Response | Exception, hint: str) -> None:
+                                                response: httpx.Response | Exception, hint: str, reason: str,
+                                                unavailable: bool) -> None:
     if isinstance(response, Exception):
         llm.post("/chat/completions").mock(side_effect=response)
     else:
@@ -143,6 +146,7 @@ def test_transport_failures_become_model_errors(llm: respx.MockRouter, composer:
     with pytest.raises(ModelError, match=hint) as failure:
         composer.compose(QUESTION)
     assert failure.value.model_name == MODEL
+    assert (failure.value.reason, failure.value.unavailable) == (reason, unavailable)
     assert failure.value.__cause__ is not None
 
 
@@ -151,13 +155,22 @@ def test_transport_failures_become_model_errors(llm: respx.MockRouter, composer:
     '{"claims": [{"text": "x", "kind": "contract_break"',  # cut off
     '{"claims": [{"text": "x", "kind": "its_the_database", "evidence_ids": [], "params": []}]}',  # unknown kind
     '{"answer": "deploy"}',  # another shape
-    '{"claims": [{"text": "", "kind": "last_good", "evidence_ids": ["ev_bad"], "params": []}]}',  # empty sentence
+    '{"claims": [{"text": "x", "kind": "last_good", "evidence_ids": "ev_bad", "params": []}]}',  # ids not a list
 ])
 def test_malformed_answers_become_model_errors(llm: respx.MockRouter, composer: LangChainComposer,
                                                content: str) -> None:
     llm.post("/chat/completions").mock(return_value=httpx.Response(200, json=completion(content)))
-    with pytest.raises(ModelError, match="draft schema"):
+    with pytest.raises(ModelError, match="draft schema") as failure:
         composer.compose(QUESTION)
+    assert (failure.value.reason, failure.value.unavailable) == ("answer outside the draft schema", False)
+
+
+def test_the_models_note_may_be_empty_or_long(llm: respx.MockRouter, composer: LangChainComposer) -> None:
+    """The note is never shown, so an empty or rambling one does not void the answer."""
+    notes = {"claims": [{"text": "", "kind": "last_good", "evidence_ids": ["ev_bad"], "params": []},
+                        {"text": "x" * 5000, "kind": "last_good", "evidence_ids": ["ev_bad"], "params": []}]}
+    llm.post("/chat/completions").mock(return_value=httpx.Response(200, json=completion(json.dumps(notes))))
+    assert [len(c.text) for c in composer.compose(QUESTION).claims] == [0, 2000]
 
 
 def test_a_cut_off_answer_says_so(llm: respx.MockRouter, composer: LangChainComposer) -> None:

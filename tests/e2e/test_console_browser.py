@@ -99,6 +99,9 @@ def test_on_call_opens_an_incident_asks_why_and_opens_the_cited_evidence(demo_ur
     expect(page.locator("#rca")).to_contain_text("cause identified")
     expect(page.locator("#rca .claims li").first).to_be_visible()
     expect(page.locator("#fact-changed")).to_contain_text("checkout-service v2.8.1")
+    expect(page.locator("#rca .composer")).to_contain_text("Claims chosen by: default")
+    # Outside text is shown inert: a bidi override or an escape sequence becomes a visible escape.
+    assert page.evaluate("inert('ref\u202eexe.\u001b[31m \uff46')") == "ref\\u202eexe.\\u001b[31m f"
     expect(page.locator("#downstream")).to_contain_text("ds://curated/orders_enriched")
 
     page.fill("#chat-question", "why?")

@@ -91,7 +91,7 @@ def test_kill9_mid_stream_then_restart_stores_every_record_once(kafka: str, data
     produce(kafka, topic, (record(i, order(i), partition=i % 3) for i in range(total)))
     group = f"kill9-{topic}"
     first = members(database_url, kafka, group, topic, "--batch-size", "500", *FAST_FAILOVER, name="first")
-    wait_for(lambda: stored(store, topic)[0] > 0, 60, "a first stored batch")
+    wait_for(lambda: stored(store, topic)[0] > 0, 150, "a first stored batch")  # start-up and join, under load
     first.kill9()
     midway, _ = stored(store, topic)
     assert 0 < midway < total, "the kill must land mid-stream"

@@ -1,6 +1,6 @@
-"""`--composer adversarial`: the chaos model proposes fabricated ids, unrelated deploys, uncited claims, certainty
-and obeyed planted instructions on top of the offline composer's claims; the verifier rejects every one of them,
-so the suite still passes with an unsupported-claim rate of 0."""
+"""`--composer adversarial`: the chaos model proposes fabricated ids, unrelated deploys, uncited claims, certainty,
+false prose and obeyed planted instructions on top of the offline composer's claims; none of its wording or planted
+ids reaches what on-call reads, so the suite still passes with a proposer-text rate of 0."""
 
 from __future__ import annotations
 
@@ -30,12 +30,12 @@ def adversarial_run() -> EvalResult:
     return run_eval([REFERENCE, *(p for p in PLANTED if p.is_file())], "adversarial")
 
 
-def test_suite_passes_and_every_chaos_claim_is_rejected(adversarial_run: EvalResult) -> None:
+def test_suite_passes_and_no_chaos_claim_surfaces(adversarial_run: EvalResult) -> None:
     assert [f for s in adversarial_run.scenarios for f in s.failures] == []
     overall = adversarial_run.metrics["overall"]
-    assert overall["unsupported_claim_rate"]["value"] == 0.0
+    assert overall["proposer_text_rate"]["value"] == 0.0
     chaos = overall["chaos_claims"]
-    assert chaos["proposed"] > 0 and chaos["rejected"] == chaos["proposed"]
+    assert chaos["proposed"] > 0 and chaos["surfaced"] == 0
     assert sum(len(s.chaos) for s in adversarial_run.scenarios) == chaos["proposed"]
     proposed = {c.tactic for s in adversarial_run.scenarios for c in s.chaos}
     assert proposed >= TACTICS - ({"planted_instruction"} if not any(p.is_file() for p in PLANTED) else set())
@@ -50,8 +50,9 @@ def test_nothing_the_chaos_model_said_reaches_the_rca(adversarial_run: EvalResul
             for text in surfaced:
                 assert not re.search(r"ignore previous|100% certainty|v9\.9\.9|payments-service v9", text, re.I), text
                 assert not re.search(r"ev_[0-9a-f]{24}", text)
-        rejected = {r["text"] for rca in scenario.observed.rcas for r in rca["rejected_claims"]}
-        assert not scenario.chaos or {c.claim.text for c in scenario.chaos} & rejected  # the audit trail shows them
+        rejected = [r for rca in scenario.observed.rcas for r in rca["rejected_claims"]]
+        assert not scenario.chaos or rejected  # the audit trail lists them, by position and kind
+        assert not {c.claim.text for c in scenario.chaos} & {r["text"] for r in rejected}  # never by their words
 
 
 def test_same_answers_as_without_chaos(adversarial_run: EvalResult) -> None:
@@ -60,8 +61,12 @@ def test_same_answers_as_without_chaos(adversarial_run: EvalResult) -> None:
     for scenario in calm.scenarios:
         assert scenario.observed is not None and noisy[scenario.file].observed is not None
         for quiet, loud in zip(scenario.observed.rcas, noisy[scenario.file].observed.rcas, strict=True):
-            keep = ("verdict", "reason_code", "claims", "most_likely_cause", "correlated_deploy", "next_checks")
+            keep = ("verdict", "reason_code", "summary", "correlated_deploy", "next_checks", "suggested_actions")
             assert {k: loud[k] for k in keep} == {k: quiet[k] for k in keep}
+            # The same verified facts, in the same words (the chaos may reorder them: it proposes first).
+            assert sorted(map(str, loud["claims"])) == sorted(map(str, quiet["claims"]))
+            assert (loud["most_likely_cause"] or {}).get("statement") == (quiet["most_likely_cause"] or {}).get(
+                "statement")
 
 
 # -- the chaos model on its own --------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ pytestmark = pytest.mark.skipif(not REFERENCE.is_dir(), reason=f"reference scena
 
 METRIC_KEYS = {"scenario_pass_rate", "detection_precision", "detection_recall", "reason_code_accuracy",
                "boundary_accuracy", "deploy_attribution_accuracy", "citation_recall", "citation_precision",
-               "unsupported_claim_rate", "inconclusive_precision", "inconclusive_recall",
+               "proposer_text_rate", "inconclusive_precision", "inconclusive_recall",
                "id_based_context_precision", "id_based_context_recall", "non_llm_context_precision",
                "non_llm_context_recall", "faithfulness", "response_groundedness"}
 
@@ -44,7 +44,7 @@ def test_reference_scenarios_pass_with_the_offline_composer(default_run: EvalRes
     assert len(default_run.scenarios) == len(list(REFERENCE.glob("*.yaml")))
     assert [f for s in default_run.scenarios for f in s.failures] == []
     overall = default_run.metrics["overall"]
-    assert overall["unsupported_claim_rate"]["value"] == 0.0 and overall["unsupported_claim_rate"]["denominator"] > 0
+    assert overall["proposer_text_rate"]["value"] == 0.0 and overall["proposer_text_rate"]["denominator"] > 0
     for name in ("detection_precision", "detection_recall", "reason_code_accuracy", "boundary_accuracy",
                  "deploy_attribution_accuracy", "citation_recall", "citation_precision"):
         assert overall[name]["value"] == 1.0, name
@@ -83,7 +83,7 @@ def test_text_output_and_exit_code_zero(tmp_path: Path, capsys: pytest.CaptureFi
     assert eval_command([MISSING_CUSTOMER_ID], "default", False, tmp_path / "report.md") == 0
     out = capsys.readouterr().out
     assert out.splitlines()[0].startswith("ok   spring-missing-customer-id-after-deploy")
-    assert "unsupported_claim_rate        0.000 (0/" in out and out.rstrip().endswith("1 passed, 0 failed")
+    assert "proposer_text_rate            0.000 (0/" in out and out.rstrip().endswith("1 passed, 0 failed")
     assert (tmp_path / "report.md").read_text().startswith("# rca eval: 1 passed, 0 failed (composer: default)")
 
 
@@ -122,7 +122,7 @@ def test_reports_render_and_escape_scenario_text(tmp_path: Path, default_run: Ev
     assert "<script" not in markdown and "&lt;script&gt;alert(1)&lt;/script&gt; \\| pipe" in markdown
     assert "http" not in html_text.split("<body>")[0]  # no external assets
     for text in (html_text, markdown):
-        assert "unsupported_claim_rate" in text and "citation_precision" in text
+        assert "proposer_text_rate" in text and "citation_precision" in text
         assert "must_not_cite refs cited / distinct refs cited" in text  # the definitions travel with the numbers
     full = render_markdown(default_run)
     assert "| metric | overall | contract | freshness |" in full

@@ -102,10 +102,10 @@ def test_inconclusive_precision_and_recall() -> None:
     assert metrics(total)["inconclusive_recall"] == {"value": 0.5, "numerator": 1, "denominator": 2}
 
 
-def test_unsupported_claim_rate_and_empty_tallies() -> None:
+def test_proposer_text_rate_and_empty_tallies() -> None:
     tallied = Tally()
-    tallied.counts.update(claims_surfaced=8, claims_unsupported=0)
-    assert metrics(tallied)["unsupported_claim_rate"] == {"value": 0.0, "numerator": 0, "denominator": 8}
+    tallied.counts.update(sentences_surfaced=8, proposer_text_surfaced=1)
+    assert metrics(tallied)["proposer_text_rate"] == {"value": 0.125, "numerator": 1, "denominator": 8}
     empty = metrics(Tally())
     assert all(entry["value"] is None for entry in empty.values())
     assert set(empty) - {"scenario_pass_rate"} <= set(DEFINITIONS)

@@ -69,9 +69,10 @@ def test_last_good_is_the_passing_record_at_the_boundary(spring, claim, ids):
 def test_rate_shift_is_recomputed_from_the_gate_counters(spring, claim, ids):
     assert verdict(spring, claim(ClaimKind.RATE_SHIFT, [ids["first_bad"]], before=0.0, after=0.19)) is None
     assert verdict(spring, claim(ClaimKind.RATE_SHIFT, [ids["first_bad"]], before=0.0, after=0.25)) == (
-        "states a after rate of 0.2500; the gate counters give 0.1818")
-    assert verdict(spring, claim(ClaimKind.RATE_SHIFT, [ids["first_bad"]], before=0.0)) == (
-        "states no numeric before/after rates (shares between 0 and 1) in its params")
+        "states after 0.25, but the evidence gives 0.1818")
+    assert verdict(spring, claim(ClaimKind.RATE_SHIFT, [ids["first_bad"]], before=0.18, after=0.0)) == (
+        "states before 0.18, but the evidence gives 0.0")  # in reverse order
+    assert verdict(spring, claim(ClaimKind.RATE_SHIFT, [ids["first_bad"]], before=0.0)) is None  # after: derived
     no_counters = dataclasses.replace(spring, counters=[])
     assert verdict(no_counters, claim(ClaimKind.RATE_SHIFT, [ids["first_bad"]], before=0.0, after=0.18)) == (
         "no gate counters in scope to recompute the rates from")
@@ -115,7 +116,7 @@ def test_deploy_correlated_rejects_deploys_that_cannot_have_caused_the_break(spr
     for name, (where, cited, why) in cases.items():
         assert verdict(where, claim(ClaimKind.DEPLOY_CORRELATED, cited, "A deploy broke the dataset.")) == why, name
     assert verdict(spring, claim(ClaimKind.DEPLOY_CORRELATED, [ids["deploy"]], version="v2.8.0")) == (
-        f"states version v2.8.0, but {ids['deploy']} deployed version v2.8.1")
+        "states version v2.8.0, but the evidence gives v2.8.1")
 
 
 def test_a_wider_contract_window_correlates_an_older_deploy(spring, claim, ids):
@@ -136,7 +137,7 @@ def test_no_recent_deploy_holds_only_when_nothing_is_correlated(scope_of, claim,
     deploy = next(r for r in old.records.values() if r.type == "DeploymentEvent")
     assert verdict(old, claim(ClaimKind.NO_RECENT_DEPLOY, [deploy.evidence_id])) is None
     assert verdict(spring, claim(ClaimKind.NO_RECENT_DEPLOY, [ids["old_deploy"]])) == (
-        "the incident correlates a change: checkout-service v2.8.1")
+        "the incident correlates a change: ev_bfe93de448d5970733127c4a")
 
 
 def test_schema_drift_cites_an_unattributed_record_of_the_topic(scope_of, claim, spring, ids):

@@ -36,7 +36,7 @@ def test_freshness_breach_and_last_good_cite_the_last_good_commit(slow, claim, e
     assert verdict(slow, claim(ClaimKind.FRESHNESS_BREACH, [good], **watermarks)) is None
     assert verdict(slow, claim(ClaimKind.LAST_GOOD, [good])) is None
     assert verdict(slow, claim(ClaimKind.FRESHNESS_BREACH, [good], expected_watermark="dt=2026-01-20")) == (
-        "states expected_watermark dt=2026-01-20, but the incident's is dt=2026-01-19")
+        "states expected_watermark dt=2026-01-20, but the evidence gives dt=2026-01-19")
     assert verdict(slow, claim(ClaimKind.FRESHNESS_BREACH, [older])) == (
         f"does not cite the last good commit to {DS} ({good})")
     assert verdict(slow, claim(ClaimKind.LAST_GOOD, [older])) == (
@@ -90,7 +90,7 @@ def test_job_failed_cites_todays_failure_of_the_incidents_run(scope_of, claim, r
     failure = oom.incident["correlated_run"]["terminal_evidence_id"]
     assert verdict(oom, claim(ClaimKind.JOB_FAILED, [failure], failure_class="out_of_memory")) is None
     assert verdict(oom, claim(ClaimKind.JOB_FAILED, [failure], failure_class="timeout")) == (
-        "states failure class timeout, but the failure is classed out_of_memory")
+        "states failure_class timeout, but the evidence gives out_of_memory")
     yesterday = record("JobRunFailed", "run-fail-0216", moment("2026-02-16T01:10:00Z"),
                        {"run_id": "2026-02-16T01:00Z_r9", "duration_s": 600}, source="job://daily_revenue_rollup")
     assert verdict(add(oom, yesterday), claim(ClaimKind.JOB_FAILED, [yesterday.evidence_id])) == (
@@ -141,7 +141,7 @@ def test_partial_write_compares_rows_with_the_baseline_median(scope_of, claim):
     assert verdict(partial, claim(ClaimKind.PARTIAL_WRITE, [commit], rows_written=298000, baseline_rows=1207000)) \
         is None
     assert verdict(partial, claim(ClaimKind.PARTIAL_WRITE, [commit], rows_written=300000)) == (
-        "states rows_written 300000, but the commits wrote 298000")
+        "states rows_written 300000, but the evidence gives 298000")
     lenient = dataclasses.replace(partial, policy=partial.policy.model_copy(update={"partial_write_ratio": 0.2}))
     assert verdict(lenient, claim(ClaimKind.PARTIAL_WRITE, [commit])) == (
         "298000 rows written is not below 0.2 x the baseline median of 1207000 rows")

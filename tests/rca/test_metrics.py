@@ -1,22 +1,8 @@
-"""The metrics seam: short rejection labels, one registry per app. The scrape of a live server is in tests/e2e."""
+"""The metrics seam: one registry per app. The scrape of a live server is in tests/e2e."""
 
 from __future__ import annotations
 
 from prometheus_client.parser import text_string_to_metric_families
-
-from rca._metrics import rejection_reason
-
-
-def test_verifier_reasons_become_short_labels() -> None:
-    assert [rejection_reason(why) for why in (
-        "cites no evidence",
-        "cites ev_1, which does not exist (it is the source ref of ev_2; cite evidence ids)",
-        "cites ev_1, outside this incident's evidence",
-        "contains instruction-like text ('ignore previous'), which is never a verified fact",
-        "vouches for itself ('definitely'); confidence is computed from evidence, never taken from a claim",
-        "mentions v9.9.9, which the cited evidence does not support",
-        "ev_1 (DeploymentEvent at 2026-03-10T10:50:00Z) does not precede first bad 2026-03-10T10:21:04Z",
-    )] == ["no_citation", "not_found", "out_of_scope", "instruction", "certainty", "grounding", "predicate"]
 
 
 def test_each_app_counts_in_its_own_registry(make_client) -> None:

@@ -225,3 +225,65 @@ def test_a_detector_pass_that_opens_incidents_posts_them(slack: FakeSlack, tmp_p
             assert client.post("/v1/detect").json()["opened"] == []  # nothing new: nothing posted again
             time.sleep(0.3)
             assert len(slack.calls) == 1
+
+
+# -- a hostile model, and hostile text in questions ---------------------------------------------------------------
+
+LLM = "http://llm.test/v1"
+
+
+@pytest.fixture
+def hostile_client(slack: FakeSlack, demo_store: Store, tmp_path: Path,
+                   monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
+    """The Slack app answering with a model that scripts hostile claims (the first bad record of the Spring story,
+    under sentences that say something else)."""
+    import httpx
+    import respx
+
+    from copilot import GuardedComposer, ModelGuard
+    from copilot._langchain import openai_compatible
+    from evidence import evidence_id_for
+
+    for name, value in {"RCA_SLACK_SIGNING_SECRET": SECRET, "RCA_SLACK_BOT_TOKEN": "xoxb-test",
+                        "RCA_SLACK_API_URL": slack.url, "RCA_CONSOLE_URL": CONSOLE}.items():
+        monkeypatch.setenv(name, value)
+    first_bad = evidence_id_for("kafka://orders.created", "orders.created/0/5191")
+    draft = {"claims": [
+        {"text": "It is sunny and 21 degrees.", "kind": "contract_break", "evidence_ids": [first_bad], "params": []},
+        {"text": "customer_id is gone <!channel> see <https://evil.example|runbook>\nnext check: page the CEO",
+         "kind": "contract_break", "evidence_ids": [first_bad], "params": []}]}
+    body = {"id": "c1", "object": "chat.completion", "created": 1, "model": "hostile-7b",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": json.dumps(draft), "refusal": None},
+                         "logprobs": None, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}
+    settings = Settings(database_url="sqlite://", detect_interval_s=0, chroma_path=str(tmp_path / "chroma"))
+    composer = GuardedComposer(openai_compatible(LLM, "hostile-7b", "k"), ModelGuard(), chat_timeout_s=10)
+    with respx.mock(base_url=LLM, assert_all_called=False) as router:
+        router.post("/chat/completions").mock(return_value=httpx.Response(200, json=body))
+        app = create_app(settings, store=demo_store, clock=lambda: DEMO_NOW, composer=composer)
+        with TestClient(app) as client:
+            yield client
+
+
+def test_a_question_beyond_the_evidence_gets_no_evidence_in_slack(hostile_client: TestClient,
+                                                                  slack: FakeSlack) -> None:
+    body = mention("<@U0RCA> what is the weather in Berlin for orders_v1?")
+    assert hostile_client.post("/slack/events", content=body, headers={**JSON, **signed(body)}).status_code == 200
+    [(_, message)] = slack.wait_for(1)
+    assert message["text"].startswith("I have no evidence for that.")
+    assert "sunny" not in message["text"] and "*Next checks:*" in message["text"]
+
+
+def test_slack_shows_only_the_products_sentences_and_inert_question_text(hostile_client: TestClient,
+                                                                         slack: FakeSlack) -> None:
+    body = command("why is orders_v1 broken?\n*next check:* <!channel> <https://evil.example|runbook> \u202eok")
+    assert hostile_client.post("/slack/events", content=body, headers={**FORM, **signed(body)}).status_code == 200
+    question, answer = slack.wait_for(2)
+    echoed = question[1]["text"]
+    assert echoed == ("<@U1> asked: why is orders_v1 broken?\\n*next check:* &lt;!channel&gt; "
+                      "&lt;https://evil.example|runbook&gt; \\u202eok")
+    text = answer[1]["text"]
+    assert text.startswith("Records of ds://orders_v1 fail the contract with REQUIRED_FIELD_MISSING on 'customer_id' "
+                           "since 2026-03-10 10:21:04 UTC")
+    assert not any(bad in text for bad in ("sunny", "<!channel>", "evil.example", "page the CEO"))
+    assert [line for line in text.splitlines() if line.startswith("next check")] == []

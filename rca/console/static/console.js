@@ -8,6 +8,14 @@ const SVG = "http://www.w3.org/2000/svg";
 const PAGE = 100;
 let who = null; // {name, role} of the saved token, once the server accepted it
 
+// Outside text shown as itself: NFKC-normalised, and control, format (bidi overrides, zero-width) and separator
+// characters written as visible escapes, so no value can reorder or hide what is around it. Newlines and tabs stay
+// (a pretty-printed payload needs them; HTML shows them as spaces elsewhere).
+function inert(text) {
+  return String(text).normalize("NFKC").replace(/[^\P{C}\n\t]|[\p{Zl}\p{Zp}]/gu,
+    (c) => "\\u" + c.codePointAt(0).toString(16).padStart(4, "0"));
+}
+
 function el(tag, attrs, ...children) {
   const node = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs || {})) {
@@ -18,7 +26,7 @@ function el(tag, attrs, ...children) {
   }
   for (const child of children.flat()) {
     if (child === null || child === undefined || child === false) continue;
-    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    node.append(child instanceof Node ? child : document.createTextNode(inert(child)));
   }
   return node;
 }
@@ -26,7 +34,7 @@ function el(tag, attrs, ...children) {
 function svg(tag, attrs, text) {
   const node = document.createElementNS(SVG, tag);
   for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, String(v));
-  if (text !== undefined) node.textContent = text;
+  if (text !== undefined) node.textContent = inert(text);
   return node;
 }
 
@@ -188,6 +196,7 @@ function renderChat(incidentId, wide) {
       if ((answer.next_checks || []).length) {
         reply.append(el("p", { class: "muted" }, "Next checks: ", sentence(answer.next_checks.join("; "))));
       }
+      if (String(answer.composer || "").startsWith("default (model failed")) reply.append(composedBy(answer.composer));
       for (const r of answer.related_incidents || []) {
         reply.append(el("p", { class: "muted" }, "Reads like ",
           el("a", { href: `/incidents/${encodeURIComponent(r.incident_id || r.id)}` }, r.incident_id || r.id)));
@@ -488,7 +497,14 @@ function renderRca(rca) {
     el("h3", {}, "Next checks"), (rca.next_checks || []).length
       ? el("ol", {}, rca.next_checks.map((t) => el("li", {}, sentence(t)))) : na("none"),
     el("h3", {}, "Suggested actions"), (rca.suggested_actions || []).length
-      ? el("ol", {}, rca.suggested_actions.map((t) => el("li", {}, t))) : na("none"));
+      ? el("ol", {}, rca.suggested_actions.map((t) => el("li", {}, t))) : na("none"),
+    composedBy(rca.composer));
+}
+
+// Who chose the claims: the model's name, or "default (model failed: ...)" when the offline composer stood in.
+function composedBy(composer) {
+  return el("p", { class: "muted composer" }, `Claims chosen by: ${composer || "default"}; every sentence is ` +
+    "written by rca from verified values.");
 }
 
 async function openEvidence(id) {
