@@ -11,6 +11,7 @@ import click
 import orjson
 from rich.text import Text
 
+from guardrails import inert
 from rca._terminal import CliError, console
 
 FORGES = click.Choice(["local", "github", "gitlab"])
@@ -115,7 +116,7 @@ def prs(forge: str | None, state: str | None, as_json: bool) -> None:
         table.add_column(column)
     for r in records:
         pr = r.pull_request
-        table.add_row(*map(Text, (pr.forge, pr.repo, str(pr.number), r.kind, r.archetype.value, pr.state, r.dry_run,
+        table.add_row(*map(_cell, (pr.forge, pr.repo, str(pr.number), r.kind, r.archetype.value, pr.state, r.dry_run,
                                   pr.branch, pr.url)))
     console().print(table)
 
@@ -137,7 +138,7 @@ def _local_forge() -> Any:
 def merge(repo: str, number: int) -> None:
     """Merge a pull request of the local forge into its base, as a reviewer would."""
     pr = _local_forge().merge(repo, number)
-    console().print(f"{pr.repo}#{pr.number} merged into {pr.base}", markup=False)
+    console().print(inert(f"{pr.repo}#{pr.number} merged into {pr.base}"), markup=False)
 
 
 @rollout.command("close")
@@ -146,7 +147,13 @@ def merge(repo: str, number: int) -> None:
 def close(repo: str, number: int) -> None:
     """Close a pull request of the local forge without merging (the bot never reopens it)."""
     pr = _local_forge().close(repo, number)
-    console().print(f"{pr.repo}#{pr.number} closed", markup=False)
+    console().print(inert(f"{pr.repo}#{pr.number} closed"), markup=False)
+
+
+def _cell(value: str) -> Text:
+    """A table cell: never read as markup, control characters shown as escapes (names and reasons come from the
+    repositories and the forge, untrusted like evidence text)."""
+    return Text(inert(value))
 
 
 def _report(results: list[Any], as_json: bool) -> None:
@@ -169,7 +176,7 @@ def _report(results: list[Any], as_json: bool) -> None:
             pr = r.pull_request
             shown = f"#{pr.number} {pr.url}" if pr is not None else ""
             why = r.reason if r.outcome in ("skipped", "failed") else "; ".join(r.notes)
-            table.add_row(*map(Text, (r.repo, r.archetype.value if r.archetype else "-", r.outcome, r.branch or "",
+            table.add_row(*map(_cell, (r.repo, r.archetype.value if r.archetype else "-", r.outcome, r.branch or "",
                                       shown, why)))
         console().print(table)
     if failed:
