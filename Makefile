@@ -43,9 +43,9 @@ test: lint typecheck node-check
 	  $(VENV)/bin/pytest -q -p no:cacheprovider tests sdk/python/tests || status=1; \
 	  $(MAKE) --no-print-directory test-node-suite || status=1; \
 	  exit $$status'
-	$(VENV)/bin/rca eval evals/scenarios $(wildcard ../shared/scenarios) --oracle evals/oracle \
+	$(VENV)/bin/rca eval evals/scenarios examples/scenarios --oracle evals/oracle \
 	  --report test-output/eval-default.md
-	$(VENV)/bin/rca eval evals/scenarios $(wildcard ../shared/scenarios) --composer adversarial \
+	$(VENV)/bin/rca eval evals/scenarios examples/scenarios --composer adversarial \
 	  --report test-output/eval-adversarial.html
 
 # The Go SDK: go vet, staticcheck, and the race-enabled tests beside a real Kafka broker. Its end-to-end story

@@ -33,7 +33,7 @@ from detectors._gate import GateRecord, contract_breaks, run_gate
 TARGET_RATIO = 5.0
 DATASET = "ds://orders_v1"
 PRODUCER = "svc://checkout-service"
-# The reference scenario's contract (../shared/scenarios/spring_missing_customer_id.yaml).
+# The reference scenario's contract (examples/scenarios/spring_missing_customer_id.yaml).
 SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["order_id", "customer_id", "amount", "currency"],

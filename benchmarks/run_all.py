@@ -28,6 +28,8 @@ def benches(quick: bool) -> list[tuple[str, list[str]]]:
         ("detect", ["detect_bench.py", "--datasets", "1000" if quick else "10000"]),
         ("rca", ["rca_bench.py", "--requests", "50" if quick else "200"]),
         ("sdk", ["sdk_emit.py", *(["--quick"] if quick else [])]),
+        ("readiness", ["readiness_bench.py", "--datasets", *(["1000", "10000"] if quick else ["10000", "100000"])]),
+        ("schedule", ["schedule_bench.py", "--seconds", "30" if quick else "60"]),
         ("sdk-go", ["sdk_go.py", *(["--quick"] if quick else [])]),
         ("java-sdk", ["java_sdk_bench.py", *(["--quick"] if quick else [])]),
         # The Node SDK's benchmark (emit() p50/p99, an HTTP handler's throughput and event-loop delay), run by node

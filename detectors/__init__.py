@@ -14,7 +14,9 @@ from detectors._detect import (
     UnknownIncident,
     find_incidents,
     run_detectors,
+    store_incidents,
     stored_incident,
+    stored_incident_page,
     stored_incidents,
 )
 from detectors._drift import ChangeRequestError, approve, get_change_request, list_change_requests, reject
@@ -61,7 +63,9 @@ __all__ = [
     "replay",
     "run_detectors",
     "run_gate",
+    "store_incidents",
     "stored_incident",
+    "stored_incident_page",
     "stored_incidents",
     "watermark_by_day",
 ]

@@ -12,24 +12,42 @@ from evidence import EvidenceRecord, iso
 _CHANGES = ("succeeded", "rolled_back")
 
 
+def shipped(deploys: Iterable[EvidenceRecord]) -> list[EvidenceRecord]:
+    """The deploys that changed something, one per shipped version: restarts and replicas fold away.
+
+    A failed deploy changed nothing. A DeploymentEvent from a service's start-up (`source: startup`) is a restart
+    or a replica when CI reported that version of that producer (it folds into the CI deploy, wherever that lies
+    in time) or when an earlier start-up already reported it (the first replica up is when it shipped); one
+    without a version is the SDK's fallback and names no deploy (issue 13).
+    """
+    changes = sorted((r for r in deploys if r.type == "DeploymentEvent"
+                      and r.data.get("status", "succeeded") in _CHANGES), key=lambda r: (r.event_time, r.evidence_id))
+    reported = {(r.producer_urn, r.data.get("version")) for r in changes if r.data.get("source") != "startup"}
+    kept: list[EvidenceRecord] = []
+    started: set[tuple[str | None, Any]] = set()
+    for record in changes:
+        version = (record.producer_urn, record.data.get("version"))
+        if record.data.get("source") == "startup":
+            if version[1] in (None, "", "unknown") or version in reported or version in started:
+                continue
+            started.add(version)
+        kept.append(record)
+    return kept
+
+
 def correlate_deploys(deploys: Iterable[EvidenceRecord], producer_urn: str | None, first_bad: datetime,
                       window: timedelta) -> list[dict[str, Any]]:
     """Deploys of `producer_urn` in [first_bad - window, first_bad], closest first.
 
     Rolling deploys mean good records may still follow a deploy, so the window, not "the first record after
     the deploy was bad", decides; a deploy older than the window, followed by that much good traffic, is not
-    correlated. Other producers' deploys never are.
+    correlated. Other producers' deploys never are. `deploys` may reach back before the window: a restart
+    inside it of a version CI reported before it is no deploy.
     """
     if not producer_urn:
         return []
     seen: dict[str, EvidenceRecord] = {}
-    for record in deploys:
-        if record.type != "DeploymentEvent" or record.producer_urn != producer_urn:
-            continue
-        if record.data.get("status", "succeeded") not in _CHANGES:
-            continue
-        if record.data.get("source") == "startup" and record.data.get("version") in (None, "", "unknown"):
-            continue  # the SDK's start-up fallback without a version: a restart, not a named deploy
+    for record in shipped(d for d in deploys if d.producer_urn == producer_urn):
         if first_bad - window <= record.event_time <= first_bad:
             seen[record.evidence_id] = record
     ranked = sorted(seen.values(), key=lambda r: (first_bad - r.event_time, r.evidence_id))

@@ -6,6 +6,8 @@ bulk and writes the incidents they imply. One open incident per (dataset, kind).
 
 from __future__ import annotations
 
+import base64
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from collections.abc import Mapping as MappingABC
@@ -14,8 +16,9 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import orjson
-from sqlalchemy import select
+from sqlalchemy import and_, bindparam, or_, select
 
+from detectors._configs import active_configs
 from detectors._deploys import correlate_deploys
 from detectors._drift import list_change_requests
 from detectors._freshness import DatasetFreshness, dataset_freshness, evaluate_freshness
@@ -30,12 +33,16 @@ from detectors._incidents import (
 )
 from detectors._runs import by_dataset_and_producer
 from evidence import Contract, EvidenceRecord, FreshnessPolicy, RcaError, iso, utc
-from evidence._configs import CONTRACT, LINEAGE, MAPPING, POLICY, Configs
+from evidence._bounds import INT64_MAX, time_error, urn_error
 from evidence._schema import incidents
 from evidence._store import Store
 
 DRIFT_DEPLOY_WINDOW_MINUTES = 60
+# How far before a correlation window CI deploys are read, so that restarts of the versions they shipped fold in.
+DEPLOY_FOLD_LOOKBACK = timedelta(days=7)
+_FEW_POLICIES = 1000
 _FRESHNESS_TYPES = ("JobRunStarted", "JobRunCompleted", "JobRunFailed", "DatasetWriteCommitted", "DeploymentEvent")
+_INCIDENT_ID = re.compile(r"^inc_[0-9a-f]{16}$")
 _REASON_ORDER = ("UNDECODABLE_MESSAGE", "REQUIRED_FIELD_MISSING", "NULL_NOT_ALLOWED", "TYPE_MISMATCH", "ENUM_VIOLATION")
 
 
@@ -55,26 +62,34 @@ class DetectionResult:
     resolved: list[str] = field(default_factory=list)
     paused: list[str] = field(default_factory=list)  # (dataset, kind) not opened because evidence was stale
     drift: list[dict[str, Any]] = field(default_factory=list)
+    # Stored configs that no longer validate: skipped by this pass (the others were used).
+    config_findings: list[dict[str, Any]] = field(default_factory=list)
 
 
-def find_incidents(store: Store, now: datetime, settings: DetectSettings = DetectSettings()) -> list[dict[str, Any]]:
-    """What should be open at `now`, assembled but not stored (the pure half of a pass)."""
+def find_incidents(store: Store, now: datetime, settings: DetectSettings = DetectSettings(),
+                   findings: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """What should be open at `now`, assembled but not stored (the pure half of a pass). Stored configs that no
+    longer validate are skipped and described in `findings`."""
     now = utc(now)
-    configs = Configs(store)
-    policies, contracts = configs.specs(POLICY), configs.specs(CONTRACT)
-    lineage, mappings = configs.specs(LINEAGE), configs.specs(MAPPING)
+    active = active_configs(store)
+    if findings is not None:
+        findings.extend(f.as_json() for f in active.findings)
+    policies, contracts, lineage, mappings = active.policies, active.contracts, active.lineage, active.mappings
     producers: dict[str, str | None] = {
         m.dataset_urn: m.producer_urn for m in sorted(mappings, key=lambda m: m.model_dump_json()) if m.producer_urn
     }
     owners = _owners(policies, contracts)
     found = _freshness(store, policies, now, owners) + _contracts(store, contracts, producers, now, settings, owners)
     found += _drift(store, now)
-    lag = store.ingestion_lag(now, timedelta(seconds=settings.stale_window_s))
     evidence = store.get_many(i for incident in found for i in incident["evidence_ids"])
+    sources_of = {incident["id"]: {incident["producer_urn"]} | {e.source for i in incident["evidence_ids"]
+                                                              if (e := evidence.get(i))} for incident in found}
+    lag = store.ingestion_lag(now, timedelta(seconds=settings.stale_window_s),
+                              sources={s for sources in sources_of.values() for s in sources if s})
     for incident in found:
         incident["impacted_downstream"] = downstream_of(incident["dataset_urn"], lineage)
+        sources = sources_of[incident["id"]]
         attach_evidence(incident, evidence)
-        sources = {incident["producer_urn"]} | {e.source for i in incident["evidence_ids"] if (e := evidence.get(i))}
         worst = max((lag[s]["p95_s"] for s in sources if s in lag), default=0.0)
         incident["stale_evidence"] = worst > settings.stale_threshold_s
         incident["facts"]["ingestion_lag_p95_s"] = worst
@@ -83,38 +98,59 @@ def find_incidents(store: Store, now: datetime, settings: DetectSettings = Detec
 
 def run_detectors(store: Store, now: datetime, settings: DetectSettings = DetectSettings()) -> DetectionResult:
     """A full pass: open, update and resolve stored incidents so they match what the evidence says at `now`."""
+    findings: list[dict[str, Any]] = []
+    found = find_incidents(store, now, settings, findings)
+    return store_incidents(store, found, now, settings, findings)
+
+
+def store_incidents(store: Store, found: list[dict[str, Any]], now: datetime,
+                    settings: DetectSettings = DetectSettings(),
+                    findings: list[dict[str, Any]] | None = None) -> DetectionResult:
+    """The writing half of a pass: open, update and resolve stored incidents so that they match `found` (what
+    find_incidents said at `now`, wherever it ran). One short transaction."""
     now = utc(now)
-    result = DetectionResult()
-    wanted = {(i["dataset_urn"], i["kind"]): i for i in find_incidents(store, now, settings)}
-    with store.writing() as conn:
+    result = DetectionResult(config_findings=list(findings or []))
+    wanted = {(i["dataset_urn"], i["kind"]): i for i in found}
+    columns = incidents.c
+    with store.writing(urgent=True) as conn:
         open_rows = {(r.dataset_urn, r.kind): r for r in conn.execute(
-            select(incidents).where(incidents.c.status == "open"))}
+            select(columns.id, columns.dataset_urn, columns.kind, columns.detected_at, columns.body)
+            .where(columns.status == "open"))}
+        changed: list[dict[str, Any]] = []  # rows rewritten in place (resolved or updated), one executemany
         for key, row in sorted(open_rows.items()):
             if key not in wanted:
                 body = orjson.loads(row.body)
                 body.update(status="resolved", resolved_at=iso(now), updated_at=iso(now))
-                conn.execute(incidents.update().where(incidents.c.id == row.id).values(
-                    status="resolved", resolved_at=now, updated_at=now, body=orjson.dumps(body).decode()))
+                changed.append({**_columns(body, row.detected_at, now), "status": "resolved", "resolved_at": now})
                 result.resolved.append(row.id)
+        fresh = [i["id"] for key, i in wanted.items() if key not in open_rows]
+        prior = {row.id: row.status for start in range(0, len(fresh), 500) for row in conn.execute(
+            select(columns.id, columns.status).where(columns.id.in_(fresh[start : start + 500])))}
+        added: list[dict[str, Any]] = []
         for key, incident in sorted(wanted.items()):
             current = open_rows.get(key)
             if current is None:
                 if incident["stale_evidence"] and settings.stale_action == "pause":
                     result.paused.append(f"{key[0]} {key[1]}")
                     continue
-                existing = conn.execute(select(incidents.c.status).where(incidents.c.id == incident["id"])).first()
-                if existing is not None and existing.status == "false_positive":
+                if prior.get(incident["id"]) == "false_positive":
                     continue  # a human said this break is not real: it stays closed while it persists
-                if existing is not None:  # the same break came back after being resolved: reopen it
-                    conn.execute(incidents.delete().where(incidents.c.id == incident["id"]))
                 incident.update(detected_at=iso(now), updated_at=iso(now))
-                conn.execute(incidents.insert().values(**_columns(incident, now, now)))
+                if incident["id"] in prior:  # the same break came back after being resolved: reopen it
+                    changed.append(_columns(incident, now, now))
+                else:
+                    added.append(_columns(incident, now, now))
                 result.opened.append(incident["id"])
             else:
                 incident.update(id=current.id, detected_at=iso(current.detected_at), updated_at=iso(now))
-                conn.execute(incidents.update().where(incidents.c.id == current.id).values(
-                    **_columns(incident, current.detected_at, now)))
+                changed.append(_columns(incident, current.detected_at, now))
             result.incidents.append(incident)
+        if changed:
+            conn.execute(incidents.update().where(columns.id == bindparam("b_id")).values(
+                {name: bindparam(f"b_{name}") for name in _COLUMN_NAMES if name != "id"}),
+                [{f"b_{name}": row[name] for name in _COLUMN_NAMES} for row in changed])
+        if added:
+            conn.execute(incidents.insert(), added)
     result.drift = [{"topic": cr["topic"], "schema_id": _schema_id(cr["schema_id"]), "reason_code": cr["reason_code"],
                      "change_request_id": cr["id"], "status": cr["status"], "held": cr["held"]}
                     for cr in list_change_requests(store) if cr["status"] != "approved"]
@@ -122,7 +158,11 @@ def run_detectors(store: Store, now: datetime, settings: DetectSettings = Detect
 
 
 def _schema_id(value: str) -> int | str:
-    return int(value) if value.isdigit() else value
+    return int(value) if value.isascii() and value.isdigit() and int(value) <= INT64_MAX else value
+
+
+_COLUMN_NAMES = ("id", "dataset_urn", "kind", "status", "reason_code", "detected_at", "updated_at", "resolved_at",
+                 "owner_team", "tier", "body")
 
 
 def _columns(incident: dict[str, Any], detected_at: datetime, now: datetime) -> dict[str, Any]:
@@ -150,7 +190,21 @@ def _freshness(store: Store, policies: list[FreshnessPolicy], now: datetime,
         return []
     # The lookback counts local calendar days before today's schedule: one more day, plus the widest UTC offset.
     lookback = timedelta(days=max(p.lookback_days for p in policies) + 1, hours=14)
-    records = store.records(types=_FRESHNESS_TYPES, since=now - lookback, until=now, ordered=False)
+    # Only what `relevant` below keeps: the policies' own datasets' and producers' records. Few policies: looked up
+    # by index, so a pass costs the same however much else is written (issue 13). Many: their runs and commits in
+    # one scan (index lookups of most of a table cost more than reading it), and deploys, the type every service
+    # emits, still looked up by index.
+    datasets = [p.dataset_urn for p in policies]
+    producers = [p.producer_urn for p in policies if p.producer_urn]
+    since = now - lookback
+    if len(policies) <= _FEW_POLICIES:
+        records = store.records(dataset_urns=datasets, producer_urns=producers, types=_FRESHNESS_TYPES, since=since,
+                                until=now, ordered=False)
+    else:
+        records = store.records(types=[t for t in _FRESHNESS_TYPES if t != "DeploymentEvent"], since=since, until=now,
+                                ordered=False)
+        records += store.records(dataset_urns=datasets, producer_urns=producers, types=["DeploymentEvent"],
+                                 since=since, until=now, ordered=False)
     by_dataset, by_producer = by_dataset_and_producer(records)
 
     def relevant(policy: FreshnessPolicy) -> list[EvidenceRecord]:
@@ -214,8 +268,10 @@ def _contracts(store: Store, contracts: list[Contract], producers: dict[str, str
         primary, *others = _primary(breaks)
         producer = producers.get(urn) or primary.producer_urn
         window = windows[urn]
+        # From a lookback before the window: a restart inside it of a version CI reported earlier is no deploy.
         deploys = store.records(producer_urns=[producer] if producer else [], types=["DeploymentEvent"],
-                                since=primary.first_bad_time - window, until=primary.first_bad_time) if producer else []
+                                since=primary.first_bad_time - window - DEPLOY_FOLD_LOOKBACK,
+                                until=primary.first_bad_time) if producer else []
         visible = [d for d in deploys if d.ingest_time <= now]
         correlated = correlate_deploys(visible, producer, primary.first_bad_time, window)
         found.append(contract_incident(primary, others, producer, correlated, owners.get(urn, Ownership())))
@@ -237,7 +293,8 @@ def _drift(store: Store, now: datetime) -> list[dict[str, Any]]:
             # contract break, before the first unmapped record.
             window = timedelta(minutes=DRIFT_DEPLOY_WINDOW_MINUTES)
             deploys = [d for d in store.records(producer_urns=[producer], types=["DeploymentEvent"],
-                                                since=first_seen - window, until=first_seen) if d.ingest_time <= now]
+                                                since=first_seen - window - DEPLOY_FOLD_LOOKBACK, until=first_seen)
+                       if d.ingest_time <= now]
             incident["correlated_deploys"] = correlate_deploys(deploys, producer, first_seen, window)
             incident["evidence_ids"] += [d["evidence_id"] for d in incident["correlated_deploys"]]
         found.append(incident)
@@ -254,14 +311,58 @@ def stored_incidents(store: Store, *, status: str | None = "open", dataset_urn: 
                      kind: str | None = None, owner_team: str | None = None,
                      tier: int | None = None) -> list[dict[str, Any]]:
     """Incidents as the API returns them, sorted by dataset then kind (then detection, newest first)."""
-    stmt = select(incidents.c.body)
+    stmt = _incident_query(status, dataset_urn, kind, owner_team, tier)
+    with store.engine.connect() as conn:
+        return [orjson.loads(body) for (body, *_) in conn.execute(stmt)]
+
+
+def stored_incident_page(store: Store, *, limit: int, cursor: str | None = None, status: str | None = "open",
+                         dataset_urn: str | None = None, kind: str | None = None, owner_team: str | None = None,
+                         tier: int | None = None) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of stored_incidents' order and the cursor of the next (None on the last page). Keyset paging:
+    a page costs the same however deep it is, and incidents opened meanwhile never shift the pages."""
+    stmt = _incident_query(status, dataset_urn, kind, owner_team, tier)
+    if cursor is not None:
+        after_urn, after_kind, after_detected, after_id = decode_incident_cursor(cursor)
+        c = incidents.c
+        stmt = stmt.where(or_(
+            c.dataset_urn > after_urn,
+            and_(c.dataset_urn == after_urn, c.kind > after_kind),
+            and_(c.dataset_urn == after_urn, c.kind == after_kind, c.detected_at < after_detected),
+            and_(c.dataset_urn == after_urn, c.kind == after_kind, c.detected_at == after_detected,
+                 c.id > after_id)))
+    with store.engine.connect() as conn:
+        rows = conn.execute(stmt.limit(limit + 1)).all()
+    more, rows = len(rows) > limit, rows[:limit]
+    last = rows[-1] if more and rows else None
+    next_cursor = None if last is None else base64.urlsafe_b64encode(orjson.dumps(
+        [last.dataset_urn, last.kind, iso(last.detected_at), last.id])).decode()
+    return [orjson.loads(row.body) for row in rows], next_cursor
+
+
+def decode_incident_cursor(cursor: str) -> tuple[str, str, datetime, str]:
+    """What a GET /v1/incidents cursor continues after; ValueError for anything this server did not issue."""
+    try:
+        urn, kind, detected, incident = orjson.loads(base64.urlsafe_b64decode(cursor.encode()))
+        moment = datetime.fromisoformat(str(detected).replace("Z", "+00:00"))
+        if not (isinstance(urn, str) and isinstance(kind, str) and isinstance(incident, str)
+                and _INCIDENT_ID.match(incident) and urn_error(urn) is None and kind.isalpha()
+                and moment.tzinfo is not None and time_error(moment) is None):
+            raise ValueError(cursor)
+        return urn, kind, utc(moment), incident
+    except (ValueError, TypeError, UnicodeError, orjson.JSONDecodeError) as exc:
+        raise ValueError(f"cursor {cursor[:100]!r} is not one this server issued; start again without it") from exc
+
+
+def _incident_query(status: str | None, dataset_urn: str | None, kind: str | None, owner_team: str | None,
+                    tier: int | None) -> Any:
+    stmt = select(incidents.c.body, incidents.c.dataset_urn, incidents.c.kind, incidents.c.detected_at,
+                  incidents.c.id)
     for column, value in (("status", status), ("dataset_urn", dataset_urn), ("kind", kind),
                           ("owner_team", owner_team), ("tier", tier)):
         if value is not None:
             stmt = stmt.where(incidents.c[column] == value)
-    stmt = stmt.order_by(incidents.c.dataset_urn, incidents.c.kind, incidents.c.detected_at.desc(), incidents.c.id)
-    with store.engine.connect() as conn:
-        return [orjson.loads(body) for (body,) in conn.execute(stmt)]
+    return stmt.order_by(incidents.c.dataset_urn, incidents.c.kind, incidents.c.detected_at.desc(), incidents.c.id)
 
 
 def mark_false_positive(store: Store, incident_id: str, reason: str, now: datetime, by: str) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 from sqlalchemy import select
 
+from detectors._contract import compile_contract
 from detectors._skeletons import SKELETON_TYPES, Draft, suggest_drafts
 from evidence import Contract, FreshnessPolicy, RcaError, iso, utc
 from evidence._configs import CONTRACT, POLICY, Configs
@@ -79,6 +80,7 @@ def accept(store: Store, draft_id: str, now: datetime, by: str,
         stored_id = Configs(store).put(POLICY, spec, now).id
     else:
         spec = Contract.model_validate(body)
+        compile_contract(spec)  # ConfigError: the gate could not run it, so it is not stored
         stored_id = Configs(store).put(CONTRACT, spec, now).id
     decided = _decide(store, draft_id, "accepted", now, by, spec.model_dump(mode="json", by_alias=True,
                                                                              exclude_none=True))

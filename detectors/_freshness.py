@@ -12,6 +12,7 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
+from detectors._deploys import shipped
 from detectors._runs import (
     COMMITTED,
     DEPLOYMENT,
@@ -324,10 +325,12 @@ class _Classifier:
             if self.day.scheduled_time is not None else None,
             "baseline_evidence_ids": [r.terminal.evidence_id for r in succeeded if r.terminal is not None],
         }
-        # The baseline's runs go to the facts; the latest of them is cited as proof that this producer
-        # reports run ends, which is what makes the missing end of today's run meaningful.
+        # The latest baseline run is the proof that this producer reports run ends, which is what makes the missing
+        # end of today's run meaningful; every baseline run is listed with the evidence, since the facts name them.
         proof = [run.started or run.first, *(r.terminal for r in succeeded[-1:] if r.terminal is not None)]
-        return self._finding(JOB_RUNNING_SLOW, run.summary(), None, proof, facts, until=run.start)
+        baseline_runs = [r.terminal for r in succeeded if r.terminal is not None]
+        return self._finding(JOB_RUNNING_SLOW, run.summary(), None, proof, facts, until=run.start,
+                             extra=baseline_runs)
 
     def _completed_without_commit(self, run: Run) -> FreshnessFinding:
         # The run says it succeeded yet nothing reached the table: the watermark did not advance after a
@@ -368,7 +371,8 @@ class _Classifier:
             "baseline_evidence_ids": [c.evidence_id for c in a.baseline_commits],
         }
         proof = [*a.delivering, *a.baseline_commits[-1:]]
-        return self._finding(PARTIAL_WRITE, run, None, proof, facts, until=self._run_start(run))
+        return self._finding(PARTIAL_WRITE, run, None, proof, facts, until=self._run_start(run),
+                             extra=list(a.baseline_commits))
 
     def _upstream_late(self, late: list[tuple[str, DatasetFreshness]]) -> FreshnessFinding:
         source = self._inputs_run()
@@ -444,6 +448,9 @@ class _Classifier:
             cited[state.last_good_commit.evidence_id] = state.last_good_commit
         for deploy in deploys:
             cited[deploy["evidence_id"]] = self.by_id[deploy["evidence_id"]]
+        for key in ("evidence_id", "terminal_evidence_id"):  # the correlated run's own start and end
+            if run is not None and run.get(key) in self.by_id:
+                cited[run[key]] = self.by_id[run[key]]
         common = {
             "deadline": iso(self.day.deadline),
             "scheduled_time": iso(self.day.scheduled_time),
@@ -484,9 +491,9 @@ class _Classifier:
             else self.day.lookback_start
         )
         changes = []
-        for record in self.evidence:
-            if (record.type == DEPLOYMENT and record.producer_urn == self.producer
-                    and since < record.event_time <= until and record.data.get("status", "succeeded") == "succeeded"):
+        # Restarts and replicas of a version CI (or an earlier start-up) reported fold away first.
+        for record in shipped(r for r in self.evidence if r.type == DEPLOYMENT and r.producer_urn == self.producer):
+            if since < record.event_time <= until and record.data.get("status", "succeeded") == "succeeded":
                 changes.append({
                     "service": record.data.get("service"),
                     "version": record.data.get("version"),
@@ -494,7 +501,7 @@ class _Classifier:
                     "evidence_id": record.evidence_id,
                     "time": iso(record.event_time),
                 })
-        shipped = {c["deploy_ref"] for c in changes} | {c["version"] for c in changes}
+        announced = {c["deploy_ref"] for c in changes} | {c["version"] for c in changes}
         before = [run for run in self.runs if run.start <= since and run.code_ref is not None]
         base = good_run.code_ref if good_run is not None and good_run.code_ref else (
             before[-1].code_ref if before else None)
@@ -503,7 +510,7 @@ class _Classifier:
             # may carry deploy_ref only in JobRunStarted.code_ref).
             for run in self.runs:
                 if since < run.start <= until and run.code_ref not in (None, base) and run.started is not None:
-                    if run.code_ref not in shipped:
+                    if run.code_ref not in announced:
                         changes.append({
                             "service": _service(self.producer),
                             "version": run.code_ref,

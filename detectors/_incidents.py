@@ -102,6 +102,8 @@ def contract_incident(primary: ContractBreak, others: list[ContractBreak], produ
         ids.append(kafka_evidence_id(primary.last_good_ref))
     ids += [kafka_evidence_id(ref) for ref in primary.sample_refs]
     ids += [d["evidence_id"] for d in deploys]
+    # Every id the incident names is traceable: a secondary break's first bad record too (issue 13).
+    ids += [kafka_evidence_id(b.first_bad_ref) for b in others]
     incident.update(
         field=primary.field,
         last_good_time=iso(primary.last_good_time),

@@ -16,10 +16,23 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, select
 
-from detectors._contract import ContractValidator, compile_contract
+from detectors._configs import compile_stored
 from detectors._gate import GateRecord, run_gate
 from detectors._wire import Undecodable, decode_value
-from evidence import GATE_OBSERVATION, Contract, EvidenceRecord, InvalidEvent, evidence_id_for, iso, utc
+from evidence import GATE_OBSERVATION, TRACEPARENT, Contract, EvidenceRecord, InvalidEvent, evidence_id_for, iso, utc
+from evidence._bounds import (
+    INT32_MAX,
+    INT64_MAX,
+    KAFKA_TOPIC,
+    MAX_EPOCH_MS,
+    MAX_TIME,
+    MIN_EPOCH_MS,
+    MIN_TIME,
+    identifier_error,
+    json_problem,
+    time_error,
+    urn_error,
+)
 from evidence._configs import CONTRACT, MAPPING, Configs
 from evidence._offsets import add_offsets, covered
 from evidence._resolution import PRODUCER_HEADER, Resolved, Unresolved, resolver
@@ -100,6 +113,9 @@ def _time(value: Any, ref: str | None, name: str) -> datetime:
     if isinstance(value, datetime):
         moment = value
     elif isinstance(value, int | float) and not isinstance(value, bool):
+        if not MIN_EPOCH_MS <= value < MAX_EPOCH_MS:  # also refuses NaN
+            raise InvalidEvent(ref, name, f"must be epoch milliseconds between {MIN_EPOCH_MS} and {MAX_EPOCH_MS} "
+                               f"({MIN_TIME.year} to {MAX_TIME.year})")
         return datetime.fromtimestamp(value / 1000, tz=UTC)  # Kafka's own form: epoch milliseconds
     else:
         try:
@@ -109,7 +125,36 @@ def _time(value: Any, ref: str | None, name: str) -> datetime:
                 from None
     if moment.tzinfo is None:
         raise InvalidEvent(ref, name, "must carry a UTC offset (for example 2026-03-10T10:21:04+00:00)")
+    problem = time_error(moment)
+    if problem is not None:
+        raise InvalidEvent(ref, name, problem)
     return utc(moment)
+
+
+def _headers(raw: dict[Any, Any], ref: str) -> dict[str, str]:
+    """Headers as text. Those that become columns and sentences are held to their shapes: the producer hint must
+    be a URN; a traceparent that is not W3C is dropped (it is only an anchor; the record itself is still good)."""
+    headers = {str(k): "" if v is None else str(v) for k, v in raw.items()}
+    if PRODUCER_HEADER in headers and (problem := urn_error(headers[PRODUCER_HEADER])) is not None:
+        raise InvalidEvent(ref, f"headers.{PRODUCER_HEADER}", problem)
+    return _anchors(headers)
+
+
+def _anchors(headers: dict[str, str]) -> dict[str, str]:
+    if "traceparent" in headers and not TRACEPARENT.match(headers["traceparent"]):
+        del headers["traceparent"]
+    return headers
+
+
+def _kafka_headers(headers: dict[str, str]) -> dict[str, str]:
+    """A record read off Kafka cannot be refused (it is the producer's, already written): a producer hint that is
+    not a URN is dropped like a bad traceparent, so the record resolves by its other rules or is held as drift,
+    and no prose (or NUL, or a 10,000-character name) becomes a producer URN."""
+    if PRODUCER_HEADER in headers and urn_error(headers[PRODUCER_HEADER]) is not None:
+        headers = {k: v for k, v in headers.items() if k != PRODUCER_HEADER}
+    if "traceparent" in headers and not TRACEPARENT.match(headers["traceparent"]):
+        headers = {k: v for k, v in headers.items() if k != "traceparent"}
+    return headers
 
 
 def parse_record(raw: Any, position: int, *, trust_ingest_time: bool = False) -> KafkaRecord:
@@ -117,13 +162,17 @@ def parse_record(raw: Any, position: int, *, trust_ingest_time: bool = False) ->
     if not isinstance(raw, dict):
         raise InvalidEvent(None, "", f"must be a JSON object, got {type(raw).__name__}", position=position)
     topic, partition, offset = raw.get("topic"), raw.get("partition", 0), raw.get("offset")
-    if not isinstance(topic, str) or not topic:
-        raise InvalidEvent(None, "topic", "is required (the Kafka topic name)", position=position)
-    for name, number in (("partition", partition), ("offset", offset)):
-        if not isinstance(number, int) or isinstance(number, bool) or number < 0:
-            raise InvalidEvent(None, name, "must be a non-negative integer", position=position)
+    if not isinstance(topic, str) or not KAFKA_TOPIC.match(topic):
+        raise InvalidEvent(None, "topic", "is required: a Kafka topic name (1-249 of a-z A-Z 0-9 . _ -)",
+                           position=position)
+    for name, number, top in (("partition", partition, INT32_MAX), ("offset", offset, INT64_MAX)):
+        if not isinstance(number, int) or isinstance(number, bool) or not 0 <= number <= top:
+            raise InvalidEvent(None, name, f"must be an integer from 0 to {top}", position=position)
     assert isinstance(partition, int) and isinstance(offset, int)
     ref = f"{topic}/{partition}/{offset}"
+    problem = json_problem(raw, nul=False)
+    if problem is not None:
+        raise InvalidEvent(ref, problem[0], problem[1], position=position)
     headers = raw.get("headers") or {}
     if not isinstance(headers, dict):
         raise InvalidEvent(ref, "headers", "must be an object of header names to string values")
@@ -131,11 +180,15 @@ def parse_record(raw: Any, position: int, *, trust_ingest_time: bool = False) ->
         raise InvalidEvent(ref, "timestamp", "is required (the record's Kafka timestamp)")
     ingest = raw.get("ingest_time") if trust_ingest_time else None
     schema_id = raw.get("schema_id")
+    if isinstance(schema_id, bool | dict | list):
+        raise InvalidEvent(ref, "schema_id", "must be a schema registry id (an integer or a string)")
+    if schema_id is not None and (bad_id := identifier_error(str(schema_id))) is not None:
+        raise InvalidEvent(ref, "schema_id", bad_id)
     return KafkaRecord(
         topic, partition, offset, _time(raw["timestamp"], ref, "timestamp"),
         None if raw.get("key") is None else str(raw.get("key")),
         None if schema_id is None else str(schema_id),
-        {str(k): "" if v is None else str(v) for k, v in headers.items()},
+        _headers(headers, ref),
         raw.get("value"),
         _time(ingest, ref, "ingest_time") if ingest is not None else None,
         raw,
@@ -173,6 +226,14 @@ def intake_kafka(store: Store, records: Sequence[KafkaRecord], ingest_time: date
     of the batch is stored, so the records are read again.
     """
     report = IntakeReport([RecordResult(r.ref, "accepted") for r in records])
+    urns: set[str] = set()  # producer hints already known to be URNs: a batch carries a few, on every record
+    for record in records:
+        headers = record.headers
+        hint = headers.get(PRODUCER_HEADER)
+        if (hint is not None and hint not in urns) or "traceparent" in headers:
+            record.headers = _kafka_headers(headers)
+            if hint is not None and PRODUCER_HEADER in record.headers:
+                urns.add(hint)
     return _intake(store, list(enumerate(records)), report, ingest_time, before_commit)
 
 
@@ -180,8 +241,9 @@ def _intake(store: Store, parsed: list[tuple[int, KafkaRecord]], report: IntakeR
             before_commit: Callable[[IntakeReport], None] | None = None) -> IntakeReport:
     configs = Configs(store)
     resolve = resolver(configs.specs(MAPPING))
-    report.contracts = {c.dataset_urn: c for c in configs.specs(CONTRACT)}
-    validators: dict[str, ContractValidator] = {urn: compile_contract(c) for urn, c in report.contracts.items()}
+    stored = configs.all(CONTRACT)
+    validators = compile_stored(stored, [])  # one contract that does not compile is skipped, not fatal
+    report.contracts = {s.spec.dataset_urn: s.spec for s in stored if s.spec.dataset_urn in validators}
     with store.writing() as conn:
         fresh = _new_records(conn, store, parsed, report)
         to_gate: list[GateRecord] = []

@@ -17,7 +17,10 @@ seen" is not a 0% failure; its backlog still says how to make it measurable. Wit
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import functools
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,37 +73,107 @@ class ReadinessConfig:
     contracts: Sequence[Contract] = ()
     mappings: Sequence[Mapping] = ()
 
+    @functools.cached_property
+    def grouped(self) -> _Grouped:
+        """The configuration grouped by dataset, producer and topic, once however many indexes read it."""
+        return _Grouped(self)
+
+
+class _Grouped:
+    def __init__(self, config: ReadinessConfig) -> None:
+        self.rules: dict[str, list[Mapping]] = defaultdict(list)
+        self.dataset_producers: dict[str, set[str]] = defaultdict(set)
+        self.producer_datasets: dict[str, set[str]] = defaultdict(set)
+        self.specs: dict[str, list[FreshnessPolicy | Contract]] = defaultdict(list)
+        for rule in config.mappings:
+            self.rules[rule.topic].append(rule)
+            self.producer_datasets[rule.producer_urn or ""].add(rule.dataset_urn)
+            if rule.producer_urn:
+                self.dataset_producers[rule.dataset_urn].add(rule.producer_urn)
+        for policy in config.policies:
+            self.specs[policy.dataset_urn].append(policy)
+            if policy.producer_urn:
+                self.dataset_producers[policy.dataset_urn].add(policy.producer_urn)
+                self.producer_datasets[policy.producer_urn].add(policy.dataset_urn)
+        for contract in config.contracts:
+            self.specs[contract.dataset_urn].append(contract)
+        self._completeness: dict[str, tuple[bool, bool, bool, bool]] = {}
+        self._criteria: dict[tuple[str, ...], Criterion] = {}
+
+    def completeness(self, datasets: list[str]) -> Criterion:
+        """The policy-completeness criterion of these datasets; the same for a dataset and a producer writing only
+        it, so computed once for both."""
+        key = tuple(datasets)
+        found = self._criteria.get(key)
+        if found is None:
+            found = self._criteria[key] = _completeness(datasets, self.parts)
+        return found
+
+    def parts(self, dataset_urn: str) -> tuple[bool, bool, bool, bool]:
+        found = self._completeness.get(dataset_urn)
+        if found is None:
+            found = self._completeness[dataset_urn] = completeness_parts(self.specs.get(dataset_urn, []))
+        return found
+
+
+class ReadinessIndex:
+    """Records and configuration grouped once, so that readiness of every subject is linear in the records and
+    the datasets (each subject reads only its own group), not a scan of everything per subject (issue 13)."""
+
+    def __init__(self, records: Iterable[EvidenceRecord], config: ReadinessConfig) -> None:
+        self.config = config
+        self.by_dataset: dict[str, list[EvidenceRecord]] = defaultdict(list)
+        self.by_producer: dict[str, list[EvidenceRecord]] = defaultdict(list)
+        self.datasets: set[str] = set()  # every dataset a record names
+        self.writers: set[str] = set()  # producers of records that name a dataset
+        self.deploying: set[str | None] = set()
+        for record in records:
+            if record.dataset_urn:
+                self.datasets.add(record.dataset_urn)
+                if record.producer_urn:
+                    self.writers.add(record.producer_urn)
+            if record.type == "DeploymentEvent":
+                self.deploying.add(record.producer_urn)
+            if record.type in DATA_TYPES:
+                if record.dataset_urn:
+                    self.by_dataset[record.dataset_urn].append(record)
+                if record.producer_urn:
+                    self.by_producer[record.producer_urn].append(record)
+        grouped = config.grouped
+        self.rules, self.specs = grouped.rules, grouped.specs
+        self.dataset_producers, self.producer_datasets = grouped.dataset_producers, grouped.producer_datasets
+        self._completeness = grouped.completeness
+
+    def subjects(self) -> tuple[list[str], list[str]]:
+        """Every dataset and producer seen or configured, each sorted: what GET /v1/readiness lists."""
+        datasets = self.datasets | {s.dataset_urn for specs in self.specs.values() for s in specs}
+        datasets |= {m.dataset_urn for m in self.config.mappings}
+        producers = self.writers | {m.producer_urn for m in self.config.mappings if m.producer_urn}
+        return sorted(datasets), sorted(producers)
+
+    def dataset(self, dataset_urn: str) -> Readiness:
+        mine = self.by_dataset.get(dataset_urn, [])
+        producers = {r.producer_urn for r in mine if r.producer_urn} | self.dataset_producers.get(dataset_urn, set())
+        criteria = [_trace_anchors(mine), _identity(mine, self.rules), _deploys(sorted(producers), self.deploying),
+                    self._completeness([dataset_urn])]
+        return Readiness(dataset_urn, "dataset", _score(criteria), criteria)
+
+    def producer(self, producer_urn: str) -> Readiness:
+        mine = self.by_producer.get(producer_urn, [])
+        datasets = {r.dataset_urn for r in mine if r.dataset_urn} | self.producer_datasets.get(producer_urn, set())
+        criteria = [_trace_anchors(mine), _identity(mine, self.rules), _deploys([producer_urn], self.deploying),
+                    self._completeness(sorted(datasets))]
+        return Readiness(producer_urn, "producer", _score(criteria), criteria)
+
 
 def dataset_readiness(dataset_urn: str, records: Iterable[EvidenceRecord], config: ReadinessConfig) -> Readiness:
     """Readiness of one dataset; `records` may hold anything, only its own records and its producers' count."""
-    records = list(records)
-    mine = [r for r in records if r.dataset_urn == dataset_urn and r.type in DATA_TYPES]
-    producers = {r.producer_urn for r in mine if r.producer_urn}
-    producers |= {m.producer_urn for m in config.mappings if m.dataset_urn == dataset_urn and m.producer_urn}
-    producers |= {p.producer_urn for p in config.policies if p.dataset_urn == dataset_urn and p.producer_urn}
-    criteria = [
-        _trace_anchors(mine),
-        _identity(mine, config.mappings),
-        _deploys(sorted(producers), records),
-        _completeness([dataset_urn], config),
-    ]
-    return Readiness(dataset_urn, "dataset", _score(criteria), criteria)
+    return ReadinessIndex(records, config).dataset(dataset_urn)
 
 
 def producer_readiness(producer_urn: str, records: Iterable[EvidenceRecord], config: ReadinessConfig) -> Readiness:
     """Readiness of one producer over the datasets it writes."""
-    records = list(records)
-    mine = [r for r in records if r.producer_urn == producer_urn and r.type in DATA_TYPES]
-    datasets = {r.dataset_urn for r in mine if r.dataset_urn}
-    datasets |= {m.dataset_urn for m in config.mappings if m.producer_urn == producer_urn}
-    datasets |= {p.dataset_urn for p in config.policies if p.producer_urn == producer_urn}
-    criteria = [
-        _trace_anchors(mine),
-        _identity(mine, config.mappings),
-        _deploys([producer_urn], records),
-        _completeness(sorted(datasets), config),
-    ]
-    return Readiness(producer_urn, "producer", _score(criteria), criteria)
+    return ReadinessIndex(records, config).producer(producer_urn)
 
 
 def _score(criteria: list[Criterion]) -> int | None:
@@ -131,7 +204,7 @@ def _trace_anchors(records: list[EvidenceRecord]) -> Criterion:
     return _criterion("trace_anchors", value, detail, backlog)
 
 
-def _confidence(record: EvidenceRecord, mappings: Sequence[Mapping]) -> float:
+def _confidence(record: EvidenceRecord, rules: MappingABC[str, Sequence[Mapping]]) -> float:
     if record.type != GATE_OBSERVATION:
         return 1.0  # the producer named the dataset itself, under a token scoped to that producer
     payload = record.payload
@@ -140,12 +213,15 @@ def _confidence(record: EvidenceRecord, mappings: Sequence[Mapping]) -> float:
         return 0.0
     schema_id = payload.get("schema_id") if payload.get("schema_id") is not None else payload.get("declared_schema_id")
     headers = {str(k): str(v) for k, v in (payload.get("headers") or {}).items()}
-    outcome = resolve(mappings, topic, schema_id, headers)
+    outcome = resolve(rules.get(topic, ()), topic, schema_id, headers)  # only a topic's own rules can claim it
     return outcome.confidence if isinstance(outcome, Resolved) and outcome.dataset_urn == record.dataset_urn else 0.0
 
 
-def _identity(records: list[EvidenceRecord], mappings: Sequence[Mapping]) -> Criterion:
-    scores = [(r, _confidence(r, mappings)) for r in records]
+def _identity(records: list[EvidenceRecord], rules: MappingABC[str, Sequence[Mapping]]) -> Criterion:
+    if records and not any(r.type == GATE_OBSERVATION for r in records):  # every one named its dataset: 1.0 each
+        return _criterion("identity_confidence", 1.0, f"mean resolution confidence 1.00 over "
+                          f"{_plural(len(records), 'record')}; 0 below {THRESHOLDS['identity_confidence']}", "")
+    scores = [(r, _confidence(r, rules)) for r in records]
     value = sum(s for _, s in scores) / len(scores) if scores else None
     weak = sorted({r.producer_urn or r.source for r, s in scores if s < THRESHOLDS["identity_confidence"]})
     low = sum(1 for _, s in scores if s < THRESHOLDS["identity_confidence"])
@@ -156,8 +232,7 @@ def _identity(records: list[EvidenceRecord], mappings: Sequence[Mapping]) -> Cri
     return _criterion("identity_confidence", value, detail, backlog)
 
 
-def _deploys(producers: list[str], records: list[EvidenceRecord]) -> Criterion:
-    deploying = {r.producer_urn for r in records if r.type == "DeploymentEvent"}
+def _deploys(producers: list[str], deploying: set[str | None]) -> Criterion:
     emitting = [p for p in producers if p in deploying]
     value = len(emitting) / len(producers) if producers else None
     silent = [p for p in producers if p not in deploying]
@@ -168,23 +243,29 @@ def _deploys(producers: list[str], records: list[EvidenceRecord]) -> Criterion:
     return _criterion("deploy_correlation", value, detail, backlog)
 
 
-def _completeness(datasets: list[str], config: ReadinessConfig) -> Criterion:
+_PARTS = ("owner team", "tier", "SLO (freshness policy or contract)", "runbook link")
+_ACTIONS = {"owner team": "set an owner team", "tier": "set a tier",
+            "SLO (freshness policy or contract)": "define an SLO (accept a policy draft)",
+            "runbook link": "attach a runbook (runbook_url)"}
+
+
+def completeness_parts(specs: Sequence[FreshnessPolicy | Contract]) -> tuple[bool, bool, bool, bool]:
+    """Which of owner team, tier, SLO and runbook link a dataset's policy and contract set between them."""
+    return (any(s.owner_team for s in specs), any(s.tier is not None for s in specs), bool(specs),
+            any(s.runbook_url for s in specs))
+
+
+def _completeness(datasets: list[str], parts_of: Callable[[str], tuple[bool, bool, bool, bool]]) -> Criterion:
     missing: dict[str, list[str]] = {}
     present = 0
     for urn in datasets:
-        specs: list[FreshnessPolicy | Contract] = [*(p for p in config.policies if p.dataset_urn == urn),
-                                                   *(c for c in config.contracts if c.dataset_urn == urn)]
-        parts = {"owner team": any(s.owner_team for s in specs), "tier": any(s.tier is not None for s in specs),
-                 "SLO (freshness policy or contract)": bool(specs), "runbook link": any(s.runbook_url for s in specs)}
-        present += sum(parts.values())
-        for part, ok in parts.items():
+        parts = parts_of(urn)
+        present += sum(parts)
+        for part, ok in zip(_PARTS, parts, strict=True):
             if not ok:
                 missing.setdefault(part, []).append(urn)
     value = present / (4 * len(datasets)) if datasets else None
-    actions = {"owner team": "set an owner team", "tier": "set a tier",
-               "SLO (freshness policy or contract)": "define an SLO (accept a policy draft)",
-               "runbook link": "attach a runbook (runbook_url)"}
-    lines = [f"{actions[part]} for {', '.join(urns)}" for part, urns in missing.items()]
+    lines = [f"{_ACTIONS[part]} for {', '.join(urns)}" for part, urns in missing.items()]
     detail = (f"{present} of {4 * len(datasets)} set (owner team, tier, SLO, runbook link)" if datasets
               else "n/a: no datasets")
     return _criterion("policy_completeness", value, detail, "; ".join(lines) or "no datasets to configure")

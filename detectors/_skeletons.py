@@ -20,10 +20,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import orjson
+from pydantic import ValidationError
 
 from detectors._contract import json_type
 from detectors._runs import by_dataset_and_producer
 from evidence import GATE_OBSERVATION, Contract, EvidenceRecord, FreshnessPolicy, iso
+from evidence._bounds import identifier_error
 
 MIN_DAYS = 3  # local days with a commit before a deadline is proposed
 MIN_SAMPLES = 10  # observed values before a contract is proposed
@@ -215,7 +217,10 @@ def _contract_draft(urn: str, producer: str | None, owner: dict[str, Any],
     schema = _object_schema([o.payload["value"] for o in good])
     spec: dict[str, Any] = {"dataset_urn": urn, "enforcement": "flag", "schema": schema}
     _ownership(spec, owner)
-    Contract.model_validate(spec)
+    try:
+        Contract.model_validate(spec)
+    except ValidationError:
+        return None  # records nested too deep to describe as a contract-lite: no draft, rather than a failed suggest
     basis = {"observations": len(good), "producer_urn": producer, "owner_evidence_id": owner.get("evidence_id"),
              "evidence_ids": [o.evidence_id for o in good[:5]]}
     return Draft("contract", urn, spec, basis)
@@ -225,7 +230,8 @@ def _object_schema(values: list[dict[str, Any]]) -> dict[str, Any]:
     fields: dict[str, list[Any]] = defaultdict(list)
     for value in values:
         for name, item in value.items():
-            fields[name].append(item)
+            if identifier_error(name) is None:  # a field a contract can name (never a phrase; issue 13)
+                fields[name].append(item)
     properties: dict[str, Any] = {}
     required = []
     for name in sorted(fields):

@@ -18,6 +18,8 @@ from typing import Any
 
 import orjson
 
+from evidence._bounds import MAX_DEPTH, json_problem
+
 MAGIC_BYTE = 0
 HEADER_SIZE = 5  # magic byte + 4-byte schema id
 _SCHEMA_ID = struct.Struct(">I")
@@ -169,11 +171,26 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
-def _loads(text: str | bytes) -> Any:
+def _integer(text: str) -> int | float:
+    # Integers beyond 64 bits become floats, as orjson reads them: the observation's payload must be storable.
+    number = int(text)
+    return number if -(2**63) <= number < 2**64 else float(number)
+
+
+def _loads(text: str) -> Any:
     try:
-        return orjson.loads(text)  # strict RFC 8259, and several times faster than json
+        value = orjson.loads(text)  # strict RFC 8259, and several times faster than json
+        # Deeper than MAX_DEPTH needs more brackets than that: most values are not walked at all.
+        deep = text.count("[") + text.count("{") > MAX_DEPTH
     except orjson.JSONDecodeError:
-        pass
-    # Python's json accepts NaN and Infinity; JSON (and every other consumer of the topic) does not. It also
-    # reads integers beyond 64 bits (orjson refuses them) and says more precisely what is wrong.
-    return json.loads(text, parse_constant=_reject_constant)
+        # Python's json accepts NaN and Infinity; JSON (and every other consumer of the topic) does not. It also
+        # reads integers beyond 64 bits (orjson refuses them) and says more precisely what is wrong.
+        try:
+            value = json.loads(text, parse_constant=_reject_constant, parse_int=_integer)
+        except RecursionError:
+            raise ValueError(f"it nests deeper than {MAX_DEPTH} levels") from None
+        deep = True
+    problem = json_problem(value, nul=False) if deep else None
+    if problem is not None:
+        raise ValueError(f"{problem[0] or 'it'} {problem[1]}")
+    return value

@@ -1,6 +1,6 @@
-"""A replayed scenario against its `expect` (../shared/scenarios/README.md): one readable sentence per failure.
+"""A replayed scenario against its `expect` (docs/SCENARIOS.md): one readable sentence per failure.
 
-Written apart from the independent checker (../shared/tools/check_replay.py) and meant to agree with it key
+Written apart from the independent checker (tests/independent/check_replay.py) and meant to agree with it key
 for key: instants compare as instants to the second, `incidents: []` means no open incident at all, an expected
 incident must match exactly one open incident by (dataset_urn, kind), and what an RCA cites is the source refs
 of the evidence its verified claims and its most likely cause cite.

@@ -2,7 +2,7 @@
 
 The id-based and non-LLM metrics run offline and deterministically. The LLM metrics (Faithfulness,
 ResponseGroundedness) run only when a chat model is handed in, wrapped and passed to each metric explicitly:
-a ragas LLM metric without one builds an OpenAI client of its own (../shared/DESIGN.md, "Dependency notes").
+a ragas LLM metric without one builds an OpenAI client of its own (docs/ARCHITECTURE.md, "Dependency notes").
 """
 
 from __future__ import annotations

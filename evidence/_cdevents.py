@@ -28,20 +28,32 @@ def cdevent_to_envelope(cdevent: Any, position: int | None = None) -> dict[str, 
     """Map a CDEvents service deployment event onto an envelope v1 DeploymentEvent (a dict, validated later)."""
     if not isinstance(cdevent, dict) or not isinstance(cdevent.get("context"), dict):
         raise InvalidEvent(None, "context", "is required: a CDEvent has context and subject objects", position=position)
-    context, subject = cdevent["context"], cdevent.get("subject") or {}
+    context = cdevent["context"]
     event_id = context.get("id") if isinstance(context.get("id"), str) else None
+
+    def member(node: Any, path: str) -> dict[str, Any]:
+        if node is None:
+            return {}
+        if not isinstance(node, dict):
+            raise InvalidEvent(event_id, path, "must be an object (CDEvents spec v0.4)", position=position)
+        return node
+
+    subject = member(cdevent.get("subject"), "subject")
     kind = str(context.get("type", ""))
     parts = kind.removeprefix(CDEVENT_PREFIX).split(".")
     if len(parts) < 2 or parts[0] != "service" or parts[1] not in _STATUS:
-        raise InvalidEvent(event_id, "context.type", f"is {kind!r}; only service.deployed, service.upgraded and "
+        raise InvalidEvent(event_id, "context.type", f"is {kind[:100]!r}; only service.deployed, service.upgraded and "
                            "service.rolledback CDEvents are deploy evidence", position=position)
-    content = subject.get("content") or {}
-    name, version = _purl(str(content.get("artifactId", "")))
+    content = member(subject.get("content"), "subject.content")
+    artifact = content.get("artifactId")
+    if artifact is not None and not isinstance(artifact, str):
+        raise InvalidEvent(event_id, "subject.content.artifactId", "must be a package URL string", position=position)
+    name, version = _purl(artifact or "")
     service = name or subject.get("id")
-    if not service:
+    if not service or not isinstance(service, str):
         raise InvalidEvent(event_id, "subject.content.artifactId", "is required to name the deployed service",
                            position=position)
-    environment = content.get("environment") or {}
+    environment = member(content.get("environment"), "subject.content.environment")
     return {
         "specversion": "1.0",
         "id": event_id,
@@ -51,9 +63,9 @@ def cdevent_to_envelope(cdevent: Any, position: int | None = None) -> dict[str, 
         "datacontenttype": "application/json",
         "data": {
             "service": service,
-            "version": version or content.get("artifactId") or "unknown",
+            "version": version or artifact or "unknown",
             "env": environment.get("id"),
-            "deploy_ref": content.get("artifactId"),
+            "deploy_ref": artifact,
             "status": _STATUS[parts[1]],
             "source": "ci",
             "cdevents": {"type": kind, "source": context.get("source"), "subject_id": subject.get("id"),

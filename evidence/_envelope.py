@@ -10,8 +10,24 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
+from evidence._bounds import (
+    MAX_ID,
+    MAX_NAME,
+    MAX_URL,
+    Count,
+    Identifier,
+    Int32,
+    LongIdentifier,
+    SaneTime,
+    Seconds,
+    Text,
+    Urn,
+    explain_pattern,
+    has_control,
+    json_problem,
+)
 from evidence._errors import InvalidEvent
 
 EVENT_TYPES = ("DeploymentEvent", "JobRunStarted", "JobRunCompleted", "JobRunFailed", "DatasetWriteCommitted")
@@ -21,67 +37,77 @@ _ATTRIBUTE_NAME = re.compile(r"^[a-z0-9]{1,20}$")
 # W3C Trace Context, version 00: https://www.w3.org/TR/trace-context/#traceparent-header
 TRACEPARENT = re.compile(r"^00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$")
 
+def _printable(value: str) -> str:
+    if has_control(value):
+        raise ValueError("must not contain control characters (a NUL, a newline, ...)")
+    return value
+
+
 _CONTEXT_ATTRIBUTES = frozenset(
     {"specversion", "id", "source", "type", "time", "subject", "datacontenttype", "dataschema", "data", "data_base64"}
 )
 
 NonEmpty = Annotated[str, Field(min_length=1)]
-Count = Annotated[int, Field(ge=0)]
-Seconds = Annotated[float, Field(ge=0)]
+# The bounded shapes of evidence/_bounds.py: identifiers never carry prose, times stay in range, integers fit
+# their columns, floats are finite.
+_Partitions = Annotated[list[LongIdentifier], Field(max_length=10_000)]
+_Urns = Annotated[list[Urn], Field(max_length=10_000)]
+_Timings = Annotated[dict[Annotated[str, Field(max_length=MAX_NAME * 2)], Seconds], Field(max_length=10_000)]
+_CloudEventId = Annotated[str, Field(min_length=1, max_length=MAX_ID), AfterValidator(_printable)]
 
 
 class _Data(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, allow_inf_nan=False)
 
 
 class DeploymentData(_Data):
-    service: NonEmpty
-    version: NonEmpty
-    env: str | None = None
-    commit: str | None = None
-    deploy_ref: str | None = None
+    service: Identifier
+    version: Identifier
+    env: Identifier | None = None
+    commit: Identifier | None = None
+    deploy_ref: LongIdentifier | None = None
     status: Literal["succeeded", "failed", "rolled_back"] = "succeeded"
     source: Literal["ci", "startup"] = "ci"
-    domain: str | None = None
+    domain: Identifier | None = None
 
 
 class JobRunStartedData(_Data):
-    run_id: NonEmpty
-    code_ref: str | None = None
-    env: str | None = None
-    cluster_id: str | None = None
-    spark_app_id: str | None = None
-    input_datasets: list[NonEmpty] = Field(default_factory=list)
-    scheduled_time: AwareDatetime | None = None
-    actual_start_time: AwareDatetime | None = None
+    run_id: LongIdentifier
+    code_ref: LongIdentifier | None = None
+    env: Identifier | None = None
+    cluster_id: LongIdentifier | None = None
+    spark_app_id: LongIdentifier | None = None
+    input_datasets: _Urns = Field(default_factory=list)
+    scheduled_time: SaneTime | None = None
+    actual_start_time: SaneTime | None = None
 
 
 class JobRunCompletedData(_Data):
-    run_id: NonEmpty
+    run_id: LongIdentifier
     duration_s: Seconds | None = None
     retry_count: Count = 0
-    exit_code: int | None = None
+    exit_code: Int32 | None = None
     executors: Count | None = None
-    executor_memory: str | None = None
-    stage_timings: dict[str, float] = Field(default_factory=dict)
+    executor_memory: Identifier | None = None
+    stage_timings: _Timings = Field(default_factory=dict)
 
 
 class JobRunFailedData(_Data):
-    run_id: NonEmpty
+    run_id: LongIdentifier
     duration_s: Seconds | None = None
-    failure_reason: str | None = None
+    failure_reason: Text | None = None
     retry_count: Count = 0
-    exit_code: int | None = None
+    exit_code: Int32 | None = None
     executors: Count | None = None
-    executor_memory: str | None = None
+    executor_memory: Identifier | None = None
 
 
 class DatasetWriteCommittedData(_Data):
-    dataset_urn: NonEmpty
-    run_id: str | None = None
+    dataset_urn: Urn
+    run_id: LongIdentifier | None = None
     commit_version: Count | None = None
-    commit_timestamp: AwareDatetime | None = None
-    output_partitions_written: list[str] = Field(default_factory=list)
+    commit_timestamp: SaneTime | None = None
+    output_partitions_written: _Partitions = Field(default_factory=list)
     rows_written: Count | None = None
     files_added: Count | None = None
 
@@ -89,15 +115,15 @@ class DatasetWriteCommittedData(_Data):
 class _Envelope(BaseModel):
     """CloudEvents context attributes shared by every envelope v1 type."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, allow_inf_nan=False)
 
     specversion: Literal["1.0"]
-    id: NonEmpty
-    source: NonEmpty
-    time: AwareDatetime
-    subject: str | None = None
-    datacontenttype: str | None = "application/json"
-    dataschema: str | None = None
+    id: _CloudEventId
+    source: Urn
+    time: SaneTime
+    subject: Urn | None = None
+    datacontenttype: Annotated[str, Field(max_length=MAX_NAME)] | None = "application/json"
+    dataschema: Annotated[str, Field(max_length=MAX_URL)] | None = None
     traceparent: str | None = None
 
     @field_validator("traceparent")
@@ -106,7 +132,6 @@ class _Envelope(BaseModel):
         if value is not None and not TRACEPARENT.match(value):
             raise ValueError("must be a W3C traceparent: 00-<32 hex trace id>-<16 hex span id>-<2 hex flags>")
         return value
-
 
 
 class DeploymentEvent(_Envelope):
@@ -173,6 +198,8 @@ def _explain(error: Any, field: str) -> str:
         return f"must be an RFC 3339 timestamp: {error['msg']}"
     if field == "specversion":
         return 'must be "1.0" (CloudEvents 1.0)'
+    if kind == "string_pattern_mismatch" and (rule := explain_pattern(error.get("ctx", {}).get("pattern"))):
+        return rule
     message = str(error["msg"]).removeprefix("Value error, ")
     return message[:1].lower() + message[1:]
 
@@ -187,6 +214,9 @@ def parse_event(raw: Any, position: int | None = None) -> Any:
         if name not in _CONTEXT_ATTRIBUTES and not _ATTRIBUTE_NAME.match(name):
             raise InvalidEvent(event_id, name, "is not a valid CloudEvents extension attribute name: use 1-20 "
                                "characters of lower-case a-z and 0-9", source=source, position=position)
+    problem = json_problem(raw)
+    if problem is not None:
+        raise InvalidEvent(event_id, problem[0], problem[1], source=source, position=position)
     try:
         return ENVELOPE.validate_python(raw)
     except ValidationError as exc:

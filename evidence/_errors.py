@@ -12,6 +12,8 @@ class InvalidEvent(RcaError):
 
     def __init__(self, event_id: str | None, field: str, message: str, *, source: str | None = None,
                  position: int | None = None) -> None:
+        # Echoed back to the client and into logs: a hostile 10 MB id is shown by its first characters only.
+        event_id, source, field = clip(event_id), clip(source), clip(field) or ""
         self.event_id = event_id
         self.field = field
         self.source = source
@@ -21,6 +23,10 @@ class InvalidEvent(RcaError):
         if source:
             who += f" (source {source})"
         super().__init__(f"{who}: '{field}' {message}" if field else f"{who}: {message}")
+
+
+def clip(value: str | None, limit: int = 200) -> str | None:
+    return value if value is None or len(value) <= limit else value[:limit] + "..."
 
 
 class UnknownEvidence(RcaError):

@@ -1,22 +1,29 @@
 """Ingestion: validate each item on its own, dedupe on (source, id), store the good ones in one transaction.
 
-One bad item never costs the others: it gets a `rejected` result naming its id and field.
+One bad item never costs the others: it gets a `rejected` result naming its id and field. An id sent again with
+the same payload is a `duplicate` (a retry); with another payload it is a `conflict`: the first one stays.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+import orjson
+
 from evidence._cdevents import CDEVENT_PREFIX, cdevent_to_envelope
 from evidence._envelope import parse_event
-from evidence._errors import InvalidEvent
+from evidence._errors import InvalidEvent, clip
 from evidence._record import EvidenceRecord, record_from_event, utc
 from evidence._store import Store
 
-Status = Literal["accepted", "duplicate", "rejected"]
+Status = Literal["accepted", "duplicate", "conflict", "rejected"]
+log = logging.getLogger("rca.ingest")
+# The message of an item that failed for a reason no validator named: a bug here, never the client's fault.
+INTERNAL_ERROR = "could not be read because of an internal error (logged by the server); the other items are unaffected"
 
 
 @dataclass
@@ -33,7 +40,7 @@ class ItemResult:
         out: dict[str, Any] = {"id": self.id, "source": self.source, "status": self.status}
         if self.evidence_id:
             out["evidence_id"] = self.evidence_id
-        if self.status == "rejected":
+        if self.status in ("rejected", "conflict"):
             out["field"] = self.field
             out["error"] = self.error
         return out
@@ -58,10 +65,15 @@ class IngestReport:
     def rejected(self) -> int:
         return self.count("rejected")
 
+    @property
+    def conflicts(self) -> int:
+        return self.count("conflict")
+
     def as_json(self) -> dict[str, Any]:
         return {
             "accepted": self.accepted,
             "duplicate": self.duplicates,
+            "conflict": self.conflicts,
             "rejected": self.rejected,
             "results": [r.as_json() for r in self.results],
         }
@@ -105,12 +117,12 @@ def ingest_events(
     *,
     trust_ingesttime: bool = False,
     on_stored: Callable[[list[EvidenceRecord]], None] | None = None,
-    may_write: Callable[[str], str | None] | None = None,
+    fence: Callable[[str, str | None], tuple[str, str] | None] | None = None,
 ) -> IngestReport:
     """Validate, dedupe and store a batch; the report has one result per item, in order.
 
-    `may_write(source)` returns why a source is refused (None when allowed): a refused item is rejected
-    on its own, naming its source, like any other bad item.
+    `fence(source, dataset_urn)` says why an event is outside the sender's fence, as ("source" or "dataset",
+    why), or None when it is inside: a refused item is rejected on its own, like any other bad item.
     """
     report = IngestReport()
     fresh: dict[str, EvidenceRecord] = {}
@@ -120,20 +132,51 @@ def ingest_events(
         try:
             record = to_record(raw, ingest_time, position=position, trust_ingesttime=trust_ingesttime)
         except InvalidEvent as exc:
-            report.results.append(ItemResult(position, ident, source, "rejected", field=exc.field, error=str(exc)))
+            report.results.append(ItemResult(position, exc.event_id, exc.source, "rejected", field=exc.field,
+                                             error=str(exc)))
             continue
-        refusal = may_write(record.source) if may_write is not None else None
+        except Exception:  # a bug must cost this item only, never the batch (and it is logged to be fixed)
+            log.exception("item %d of a batch could not be read", position)
+            report.results.append(ItemResult(position, clip(ident), clip(source), "rejected",
+                                             error=f"Event #{position}: {INTERNAL_ERROR}"))
+            continue
+        refusal = fence(record.source, record.dataset_urn) if fence is not None else None
         if refusal is not None:
-            report.results.append(ItemResult(position, record.source_ref, record.source, "rejected", field="source",
-                                             error=f"Event {record.source_ref!r} (source {record.source}): {refusal}"))
+            field = "source" if refusal[0] == "source" else "data.dataset_urn" if record.type == \
+                "DatasetWriteCommitted" else "subject"
+            report.results.append(ItemResult(position, record.source_ref, record.source, "rejected", field=field,
+                                             error=f"Event {record.source_ref!r} (source {record.source}): "
+                                             f"{refusal[1]}"))
             continue
-        status: Status = "duplicate" if record.evidence_id in fresh else "accepted"
+        status: Status = "accepted"
+        if record.evidence_id in fresh:
+            same = _canonical(fresh[record.evidence_id].payload) == _canonical(record.payload)
+            status = "duplicate" if same else "conflict"
+        result = ItemResult(position, record.source_ref, record.source, status, record.evidence_id)
+        if status == "conflict":
+            _conflicting(result, "earlier in this batch")
         fresh.setdefault(record.evidence_id, record)
-        report.results.append(ItemResult(position, record.source_ref, record.source, status, record.evidence_id))
+        report.results.append(result)
     stored = store.add_records(list(fresh.values()))
-    for result in report.results:
-        if result.status == "accepted" and result.evidence_id not in stored:
-            result.status = "duplicate"  # stored by an earlier request
+    earlier = [r for r in report.results if r.status == "accepted" and r.evidence_id not in stored]
+    kept = store.payloads([r.evidence_id for r in earlier if r.evidence_id]) if earlier else {}
+    for result in earlier:  # stored by an earlier request: a retry, or the same id for something else
+        assert result.evidence_id is not None
+        same = _canonical(fresh[result.evidence_id].payload) == _canonical(kept.get(result.evidence_id))
+        result.status = "duplicate" if same else "conflict"
+        if not same:
+            _conflicting(result, "before")
     if on_stored is not None and stored:
         on_stored([r for r in fresh.values() if r.evidence_id in stored])
     return report
+
+
+def _canonical(payload: Any) -> bytes:
+    return orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)
+
+
+def _conflicting(result: ItemResult, when: str) -> None:
+    result.field = "id"
+    result.error = (f"Event {result.id!r} (source {result.source}) was sent {when} with another payload; the first "
+                    f"one is kept (evidence {result.evidence_id}). An id names one event: send a new id for a new "
+                    "event.")

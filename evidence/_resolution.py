@@ -11,6 +11,7 @@ from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass, field
 from typing import Any
 
+from evidence._bounds import INT64_MAX
 from evidence._policy import Mapping
 
 UNMAPPED_SCHEMA = "UNMAPPED_SCHEMA"
@@ -116,7 +117,7 @@ def resolver(rules: Sequence[Mapping]) -> Callable[[str, Any, MappingABC[str, st
 def _proposed_schema(sid: str) -> int | str | None:
     if not sid:
         return None
-    return int(sid) if sid.isdigit() else sid
+    return int(sid) if sid.isascii() and sid.isdigit() and int(sid) <= INT64_MAX else sid
 
 
 def _ambiguous(top: list[Mapping], topic: str, sid: str, hinted: str | None) -> Unresolved:

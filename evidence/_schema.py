@@ -117,6 +117,7 @@ tokens = Table(
     Column("name", String(128), nullable=False),
     Column("role", String(16), nullable=False),  # writer | reader | admin
     Column("producers", Text, nullable=False),  # JSON list of URN glob patterns (writers)
+    Column("datasets", Text, nullable=False),  # JSON list of dataset URN glob patterns a writer may speak for
     Column("secret_sha256", String(64), nullable=False, unique=True),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("revoked_at", UTCDateTime()),
@@ -133,6 +134,15 @@ controls = Table(
     Column("killed", Boolean, nullable=False),
     Column("ring", Integer, nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+
+# /healthz writes here: a database that cannot take a one-row write (read-only, disk full, down) is not healthy.
+service_health = Table(
+    "service_health",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("checked_at", UTCDateTime(), nullable=False),
 )
 
 

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import base64
+import os
+import re
+import shutil
 import threading
+from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -12,19 +16,40 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, and_, create_engine, event, func, inspect, or_, select, tuple_
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Select,
+    String,
+    and_,
+    case,
+    create_engine,
+    event,
+    func,
+    inspect,
+    literal,
+    or_,
+    select,
+    tuple_,
+    type_coerce,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from evidence import _migrate
+from evidence._bounds import time_error
 from evidence._errors import ConfigError, UnknownEvidence
 from evidence._record import EvidenceRecord, GateCounter, iso, utc
-from evidence._schema import evidence, gate_counters
+from evidence._schema import evidence, gate_counters, service_health
 
 _COLUMNS = [c.name for c in evidence.columns]
 assert _COLUMNS == [
     "evidence_id", "source", "source_ref", "type", "dataset_urn", "producer_urn", "schema_id", "sequence",
     "event_time", "ingest_time", "deploy_ref", "reason_code", "field", "run_id", "traceparent", "payload",
 ], "update _sqlite_row with the evidence table"
+
+
+_IN_CHUNK = 2000  # values in one IN list (SQLite allows 32,766 parameters a statement, PostgreSQL 65,535)
+MIN_FREE_BYTES = 1024 * 1024  # below this on a SQLite database's disk, /healthz says the database cannot take writes
 
 
 @dataclass(frozen=True)
@@ -77,7 +102,7 @@ class Store:
         self.engine = engine
         # One writer at a time inside this process: SQLite would otherwise answer SQLITE_BUSY on
         # read-then-write transactions; on PostgreSQL it costs nothing measurable at our batch sizes.
-        self._write_lock = threading.Lock()
+        self._write_turns = _WriteTurns()
 
     @classmethod
     def open(cls, url: str) -> Store:
@@ -95,6 +120,17 @@ class Store:
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
+
+    def _select(self, payload: Any = None) -> Select[Any]:
+        """SELECT of the evidence columns. On SQLite the two times come back as the stored text and are parsed
+        with datetime.fromisoformat: SQLAlchemy's own DATETIME processing took half of loading a record."""
+        text = self.dialect == "sqlite"
+        return select(*(payload if c.name == "payload" and payload is not None
+                        else type_coerce(c, String) if text and c.name in ("event_time", "ingest_time") else c
+                        for c in evidence.columns))
+
+    def _record(self, row: Any) -> EvidenceRecord:
+        return _record_from_text(row) if self.dialect == "sqlite" else _record(row)
 
     # -- schema -----------------------------------------------------------------------------------------
     def upgrade(self) -> None:
@@ -114,8 +150,9 @@ class Store:
         )
 
     @contextmanager
-    def writing(self) -> Iterator[Connection]:
-        with self._write_lock, self.engine.begin() as conn:
+    def writing(self, urgent: bool = False) -> Iterator[Connection]:
+        """A write transaction, one at a time in this process (see _WriteTurns for `urgent`)."""
+        with self._write_turns(urgent), self.engine.begin() as conn:
             if self.dialect == "sqlite":
                 # Take SQLite's write lock up front: a deferred transaction that reads, then writes, fails with
                 # SQLITE_BUSY (no waiting) when another process wrote in between, as two `rca gate consume`
@@ -167,19 +204,52 @@ class Store:
         with self.engine.connect() as conn:
             for start in range(0, len(ids), 500):
                 chunk = ids[start : start + 500]
-                for row in conn.execute(select(evidence).where(evidence.c.evidence_id.in_(chunk))):
-                    record = _record(row)
+                for row in conn.execute(self._select().where(evidence.c.evidence_id.in_(chunk))):
+                    record = self._record(row)
                     out[record.evidence_id] = record
         return out
+
+    def payloads(self, evidence_ids: Iterable[str]) -> dict[str, Any]:
+        """The stored payloads of these ids (what was sent), without building whole records."""
+        ids = sorted(set(evidence_ids))
+        out: dict[str, Any] = {}
+        with self.engine.connect() as conn:
+            for start in range(0, len(ids), 500):
+                stmt = select(evidence.c.evidence_id, evidence.c.payload).where(
+                    evidence.c.evidence_id.in_(ids[start : start + 500]))
+                out.update((evidence_id, orjson.loads(payload)) for evidence_id, payload in conn.execute(stmt))
+        return out
+
+    def check_writable(self, now: datetime) -> None:
+        """Commit a one-row write: raises when the database cannot take writes (read-only, disk full, down).
+
+        For a SQLite file its -wal and -shm files are checked first: SQLite maps the -shm file into memory, and
+        one it cannot write has killed the process with SIGBUS rather than returning an error (issue 13).
+        """
+        database = self.engine.url.database if self.dialect == "sqlite" else None
+        for path in [f"{database}-wal", f"{database}-shm"] if database and database != ":memory:" else []:
+            if os.path.exists(path) and not os.access(path, os.R_OK | os.W_OK):
+                raise ConfigError(f"{path} is not readable and writable by this process; give it the same owner and "
+                                  f"permissions as {database}.")
+        if database and database != ":memory:":
+            # A full disk does not fail a one-row update SQLite can write into its reused WAL: look at the disk.
+            free = shutil.disk_usage(Path(database).resolve().parent).free
+            if free < MIN_FREE_BYTES:
+                raise ConfigError(f"the disk holding {database} has {free} bytes free; free some space (ingestion "
+                                  "fails with 'database or disk is full' when it runs out).")
+        row = {"name": "healthz", "checked_at": now}
+        stmt = self._insert(service_health).values(**row)
+        with self.writing() as conn:
+            conn.execute(stmt.on_conflict_do_update(index_elements=["name"], set_={"checked_at": now}))
 
     def by_source_ref(self, source_refs: Iterable[str]) -> list[EvidenceRecord]:
         refs = sorted(set(source_refs))
         with self.engine.connect() as conn:
-            rows = conn.execute(select(evidence).where(evidence.c.source_ref.in_(refs))).all()
-        return sorted((_record(r) for r in rows), key=lambda r: (r.event_time, r.evidence_id))
+            rows = conn.execute(self._select().where(evidence.c.source_ref.in_(refs))).all()
+        return sorted((self._record(r) for r in rows), key=lambda r: (r.event_time, r.evidence_id))
 
     def page(self, query: EvidenceQuery) -> EvidencePage:
-        stmt = select(evidence)
+        stmt = self._select()
         if query.dataset_urn:
             stmt = stmt.where(evidence.c.dataset_urn == query.dataset_urn)
         if query.producer_urn:
@@ -198,7 +268,7 @@ class Store:
             )
         stmt = stmt.order_by(evidence.c.event_time, evidence.c.evidence_id).limit(query.limit + 1)
         with self.engine.connect() as conn:
-            records = [_record(r) for r in conn.execute(stmt)]
+            records = [self._record(r) for r in conn.execute(stmt)]
         more = len(records) > query.limit
         records = records[: query.limit]
         cursor = encode_cursor(records[-1]) if more and records else None
@@ -213,16 +283,36 @@ class Store:
         since: datetime | None = None,
         until: datetime | None = None,
         ordered: bool = True,
+        arrived_by: datetime | None = None,
+        payloads_of: Iterable[str] | None = None,
     ) -> list[EvidenceRecord]:
         """Everything about these datasets or producers in a window, in (event_time, evidence_id) order
-        (or in no particular order, for callers that sort what they need and skip the database's sort)."""
-        who = []
+        (or in no particular order, for callers that sort what they need and skip the database's sort).
+        `arrived_by`: only records ingested by then. `payloads_of`: only records of these types carry their
+        payload (the others an empty one), for callers that read no other payload and load many records.
+
+        Many datasets or producers are asked in chunks, each an index lookup: a detector pass over 10,000
+        policies reads their own records, not every record of the types it wants (under write load those were
+        mostly other producers' deploys, and the pass slowed with the load, issue 13)."""
         datasets, producers = sorted(set(dataset_urns)), sorted(set(producer_urns))
+        if len(datasets) + len(producers) > _IN_CHUNK:
+            found: dict[str, EvidenceRecord] = {}
+            for column, values in (("dataset_urns", datasets), ("producer_urns", producers)):
+                for start in range(0, len(values), _IN_CHUNK):
+                    chunk = {column: values[start : start + _IN_CHUNK]}
+                    for record in self.records(**chunk, types=types, since=since, until=until, ordered=False,
+                                               arrived_by=arrived_by, payloads_of=payloads_of):
+                        found[record.evidence_id] = record
+            out = list(found.values())
+            return sorted(out, key=lambda r: (r.event_time, r.evidence_id)) if ordered else out
+        who = []
         if datasets:
             who.append(evidence.c.dataset_urn.in_(datasets))
         if producers:
             who.append(evidence.c.producer_urn.in_(producers))
-        stmt = select(evidence)
+        payload = None if payloads_of is None else case(
+            (evidence.c.type.in_(sorted(set(payloads_of))), evidence.c.payload), else_=literal("{}"))
+        stmt = self._select(payload)
         if who:
             stmt = stmt.where(or_(*who))
         if types:
@@ -231,33 +321,58 @@ class Store:
             stmt = stmt.where(evidence.c.event_time >= utc(since))
         if until:
             stmt = stmt.where(evidence.c.event_time <= utc(until))
+        if arrived_by:
+            stmt = stmt.where(evidence.c.ingest_time <= utc(arrived_by))
         if ordered:
             stmt = stmt.order_by(evidence.c.event_time, evidence.c.evidence_id)
         with self.engine.connect() as conn:
-            return [_record(r) for r in conn.execute(stmt).all()]
+            return [self._record(r) for r in conn.execute(stmt).all()]
+
+    def subjects(self, since: datetime, now: datetime) -> tuple[set[str], set[str]]:
+        """The datasets records in [since, now] name, and the producers of those records (arrived by `now`)."""
+        window = (evidence.c.event_time >= utc(since), evidence.c.event_time <= utc(now),
+                  evidence.c.ingest_time <= utc(now), evidence.c.dataset_urn.is_not(None))
+        with self.engine.connect() as conn:  # one pass over the window: (dataset, producer) pairs
+            pairs = conn.execute(select(evidence.c.dataset_urn, evidence.c.producer_urn).where(*window).distinct())
+            datasets, producers = set(), set()
+            for dataset_urn, producer_urn in pairs:
+                datasets.add(dataset_urn)
+                if producer_urn is not None:
+                    producers.add(producer_urn)
+        return datasets, producers
 
     def latest(self, producer_urn: str, type_: str, until: datetime) -> EvidenceRecord | None:
         """The producer's newest record of a type at or before `until`, however old."""
-        stmt = (select(evidence).where(evidence.c.producer_urn == producer_urn, evidence.c.type == type_,
+        stmt = (self._select().where(evidence.c.producer_urn == producer_urn, evidence.c.type == type_,
                                        evidence.c.event_time <= utc(until))
                 .order_by(evidence.c.event_time.desc(), evidence.c.evidence_id.desc()).limit(1))
         with self.engine.connect() as conn:
             row = conn.execute(stmt).first()
-        return _record(row) if row is not None else None
+        return self._record(row) if row is not None else None
 
     def count(self) -> int:
         with self.engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(evidence)).scalar_one())
 
-    def ingestion_lag(self, now: datetime, window: timedelta = timedelta(minutes=5)) -> dict[str, dict[str, Any]]:
-        """p50/p95 of ingest_time - event_time per source over the trailing window (gate records included)."""
+    def ingestion_lag(self, now: datetime, window: timedelta = timedelta(minutes=5),
+                      sources: Iterable[str] | None = None) -> dict[str, dict[str, Any]]:
+        """p50/p95 of ingest_time - event_time per source over the trailing window (gate records included);
+        only of `sources` when given (a detector pass asks about its incidents' sources, not every row that
+        arrived in the window: under write load that was most of a pass)."""
         stmt = select(evidence.c.source, evidence.c.event_time, evidence.c.ingest_time).where(
             evidence.c.ingest_time > utc(now) - window, evidence.c.ingest_time <= utc(now)
         )
+        wanted = sorted(set(sources)) if sources is not None else None
+        if wanted is not None and not wanted:
+            return {}
+        if wanted is not None and len(wanted) <= 5000:  # beyond, one pass over the window beats a huge IN list
+            stmt = stmt.where(evidence.c.source.in_(wanted))
+        chosen = set(wanted) if wanted is not None else None
         lags: dict[str, list[float]] = {}
         with self.engine.connect() as conn:
             for source, event_time, ingest_time in conn.execute(stmt):
-                lags.setdefault(source, []).append(max(0.0, (ingest_time - event_time).total_seconds()))
+                if chosen is None or source in chosen:
+                    lags.setdefault(source, []).append(max(0.0, (ingest_time - event_time).total_seconds()))
         return {
             source: {"count": len(values), "p50_s": percentile(values, 50), "p95_s": percentile(values, 95),
                      "max_s": round(max(values), 3)}
@@ -314,6 +429,36 @@ class Store:
             return sorted((_counter(r) for r in conn.execute(stmt)), key=lambda c: c.key)
 
 
+class _WriteTurns:
+    """Turns at writing, in the order they were asked for, except that an urgent one goes first.
+
+    threading.Lock hands itself to whichever waiter wins the race, so under a stream of ingestion batches a
+    detector pass waiting to write its incidents could wait for any number of them (issue 13). Here a writer waits
+    only for those that asked before it, and an urgent one (a pass's single short transaction, which decides what
+    on-call sees) only for the writer in progress.
+    """
+
+    def __init__(self) -> None:
+        self._turn = threading.Condition()
+        self._queue: deque[object] = deque()
+        self._held = False
+
+    @contextmanager
+    def __call__(self, urgent: bool = False) -> Iterator[None]:
+        me = object()
+        with self._turn:
+            (self._queue.appendleft if urgent else self._queue.append)(me)
+            self._turn.wait_for(lambda: not self._held and self._queue[0] is me)
+            self._queue.popleft()
+            self._held = True
+        try:
+            yield
+        finally:
+            with self._turn:
+                self._held = False
+                self._turn.notify_all()
+
+
 _COUNTER_LOCK = 0x7263615F67617465  # "rca_gate": the advisory lock around counter merges on PostgreSQL
 
 
@@ -328,12 +473,19 @@ def encode_cursor(record: EvidenceRecord) -> str:
     return base64.urlsafe_b64encode(f"{iso(record.event_time)}|{record.evidence_id}".encode()).decode()
 
 
+_EVIDENCE_ID = re.compile(r"^ev_[0-9a-f]{24}$")
+
+
 def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    """The (event time, evidence id) a cursor continues after; ValueError for anything this server did not issue."""
     try:
         moment, evidence_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
-        return utc(datetime.fromisoformat(moment)), evidence_id
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ValueError(f"cursor {cursor!r} is not one this server issued; start again without it") from exc
+        when = datetime.fromisoformat(moment)
+        if when.tzinfo is None or time_error(when) is not None or not _EVIDENCE_ID.match(evidence_id):
+            raise ValueError(cursor)
+        return utc(when), evidence_id
+    except (ValueError, UnicodeError) as exc:
+        raise ValueError(f"cursor {cursor[:100]!r} is not one this server issued; start again without it") from exc
 
 
 def _row(r: EvidenceRecord) -> dict[str, Any]:
@@ -382,6 +534,19 @@ def _sqlite_row(r: EvidenceRecord) -> tuple[Any, ...]:
     return (r.evidence_id, r.source, r.source_ref, r.type, r.dataset_urn, r.producer_urn, r.schema_id, r.sequence,
             _sqlite_time(r.event_time), _sqlite_time(r.ingest_time), r.deploy_ref, r.reason_code, r.field, r.run_id,
             r.traceparent, orjson.dumps(r.payload).decode())
+
+
+def _record_from_text(row: Any) -> EvidenceRecord:
+    (evidence_id, source, source_ref, type_, dataset_urn, producer_urn, schema_id, sequence, event_time, ingest_time,
+     deploy_ref, reason_code, field, run_id, traceparent, payload) = row
+    return EvidenceRecord(evidence_id, source, source_ref, type_, _from_sqlite(event_time), _from_sqlite(ingest_time),
+                          dataset_urn, producer_urn, schema_id, sequence, deploy_ref, reason_code, field, run_id,
+                          traceparent, orjson.loads(payload))
+
+
+def _from_sqlite(text: str) -> datetime:
+    # What _sqlite_time and SQLAlchemy's SQLite DATETIME both write: "2026-03-10 10:20:00.000000", in UTC.
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
 def _record(row: Any) -> EvidenceRecord:

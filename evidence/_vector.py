@@ -241,7 +241,9 @@ class VectorIndex:
         ids = list(found["ids"])
         if not ids:
             return []
-        query = self._function([text])[0]
+        # Embedders hand back numpy float32 arrays: plain floats from here on, or the scores would be numpy scalars
+        # that no JSON encoder takes (chat's related incidents answered 500, issue 13).
+        query = [float(x) for x in self._function([text])[0]]
         norm = sum(x * x for x in query) ** 0.5 or 1.0
         rows = []
         for item_id, vector, meta in zip(ids, found["embeddings"], found["metadatas"] or [None] * len(ids),
@@ -249,7 +251,7 @@ class VectorIndex:
             vector = [float(x) for x in vector]
             length = sum(x * x for x in vector) ** 0.5 or 1.0
             score = sum(a * b for a, b in zip(query, vector, strict=True)) / (norm * length)
-            rows.append((item_id, round(score, _SCORE_DIGITS), dict(sorted((meta or {}).items()))))
+            rows.append((item_id, round(float(score), _SCORE_DIGITS), dict(sorted((meta or {}).items()))))
         rows.sort(key=lambda row: (-row[1], row[0]))
         return rows[:k]
 

@@ -3,6 +3,7 @@ tools that need neither (replay, eval, openapi)."""
 
 from __future__ import annotations
 
+import faulthandler
 import gc
 import ipaddress
 import json
@@ -69,6 +70,10 @@ def serve(host: str | None, port: int | None, insecure_no_auth: bool, demo: bool
             from rca.app import create_app
 
             application = create_app(settings)
+    _check_writable(application.state.store)
+    # A fatal signal in C code (SQLite's memory-mapped -shm file can raise SIGBUS) is logged with a traceback
+    # instead of killing the process silently.
+    faulthandler.enable()
     # Ingestion allocates a dict per event; the default GC thresholds ran a collection every few hundred
     # events in a 1,000-event batch. Fewer, larger collections measured ~10% more events/s (benchmarks/).
     gc.freeze()
@@ -78,6 +83,18 @@ def serve(host: str | None, port: int | None, insecure_no_auth: bool, demo: bool
          f"{', auth OFF' if settings.auth_disabled else ''}); the console is at that address. Ctrl-C stops it.")
     config = uvicorn.Config(application, log_level="warning", access_log=False)
     uvicorn.Server(config).run(sockets=[sock])
+
+
+def _check_writable(store: Any) -> None:
+    """A database that cannot take writes stops the server here, with the reason, not on the first request."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from evidence import RcaError
+
+    try:
+        store.check_writable(_now())
+    except (SQLAlchemyError, RcaError) as exc:
+        raise CliError(f"the database cannot take writes: {str(getattr(exc, 'orig', None) or exc).strip()}") from None
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -255,17 +272,19 @@ def ingest(files: tuple[Path, ...], url: str | None, token: str | None, batch_si
     with working("Ingesting", total=total) as advance:
         for path, events, messages in parsed:
             counts: dict[str, Any] = {"file": str(path), "events": len(events), "accepted": 0, "duplicate": 0,
-                                      "rejected": len([p for p in rejected if p["file"] == str(path)])}
+                                      "conflict": 0, "rejected": len([p for p in rejected if p["file"] == str(path)])}
             if messages:
                 counts.update(records=len(messages), held=0)
             for items, endpoint in ((events, "/v1/events"), (messages, "/v1/gate/records")):
                 for start in range(0, len(items), batch_size):
                     batch = items[start : start + batch_size]
                     result = _send(client, store, batch, endpoint)
-                    for key in ("accepted", "duplicate", "rejected", "held"):
+                    for key in ("accepted", "duplicate", "conflict", "rejected", "held"):
                         if key in result:
                             counts[key] = counts.get(key, 0) + result[key]
-                    rejected += [dict(r, file=str(path)) for r in result["results"] if r["status"] == "rejected"]
+                    # A conflict (the id was sent before with another payload) is refused like a rejection.
+                    rejected += [dict(r, file=str(path)) for r in result["results"]
+                                 if r["status"] in ("rejected", "conflict")]
                     advance(len(batch))
             summary.append(counts)
     if as_json:
@@ -274,7 +293,7 @@ def ingest(files: tuple[Path, ...], url: str | None, token: str | None, batch_si
         from rich.table import Table
 
         table = Table(title="Ingested" + (f" through {url}" if url else ""))
-        columns = ("file", "events", "records", "accepted", "duplicate", "held", "rejected")
+        columns = ("file", "events", "records", "accepted", "duplicate", "conflict", "held", "rejected")
         for column in columns:
             table.add_column(column, justify="left" if column == "file" else "right")
         for row in summary:
@@ -435,14 +454,21 @@ def token() -> None:
               help="What it may do.")
 @click.option("--producer", "producers", multiple=True, metavar="PATTERN",
               help="URN pattern a writer may write, e.g. 'svc://checkout-*' (repeatable).")
-def token_create(name: str, role: str, producers: tuple[str, ...]) -> None:
+@click.option("--dataset", "datasets", multiple=True, metavar="PATTERN",
+              help="Dataset URN pattern a writer's events may name, e.g. 'ds://orders*' (repeatable; none: deploys "
+              "and runs only).")
+def token_create(name: str, role: str, producers: tuple[str, ...], datasets: tuple[str, ...]) -> None:
     """Create a token and print its secret once (on stdout; the note goes to stderr)."""
     from evidence._tokens import create_token
 
     store = _store(create=True)
-    created, secret = create_token(store, name, role, list(producers), _now())  # type: ignore[arg-type]
-    echo(f"created {created.role} token {created.id} ({created.name}) for {', '.join(created.producers) or 'all'}; "
-         "the secret is shown once:", stderr=True)
+    created, secret = create_token(store, name, role, list(producers), _now(),  # type: ignore[arg-type]
+                                   datasets=list(datasets))
+    scope = ", ".join(created.producers) or "all"
+    if created.role == "writer":
+        scope += f" (datasets: {', '.join(created.datasets) or 'none'})"
+    echo(f"created {created.role} token {created.id} ({created.name}) for {scope}; the secret is shown once:",
+         stderr=True)
     sys.stdout.write(secret + "\n")
 
 
@@ -454,11 +480,11 @@ def token_list() -> None:
     from evidence._tokens import list_tokens
 
     table = Table()
-    for column in ("id", "name", "role", "producers", "created", "revoked"):
+    for column in ("id", "name", "role", "producers", "datasets", "created", "revoked"):
         table.add_column(column)
     for t in list_tokens(_store()):
         table.add_row(str(t["id"]), str(t["name"]), str(t["role"]), ", ".join(t["producers"]),  # type: ignore[arg-type]
-                      str(t["created_at"]), str(t["revoked_at"] or ""))
+                      ", ".join(t["datasets"]), str(t["created_at"]), str(t["revoked_at"] or ""))  # type: ignore[arg-type]
     console().print(table)
 
 

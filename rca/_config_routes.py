@@ -1,17 +1,33 @@
 """Create / read / update / delete for policies, contracts, resolution rules and lineage edges."""
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Path, Request, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from detectors import compile_contract
+from detectors._configs import compile_stored
+from evidence import ConfigError, Contract
+from evidence._bounds import INT32_MAX, Identifier, urn_error
 from evidence._configs import CONTRACT, LINEAGE, MAPPING, POLICY, ConfigKind, Configs, Stored
 from evidence._controls import Control, effective_control, get_control, put_control
 from rca._auth import AdminDep, ReaderDep, TokenDep
 from rca._errors import ApiError
 
 router = APIRouter()
+ConfigId = Annotated[int, Path(ge=1, le=INT32_MAX)]
+
+
+def checked(spec: Any) -> Any:
+    """Admin input is validated before it is stored: a contract must compile to the gate's checks (a contract
+    the gate cannot run would otherwise stop it for every topic)."""
+    if isinstance(spec, Contract):
+        try:
+            compile_contract(spec)
+        except ConfigError as exc:
+            raise ApiError(422, "invalid_request", str(exc), field="schema") from None
+    return spec
 
 
 def _json(stored: Stored[Any]) -> dict[str, Any]:
@@ -22,28 +38,35 @@ def _json(stored: Stored[Any]) -> dict[str, Any]:
 def _crud(plural: str, kind: ConfigKind[Any], title: str) -> None:
     model = kind.model
 
-    @router.get(f"/v1/{plural}", tags=["configuration"], summary=f"List {title}s")
+    @router.get(f"/v1/{plural}", tags=["configuration"],
+                summary=f"List {title}s (stored ones that no longer validate are listed under `invalid`, and skipped "
+                "by the detectors)")
     def list_all(request: Request, _: ReaderDep) -> dict[str, Any]:
-        return {"items": [_json(s) for s in Configs(request.app.state.store).all(kind)]}
+        valid, invalid = Configs(request.app.state.store).load(kind)
+        if kind is CONTRACT:  # a stored contract the gate cannot compile is skipped by it: listed as invalid too
+            compiled = compile_stored(valid, invalid)
+            valid = [s for s in valid if s.spec.dataset_urn in compiled]
+        return {"items": [_json(s) for s in valid], "invalid": [f.as_json() for f in invalid]}
 
     @router.post(f"/v1/{plural}", status_code=201, tags=["configuration"],
                  summary=f"Create a {title} (or replace the one with the same natural key)")
     async def create(request: Request, spec: model, _: AdminDep) -> dict[str, Any]:  # type: ignore[valid-type]
         state = request.app.state
-        stored = await run_in_threadpool(Configs(state.store).put, kind, spec, state.clock())
+        stored = await run_in_threadpool(Configs(state.store).put, kind, checked(spec), state.clock())
         return _json(stored)
 
     @router.get(f"/v1/{plural}/{{config_id}}", tags=["configuration"], summary=f"Read a {title}")
-    def read(request: Request, config_id: int, _: ReaderDep) -> dict[str, Any]:
+    def read(request: Request, config_id: ConfigId, _: ReaderDep) -> dict[str, Any]:
         return _json(Configs(request.app.state.store).get(kind, config_id))
 
     @router.put(f"/v1/{plural}/{{config_id}}", tags=["configuration"], summary=f"Replace a {title}")
-    async def update(request: Request, config_id: int, spec: model, _: AdminDep) -> dict[str, Any]:  # type: ignore[valid-type]
+    async def update(request: Request, config_id: ConfigId, spec: model, _: AdminDep) -> dict[str, Any]:  # type: ignore[valid-type]
         state = request.app.state
-        return _json(await run_in_threadpool(Configs(state.store).replace, kind, config_id, spec, state.clock()))
+        return _json(await run_in_threadpool(Configs(state.store).replace, kind, config_id, checked(spec),
+                                             state.clock()))
 
     @router.delete(f"/v1/{plural}/{{config_id}}", status_code=204, tags=["configuration"], summary=f"Delete a {title}")
-    def remove(request: Request, config_id: int, _: AdminDep) -> Response:
+    def remove(request: Request, config_id: ConfigId, _: AdminDep) -> Response:
         Configs(request.app.state.store).delete(kind, config_id)
         return Response(status_code=204)
 
@@ -57,8 +80,8 @@ _crud("lineage-edges", LINEAGE, "lineage edge")
 class ControlSpec(BaseModel):
     enabled: bool = True
     killed: bool = False
-    ring: int = Field(default=0, ge=0)
-    domain: str | None = None
+    ring: int = Field(default=0, ge=0, le=INT32_MAX)
+    domain: Identifier | None = None
 
 
 @router.get("/v1/control/{producer:path}", tags=["control"],
@@ -75,16 +98,16 @@ def read_control(request: Request, producer: str, token: TokenDep, domain: str |
 @router.put("/v1/control/{producer:path}", tags=["control"], summary="Set a producer's switch (admin)")
 def set_control(request: Request, producer: str, spec: ControlSpec, _: AdminDep) -> dict[str, Any]:
     state = request.app.state
-    if "://" not in producer:
-        raise ApiError(422, "invalid_request", f"{producer!r} is not a producer URN such as svc://checkout-service",
-                       field="producer")
+    if (problem := urn_error(producer)) is not None:
+        raise ApiError(422, "invalid_request", f"'producer' {problem}", field="producer")
     put_control(state.store, Control("producer", producer, spec.enabled, spec.killed, spec.ring, spec.domain),
                 state.clock())
     return effective_control(state.store, producer) or {}
 
 
 @router.put("/v1/control-domains/{domain}", tags=["control"], summary="Set a whole domain's switch (admin)")
-def set_domain_control(request: Request, domain: str, spec: ControlSpec, _: AdminDep) -> dict[str, Any]:
+def set_domain_control(request: Request, domain: Annotated[Identifier, Path()], spec: ControlSpec,
+                       _: AdminDep) -> dict[str, Any]:
     state = request.app.state
     put_control(state.store, Control("domain", domain, spec.enabled, spec.killed, spec.ring, domain), state.clock())
     control = get_control(state.store, "domain", domain)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+import bisect
 from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
+import orjson
 from fastapi import APIRouter, Body, Query, Request
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
@@ -14,8 +17,9 @@ from copilot import TemplateComposer, build_rca
 from detectors import UnknownIncident, stored_incidents
 from detectors._detect import mark_false_positive
 from detectors._drafts import DraftError, accept, dismiss, list_drafts, suggest
-from detectors._readiness import Readiness, ReadinessConfig, dataset_readiness, producer_readiness
-from evidence import utc
+from detectors._readiness import Readiness, ReadinessConfig, ReadinessIndex
+from evidence import GATE_OBSERVATION, ConfigError, EvidenceRecord, utc
+from evidence._bounds import MAX_URN
 from evidence._configs import CONTRACT, MAPPING, POLICY, Configs
 from evidence._store import Store
 from rca._auth import AdminDep, ReaderDep
@@ -27,33 +31,75 @@ READINESS_LOOKBACK_DAYS = 30
 
 def readiness(store: Store, now: datetime, *, dataset_urn: str | None = None, producer_urn: str | None = None,
               lookback_days: int = READINESS_LOOKBACK_DAYS) -> list[Readiness]:
-    """Readiness of one dataset, one producer, or (neither given) every dataset and producer seen or configured."""
+    """Readiness of one dataset, one producer, or (neither given) every dataset and producer seen or configured:
+    one read of the window, grouped once (linear in records and datasets)."""
     now = utc(now)
-    configs = Configs(store)
-    config = ReadinessConfig(configs.specs(POLICY), configs.specs(CONTRACT), configs.specs(MAPPING))
+    config = _readiness_config(store)
     since = now - timedelta(days=lookback_days)
-
-    def load(**who: Any) -> list[Any]:
-        return [r for r in store.records(since=since, until=now, **who) if r.ingest_time <= now]
-
     if dataset_urn or producer_urn:
-        # Only the subject's records, then the deploys of every producer they name.
-        mine = load(dataset_urns=[dataset_urn]) if dataset_urn else load(producer_urns=[producer_urn])
-        producers = {r.producer_urn for r in mine if r.producer_urn} | {m.producer_urn for m in config.mappings
-                                                                      if m.producer_urn}
-        deploys = load(producer_urns=sorted(p for p in producers if p), types=["DeploymentEvent"])
-        records = list({r.evidence_id: r for r in [*mine, *deploys]}.values())
-        if dataset_urn:
-            return [dataset_readiness(dataset_urn, records, config)]
-        return [producer_readiness(str(producer_urn), records, config)]
-    records = load()
-    datasets = {r.dataset_urn for r in records if r.dataset_urn}
-    datasets |= {p.dataset_urn for p in config.policies} | {c.dataset_urn for c in config.contracts}
-    datasets |= {m.dataset_urn for m in config.mappings}
-    producers = {r.producer_urn for r in records if r.producer_urn and r.dataset_urn}
-    producers |= {m.producer_urn for m in config.mappings if m.producer_urn}
-    return ([dataset_readiness(urn, records, config) for urn in sorted(datasets)]
-            + [producer_readiness(urn, records, config) for urn in sorted(producers)])
+        return _evaluate(store, now, since, config, [dataset_urn] if dataset_urn else [],
+                         [producer_urn] if producer_urn else [])
+    index = ReadinessIndex(_records(store, now, since), config)
+    datasets, producers = index.subjects()
+    return [index.dataset(urn) for urn in datasets] + [index.producer(urn) for urn in producers]
+
+
+def readiness_page(store: Store, now: datetime, *, limit: int, cursor: str | None = None,
+                   lookback_days: int = READINESS_LOOKBACK_DAYS) -> tuple[list[Readiness], str | None]:
+    """A page of readiness in GET /v1/readiness's order (datasets, then producers, each by URN): the subjects come
+    from two DISTINCT queries, and only the page's own records are read, so a page costs the same at any depth."""
+    now = utc(now)
+    config = _readiness_config(store)
+    since = now - timedelta(days=lookback_days)
+    seen_datasets, writers = store.subjects(since, now)
+    index = ReadinessIndex((), config)
+    configured_datasets, configured_producers = index.subjects()
+    subjects = ([("dataset", urn) for urn in sorted(seen_datasets | set(configured_datasets))]
+                + [("producer", urn) for urn in sorted(writers | set(configured_producers))])
+    start = bisect.bisect_right(subjects, _after(cursor)) if cursor else 0
+    page = subjects[start : start + limit]
+    items = _evaluate(store, now, since, config, [u for k, u in page if k == "dataset"],
+                      [u for k, u in page if k == "producer"])
+    more = start + limit < len(subjects)
+    next_cursor = base64.urlsafe_b64encode(orjson.dumps(list(page[-1]))).decode() if more and page else None
+    return items, next_cursor
+
+
+def _after(cursor: str) -> tuple[str, str]:
+    try:
+        kind, urn = orjson.loads(base64.urlsafe_b64decode(cursor.encode()))
+        if kind not in ("dataset", "producer") or not isinstance(urn, str):
+            raise ValueError(cursor)
+        return kind, urn
+    except (ValueError, TypeError, UnicodeError, orjson.JSONDecodeError) as exc:
+        raise ApiError(400, "bad_cursor", f"cursor {cursor[:100]!r} is not one this server issued; start again "
+                       "without it", field="cursor") from exc
+
+
+def _readiness_config(store: Store) -> ReadinessConfig:
+    configs = Configs(store)
+    return ReadinessConfig(configs.specs(POLICY), configs.specs(CONTRACT), configs.specs(MAPPING))
+
+
+def _records(store: Store, now: datetime, since: datetime, **who: Any) -> list[EvidenceRecord]:
+    """What readiness reads: records arrived by `now`, with the payload only where it is read (gate observations
+    are resolved again)."""
+    return store.records(since=since, until=now, ordered=False, arrived_by=now, payloads_of=[GATE_OBSERVATION],
+                         **who)
+
+
+def _evaluate(store: Store, now: datetime, since: datetime, config: ReadinessConfig, datasets: list[str],
+              producers: list[str]) -> list[Readiness]:
+    """Readiness of these subjects from their own records and the deploys of every producer they name."""
+    mine = _records(store, now, since, dataset_urns=datasets) if datasets else []
+    theirs = _records(store, now, since, producer_urns=producers) if producers else []
+    grouped = config.grouped
+    named = {r.producer_urn for r in mine if r.producer_urn}
+    named |= {p for urn in datasets for p in grouped.dataset_producers.get(urn, ())}
+    deploys = _records(store, now, since, producer_urns=sorted(p for p in named if p),
+                       types=["DeploymentEvent"]) if named else []
+    index = ReadinessIndex({r.evidence_id: r for r in [*mine, *theirs, *deploys]}.values(), config)
+    return [index.dataset(urn) for urn in datasets] + [index.producer(urn) for urn in producers]
 
 
 def quality(store: Store, now: datetime, by: str, days: int) -> list[dict[str, Any]]:
@@ -126,7 +172,7 @@ def accept_draft(request: Request, draft_id: str, token: AdminDep,
     edits = body.edits if body else {}
     try:
         return _draft_call(lambda: accept(state.store, draft_id, state.clock(), token.name, edits))
-    except ValueError as exc:  # the edited spec does not validate
+    except (ValueError, ConfigError) as exc:  # the edited spec does not validate, or the gate could not run it
         raise ApiError(422, "invalid_request", str(exc)) from None
 
 
@@ -136,13 +182,26 @@ def dismiss_draft(request: Request, draft_id: str, token: AdminDep) -> dict[str,
     return _draft_call(lambda: dismiss(state.store, draft_id, state.clock(), token.name))
 
 
+READINESS_PAGE = 500  # the default page of GET /v1/readiness
+READINESS_PAGE_MAX = 5000
+
+
 @router.get("/v1/readiness", tags=["control"],
-            summary="Readiness per dataset and producer: each criterion and the backlog that would raise it")
-def get_readiness(request: Request, _: ReaderDep, dataset_urn: str | None = None,
-                  producer_urn: str | None = None) -> dict[str, Any]:
+            summary="Readiness per dataset and producer: each criterion and the backlog that would raise it; "
+            f"{READINESS_PAGE} subjects a page (at most {READINESS_PAGE_MAX}), `next_cursor` for the next")
+async def get_readiness(request: Request, _: ReaderDep,
+                        dataset_urn: Annotated[str | None, Query(max_length=MAX_URN)] = None,
+                        producer_urn: Annotated[str | None, Query(max_length=MAX_URN)] = None,
+                        limit: Annotated[int, Query(ge=1, le=READINESS_PAGE_MAX)] = READINESS_PAGE,
+                        cursor: Annotated[str | None, Query(max_length=4096)] = None) -> dict[str, Any]:
     state = request.app.state
-    items = readiness(state.store, state.clock(), dataset_urn=dataset_urn, producer_urn=producer_urn)
-    return {"items": [r.as_json() for r in items]}
+    if dataset_urn or producer_urn:
+        items = await run_in_threadpool(readiness, state.store, state.clock(), dataset_urn=dataset_urn,
+                                        producer_urn=producer_urn)
+        return {"items": [r.as_json() for r in items], "next_cursor": None}
+    page, next_cursor = await run_in_threadpool(
+        lambda: readiness_page(state.store, state.clock(), limit=limit, cursor=cursor))
+    return {"items": [r.as_json() for r in page], "next_cursor": next_cursor}
 
 
 class FalsePositive(BaseModel):

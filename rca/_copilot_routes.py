@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from starlette.concurrency import run_in_threadpool
 
 from copilot import ChatError, ask, build_rca
@@ -21,7 +21,7 @@ router = APIRouter()
 
 @router.get("/v1/incidents/{incident_id}/rca", tags=["copilot"],
             summary="The structured RCA: verified claims with evidence ids, verdict, confidence, next checks")
-async def incident_rca(request: Request, incident_id: str, _: ReaderDep) -> JSONBody:
+async def incident_rca(request: Request, incident_id: Annotated[str, Path(max_length=64)], _: ReaderDep) -> JSONBody:
     state = request.app.state
 
     def run() -> dict[str, Any]:
@@ -34,8 +34,15 @@ async def incident_rca(request: Request, incident_id: str, _: ReaderDep) -> JSON
 
 class ChatRequest(BaseModel):
     question: str = Field(min_length=1, max_length=2000)
-    incident_id: str | None = None
-    session_id: str | None = None
+    incident_id: str | None = Field(default=None, pattern=r"^inc_[0-9a-f]{16}$")
+    session_id: str | None = Field(default=None, pattern=r"^chat_[0-9a-f]{20}$")
+
+    @field_validator("question")
+    @classmethod
+    def _printable(cls, value: str) -> str:
+        if "\x00" in value:
+            raise ValueError("must not contain a NUL character")
+        return value
 
 
 @router.post("/v1/chat", tags=["copilot"], summary="Ask the copilot; every sentence carries its evidence ids. "

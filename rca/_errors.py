@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, InternalError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from detectors import UnknownIncident
 from evidence import ConfigError, InvalidEvent, UnknownEvidence
 from evidence._configs import ConfigConflict, UnknownConfig
+from rca._limits import BodyTooLarge
+
+log = logging.getLogger("rca.api")
 
 
 class JSONBody(Response):
@@ -66,6 +71,44 @@ def install(app: FastAPI) -> None:
                                          errors=[{"loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()]),
                               422)
 
+    @app.exception_handler(BodyTooLarge)
+    async def _too_large(_: Request, exc: BodyTooLarge) -> JSONBody:
+        return JSONBody(error_body("payload_too_large", str(exc.detail)), 413, headers={"Connection": "close"})
+
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONBody:
         return JSONBody(error_body("http_error", str(exc.detail)), exc.status_code)
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(request: Request, exc: IntegrityError) -> JSONBody:
+        # Two requests raced to create the same thing (the checks before a write saw neither).
+        log.warning("%s %s: %s", request.method, request.url.path, _first_line(exc))
+        return JSONBody(error_body("conflict", "Another request changed the same item at the same time; read it "
+                                   "again and retry."), 409)
+
+    @app.exception_handler(OperationalError)  # down, disk full, read-only SQLite, locked past the busy timeout
+    @app.exception_handler(InterfaceError)  # the connection went away
+    @app.exception_handler(InternalError)  # PostgreSQL in read-only mode (25006), among others
+    async def _database(request: Request, exc: DBAPIError) -> JSONBody:
+        return _unavailable(request, exc)
+
+    @app.exception_handler(Exception)
+    async def _internal(request: Request, exc: Exception) -> JSONBody:
+        # The last resort, so that even a bug answers JSON (Starlette then re-raises it: the server logs it).
+        if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+            return _unavailable(request, exc)
+        return JSONBody(error_body("internal_error", "The server failed on this request; the error is in its log. "
+                                   "Retrying will not help until it is fixed."), 500)
+
+
+def _unavailable(request: Request, exc: DBAPIError) -> JSONBody:
+    # Down, read-only, disk full, locked past the busy timeout: not the client's fault, and worth a retry.
+    log.error("%s %s: database unavailable: %s", request.method, request.url.path, _first_line(exc))
+    return JSONBody(error_body("database_unavailable", f"The database could not serve this request "
+                               f"({_first_line(exc)}); retry shortly, and see /healthz and the server log."),
+                    503, headers={"Retry-After": "5"})
+
+
+def _first_line(exc: DBAPIError) -> str:
+    cause = exc.orig if exc.orig is not None else exc
+    return (str(cause).strip().splitlines() or [type(cause).__name__])[0][:300]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Request
+from fastapi import APIRouter, Body, Path, Query, Request
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -17,8 +17,9 @@ from detectors import (
     list_change_requests,
     reject,
     stored_incident,
-    stored_incidents,
+    stored_incident_page,
 )
+from evidence._bounds import INT32_MAX, KAFKA_TOPIC, MAX_NAME, MAX_URN
 from rca._auth import AdminDep, ReaderDep, WriterDep, check_sources
 from rca._errors import ApiError, JSONBody
 from rca._ingest_routes import read_json
@@ -26,23 +27,35 @@ from rca._ingest_routes import read_json
 router = APIRouter()
 
 
-@router.get("/v1/incidents", tags=["incidents"], summary="Incidents, open by default, with filters")
+INCIDENTS_PAGE = 200  # the default page of GET /v1/incidents
+INCIDENTS_PAGE_MAX = 1000
+
+
+@router.get("/v1/incidents", tags=["incidents"],
+            summary=f"Incidents, open by default, with filters; {INCIDENTS_PAGE} a page (at most "
+            f"{INCIDENTS_PAGE_MAX}), `next_cursor` for the next")
 def list_incidents(
     request: Request,
     _: ReaderDep,
     status: Literal["open", "resolved", "false_positive", "all"] = "open",
-    dataset_urn: str | None = None,
+    dataset_urn: Annotated[str | None, Query(max_length=MAX_URN)] = None,
     kind: Literal["freshness", "contract", "drift"] | None = None,
-    owner_team: str | None = None,
-    tier: int | None = None,
+    owner_team: Annotated[str | None, Query(max_length=MAX_NAME)] = None,
+    tier: Annotated[int | None, Query(ge=0, le=INT32_MAX)] = None,
+    limit: Annotated[int, Query(ge=1, le=INCIDENTS_PAGE_MAX)] = INCIDENTS_PAGE,
+    cursor: Annotated[str | None, Query(max_length=4096)] = None,
 ) -> dict[str, Any]:
-    items = stored_incidents(request.app.state.store, status=None if status == "all" else status,
-                             dataset_urn=dataset_urn, kind=kind, owner_team=owner_team, tier=tier)
-    return {"items": items}
+    try:
+        items, next_cursor = stored_incident_page(
+            request.app.state.store, limit=limit, cursor=cursor, status=None if status == "all" else status,
+            dataset_urn=dataset_urn, kind=kind, owner_team=owner_team, tier=tier)
+    except ValueError as exc:
+        raise ApiError(400, "bad_cursor", str(exc), field="cursor") from None
+    return {"items": items, "next_cursor": next_cursor}
 
 
 @router.get("/v1/incidents/{incident_id}", tags=["incidents"], summary="One incident with its evidence")
-def get_incident(request: Request, incident_id: str, _: ReaderDep) -> dict[str, Any]:
+def get_incident(request: Request, incident_id: Annotated[str, Path(max_length=64)], _: ReaderDep) -> dict[str, Any]:
     return stored_incident(request.app.state.store, incident_id)
 
 
@@ -53,7 +66,7 @@ async def detect_now(request: Request, _: AdminDep) -> dict[str, Any]:
     result = await run_in_threadpool(state.metrics.detector_pass, state.clock(), state.detect_settings, "api")
     await run_in_threadpool(state.announce, result)
     return {"opened": result.opened, "resolved": result.resolved, "paused": result.paused,
-            "open": len(result.incidents), "drift": result.drift}
+            "open": len(result.incidents), "drift": result.drift, "config_findings": result.config_findings}
 
 
 _RECORDS_BODY = {
@@ -76,7 +89,7 @@ async def gate_records(request: Request, token: WriterDep) -> JSONBody:
     if len(records) > max_items:
         raise ApiError(413, "batch_too_large", f"The batch has {len(records)} records; the limit is {max_items}.")
     topics = sorted({f"kafka://{r['topic']}" for r in records
-                     if isinstance(r, dict) and isinstance(r.get("topic"), str)})
+                     if isinstance(r, dict) and isinstance(r.get("topic"), str) and KAFKA_TOPIC.match(r["topic"])})
     check_sources(token, topics)
     state = request.app.state
     started = time.perf_counter()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
@@ -10,12 +11,13 @@ from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from evidence import EVENT_TYPES, EvidenceRecord, InvalidEvent, iso
+from evidence._bounds import time_error
 from evidence._configs import LINEAGE, Configs
 from evidence._ingest import IngestReport, as_envelope, ingest_events
 from evidence._openlineage import map_run_event
 from evidence._store import EvidenceQuery
 from evidence._tokens import Token
-from rca._auth import ReaderDep, WriterDep, check_sources
+from rca._auth import ReaderDep, WriterDep, check_datasets, check_sources
 from rca._errors import ApiError, JSONBody
 
 router = APIRouter()
@@ -40,21 +42,13 @@ _EVENTS_BODY = {
 
 
 async def read_json(request: Request, accepted: tuple[str, ...]) -> Any:
-    """The body as JSON, after the content type (415) and size (413) checks, with a JSON error body."""
+    """The body as JSON, after the content type check (415), with a JSON error body. Its size was bounded
+    before anything read it (rca/_limits.py)."""
     media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if media not in accepted:
         raise ApiError(415, "unsupported_media_type",
-                       f"Content-Type {media or '(none)'!r} is not accepted here; send {' or '.join(accepted)}.")
-    limit: int = request.app.state.settings.max_body_bytes
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise ApiError(413, "payload_too_large", f"The body is {declared} bytes; the limit is {limit}. "
-                       "Send smaller batches.")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise ApiError(413, "payload_too_large", f"The body exceeds {limit} bytes; send smaller batches.")
+                       f"Content-Type {media[:100] or '(none)'!r} is not accepted here; send {' or '.join(accepted)}.")
+    body = await request.body()
     try:
         return media, orjson.loads(body)
     except orjson.JSONDecodeError as exc:
@@ -67,14 +61,10 @@ def _store_batch(request: Request, items: list[Any], token: Token | None = None)
     if len(items) > max_items:
         raise ApiError(413, "batch_too_large", f"The batch has {len(items)} events; the limit is {max_items}.")
 
-    def may_write(source: str) -> str | None:
-        if token is None or token.may_write(source):
-            return None
-        return f"token {token.name!r} may write {', '.join(token.producers) or 'no producers'}, not {source}"
-
-    report = ingest_events(state.store, items, state.clock(), on_stored=state.on_stored, may_write=may_write)
+    fence = token.refusal if token is not None else None
+    report = ingest_events(state.store, items, state.clock(), on_stored=state.on_stored, fence=fence)
     state.metrics.ingested("events", {"accepted": report.accepted, "duplicate": report.duplicates,
-                                      "rejected": report.rejected})
+                                      "conflict": report.conflicts, "rejected": report.rejected})
     return report
 
 
@@ -96,7 +86,7 @@ async def post_events(request: Request, token: WriterDep) -> JSONBody:
         check_sources(token, sources)  # nothing this token may write: 403 naming the sources
     # Otherwise a foreign event is rejected on its own, like any bad item, and the rest are stored.
     report = await run_in_threadpool(_store_batch, request, items, token)
-    status = 422 if single and report.rejected else 200
+    status = 422 if single and report.rejected else 409 if single and report.conflicts else 200
     return JSONBody(report.as_json(), status)
 
 
@@ -115,10 +105,13 @@ async def post_lineage(request: Request, token: WriterDep) -> JSONBody:
     _, body = await read_json(request, (_JSON,))
     mapped = map_run_event(body, naming=request.app.state.openlineage_naming)  # InvalidEvent -> 422 naming the field
     check_sources(token, sorted({e["source"] for e in mapped.events}))
+    # A job speaks for its outputs: the lineage edges into them, like their commits, need the token's dataset scope.
+    check_datasets(token, sorted({edge.downstream for edge in mapped.lineage}))
     report = await run_in_threadpool(_store_batch, request, mapped.events, token)
-    if report.rejected:
-        first = next(r for r in report.results if r.status == "rejected")
-        raise ApiError(422, "invalid_event", first.error or "rejected", field=first.field, **report.as_json())
+    if report.rejected or report.conflicts:
+        first = next(r for r in report.results if r.status in ("rejected", "conflict"))
+        status, code = (409, "conflict") if first.status == "conflict" else (422, "invalid_event")
+        raise ApiError(status, code, first.error or "rejected", field=first.field, **report.as_json())
     state = request.app.state
     configs = Configs(state.store)
     for edge in mapped.lineage:
@@ -140,10 +133,13 @@ def record_json(record: EvidenceRecord, with_payload: bool = True) -> dict[str, 
     return out
 
 
-def _aware(value: datetime | None, name: str) -> datetime | None:
+def aware(value: datetime | None, name: str) -> datetime | None:
+    """A time from a query parameter: with an offset, and in the range evidence can hold."""
     if value is not None and value.tzinfo is None:
         raise ApiError(422, "invalid_request", f"'{name}' must carry an offset, e.g. 2026-01-19T02:15:00-05:00",
                        field=name)
+    if value is not None and (problem := time_error(value)) is not None:
+        raise ApiError(422, "invalid_request", f"'{name}' {problem}", field=name)
     return value
 
 
@@ -160,8 +156,8 @@ def list_evidence(
     cursor: str | None = None,
     payload: bool = True,
 ) -> dict[str, Any]:
-    query = EvidenceQuery(dataset_urn, producer_urn, tuple(type or ()), _aware(since, "since"),
-                          _aware(until, "until"), limit, cursor)
+    query = EvidenceQuery(dataset_urn, producer_urn, tuple(type or ()), aware(since, "since"),
+                          aware(until, "until"), limit, cursor)
     try:
         page = request.app.state.store.page(query)
     except ValueError as exc:
@@ -174,10 +170,26 @@ def get_evidence(request: Request, evidence_id: str, _: ReaderDep) -> dict[str, 
     return record_json(request.app.state.store.get(evidence_id))
 
 
+LAG_PAGE = 1000  # sources a page of GET /v1/ingestion/lag
+LAG_PAGE_MAX = 10_000
+
+
 @router.get("/v1/ingestion/lag", tags=["operations"],
-            summary="Ingestion lag (ingest_time - event_time) p50/p95 per source over the trailing window")
-def ingestion_lag(request: Request, _: ReaderDep) -> dict[str, Any]:
+            summary="Ingestion lag (ingest_time - event_time) p50/p95 per source over the trailing window; "
+            f"{LAG_PAGE} sources a page (at most {LAG_PAGE_MAX}) by source URN, `next_cursor` for the next")
+def ingestion_lag(request: Request, _: ReaderDep, limit: Annotated[int, Query(ge=1, le=LAG_PAGE_MAX)] = LAG_PAGE,
+                  cursor: Annotated[str | None, Query(max_length=4096)] = None) -> dict[str, Any]:
     state = request.app.state
     now = state.clock()
     window = timedelta(seconds=state.settings.lag_window_seconds)
-    return {"now": iso(now), "window_s": window.total_seconds(), "sources": state.store.ingestion_lag(now, window)}
+    try:
+        after = base64.urlsafe_b64decode(cursor.encode()).decode() if cursor else None
+    except (ValueError, UnicodeError):
+        raise ApiError(400, "bad_cursor", "cursor is not one this server issued; start again without it",
+                       field="cursor") from None
+    lags = state.store.ingestion_lag(now, window)
+    sources = [s for s in lags if after is None or s > after]  # ingestion_lag lists them sorted
+    page = sources[:limit]
+    next_cursor = base64.urlsafe_b64encode(page[-1].encode()).decode() if len(sources) > limit else None
+    return {"now": iso(now), "window_s": window.total_seconds(), "sources": {s: lags[s] for s in page},
+            "next_cursor": next_cursor}

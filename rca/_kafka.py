@@ -32,6 +32,7 @@ from confluent_kafka import Producer as _Producer
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
 from detectors import IntakeReport, KafkaRecord, decode_kafka_bytes, intake_kafka
+from evidence._bounds import MAX_DEPTH, MAX_EPOCH_MS, MIN_EPOCH_MS
 from evidence._store import Store
 from rca._quarantine import OUTPUT_SUFFIXES, Quarantine
 
@@ -239,6 +240,9 @@ class GateConsumer:
 
 _TIMES: dict[int, datetime] = {}  # record timestamps (ms) seen lately: a batch's records share a few hundred
 _JSON_ERROR = orjson.JSONDecodeError
+# A value this short cannot nest deeper than evidence stores; a longer one with that many brackets goes through the
+# general decoder, which checks the depth (orjson reads 1,024 levels, and writes only 254).
+_SHALLOW = 2 * MAX_DEPTH
 
 
 def to_record(message: Message, max_value_bytes: int, clock: Clock) -> KafkaRecord:
@@ -253,13 +257,19 @@ def to_record(message: Message, max_value_bytes: int, clock: Clock) -> KafkaReco
     else:
         timestamp = _TIMES.get(millis)  # type: ignore[assignment]
         if timestamp is None:
-            if len(_TIMES) >= 4096:
-                _TIMES.clear()
-            timestamp = _TIMES[millis] = datetime.fromtimestamp(millis / 1000, tz=UTC)
+            if not MIN_EPOCH_MS <= millis < MAX_EPOCH_MS:
+                # A producer sets CreateTime to any 64-bit number; outside the range evidence may name, it is as
+                # good as none.
+                timestamp = clock()
+            else:
+                if len(_TIMES) >= 4096:
+                    _TIMES.clear()
+                timestamp = _TIMES[millis] = datetime.fromtimestamp(millis / 1000, tz=UTC)
     value: Any = message.value()
     body: Any = _SLOW
     schema_id = None
-    if value and value[0] == 0x7B and len(value) <= max_value_bytes:  # "{": most topics carry JSON objects
+    if value and value[0] == 0x7B and len(value) <= max_value_bytes and (  # "{": most topics carry JSON objects
+            len(value) <= _SHALLOW or value.count(b"{") + value.count(b"[") <= MAX_DEPTH):
         try:  # noqa: SIM105 (suppress() builds a context manager per record)
             body = orjson.loads(value)
         except _JSON_ERROR:  # the general decoder says what is wrong

@@ -25,12 +25,13 @@ class Whoami(BaseModel):
     name: str
     role: str
     producers: list[str]
+    datasets: list[str]  # the dataset URN patterns a writer's events may name
 
 
 @router.get("/v1/whoami", tags=["operations"], response_model=Whoami,
-            summary="The token's name, role and producers: how clients check a token before saving it")
+            summary="The token's name, role, producers and datasets: how clients check a token before saving it")
 def whoami(token: TokenDep) -> Whoami:
-    return Whoami(name=token.name, role=token.role, producers=list(token.producers))
+    return Whoami(name=token.name, role=token.role, producers=list(token.producers), datasets=list(token.datasets))
 
 
 class MinutePoint(BaseModel):

@@ -16,7 +16,9 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///var/rca.db"
     # Auth is on unless switched off explicitly (the demo does, on loopback only).
     auth_disabled: bool = False
+    # Ingestion bodies (events, OpenLineage, gate records); every other route's body is held to max_request_bytes.
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    max_request_bytes: int = Field(default=1024 * 1024, ge=1024)
     max_batch_items: int = Field(default=10_000, ge=1)
     host: str = "127.0.0.1"
     port: int = 8080
@@ -26,6 +28,8 @@ class Settings(BaseSettings):
     chroma_path: str = "var/chroma"
     # Detectors inside `rca serve`: every this many seconds (0: only on POST /v1/detect or `rca detect`).
     detect_interval_s: float = Field(default=60.0, ge=0)
+    # Detector passes read and compute in a worker process, so that write load on the API does not slow them.
+    detect_in_worker: bool = True
     stale_threshold_s: float = Field(default=120.0, gt=0)
     stale_window_s: float = Field(default=300.0, gt=0)
     stale_action: Literal["tag", "pause"] = "tag"

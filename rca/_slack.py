@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from slack_bolt import App
 from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
@@ -156,6 +157,11 @@ def mount(app: FastAPI, settings: SlackSettings | None = None) -> SlackBot:
     # wait for ack) on a worker thread instead of the event loop.
     @app.post("/slack/events", include_in_schema=False)
     async def slack_events(request: Request) -> Response:
+        # Bolt reads the timestamp with int() and fails on anything else: refuse those as unsigned ourselves.
+        stamp = request.headers.get("x-slack-request-timestamp", "")
+        if not (stamp.isascii() and stamp.isdigit() and len(stamp) <= 12):
+            return JSONResponse({"error": "unauthorized", "message": "X-Slack-Request-Timestamp must be the Unix "
+                                 "time Slack signed the request at; this request is not from Slack."}, 401)
         body = await request.body()
         response = await run_in_threadpool(bot.app.dispatch, to_bolt_request(request, body))
         return to_starlette_response(response)

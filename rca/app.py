@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
+from sqlalchemy.exc import SQLAlchemyError
 
 from copilot import Composer, SemanticSearch, default_composer
 from detectors import DetectionResult, DetectSettings
@@ -30,6 +32,9 @@ from rca import (
     console,
 )
 from rca._auth import Authenticator
+from rca._detect_worker import DetectWorker, separable
+from rca._errors import JSONBody
+from rca._limits import INGESTION_PATHS, RequestLimits
 from rca._settings import Settings
 
 Clock = Callable[[], datetime]
@@ -51,10 +56,15 @@ def create_app(
 ) -> FastAPI:
     settings = settings or Settings()
     naming = DatasetNaming(settings.openlineage_dataset_urn)  # a bad template stops the server before it serves
+    own_store = store is None
     store = store or Store.open(settings.database_url)
     store.ensure_schema()
     detect_settings = settings.detect_settings()
-    metrics = _metrics.BackboneMetrics(store, clock, detect_settings)
+    # A pass's reading and computing runs in a worker process when the store is the configured database (not
+    # one a test or the demo handed in) and another process can open it: see rca/_detect_worker.py.
+    detect_worker = DetectWorker(settings.database_url) if own_store and separable(settings.database_url) \
+        and settings.detect_in_worker else None
+    metrics = _metrics.BackboneMetrics(store, clock, detect_settings, detect_worker)
     gate_member = gate_consumer(settings, store, clock, metrics) if settings.kafka_bootstrap else None
 
     @asynccontextmanager
@@ -72,6 +82,8 @@ def create_app(
             worker.start()
         yield
         stop.set()
+        if detect_worker is not None:
+            detect_worker.close()  # first: a pass in the worker ends now, and with it the loop's wait for it
         for worker in workers:
             worker.join(timeout=30)  # the consumer commits what it stored before it leaves its group
 
@@ -97,10 +109,18 @@ def create_app(
     app.state.announce = _announcer(listeners)
     app.state.authenticator = Authenticator(store, settings.auth_disabled, settings.token_cache_seconds)
     _errors.install(app)
+    app.add_middleware(RequestLimits, limit_for=lambda path: settings.max_body_bytes if path in INGESTION_PATHS
+                       else settings.max_request_bytes)
 
-    @app.get("/healthz", tags=["operations"], summary="Liveness and the database in use")
-    def healthz() -> dict[str, str]:
-        return {"status": "ok", "database": store.dialect}
+    @app.get("/healthz", tags=["operations"], summary="Health: the database in use takes a write (503 when not)",
+             responses={503: {"description": "The database cannot take writes (down, read-only, disk full)"}})
+    def healthz() -> JSONBody:
+        try:
+            store.check_writable(clock())
+        except (SQLAlchemyError, ConfigError) as exc:
+            cause = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:300]
+            return JSONBody({"status": "unavailable", "database": store.dialect, "error": cause}, 503)
+        return JSONBody({"status": "ok", "database": store.dialect})
 
     app.include_router(_ingest_routes.router)
     app.include_router(_config_routes.router)
@@ -119,13 +139,24 @@ def create_app(
 
 
 def _detect_loop(metrics: _metrics.BackboneMetrics, clock: Clock, settings: DetectSettings, stop: threading.Event,
-                 interval_s: float, announce: Callable[[DetectionResult], None]) -> None:
-    """Detectors on a schedule inside `rca serve`; a failing pass is logged and the next one runs."""
-    while not stop.wait(interval_s):
+                 interval_s: float, announce: Callable[[DetectionResult], None],
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+    """Detectors on a schedule inside `rca serve`; a failing pass is logged and the next one runs.
+
+    Fixed rate: a pass starts every `interval_s` from the previous start, not `interval_s` after it ended (which
+    lost a pass in every few to the passes' own length); one that overruns its slot is followed at once by the
+    next, and the other slots it covered are skipped rather than queued. `monotonic` is the scheduling clock
+    (never the domain clock, which is `clock`).
+    """
+    next_at = monotonic() + interval_s
+    while not stop.wait(max(0.0, next_at - monotonic())):
         try:
             announce(metrics.detector_pass(clock(), settings, "schedule"))
         except Exception:
+            if stop.is_set():
+                break  # shutting down: the pass was cut short on purpose
             log.exception("detector pass failed; retrying in %s s", interval_s)
+        next_at = max(next_at + interval_s, monotonic())
 
 
 def gate_consumer(settings: Settings, store: Store, clock: Clock, metrics: _metrics.BackboneMetrics) -> Any:

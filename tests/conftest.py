@@ -9,25 +9,16 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
 
 from evidence._store import Store
 from evidence._tokens import create_token
 from rca import Settings, create_app
-from support import KAFKA_BOOTSTRAP, POSTGRES_URL, FixedClock, kafka_required
+from support import KAFKA_BOOTSTRAP, POSTGRES_URL, FixedClock, fresh_postgres, kafka_required
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if not POSTGRES_URL and os.environ.get("RCA_REQUIRE_POSTGRES") == "1":
         raise pytest.UsageError("RCA_REQUIRE_POSTGRES=1 but RCA_TEST_POSTGRES_URL is not set")
-
-
-def _fresh_postgres(url: str) -> None:
-    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -36,7 +27,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"sqlite:///{tmp_path / 'rca.db'}"
     if not POSTGRES_URL:
         pytest.skip("no PostgreSQL: set RCA_TEST_POSTGRES_URL (make test does when it can)")
-    _fresh_postgres(POSTGRES_URL)
+    fresh_postgres(POSTGRES_URL)
     return POSTGRES_URL
 
 
@@ -90,8 +81,9 @@ def client(make_client: Callable[..., TestClient]) -> TestClient:
 def tokens(store: Store, clock: FixedClock) -> dict[str, str]:
     """Bearer headers' secrets by role name."""
     return {
-        "checkout": create_token(store, "checkout-ci", "writer", ["svc://checkout-*"], clock())[1],
-        "jobs": create_token(store, "spark-jobs", "writer", ["job://*"], clock())[1],
+        "checkout": create_token(store, "checkout-ci", "writer", ["svc://checkout-*"], clock(),
+                                 datasets=["ds://orders*"])[1],
+        "jobs": create_token(store, "spark-jobs", "writer", ["job://*"], clock(), datasets=["ds://*"])[1],
         "reader": create_token(store, "oncall", "reader", [], clock())[1],
         "admin": create_token(store, "platform", "admin", [], clock())[1],
     }

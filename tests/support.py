@@ -2,20 +2,34 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
+import socket
 import subprocess
+import sys
+import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import ModuleType
 from typing import IO, Any
 
+import httpx
+from sqlalchemy import create_engine, text
+
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared"
+# The three reference scenarios, the scenario format's worked examples (docs/SCENARIOS.md).
+REFERENCE = ROOT / "examples" / "scenarios"
+# Real OpenLineage and CDEvents payloads from public projects, kept byte for byte (tests/fixtures/conformance/).
+CONFORMANCE = ROOT / "tests" / "fixtures" / "conformance"
+# The independent checker, written apart from the project; nothing the product ships imports it.
+CHECKER = ROOT / "tests" / "independent" / "check_replay.py"
 POSTGRES_URL = os.environ.get("RCA_TEST_POSTGRES_URL")
 # A real Kafka broker (scripts/with-kafka starts one for `make test`); tests take it through the `kafka` fixture.
 KAFKA_BOOTSTRAP = os.environ.get("RCA_TEST_KAFKA_BOOTSTRAP")
-# The contract of the reference Spring scenario (shared/scenarios/spring_missing_customer_id.yaml).
+# The contract of the reference Spring scenario (examples/scenarios/spring_missing_customer_id.yaml).
 ORDERS_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["order_id", "customer_id", "amount", "currency"],
@@ -63,6 +77,15 @@ class FixedClock:
         self.now += timedelta(**kwargs)
 
 
+def fresh_postgres(url: str) -> None:
+    """An empty public schema: every PostgreSQL test starts from nothing."""
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
 def bearer(secret: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {secret}"}
 
@@ -72,6 +95,53 @@ def deployment(event_id: str, source: str = "svc://checkout-service", time: str 
     body = {"service": source.split("://", 1)[1], "version": "v2.8.1", "env": "prod", **data}
     return {"specversion": "1.0", "id": event_id, "source": source, "type": "DeploymentEvent", "time": time,
             "data": body}
+
+
+# A real `rca serve` process (uvicorn) on a free loopback port: tests/e2e uses it through the `serve` fixture,
+# and modules that keep one server for all their cases start it themselves.
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Server(ChildProcess):
+    def __init__(self, database_url: str, log: Path, *extra: str, env: dict[str, str] | None = None) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        environment = {**os.environ, "RCA_DATABASE_URL": database_url, **(env or {})}
+        self._log = log.open("ab")
+        rca = Path(sys.executable).with_name("rca")
+        self.process = subprocess.Popen([str(rca), "serve", "--port", str(self.port), *extra], env=environment,
+                                        stdout=self._log, stderr=subprocess.STDOUT)
+        # Generous: on a 2-core machine shared with other suites, a cold start has taken more than 30 s.
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                self.stop()
+                raise RuntimeError(f"rca serve exited with {self.process.returncode}; see {log}")
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                time.sleep(0.1)
+        self.stop()  # never leave a server behind: the fixture only stops the ones that started
+        raise RuntimeError(f"rca serve did not answer within 90 s; see {log}")
+
+
+@dataclass
+class Live:
+    """A running server, its tokens by role, and a store on the same database for what a test plants directly
+    (tests/e2e/conftest.py's module-scoped `live` fixture)."""
+
+    server: Server
+    store: Any  # evidence._store.Store
+    tokens: dict[str, str]
+    database: str
+
+    def api(self, role: str | None = "admin") -> httpx.Client:
+        headers = {"Authorization": f"Bearer {self.tokens[role]}"} if role else {}
+        return httpx.Client(base_url=self.server.url, headers=headers, timeout=60)
 
 
 def kafka_required() -> bool:
@@ -147,3 +217,12 @@ def configure_orders(store: Any, topic: str, dataset: str = "ds://orders_v1", **
     configs = Configs(store)
     configs.put(CONTRACT, Contract(dataset_urn=dataset, schema=ORDERS_SCHEMA, **contract), GATE_T0)
     configs.put(MAPPING, Mapping(topic=topic, dataset_urn=dataset, producer_urn=PRODUCER), GATE_T0)
+
+
+def independent_checker() -> ModuleType:
+    """tests/independent/check_replay.py as a module, so tests can call its check functions directly."""
+    spec = importlib.util.spec_from_file_location("check_replay", CHECKER)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes the scenario files of evals/scenarios (format: ../shared/scenarios/README.md).
+"""Writes the scenario files of evals/scenarios (format: docs/SCENARIOS.md).
 
     .venv/bin/python evals/scenarios/_generate.py           # (re)write every file listed in SCENARIOS
     .venv/bin/python evals/scenarios/_generate.py --check   # exit 1 if a committed file differs

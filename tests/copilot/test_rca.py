@@ -17,9 +17,9 @@ from copilot._composer import Question
 from copilot._langchain import openai_compatible
 from detectors import load_scenario, replay, stored_incidents
 from guardrails import Claim, ClaimKind, Draft
-from support import SHARED
+from support import REFERENCE
 
-REFERENCES = sorted((SHARED / "scenarios").glob("*.yaml"))
+REFERENCES = sorted(REFERENCE.glob("*.yaml"))
 BASE_URL = "http://llm.test/v1"
 
 
@@ -102,7 +102,7 @@ def test_reference_scenarios_through_a_mocked_openai_model(path) -> None:
 
 
 def test_same_evidence_and_clock_give_byte_identical_rca() -> None:
-    path = SHARED / "scenarios" / "spring_missing_customer_id.yaml"
+    path = REFERENCE / "spring_missing_customer_id.yaml"
     scenario = load_scenario(path)
     first = rcas(path, TemplateComposer())
     rnd = random.Random(11)

@@ -4,9 +4,9 @@ from copilot import SemanticSearch, incident_scope
 from detectors import intake_records, run_detectors, stored_incidents
 from detectors._scenario import load_into, load_scenario
 from evidence._vector import VectorIndex
-from support import SHARED
+from support import REFERENCE
 
-SPRING = SHARED / "scenarios" / "spring_missing_customer_id.yaml"
+SPRING = REFERENCE / "spring_missing_customer_id.yaml"
 
 
 def test_evidence_nearest_the_question_comes_first_and_past_incidents_are_suggested(store, tmp_path) -> None:

@@ -47,3 +47,30 @@ def test_a_startup_event_without_a_version_is_a_restart_not_a_deploy() -> None:
     restart = restart.__class__(**{**{f: getattr(restart, f) for f in restart.__slots__},
                                    "payload": {**restart.payload, "data": {**restart.data, "source": "startup"}}})
     assert correlate_deploys([restart], "svc://checkout-service", FIRST_BAD, HOUR) == []
+
+
+def _startup(record):
+    """The same deploy reported by the service's own SDK at start-up (source: startup)."""
+    return record.__class__(**{**{f: getattr(record, f) for f in record.__slots__},
+                               "payload": {**record.payload, "data": {**record.data, "source": "startup"}}})
+
+
+def test_restarts_and_replicas_fold_into_the_ci_deploy_of_their_version() -> None:
+    ci = deploy("ci-v2.8.1", FIRST_BAD - timedelta(minutes=10))
+    replicas = [_startup(deploy(f"pod-{n}", FIRST_BAD - timedelta(minutes=9 - n))) for n in range(3)]
+    ranked = correlate_deploys([*replicas, ci], "svc://checkout-service", FIRST_BAD, HOUR)
+    assert [d["evidence_id"] for d in ranked] == [ci.evidence_id]
+
+
+def test_a_restart_in_the_window_of_a_version_ci_shipped_before_it_is_no_deploy() -> None:
+    shipped = deploy("ci-v2.8.1", FIRST_BAD - timedelta(hours=5))
+    restart = _startup(deploy("pod-restart", FIRST_BAD - timedelta(minutes=3)))
+    assert correlate_deploys([shipped, restart], "svc://checkout-service", FIRST_BAD, HOUR) == []
+
+
+def test_without_a_ci_report_the_first_replica_up_stands_for_the_deploy() -> None:
+    replicas = [_startup(deploy(f"pod-{n}", FIRST_BAD - timedelta(minutes=6 - n), version="v2.9.0")) for n in range(3)]
+    other = _startup(deploy("pod-v3", FIRST_BAD - timedelta(minutes=1), version="v3.0.0"))
+    ranked = correlate_deploys([other, *replicas], "svc://checkout-service", FIRST_BAD, HOUR)
+    assert [(d["version"], d["evidence_id"]) for d in ranked] == [("v3.0.0", other.evidence_id),
+                                                                  ("v2.9.0", replicas[0].evidence_id)]

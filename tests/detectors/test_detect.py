@@ -4,14 +4,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+import detectors._detect as detect
 from detectors import DetectSettings, intake_records, run_detectors, stored_incident, stored_incidents
 from detectors._scenario import load_into, load_scenario
 from evidence import LineageEdge
 from evidence._configs import LINEAGE, Configs
-from support import SHARED
+from support import REFERENCE, ROOT
 
-SPRING = SHARED / "scenarios" / "spring_missing_customer_id.yaml"
-NOT_TRIGGERED = SHARED / "scenarios" / "spark_job_not_triggered.yaml"
+SPRING = REFERENCE / "spring_missing_customer_id.yaml"
+NOT_TRIGGERED = REFERENCE / "spark_job_not_triggered.yaml"
 
 
 def good(offset: int, at: datetime, ingest: datetime | None = None) -> dict:
@@ -81,3 +82,20 @@ def test_freshness_incident_carries_ownership_from_the_policy(store) -> None:
         "Orders Analytics", 1, "https://runbooks.example.com/orders_enriched")
     # before the deadline the same evidence is not an incident
     assert run_detectors(store, datetime(2026, 1, 19, 7, 0, tzinfo=UTC)).incidents == []
+
+
+EVALS = ROOT / "evals" / "scenarios"
+
+
+@pytest.mark.parametrize("name", ["spark_daily_revenue_oom_after_deploy.yaml",
+                                  "spark_upi_wrong_partition_utc_dt.yaml",
+                                  "spark_settlement_ledger_upstream_late.yaml",
+                                  "spark_customer_ltv_slow_new_code_ref.yaml"])
+def test_freshness_reads_the_same_records_by_index_and_by_scan(store, monkeypatch, name) -> None:
+    """Few policies read their datasets' records by index, many read runs and commits in one scan: same incidents."""
+    scenario = load_scenario(EVALS / name)
+    load_into(store, scenario)
+    by_index = run_detectors(store, scenario.now).incidents
+    monkeypatch.setattr(detect, "_FEW_POLICIES", 0)
+    by_scan = run_detectors(store, scenario.now).incidents
+    assert by_index and [i["facts"] for i in by_scan] == [i["facts"] for i in by_index]

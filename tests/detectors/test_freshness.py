@@ -259,7 +259,11 @@ def test_job_running_slow() -> None:
     assert (facts["running_for_s"], facts["baseline_duration_s"], facts["baseline_runs"]) == (4500, 2100, 7)
     assert facts["exceeds_slow_factor"] is True and facts["start_delay_s"] == 0
     assert len(facts["baseline_evidence_ids"]) == 7
-    assert story.refs(got.evidence_ids) == ["commit-0118", "run-done-0118", "run-start-today"]
+    # Every run the baseline names is listed with the evidence (issue 13: every id an incident names is traceable).
+    assert set(facts["baseline_evidence_ids"]) <= set(got.evidence_ids)
+    assert story.refs(got.evidence_ids) == ["run-done-0112", "run-done-0113", "run-done-0114", "run-done-0115",
+                                            "run-done-0116", "run-done-0117", "commit-0118", "run-done-0118",
+                                            "run-start-today"]
     assert got.correlated_deploys == []
 
 
@@ -286,7 +290,8 @@ def test_wrong_partition_when_the_watermark_did_not_advance() -> None:
     assert got.correlated_run is not None
     assert got.correlated_run["state"] == "committed" and got.correlated_run["run_id"] == "run-today"
     assert got.last_good_time == local(date(2026, 1, 18), "01:35")  # the rewrite of dt=01-18 today is not good
-    assert story.refs(got.evidence_ids) == ["commit-0118", "run-start-today", "commit-today"]
+    # The correlated run's start and end are listed with the evidence, since the incident names them.
+    assert story.refs(got.evidence_ids) == ["commit-0118", "run-start-today", "commit-today", "run-done-today"]
 
 
 def test_wrong_partition_when_a_time_zone_bug_writes_tomorrow() -> None:
@@ -323,7 +328,9 @@ def test_partial_write_breaches_although_the_watermark_advanced() -> None:
                                                                                                 0.075)
     assert got.last_good_time == local(date(2026, 1, 18), "01:35")
     assert got.correlated_run is not None and got.correlated_run["commit_evidence_id"] == story.ev("commit-today")
-    assert story.refs(got.evidence_ids) == ["commit-0118", "commit-today"]
+    # The baseline commits the facts name, and the run's start and end, are listed with the evidence.
+    assert story.refs(got.evidence_ids) == [*(f"commit-01{day}" for day in range(12, 19)), "run-start-today",
+                                            "commit-today", "run-done-today"]
 
 
 def test_a_retry_that_appends_the_rest_is_not_partial() -> None:

@@ -34,9 +34,9 @@ from detectors._gate import (
 )
 from detectors._wire import frame
 from evidence._record import GATE_OBSERVATION, GateCounter, evidence_id_for
-from support import ORDERS_SCHEMA, SHARED
+from support import ORDERS_SCHEMA, REFERENCE
 
-SCENARIO = SHARED / "scenarios" / "spring_missing_customer_id.yaml"
+SCENARIO = REFERENCE / "spring_missing_customer_id.yaml"
 DS = "ds://orders_v1"
 PRODUCER = "svc://checkout-service"
 T0 = datetime(2026, 3, 10, 10, 0, tzinfo=UTC)

@@ -8,9 +8,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from detectors import load_scenario, replay, stored_incidents
-from support import SHARED
+from support import REFERENCE
 
-SCENARIOS = sorted((SHARED / "scenarios").glob("*.yaml"))
+SCENARIOS = sorted(REFERENCE.glob("*.yaml"))
 BASELINES = {path.name: None for path in SCENARIOS}
 
 

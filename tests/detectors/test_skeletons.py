@@ -7,15 +7,15 @@ from detectors._scenario import load_into, load_scenario
 from detectors._skeletons import Draft, suggest_drafts
 from evidence._configs import CONTRACT, POLICY, Configs
 from evidence._store import Store
-from support import ROOT, SHARED
+from support import REFERENCE, ROOT
 
-SLOW = load_scenario(SHARED / "scenarios" / "spark_job_running_slow.yaml")
+SLOW = load_scenario(REFERENCE / "spark_job_running_slow.yaml")
 PAYMENTS = load_scenario(ROOT / "evals" / "scenarios" / "payments_healthy_topic.yaml")
 ORDERS = "ds://curated/orders_enriched"
 
 
 def spark_without_policy(store: Store) -> None:
-    scenario = load_scenario(SHARED / "scenarios" / "spark_job_running_slow.yaml")
+    scenario = load_scenario(REFERENCE / "spark_job_running_slow.yaml")
     scenario.policies = []
     assert load_into(store, scenario) == []
 

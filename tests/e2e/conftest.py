@@ -1,50 +1,17 @@
-"""A real `rca serve` process (uvicorn) on a free loopback port."""
+"""A real `rca serve` process (uvicorn) on a free loopback port: one per test (`serve`), or one per module and
+database for suites of many cases (`live`)."""
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
 import pytest
 
-from support import ChildProcess
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class Server(ChildProcess):
-    def __init__(self, database_url: str, log: Path, *extra: str, env: dict[str, str] | None = None) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        environment = {**os.environ, "RCA_DATABASE_URL": database_url, **(env or {})}
-        self._log = log.open("ab")
-        rca = Path(sys.executable).with_name("rca")
-        self.process = subprocess.Popen([str(rca), "serve", "--port", str(self.port), *extra], env=environment,
-                                        stdout=self._log, stderr=subprocess.STDOUT)
-        # Generous: on a 2-core machine shared with other suites, a cold start has taken more than 30 s.
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                self.stop()
-                raise RuntimeError(f"rca serve exited with {self.process.returncode}; see {log}")
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                time.sleep(0.1)
-        self.stop()  # never leave a server behind: the fixture only stops the ones that started
-        raise RuntimeError(f"rca serve did not answer within 90 s; see {log}")
-
+from evidence._store import Store
+from evidence._tokens import create_token
+from support import POSTGRES_URL, Live, Server, fresh_postgres
 
 
 @pytest.fixture
@@ -59,3 +26,43 @@ def serve(tmp_path: Path) -> Iterator[Callable[..., Server]]:
     yield start
     for server in servers:
         server.stop()
+
+
+def _tokens(store: Store) -> dict[str, str]:
+    now = datetime.now(UTC)
+    return {
+        "checkout": create_token(store, "checkout-ci", "writer", ["svc://checkout-*"], now, ["ds://checkout*"])[1],
+        "orders": create_token(store, "orders-jobs", "writer", ["job://orders-*"], now, ["ds://orders*"])[1],
+        "jobs": create_token(store, "all-jobs", "writer", ["job://*", "svc://*"], now, ["ds://*"])[1],
+        "gate": create_token(store, "gate", "writer", ["kafka://*"], now)[1],
+        "reader": create_token(store, "oncall", "reader", [], now)[1],
+        "admin": create_token(store, "platform", "admin", [], now)[1],
+    }
+
+
+# Mounts POST /slack/events; the Web API points nowhere (nothing is posted: no channel is set).
+SLACK_ENV = {"RCA_SLACK_SIGNING_SECRET": "s3cr3t", "RCA_SLACK_BOT_TOKEN": "xoxb-test",
+             "RCA_SLACK_API_URL": "http://127.0.0.1:9/api/"}
+
+
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    """One server per module and database, with writer (checkout, orders, jobs, gate), reader and admin tokens."""
+    tmp = tmp_path_factory.mktemp(f"live-{request.param}")
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp / 'rca.db'}"
+    else:
+        if not POSTGRES_URL:
+            pytest.skip("no PostgreSQL: set RCA_TEST_POSTGRES_URL (make test does when it can)")
+        fresh_postgres(POSTGRES_URL)
+        url = POSTGRES_URL
+    store = Store.open(url)
+    store.upgrade()
+    tokens = _tokens(store)
+    server = Server(url, tmp / "serve.log", env={"RCA_DETECT_INTERVAL_S": "0", "RCA_CHROMA_PATH": str(tmp / "chroma"),
+                                                   **SLACK_ENV})
+    try:
+        yield Live(server, store, tokens, request.param)
+    finally:
+        server.stop()
+        store.close()

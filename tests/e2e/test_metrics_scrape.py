@@ -16,9 +16,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from detectors._scenario import load_scenario
-from support import SHARED
+from support import REFERENCE
 
-SPRING = load_scenario(SHARED / "scenarios" / "spring_missing_customer_id.yaml")
+SPRING = load_scenario(REFERENCE / "spring_missing_customer_id.yaml")
 # A model that proposes one claim citing nothing and one citing an id that does not exist.
 CLAIMS = {"claims": [
     {"text": "The deploy broke it.", "kind": "deploy_correlated", "evidence_ids": [], "params": []},

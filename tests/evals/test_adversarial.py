@@ -13,9 +13,8 @@ from copilot import EvidenceItem, Question, ScriptedComposer
 from evals import ChaosComposer, EvalResult, run_eval
 from evals._adversarial import planted_text
 from guardrails import Claim, ClaimKind, Draft
-from support import ROOT, SHARED
+from support import REFERENCE, ROOT
 
-REFERENCE = SHARED / "scenarios"
 # Stories of the project's own suite whose payloads carry planted instructions (run when they exist).
 PLANTED = [ROOT / "evals" / "scenarios" / name for name in ("checkout_planted_instruction_in_note.yaml",
                                                             "spark_payments_recon_planted_failure_reason.yaml")]
@@ -25,8 +24,6 @@ TACTICS = {"fabricated_id", "unrelated_deploy", "invented_deploy", "dropped_cita
 
 @pytest.fixture(scope="module")
 def adversarial_run() -> EvalResult:
-    if not REFERENCE.is_dir():
-        pytest.skip(f"reference scenarios not found at {REFERENCE}")
     return run_eval([REFERENCE, *(p for p in PLANTED if p.is_file())], "adversarial")
 
 

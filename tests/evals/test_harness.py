@@ -1,14 +1,13 @@
-"""`rca eval` end to end on the shared reference scenarios: every one passes with the offline composer, a broken
-expectation fails the run with a readable reason, the JSON and the reports have what they promise, and the
-expectation checks agree with the independent checker (../shared/tools/check_replay.py) key for key."""
+"""`rca eval` end to end on the reference scenarios (examples/scenarios): every one passes with the offline
+composer, a broken expectation fails the run with a readable reason, the JSON and the reports have what they
+promise, and the expectation checks agree with the independent checker (tests/independent/check_replay.py) key for
+key."""
 
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -20,13 +19,9 @@ from evals._checks import check_incident, check_rca, cited_refs, matching, rca_f
 from evals._cli import eval_command
 from evidence import ConfigError
 from guardrails import Draft
-from support import SHARED
+from support import REFERENCE, independent_checker
 
-REFERENCE = SHARED / "scenarios"
-CHECKER = SHARED / "tools" / "check_replay.py"
 MISSING_CUSTOMER_ID = REFERENCE / "spring_missing_customer_id.yaml"
-
-pytestmark = pytest.mark.skipif(not REFERENCE.is_dir(), reason=f"reference scenarios not found at {REFERENCE}")
 
 METRIC_KEYS = {"scenario_pass_rate", "detection_precision", "detection_recall", "reason_code_accuracy",
                "boundary_accuracy", "deploy_attribution_accuracy", "citation_recall", "citation_precision",
@@ -173,14 +168,6 @@ def test_llm_mode_builds_the_configured_model(monkeypatch: pytest.MonkeyPatch) -
 # -- agreement with the independent checker --------------------------------------------------------------------
 
 
-def _checker() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("check_replay", CHECKER)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _incident_mutations(want: dict[str, Any], got: dict[str, Any]) -> list[dict[str, Any]]:
     changes: list[dict[str, Any]] = [
         {"reason_code": "TYPE_MISMATCH"}, {"field": "nope"}, {"stale_evidence": not got.get("stale_evidence")},
@@ -204,9 +191,8 @@ def _rca_mutations(want: dict[str, Any], got: dict[str, Any]) -> list[dict[str, 
     return [{**copy.deepcopy(want), **change} for change in changes]
 
 
-@pytest.mark.skipif(not CHECKER.is_file(), reason=f"independent checker not found at {CHECKER}")
 def test_checks_agree_with_the_independent_checker(default_run: EvalResult) -> None:
-    checker, compared = _checker(), 0
+    checker, compared = independent_checker(), 0
     for scenario in default_run.scenarios:
         assert scenario.observed is not None
         expect = yaml.safe_load(Path(scenario.file).read_text())["expect"]

@@ -1,8 +1,9 @@
-"""The scenario suite: every story in evals/scenarios (and the shared reference ones) replayed and checked.
+"""The scenario suite: every story in evals/scenarios (and the reference ones in examples/scenarios) replayed and
+checked.
 
 Each scenario is replayed in-process into a fresh SQLite store at its `now`, the document `rca replay --json`
 prints is built from the result, and `expect` is checked with the independent checker's own functions
-(../shared/tools/check_replay.py), so this test and the checker can never disagree on what a key means.
+(tests/independent/check_replay.py), so this test and the checker can never disagree on what a key means.
 The RCA half of `expect` is not checked here: the copilot that answers it is not built yet.
 """
 
@@ -21,25 +22,15 @@ import pytest
 
 from detectors import load_scenario, replay, stored_incidents
 from evidence._store import Store
+from support import REFERENCE, ROOT, independent_checker
 
-ROOT = Path(__file__).resolve().parents[2]
 SUITE = ROOT / "evals" / "scenarios"
-SHARED = ROOT.parent / "shared"
-REFERENCE = SHARED / "scenarios"
-CHECKER = SHARED / "tools" / "check_replay.py"
-DESIGN = SHARED / "DESIGN.md"
+# The reason code table every documented code must be expected from (its "## Reason codes" section).
+ARCHITECTURE = ROOT / "docs" / "ARCHITECTURE.md"
+FAMILIES = ("Contract gate", "Freshness", "Resolution")
 
 OWN = sorted(SUITE.glob("*.yaml"))
-ALL = OWN + (sorted(REFERENCE.glob("*.yaml")) if REFERENCE.is_dir() else [])
-
-# DESIGN.md's lists, used when the shared design document is not next to the project.
-REASON_CODES = {
-    "Contract gate": ["REQUIRED_FIELD_MISSING", "TYPE_MISMATCH", "ENUM_VIOLATION", "NULL_NOT_ALLOWED",
-                      "UNDECODABLE_MESSAGE"],
-    "Freshness": ["JOB_NOT_TRIGGERED", "JOB_FAILED", "JOB_RUNNING_SLOW", "WRONG_PARTITION", "PARTIAL_WRITE",
-                  "UPSTREAM_DATA_LATE", "INSUFFICIENT_EVIDENCE"],
-    "Resolution": ["UNMAPPED_SCHEMA", "MAPPING_AMBIGUOUS"],
-}
+ALL = OWN + sorted(REFERENCE.glob("*.yaml"))
 
 # JOB_FAILED stories and the failure class their failure_reason must be read as (the scenario format has no
 # key for it, so it is checked here).
@@ -52,19 +43,9 @@ FAILURE_CLASSES = {
 }
 
 
-def _load_checker() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("check_replay", CHECKER)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def checker() -> ModuleType:
-    if not CHECKER.is_file():
-        pytest.skip(f"independent checker not found at {CHECKER}")
-    return _load_checker()
+    return independent_checker()
 
 
 @functools.cache
@@ -116,14 +97,13 @@ def test_scenario(path: Path, checker: ModuleType) -> None:
     assert not fails, f"{path.name} ({scenario.name}): " + "; ".join(fails)
 
 
-def _design_codes() -> dict[str, list[str]]:
-    if not DESIGN.is_file():
-        return REASON_CODES
-    text = DESIGN.read_text()
-    section = text.split("## Reason codes", 1)[1].split("\n## ", 1)[0]
+def _documented_codes() -> dict[str, list[str]]:
+    """docs/ARCHITECTURE.md's reason code table: `| family (module) | CODE, CODE |` per row."""
+    section = ARCHITECTURE.read_text().split("## Reason codes", 1)[1].split("\n## ", 1)[0]
     found = {name: re.findall(r"[A-Z][A-Z_]+[A-Z]", codes)
-             for name, codes in re.findall(r"(Contract gate|Freshness|Resolution):\s*([A-Z_,\s]+)\.", section)}
-    assert set(found) == set(REASON_CODES), f"DESIGN.md's reason code lists not found: {found}"
+             for name, codes in re.findall(r"^\| (Contract gate|Freshness|Resolution) [^|]*\|([A-Z_,\s]+)\|", section,
+                                           re.M)}
+    assert set(found) == set(FAMILIES) and all(found.values()), f"{ARCHITECTURE}: reason code table not found: {found}"
     return found
 
 
@@ -137,7 +117,7 @@ def test_suite_size() -> None:
 
 def test_every_reason_code_is_expected_somewhere() -> None:
     expected = {inc.get("reason_code") for inc in _expected_incidents()}
-    for family, codes in _design_codes().items():
+    for family, codes in _documented_codes().items():
         missing = [c for c in codes if c not in expected]
         assert not missing, f"no scenario in evals/scenarios expects the {family} reason codes {missing}"
 

@@ -7,9 +7,8 @@ from evidence import ConfigError, InvalidEvent
 from evidence._ingest import to_record
 from evidence._openlineage import DatasetNaming, map_run_event
 from evidence._policy import LineageEdge
-from support import SHARED
+from support import CONFORMANCE
 
-CONFORMANCE = SHARED / "conformance"
 NOW = datetime(2026, 3, 10, tzinfo=UTC)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,16 +13,16 @@ from detectors import Replay, load_scenario, replay
 from evidence import EvidenceRecord, evidence_id_for
 from guardrails._claims import Claim, ClaimKind
 from guardrails._scope import Scope
+from support import REFERENCE, ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
-SCENARIO_DIRS = (ROOT.parent / "shared" / "scenarios", ROOT / "evals" / "scenarios")
+SCENARIO_DIRS = (REFERENCE, ROOT / "evals" / "scenarios")
 
 ScopeFor = Callable[..., Scope]
 
 
 @pytest.fixture(scope="session")
 def scenario() -> Callable[[str], Replay]:
-    """Replay a scenario by name (shared references first, then the project's suite), once per session."""
+    """Replay a scenario by name (the reference examples first, then the project's suite), once per session."""
     cache: dict[str, Replay] = {}
 
     def get(name: str) -> Replay:

@@ -4,9 +4,9 @@ from click.testing import CliRunner
 
 from detectors import run_detectors
 from detectors._scenario import load_into, load_scenario
-from support import SHARED, bearer
+from support import REFERENCE, bearer
 
-SLOW = SHARED / "scenarios" / "spark_job_running_slow.yaml"
+SLOW = REFERENCE / "spark_job_running_slow.yaml"
 
 
 def _incident(client, store):

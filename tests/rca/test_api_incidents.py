@@ -1,9 +1,9 @@
 import json
 
 from detectors._scenario import load_scenario
-from support import SHARED, bearer
+from support import REFERENCE, bearer
 
-SPRING = load_scenario(SHARED / "scenarios" / "spring_missing_customer_id.yaml")
+SPRING = load_scenario(REFERENCE / "spring_missing_customer_id.yaml")
 
 
 def configure(client, admin) -> None:

@@ -3,7 +3,7 @@ import json
 import pytest
 
 from evidence import ConfigError
-from support import SHARED, bearer, deployment
+from support import CONFORMANCE, bearer, deployment
 
 BATCH = {"Content-Type": "application/cloudevents-batch+json"}
 
@@ -98,7 +98,7 @@ def test_openlineage_conformance_payloads_are_accepted_and_mapped(make_client, t
     client = make_client(auth=True)
     for name, types in [("openlineage_full_complete_event.json", ["JobRunCompleted", "DatasetWriteCommitted"]),
                         ("openlineage_spark_start_event.json", ["JobRunStarted"])]:
-        payload = json.loads((SHARED / "conformance" / name).read_text())
+        payload = json.loads((CONFORMANCE / name).read_text())
         response = client.post("/api/v1/lineage", json=payload, headers=bearer(tokens["jobs"]))
         assert response.status_code == 200, response.text
         assert [m["type"] for m in response.json()["mapped"]] == types
@@ -139,7 +139,7 @@ def test_a_bad_openlineage_event_names_the_field(client) -> None:
 
 def test_cdevents_are_accepted_on_the_events_endpoint(make_client, store, tokens) -> None:
     client = make_client(auth=True)
-    payload = json.loads((SHARED / "conformance" / "cdevents_service_deployed.json").read_text())
+    payload = json.loads((CONFORMANCE / "cdevents_service_deployed.json").read_text())
     from evidence._tokens import create_token
     myapp = create_token(store, "myapp-cd", "writer", ["svc://myapp"], client.app.state.clock())[1]
     assert client.post("/v1/events", json=payload, headers=bearer(tokens["checkout"])).status_code == 403

@@ -84,11 +84,11 @@ def test_reference_scenarios_pass_the_independent_checker() -> None:
     import subprocess
     import sys
 
-    from support import SHARED
+    from support import CHECKER, REFERENCE
 
-    scenarios = sorted(str(p) for p in (SHARED / "scenarios").glob("*.yaml"))
+    scenarios = sorted(str(p) for p in REFERENCE.glob("*.yaml"))
     run = subprocess.run(
-        [sys.executable, str(SHARED / "tools" / "check_replay.py"), *scenarios],
+        [sys.executable, str(CHECKER), *scenarios],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 from prometheus_client.parser import text_string_to_metric_families
 
 from detectors._scenario import load_into, load_scenario
-from support import ROOT, SHARED, bearer
+from support import REFERENCE, ROOT, bearer
 
-SPRING = load_scenario(SHARED / "scenarios" / "spring_missing_customer_id.yaml")
-SLOW = load_scenario(SHARED / "scenarios" / "spark_job_running_slow.yaml")
+SPRING = load_scenario(REFERENCE / "spring_missing_customer_id.yaml")
+SLOW = load_scenario(REFERENCE / "spark_job_running_slow.yaml")
 PAYMENTS = load_scenario(ROOT / "evals" / "scenarios" / "payments_healthy_topic.yaml")
 
 

@@ -11,10 +11,10 @@ from click.testing import CliRunner
 from detectors._scenario import load_into, load_scenario
 from evidence._store import Store
 from rca.cli import app as cli
-from support import ROOT, SHARED
+from support import REFERENCE, ROOT
 
 runner = CliRunner()
-SLOW = load_scenario(SHARED / "scenarios" / "spark_job_running_slow.yaml")
+SLOW = load_scenario(REFERENCE / "spark_job_running_slow.yaml")
 PAYMENTS = load_scenario(ROOT / "evals" / "scenarios" / "payments_healthy_topic.yaml")
 
 

@@ -16,8 +16,9 @@ SLOW = load_scenario(ROOT / "examples" / "scenarios" / "spark_job_running_slow.y
 def test_whoami_names_the_token_and_refuses_an_unknown_one(make_client, tokens) -> None:
     client = make_client(auth=True)
     assert client.get("/v1/whoami", headers=bearer(tokens["reader"])).json() == {
-        "name": "oncall", "role": "reader", "producers": []}
-    assert client.get("/v1/whoami", headers=bearer(tokens["checkout"])).json()["producers"] == ["svc://checkout-*"]
+        "name": "oncall", "role": "reader", "producers": [], "datasets": []}
+    checkout = client.get("/v1/whoami", headers=bearer(tokens["checkout"])).json()
+    assert (checkout["producers"], checkout["datasets"]) == (["svc://checkout-*"], ["ds://orders*"])
     refused = client.get("/v1/whoami", headers=bearer("rca_r_nope"))
     assert refused.status_code == 401 and refused.json()["error"] == "unauthorized"
 

@@ -596,21 +596,31 @@ async function renderChangeRequests(main) {
 }
 
 async function renderReadiness(main) {
-  const { items } = await api("/v1/readiness");
   const criterion = (c) => el("li", { class: c.met === null ? "unmeasured" : c.met ? "met" : "unmet" },
     el("strong", {}, `${c.met === null ? "–" : c.met ? "✓" : "✗"} ${c.name.replace(/_/g, " ")}`), " ",
     c.value === null ? na() : `${Math.round(c.value * 100)}%`, " ", el("span", { class: "muted" }, c.detail));
+  const row = (r) => el("tr", { "data-subject": r.subject },
+    el("td", { "data-label": "Subject" }, el("code", {}, r.subject)), el("td", { "data-label": "Kind" }, r.kind),
+    el("td", { class: "score", "data-label": "Score" }, r.score === null ? na() : `${r.score}%`),
+    el("td", {}, el("ul", { class: "criteria" }, r.criteria.map(criterion))),
+    el("td", {}, r.backlog.length ? el("ul", { class: "backlog" }, r.backlog.map((b) => el("li", {}, b)))
+      : "nothing to do"));
+  const body = el("tbody", {});
+  const more = el("div", { class: "more" });
   main.replaceChildren(el("h1", {}, "Readiness"),
     el("p", { class: "muted" }, "Minimum-observable readiness per dataset and producer: every criterion, and the "
       + "backlog that would raise the score. n/a: nothing to measure yet, left out of the score."),
     el("table", { id: "readiness", class: "grid cards" },
       el("thead", {}, el("tr", {}, ["Subject", "Kind", "Score", "Criteria", "Backlog"].map((h) => el("th", {}, h)))),
-      el("tbody", {}, items.length ? items.map((r) => el("tr", { "data-subject": r.subject },
-        el("td", { "data-label": "Subject" }, el("code", {}, r.subject)), el("td", { "data-label": "Kind" }, r.kind),
-        el("td", { class: "score", "data-label": "Score" }, r.score === null ? na() : `${r.score}%`),
-        el("td", {}, el("ul", { class: "criteria" }, r.criteria.map(criterion))),
-        el("td", {}, r.backlog.length ? el("ul", { class: "backlog" }, r.backlog.map((b) => el("li", {}, b)))
-          : "nothing to do"))) : el("tr", {}, el("td", { colspan: 5 }, "No evidence yet.")))));
+      body), more);
+  let shown = 0;
+  await pages("/v1/readiness", {}, (items, next) => {  // the server pages readiness: "Load more" for the rest
+    shown += items.length;
+    body.append(...items.map(row));
+    if (!shown) body.replaceChildren(el("tr", {}, el("td", { colspan: 5 }, "No evidence yet.")));
+    more.replaceChildren(next ? el("button", { type: "button", onclick: () => next().catch(showError) },
+      "Load more") : "");
+  });
 }
 
 // ---- routing ------------------------------------------------------------------------------------------------------

@@ -1,0 +1,80 @@
+"""The finding half of a detector pass in a process of its own, so that detection keeps its schedule under load.
+
+Inside `rca serve` the API's threads share one interpreter lock: with eight writers posting batches, a pass on
+a thread of that process got a ninth of it and ran 5-10 times slower than idle (issue 13, measured by
+benchmarks/schedule_bench.py). find_incidents reads and computes only, so it runs in a worker process with its
+own interpreter and database connection; the API process then writes the result in one short transaction
+(detectors.store_incidents) under its own write lock. The clock still comes from the API: `now` is an argument.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import threading
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from datetime import datetime
+from typing import Any
+
+from detectors import DetectSettings, find_incidents
+from evidence._store import Store
+
+log = logging.getLogger("rca.detect")
+_STORES: dict[str, Store] = {}  # in the worker: one store (one connection pool) per database, kept between passes
+
+Found = tuple[list[dict[str, Any]], list[dict[str, Any]]]
+
+
+def _find(database_url: str, now: datetime, settings: DetectSettings) -> Found:
+    store = _STORES.get(database_url)
+    if store is None:
+        store = _STORES[database_url] = Store.open(database_url)
+    findings: list[dict[str, Any]] = []
+    return find_incidents(store, now, settings, findings), findings
+
+
+def separable(database_url: str) -> bool:
+    """Whether another process can open the same database (not an in-memory SQLite)."""
+    return not (database_url.startswith("sqlite") and ("///" not in database_url or database_url.endswith(":memory:")))
+
+
+class DetectWorker:
+    """One spawned worker process, started on first use and started again if it dies."""
+
+    def __init__(self, database_url: str) -> None:
+        self.database_url = database_url
+        self._pool: ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def find(self, now: datetime, settings: DetectSettings) -> Found:
+        with self._lock:  # one pass at a time: a scheduled pass and POST /v1/detect take turns
+            try:
+                return self._executor().submit(_find, self.database_url, now, settings).result()
+            except BrokenProcessPool:
+                if self._closed:
+                    raise
+                log.error("the detector worker process died; starting a new one")
+                self._pool = None
+                return self._executor().submit(_find, self.database_url, now, settings).result()
+
+    def _executor(self) -> ProcessPoolExecutor:
+        if self._closed:
+            raise RuntimeError("the detector worker is shut down")
+        if self._pool is None:
+            # spawn, not fork: the API process has threads (and maybe open connections) a fork would copy.
+            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+        return self._pool
+
+    def close(self) -> None:
+        """Stop at once: the worker only reads, so a pass cut short loses nothing (the next start redoes it)."""
+        self._closed = True
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            processes = list(getattr(pool, "_processes", {}).values())  # the executor has no terminate of its own
+            pool.shutdown(wait=False, cancel_futures=True)
+            for process in processes:
+                process.terminate()
+            for process in processes:
+                process.join(5)
