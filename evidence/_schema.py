@@ -242,3 +242,30 @@ policy_drafts = Table(
     Column("decided_by", String(128)),
     Index(None, "dataset_urn", "kind"),
 )
+
+# The PR-bot's pull requests (rollout/): every onboarding or removal PR it opened on any forge, as last seen. For the
+# `local` forge (bare git repositories, demos and air-gapped fleets) this table is where the pull requests live.
+rollout_pull_requests = Table(
+    "rollout_pull_requests",
+    metadata,
+    Column("forge", String(16), primary_key=True),  # local | github | gitlab
+    Column("repo", String(255), primary_key=True),  # owner/name, group/project, or the local repository's name
+    Column("number", Integer, primary_key=True),  # the forge's PR / MR number (GitLab's iid)
+    Column("kind", String(16), nullable=False),  # onboard | remove
+    Column("branch", String(255), nullable=False),
+    Column("base", String(255), nullable=False),
+    Column("archetype", String(32), nullable=False),
+    Column("title", String(255), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("state", String(16), nullable=False),  # open | closed | merged
+    Column("url", String(1024), nullable=False),
+    Column("head_sha", String(64), nullable=False),
+    Column("sdk_version", String(64), nullable=False),
+    Column("ring", Integer, nullable=False),
+    Column("dry_run", String(16), nullable=False),  # passed | failed | not_run
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("closed_at", UTCDateTime()),
+    Column("merged_at", UTCDateTime()),
+    Index(None, "forge", "repo", "branch"),
+)

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-SOURCES = ("pyproject.toml", "README.md", "evidence", "detectors", "guardrails", "copilot", "evals", "rca",
+SOURCES = ("pyproject.toml", "README.md", "evidence", "detectors", "guardrails", "copilot", "evals", "rca", "rollout",
            "prompts", "examples")
 
 PROBE = """

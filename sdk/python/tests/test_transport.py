@@ -124,6 +124,7 @@ def test_a_connection_the_server_closed_is_replaced_once_without_failing_the_req
         first = transport.send(HttpRequest("POST", url, body=b"[]", timeout=2.0))
         time.sleep(0.05)  # the server has closed its end by now
         second = transport.send(HttpRequest("POST", url, body=b"[]", timeout=2.0))
+        thread.join(5)  # the server notes the second peer after its answer went out: wait for that, not a race
     finally:
         listener.close()
         transport.close()

@@ -1,0 +1,1 @@
+"""orders-rollup-job: revenue per day and currency, from the orders feed."""

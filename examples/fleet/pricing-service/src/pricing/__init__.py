@@ -1,0 +1,1 @@
+"""pricing-service: quotes prices and writes each quote to Kafka."""

@@ -1,0 +1,111 @@
+"""GitLab (gitlab.com or self-managed) through python-gitlab: the branch is one commit written by the Commits API
+(create/update/delete actions on the base, forced onto the bot's branch), the pull request a merge request."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import gitlab
+from gitlab.exceptions import GitlabError
+
+from rollout._forge import Checkout, clone_at, remote_path
+from rollout._git import BranchHead, changes, git, recorded_tree
+from rollout._model import PullRequest, PullRequestDraft, PullRequestState, RolloutError
+
+T = TypeVar("T")
+
+_STATES: dict[str, PullRequestState] = {"opened": "open", "merged": "merged", "closed": "closed", "locked": "closed"}
+
+
+class GitLabForge:
+    kind = "gitlab"
+
+    def __init__(self, token: str, url: str = "https://gitlab.com") -> None:
+        if not token:
+            raise RolloutError("the gitlab forge needs a token: set RCA_ROLLOUT_GITLAB_TOKEN (scope api)")
+        self.client = gitlab.Gitlab(url, private_token=token, timeout=30, retry_transient_errors=False)
+        self._projects: dict[str, Any] = {}
+
+    @staticmethod
+    def _call(what: str, call: Callable[[], T]) -> T:
+        try:
+            return call()
+        except GitlabError as exc:
+            raise RolloutError(f"GitLab refused {what} (HTTP {exc.response_code}: {str(exc.error_message)[:300]}); "
+                               "check the token's access to the project") from exc
+
+    def _project(self, repo: str) -> Any:
+        if repo not in self._projects:
+            self._projects[repo] = self._call(f"reading {repo}", lambda: self.client.projects.get(repo))
+        return self._projects[repo]
+
+    def checkout(self, source: Path, workdir: Path) -> Checkout:
+        repo = remote_path(source)
+        project = self._project(repo)
+        base = str(project.default_branch)
+        branch = self._call(f"reading {repo}'s {base}", lambda: project.branches.get(base))
+        return clone_at(source, workdir.resolve() / repo.replace("/", "--"), repo, base, str(branch.commit["id"]))
+
+    def find_pull_request(self, repo: str, branch: str) -> PullRequest | None:
+        project = self._project(repo)
+        found = self._call(f"listing {repo}'s merge requests", lambda: project.mergerequests.list(
+            source_branch=branch, state="all", get_all=True))
+        mine = [mr.attributes for mr in found if mr.attributes["source_branch"] == branch]
+        return self._pull_request(repo, max(mine, key=lambda mr: mr["iid"])) if mine else None
+
+    def branch_head(self, repo: str, branch: str) -> BranchHead | None:
+        project = self._project(repo)
+        try:
+            found = project.branches.get(branch)
+        except GitlabError as exc:
+            if exc.response_code == 404:
+                return None
+            raise RolloutError(f"GitLab refused reading {repo}'s {branch} (HTTP {exc.response_code})") from exc
+        return BranchHead(str(found.commit["id"]), recorded_tree(str(found.commit["message"])))
+
+    def push(self, checkout: Checkout, branch: str) -> str:
+        project = self._project(checkout.repo)
+        actions: list[dict[str, Any]] = []
+        for change in changes(checkout.path, checkout.base_sha):
+            if change.content is None:
+                actions.append({"action": "delete", "file_path": change.path})
+                continue
+            existed = _exists(checkout.path, checkout.base_sha, change.path)
+            actions.append({"action": "update" if existed else "create", "file_path": change.path,
+                            "content": base64.b64encode(change.content).decode(), "encoding": "base64",
+                            "execute_filemode": change.executable})
+        message = git("log", "-1", "--format=%B", "HEAD", cwd=checkout.path)
+        who = git("log", "-1", "--format=%an%x00%ae", "HEAD", cwd=checkout.path).strip().split("\0")
+        commit = self._call(f"writing {branch}", lambda: project.commits.create({
+            "branch": branch, "start_sha": checkout.base_sha, "force": True, "commit_message": message,
+            "author_name": who[0], "author_email": who[1], "actions": actions}))
+        return str(commit.id)
+
+    def open_pull_request(self, repo: str, draft: PullRequestDraft) -> PullRequest:
+        project = self._project(repo)
+        made = self._call(f"opening a merge request on {repo}", lambda: project.mergerequests.create({
+            "source_branch": draft.branch, "target_branch": draft.base, "title": draft.title,
+            "description": draft.body, "labels": ",".join(draft.labels), "remove_source_branch": True}))
+        return self._pull_request(repo, made.attributes)
+
+    def update_pull_request(self, repo: str, number: int, draft: PullRequestDraft) -> PullRequest:
+        project = self._project(repo)
+        done = self._call(f"updating {repo}!{number}", lambda: project.mergerequests.update(
+            number, {"title": draft.title, "description": draft.body}))
+        return self._pull_request(repo, done)
+
+    def _pull_request(self, repo: str, data: dict[str, Any]) -> PullRequest:
+        return PullRequest(self.kind, repo, int(data["iid"]), str(data["web_url"]), str(data["source_branch"]),
+                           str(data["target_branch"]), str(data["title"]), _STATES.get(str(data["state"]), "closed"),
+                           str(data.get("sha") or ""))
+
+
+def _exists(work: Path, sha: str, path: str) -> bool:
+    try:
+        git("cat-file", "-e", f"{sha}:{path}", cwd=work)
+    except RolloutError:
+        return False
+    return True
