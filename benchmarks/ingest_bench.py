@@ -19,11 +19,11 @@ from pathlib import Path
 
 import httpx
 import orjson
-from sqlalchemy import create_engine, text
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from _postgres import reset_postgres  # noqa: E402
 from _server import rca_server  # noqa: E402
 
 from evidence._ingest import to_record  # noqa: E402
@@ -87,14 +87,6 @@ def raw_rate(database_url: str, events: list[dict], batch: int) -> float:
         with store.engine.begin() as conn:
             conn.execute(evidence.insert(), rows[i : i + batch])
     return len(rows) / (time.perf_counter() - start)
-
-
-def reset_postgres(url: str) -> None:
-    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
 
 
 def main() -> int:

@@ -30,6 +30,7 @@ from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from _postgres import reset_postgres
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
@@ -119,15 +120,6 @@ def gate_rate(bootstrap: str, topic: str, records: int, url: str, members: int) 
     return records / elapsed
 
 
-def fresh_postgres(url: str) -> str:
-    store = Store.open(url)
-    with store.engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    store.close()
-    return url
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true")
@@ -152,9 +144,9 @@ def main(argv: list[str] | None = None) -> int:
     postgres = os.environ.get("RCA_TEST_POSTGRES_URL")
     if postgres:
         summary["gate_one_postgres_records_per_s"] = round(gate_rate(bootstrap, topic, records,
-                                                                     fresh_postgres(postgres), 1))
+                                                                     reset_postgres(postgres), 1))
         summary["gate_two_postgres_records_per_s"] = round(gate_rate(bootstrap, topic, records,
-                                                                     fresh_postgres(postgres), 2))
+                                                                     reset_postgres(postgres), 2))
     print(f"gate from Kafka vs a bare confluent-kafka consumer: {records:,} records, {PARTITIONS} partitions, "
           f"load {load:.2f} at start")
     print(f"  bare consumer                   {raw:>10,.0f} records/s")
