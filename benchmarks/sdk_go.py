@@ -1,6 +1,6 @@
 """What autopilot-go costs its host: `go test -bench` of sdk/go, summed up in one JSON line.
 
-    .venv/bin/python benchmarks/sdk_go.py            # about two minutes
+    .venv/bin/python benchmarks/sdk_go.py            # about three minutes
     .venv/bin/python benchmarks/sdk_go.py --quick    # about 30 seconds
 
 Emit's ns/op and allocs/op (disabled, enabled with the backend up and down), Emit's p50 and p99, the SDK's
