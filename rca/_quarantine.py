@@ -19,6 +19,7 @@ from evidence import Contract, RcaError
 
 DEAD_LETTER = "{topic}.rca-rejected"
 OUTPUT_SUFFIXES = (".rca-rejected", ".rca-valid")
+MAX_TOPIC = 249  # Kafka refuses longer topic names, and the batch would be read again forever
 FLUSH_TIMEOUT_S = 30.0
 
 
@@ -46,9 +47,25 @@ def contract_version(contract: Contract) -> str:
 
 def destinations(contract: Contract, topic: str) -> tuple[str, str | None]:
     """(dead-letter topic, valid topic or None) of a record of this topic under this contract."""
-    dead = (contract.dead_letter_topic or DEAD_LETTER).replace("{topic}", topic)
-    valid = contract.valid_topic.replace("{topic}", topic) if contract.valid_topic else None
+    dead = _render(contract.dead_letter_topic or DEAD_LETTER, topic)
+    valid = _render(contract.valid_topic, topic) if contract.valid_topic else None
     return dead, valid
+
+
+def _render(template: str, topic: str) -> str:
+    """The template with {topic} replaced, kept within Kafka's 249 characters.
+
+    When the record's topic makes the name too long, {topic} becomes the topic's head, a dash and 12 hex digits
+    of its SHA-256: the suffix (".rca-rejected") stays, and two long topics that share a head stay apart."""
+    name = template.replace("{topic}", topic)
+    uses = template.count("{topic}")
+    if len(name) <= MAX_TOPIC or not uses:
+        return name
+    digest = hashlib.sha256(topic.encode()).hexdigest()[:12]
+    excess = len(name) - MAX_TOPIC
+    keep = len(topic) - -(-excess // uses) - len(digest) - 1  # ceil(excess / uses) fewer characters per use
+    # A template whose own text leaves fewer than 13 characters for {topic} is cut at 249: still a legal name.
+    return template.replace("{topic}", f"{topic[:max(keep, 0)]}-{digest}")[:MAX_TOPIC]
 
 
 class Quarantine:
