@@ -9,8 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from detectors._gate import ContractBreak
-from evidence import EvidenceRecord, iso
-from evidence._store import Store
+from evidence import EventType, EvidenceRecord, Store, iso
 
 # A failed deploy changed nothing; a rollback did (it is a deploy of older code).
 _CHANGES = ("succeeded", "rolled_back")
@@ -26,7 +25,7 @@ def shipped(deploys: Iterable[EvidenceRecord]) -> list[EvidenceRecord]:
     in time) or when an earlier start-up already reported it (the first replica up is when it shipped); one
     without a version is the SDK's fallback and names no deploy (issue 13).
     """
-    changes = sorted((r for r in deploys if r.type == "DeploymentEvent"
+    changes = sorted((r for r in deploys if r.type == EventType.DEPLOYMENT
                       and r.data.get("status", "succeeded") in _CHANGES), key=lambda r: (r.event_time, r.evidence_id))
     reported = {(r.producer_urn, r.data.get("version")) for r in changes if r.data.get("source") != "startup"}
     kept: list[EvidenceRecord] = []
@@ -125,7 +124,7 @@ def stored_deploys(store: Store, producers: Iterable[str], since: datetime, unti
     wanted = sorted(set(producers))
     if not wanted:
         return []
-    found = store.records(producer_urns=wanted, types=["DeploymentEvent"], since=since - DEPLOY_FOLD_LOOKBACK,
+    found = store.records(producer_urns=wanted, types=[EventType.DEPLOYMENT], since=since - DEPLOY_FOLD_LOOKBACK,
                           until=until)
     return [d for d in found if d.ingest_time <= now]
 

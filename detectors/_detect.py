@@ -32,16 +32,30 @@ from detectors._incidents import (
     freshness_incident,
 )
 from detectors._runs import by_dataset_and_producer
-from evidence import Contract, EvidenceRecord, FreshnessPolicy, RcaError, iso, utc
-from evidence._bounds import INT64_MAX, time_error, urn_error
-from evidence._schema import incidents
-from evidence._store import Store
+from evidence import (
+    FIELD_REASONS,
+    INT64_MAX,
+    Contract,
+    EventType,
+    EvidenceRecord,
+    FreshnessPolicy,
+    RcaError,
+    ReasonCode,
+    Store,
+    incidents,
+    iso,
+    parse_time,
+    time_error,
+    urn_error,
+    utc,
+)
 
 DRIFT_DEPLOY_WINDOW_MINUTES = 60
 _FEW_POLICIES = 1000
-_FRESHNESS_TYPES = ("JobRunStarted", "JobRunCompleted", "JobRunFailed", "DatasetWriteCommitted", "DeploymentEvent")
+_FRESHNESS_TYPES = (EventType.RUN_STARTED, EventType.RUN_COMPLETED, EventType.RUN_FAILED, EventType.COMMITTED,
+                    EventType.DEPLOYMENT)
 _INCIDENT_ID = re.compile(r"^inc_[0-9a-f]{16}$")
-_REASON_ORDER = ("UNDECODABLE_MESSAGE", "REQUIRED_FIELD_MISSING", "NULL_NOT_ALLOWED", "TYPE_MISMATCH", "ENUM_VIOLATION")
+_REASON_ORDER = (ReasonCode.UNDECODABLE_MESSAGE, *FIELD_REASONS)
 
 
 @dataclass(frozen=True)
@@ -196,9 +210,9 @@ def _freshness(store: Store, policies: list[FreshnessPolicy], now: datetime,
         records = store.records(dataset_urns=datasets, producer_urns=producers, types=_FRESHNESS_TYPES, since=since,
                                 until=now, ordered=False)
     else:
-        records = store.records(types=[t for t in _FRESHNESS_TYPES if t != "DeploymentEvent"], since=since, until=now,
-                                ordered=False)
-        records += store.records(dataset_urns=datasets, producer_urns=producers, types=["DeploymentEvent"],
+        records = store.records(types=[t for t in _FRESHNESS_TYPES if t != EventType.DEPLOYMENT], since=since,
+                                until=now, ordered=False)
+        records += store.records(dataset_urns=datasets, producer_urns=producers, types=[EventType.DEPLOYMENT],
                                  since=since, until=now, ordered=False)
     by_dataset, by_producer = by_dataset_and_producer(records)
 
@@ -270,11 +284,11 @@ def _contracts(store: Store, contracts: list[Contract], now: datetime, settings:
 def _drift(store: Store, now: datetime) -> list[dict[str, Any]]:
     by_topic: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for request in list_change_requests(store, status="open"):
-        if datetime.fromisoformat(request["first_seen_time"].replace("Z", "+00:00")) <= now:
+        if parse_time(request["first_seen_time"]) <= now:
             by_topic[request["topic"]].append(request)
     found = []
     for _, requests in sorted(by_topic.items()):
-        first_seen = min(datetime.fromisoformat(r["first_seen_time"].replace("Z", "+00:00")) for r in requests)
+        first_seen = min(parse_time(r["first_seen_time"]) for r in requests)
         incident = drift_incident(requests, first_seen)
         producer = incident["producer_urn"]
         if producer:
@@ -331,10 +345,10 @@ def decode_incident_cursor(cursor: str) -> tuple[str, str, datetime, str]:
     """What a GET /v1/incidents cursor continues after; ValueError for anything this server did not issue."""
     try:
         urn, kind, detected, incident = orjson.loads(base64.urlsafe_b64decode(cursor.encode()))
-        moment = datetime.fromisoformat(str(detected).replace("Z", "+00:00"))
+        moment = parse_time(str(detected))
         if not (isinstance(urn, str) and isinstance(kind, str) and isinstance(incident, str)
                 and _INCIDENT_ID.match(incident) and urn_error(urn) is None and kind.isalpha()
-                and moment.tzinfo is not None and time_error(moment) is None):
+                and time_error(moment) is None):
             raise ValueError(cursor)
         return urn, kind, utc(moment), incident
     except (ValueError, TypeError, UnicodeError, orjson.JSONDecodeError) as exc:

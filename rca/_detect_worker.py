@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from detectors import DetectSettings, find_incidents
-from evidence._store import Store
+from evidence import Store
 
 log = logging.getLogger("rca.detect")
 _STORES: dict[str, Store] = {}  # in the worker: one store (one connection pool) per database, kept between passes
