@@ -7,13 +7,14 @@ their findings into incidents.
         print(incident["reason_code"], incident["first_bad_time"], incident["correlated_deploys"][:1])
 """
 
-from detectors._configs import compile_stored
+from detectors._configs import ActiveConfigs, active_configs, compile_stored
 from detectors._contract import ContractValidator, Violation, compile_contract
 from detectors._detect import (
     DetectionResult,
     DetectSettings,
     UnknownIncident,
     find_incidents,
+    find_stored_incidents,
     mark_false_positive,
     run_detectors,
     store_incidents,
@@ -34,6 +35,7 @@ from detectors._watermark import policy_day
 from detectors._wire import decode_kafka_bytes
 
 __all__ = [
+    "ActiveConfigs",
     "ChangeRequestError",
     "ContractBreak",
     "ContractValidator",
@@ -58,6 +60,7 @@ __all__ = [
     "Violation",
     "WatermarkDay",
     "accept",
+    "active_configs",
     "approve",
     "bad_rate_per_minute",
     "commit_order",
@@ -72,6 +75,7 @@ __all__ = [
     "evaluate_freshness",
     "failure_class",
     "find_incidents",
+    "find_stored_incidents",
     "get_change_request",
     "intake_kafka",
     "intake_records",

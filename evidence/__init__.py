@@ -52,6 +52,7 @@ from evidence._migrate import current_revision, head_revision
 from evidence._offsets import add_offsets, covered
 from evidence._openlineage import DatasetNaming, map_run_event
 from evidence._policy import Contract, FreshnessPolicy, LineageEdge, Mapping, Watermark
+from evidence._reader import EvidenceReader, MemoryReader
 from evidence._record import (
     GATE_OBSERVATION,
     EvidenceRecord,
@@ -121,6 +122,7 @@ __all__ = [
     "DatasetNaming",
     "EventType",
     "EvidenceQuery",
+    "EvidenceReader",
     "EvidenceRecord",
     "FreshnessPolicy",
     "GateCounter",
@@ -129,6 +131,7 @@ __all__ = [
     "InvalidEvent",
     "LineageEdge",
     "Mapping",
+    "MemoryReader",
     "MissingOffset",
     "RcaError",
     "ReasonCode",
