@@ -8,6 +8,7 @@ and answers made only of claims the verifier accepted.
 """
 
 import os
+from typing import TYPE_CHECKING, Any
 
 from copilot._chat import NO_EVIDENCE, ChatAnswer, ChatError, IntentComposer, ask, find_incident
 from copilot._composer import Composer, EvidenceItem, ModelError, Question, ScriptedComposer
@@ -16,6 +17,9 @@ from copilot._rca import RCA_QUESTION, build_rca, rca_from_scope
 from copilot._retrieval import evidence_items, incident_scope, rca_clock
 from copilot._semantic import SemanticSearch
 from copilot._template import TemplateComposer
+
+if TYPE_CHECKING:
+    from copilot._langchain import openai_compatible
 
 
 def default_composer() -> Composer:
@@ -52,6 +56,16 @@ __all__ = [
     "evidence_items",
     "find_incident",
     "incident_scope",
+    "openai_compatible",
     "rca_clock",
     "rca_from_scope",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # Imported on first use: langchain takes a second to import, and only a configured model needs it.
+    if name == "openai_compatible":
+        from copilot._langchain import openai_compatible
+
+        return openai_compatible
+    raise AttributeError(f"module 'copilot' has no attribute {name!r}")

@@ -21,9 +21,7 @@ from copilot._retrieval import incident_scope
 from copilot._semantic import SemanticSearch
 from copilot._template import TemplateComposer
 from detectors import stored_incident, stored_incidents
-from evidence import RcaError, iso
-from evidence._schema import chat_sessions, chat_turns
-from evidence._store import Store
+from evidence import RcaError, Store, chat_sessions, chat_turns, iso
 from guardrails import ClaimKind, Draft, RejectedClaim, VerifiedClaim
 
 NO_EVIDENCE = "I have no evidence for that."

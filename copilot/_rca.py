@@ -11,8 +11,8 @@ import guardrails
 from copilot._composer import Composer, ModelError, Question
 from copilot._retrieval import evidence_items, incident_scope
 from copilot._template import TemplateComposer
-from evidence._store import Store
-from guardrails import CAUSE_KINDS, ClaimKind, RejectedClaim, Scope, VerifiedClaim
+from evidence import EventType, Store
+from guardrails import CAUSE_FOR_REASON, CAUSE_KINDS, ClaimKind, RejectedClaim, Scope, VerifiedClaim
 
 log = logging.getLogger("rca.copilot")
 
@@ -21,11 +21,6 @@ RCA_QUESTION = "What failed, since when, what changed behind it, and what proves
 _CAUSE_ORDER = (ClaimKind.DEPLOY_CORRELATED, ClaimKind.CODE_CHANGED, ClaimKind.JOB_FAILED, ClaimKind.JOB_SLOW,
                 ClaimKind.JOB_RUNNING, ClaimKind.JOB_NOT_TRIGGERED, ClaimKind.WRONG_PARTITION,
                 ClaimKind.PARTIAL_WRITE, ClaimKind.UPSTREAM_LATE)
-_PREFERRED = {
-    "JOB_NOT_TRIGGERED": ClaimKind.JOB_NOT_TRIGGERED, "JOB_FAILED": ClaimKind.JOB_FAILED,
-    "JOB_RUNNING_SLOW": ClaimKind.JOB_SLOW, "WRONG_PARTITION": ClaimKind.WRONG_PARTITION,
-    "PARTIAL_WRITE": ClaimKind.PARTIAL_WRITE, "UPSTREAM_DATA_LATE": ClaimKind.UPSTREAM_LATE,
-}
 # What the model sees at most: the incident's own evidence first, then the rest of the scope by time.
 _MAX_ITEMS = 80
 
@@ -33,7 +28,7 @@ _MAX_ITEMS = 80
 def question_for(scope: Scope, text: str = RCA_QUESTION, history: tuple[dict[str, Any], ...] = ()) -> Question:
     incident = scope.incident
     own = [scope.records[i] for i in incident.get("evidence_ids") or [] if i in scope.records]
-    deploys = [r for r in scope.records.values() if r.type == "DeploymentEvent"]
+    deploys = [r for r in scope.records.values() if r.type == EventType.DEPLOYMENT]
     rest = sorted((r for r in scope.records.values() if r not in own and r not in deploys),
                   key=lambda r: (r.event_time, r.evidence_id), reverse=True)
     chosen = {r.evidence_id: r for r in [*own, *deploys, *rest][:_MAX_ITEMS]}
@@ -120,6 +115,6 @@ def _most_likely_cause(reason_code: str, accepted: list[VerifiedClaim]) -> Verif
     causes = [c for c in accepted if c.kind in CAUSE_KINDS]
     if not causes:
         return None
-    preferred = _PREFERRED.get(reason_code)
-    order = [preferred, *_CAUSE_ORDER] if preferred else list(_CAUSE_ORDER)
+    # The claim that best explains the reason code first (CAUSE_FOR_REASON's first), then every cause by _CAUSE_ORDER.
+    order = [*CAUSE_FOR_REASON.get(reason_code, ())[:1], *_CAUSE_ORDER]
     return min(causes, key=lambda c: order.index(c.kind))

@@ -14,23 +14,29 @@ from typing import Any
 
 from copilot._composer import EvidenceItem
 from detectors import stored_incidents
-from evidence import EvidenceRecord, LineageEdge, iso, utc
-from evidence._configs import CONTRACT, LINEAGE, POLICY, Configs
-from evidence._store import Store
+from evidence import (
+    CONTRACT,
+    LINEAGE,
+    POLICY,
+    Configs,
+    EventType,
+    EvidenceRecord,
+    LineageEdge,
+    Store,
+    iso,
+    parse_utc,
+)
 from guardrails import Scope
 
 _EXCERPT_CHARS = 800
-_RUN_TYPES = ("JobRunStarted", "JobRunCompleted", "JobRunFailed", "DatasetWriteCommitted", "DeploymentEvent")
+_RUN_TYPES = (EventType.RUN_STARTED, EventType.RUN_COMPLETED, EventType.RUN_FAILED, EventType.COMMITTED,
+              EventType.DEPLOYMENT)
 
 
 def rca_clock(incident: dict[str, Any]) -> datetime:
     """An RCA is computed at the incident's last detection, so the same stored incident always reads the same."""
     moment = incident.get("updated_at") or incident.get("detected_at") or incident["first_bad_time"]
-    return utc(datetime.fromisoformat(str(moment).replace("Z", "+00:00")))
-
-
-def _time(value: str | None) -> datetime | None:
-    return utc(datetime.fromisoformat(value.replace("Z", "+00:00"))) if value else None
+    return parse_utc(str(moment))
 
 
 def _visible(records: Iterable[EvidenceRecord], now: datetime) -> dict[str, EvidenceRecord]:
@@ -45,7 +51,7 @@ def incident_scope(store: Store, incident: dict[str, Any], now: datetime | None 
     policy = next((p for p in configs.specs(POLICY) if p.dataset_urn == dataset), None)
     contract = next((c for c in configs.specs(CONTRACT) if c.dataset_urn == dataset), None)
     producer = incident.get("producer_urn") or (policy.producer_urn if policy else None)
-    first_bad = _time(incident.get("first_bad_time")) or now
+    first_bad = parse_utc(incident["first_bad_time"]) if incident.get("first_bad_time") else now
     records: dict[str, EvidenceRecord] = dict(store.get_many(incident.get("evidence_ids") or []))
     counters = []
     upstream: list[dict[str, Any]] = []
@@ -58,7 +64,7 @@ def incident_scope(store: Store, incident: dict[str, Any], now: datetime | None 
                     if isinstance(p, dict)]
         deployers = sorted({p for p in [producer, *breaking] if isinstance(p, str) and p})
         if deployers:
-            records.update(_visible(store.records(producer_urns=deployers, types=["DeploymentEvent"],
+            records.update(_visible(store.records(producer_urns=deployers, types=[EventType.DEPLOYMENT],
                                                   since=first_bad - timedelta(days=1), until=now), now))
         if producer:
             _add_last_deploy(store, producer, now, records)
@@ -71,7 +77,7 @@ def incident_scope(store: Store, incident: dict[str, Any], now: datetime | None 
             _add_last_deploy(store, producer, now, records)
         inputs = _inputs(records.values(), configs.specs(LINEAGE), dataset)
         if inputs:
-            records.update(_visible(store.records(dataset_urns=inputs, types=["DatasetWriteCommitted"],
+            records.update(_visible(store.records(dataset_urns=inputs, types=[EventType.COMMITTED],
                                                   since=now - timedelta(days=2), until=now), now))
             upstream = [i for urn in inputs for i in stored_incidents(store, dataset_urn=urn)]
     return Scope(incident=incident, now=now, records=records, policy=policy, contract=contract,
@@ -81,7 +87,7 @@ def incident_scope(store: Store, incident: dict[str, Any], now: datetime | None 
 
 def _add_last_deploy(store: Store, producer: str, now: datetime, records: dict[str, EvidenceRecord]) -> None:
     """The producer's last deploy however old: "no deploy since the last good point" needs it in scope."""
-    last_deploy = store.latest(producer, "DeploymentEvent", now)
+    last_deploy = store.latest(producer, EventType.DEPLOYMENT, now)
     if last_deploy is not None:
         records.update(_visible([last_deploy], now))
 
@@ -89,7 +95,7 @@ def _add_last_deploy(store: Store, producer: str, now: datetime, records: dict[s
 def _inputs(records: Iterable[EvidenceRecord], edges: list[LineageEdge], dataset: str) -> list[str]:
     found = {e.upstream for e in edges if e.downstream == dataset}
     for record in records:
-        if record.type == "JobRunStarted":
+        if record.type == EventType.RUN_STARTED:
             found.update(str(d) for d in record.data.get("input_datasets") or [])
     found.discard(dataset)
     return sorted(found)
@@ -98,19 +104,19 @@ def _inputs(records: Iterable[EvidenceRecord], edges: list[LineageEdge], dataset
 def summary_line(record: EvidenceRecord) -> str:
     """One line from structured fields only (never from free text inside the payload)."""
     data, at = record.data, iso(record.event_time)
-    if record.type == "DeploymentEvent":
+    if record.type == EventType.DEPLOYMENT:
         return (f"DeploymentEvent {data.get('service')} {data.get('version')} (status {data.get('status', 'succeeded')}"
                 f", commit {data.get('commit')}) from {record.producer_urn} at {at}")
-    if record.type == "JobRunStarted":
+    if record.type == EventType.RUN_STARTED:
         return f"JobRunStarted run {record.run_id} of {record.producer_urn}, code_ref {data.get('code_ref')}, at {at}"
-    if record.type == "JobRunCompleted":
+    if record.type == EventType.RUN_COMPLETED:
         return f"JobRunCompleted run {record.run_id} of {record.producer_urn} after {data.get('duration_s')} s at {at}"
-    if record.type == "JobRunFailed":
+    if record.type == EventType.RUN_FAILED:
         return f"JobRunFailed run {record.run_id} of {record.producer_urn} after {data.get('duration_s')} s at {at}"
-    if record.type == "DatasetWriteCommitted":
+    if record.type == EventType.COMMITTED:
         return (f"DatasetWriteCommitted to {record.dataset_urn} version {data.get('commit_version')}, partitions "
                 f"{data.get('output_partitions_written')}, {data.get('rows_written')} rows, at {at}")
-    if record.type == "GateObservation":
+    if record.type == EventType.GATE_OBSERVATION:
         outcome = f"{record.reason_code} {record.field or ''}".strip() if record.reason_code else "passed the contract"
         return f"GateObservation {record.source_ref} of {record.dataset_urn or 'no dataset'}: {outcome}, at {at}"
     return f"{record.type} {record.source_ref} at {at}"

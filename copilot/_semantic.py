@@ -8,8 +8,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from copilot._retrieval import summary_line
-from evidence import EvidenceRecord
-from evidence._store import Store
+from evidence import EvidenceRecord, Store
 
 _INCIDENTS_INDEXED = 500
 _REMEMBERED = 200_000  # entries this process knows it has added; past it the memory starts over (re-adds are safe)

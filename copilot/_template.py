@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from copilot._composer import EvidenceItem, Question
+from evidence import EventType, ReasonCode
 from guardrails import Claim, ClaimKind, Draft
 
 # How many of the baseline runs a slowness claim cites: enough to show the habit, not the whole week.
@@ -76,33 +77,33 @@ def _freshness(incident: dict[str, Any], items: list[EvidenceItem]) -> list[Clai
     facts, run = incident["facts"], incident.get("correlated_run") or {}
     reason = incident["reason_code"]
     claims: list[Claim] = []
-    last_commit = _item_at(items, "DatasetWriteCommitted", incident.get("last_good_time"))
+    last_commit = _item_at(items, EventType.COMMITTED, incident.get("last_good_time"))
     if last_commit:
         claims.append(Claim(kind=ClaimKind.FRESHNESS_BREACH, evidence_ids=[last_commit.evidence_id],
                             params={"current_watermark": incident.get("current_watermark"),
                                     "expected_watermark": incident.get("expected_watermark")}))
         claims.append(Claim(kind=ClaimKind.LAST_GOOD, evidence_ids=[last_commit.evidence_id]))
-    if reason == "JOB_NOT_TRIGGERED":
+    if reason == ReasonCode.JOB_NOT_TRIGGERED:
         own = incident["evidence_ids"]
-        habit = [i.evidence_id for i in items if i.type == "JobRunStarted" and i.evidence_id in own]
+        habit = [i.evidence_id for i in items if i.type == EventType.RUN_STARTED and i.evidence_id in own]
         claims.append(Claim(kind=ClaimKind.JOB_NOT_TRIGGERED, evidence_ids=habit))
-    elif reason == "JOB_FAILED" and run.get("terminal_evidence_id"):
+    elif reason == ReasonCode.JOB_FAILED and run.get("terminal_evidence_id"):
         claims.append(Claim(kind=ClaimKind.JOB_FAILED, evidence_ids=[run["terminal_evidence_id"]],
                             params={"failure_class": incident.get("failure_class") or "other"}))
-    elif reason == "JOB_RUNNING_SLOW" and run.get("evidence_id"):
+    elif reason == ReasonCode.JOB_RUNNING_SLOW and run.get("evidence_id"):
         claims.append(Claim(kind=ClaimKind.JOB_RUNNING, evidence_ids=[run["evidence_id"]]))
         baseline = (facts.get("baseline_evidence_ids") or [])[-_BASELINE_CITED:]
         if facts.get("baseline_duration_s") and baseline:
             claims.append(Claim(kind=ClaimKind.JOB_SLOW, evidence_ids=[run["evidence_id"], *baseline],
                                 params={"running_for_s": facts.get("running_for_s"),
                                         "baseline_s": facts.get("baseline_duration_s")}))
-    elif reason in ("WRONG_PARTITION", "PARTIAL_WRITE"):
+    elif reason in (ReasonCode.WRONG_PARTITION, ReasonCode.PARTIAL_WRITE):
         claims += _commit_claims(incident, items, reason)
-    elif reason == "UPSTREAM_DATA_LATE":
+    elif reason == ReasonCode.UPSTREAM_DATA_LATE:
         claims += _upstream_claims(incident, items)
     for deploy in incident.get("correlated_deploys") or []:
         cited = next((i for i in items if i.evidence_id == deploy.get("evidence_id")), None)
-        if cited is not None and cited.type == "JobRunStarted":
+        if cited is not None and cited.type == EventType.RUN_STARTED:
             claims.append(Claim(kind=ClaimKind.CODE_CHANGED, evidence_ids=[deploy["evidence_id"]]))
         else:
             claims += _deploy_claims({"correlated_deploys": [deploy]})
@@ -112,13 +113,13 @@ def _freshness(incident: dict[str, Any], items: list[EvidenceItem]) -> list[Clai
 def _commit_claims(incident: dict[str, Any], items: list[EvidenceItem], reason: str) -> list[Claim]:
     run = incident.get("correlated_run") or {}
     scheduled = incident["facts"].get("scheduled_time") or ""
-    commits = [i.evidence_id for i in items if i.type == "DatasetWriteCommitted"
+    commits = [i.evidence_id for i in items if i.type == EventType.COMMITTED
                and i.evidence_id in incident["evidence_ids"] and i.time >= scheduled]
-    if reason == "WRONG_PARTITION" and not commits and run.get("terminal_evidence_id"):
+    if reason == ReasonCode.WRONG_PARTITION and not commits and run.get("terminal_evidence_id"):
         return [Claim(kind=ClaimKind.WRONG_PARTITION, evidence_ids=[run["terminal_evidence_id"]])]
     if not commits:
         return []
-    if reason == "WRONG_PARTITION":
+    if reason == ReasonCode.WRONG_PARTITION:
         return [Claim(kind=ClaimKind.WRONG_PARTITION, evidence_ids=commits)]
     facts = incident["facts"]
     return [Claim(kind=ClaimKind.PARTIAL_WRITE, evidence_ids=commits,

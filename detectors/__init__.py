@@ -7,65 +7,95 @@ their findings into incidents.
         print(incident["reason_code"], incident["first_bad_time"], incident["correlated_deploys"][:1])
 """
 
+from detectors._configs import ActiveConfigs, active_configs, compile_stored
 from detectors._contract import ContractValidator, Violation, compile_contract
 from detectors._detect import (
     DetectionResult,
     DetectSettings,
     UnknownIncident,
     find_incidents,
+    find_stored_incidents,
+    mark_false_positive,
     run_detectors,
     store_incidents,
     stored_incident,
     stored_incident_page,
     stored_incidents,
 )
+from detectors._drafts import DraftError, accept, dismiss, list_drafts, suggest
 from detectors._drift import ChangeRequestError, approve, get_change_request, list_change_requests, reject
 from detectors._freshness import DatasetFreshness, FreshnessFinding, dataset_freshness, evaluate_freshness
 from detectors._gate import ContractBreak, GateRecord, contract_breaks, run_gate
 from detectors._intake import IntakeReport, KafkaRecord, RecordResult, intake_kafka, intake_records
-from detectors._scenario import Replay, Scenario, ScenarioError, load_scenario, replay
+from detectors._readiness import Readiness, ReadinessConfig, ReadinessIndex
+from detectors._runs import Run, commit_order, commit_time, committed_dataset, failure_class, rows, runs_of, visible
+from detectors._scenario import Replay, Scenario, ScenarioError, load_into, load_scenario, replay
 from detectors._series import MinuteRate, WatermarkDay, bad_rate_per_minute, watermark_by_day
+from detectors._watermark import policy_day
 from detectors._wire import decode_kafka_bytes
 
 __all__ = [
+    "ActiveConfigs",
     "ChangeRequestError",
     "ContractBreak",
     "ContractValidator",
     "DatasetFreshness",
     "DetectSettings",
     "DetectionResult",
+    "DraftError",
     "FreshnessFinding",
     "GateRecord",
     "IntakeReport",
     "KafkaRecord",
     "MinuteRate",
+    "Readiness",
+    "ReadinessConfig",
+    "ReadinessIndex",
     "RecordResult",
     "Replay",
+    "Run",
     "Scenario",
     "ScenarioError",
     "UnknownIncident",
     "Violation",
     "WatermarkDay",
+    "accept",
+    "active_configs",
     "approve",
     "bad_rate_per_minute",
+    "commit_order",
+    "commit_time",
+    "committed_dataset",
     "compile_contract",
+    "compile_stored",
     "contract_breaks",
     "dataset_freshness",
     "decode_kafka_bytes",
+    "dismiss",
     "evaluate_freshness",
+    "failure_class",
     "find_incidents",
+    "find_stored_incidents",
     "get_change_request",
     "intake_kafka",
     "intake_records",
     "list_change_requests",
+    "list_drafts",
+    "load_into",
     "load_scenario",
+    "mark_false_positive",
+    "policy_day",
     "reject",
     "replay",
+    "rows",
     "run_detectors",
     "run_gate",
+    "runs_of",
     "store_incidents",
     "stored_incident",
     "stored_incident_page",
     "stored_incidents",
+    "suggest",
+    "visible",
     "watermark_by_day",
 ]

@@ -12,9 +12,22 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from detectors._contract import ContractValidator, compile_contract
-from evidence import ConfigError, Contract, FreshnessPolicy, LineageEdge, Mapping
-from evidence._configs import CONTRACT, LINEAGE, MAPPING, POLICY, ConfigFinding, ConfigKind, Configs, Stored
-from evidence._store import Store
+from evidence import (
+    CONTRACT,
+    LINEAGE,
+    MAPPING,
+    POLICY,
+    ConfigError,
+    ConfigFinding,
+    ConfigKind,
+    Configs,
+    Contract,
+    FreshnessPolicy,
+    LineageEdge,
+    Mapping,
+    Store,
+    Stored,
+)
 
 log = logging.getLogger("rca.configs")
 

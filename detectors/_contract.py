@@ -17,15 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from evidence._errors import ConfigError
-from evidence._policy import Contract
-
-REQUIRED_FIELD_MISSING = "REQUIRED_FIELD_MISSING"
-TYPE_MISMATCH = "TYPE_MISMATCH"
-ENUM_VIOLATION = "ENUM_VIOLATION"
-NULL_NOT_ALLOWED = "NULL_NOT_ALLOWED"
-UNDECODABLE_MESSAGE = "UNDECODABLE_MESSAGE"
-REASON_CODES = (REQUIRED_FIELD_MISSING, TYPE_MISMATCH, ENUM_VIOLATION, NULL_NOT_ALLOWED, UNDECODABLE_MESSAGE)
+from evidence import ConfigError, Contract, ReasonCode
 
 SUPPORTED_KEYWORDS = frozenset({"type", "required", "properties", "enum", "nullable"})
 # Pure annotations: they never change what is valid, so accepting them loses nothing.
@@ -193,9 +185,10 @@ def _compile(schema: Any, pointer: str, where: str) -> _Node:
         if type_names is not None and not any(_matches(value, name) for name in type_names):
             name = field or "value"
             if value is None:
-                out.append(Violation(NULL_NOT_ALLOWED, field, f"{name} is null; expected {expected}"))
+                out.append(Violation(ReasonCode.NULL_NOT_ALLOWED, field, f"{name} is null; expected {expected}"))
             else:
-                out.append(Violation(TYPE_MISMATCH, field, f"{name}: expected {expected}, got {json_type(value)}"))
+                out.append(Violation(ReasonCode.TYPE_MISMATCH, field,
+                                     f"{name}: expected {expected}, got {json_type(value)}"))
             return  # a value of the wrong type has no enum or fields worth reporting
         if enum_collect is not None:
             enum_collect(value, field, out)
@@ -254,7 +247,8 @@ def _compile_enum(schema: dict[str, Any], pointer: str, where: str) -> tuple[Fas
 
     def collect(value: Any, field: str, out: list[Violation]) -> None:
         if not any(json_equal(value, m) for m in members):
-            out.append(Violation(ENUM_VIOLATION, field, f"{field or 'value'}: {_short(value)} is not one of {shown}"))
+            out.append(Violation(ReasonCode.ENUM_VIOLATION, field,
+                                 f"{field or 'value'}: {_short(value)} is not one of {shown}"))
 
     return fast, collect
 
@@ -300,11 +294,11 @@ def _compile_object(schema: dict[str, Any], pointer: str, where: str) -> tuple[F
             if name in value:
                 node.collect(value[name], path, out)
             elif is_required:
-                out.append(Violation(REQUIRED_FIELD_MISSING, path, f"required field {path} is missing"))
+                out.append(Violation(ReasonCode.REQUIRED_FIELD_MISSING, path, f"required field {path} is missing"))
         for name in bare_required:
             if name not in value:
                 path = prefix + name
-                out.append(Violation(REQUIRED_FIELD_MISSING, path, f"required field {path} is missing"))
+                out.append(Violation(ReasonCode.REQUIRED_FIELD_MISSING, path, f"required field {path} is missing"))
 
     return fast, collect
 

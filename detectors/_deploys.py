@@ -9,8 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from detectors._gate import ContractBreak
-from evidence import EvidenceRecord, iso
-from evidence._store import Store
+from evidence import EventType, EvidenceReader, EvidenceRecord, iso
 
 # A failed deploy changed nothing; a rollback did (it is a deploy of older code).
 _CHANGES = ("succeeded", "rolled_back")
@@ -26,7 +25,7 @@ def shipped(deploys: Iterable[EvidenceRecord]) -> list[EvidenceRecord]:
     in time) or when an earlier start-up already reported it (the first replica up is when it shipped); one
     without a version is the SDK's fallback and names no deploy (issue 13).
     """
-    changes = sorted((r for r in deploys if r.type == "DeploymentEvent"
+    changes = sorted((r for r in deploys if r.type == EventType.DEPLOYMENT
                       and r.data.get("status", "succeeded") in _CHANGES), key=lambda r: (r.event_time, r.evidence_id))
     reported = {(r.producer_urn, r.data.get("version")) for r in changes if r.data.get("source") != "startup"}
     kept: list[EvidenceRecord] = []
@@ -116,7 +115,7 @@ def correlate_each(producers: Sequence[BreakingProducer], deploys: Iterable[Evid
             for p in producers]
 
 
-def stored_deploys(store: Store, producers: Iterable[str], since: datetime, until: datetime,
+def stored_deploys(reader: EvidenceReader, producers: Iterable[str], since: datetime, until: datetime,
                    now: datetime) -> list[EvidenceRecord]:
     """The producers' DeploymentEvents that can matter to a window [since, until]: those in it, and those up to
     DEPLOY_FOLD_LOOKBACK before it that a restart inside it folds into (`shipped`). Only those that had arrived by
@@ -125,18 +124,18 @@ def stored_deploys(store: Store, producers: Iterable[str], since: datetime, unti
     wanted = sorted(set(producers))
     if not wanted:
         return []
-    found = store.records(producer_urns=wanted, types=["DeploymentEvent"], since=since - DEPLOY_FOLD_LOOKBACK,
-                          until=until)
+    found = reader.records(producer_urns=wanted, types=[EventType.DEPLOYMENT], since=since - DEPLOY_FOLD_LOOKBACK,
+                           until=until)
     return [d for d in found if d.ingest_time <= now]
 
 
-def correlate_breaks(store: Store, breaks: Sequence[ContractBreak], window: timedelta,
+def correlate_breaks(reader: EvidenceReader, breaks: Sequence[ContractBreak], window: timedelta,
                      now: datetime) -> list[BreakingProducer]:
     """The producers whose records carry `breaks`, each with its own deploys correlated (a contract incident)."""
     breaking = breaking_producers(breaks)
     if not breaking:
         return []
-    deploys = stored_deploys(store, [p.producer_urn for p in breaking],
+    deploys = stored_deploys(reader, [p.producer_urn for p in breaking],
                              min(p.first_bad_time for p in breaking) - window,
                              max(p.first_bad_time for p in breaking), now)
     return correlate_each(breaking, deploys, window)

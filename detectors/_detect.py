@@ -1,7 +1,8 @@
 """One detector pass at a given clock: freshness, contract breaks, drift -> incidents opened, updated, resolved.
 
-Findings are pure functions of (evidence, configuration, clock); this module only loads their inputs in
-bulk and writes the incidents they imply. One open incident per (dataset, kind).
+The pass is pure: `find_incidents(reader, configs, now)` reads evidence through an `EvidenceReader` (the SQL store,
+or records in memory) and returns the incidents that should be open, writing nothing. `store_incidents` is the
+writing half its caller runs; `run_detectors` does both against a store. One open incident per (dataset, kind).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import base64
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -18,7 +19,7 @@ from typing import Any, Literal
 import orjson
 from sqlalchemy import and_, bindparam, or_, select
 
-from detectors._configs import active_configs
+from detectors._configs import ActiveConfigs, active_configs
 from detectors._deploys import correlate_breaks, correlate_deploys, stored_deploys
 from detectors._drift import list_change_requests
 from detectors._freshness import DatasetFreshness, dataset_freshness, evaluate_freshness
@@ -32,16 +33,31 @@ from detectors._incidents import (
     freshness_incident,
 )
 from detectors._runs import by_dataset_and_producer
-from evidence import Contract, EvidenceRecord, FreshnessPolicy, RcaError, iso, utc
-from evidence._bounds import INT64_MAX, time_error, urn_error
-from evidence._schema import incidents
-from evidence._store import Store
+from evidence import (
+    FIELD_REASONS,
+    INT64_MAX,
+    Contract,
+    EventType,
+    EvidenceReader,
+    EvidenceRecord,
+    FreshnessPolicy,
+    RcaError,
+    ReasonCode,
+    Store,
+    incidents,
+    iso,
+    parse_time,
+    time_error,
+    urn_error,
+    utc,
+)
 
 DRIFT_DEPLOY_WINDOW_MINUTES = 60
 _FEW_POLICIES = 1000
-_FRESHNESS_TYPES = ("JobRunStarted", "JobRunCompleted", "JobRunFailed", "DatasetWriteCommitted", "DeploymentEvent")
+_FRESHNESS_TYPES = (EventType.RUN_STARTED, EventType.RUN_COMPLETED, EventType.RUN_FAILED, EventType.COMMITTED,
+                    EventType.DEPLOYMENT)
 _INCIDENT_ID = re.compile(r"^inc_[0-9a-f]{16}$")
-_REASON_ORDER = ("UNDECODABLE_MESSAGE", "REQUIRED_FIELD_MISSING", "NULL_NOT_ALLOWED", "TYPE_MISMATCH", "ENUM_VIOLATION")
+_REASON_ORDER = (ReasonCode.UNDECODABLE_MESSAGE, *FIELD_REASONS)
 
 
 @dataclass(frozen=True)
@@ -64,22 +80,21 @@ class DetectionResult:
     config_findings: list[dict[str, Any]] = field(default_factory=list)
 
 
-def find_incidents(store: Store, now: datetime, settings: DetectSettings = DetectSettings(),
-                   findings: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
-    """What should be open at `now`, assembled but not stored (the pure half of a pass). Stored configs that no
-    longer validate are skipped and described in `findings`."""
+def find_incidents(reader: EvidenceReader, configs: ActiveConfigs, now: datetime,
+                   settings: DetectSettings = DetectSettings(),
+                   change_requests: Sequence[dict[str, Any]] = ()) -> list[dict[str, Any]]:
+    """The pure detector pass: what should be open at `now`, from the evidence `reader` holds, the active
+    configuration and the open change requests (drift); sorted by dataset, then kind. It writes nothing: the
+    caller stores the result (`store_incidents`), or compares it, or shows it."""
     now = utc(now)
-    active = active_configs(store)
-    if findings is not None:
-        findings.extend(f.as_json() for f in active.findings)
-    policies, contracts, lineage = active.policies, active.contracts, active.lineage
+    policies, contracts, lineage = configs.policies, configs.contracts, configs.lineage
     owners = _owners(policies, contracts)
-    found = _freshness(store, policies, now, owners) + _contracts(store, contracts, now, settings, owners)
-    found += _drift(store, now)
-    evidence = store.get_many(i for incident in found for i in incident["evidence_ids"])
+    found = _freshness(reader, policies, now, owners) + _contracts(reader, contracts, now, settings, owners)
+    found += _drift(reader, change_requests, now)
+    evidence = reader.get_many(i for incident in found for i in incident["evidence_ids"])
     sources_of = {incident["id"]: {incident["producer_urn"]} | {e.source for i in incident["evidence_ids"]
                                                               if (e := evidence.get(i))} for incident in found}
-    lag = store.ingestion_lag(now, timedelta(seconds=settings.stale_window_s),
+    lag = reader.ingestion_lag(now, timedelta(seconds=settings.stale_window_s),
                               sources={s for sources in sources_of.values() for s in sources if s})
     for incident in found:
         incident["impacted_downstream"] = downstream_of(incident["dataset_urn"], lineage)
@@ -91,10 +106,20 @@ def find_incidents(store: Store, now: datetime, settings: DetectSettings = Detec
     return sorted(found, key=lambda i: (i["dataset_urn"], i["kind"]))
 
 
+def find_stored_incidents(store: Store, now: datetime, settings: DetectSettings = DetectSettings(),
+                          findings: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """The pure pass over what a store holds: its active configuration and open change requests, read here, and
+    its evidence. Stored configs that no longer validate are skipped and described in `findings`."""
+    active = active_configs(store)
+    if findings is not None:
+        findings.extend(f.as_json() for f in active.findings)
+    return find_incidents(store, active, now, settings, list_change_requests(store, status="open"))
+
+
 def run_detectors(store: Store, now: datetime, settings: DetectSettings = DetectSettings()) -> DetectionResult:
     """A full pass: open, update and resolve stored incidents so they match what the evidence says at `now`."""
     findings: list[dict[str, Any]] = []
-    found = find_incidents(store, now, settings, findings)
+    found = find_stored_incidents(store, now, settings, findings)
     return store_incidents(store, found, now, settings, findings)
 
 
@@ -179,7 +204,7 @@ def _owners(policies: list[FreshnessPolicy], contracts: list[Contract]) -> dict[
     return owners
 
 
-def _freshness(store: Store, policies: list[FreshnessPolicy], now: datetime,
+def _freshness(reader: EvidenceReader, policies: list[FreshnessPolicy], now: datetime,
                owners: dict[str, Ownership]) -> list[dict[str, Any]]:
     if not policies:
         return []
@@ -193,13 +218,13 @@ def _freshness(store: Store, policies: list[FreshnessPolicy], now: datetime,
     producers = [p.producer_urn for p in policies if p.producer_urn]
     since = now - lookback
     if len(policies) <= _FEW_POLICIES:
-        records = store.records(dataset_urns=datasets, producer_urns=producers, types=_FRESHNESS_TYPES, since=since,
-                                until=now, ordered=False)
-    else:
-        records = store.records(types=[t for t in _FRESHNESS_TYPES if t != "DeploymentEvent"], since=since, until=now,
-                                ordered=False)
-        records += store.records(dataset_urns=datasets, producer_urns=producers, types=["DeploymentEvent"],
+        records = reader.records(dataset_urns=datasets, producer_urns=producers, types=_FRESHNESS_TYPES,
                                  since=since, until=now, ordered=False)
+    else:
+        records = reader.records(types=[t for t in _FRESHNESS_TYPES if t != EventType.DEPLOYMENT], since=since,
+                                 until=now, ordered=False)
+        records += reader.records(dataset_urns=datasets, producer_urns=producers, types=[EventType.DEPLOYMENT],
+                                  since=since, until=now, ordered=False)
     by_dataset, by_producer = by_dataset_and_producer(records)
 
     def relevant(policy: FreshnessPolicy) -> list[EvidenceRecord]:
@@ -247,12 +272,12 @@ def _primary(breaks: Iterable[ContractBreak]) -> list[ContractBreak]:
     return sorted(breaks, key=order)
 
 
-def _contracts(store: Store, contracts: list[Contract], now: datetime, settings: DetectSettings,
+def _contracts(reader: EvidenceReader, contracts: list[Contract], now: datetime, settings: DetectSettings,
                owners: dict[str, Ownership]) -> list[dict[str, Any]]:
     if not contracts:
         return []
     windows = {c.dataset_urn: timedelta(minutes=c.deploy_window_minutes) for c in contracts}
-    counters = store.counters(windows, since=now - timedelta(days=settings.contract_lookback_days), until=now)
+    counters = reader.counters(windows, since=now - timedelta(days=settings.contract_lookback_days), until=now)
     recovered_before = now - timedelta(minutes=settings.contract_recovery_minutes)
     by_dataset: dict[str, list[ContractBreak]] = defaultdict(list)
     for brk in contract_breaks(counters, now):
@@ -262,26 +287,27 @@ def _contracts(store: Store, contracts: list[Contract], now: datetime, settings:
     for urn, breaks in sorted(by_dataset.items()):
         primary, *others = _primary(breaks)
         # Blame follows the records: each producer whose records broke, never a producer merely mapped here.
-        breaking = correlate_breaks(store, [primary, *others], windows[urn], now)
+        breaking = correlate_breaks(reader, [primary, *others], windows[urn], now)
         found.append(contract_incident(primary, others, breaking, owners.get(urn, Ownership())))
     return found
 
 
-def _drift(store: Store, now: datetime) -> list[dict[str, Any]]:
+def _drift(reader: EvidenceReader, change_requests: Sequence[dict[str, Any]], now: datetime
+           ) -> list[dict[str, Any]]:
     by_topic: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for request in list_change_requests(store, status="open"):
-        if datetime.fromisoformat(request["first_seen_time"].replace("Z", "+00:00")) <= now:
+    for request in change_requests:
+        if request["status"] == "open" and parse_time(request["first_seen_time"]) <= now:
             by_topic[request["topic"]].append(request)
     found = []
     for _, requests in sorted(by_topic.items()):
-        first_seen = min(datetime.fromisoformat(r["first_seen_time"].replace("Z", "+00:00")) for r in requests)
+        first_seen = min(parse_time(r["first_seen_time"]) for r in requests)
         incident = drift_incident(requests, first_seen)
         producer = incident["producer_urn"]
         if producer:
             # A new schema usually ships with a deploy of the producer that writes it: the same window as a
             # contract break, before the first unmapped record.
             window = timedelta(minutes=DRIFT_DEPLOY_WINDOW_MINUTES)
-            deploys = stored_deploys(store, [producer], first_seen - window, first_seen, now)
+            deploys = stored_deploys(reader, [producer], first_seen - window, first_seen, now)
             incident["correlated_deploys"] = correlate_deploys(deploys, producer, first_seen, window)
             incident["evidence_ids"] += [d["evidence_id"] for d in incident["correlated_deploys"]]
         found.append(incident)
@@ -331,10 +357,10 @@ def decode_incident_cursor(cursor: str) -> tuple[str, str, datetime, str]:
     """What a GET /v1/incidents cursor continues after; ValueError for anything this server did not issue."""
     try:
         urn, kind, detected, incident = orjson.loads(base64.urlsafe_b64decode(cursor.encode()))
-        moment = datetime.fromisoformat(str(detected).replace("Z", "+00:00"))
+        moment = parse_time(str(detected))
         if not (isinstance(urn, str) and isinstance(kind, str) and isinstance(incident, str)
                 and _INCIDENT_ID.match(incident) and urn_error(urn) is None and kind.isalpha()
-                and moment.tzinfo is not None and time_error(moment) is None):
+                and time_error(moment) is None):
             raise ValueError(cursor)
         return urn, kind, utc(moment), incident
     except (ValueError, TypeError, UnicodeError, orjson.JSONDecodeError) as exc:

@@ -10,10 +10,7 @@ from sqlalchemy import select
 
 from detectors._contract import compile_contract
 from detectors._skeletons import SKELETON_TYPES, Draft, suggest_drafts
-from evidence import Contract, FreshnessPolicy, RcaError, iso, utc
-from evidence._configs import CONTRACT, POLICY, Configs
-from evidence._schema import policy_drafts
-from evidence._store import Store
+from evidence import CONTRACT, POLICY, Configs, Contract, FreshnessPolicy, RcaError, Store, iso, policy_drafts, utc
 
 SUGGEST_LOOKBACK_DAYS = 30
 

@@ -10,11 +10,7 @@ import orjson
 from sqlalchemy import delete, select
 
 from detectors._intake import IntakeReport, intake_records
-from evidence import RcaError, iso
-from evidence._configs import MAPPING, Configs
-from evidence._policy import Mapping
-from evidence._schema import change_requests, held_records
-from evidence._store import Store
+from evidence import MAPPING, Configs, Mapping, RcaError, Store, change_requests, held_records, iso
 
 
 class ChangeRequestError(RcaError):

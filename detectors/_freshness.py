@@ -14,11 +14,6 @@ from typing import Any
 
 from detectors._deploys import shipped
 from detectors._runs import (
-    COMMITTED,
-    DEPLOYMENT,
-    RUN_COMPLETED,
-    RUN_FAILED,
-    RUN_STARTED,
     Run,
     commit_order,
     commit_time,
@@ -31,16 +26,7 @@ from detectors._runs import (
     visible,
 )
 from detectors._watermark import PolicyDay, expected_date, partition_dates, policy_day, render
-from evidence._policy import FreshnessPolicy
-from evidence._record import EvidenceRecord, iso, utc
-
-JOB_NOT_TRIGGERED = "JOB_NOT_TRIGGERED"
-JOB_FAILED = "JOB_FAILED"
-JOB_RUNNING_SLOW = "JOB_RUNNING_SLOW"
-WRONG_PARTITION = "WRONG_PARTITION"
-PARTIAL_WRITE = "PARTIAL_WRITE"
-UPSTREAM_DATA_LATE = "UPSTREAM_DATA_LATE"
-INSUFFICIENT_EVIDENCE = "INSUFFICIENT_EVIDENCE"
+from evidence import EventType, EvidenceRecord, FreshnessPolicy, ReasonCode, iso, parse_time, utc
 
 _NO_UPSTREAM: Mapping[str, DatasetFreshness] = MappingProxyType({})
 
@@ -115,7 +101,8 @@ def dataset_freshness(policy: FreshnessPolicy, records: Iterable[EvidenceRecord]
 def _assess(policy: FreshnessPolicy, records: list[EvidenceRecord], now: datetime) -> _Assessment:
     day = policy_day(policy, now)
     commits = sorted(
-        (r for r in records if r.type == COMMITTED and committed_dataset(r) == policy.dataset_urn), key=commit_order
+        (r for r in records if r.type == EventType.COMMITTED and committed_dataset(r) == policy.dataset_urn),
+        key=commit_order
     )
     watermark = policy.watermark
     dates = {
@@ -257,12 +244,12 @@ class _Classifier:
             return self._running(self.current)
         if late_inputs:
             return self._upstream_late(late_inputs)
-        if RUN_STARTED in self.emitted:
+        if EventType.RUN_STARTED in self.emitted:
             return self._not_triggered()
         return self._insufficient(
-            [RUN_STARTED, *([COMMITTED] if COMMITTED not in self.emitted else [])],
-            [JOB_NOT_TRIGGERED, JOB_FAILED, JOB_RUNNING_SLOW],
-            f"no {RUN_STARTED} from {self.producer or 'the producer'} in the {self.policy.lookback_days} days "
+            [EventType.RUN_STARTED, *([EventType.COMMITTED] if EventType.COMMITTED not in self.emitted else [])],
+            [ReasonCode.JOB_NOT_TRIGGERED, ReasonCode.JOB_FAILED, ReasonCode.JOB_RUNNING_SLOW],
+            f"no JobRunStarted from {self.producer or 'the producer'} in the {self.policy.lookback_days} days "
             "before today's run, so its absence today proves nothing",
         )
 
@@ -276,7 +263,7 @@ class _Classifier:
                "scheduled_time": iso(self.day.scheduled_time)}
         facts = {"runs_started_since_schedule": 0,
                  "previous_run_started_at": iso(previous[-1].start) if previous else None}
-        return self._finding(JOB_NOT_TRIGGERED, run, None, proof, facts, until=self.day.deadline)
+        return self._finding(ReasonCode.JOB_NOT_TRIGGERED, run, None, proof, facts, until=self.day.deadline)
 
     def _job_failed(self, run: Run, kind: str) -> FreshnessFinding:
         assert run.terminal is not None
@@ -291,16 +278,16 @@ class _Classifier:
             "retry_in_progress": retry.run_id if retry is not None and retry.state == "running" else None,
         }
         proof = [r for r in (run.started, run.terminal) if r is not None]
-        return self._finding(JOB_FAILED, run.summary(), kind, proof, facts, until=run.start)
+        return self._finding(ReasonCode.JOB_FAILED, run.summary(), kind, proof, facts, until=run.start)
 
     def _running(self, run: Run) -> FreshnessFinding:
         # A started run with no terminal event is only "still running" if this producer reports how its
         # runs end; otherwise it may have died or finished long ago without a word. And "slow" needs a
         # yardstick: without completed runs in the lookback there is no baseline to be slow against.
         # Both gaps make the case INSUFFICIENT_EVIDENCE rather than a guess.
-        if RUN_COMPLETED not in self.emitted and RUN_FAILED not in self.emitted:
+        if EventType.RUN_COMPLETED not in self.emitted and EventType.RUN_FAILED not in self.emitted:
             return self._insufficient(
-                [RUN_COMPLETED, RUN_FAILED], [JOB_RUNNING_SLOW, JOB_FAILED],
+                [EventType.RUN_COMPLETED, EventType.RUN_FAILED], [ReasonCode.JOB_RUNNING_SLOW, ReasonCode.JOB_FAILED],
                 f"{self.producer} never reported how a run ended in the lookback, so a run without an end "
                 "is not proof that it is still running", run,
             )
@@ -308,7 +295,7 @@ class _Classifier:
         baseline = median([r.duration_s for r in succeeded if r.duration_s is not None])
         if baseline is None or baseline <= 0:
             return self._insufficient(
-                ["baseline_duration_s"], [JOB_RUNNING_SLOW],
+                ["baseline_duration_s"], [ReasonCode.JOB_RUNNING_SLOW],
                 "no completed run in the lookback to measure this run's duration against", run,
             )
         running_for = (self.now - run.start).total_seconds()
@@ -329,33 +316,33 @@ class _Classifier:
         # end of today's run meaningful; every baseline run is listed with the evidence, since the facts name them.
         proof = [run.started or run.first, *(r.terminal for r in succeeded[-1:] if r.terminal is not None)]
         baseline_runs = [r.terminal for r in succeeded if r.terminal is not None]
-        return self._finding(JOB_RUNNING_SLOW, run.summary(), None, proof, facts, until=run.start,
+        return self._finding(ReasonCode.JOB_RUNNING_SLOW, run.summary(), None, proof, facts, until=run.start,
                              extra=baseline_runs)
 
     def _completed_without_commit(self, run: Run) -> FreshnessFinding:
         # The run says it succeeded yet nothing reached the table: the watermark did not advance after a
         # run, which is WRONG_PARTITION, provided this producer does report its commits.
-        if COMMITTED not in self.emitted:
+        if EventType.COMMITTED not in self.emitted:
             return self._insufficient(
-                [COMMITTED], [WRONG_PARTITION, PARTIAL_WRITE],
+                [EventType.COMMITTED], [ReasonCode.WRONG_PARTITION, ReasonCode.PARTIAL_WRITE],
                 f"{self.producer} reported no commits in the lookback, so a run without one proves nothing", run,
             )
         facts = {"commits_since_schedule": 0, "partitions_written": [], "run_completed_without_commit": True}
         proof = [r for r in (run.started, run.terminal) if r is not None]
-        return self._finding(WRONG_PARTITION, run.summary(), None, proof, facts, until=run.start)
+        return self._finding(ReasonCode.WRONG_PARTITION, run.summary(), None, proof, facts, until=run.start)
 
     def _wrong_partition(self) -> FreshnessFinding:
         commits = self.cycle_commits
         written = sorted({p for c in commits for p in _partitions(c)})
         if self.policy.watermark is not None and not written and not self._reports_partitions():
             return self._insufficient(
-                ["output_partitions_written"], [WRONG_PARTITION, PARTIAL_WRITE],
+                ["output_partitions_written"], [ReasonCode.WRONG_PARTITION, ReasonCode.PARTIAL_WRITE],
                 "the producer's commits never list partitions, so the watermark cannot be read", None,
             )
         run = self._committing_run(commits[-1])
         facts = {"commits_since_schedule": len(commits), "partitions_written": written}
         proof = [*commits] + ([self.current.started] if self.current and self.current.started else [])
-        return self._finding(WRONG_PARTITION, run, None, proof, facts, until=self._run_start(run))
+        return self._finding(ReasonCode.WRONG_PARTITION, run, None, proof, facts, until=self._run_start(run))
 
     def _partial_write(self) -> FreshnessFinding:
         a = self.a
@@ -371,7 +358,7 @@ class _Classifier:
             "baseline_evidence_ids": [c.evidence_id for c in a.baseline_commits],
         }
         proof = [*a.delivering, *a.baseline_commits[-1:]]
-        return self._finding(PARTIAL_WRITE, run, None, proof, facts, until=self._run_start(run),
+        return self._finding(ReasonCode.PARTIAL_WRITE, run, None, proof, facts, until=self._run_start(run),
                              extra=list(a.baseline_commits))
 
     def _upstream_late(self, late: list[tuple[str, DatasetFreshness]]) -> FreshnessFinding:
@@ -410,7 +397,8 @@ class _Classifier:
         if failed and failed[-1].terminal is not None:
             facts["failure_reason"] = failed[-1].terminal.data.get("failure_reason")
         extra = [up.last_commit for _, up in late if up.last_commit is not None]
-        return self._finding(UPSTREAM_DATA_LATE, run, None, proof, facts, until=self._run_start(run), extra=extra)
+        return self._finding(ReasonCode.UPSTREAM_DATA_LATE, run, None, proof, facts, until=self._run_start(run),
+                             extra=extra)
 
     def _insufficient(
         self, missing: list[str], cannot_tell: list[str], why: str, run: Run | None = None
@@ -427,7 +415,8 @@ class _Classifier:
         }
         proof = [r for r in (state.last_commit, run.started if run else None, run.terminal if run else None) if r]
         until = run.start if run is not None else self.day.deadline
-        return self._finding(INSUFFICIENT_EVIDENCE, run.summary() if run else None, None, proof, facts, until=until)
+        return self._finding(ReasonCode.INSUFFICIENT_EVIDENCE, run.summary() if run else None, None, proof, facts,
+                             until=until)
 
     # -- shared pieces -------------------------------------------------------------------------------------
 
@@ -495,7 +484,8 @@ class _Classifier:
         changes: list[dict[str, Any]] = []
         deployed: dict[str, EvidenceRecord] = {}
         # Restarts and replicas of a version CI (or an earlier start-up) reported fold away first.
-        for record in shipped(r for r in self.evidence if r.type == DEPLOYMENT and r.producer_urn == self.producer):
+        for record in shipped(r for r in self.evidence
+                              if r.type == EventType.DEPLOYMENT and r.producer_urn == self.producer):
             if since < record.event_time <= until and record.data.get("status", "succeeded") == "succeeded":
                 deployed[record.evidence_id] = record
                 changes.append({
@@ -571,7 +561,7 @@ class _Classifier:
 
     def _run_start(self, run: dict[str, Any] | None) -> datetime:
         started = run.get("started_at") if run else None
-        return datetime.fromisoformat(started) if isinstance(started, str) else self.day.deadline
+        return parse_time(started) if isinstance(started, str) else self.day.deadline
 
     def _reports_partitions(self) -> bool:
         return any(_partitions(c) for c in self.a.commits)

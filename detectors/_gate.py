@@ -31,9 +31,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from detectors._contract import UNDECODABLE_MESSAGE, ContractValidator, Violation
+from detectors._contract import ContractValidator, Violation
 from detectors._wire import Undecodable, decode_value
-from evidence._record import GATE_OBSERVATION, EvidenceRecord, GateCounter, _ref_order, evidence_id_for, iso, utc
+from evidence import GATE_OBSERVATION, EvidenceRecord, GateCounter, ReasonCode, evidence_id_for, iso, ref_order, utc
 
 # reason_code and field of counters for records that passed the gate (as GateCounter documents).
 PASSED = ""
@@ -220,7 +220,7 @@ def run_gate(records: Iterable[GateRecord], validators: Mapping[str, ContractVal
         last_bad = max(members, key=_time_ref)
         samples: list[_Failed] = []
         if reason != ANY_REASON:
-            samples = heapq.nsmallest(GateCounter.MAX_SAMPLES, members, key=lambda f: _ref_order(f.ref))
+            samples = heapq.nsmallest(GateCounter.MAX_SAMPLES, members, key=lambda f: ref_order(f.ref))
         counters.append(_counter(urn, producer, schema_id, reason, fld, bucket_start, len(members),
                                  first_bad.record, last_bad.record, tuple(f.ref for f in samples)))
         for bad in (first_bad, last_bad, *samples):
@@ -236,10 +236,10 @@ def run_gate(records: Iterable[GateRecord], validators: Mapping[str, ContractVal
 
     counters.sort(key=lambda c: c.key)
     return GateOutput(
-        observations=sorted(observations.values(), key=lambda o: (o.event_time, _ref_order(o.source_ref))),
+        observations=sorted(observations.values(), key=lambda o: (o.event_time, ref_order(o.source_ref))),
         counters=counters,
-        rejected=sorted((f.ref for f in failed if f.reject), key=_ref_order),
-        failures={f.ref: f.violations for f in sorted(failed, key=lambda f: _ref_order(f.ref))},
+        rejected=sorted((f.ref for f in failed if f.reject), key=ref_order),
+        failures={f.ref: f.violations for f in sorted(failed, key=lambda f: ref_order(f.ref))},
     )
 
 
@@ -248,7 +248,7 @@ def _check(record: GateRecord, plan: _Plan) -> _Failed:
     decoded = decode_value(record.value, record.schema_id)
     if decoded.error is not None:
         detail = decoded.error if decoded.note is None else f"{decoded.error}; {decoded.note}"
-        violations = [Violation(UNDECODABLE_MESSAGE, "", detail)]
+        violations = [Violation(ReasonCode.UNDECODABLE_MESSAGE, "", detail)]
         value = _json_safe(record.value)
     else:
         violations = plan[0](decoded.value)
@@ -272,7 +272,7 @@ def _unchecked_sample(records: list[GateRecord]) -> list[GateRecord]:
         buckets.setdefault(key, []).append(record)
     sample: list[GateRecord] = []
     for members in buckets.values():
-        ordered = sorted(members, key=lambda r: (r.timestamp, _ref_order(r.ref)))
+        ordered = sorted(members, key=lambda r: (r.timestamp, ref_order(r.ref)))
         sample += [ordered[0], ordered[-1]] if len(ordered) > 1 else ordered
     return sample
 
@@ -412,7 +412,7 @@ def contract_breaks(counters: Iterable[GateCounter], now: datetime, *,
         total_before, total_after = _split(totals.get(urn, ()), boundary, start)
         bad_before, bad_after = _split(group, boundary, start)
         last_good = _last_good(passed.get(urn, ()), first.first_time)
-        samples = sorted({ref for c in group for ref in c.samples}, key=_ref_order)[: GateCounter.MAX_SAMPLES]
+        samples = sorted({ref for c in group for ref in c.samples}, key=ref_order)[: GateCounter.MAX_SAMPLES]
         breaks.append(ContractBreak(
             dataset_urn=urn,
             producer_urn=first.producer_urn or None,
@@ -432,7 +432,7 @@ def contract_breaks(counters: Iterable[GateCounter], now: datetime, *,
             last_bad_ref=last.last_ref,
             producers=_producers(group),
         ))
-    breaks.sort(key=lambda b: (b.dataset_urn, b.first_bad_time, _ref_order(b.first_bad_ref), b.reason_code,
+    breaks.sort(key=lambda b: (b.dataset_urn, b.first_bad_time, ref_order(b.first_bad_ref), b.reason_code,
                                b.field or ""))
     return breaks
 

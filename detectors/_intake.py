@@ -19,25 +19,42 @@ from sqlalchemy import Connection, select
 from detectors._configs import compile_stored
 from detectors._gate import GateRecord, run_gate
 from detectors._wire import Undecodable, decode_value
-from evidence import GATE_OBSERVATION, TRACEPARENT, Contract, EvidenceRecord, InvalidEvent, evidence_id_for, iso, utc
-from evidence._bounds import (
+from evidence import (
+    CONTRACT,
+    GATE_OBSERVATION,
     INT32_MAX,
     INT64_MAX,
     KAFKA_TOPIC,
+    MAPPING,
     MAX_EPOCH_MS,
     MAX_TIME,
     MIN_EPOCH_MS,
     MIN_TIME,
+    PRODUCER_HEADER,
+    TRACEPARENT,
+    Configs,
+    Contract,
+    EvidenceRecord,
+    InvalidEvent,
+    MissingOffset,
+    Resolved,
+    Store,
+    Unresolved,
+    add_offsets,
+    change_requests,
+    covered,
+    evidence_id_for,
+    gate_offsets,
+    held_records,
     identifier_error,
+    iso,
     json_problem,
+    parse_time,
+    resolver,
     time_error,
     urn_error,
+    utc,
 )
-from evidence._configs import CONTRACT, MAPPING, Configs
-from evidence._offsets import add_offsets, covered
-from evidence._resolution import PRODUCER_HEADER, Resolved, Unresolved, resolver
-from evidence._schema import change_requests, gate_offsets, held_records
-from evidence._store import Store
 
 # How many records one change request holds for re-resolution; beyond that only the count grows.
 MAX_HELD_PER_REQUEST = 10_000
@@ -119,7 +136,9 @@ def _time(value: Any, ref: str | None, name: str) -> datetime:
         return datetime.fromtimestamp(value / 1000, tz=UTC)  # Kafka's own form: epoch milliseconds
     else:
         try:
-            moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+            moment = parse_time(str(value))
+        except MissingOffset:
+            raise InvalidEvent(ref, name, "must carry a UTC offset (for example 2026-03-10T10:21:04+00:00)") from None
         except ValueError:
             raise InvalidEvent(ref, name, "must be an RFC 3339 timestamp with an offset, or epoch milliseconds") \
                 from None

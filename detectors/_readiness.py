@@ -24,14 +24,13 @@ from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass, field
 from typing import Any
 
-from evidence import GATE_OBSERVATION, Contract, EvidenceRecord, FreshnessPolicy, Mapping
-from evidence._resolution import Resolved, resolve
+from evidence import GATE_OBSERVATION, Contract, EventType, EvidenceRecord, FreshnessPolicy, Mapping, Resolved, resolve
 
 WEIGHTS = {"trace_anchors": 0.25, "identity_confidence": 0.25, "deploy_correlation": 0.25,
            "policy_completeness": 0.25}
 THRESHOLDS = {"trace_anchors": 0.9, "identity_confidence": 0.9, "deploy_correlation": 1.0,
               "policy_completeness": 1.0}
-DATA_TYPES = frozenset({"DatasetWriteCommitted", "JobRunStarted", "JobRunCompleted", "JobRunFailed",
+DATA_TYPES = frozenset({EventType.COMMITTED, EventType.RUN_STARTED, EventType.RUN_COMPLETED, EventType.RUN_FAILED,
                         GATE_OBSERVATION})
 
 
@@ -132,7 +131,7 @@ class ReadinessIndex:
                 self.datasets.add(record.dataset_urn)
                 if record.producer_urn:
                     self.writers.add(record.producer_urn)
-            if record.type == "DeploymentEvent":
+            if record.type == EventType.DEPLOYMENT:
                 self.deploying.add(record.producer_urn)
             if record.type in DATA_TYPES:
                 if record.dataset_urn:

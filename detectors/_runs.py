@@ -10,14 +10,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from evidence._record import EvidenceRecord, iso, utc
+from evidence import EventType, EvidenceRecord, iso, maybe_time, utc
 
-DEPLOYMENT = "DeploymentEvent"
-RUN_STARTED = "JobRunStarted"
-RUN_COMPLETED = "JobRunCompleted"
-RUN_FAILED = "JobRunFailed"
-COMMITTED = "DatasetWriteCommitted"
-RUN_TYPES = (RUN_STARTED, RUN_COMPLETED, RUN_FAILED)
+RUN_TYPES = (EventType.RUN_STARTED, EventType.RUN_COMPLETED, EventType.RUN_FAILED)
 
 
 def _tiebreak(record: EvidenceRecord) -> tuple[datetime, datetime, str]:
@@ -43,15 +38,7 @@ def visible(records: Iterable[EvidenceRecord], now: datetime) -> list[EvidenceRe
 
 def data_time(record: EvidenceRecord, key: str) -> datetime | None:
     """An RFC 3339 time inside `data`, as aware UTC; None when absent or without an offset."""
-    value = record.data.get(key)
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value)
-        except ValueError:
-            return None
-    if isinstance(value, datetime) and value.tzinfo is not None:
-        return utc(value)
-    return None
+    return maybe_time(record.data.get(key))
 
 
 def commit_time(record: EvidenceRecord) -> datetime:
@@ -107,7 +94,7 @@ class Run:
     def state(self) -> str:
         if self.terminal is None:
             return "running"
-        return "failed" if self.terminal.type == RUN_FAILED else "completed"
+        return "failed" if self.terminal.type == EventType.RUN_FAILED else "completed"
 
     @property
     def evidence_id(self) -> str:
@@ -167,8 +154,8 @@ def runs_of(records: list[EvidenceRecord], producer_urn: str | None) -> list[Run
     runs = []
     for run_id, group in grouped.items():
         # `records` is sorted by (event_time, evidence_id), so "first" and "latest" are stable.
-        starts = [r for r in group if r.type == RUN_STARTED]
-        terminals = [r for r in group if r.type in (RUN_COMPLETED, RUN_FAILED)]
+        starts = [r for r in group if r.type == EventType.RUN_STARTED]
+        terminals = [r for r in group if r.type in (EventType.RUN_COMPLETED, EventType.RUN_FAILED)]
         runs.append(Run(run_id, starts[0] if starts else None, terminals[-1] if terminals else None, group[0]))
     return sorted(runs, key=lambda run: (run.start, run.run_id))
 

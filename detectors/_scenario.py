@@ -14,10 +14,22 @@ from pydantic import ValidationError
 
 from detectors._detect import DetectionResult, DetectSettings, run_detectors
 from detectors._intake import intake_records
-from evidence import Contract, FreshnessPolicy, LineageEdge, Mapping, RcaError, utc
-from evidence._configs import CONTRACT, LINEAGE, MAPPING, POLICY, ConfigKind, Configs
-from evidence._ingest import ingest_events
-from evidence._store import Store
+from evidence import (
+    CONTRACT,
+    LINEAGE,
+    MAPPING,
+    POLICY,
+    ConfigKind,
+    Configs,
+    Contract,
+    FreshnessPolicy,
+    LineageEdge,
+    Mapping,
+    RcaError,
+    Store,
+    ingest_events,
+    parse_utc,
+)
 
 
 class ScenarioError(RcaError):
@@ -57,8 +69,7 @@ def load_scenario(path: Path | str) -> Scenario:
             raise ScenarioError(f"{path}: '{key}' is required")
     now_value = doc["now"]
     try:
-        now = now_value if isinstance(now_value, datetime) else datetime.fromisoformat(str(now_value))
-        now = utc(now)
+        now = parse_utc(now_value if isinstance(now_value, datetime) else str(now_value))
     except ValueError:
         raise ScenarioError(f"{path}: 'now' must be RFC 3339 with an offset, e.g. 2026-01-19T02:15:00-05:00") from None
 

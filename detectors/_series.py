@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from detectors._gate import ANY_REASON, PASSED
-from evidence import EvidenceRecord, GateCounter, utc
+from evidence import EventType, EvidenceRecord, GateCounter, utc
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,7 @@ def watermark_by_day(commits: Iterable[EvidenceRecord], zone: ZoneInfo, dimensio
     best: dict[date, tuple[str, datetime, str]] = {}
     prefix = f"{dimension}="
     for record in commits:
-        if record.type != "DatasetWriteCommitted":
+        if record.type != EventType.COMMITTED:
             continue
         day = utc(record.event_time).astimezone(zone).date()
         partitions = [p for p in record.data.get("output_partitions_written") or [] if isinstance(p, str)]

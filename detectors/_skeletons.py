@@ -24,8 +24,16 @@ from pydantic import ValidationError
 
 from detectors._contract import json_type
 from detectors._runs import by_dataset_and_producer
-from evidence import GATE_OBSERVATION, Contract, EvidenceRecord, FreshnessPolicy, iso
-from evidence._bounds import identifier_error
+from evidence import (
+    GATE_OBSERVATION,
+    Contract,
+    EventType,
+    EvidenceRecord,
+    FreshnessPolicy,
+    identifier_error,
+    iso,
+    parse_time,
+)
 
 MIN_DAYS = 3  # local days with a commit before a deadline is proposed
 MIN_SAMPLES = 10  # observed values before a contract is proposed
@@ -33,7 +41,7 @@ REQUIRED_SHARE = 0.99  # a field present in this share of values is required
 MAX_ENUM_VALUES = 8  # strings with at most this many distinct values (each seen twice or more) become an enum
 MAX_START_SPREAD_MINUTES = 30  # runs that start further apart than this get no cron schedule
 DEFAULT_TIER = 3
-SKELETON_TYPES = ("DatasetWriteCommitted", "JobRunStarted", "DeploymentEvent", GATE_OBSERVATION)
+SKELETON_TYPES = (EventType.COMMITTED, EventType.RUN_STARTED, EventType.DEPLOYMENT, GATE_OBSERVATION)
 _PARTITION = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(\d{4}-\d{2}-\d{2})$")
 
 
@@ -67,8 +75,8 @@ def suggest_drafts(records: Iterable[EvidenceRecord], *, configured_policies: It
         owner = _owner(by_producer.get(producer, []) if producer else [])
         if urn not in have_policy:
             zone = (timezones or {}).get(urn, default_timezone)
-            runs = [r for r in by_producer.get(producer, []) if r.type == "JobRunStarted"] if producer else []
-            policy = _policy_draft(urn, producer, owner, [r for r in mine if r.type == "DatasetWriteCommitted"],
+            runs = [r for r in by_producer.get(producer, []) if r.type == EventType.RUN_STARTED] if producer else []
+            policy = _policy_draft(urn, producer, owner, [r for r in mine if r.type == EventType.COMMITTED],
                                    runs, zone)
             if policy is not None:
                 drafts.append(policy)
@@ -86,7 +94,7 @@ def _main_producer(records: list[EvidenceRecord]) -> str | None:
 
 def _owner(producer_records: list[EvidenceRecord]) -> dict[str, Any]:
     """The domain the producer's latest deploy names (DeploymentEvent.domain), with the evidence behind it."""
-    deploys = [r for r in producer_records if r.type == "DeploymentEvent" and r.data.get("domain")]
+    deploys = [r for r in producer_records if r.type == EventType.DEPLOYMENT and r.data.get("domain")]
     if not deploys:
         return {}
     latest = deploys[-1]
@@ -200,9 +208,7 @@ def _scheduled(run: EvidenceRecord) -> datetime:
     value = run.data.get("scheduled_time")
     if isinstance(value, str):
         try:
-            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-            if moment.tzinfo is not None:
-                return moment
+            return parse_time(value)
         except ValueError:
             pass
     return run.event_time

@@ -9,8 +9,7 @@ from zoneinfo import ZoneInfo
 
 from croniter import CroniterBadDateError, croniter
 
-from evidence._policy import FreshnessPolicy, Watermark
-from evidence._record import utc
+from evidence import FreshnessPolicy, Watermark, utc
 
 # Cron fires are searched this far on either side of the deadline's wall time: wider than any DST shift,
 # so a fire whose wall time and instant disagree around a transition is still compared.

@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from evidence._bounds import MAX_DEPTH, json_problem
+from evidence import MAX_DEPTH, json_problem
 
 MAGIC_BYTE = 0
 HEADER_SIZE = 5  # magic byte + 4-byte schema id

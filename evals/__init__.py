@@ -8,6 +8,7 @@
 
 from evals._adversarial import ChaosClaim, ChaosComposer
 from evals._checks import Observed, check
+from evals._cli import eval_command
 from evals._metrics import DEFINITIONS, GroundingSample, Tally, summarize, tally
 from evals._oracle import OracleResult, run_oracle
 from evals._report import render_html, render_markdown, write_report
@@ -25,6 +26,7 @@ __all__ = [
     "ScenarioResult",
     "Tally",
     "check",
+    "eval_command",
     "make_composer",
     "render_html",
     "render_markdown",

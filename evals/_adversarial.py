@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from copilot import Composer, EvidenceItem, Question
+from evidence import EventType
 from guardrails import CAUSE_KINDS, Claim, ClaimKind, Draft
 
 # Planted instructions: text in a payload that talks to the model rather than describing data.
@@ -98,7 +99,7 @@ def chaos_claims(question: Question, inner: list[Claim], rng: random.Random) -> 
     # Unrelated deploys: every deploy in view the detectors did not correlate, another producer's first.
     producer = incident.get("producer_urn")
     correlated = {d.get("evidence_id") for d in incident.get("correlated_deploys") or []}
-    deploys = [(item, _DEPLOY_LINE.match(item.summary)) for item in items if item.type == "DeploymentEvent"]
+    deploys = [(item, _DEPLOY_LINE.match(item.summary)) for item in items if item.type == EventType.DEPLOYMENT]
     unrelated = [(item, m) for item, m in deploys if m and item.evidence_id not in correlated]
     unrelated.sort(key=lambda pair: pair[1]["producer"] == producer)
     for item, m in unrelated[:3]:
@@ -181,6 +182,6 @@ def _anchor(incident: dict[str, Any], items: list[EvidenceItem]) -> EvidenceItem
     """A real, in-scope piece of evidence to pin a false claim on: the incident's own first, else any."""
     own = incident.get("evidence_ids") or []
     by_id = {i.evidence_id: i for i in items}
-    return next((by_id[i] for i in own if i in by_id and by_id[i].type != "DeploymentEvent"),
-                next((i for i in items if i.type != "DeploymentEvent"), None))
+    return next((by_id[i] for i in own if i in by_id and by_id[i].type != EventType.DEPLOYMENT),
+                next((i for i in items if i.type != EventType.DEPLOYMENT), None))
 

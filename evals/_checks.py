@@ -11,8 +11,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
+
+from evidence import parse_utc
 
 _PLAIN_KEYS = ("reason_code", "field", "current_watermark", "expected_watermark", "stale_evidence")
 _TIME_KEYS = ("first_bad_time", "last_good_time")
@@ -31,10 +33,7 @@ def instant(value: Any) -> datetime | None:
     """An RFC 3339 text (or a datetime YAML already parsed) as an aware UTC instant, to the second."""
     if value is None:
         return None
-    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    if moment.tzinfo is None:
-        raise ValueError(f"{value!r} has no UTC offset")
-    return moment.astimezone(UTC).replace(microsecond=0)
+    return parse_utc(value if isinstance(value, datetime) else str(value)).replace(microsecond=0)
 
 
 def same_instant(got: Any, want: Any) -> bool:

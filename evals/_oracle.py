@@ -18,12 +18,10 @@ import httpx
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from copilot import ask, build_rca
-from copilot._langchain import openai_compatible
+from copilot import ask, build_rca, openai_compatible
 from detectors import Scenario, ScenarioError, load_scenario, replay, stored_incidents
 from evals._checks import surfaced_sentences
-from evidence import ConfigError
-from evidence._store import Store
+from evidence import ConfigError, Store
 
 MODEL = "oracle-model"
 _BASE_URL = "http://oracle.invalid/v1"

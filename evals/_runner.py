@@ -24,8 +24,7 @@ from evals._adversarial import ChaosClaim, ChaosComposer
 from evals._checks import Observed, check, cited_ids, rca_for, surfaced_sentences
 from evals._metrics import GroundingSample, Tally, family, summarize, tally
 from evals._oracle import OracleResult, oracle_files, run_oracle
-from evidence import ConfigError
-from evidence._store import Store
+from evidence import ConfigError, Store
 from guardrails import Draft
 
 COMPOSER_MODES = ("default", "llm", "adversarial")

@@ -1,36 +1,195 @@
-"""Evidence: envelope v1, the evidence store, ingestion and dataset resolution.
+"""Evidence: envelope v1, the evidence store, ingestion, dataset resolution and the shared vocabulary.
 
-    from evidence import parse_event, record_from_event, Store
-    event = parse_event({"specversion": "1.0", "id": "d-1", "source": "svc://checkout", ...})
-    store = Store.open("sqlite:///rca.db")
-    result = store.ingest([event_dict], ingest_time=now)
-    print(result.accepted, result.duplicates, result.rejected)
+>>> from datetime import UTC, datetime
+>>> from evidence import EventType, Store, ingest_events
+>>> store = Store.open("sqlite://")  # or sqlite:///var/rca.db, postgresql://...
+>>> store.ensure_schema()            # creates or migrates the tables
+>>> event = {"specversion": "1.0", "id": "d-1", "source": "svc://checkout", "type": "DeploymentEvent",
+...          "time": "2026-03-10T10:20:00Z", "data": {"service": "checkout", "version": "v2.8.1"}}
+>>> report = ingest_events(store, [event, event], ingest_time=datetime(2026, 3, 10, 10, 21, tzinfo=UTC))
+>>> report.accepted, report.duplicates, report.rejected
+(1, 1, 0)
+>>> [r.type == EventType.DEPLOYMENT for r in store.records()]
+[True]
 """
 
-from evidence._envelope import EVENT_TYPES, TRACEPARENT, envelope_json_schema, parse_event
+from typing import TYPE_CHECKING, Any
+
+from evidence._bounds import (
+    INT32_MAX,
+    INT64_MAX,
+    KAFKA_TOPIC,
+    MAX_DEPTH,
+    MAX_EPOCH_MS,
+    MAX_NAME,
+    MAX_TIME,
+    MAX_URN,
+    MIN_EPOCH_MS,
+    MIN_TIME,
+    Identifier,
+    identifier_error,
+    json_problem,
+    time_error,
+    urn_error,
+)
+from evidence._configs import (
+    CONTRACT,
+    LINEAGE,
+    MAPPING,
+    POLICY,
+    ConfigConflict,
+    ConfigFinding,
+    ConfigKind,
+    Configs,
+    Stored,
+    UnknownConfig,
+)
+from evidence._controls import Control, effective_control, get_control, put_control
+from evidence._envelope import TRACEPARENT, envelope_json_schema, parse_event
 from evidence._errors import ConfigError, InvalidEvent, RcaError, UnknownEvidence
+from evidence._ingest import IngestReport, as_envelope, ingest_events
+from evidence._migrate import current_revision, head_revision
+from evidence._offsets import add_offsets, covered
+from evidence._openlineage import DatasetNaming, map_run_event
 from evidence._policy import Contract, FreshnessPolicy, LineageEdge, Mapping, Watermark
-from evidence._record import GATE_OBSERVATION, EvidenceRecord, GateCounter, evidence_id_for, iso, record_from_event, utc
+from evidence._reader import EvidenceReader, MemoryReader
+from evidence._record import (
+    GATE_OBSERVATION,
+    EvidenceRecord,
+    GateCounter,
+    evidence_id_for,
+    iso,
+    record_from_event,
+    ref_order,
+    utc,
+)
+from evidence._resolution import PRODUCER_HEADER, Resolved, Unresolved, resolve, resolver
+from evidence._schema import (
+    change_requests,
+    chat_sessions,
+    chat_turns,
+    gate_offsets,
+    held_records,
+    incidents,
+    policy_drafts,
+    rollout_pull_requests,
+)
+from evidence._store import EvidenceQuery, Store
+from evidence._tokens import Token, TokenError, authenticate, create_token, list_tokens, revoke_token
+from evidence._vocab import (
+    DRIFT_REASONS,
+    EVENT_TYPES,
+    FIELD_REASONS,
+    EventType,
+    MissingOffset,
+    ReasonCode,
+    maybe_time,
+    parse_time,
+    parse_utc,
+)
+
+if TYPE_CHECKING:
+    from evidence._vector import VectorIndex
 
 __all__ = [
+    "CONTRACT",
+    "DRIFT_REASONS",
     "EVENT_TYPES",
+    "FIELD_REASONS",
     "GATE_OBSERVATION",
+    "INT32_MAX",
+    "INT64_MAX",
+    "KAFKA_TOPIC",
+    "LINEAGE",
+    "MAPPING",
+    "MAX_DEPTH",
+    "MAX_EPOCH_MS",
+    "MAX_NAME",
+    "MAX_TIME",
+    "MAX_URN",
+    "MIN_EPOCH_MS",
+    "MIN_TIME",
+    "POLICY",
+    "PRODUCER_HEADER",
     "TRACEPARENT",
+    "ConfigConflict",
     "ConfigError",
+    "ConfigFinding",
+    "ConfigKind",
+    "Configs",
     "Contract",
+    "Control",
+    "DatasetNaming",
+    "EventType",
+    "EvidenceQuery",
+    "EvidenceReader",
     "EvidenceRecord",
     "FreshnessPolicy",
     "GateCounter",
+    "Identifier",
+    "IngestReport",
     "InvalidEvent",
     "LineageEdge",
     "Mapping",
+    "MemoryReader",
+    "MissingOffset",
     "RcaError",
+    "ReasonCode",
+    "Resolved",
+    "Store",
+    "Stored",
+    "Token",
+    "TokenError",
+    "UnknownConfig",
     "UnknownEvidence",
+    "Unresolved",
+    "VectorIndex",
     "Watermark",
+    "add_offsets",
+    "as_envelope",
+    "authenticate",
+    "change_requests",
+    "chat_sessions",
+    "chat_turns",
+    "covered",
+    "create_token",
+    "current_revision",
+    "effective_control",
     "envelope_json_schema",
     "evidence_id_for",
+    "gate_offsets",
+    "get_control",
+    "head_revision",
+    "held_records",
+    "identifier_error",
+    "incidents",
+    "ingest_events",
     "iso",
+    "json_problem",
+    "list_tokens",
+    "map_run_event",
+    "maybe_time",
     "parse_event",
+    "parse_time",
+    "parse_utc",
+    "policy_drafts",
+    "put_control",
     "record_from_event",
+    "ref_order",
+    "resolve",
+    "resolver",
+    "revoke_token",
+    "rollout_pull_requests",
+    "time_error",
+    "urn_error",
     "utc",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # Imported on first use: the vector index brings in chromadb, which only the API's semantic search needs.
+    if name == "VectorIndex":
+        from evidence._vector import VectorIndex
+
+        return VectorIndex
+    raise AttributeError(f"module 'evidence' has no attribute {name!r}")

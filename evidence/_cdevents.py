@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from evidence._errors import InvalidEvent
+from evidence._vocab import EventType
 
 CDEVENT_PREFIX = "dev.cdevents."
 _STATUS = {"deployed": "succeeded", "upgraded": "succeeded", "rolledback": "rolled_back"}
@@ -58,7 +59,7 @@ def cdevent_to_envelope(cdevent: Any, position: int | None = None) -> dict[str, 
         "specversion": "1.0",
         "id": event_id,
         "source": f"svc://{service}",
-        "type": "DeploymentEvent",
+        "type": EventType.DEPLOYMENT,
         "time": context.get("timestamp"),
         "datacontenttype": "application/json",
         "data": {

@@ -29,8 +29,7 @@ from evidence._bounds import (
     json_problem,
 )
 from evidence._errors import InvalidEvent
-
-EVENT_TYPES = ("DeploymentEvent", "JobRunStarted", "JobRunCompleted", "JobRunFailed", "DatasetWriteCommitted")
+from evidence._vocab import EVENT_TYPES
 
 # CloudEvents 1.0: extension attribute names are lower-case a-z and 0-9 only.
 _ATTRIBUTE_NAME = re.compile(r"^[a-z0-9]{1,20}$")

@@ -17,8 +17,9 @@ import orjson
 from evidence._cdevents import CDEVENT_PREFIX, cdevent_to_envelope
 from evidence._envelope import parse_event
 from evidence._errors import InvalidEvent, clip
-from evidence._record import EvidenceRecord, record_from_event, utc
+from evidence._record import EvidenceRecord, record_from_event
 from evidence._store import Store
+from evidence._vocab import EventType, parse_utc
 
 Status = Literal["accepted", "duplicate", "conflict", "rejected"]
 log = logging.getLogger("rca.ingest")
@@ -102,8 +103,7 @@ def to_record(raw: Any, ingest_time: datetime | None, *, position: int | None = 
     if trust_ingesttime and event.model_extra and "ingesttime" in event.model_extra:
         # Replays of scenario files say when each event arrived; the live API never trusts a producer's claim.
         try:
-            stamped = datetime.fromisoformat(str(event.model_extra["ingesttime"]).replace("Z", "+00:00"))
-            stamped = utc(stamped)
+            stamped = parse_utc(str(event.model_extra["ingesttime"]))
         except ValueError as exc:
             raise InvalidEvent(event.id, "ingesttime", "must be an RFC 3339 timestamp with an offset",
                                source=event.source, position=position) from exc
@@ -143,7 +143,7 @@ def ingest_events(
         refusal = fence(record.source, record.dataset_urn) if fence is not None else None
         if refusal is not None:
             field = "source" if refusal[0] == "source" else "data.dataset_urn" if record.type == \
-                "DatasetWriteCommitted" else "subject"
+                EventType.COMMITTED else "subject"
             report.results.append(ItemResult(position, record.source_ref, record.source, "rejected", field=field,
                                              error=f"Event {record.source_ref!r} (source {record.source}): "
                                              f"{refusal[1]}"))

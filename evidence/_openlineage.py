@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import string
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from evidence._bounds import MAX_ID, identifier_error, time_error, urn_error
 from evidence._errors import ConfigError, InvalidEvent
 from evidence._policy import LineageEdge
+from evidence._vocab import EventType, MissingOffset, parse_time
 
-_RUN_TYPES = {"START": "JobRunStarted", "COMPLETE": "JobRunCompleted", "FAIL": "JobRunFailed", "ABORT": "JobRunFailed"}
+_RUN_TYPES = {"START": EventType.RUN_STARTED, "COMPLETE": EventType.RUN_COMPLETED, "FAIL": EventType.RUN_FAILED,
+              "ABORT": EventType.RUN_FAILED}
 
 
 @dataclass
@@ -133,11 +134,11 @@ def _require(run_event: dict[str, Any], path: str, position: int | None) -> Any:
 
 def _event_time(value: Any, where: _Where) -> str:
     try:
-        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        moment = parse_time(str(value))
+    except MissingOffset:
+        raise where.fail("eventTime", "must carry a UTC offset (for example 2026-01-19T06:00:00Z)") from None
     except ValueError:
         raise where.fail("eventTime", "must be an RFC 3339 timestamp with an offset") from None
-    if moment.tzinfo is None:
-        raise where.fail("eventTime", "must carry a UTC offset (for example 2026-01-19T06:00:00Z)")
     if (problem := time_error(moment)) is not None:
         raise where.fail("eventTime", problem)
     return str(value)
@@ -178,13 +179,13 @@ def map_run_event(run_event: Any, position: int | None = None, naming: DatasetNa
     inputs = where.datasets(run_event.get("inputs"), "inputs", naming)
     outputs = where.datasets(run_event.get("outputs"), "outputs", naming)
     data: dict[str, Any] = {"run_id": run_id, "openlineage": lineage_meta}
-    if envelope_type == "JobRunStarted":
+    if envelope_type == EventType.RUN_STARTED:
         nominal = where.object(run_facets.get("nominalTime"), "run.facets.nominalTime")
         app = where.object(run_facets.get("spark_applicationDetails"), "run.facets.spark_applicationDetails")
         data.update(code_ref=_code_ref(job_facets, where), input_datasets=[urn for _, urn in inputs],
                     scheduled_time=nominal.get("nominalStartTime"), actual_start_time=event_time,
                     spark_app_id=app.get("applicationId"))
-    elif envelope_type == "JobRunFailed":
+    elif envelope_type == EventType.RUN_FAILED:
         data.update(failure_reason=_failure_reason(run_facets, where) or f"OpenLineage {event_type}")
     out.events.append({**base, "id": f"openlineage:{run_id}:{event_type}", "type": envelope_type,
                        "data": {k: v for k, v in data.items() if v is not None}})
@@ -217,4 +218,4 @@ def _commit(base: dict[str, Any], run_id: str, event_type: str, event_time: str,
     if stats.get("size") is not None:
         data["bytes_written"] = stats["size"]
     return [{**base, "id": f"openlineage:{run_id}:{event_type}:{dataset.get('namespace')}/{dataset['name']}",
-             "type": "DatasetWriteCommitted", "subject": urn, "data": data}]
+             "type": EventType.COMMITTED, "subject": urn, "data": data}]

@@ -8,8 +8,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from evidence._vocab import EventType
+
 # Record types beside the five envelope types: one per Kafka record the contract gate looked at.
-GATE_OBSERVATION = "GateObservation"
+GATE_OBSERVATION = EventType.GATE_OBSERVATION
 
 
 def evidence_id_for(source: str, source_ref: str) -> str:
@@ -75,12 +77,12 @@ def record_from_event(event: Any, ingest_time: datetime, raw: dict[str, Any] | N
     deploy_ref = None
     run_id = getattr(data, "run_id", None)
     sequence = None
-    if event.type == "DeploymentEvent":
+    if event.type == EventType.DEPLOYMENT:
         deploy_ref = data.deploy_ref or f"{data.service}@{data.version}"
-    elif event.type == "DatasetWriteCommitted":
+    elif event.type == EventType.COMMITTED:
         dataset_urn = data.dataset_urn
         sequence = data.commit_version
-    elif event.type == "JobRunStarted":
+    elif event.type == EventType.RUN_STARTED:
         deploy_ref = data.code_ref
     return EvidenceRecord(
         evidence_id=evidence_id_for(event.source, event.id),
@@ -133,14 +135,14 @@ class GateCounter:
             raise ValueError(f"cannot merge counters for different keys: {self.key} and {other.key}")
         first = min((self.first_time, self.first_ref), (other.first_time, other.first_ref))
         last = max((self.last_time, self.last_ref), (other.last_time, other.last_ref))
-        samples = tuple(sorted(set(self.samples) | set(other.samples), key=_ref_order)[: self.MAX_SAMPLES])
+        samples = tuple(sorted(set(self.samples) | set(other.samples), key=ref_order)[: self.MAX_SAMPLES])
         return dataclasses.replace(
             self, count=self.count + other.count, first_time=first[0], first_ref=first[1],
             last_time=last[0], last_ref=last[1], samples=samples,
         )
 
 
-def _ref_order(ref: str) -> tuple[str, int, str]:
+def ref_order(ref: str) -> tuple[str, int, str]:
     """topic/partition/offset refs sort by partition and numeric offset, not as strings."""
     topic, _, rest = ref.rpartition("/")
     head, _, _ = topic.rpartition("/")

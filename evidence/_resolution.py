@@ -13,9 +13,8 @@ from typing import Any
 
 from evidence._bounds import INT64_MAX
 from evidence._policy import Mapping
+from evidence._vocab import ReasonCode
 
-UNMAPPED_SCHEMA = "UNMAPPED_SCHEMA"
-MAPPING_AMBIGUOUS = "MAPPING_AMBIGUOUS"
 PRODUCER_HEADER = "autopilot-producer"
 
 
@@ -86,7 +85,7 @@ def resolve(
             producer_urn=base.producer_urn or hinted,
         )
         return Unresolved(
-            UNMAPPED_SCHEMA,
+            ReasonCode.UNMAPPED_SCHEMA,
             topic,
             sid,
             proposal,
@@ -94,7 +93,8 @@ def resolve(
             {"known_schema_ids": sorted({_schema(r.schema_id) for r in on_topic}), "producer_hint": hinted},
         )
     proposal = Mapping(topic=topic, schema_id=_proposed_schema(sid), dataset_urn=f"ds://{topic}", producer_urn=hinted)
-    return Unresolved(UNMAPPED_SCHEMA, topic, sid, proposal, [], {"known_schema_ids": [], "producer_hint": hinted})
+    return Unresolved(ReasonCode.UNMAPPED_SCHEMA, topic, sid, proposal, [],
+                      {"known_schema_ids": [], "producer_hint": hinted})
 
 
 def resolver(rules: Sequence[Mapping]) -> Callable[[str, Any, MappingABC[str, str]], Resolved | Unresolved]:
@@ -134,7 +134,7 @@ def _ambiguous(top: list[Mapping], topic: str, sid: str, hinted: str | None) -> 
         producer_urn=chosen.producer_urn or hinted,
     )
     return Unresolved(
-        MAPPING_AMBIGUOUS,
+        ReasonCode.MAPPING_AMBIGUOUS,
         topic,
         sid,
         proposal,

@@ -38,8 +38,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from evidence import _migrate
 from evidence._bounds import time_error
 from evidence._errors import ConfigError, UnknownEvidence
+from evidence._reader import lag_summary
 from evidence._record import EvidenceRecord, GateCounter, iso, utc
 from evidence._schema import evidence, gate_counters, service_health
+from evidence._vocab import parse_time
 
 _COLUMNS = [c.name for c in evidence.columns]
 assert _COLUMNS == [
@@ -373,11 +375,7 @@ class Store:
             for source, event_time, ingest_time in conn.execute(stmt):
                 if chosen is None or source in chosen:
                     lags.setdefault(source, []).append(max(0.0, (ingest_time - event_time).total_seconds()))
-        return {
-            source: {"count": len(values), "p50_s": percentile(values, 50), "p95_s": percentile(values, 95),
-                     "max_s": round(max(values), 3)}
-            for source, values in sorted(lags.items())
-        }
+        return lag_summary(lags)
 
     # -- gate counters ----------------------------------------------------------------------------------
     def merge_counters(self, counters: Sequence[GateCounter], conn: Connection | None = None) -> None:
@@ -462,13 +460,6 @@ class _WriteTurns:
 _COUNTER_LOCK = 0x7263615F67617465  # "rca_gate": the advisory lock around counter merges on PostgreSQL
 
 
-def percentile(values: Sequence[float], pct: float) -> float:
-    """Nearest-rank percentile: deterministic, and an actual observed value."""
-    ordered = sorted(values)
-    rank = max(1, -(-len(ordered) * pct // 100))
-    return round(ordered[int(rank) - 1], 3)
-
-
 def encode_cursor(record: EvidenceRecord) -> str:
     return base64.urlsafe_b64encode(f"{iso(record.event_time)}|{record.evidence_id}".encode()).decode()
 
@@ -480,8 +471,8 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
     """The (event time, evidence id) a cursor continues after; ValueError for anything this server did not issue."""
     try:
         moment, evidence_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
-        when = datetime.fromisoformat(moment)
-        if when.tzinfo is None or time_error(when) is not None or not _EVIDENCE_ID.match(evidence_id):
+        when = parse_time(moment)
+        if time_error(when) is not None or not _EVIDENCE_ID.match(evidence_id):
             raise ValueError(cursor)
         return utc(when), evidence_id
     except (ValueError, UnicodeError) as exc:
@@ -545,7 +536,8 @@ def _record_from_text(row: Any) -> EvidenceRecord:
 
 
 def _from_sqlite(text: str) -> datetime:
-    # What _sqlite_time and SQLAlchemy's SQLite DATETIME both write: "2026-03-10 10:20:00.000000", in UTC.
+    # What _sqlite_time and SQLAlchemy's SQLite DATETIME both write: "2026-03-10 10:20:00.000000", in UTC (a storage
+    # format without an offset, not RFC 3339, hence not parse_time).
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 

@@ -7,7 +7,16 @@ verified values, and the confidence and next checks computed from evidence alone
     print([c.text for c in verdict.accepted], [r.why for r in verdict.rejected])
 """
 
-from guardrails._claims import CAUSE_KINDS, Claim, ClaimKind, Draft, ParamValue, RejectedClaim, VerifiedClaim
+from guardrails._claims import (
+    CAUSE_FOR_REASON,
+    CAUSE_KINDS,
+    Claim,
+    ClaimKind,
+    Draft,
+    ParamValue,
+    RejectedClaim,
+    VerifiedClaim,
+)
 from guardrails._confidence import confidence
 from guardrails._playbook import next_checks, suggested_actions
 from guardrails._render import Unrenderable, render, summary
@@ -16,6 +25,7 @@ from guardrails._text import identifier, inert
 from guardrails._verify import MAX_CLAIMS, MAX_PER_KIND, Verification, verify_claims
 
 __all__ = [
+    "CAUSE_FOR_REASON",
     "CAUSE_KINDS",
     "MAX_CLAIMS",
     "MAX_PER_KIND",

@@ -7,13 +7,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from detectors._runs import DEPLOYMENT, RUN_STARTED
-from evidence import GATE_OBSERVATION, EvidenceRecord, iso
+from evidence import DRIFT_REASONS, GATE_OBSERVATION, EventType, EvidenceRecord, iso
 from guardrails._claims import Claim
 from guardrails._predicates import Values, describe, ids, moment, needs_kind, param_text, stray
 from guardrails._view import CHANGE_STATUSES, IncidentView, to_second, violations
-
-DRIFT_REASONS = ("UNMAPPED_SCHEMA", "MAPPING_AMBIGUOUS")
 
 
 def _service(deploy: EvidenceRecord) -> Any:
@@ -21,7 +18,7 @@ def _service(deploy: EvidenceRecord) -> Any:
 
 
 def deploy_correlated(claim: Claim, cited: list[EvidenceRecord], view: IncidentView) -> str | Values:
-    deploys = [r for r in cited if r.type == DEPLOYMENT]
+    deploys = [r for r in cited if r.type == EventType.DEPLOYMENT]
     if len(deploys) != 1:
         return (f"cites {len(deploys)} DeploymentEvents; a deploy correlation names exactly one"
                 if deploys else "cites no DeploymentEvent")
@@ -52,7 +49,7 @@ def deploy_correlated(claim: Claim, cited: list[EvidenceRecord], view: IncidentV
                 "deploy of its version, not a deploy of its own")
     own = view.incident_ids
     error = stray(cited, lambda r: r.evidence_id == deploy.evidence_id
-                  or (r.type != DEPLOYMENT and (r.evidence_id in own or view.is_bad(r))), claim.kind)
+                  or (r.type != EventType.DEPLOYMENT and (r.evidence_id in own or view.is_bad(r))), claim.kind)
     if error:
         return error
     values: Values = {"service": _service(deploy), "version": deploy.data.get("version"),
@@ -99,7 +96,7 @@ def _first_bad_of(deploy: EvidenceRecord, cited: list[EvidenceRecord],
 def code_changed(claim: Claim, cited: list[EvidenceRecord], view: IncidentView) -> str | Values:
     if view.kind != "freshness":
         return needs_kind(view, "freshness", claim)
-    starts = [r for r in cited if r.type == RUN_STARTED and view.is_producer(r.producer_urn)]
+    starts = [r for r in cited if r.type == EventType.RUN_STARTED and view.is_producer(r.producer_urn)]
     if not starts:
         return f"cites no JobRunStarted of {view.producer or 'the producer'}"
     base = _last_good_start(view)
@@ -113,7 +110,7 @@ def code_changed(claim: Claim, cited: list[EvidenceRecord], view: IncidentView) 
     if not new_ref or new_ref == old_ref:
         return f"{new.evidence_id} runs code_ref {new_ref}, the same as the last good run's {base.evidence_id}"
     good = ids([view.last_good_commit] if view.last_good_commit else [])
-    return stray(cited, lambda r: (r.type == RUN_STARTED and view.is_producer(r.producer_urn))
+    return stray(cited, lambda r: (r.type == EventType.RUN_STARTED and view.is_producer(r.producer_urn))
                  or r.evidence_id in good, claim.kind) or {
         "run_id": new.run_id, "code_ref": new_ref, "previous_code_ref": old_ref}
 
@@ -171,7 +168,7 @@ def schema_drift(claim: Claim, cited: list[EvidenceRecord], view: IncidentView) 
 
 
 def no_recent_deploy(claim: Claim, cited: list[EvidenceRecord], view: IncidentView) -> str | Values:
-    deploys = [r for r in cited if r.type == DEPLOYMENT]
+    deploys = [r for r in cited if r.type == EventType.DEPLOYMENT]
     if len(deploys) != 1:
         return "cites no DeploymentEvent" if not deploys else f"cites {len(deploys)} DeploymentEvents, not one"
     deploy = deploys[0]

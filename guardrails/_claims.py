@@ -9,6 +9,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from evidence import ReasonCode
+
 
 class ClaimKind(StrEnum):
     # Symptoms: what failed and since when. True symptoms never make a verdict "cause_identified" alone.
@@ -38,6 +40,17 @@ CAUSE_KINDS = frozenset({
     ClaimKind.UPSTREAM_LATE,
 })
 
+
+# The verified cause claims that explain each freshness reason code, the one that explains it best first.
+# (Keyed by ReasonCode members; a stored incident's plain reason string finds its entry all the same.)
+CAUSE_FOR_REASON: dict[str, tuple[ClaimKind, ...]] = {
+    ReasonCode.JOB_NOT_TRIGGERED: (ClaimKind.JOB_NOT_TRIGGERED,),
+    ReasonCode.JOB_FAILED: (ClaimKind.JOB_FAILED,),
+    ReasonCode.JOB_RUNNING_SLOW: (ClaimKind.JOB_SLOW, ClaimKind.JOB_RUNNING),
+    ReasonCode.WRONG_PARTITION: (ClaimKind.WRONG_PARTITION,),
+    ReasonCode.PARTIAL_WRITE: (ClaimKind.PARTIAL_WRITE,),
+    ReasonCode.UPSTREAM_DATA_LATE: (ClaimKind.UPSTREAM_LATE,),
+}
 
 ParamValue = str | int | float | bool | list[str] | None
 

@@ -7,24 +7,19 @@ import math
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from detectors._runs import COMMITTED, RUN_COMPLETED, RUN_STARTED, commit_time
-from evidence import EvidenceRecord
-from guardrails._claims import ClaimKind, VerifiedClaim
+from detectors import commit_time
+from evidence import EventType, EvidenceRecord, ReasonCode
+from guardrails._claims import CAUSE_FOR_REASON, ClaimKind, VerifiedClaim
 from guardrails._scope import Scope
 from guardrails._view import IncidentView, view_of
 
-# The verified cause claim that explains each freshness reason code.
-CAUSE_FOR_REASON: dict[str, tuple[ClaimKind, ...]] = {
-    "JOB_NOT_TRIGGERED": (ClaimKind.JOB_NOT_TRIGGERED,),
-    "JOB_FAILED": (ClaimKind.JOB_FAILED,),
-    "JOB_RUNNING_SLOW": (ClaimKind.JOB_SLOW, ClaimKind.JOB_RUNNING),
-    "WRONG_PARTITION": (ClaimKind.WRONG_PARTITION,),
-    "PARTIAL_WRITE": (ClaimKind.PARTIAL_WRITE,),
-    "UPSTREAM_DATA_LATE": (ClaimKind.UPSTREAM_LATE,),
-}
 GAP_SCALE_S = 300.0  # contract: a last-good -> first-bad gap of 5 min keeps e^-1 of the boundary's sharpness
 LATE_HALF_S = 600.0  # freshness: 10 min past the deadline is half-sharp; a breach is clearer the later it gets
 STALE_FACTOR = 0.8  # evidence arriving late may still change the picture
+
+# The habit a freshness reason is measured against: earlier starts (not triggered), earlier completions (slow).
+_BASELINE_TYPES: dict[str, tuple[EventType, ...]] = {
+    ReasonCode.JOB_NOT_TRIGGERED: (EventType.RUN_STARTED,), ReasonCode.JOB_RUNNING_SLOW: (EventType.RUN_COMPLETED,)}
 
 Need = Callable[[IncidentView, Sequence[VerifiedClaim]], bool]
 
@@ -84,12 +79,11 @@ def _baseline(view: IncidentView, accepted: Sequence[VerifiedClaim]) -> bool:
     cycle = view.cycle_start
     if cycle is None:
         return False
-    wanted = {"JOB_NOT_TRIGGERED": (RUN_STARTED,), "JOB_RUNNING_SLOW": (RUN_COMPLETED,)}.get(
-        view.reason, (RUN_STARTED, RUN_COMPLETED, COMMITTED))
+    wanted = _BASELINE_TYPES.get(view.reason, (EventType.RUN_STARTED, EventType.RUN_COMPLETED, EventType.COMMITTED))
     for record in _cited(view, accepted):
         if record.type not in wanted:
             continue
-        at = commit_time(record) if record.type == COMMITTED else record.event_time
+        at = commit_time(record) if record.type == EventType.COMMITTED else record.event_time
         mine = view.is_producer(record.producer_urn) or record.evidence_id in {c.evidence_id for c in view.commits}
         if mine and at < cycle:
             return True
@@ -130,13 +124,13 @@ def _proximity(deploy_time: datetime, reference: datetime, span_s: float) -> flo
 
 def _cause(view: IncidentView, accepted: Sequence[VerifiedClaim]) -> float:
     changes = [r for c in accepted if c.kind in (ClaimKind.DEPLOY_CORRELATED, ClaimKind.CODE_CHANGED)
-               for r in _cited(view, [c]) if r.type in ("DeploymentEvent", RUN_STARTED)]
+               for r in _cited(view, [c]) if r.type in (EventType.DEPLOYMENT, EventType.RUN_STARTED)]
     if view.first_bad is None:
         return 0.0
     if view.kind != "freshness":
         window = view.deploy_window.total_seconds()
-        return max((_proximity(r.event_time, view.first_bad, window) for r in changes if r.type == "DeploymentEvent"),
-                   default=0.0)
+        return max((_proximity(r.event_time, view.first_bad, window) for r in changes
+                    if r.type == EventType.DEPLOYMENT), default=0.0)
     if _run_evidence(view, accepted):
         return 1.0
     if view.last_good is not None:

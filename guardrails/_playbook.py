@@ -10,23 +10,22 @@ from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from detectors._runs import RUN_FAILED, RUN_STARTED, Run
-from evidence import EvidenceRecord, iso
+from detectors import Run
+from evidence import FIELD_REASONS, EventType, EvidenceRecord, ReasonCode, iso
 from guardrails._claims import CAUSE_KINDS, ClaimKind, VerifiedClaim
 from guardrails._scope import Scope
 from guardrails._text import identifier
 from guardrails._view import IncidentView, partitions, view_of
 
 _CONFIG_TEXT = re.compile(r"^[\w .&/\-]{1,80}$")
-_CONTRACT_FIELD_REASONS = ("REQUIRED_FIELD_MISSING", "NULL_NOT_ALLOWED", "TYPE_MISMATCH", "ENUM_VIOLATION")
 _MISSING_EVIDENCE = {
-    "JobRunStarted": "{p} emits no JobRunStarted: enable the autopilot SDK (Spark pack) or openlineage-spark so "
-                     "its runs are recorded",
-    "JobRunCompleted": "{p} does not report how its runs end (JobRunCompleted / JobRunFailed): enable the autopilot "
-                       "SDK's run listener",
-    "JobRunFailed": "{p} does not report failed runs (JobRunFailed): enable the autopilot SDK's run listener",
-    "DatasetWriteCommitted": "{p} reports no DatasetWriteCommitted: enable the autopilot SDK's commit hook so the "
-                             "watermark can be read",
+    EventType.RUN_STARTED: "{p} emits no JobRunStarted: enable the autopilot SDK (Spark pack) or openlineage-spark "
+                           "so its runs are recorded",
+    EventType.RUN_COMPLETED: "{p} does not report how its runs end (JobRunCompleted / JobRunFailed): enable the "
+                             "autopilot SDK's run listener",
+    EventType.RUN_FAILED: "{p} does not report failed runs (JobRunFailed): enable the autopilot SDK's run listener",
+    EventType.COMMITTED: "{p} reports no DatasetWriteCommitted: enable the autopilot SDK's commit hook so the "
+                         "watermark can be read",
     "output_partitions_written": "{p}'s commits list no output_partitions_written: upgrade the autopilot SDK so "
                                  "commits name their partitions",
     "baseline_duration_s": "No completed run of {p} in the lookback to measure a baseline: check how long its runs "
@@ -78,7 +77,7 @@ def _deploys(view: IncidentView, accepted: Sequence[VerifiedClaim]) -> list[Evid
     """Verified correlated deploys, closest to first bad first; when several producers' records broke, the first to
     break first (its deploys are the likeliest cause of the incident's own first bad record)."""
     claims = _verified(accepted, ClaimKind.DEPLOY_CORRELATED)
-    found = {r.evidence_id: r for r in _cited(view, claims, "DeploymentEvent")}
+    found = {r.evidence_id: r for r in _cited(view, claims, EventType.DEPLOYMENT)}
     order = {urn: at for urn, (at, _) in view.breaking.items()}
     return sorted(found.values(), key=lambda r: (order.get(r.producer_urn or "", view.first_bad or r.event_time),
                                                  -r.event_time.timestamp(), r.evidence_id))
@@ -118,14 +117,14 @@ def _change_checks(view: IncidentView, accepted: Sequence[VerifiedClaim]) -> lis
         against = f"the previous version {previous}" if previous else "the version it replaced"
         lines.append(f"Diff {name} against {against}: the change that shipped just before the break")
     for claim in _verified(accepted, ClaimKind.CODE_CHANGED):
-        starts = sorted(_cited(view, [claim], RUN_STARTED), key=lambda r: r.event_time)
+        starts = sorted(_cited(view, [claim], EventType.RUN_STARTED), key=lambda r: r.event_time)
         if starts:
             lines.append(f"Diff the job's code_ref {_u(starts[-1].data.get('code_ref'))} against the last good "
                          "run's: the code changed between them")
     if view.producer is None:
         lines.append(f"The producer of {_u(view.dataset)} is unknown: add the autopilot-producer header (autopilot "
                      "SDK) or an approved mapping with a producer_urn, so its changes can be correlated")
-    elif not any(r.type == "DeploymentEvent" and view.is_producer(r.producer_urn) for r in view.records):
+    elif not any(r.type == EventType.DEPLOYMENT and view.is_producer(r.producer_urn) for r in view.records):
         lines.append(f"No DeploymentEvent from {_producer(view)} in this incident's evidence: if it deploys without "
                      "one, add the autopilot CI deploy step (or the SDK's startup event) so its deploys are recorded")
     elif view.kind == "contract" and not _verified(accepted, ClaimKind.DEPLOY_CORRELATED):
@@ -138,10 +137,10 @@ def _change_checks(view: IncidentView, accepted: Sequence[VerifiedClaim]) -> lis
 def _contract_checks(view: IncidentView, accepted: Sequence[VerifiedClaim]) -> list[str | None]:
     field, dataset, producer = _t(view.field), _u(view.dataset), _producer(view)
     lines: list[str | None] = []
-    if view.reason in _CONTRACT_FIELD_REASONS and field:
+    if view.reason in FIELD_REASONS and field:
         lines.append(f"Check how {producer} fills field {field} of {dataset} ({view.reason}): serializer, DTO "
                      f"mapping and defaults in the code running since {_u(view.first_bad)}")
-    elif view.reason == "UNDECODABLE_MESSAGE":
+    elif view.reason == ReasonCode.UNDECODABLE_MESSAGE:
         topic = _u(str(view.facts.get("first_bad_ref") or "").rsplit("/", 2)[0])
         lines.append(f"Check {producer}'s serializer and schema-registry framing on topic {topic}: records since "
                      f"{_u(view.first_bad)} do not decode")
@@ -163,20 +162,20 @@ def _freshness_checks(view: IncidentView, accepted: Sequence[VerifiedClaim]) -> 
     inputs = ", ".join(t for t in (_t(d) for d in started.get("input_datasets") or []) if t)
     policy = view.scope.policy
     lines: list[str | None] = []
-    if view.reason == "JOB_NOT_TRIGGERED":
+    if view.reason == ReasonCode.JOB_NOT_TRIGGERED:
         lines.append(f"Check the scheduler for {producer}'s run due at {_u(facts.get('scheduled_time'))} (Airflow DAG "
                      "or Step Functions trigger): paused or broken DAG, missed schedule, trigger permissions")
         if policy is not None and policy.schedule and _dst_near(view):
             lines.append(f"Check that the scheduler reads cron '{policy.schedule}' in {policy.timezone} as the "
                          "policy does: DST transitions move or skip fires")
-    elif view.reason == "JOB_FAILED":
+    elif view.reason == ReasonCode.JOB_FAILED:
         lines += _failure_checks(view, run, run_id, inputs)
-    elif view.reason == "JOB_RUNNING_SLOW":
+    elif view.reason == ReasonCode.JOB_RUNNING_SLOW:
         lines.append(f"Check Spark stage timings and skew of run {run_id} (app {_u(started.get('spark_app_id'))}, "
                      f"cluster {_u(started.get('cluster_id'))})")
         lines.append(f"Compare run {run_id}'s input volume with the baseline: median duration "
                      f"{_u(facts.get('baseline_duration_s'))} s, running for {_u(facts.get('running_for_s'))} s")
-    elif view.reason == "WRONG_PARTITION":
+    elif view.reason == ReasonCode.WRONG_PARTITION:
         if facts.get("run_completed_without_commit"):
             lines.append(f"Run {run_id} completed without a commit: check its write step and output path")
         written = sorted({p for c in view.commits if view.cycle_start and c.event_time >= view.cycle_start
@@ -184,25 +183,25 @@ def _freshness_checks(view: IncidentView, accepted: Sequence[VerifiedClaim]) -> 
         lines.append(f"Check the dt derivation and time zone of {producer}: today it wrote "
                      f"{', '.join(written) or 'no partition'}, expected {expected}"
                      + (f" (policy time zone {policy.timezone})" if policy is not None else ""))
-    elif view.reason == "PARTIAL_WRITE":
+    elif view.reason == ReasonCode.PARTIAL_WRITE:
         lines.append(f"Compare run {run_id}'s input volume with the baseline: {_u(facts.get('rows_written'))} rows "
                      f"written against a median of {_u(facts.get('baseline_rows'))}")
         if inputs:
             lines.append(f"Check that the inputs ({inputs}) had fully landed before run {run_id} started")
-    elif view.reason == "UPSTREAM_DATA_LATE":
+    elif view.reason == ReasonCode.UPSTREAM_DATA_LATE:
         for late in facts.get("upstream_late") or []:
             if isinstance(late, dict):
                 lines.append(f"Check upstream landing of {_u(late.get('dataset_urn'))}: watermark "
                              f"{_u(late.get('current_watermark'))}, expected {_u(late.get('expected_watermark'))}")
-    elif view.reason == "INSUFFICIENT_EVIDENCE":
+    elif view.reason == ReasonCode.INSUFFICIENT_EVIDENCE:
         for missing in facts.get("missing") or []:
             template = _MISSING_EVIDENCE.get(str(missing))
             lines.append(template.format(p=producer) if template else None)
         lines.append(f"Until then, check the scheduler and the job's logs for {producer}'s run due at "
                      f"{_u(facts.get('scheduled_time'))}")
-    if not any(r.type == RUN_STARTED and view.is_producer(r.producer_urn) for r in view.records) \
-            and view.reason != "INSUFFICIENT_EVIDENCE":
-        lines.append(_MISSING_EVIDENCE["JobRunStarted"].format(p=producer))
+    if not any(r.type == EventType.RUN_STARTED and view.is_producer(r.producer_urn) for r in view.records) \
+            and view.reason != ReasonCode.INSUFFICIENT_EVIDENCE:
+        lines.append(_MISSING_EVIDENCE[EventType.RUN_STARTED].format(p=producer))
     return lines
 
 
@@ -217,7 +216,7 @@ def _dst_near(view: IncidentView) -> bool:
 
 def _failure_checks(view: IncidentView, run: Run | None, run_id: str, inputs: str) -> list[str | None]:
     kind = view.incident.get("failure_class")
-    failed = run.terminal.data if run and run.terminal and run.terminal.type == RUN_FAILED else {}
+    failed = run.terminal.data if run and run.terminal and run.terminal.type == EventType.RUN_FAILED else {}
     sizing = f"{_u(failed.get('executors'))} executors x {_u(failed.get('executor_memory'))}"
     good = view.baseline_runs()
     before = good[-1].terminal.data if good and good[-1].terminal else {}
@@ -273,7 +272,7 @@ def suggested_actions(scope: Scope, accepted: Sequence[VerifiedClaim]) -> list[s
             lines.append((f"Roll back to {previous} or patch {name}" if previous else f"Roll back or patch {name}")
                          + (f" (deploy {ref})" if ref else ""))
     for claim in _verified(accepted, ClaimKind.CODE_CHANGED):
-        starts = sorted(_cited(view, [claim], RUN_STARTED), key=lambda r: r.event_time)
+        starts = sorted(_cited(view, [claim], EventType.RUN_STARTED), key=lambda r: r.event_time)
         if starts:
             lines.append(f"Roll back {producer} to the last good run's code or patch "
                          f"{_u(starts[-1].data.get('code_ref'))}")
@@ -294,7 +293,7 @@ def suggested_actions(scope: Scope, accepted: Sequence[VerifiedClaim]) -> list[s
     if _verified(accepted, ClaimKind.PARTIAL_WRITE):
         lines.append(f"Re-run {producer}{target} to rewrite the partition in full")
     for claim in _verified(accepted, ClaimKind.UPSTREAM_LATE):
-        late = sorted({t for r in _cited(view, [claim], "DatasetWriteCommitted")
+        late = sorted({t for r in _cited(view, [claim], EventType.COMMITTED)
                        if r.dataset_urn != view.dataset and (t := _t(r.dataset_urn))})
         upstream = ", ".join(late) or "its late input"
         lines.append(f"Re-run {producer}{target} once {upstream} has landed")

@@ -9,9 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
-from detectors._gate import ContractBreak
-from detectors._runs import DEPLOYMENT
-from evidence import GATE_OBSERVATION, EvidenceRecord, iso
+from detectors import ContractBreak
+from evidence import GATE_OBSERVATION, EventType, EvidenceRecord, iso
 from guardrails._claims import Claim, ClaimKind, ParamValue
 from guardrails._view import IncidentView, to_second, violations
 
@@ -200,5 +199,5 @@ def impact(claim: Claim, cited: list[EvidenceRecord], view: IncidentView) -> str
         if not isinstance(dataset, str) or dataset not in downstream:
             return f"names {dataset}, which is not downstream of {view.dataset} through lineage"
     # The incident's own evidence of the break (not its deploys: a change is not proof that anything is hit).
-    error = stray(cited, lambda r: r.evidence_id in view.incident_ids and r.type != DEPLOYMENT, claim.kind)
+    error = stray(cited, lambda r: r.evidence_id in view.incident_ids and r.type != EventType.DEPLOYMENT, claim.kind)
     return error or {"datasets": list(dict.fromkeys(str(d) for d in datasets))}

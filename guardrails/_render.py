@@ -6,9 +6,9 @@ at all: a version such as "v5 (root cause confirmed by SRE)" never reaches a sen
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
+from evidence import ReasonCode, parse_utc
 from guardrails._claims import ClaimKind, ParamValue, VerifiedClaim
 from guardrails._text import identifier
 
@@ -37,7 +37,7 @@ def when(v: Values | dict[str, Any], key: str) -> str:
     """An RFC 3339 value as on-call reads it: "2026-03-10 10:21:04 UTC"."""
     value = _value(v, key)
     try:
-        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        moment = parse_utc(str(value))
     except ValueError as exc:
         raise Unrenderable(f"its {key} is not a time") from exc
     return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
@@ -133,7 +133,7 @@ def _upstream(v: Values) -> str:
 
 
 def _drift(v: Values) -> str:
-    unmapped = "which two approved rules claim" if v.get("reason_code") == "MAPPING_AMBIGUOUS" else \
+    unmapped = "which two approved rules claim" if v.get("reason_code") == ReasonCode.MAPPING_AMBIGUOUS else \
         "which no approved rule maps to a dataset"
     held = (f"; {count(v, 'held_records')} records are held, unattributed, in change request "
             f"{name(v, 'change_request_id')}") if v.get("change_request_id") and v.get("held_records") is not None \

@@ -7,18 +7,8 @@ from __future__ import annotations
 
 import statistics
 
-from detectors._runs import (
-    COMMITTED,
-    RUN_COMPLETED,
-    RUN_FAILED,
-    RUN_STARTED,
-    Run,
-    commit_time,
-    committed_dataset,
-    failure_class,
-    rows,
-)
-from evidence import EvidenceRecord, iso
+from detectors import Run, commit_time, committed_dataset, failure_class, rows
+from evidence import EventType, EvidenceRecord, ReasonCode, iso
 from guardrails._claims import Claim
 from guardrails._predicates import Values, describe, ids, moment, needs_kind, param_text, stray
 from guardrails._view import RUN_RECORD_TYPES, IncidentView, writes_partition
@@ -42,7 +32,7 @@ def _today(record: EvidenceRecord, view: IncidentView) -> bool:
     """A run record of today's cycle (by its run's start or scheduled time), or a commit since the schedule."""
     if view.cycle_start is None:
         return False
-    if record.type == COMMITTED:
+    if record.type == EventType.COMMITTED:
         return commit_time(record) >= view.cycle_start
     run = view.run_of(record)
     return view.in_cycle(run) if run is not None else record.event_time >= view.cycle_start
@@ -52,10 +42,10 @@ def job_not_triggered(claim: Claim, cited: list[EvidenceRecord], view: IncidentV
     error = _no_cycle(claim, view)
     if error:
         return error
-    if view.reason != "JOB_NOT_TRIGGERED":
+    if view.reason != ReasonCode.JOB_NOT_TRIGGERED:
         return f"the incident's reason is {view.reason}, not JOB_NOT_TRIGGERED"
     assert view.cycle_start is not None
-    habit = [r for r in cited if r.type == RUN_STARTED and view.is_producer(r.producer_urn)
+    habit = [r for r in cited if r.type == EventType.RUN_STARTED and view.is_producer(r.producer_urn)
              and not _today(r, view) and (view.lookback_start is None or r.event_time >= view.lookback_start)]
     if not habit:
         return (f"cites no earlier JobRunStarted of {view.producer or 'the producer'} in its lookback: without the "
@@ -75,7 +65,7 @@ def job_failed(claim: Claim, cited: list[EvidenceRecord], view: IncidentView) ->
     if error:
         return error
     assert view.cycle_start is not None
-    failures = [r for r in cited if r.type == RUN_FAILED and view.is_producer(r.producer_urn)]
+    failures = [r for r in cited if r.type == EventType.RUN_FAILED and view.is_producer(r.producer_urn)]
     if not failures:
         return f"cites no JobRunFailed of {view.producer or 'the producer'}"
     today = [r for r in failures if r.event_time >= view.cycle_start]
@@ -97,7 +87,7 @@ def _running_start(claim: Claim, cited: list[EvidenceRecord], view: IncidentView
     error = _no_cycle(claim, view)
     if error:
         return None, error
-    starts = [r for r in cited if r.type == RUN_STARTED and view.is_producer(r.producer_urn)]
+    starts = [r for r in cited if r.type == EventType.RUN_STARTED and view.is_producer(r.producer_urn)]
     if not starts:
         return None, f"cites no JobRunStarted of {view.producer or 'the producer'}"
     runs = [view.run_of(r) for r in starts]
@@ -110,8 +100,8 @@ def _running_start(claim: Claim, cited: list[EvidenceRecord], view: IncidentView
         assert ended is not None
         return None, f"run {today[-1].run_id} has ended: {describe(ended)}"
     run = open_runs[-1]
-    reported = [r for r in view.records if r.type in (RUN_COMPLETED, RUN_FAILED) and view.is_producer(r.producer_urn)
-                and r.event_time < run.start]
+    reported = [r for r in view.records if r.type in (EventType.RUN_COMPLETED, EventType.RUN_FAILED)
+                and view.is_producer(r.producer_urn) and r.event_time < run.start]
     if not reported:
         return None, (f"{view.producer} reported no run end before this run, so a missing end does not show that "
                       "it is still running")
@@ -136,7 +126,7 @@ def job_slow(claim: Claim, cited: list[EvidenceRecord], view: IncidentView) -> s
     running_for = (view.now - run.start).total_seconds()
     if running_for <= baseline:
         return f"run {run.run_id} has run for {running_for:.0f} s, not longer than the baseline of {baseline:.0f} s"
-    completions = [r for r in cited if r.type == RUN_COMPLETED and view.is_producer(r.producer_urn)
+    completions = [r for r in cited if r.type == EventType.RUN_COMPLETED and view.is_producer(r.producer_urn)
                    and r.event_time < run.start]
     if not completions:
         return "cites no earlier JobRunCompleted of the producer as its baseline"
@@ -162,14 +152,15 @@ def wrong_partition(claim: Claim, cited: list[EvidenceRecord], view: IncidentVie
     landed = [c for c in today_commits if writes_partition(c, expected)]
     if landed:
         return f"{describe(landed[0])} wrote {expected}, the expected partition"
-    cited_commits = [r for r in cited if r.type == COMMITTED and committed_dataset(r) == view.dataset]
+    cited_commits = [r for r in cited if r.type == EventType.COMMITTED and committed_dataset(r) == view.dataset]
     values: Values = {"expected_watermark": expected}
     if cited_commits:
         if not all(_today(c, view) for c in cited_commits):
             return f"{describe(cited_commits[0])} was committed before today's scheduled run {iso(view.cycle_start)}"
         values["commit_ref"] = cited_commits[-1].source_ref
     else:
-        done = [r for r in cited if r.type == RUN_COMPLETED and view.is_producer(r.producer_urn) and _today(r, view)]
+        done = [r for r in cited
+                if r.type == EventType.RUN_COMPLETED and view.is_producer(r.producer_urn) and _today(r, view)]
         if not done:
             return f"cites no commit to {view.dataset} since today's scheduled run, nor a completed run without one"
         if view.correlated_run.get("state") != "completed":
@@ -261,7 +252,7 @@ def upstream_late(claim: Claim, cited: list[EvidenceRecord], view: IncidentView)
 
 def _late_dataset(record: EvidenceRecord, inputs: list[str], view: IncidentView) -> str:
     """Which input a record showing lateness is about: the dataset it committed to, or its upstream incident's."""
-    if record.type == COMMITTED and committed_dataset(record) in inputs:
+    if record.type == EventType.COMMITTED and committed_dataset(record) in inputs:
         return str(committed_dataset(record))
     return next(str(i["dataset_urn"]) for i in view.scope.upstream_incidents
                 if i.get("dataset_urn") in inputs and record.evidence_id in (i.get("evidence_ids") or []))
@@ -282,7 +273,7 @@ def _late_evidence(record: EvidenceRecord, inputs: list[str], view: IncidentView
     for incident in view.scope.upstream_incidents:
         if incident.get("dataset_urn") in inputs and record.evidence_id in (incident.get("evidence_ids") or []):
             return None
-    dataset = committed_dataset(record) if record.type == COMMITTED else None
+    dataset = committed_dataset(record) if record.type == EventType.COMMITTED else None
     if dataset is None or dataset not in inputs:
         return ""
     history = view.commits_of(dataset)

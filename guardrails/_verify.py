@@ -14,7 +14,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from evidence import EvidenceRecord
+from evidence import EvidenceRecord, maybe_time
 from guardrails import _change_predicates as changes
 from guardrails import _predicates as symptoms
 from guardrails import _run_predicates as runs
@@ -23,7 +23,7 @@ from guardrails._predicates import Predicate, Values
 from guardrails._render import Unrenderable, render
 from guardrails._scope import Scope
 from guardrails._text import identifier
-from guardrails._view import IncidentView, parse_time, view_of
+from guardrails._view import IncidentView, view_of
 from guardrails._wording import SELF_ASSESSMENT_PARAMS, after_the_break, certainty_like, denial_like, instruction_like
 
 log = logging.getLogger("rca.guardrails")
@@ -216,7 +216,7 @@ def _same(key: str, stated: Any, actual: ParamValue) -> bool:
     if isinstance(actual, list):
         return isinstance(stated, list) and list(dict.fromkeys(str(s) for s in stated)) == actual
     if _TIME_KEYS.search(key):
-        moment, truth = parse_time(stated), parse_time(actual)
+        moment, truth = maybe_time(stated), maybe_time(actual)
         return moment is not None and truth is not None and moment.replace(microsecond=0) == truth
     return isinstance(stated, str | int) and str(stated) == actual
 

@@ -10,22 +10,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from detectors._gate import ContractBreak, contract_breaks
-from detectors._runs import (
-    COMMITTED,
-    DEPLOYMENT,
-    RUN_COMPLETED,
-    RUN_FAILED,
-    RUN_STARTED,
+from detectors import (
+    ContractBreak,
     Run,
     commit_order,
     commit_time,
     committed_dataset,
+    contract_breaks,
+    policy_day,
     runs_of,
     visible,
 )
-from detectors._watermark import policy_day
-from evidence import GATE_OBSERVATION, EvidenceRecord, utc
+from evidence import GATE_OBSERVATION, EventType, EvidenceRecord, maybe_time, utc
 from guardrails._scope import Scope
 
 CHANGE_STATUSES = ("succeeded", "rolled_back")  # a failed deploy shipped nothing; a rollback shipped old code
@@ -33,17 +29,6 @@ DEFAULT_DEPLOY_WINDOW = timedelta(minutes=60)
 DEFAULT_LOOKBACK_DAYS = 7
 
 
-def parse_time(value: object) -> datetime | None:
-    """An RFC 3339 string (a trailing Z allowed) as aware UTC; None when absent or unreadable."""
-    if isinstance(value, datetime):
-        return utc(value) if value.tzinfo is not None else None
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return utc(moment) if moment.tzinfo is not None else None
 
 
 def to_second(moment: datetime) -> datetime:
@@ -145,11 +130,11 @@ class IncidentView:
     @functools.cached_property
     def commits(self) -> list[EvidenceRecord]:
         """Commits to the incident's dataset, in commit order."""
-        return sorted((r for r in self.records if r.type == COMMITTED and committed_dataset(r) == self.dataset),
-                      key=commit_order)
+        return sorted((r for r in self.records
+                       if r.type == EventType.COMMITTED and committed_dataset(r) == self.dataset), key=commit_order)
 
     def commits_of(self, dataset: str) -> list[EvidenceRecord]:
-        return sorted((r for r in self.records if r.type == COMMITTED and committed_dataset(r) == dataset),
+        return sorted((r for r in self.records if r.type == EventType.COMMITTED and committed_dataset(r) == dataset),
                       key=commit_order)
 
     @functools.cached_property
@@ -163,7 +148,7 @@ class IncidentView:
     def deploys(self) -> list[EvidenceRecord]:
         """The producer's deploys that shipped something (and those of every producer whose records broke), oldest
         first."""
-        return [r for r in self.records if r.type == DEPLOYMENT
+        return [r for r in self.records if r.type == EventType.DEPLOYMENT
                 and (self.is_producer(r.producer_urn) or r.producer_urn in self.breaking)
                 and r.data.get("status", "succeeded") in CHANGE_STATUSES]
 
@@ -221,13 +206,13 @@ class IncidentView:
                 and self.last_good is not None and to_second(record.event_time) == to_second(self.last_good))
 
 
-RUN_RECORD_TYPES = (RUN_STARTED, RUN_COMPLETED, RUN_FAILED)
+RUN_RECORD_TYPES = (EventType.RUN_STARTED, EventType.RUN_COMPLETED, EventType.RUN_FAILED)
 
 
 def view_of(scope: Scope) -> IncidentView:
     incident = scope.incident
     now = utc(scope.now)
-    first_bad = parse_time(incident.get("first_bad_time"))
+    first_bad = maybe_time(incident.get("first_bad_time"))
     producers = {p for p in (scope.producer_urn, incident.get("producer_urn")) if isinstance(p, str) and p}
     raw_facts = incident.get("facts")
     facts: dict[str, Any] = raw_facts if isinstance(raw_facts, dict) else {}
@@ -238,7 +223,7 @@ def view_of(scope: Scope) -> IncidentView:
             day = policy_day(scope.policy, first_bad)
             cycle_start, lookback_start = day.cycle_start, day.lookback_start
         else:
-            cycle_start = parse_time(facts.get("scheduled_time"))
+            cycle_start = maybe_time(facts.get("scheduled_time"))
             days = facts.get("lookback_days")
             if cycle_start is not None:
                 lookback_start = cycle_start - timedelta(days=days if isinstance(days, int) else DEFAULT_LOOKBACK_DAYS)
@@ -252,7 +237,7 @@ def view_of(scope: Scope) -> IncidentView:
         producer=scope.producer_urn or incident.get("producer_urn"),
         producers=frozenset(producers),
         first_bad=first_bad,
-        last_good=parse_time(incident.get("last_good_time")),
+        last_good=maybe_time(incident.get("last_good_time")),
         now=now,
         records=tuple(visible(scope.records.values(), now)),
         cycle_start=cycle_start,
@@ -266,7 +251,7 @@ def _breaking(facts: dict[str, Any]) -> dict[str, tuple[datetime, str]]:
     for item in facts.get("breaking_producers") or []:
         if not isinstance(item, dict):
             continue
-        urn, at, evidence_id = item.get("producer_urn"), parse_time(item.get("first_bad_time")), \
+        urn, at, evidence_id = item.get("producer_urn"), maybe_time(item.get("first_bad_time")), \
             item.get("first_bad_evidence_id")
         if isinstance(urn, str) and urn and at is not None and isinstance(evidence_id, str) and evidence_id:
             found[urn] = (at, evidence_id)

@@ -312,7 +312,7 @@ def ingest(files: tuple[Path, ...], url: str | None, token: str | None, batch_si
 def _send(client: Any, store: Any, batch: list[Any], endpoint: str) -> dict[str, Any]:
     if client is None:
         from detectors import intake_records
-        from evidence._ingest import ingest_events
+        from evidence import ingest_events
 
         run = ingest_events if endpoint == "/v1/events" else intake_records
         return dict(run(store, batch, _now()).as_json())
@@ -393,7 +393,7 @@ def replay(scenario: Path, with_rca: bool, as_json: bool) -> None:
 def eval_(paths: tuple[Path, ...], composer: str, as_json: bool, report: Path | None,
           oracle: tuple[Path, ...]) -> None:
     """Replay scenarios, RCA every incident, check every expectation, score grounding; exit 1 if any fails."""
-    from evals._cli import eval_command
+    from evals import eval_command
 
     with working(f"Evaluating {len(paths)} path(s)"):
         code = eval_command(list(paths), composer, as_json, report, list(oracle) or None)
@@ -414,7 +414,7 @@ def openapi(output: Path | None) -> None:
 
 
 def openapi_text() -> str:
-    from evidence._store import Store
+    from evidence import Store
     from rca._settings import Settings
     from rca.app import create_app
 
@@ -459,7 +459,7 @@ def token() -> None:
               "and runs only).")
 def token_create(name: str, role: str, producers: tuple[str, ...], datasets: tuple[str, ...]) -> None:
     """Create a token and print its secret once (on stdout; the note goes to stderr)."""
-    from evidence._tokens import create_token
+    from evidence import create_token
 
     store = _store(create=True)
     created, secret = create_token(store, name, role, list(producers), _now(),  # type: ignore[arg-type]
@@ -477,7 +477,7 @@ def token_list() -> None:
     """List tokens (never their secrets)."""
     from rich.table import Table
 
-    from evidence._tokens import list_tokens
+    from evidence import list_tokens
 
     table = Table()
     for column in ("id", "name", "role", "producers", "datasets", "created", "revoked"):
@@ -492,7 +492,7 @@ def token_list() -> None:
 @click.argument("token_id", type=int, metavar="TOKEN_ID")
 def token_revoke(token_id: int) -> None:
     """Revoke a token; servers stop honouring it within their token cache time (30 s by default)."""
-    from evidence._tokens import revoke_token
+    from evidence import revoke_token
 
     revoke_token(_store(), token_id, _now())
     echo(f"revoked token {token_id}")

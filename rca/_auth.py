@@ -11,8 +11,7 @@ from cachetools import TTLCache
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from evidence._store import Store
-from evidence._tokens import Token, authenticate
+from evidence import Store, Token, authenticate
 from rca._errors import ApiError
 
 OPEN = Token(0, "auth-disabled", "admin", ("*",), ("*",))

@@ -6,12 +6,25 @@ from fastapi import APIRouter, Path, Request, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from detectors import compile_contract
-from detectors._configs import compile_stored
-from evidence import ConfigError, Contract
-from evidence._bounds import INT32_MAX, Identifier, urn_error
-from evidence._configs import CONTRACT, LINEAGE, MAPPING, POLICY, ConfigKind, Configs, Stored
-from evidence._controls import Control, effective_control, get_control, put_control
+from detectors import compile_contract, compile_stored
+from evidence import (
+    CONTRACT,
+    INT32_MAX,
+    LINEAGE,
+    MAPPING,
+    POLICY,
+    ConfigError,
+    ConfigKind,
+    Configs,
+    Contract,
+    Control,
+    Identifier,
+    Stored,
+    effective_control,
+    get_control,
+    put_control,
+    urn_error,
+)
 from rca._auth import AdminDep, ReaderDep, TokenDep
 from rca._errors import ApiError
 

@@ -56,7 +56,7 @@ def _print_drafts(drafts: list[dict[str, Any]], title: str) -> None:
 @json_option
 def suggest_command(at: datetime | None, timezones: tuple[str, ...], accept_all: bool, as_json: bool) -> None:
     """Draft baseline policies and contracts for datasets that have none, from their evidence (database)."""
-    from detectors._drafts import accept, suggest
+    from detectors import accept, suggest
     from rca.app import system_clock
 
     zones = _zones(timezones)

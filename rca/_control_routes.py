@@ -14,14 +14,33 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from copilot import TemplateComposer, build_rca
-from detectors import UnknownIncident, stored_incidents
-from detectors._detect import mark_false_positive
-from detectors._drafts import DraftError, accept, dismiss, list_drafts, suggest
-from detectors._readiness import Readiness, ReadinessConfig, ReadinessIndex
-from evidence import GATE_OBSERVATION, ConfigError, EvidenceRecord, utc
-from evidence._bounds import MAX_URN
-from evidence._configs import CONTRACT, MAPPING, POLICY, Configs
-from evidence._store import Store
+from detectors import (
+    DraftError,
+    Readiness,
+    ReadinessConfig,
+    ReadinessIndex,
+    UnknownIncident,
+    accept,
+    dismiss,
+    list_drafts,
+    mark_false_positive,
+    stored_incidents,
+    suggest,
+)
+from evidence import (
+    CONTRACT,
+    GATE_OBSERVATION,
+    MAPPING,
+    MAX_URN,
+    POLICY,
+    ConfigError,
+    Configs,
+    EventType,
+    EvidenceRecord,
+    Store,
+    parse_time,
+    utc,
+)
 from rca._auth import AdminDep, ReaderDep
 from rca._errors import ApiError
 
@@ -97,7 +116,7 @@ def _evaluate(store: Store, now: datetime, since: datetime, config: ReadinessCon
     named = {r.producer_urn for r in mine if r.producer_urn}
     named |= {p for urn in datasets for p in grouped.dataset_producers.get(urn, ())}
     deploys = _records(store, now, since, producer_urns=sorted(p for p in named if p),
-                       types=["DeploymentEvent"]) if named else []
+                       types=[EventType.DEPLOYMENT]) if named else []
     index = ReadinessIndex({r.evidence_id: r for r in [*mine, *theirs, *deploys]}.values(), config)
     return [index.dataset(urn) for urn in datasets] + [index.producer(urn) for urn in producers]
 
@@ -113,7 +132,7 @@ def quality(store: Store, now: datetime, by: str, days: int) -> list[dict[str, A
     groups: dict[str, dict[str, int]] = defaultdict(lambda: {"incidents": 0, "false_positives": 0, "rcas": 0,
                                                              "inconclusive": 0})
     for incident in stored_incidents(store, status=None):
-        detected = datetime.fromisoformat(str(incident["detected_at"]).replace("Z", "+00:00"))
+        detected = parse_time(str(incident["detected_at"]))
         if detected < since:
             continue
         group = groups[incident["dataset_urn"] if by == "dataset" else detected.date().isoformat()]

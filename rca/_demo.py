@@ -21,10 +21,8 @@ from typing import Any
 import orjson
 from sqlalchemy import select
 
-from detectors import load_scenario, run_detectors
-from detectors._scenario import Scenario, load_into
-from evidence._schema import incidents
-from evidence._store import Store
+from detectors import Scenario, load_into, load_scenario, run_detectors
+from evidence import Store, incidents
 
 STORIES = ("spark_job_running_slow.yaml", "spring_missing_customer_id.yaml")
 

@@ -2,7 +2,7 @@
 
 Inside `rca serve` the API's threads share one interpreter lock: with eight writers posting batches, a pass on
 a thread of that process got a ninth of it and ran 5-10 times slower than idle (issue 13, measured by
-benchmarks/schedule_bench.py). find_incidents reads and computes only, so it runs in a worker process with its
+benchmarks/schedule_bench.py). find_stored_incidents reads and computes only, so it runs in a worker process with its
 own interpreter and database connection; the API process then writes the result in one short transaction
 (detectors.store_incidents) under its own write lock. The clock still comes from the API: `now` is an argument.
 """
@@ -17,8 +17,8 @@ from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
 from typing import Any
 
-from detectors import DetectSettings, find_incidents
-from evidence._store import Store
+from detectors import DetectSettings, find_stored_incidents
+from evidence import Store
 
 log = logging.getLogger("rca.detect")
 _STORES: dict[str, Store] = {}  # in the worker: one store (one connection pool) per database, kept between passes
@@ -31,7 +31,7 @@ def _find(database_url: str, now: datetime, settings: DetectSettings) -> Found:
     if store is None:
         store = _STORES[database_url] = Store.open(database_url)
     findings: list[dict[str, Any]] = []
-    return find_incidents(store, now, settings, findings), findings
+    return find_stored_incidents(store, now, settings, findings), findings
 
 
 def separable(database_url: str) -> bool:

@@ -13,8 +13,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, InternalE
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from detectors import UnknownIncident
-from evidence import ConfigError, InvalidEvent, UnknownEvidence
-from evidence._configs import ConfigConflict, UnknownConfig
+from evidence import ConfigConflict, ConfigError, InvalidEvent, UnknownConfig, UnknownEvidence
 from rca._limits import BodyTooLarge
 
 log = logging.getLogger("rca.api")

@@ -12,8 +12,7 @@ from typing import Any
 
 import click
 
-from evidence import ConfigError
-from evidence._store import Store
+from evidence import ConfigError, Store
 from rca._kafka_config import client_config, redacted
 from rca._settings import Settings
 

@@ -19,7 +19,7 @@ from detectors import (
     stored_incident,
     stored_incident_page,
 )
-from evidence._bounds import INT32_MAX, KAFKA_TOPIC, MAX_NAME, MAX_URN
+from evidence import INT32_MAX, KAFKA_TOPIC, MAX_NAME, MAX_URN
 from rca._auth import AdminDep, ReaderDep, WriterDep, check_sources
 from rca._errors import ApiError, JSONBody
 from rca._ingest_routes import read_json

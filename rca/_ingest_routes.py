@@ -10,13 +10,21 @@ import orjson
 from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 
-from evidence import EVENT_TYPES, EvidenceRecord, InvalidEvent, iso
-from evidence._bounds import time_error
-from evidence._configs import LINEAGE, Configs
-from evidence._ingest import IngestReport, as_envelope, ingest_events
-from evidence._openlineage import map_run_event
-from evidence._store import EvidenceQuery
-from evidence._tokens import Token
+from evidence import (
+    EVENT_TYPES,
+    LINEAGE,
+    Configs,
+    EvidenceQuery,
+    EvidenceRecord,
+    IngestReport,
+    InvalidEvent,
+    Token,
+    as_envelope,
+    ingest_events,
+    iso,
+    map_run_event,
+    time_error,
+)
 from rca._auth import ReaderDep, WriterDep, check_datasets, check_sources
 from rca._errors import ApiError, JSONBody
 

@@ -32,13 +32,11 @@ from confluent_kafka import Producer as _Producer
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
 from detectors import IntakeReport, KafkaRecord, decode_kafka_bytes, intake_kafka
-from evidence._bounds import MAX_DEPTH, MAX_EPOCH_MS, MIN_EPOCH_MS
-from evidence._store import Store
+from evidence import MAX_DEPTH, MAX_EPOCH_MS, MIN_EPOCH_MS, ReasonCode, Store
 from rca._quarantine import OUTPUT_SUFFIXES, Quarantine
 
 log = logging.getLogger("rca.kafka")
 Clock = Callable[[], datetime]
-UNDECODABLE = "UNDECODABLE_MESSAGE"
 _SLOW = object()  # the value still needs the general decoder
 
 
@@ -72,7 +70,7 @@ class ConsumerStats:
             for topic, count in Counter(r.topic for r in records).items():
                 self.records[topic] = self.records.get(topic, 0) + count
             for result in report.results:
-                if result.reason_code == UNDECODABLE and result.ref:
+                if result.reason_code == ReasonCode.UNDECODABLE_MESSAGE and result.ref:
                     topic = result.ref.rsplit("/", 2)[0]
                     self.poison[topic] = self.poison.get(topic, 0) + 1
             for topic, n in copies.items():

@@ -19,8 +19,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from detectors import DetectionResult, DetectSettings, run_detectors, store_incidents
-from evidence import utc
-from evidence._store import Store
+from evidence import Store, parse_time, utc
 from rca._detect_worker import DetectWorker
 from rca._errors import ApiError
 
@@ -164,7 +163,7 @@ def _creation_latencies(store: Store, opened: list[dict[str, Any]],
                         now: datetime) -> Iterator[tuple[dict[str, Any], float]]:
     records = store.get_many(i for incident in opened for i in incident["evidence_ids"])
     for incident in opened:
-        first_bad = datetime.fromisoformat(incident["first_bad_time"].replace("Z", "+00:00"))
+        first_bad = parse_time(incident["first_bad_time"])
         # The first bad evidence: what the incident cites at or after its boundary, first to arrive.
         arrived = [r.ingest_time for i in incident["evidence_ids"]
                    if (r := records.get(i)) is not None and r.event_time >= first_bad]

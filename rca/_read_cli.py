@@ -15,6 +15,7 @@ import click
 import orjson
 from rich.markup import escape
 
+from evidence import parse_time
 from guardrails import inert
 from rca._client import ApiClient, Profile, forget_profile, profile_path, save_profile, saved_profile
 from rca._source import Source, open_source
@@ -55,7 +56,7 @@ def _age(incident: dict[str, Any]) -> str:
     end = incident.get("resolved_at") or incident.get("updated_at")
     if not (incident.get("first_bad_time") and end):
         return "n/a"
-    seconds = (_time(end) - _time(incident["first_bad_time"])).total_seconds()
+    seconds = (parse_time(end) - parse_time(incident["first_bad_time"])).total_seconds()
     return duration(seconds)
 
 
@@ -68,10 +69,6 @@ def duration(seconds: float) -> str:
     if s < 172800:
         return f"{s / 3600:.1f} h"
     return f"{s // 86400} d"
-
-
-def _time(value: str) -> datetime:
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
 
 
 def what_changed(incident: dict[str, Any]) -> str:

@@ -10,9 +10,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
 from detectors import bad_rate_per_minute, stored_incident, watermark_by_day
-from evidence import FreshnessPolicy, iso, utc
-from evidence._configs import POLICY, Configs
-from evidence._store import Store
+from evidence import POLICY, Configs, EventType, FreshnessPolicy, Store, iso, maybe_time
 from rca._auth import ReaderDep, TokenDep
 
 router = APIRouter()
@@ -82,13 +80,9 @@ def incident_series(request: Request, incident_id: str, _: ReaderDep) -> Series:
     return series_of(store, incident)
 
 
-def _time(value: object) -> datetime | None:
-    return utc(datetime.fromisoformat(str(value).replace("Z", "+00:00"))) if value else None
-
-
 def series_of(store: Store, incident: dict[str, object]) -> Series:
-    clock = _time(incident.get("resolved_at") or incident.get("updated_at") or incident.get("detected_at"))
-    first_bad = _time(incident.get("first_bad_time"))
+    clock = maybe_time(incident.get("resolved_at") or incident.get("updated_at") or incident.get("detected_at"))
+    first_bad = maybe_time(incident.get("first_bad_time"))
     base = Series(incident_id=str(incident["id"]), kind="none", reason_code=str(incident["reason_code"]),
                   field=incident.get("field") or None, first_bad_time=incident.get("first_bad_time") or None,
                   last_good_time=incident.get("last_good_time") or None)
@@ -116,7 +110,7 @@ def _watermark(store: Store, incident: dict[str, object], policy: FreshnessPolic
     last_day = clock.astimezone(zone).date()
     first_day = last_day - timedelta(days=DAYS - 1)
     start = datetime.combine(first_day, datetime.min.time(), zone)
-    commits = store.records(dataset_urns=[policy.dataset_urn], types=["DatasetWriteCommitted"], since=start,
+    commits = store.records(dataset_urns=[policy.dataset_urn], types=[EventType.COMMITTED], since=start,
                             until=clock)
     dimension = policy.watermark.dimension if policy.watermark else "dt"
     days = watermark_by_day(commits, zone, dimension, first_day, last_day)
@@ -138,6 +132,6 @@ def _deploys(store: Store, incident: dict[str, object], start: datetime, end: da
     correlated = {str(d.get("evidence_id")) for d in incident.get("correlated_deploys") or []}  # type: ignore[attr-defined]
     if not producer:
         return []
-    records = store.records(producer_urns=[str(producer)], types=["DeploymentEvent"], since=start, until=end)
+    records = store.records(producer_urns=[str(producer)], types=[EventType.DEPLOYMENT], since=start, until=end)
     return [DeployMarker(time=iso(r.event_time), service=r.data.get("service"), version=r.data.get("version"),
                          evidence_id=r.evidence_id, correlated=r.evidence_id in correlated) for r in records]

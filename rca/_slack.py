@@ -23,7 +23,7 @@ from slack_sdk import WebClient
 from starlette.concurrency import run_in_threadpool
 
 from copilot import ChatError, Composer, SemanticSearch, ask
-from evidence._store import Store
+from evidence import Store
 from guardrails import identifier, inert
 
 log = logging.getLogger("rca.slack")

@@ -38,8 +38,7 @@ def open_store(url: str | None = None, *, create: bool = False) -> Any:
     writes, `rca db upgrade`) creates and migrates an empty one."""
     from sqlalchemy.engine import make_url
 
-    from evidence._migrate import current_revision, head_revision
-    from evidence._store import Store
+    from evidence import Store, current_revision, head_revision
 
     url = url or database_url()
     shown = _shown(url)
@@ -145,7 +144,7 @@ class DatabaseSource:
                    session_id=session_id).as_json()
 
     def evidence(self, *, limit: int, **query: Any) -> list[dict[str, Any]]:
-        from evidence._store import EvidenceQuery
+        from evidence import EvidenceQuery
         from rca._ingest_routes import record_json
 
         page = self.store.page(EvidenceQuery(query.get("dataset_urn"), query.get("producer_urn"),
@@ -161,7 +160,7 @@ class DatabaseSource:
         return [r.as_json() for r in items]
 
     def drafts(self, status: str | None) -> list[dict[str, Any]]:
-        from detectors._drafts import list_drafts
+        from detectors import list_drafts
 
         return list_drafts(self.store, status)
 

@@ -15,6 +15,8 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from evidence import MissingOffset, parse_utc
+
 USAGE = 2  # a mistake in the command line (click's own convention)
 FAILURE = 1  # the command ran and failed
 
@@ -59,13 +61,12 @@ def parse_when(value: str, now: datetime) -> datetime:
     if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
         return datetime.combine(date.fromisoformat(text), datetime.min.time(), UTC)
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+        return parse_utc(text.replace("z", "Z"))
+    except MissingOffset:
+        raise ValueError(f"{value!r} has no offset: add one, e.g. {text}Z or {text}-05:00") from None
     except ValueError:
         raise ValueError(f"{value!r} is not a time: write 2026-01-19T02:15:00-05:00, 2026-01-19 (UTC midnight), "
                          "now, or 30m / 2h / 7d ago") from None
-    if moment.tzinfo is None:
-        raise ValueError(f"{value!r} has no offset: add one, e.g. {text}Z or {text}-05:00")
-    return moment.astimezone(UTC)
 
 
 class When(click.ParamType):

@@ -17,9 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from copilot import Composer, SemanticSearch, default_composer
 from detectors import DetectionResult, DetectSettings
-from evidence import ConfigError, EvidenceRecord
-from evidence._openlineage import DatasetNaming
-from evidence._store import Store
+from evidence import ConfigError, DatasetNaming, EvidenceRecord, Store
 from rca import (
     _config_routes,
     _control_routes,
@@ -202,7 +200,7 @@ def _announcer(listeners: list[Callable[[list[dict[str, Any]]], object]]) -> Cal
 
 
 def _vector_index(settings: Settings) -> Any:
-    from evidence._vector import VectorIndex  # imported on first use: chromadb is slow to import
+    from evidence import VectorIndex
 
     return VectorIndex.from_settings(dict(os.environ), default_path=settings.chroma_path)
 

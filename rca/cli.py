@@ -92,8 +92,7 @@ def run(args: list[str]) -> int:
 
 def _explain(exc: Exception) -> tuple[int, str]:
     """(exit code, one line) for errors raised below the CLI."""
-    from evidence import ConfigError, RcaError
-    from evidence._tokens import TokenError
+    from evidence import ConfigError, RcaError, TokenError
 
     if isinstance(exc, ConfigError | TokenError):  # the arguments were wrong: a usage mistake
         return USAGE, one_line(str(exc))

@@ -9,8 +9,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from evidence._schema import rollout_pull_requests as table
-from evidence._store import Store
+from evidence import Store
+from evidence import rollout_pull_requests as table
 from rollout._model import Archetype, PullRequest, PullRequestRecord, PullRequestState
 
 

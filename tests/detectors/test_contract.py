@@ -11,14 +11,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from detectors._contract import (
-    ENUM_VIOLATION,
-    NULL_NOT_ALLOWED,
-    REQUIRED_FIELD_MISSING,
-    TYPE_MISMATCH,
     Violation,
     compile_contract,
     compile_schema,
 )
+from evidence import ReasonCode
 from evidence._errors import ConfigError
 from evidence._policy import Contract
 from support import ORDERS_SCHEMA as ORDERS
@@ -40,29 +37,29 @@ def test_a_good_record_has_no_violations() -> None:
 def test_each_reason_code_names_the_field_and_says_why() -> None:
     validator = compile_schema(ORDERS)
     assert validator.violations({k: v for k, v in GOOD.items() if k != "customer_id"}) == [
-        Violation(REQUIRED_FIELD_MISSING, "customer_id", "required field customer_id is missing")]
+        Violation(ReasonCode.REQUIRED_FIELD_MISSING, "customer_id", "required field customer_id is missing")]
     assert validator.violations({**GOOD, "amount": "12.50"}) == [
-        Violation(TYPE_MISMATCH, "amount", "amount: expected number, got string")]
+        Violation(ReasonCode.TYPE_MISMATCH, "amount", "amount: expected number, got string")]
     assert validator.violations({**GOOD, "currency": "JPY"}) == [
-        Violation(ENUM_VIOLATION, "currency", "currency: 'JPY' is not one of ['USD', 'EUR', 'GBP']")]
+        Violation(ReasonCode.ENUM_VIOLATION, "currency", "currency: 'JPY' is not one of ['USD', 'EUR', 'GBP']")]
     assert validator.violations({**GOOD, "customer_id": None}) == [
-        Violation(NULL_NOT_ALLOWED, "customer_id", "customer_id is null; expected string")]
+        Violation(ReasonCode.NULL_NOT_ALLOWED, "customer_id", "customer_id is null; expected string")]
 
 
 def test_every_violation_is_reported_in_schema_order() -> None:
     value = {"currency": "JPY", "amount": None, "note": 3}
     assert reasons(ORDERS, value) == [
-        (REQUIRED_FIELD_MISSING, "order_id"),
-        (REQUIRED_FIELD_MISSING, "customer_id"),
-        (NULL_NOT_ALLOWED, "amount"),
-        (ENUM_VIOLATION, "currency"),
-        (TYPE_MISMATCH, "note"),
+        (ReasonCode.REQUIRED_FIELD_MISSING, "order_id"),
+        (ReasonCode.REQUIRED_FIELD_MISSING, "customer_id"),
+        (ReasonCode.NULL_NOT_ALLOWED, "amount"),
+        (ReasonCode.ENUM_VIOLATION, "currency"),
+        (ReasonCode.TYPE_MISMATCH, "note"),
     ]
 
 
 def test_the_value_itself_must_be_an_object() -> None:
-    assert reasons(ORDERS, ["not", "an", "object"]) == [(TYPE_MISMATCH, "")]
-    assert reasons(ORDERS, None) == [(NULL_NOT_ALLOWED, "")]  # a tombstone, say
+    assert reasons(ORDERS, ["not", "an", "object"]) == [(ReasonCode.TYPE_MISMATCH, "")]
+    assert reasons(ORDERS, None) == [(ReasonCode.NULL_NOT_ALLOWED, "")]  # a tombstone, say
     assert compile_schema(ORDERS).violations("x")[0].detail == "value: expected object, got string"
 
 
@@ -85,24 +82,25 @@ def test_nested_fields_are_dotted_paths() -> None:
     good = {"customer": {"id": "c-1", "address": {"country": "DE"}}}
     assert reasons(schema, good) == []
     assert reasons(schema, {"customer": {"address": {}}}) == [
-        (REQUIRED_FIELD_MISSING, "customer.id"), (REQUIRED_FIELD_MISSING, "customer.address.country")]
+        (ReasonCode.REQUIRED_FIELD_MISSING, "customer.id"),
+        (ReasonCode.REQUIRED_FIELD_MISSING, "customer.address.country")]
     assert reasons(schema, {"customer": {"id": 7, "address": {"country": "US"}}}) == [
-        (TYPE_MISMATCH, "customer.id"), (ENUM_VIOLATION, "customer.address.country")]
-    assert reasons(schema, {"customer": None}) == [(NULL_NOT_ALLOWED, "customer")]
-    assert reasons(schema, {"customer": "c-1"}) == [(TYPE_MISMATCH, "customer")]
+        (ReasonCode.TYPE_MISMATCH, "customer.id"), (ReasonCode.ENUM_VIOLATION, "customer.address.country")]
+    assert reasons(schema, {"customer": None}) == [(ReasonCode.NULL_NOT_ALLOWED, "customer")]
+    assert reasons(schema, {"customer": "c-1"}) == [(ReasonCode.TYPE_MISMATCH, "customer")]
 
 
 @pytest.mark.parametrize(("prop", "value", "expected"), [
-    ({"type": "string"}, None, [(NULL_NOT_ALLOWED, "x")]),
+    ({"type": "string"}, None, [(ReasonCode.NULL_NOT_ALLOWED, "x")]),
     ({"type": ["string", "null"]}, None, []),
     ({"type": "string", "nullable": True}, None, []),  # OpenAPI's spelling
-    ({"type": "string", "nullable": False}, None, [(NULL_NOT_ALLOWED, "x")]),
-    ({"type": ["string", "null"]}, 5, [(TYPE_MISMATCH, "x")]),
+    ({"type": "string", "nullable": False}, None, [(ReasonCode.NULL_NOT_ALLOWED, "x")]),
+    ({"type": ["string", "null"]}, 5, [(ReasonCode.TYPE_MISMATCH, "x")]),
     ({}, None, []),  # no type: anything goes, null included
     ({"nullable": True}, 5, []),
-    ({"type": "null"}, "x", [(TYPE_MISMATCH, "x")]),
+    ({"type": "null"}, "x", [(ReasonCode.TYPE_MISMATCH, "x")]),
     # JSON Schema: null must also be in the enum when there is one
-    ({"type": ["string", "null"], "enum": ["a"]}, None, [(ENUM_VIOLATION, "x")]),
+    ({"type": ["string", "null"], "enum": ["a"]}, None, [(ReasonCode.ENUM_VIOLATION, "x")]),
     ({"type": ["string", "null"], "enum": ["a", None]}, None, []),
 ])
 def test_nullability(prop: dict[str, Any], value: Any, expected: list[tuple[str, str]]) -> None:
@@ -111,14 +109,14 @@ def test_nullability(prop: dict[str, Any], value: Any, expected: list[tuple[str,
 
 
 def test_a_required_field_present_but_null_is_null_not_allowed_not_missing() -> None:
-    assert reasons(ORDERS, {**GOOD, "order_id": None}) == [(NULL_NOT_ALLOWED, "order_id")]
-    assert reasons(ORDERS, {**GOOD, "note": None}) == [(NULL_NOT_ALLOWED, "note")]  # optional, yet typed
+    assert reasons(ORDERS, {**GOOD, "order_id": None}) == [(ReasonCode.NULL_NOT_ALLOWED, "order_id")]
+    assert reasons(ORDERS, {**GOOD, "note": None}) == [(ReasonCode.NULL_NOT_ALLOWED, "note")]  # optional, yet typed
 
 
 def test_required_fields_without_a_schema_only_need_to_be_present() -> None:
     schema = {"type": "object", "required": ["a", "b"], "properties": {"a": {"type": "integer"}}}
     assert reasons(schema, {"a": 1, "b": None}) == []
-    assert reasons(schema, {"a": 1}) == [(REQUIRED_FIELD_MISSING, "b")]
+    assert reasons(schema, {"a": 1}) == [(ReasonCode.REQUIRED_FIELD_MISSING, "b")]
 
 
 @pytest.mark.parametrize(("type_name", "value", "ok"), [
@@ -140,7 +138,7 @@ def test_required_fields_without_a_schema_only_need_to_be_present() -> None:
 ])
 def test_booleans_are_not_numbers_and_integral_floats_are_integers(type_name: str, value: Any, ok: bool) -> None:
     schema = {"type": "object", "properties": {"x": {"type": type_name}}}
-    assert reasons(schema, {"x": value}) == ([] if ok else [(TYPE_MISMATCH, "x")])
+    assert reasons(schema, {"x": value}) == ([] if ok else [(ReasonCode.TYPE_MISMATCH, "x")])
 
 
 @pytest.mark.parametrize(("enum", "value", "ok"), [
@@ -158,7 +156,7 @@ def test_booleans_are_not_numbers_and_integral_floats_are_integers(type_name: st
 ])
 def test_enum_compares_as_json(enum: list[Any], value: Any, ok: bool) -> None:
     schema = {"type": "object", "properties": {"x": {"enum": enum}}}
-    assert reasons(schema, {"x": value}) == ([] if ok else [(ENUM_VIOLATION, "x")])
+    assert reasons(schema, {"x": value}) == ([] if ok else [(ReasonCode.ENUM_VIOLATION, "x")])
 
 
 @pytest.mark.parametrize(("schema", "keyword"), [
@@ -200,14 +198,14 @@ def test_annotations_are_accepted() -> None:
     schema = {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": "Order", "type": "object",
               "properties": {"id": {"type": "string", "description": "the order id", "examples": ["o-1"]},
                              "any": True}}
-    assert reasons(schema, {"id": 1, "any": None}) == [(TYPE_MISMATCH, "id")]
+    assert reasons(schema, {"id": 1, "any": None}) == [(ReasonCode.TYPE_MISMATCH, "id")]
 
 
 def test_compile_contract_carries_dataset_and_enforcement() -> None:
     contract = Contract.model_validate({"dataset_urn": "ds://orders_v1", "enforcement": "reject", "schema": ORDERS})
     validator = compile_contract(contract)
     assert (validator.dataset_urn, validator.enforcement) == ("ds://orders_v1", "reject")
-    assert validator.violations({**GOOD, "currency": "JPY"})[0].reason_code == ENUM_VIOLATION
+    assert validator.violations({**GOOD, "currency": "JPY"})[0].reason_code == ReasonCode.ENUM_VIOLATION
 
 
 # Differential check: on standard keywords, "no violations" means exactly what jsonschema's is_valid means.

@@ -15,11 +15,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from detectors._contract import (
-    ENUM_VIOLATION,
-    NULL_NOT_ALLOWED,
-    REQUIRED_FIELD_MISSING,
-    TYPE_MISMATCH,
-    UNDECODABLE_MESSAGE,
     ContractValidator,
     compile_schema,
 )
@@ -34,6 +29,7 @@ from detectors._gate import (
     run_gate,
 )
 from detectors._wire import frame
+from evidence import ReasonCode
 from evidence._record import GATE_OBSERVATION, GateCounter, evidence_id_for
 from support import ORDERS_SCHEMA, REFERENCE
 
@@ -89,7 +85,7 @@ def scenario() -> tuple[tuple[GateRecord, ...], dict[str, ContractValidator], da
 SCENARIO_BREAK = ContractBreak(
     dataset_urn="ds://orders_v1",
     producer_urn="svc://checkout-service",
-    reason_code=REQUIRED_FIELD_MISSING,
+    reason_code=ReasonCode.REQUIRED_FIELD_MISSING,
     field="customer_id",
     first_bad_time=datetime(2026, 3, 10, 10, 21, 4, tzinfo=UTC),
     first_bad_ref="orders.created/0/5191",
@@ -141,7 +137,7 @@ def test_reference_scenario_boundary_records_are_evidence() -> None:
     first_bad = by_ref["orders.created/0/5191"]
     assert first_bad.evidence_id == evidence_id_for("kafka://orders.created", "orders.created/0/5191")
     assert (first_bad.type, first_bad.source, first_bad.reason_code, first_bad.field) == (
-        GATE_OBSERVATION, "kafka://orders.created", REQUIRED_FIELD_MISSING, "customer_id")
+        GATE_OBSERVATION, "kafka://orders.created", ReasonCode.REQUIRED_FIELD_MISSING, "customer_id")
     assert (first_bad.dataset_urn, first_bad.producer_urn, first_bad.schema_id, first_bad.sequence) == (
         "ds://orders_v1", "svc://checkout-service", "42", 5191)
     assert first_bad.event_time == datetime(2026, 3, 10, 10, 21, 4, tzinfo=UTC)
@@ -153,7 +149,7 @@ def test_reference_scenario_boundary_records_are_evidence() -> None:
         "headers": {"autopilot-producer": "svc://checkout-service", "autopilot-env": "prod",
                     "traceparent": "00-cc858ee3b8c730cdce31175200b09f63-5ba4688147fd7d46-01"},
         "value": {"order_id": "o-100191", "amount": 273.13, "currency": "EUR"},
-        "violations": [{"reason_code": REQUIRED_FIELD_MISSING, "field": "customer_id",
+        "violations": [{"reason_code": ReasonCode.REQUIRED_FIELD_MISSING, "field": "customer_id",
                         "detail": "required field customer_id is missing"}],
     }
     last_good = by_ref["orders.created/0/5190"]
@@ -166,19 +162,19 @@ def test_a_record_with_several_violations_is_one_observation_counted_for_each() 
     value = {"order_id": 7, "amount": 1.0, "currency": "JPY"}
     output = run_gate([rec(1, 0.5, value)], VALIDATORS, INGEST)
     [observation] = output.observations
-    assert (observation.reason_code, observation.field) == (TYPE_MISMATCH, "order_id")
+    assert (observation.reason_code, observation.field) == (ReasonCode.TYPE_MISMATCH, "order_id")
     assert [v["reason_code"] for v in observation.payload["violations"]] == [
-        TYPE_MISMATCH, REQUIRED_FIELD_MISSING, ENUM_VIOLATION]
+        ReasonCode.TYPE_MISMATCH, ReasonCode.REQUIRED_FIELD_MISSING, ReasonCode.ENUM_VIOLATION]
     assert sorted((c.reason_code, c.field, c.count) for c in output.counters) == [
-        (ANY_REASON, "", 1), (ENUM_VIOLATION, "currency", 1), (REQUIRED_FIELD_MISSING, "customer_id", 1),
-        (TYPE_MISMATCH, "order_id", 1)]
+        (ANY_REASON, "", 1), (ReasonCode.ENUM_VIOLATION, "currency", 1),
+        (ReasonCode.REQUIRED_FIELD_MISSING, "customer_id", 1), (ReasonCode.TYPE_MISMATCH, "order_id", 1)]
 
 
 def test_counters_bucket_passed_records_and_the_tally_per_second_and_reasons_per_minute() -> None:
     records = [rec(i, i * 0.25, GOOD if i % 10 else NO_CUSTOMER) for i in range(480)]  # 2 minutes, 4 a second
     output = run_gate(records, VALIDATORS, INGEST)
     good = [c for c in output.counters if c.reason_code == PASSED]
-    bad = [c for c in output.counters if c.reason_code == REQUIRED_FIELD_MISSING]
+    bad = [c for c in output.counters if c.reason_code == ReasonCode.REQUIRED_FIELD_MISSING]
     tally = [c for c in output.counters if c.reason_code == ANY_REASON]
     assert len(good) == 120 and all(c.bucket == c.first_time.replace(microsecond=0) for c in good)
     assert sum(c.count for c in good) == 432
@@ -208,9 +204,9 @@ def test_reject_enforcement_lists_refused_records() -> None:
     output = run_gate(records, validators, INGEST)
     assert output.rejected == ["orders.created/0/5", "orders.created/0/998", "orders.created/0/1001"]
     assert {ref: [(v.reason_code, v.field) for v in found] for ref, found in output.failures.items()} == {
-        "orders.created/0/5": [(UNDECODABLE_MESSAGE, "")],
-        "orders.created/0/998": [(ENUM_VIOLATION, "currency")],
-        "orders.created/0/1001": [(REQUIRED_FIELD_MISSING, "customer_id")],
+        "orders.created/0/5": [(ReasonCode.UNDECODABLE_MESSAGE, "")],
+        "orders.created/0/998": [(ReasonCode.ENUM_VIOLATION, "currency")],
+        "orders.created/0/1001": [(ReasonCode.REQUIRED_FIELD_MISSING, "customer_id")],
     }
     flagged = run_gate(records, VALIDATORS, INGEST)
     assert flagged.rejected == [] and list(flagged.failures) == output.rejected
@@ -225,17 +221,18 @@ def test_bytes_and_strings_are_decoded_and_the_frame_schema_id_counts() -> None:
     ]
     output = run_gate(records, VALIDATORS, INGEST)
     keys = {(c.schema_id, c.reason_code, c.field) for c in output.counters}
-    assert keys == {("43", PASSED, ""), ("42", REQUIRED_FIELD_MISSING, "customer_id"), ("42", ANY_REASON, ""),
-                    ("42", UNDECODABLE_MESSAGE, ""), ("42", NULL_NOT_ALLOWED, "customer_id")}
+    assert keys == {("43", PASSED, ""), ("42", ReasonCode.REQUIRED_FIELD_MISSING, "customer_id"),
+                    ("42", ANY_REASON, ""),
+                    ("42", ReasonCode.UNDECODABLE_MESSAGE, ""), ("42", ReasonCode.NULL_NOT_ALLOWED, "customer_id")}
     by_ref = {o.source_ref: o for o in output.observations}
     framed = by_ref["orders.created/0/1"]
     assert (framed.schema_id, framed.payload["value"], framed.payload["declared_schema_id"]) == ("43", GOOD, "42")
     assert by_ref["orders.created/0/2"].payload["value"] == NO_CUSTOMER
     avro = by_ref["orders.created/0/3"]
-    assert (avro.reason_code, avro.field) == (UNDECODABLE_MESSAGE, None)
+    assert (avro.reason_code, avro.field) == (ReasonCode.UNDECODABLE_MESSAGE, None)
     assert "likely Avro or Protobuf" in avro.payload["violations"][0]["detail"]
     assert avro.payload["value"] == {"base64": base64.b64encode(b"\x00\x00\x00\x00\x2a\x02\x06o-1").decode()}
-    assert by_ref["orders.created/0/4"].reason_code == NULL_NOT_ALLOWED
+    assert by_ref["orders.created/0/4"].reason_code == ReasonCode.NULL_NOT_ALLOWED
 
 
 def test_a_schema_id_mismatch_is_noted_on_violations() -> None:
@@ -282,7 +279,7 @@ def test_timestamps_must_be_aware_and_are_stored_in_utc() -> None:
 def test_duplicates_are_counted_twice_so_the_store_dedupes_first() -> None:
     record = rec(1, 1.0, NO_CUSTOMER)
     counts = {c.reason_code: c.count for c in run_gate([record, record], VALIDATORS, INGEST).counters}
-    assert counts == {REQUIRED_FIELD_MISSING: 2, ANY_REASON: 2}
+    assert counts == {ReasonCode.REQUIRED_FIELD_MISSING: 2, ANY_REASON: 2}
 
 
 # --- boundaries and rates from counters ----------------------------------------------------------
@@ -322,11 +319,11 @@ def test_rates_count_every_record_once_whatever_its_violations() -> None:
     records += [rec(i, i, both if i % 2 else GOOD) for i in range(40, 80)]
     breaks = {(b.reason_code, b.field): b for b in contract_breaks(run_gate(records, VALIDATORS, INGEST).counters,
                                                                    at(100))}
-    missing = breaks[(REQUIRED_FIELD_MISSING, "customer_id")]
+    missing = breaks[(ReasonCode.REQUIRED_FIELD_MISSING, "customer_id")]
     assert (missing.first_bad_ref, missing.last_good_ref) == ("orders.created/0/41", "orders.created/0/40")
     assert (missing.bad_count, missing.total_after, missing.bad_rate_after) == (20, 39, 20 / 39)
     assert (missing.total_before, missing.bad_rate_before) == (41, 0.0)
-    enum = breaks[(ENUM_VIOLATION, "currency")]
+    enum = breaks[(ReasonCode.ENUM_VIOLATION, "currency")]
     assert (enum.first_bad_ref, enum.bad_count, enum.total_after, enum.total_before) == (
         "orders.created/0/0", 30, 80, 0)
 
@@ -355,7 +352,8 @@ def test_breaks_are_per_dataset_and_sorted() -> None:
                rec(3, 3, NO_CUSTOMER, producer=None)]
     breaks = contract_breaks(run_gate(records, validators, INGEST).counters, at(60))
     assert [(b.dataset_urn, b.reason_code, b.producer_urn) for b in breaks] == [
-        ("ds://b", REQUIRED_FIELD_MISSING, PRODUCER), (DS, TYPE_MISMATCH, PRODUCER), (DS, REQUIRED_FIELD_MISSING, None)]
+        ("ds://b", ReasonCode.REQUIRED_FIELD_MISSING, PRODUCER), (DS, ReasonCode.TYPE_MISMATCH, PRODUCER),
+        (DS, ReasonCode.REQUIRED_FIELD_MISSING, None)]
 
 
 # --- properties: any batching, any order -----------------------------------------------------------
@@ -479,4 +477,4 @@ def test_a_base64_value_is_decoded_before_it_is_judged_even_when_the_wrapper_wou
     inner = frame(42, {"order_id": "o-9", "amount": "twelve"})
     output = run_gate([rec(1, 1.0, {"base64": base64.b64encode(inner).decode()})], permissive, INGEST)
     assert {ref: [(v.reason_code, v.field) for v in found] for ref, found in output.failures.items()} == {
-        "orders.created/0/1": [(TYPE_MISMATCH, "amount")]}
+        "orders.created/0/1": [(ReasonCode.TYPE_MISMATCH, "amount")]}

@@ -1,5 +1,5 @@
-from evidence import Mapping
-from evidence._resolution import MAPPING_AMBIGUOUS, UNMAPPED_SCHEMA, Resolved, Unresolved, resolve
+from evidence import Mapping, ReasonCode
+from evidence._resolution import Resolved, Unresolved, resolve
 
 ORDERS = Mapping(topic="orders.created", schema_id=42, dataset_urn="ds://orders_v1",
                  producer_urn="svc://checkout-service")
@@ -19,7 +19,7 @@ def test_a_producer_header_that_disagrees_halves_the_confidence() -> None:
 def test_a_new_schema_on_a_mapped_topic_is_drift_proposing_the_same_dataset() -> None:
     outcome = resolve([ORDERS], "orders.created", 43, HINT)
     assert isinstance(outcome, Unresolved)
-    assert outcome.reason_code == UNMAPPED_SCHEMA
+    assert outcome.reason_code == ReasonCode.UNMAPPED_SCHEMA
     assert outcome.proposal == Mapping(topic="orders.created", schema_id=43, dataset_urn="ds://orders_v1",
                                        producer_urn="svc://checkout-service")
     assert outcome.detail["known_schema_ids"] == ["42"]
@@ -27,7 +27,7 @@ def test_a_new_schema_on_a_mapped_topic_is_drift_proposing_the_same_dataset() ->
 
 def test_an_unknown_topic_is_unmapped_and_proposes_a_dataset_named_after_it() -> None:
     outcome = resolve([ORDERS], "carts.updated", 7, {"autopilot-producer": "svc://cart-node"})
-    assert isinstance(outcome, Unresolved) and outcome.reason_code == UNMAPPED_SCHEMA
+    assert isinstance(outcome, Unresolved) and outcome.reason_code == ReasonCode.UNMAPPED_SCHEMA
     assert (outcome.proposal.dataset_urn, outcome.proposal.producer_urn) == ("ds://carts.updated", "svc://cart-node")
 
 
@@ -35,7 +35,7 @@ def test_two_rules_for_different_datasets_are_ambiguous_and_the_proposal_pins_th
     legacy = Mapping(topic="orders.created", schema_id=42, dataset_urn="ds://orders_legacy",
                      producer_urn="svc://legacy-orders")
     outcome = resolve([ORDERS, legacy], "orders.created", 42, HINT)
-    assert isinstance(outcome, Unresolved) and outcome.reason_code == MAPPING_AMBIGUOUS
+    assert isinstance(outcome, Unresolved) and outcome.reason_code == ReasonCode.MAPPING_AMBIGUOUS
     assert outcome.proposal.dataset_urn == "ds://orders_v1"
     assert outcome.proposal.headers == HINT
     assert outcome.detail["candidates"] == ["ds://orders_legacy", "ds://orders_v1"]

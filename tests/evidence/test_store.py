@@ -8,8 +8,9 @@ from sqlalchemy import text
 
 from evidence import ConfigError, GateCounter, UnknownEvidence
 from evidence._ingest import ingest_events
+from evidence._reader import percentile
 from evidence._schema import metadata
-from evidence._store import EvidenceQuery, Store, percentile
+from evidence._store import EvidenceQuery, Store
 from support import deployment
 
 T0 = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
