@@ -20,7 +20,8 @@ from evidence._store import Store
 from guardrails import Scope
 
 _EXCERPT_CHARS = 800
-_RUN_TYPES = ("JobRunStarted", "JobRunCompleted", "JobRunFailed", "DatasetWriteCommitted", "DeploymentEvent")
+_RUN_TYPES = ("JobRunStarted", "JobRunCompleted", "JobRunFailed", "JobRunHeartbeat", "DatasetWriteCommitted",
+              "DeploymentEvent")
 
 
 def rca_clock(incident: dict[str, Any]) -> datetime:

@@ -39,7 +39,8 @@ from evidence._store import Store
 
 DRIFT_DEPLOY_WINDOW_MINUTES = 60
 _FEW_POLICIES = 1000
-_FRESHNESS_TYPES = ("JobRunStarted", "JobRunCompleted", "JobRunFailed", "DatasetWriteCommitted", "DeploymentEvent")
+_FRESHNESS_TYPES = ("JobRunStarted", "JobRunCompleted", "JobRunFailed", "JobRunHeartbeat", "DatasetWriteCommitted",
+                    "DeploymentEvent")
 _INCIDENT_ID = re.compile(r"^inc_[0-9a-f]{16}$")
 _REASON_ORDER = ("UNDECODABLE_MESSAGE", "REQUIRED_FIELD_MISSING", "NULL_NOT_ALLOWED", "TYPE_MISMATCH", "ENUM_VIOLATION")
 

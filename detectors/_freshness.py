@@ -325,12 +325,16 @@ class _Classifier:
             if self.day.scheduled_time is not None else None,
             "baseline_evidence_ids": [r.terminal.evidence_id for r in succeeded if r.terminal is not None],
         }
+        beat = run.last_heartbeat
+        if beat is not None:  # the run said it was alive then: still running, not silently dead
+            facts.update(last_heartbeat_at=iso(beat.event_time),
+                         since_last_heartbeat_s=number((self.now - beat.event_time).total_seconds()))
         # The latest baseline run is the proof that this producer reports run ends, which is what makes the missing
         # end of today's run meaningful; every baseline run is listed with the evidence, since the facts name them.
         proof = [run.started or run.first, *(r.terminal for r in succeeded[-1:] if r.terminal is not None)]
         baseline_runs = [r.terminal for r in succeeded if r.terminal is not None]
         return self._finding(JOB_RUNNING_SLOW, run.summary(), None, proof, facts, until=run.start,
-                             extra=baseline_runs)
+                             extra=[*baseline_runs, *([beat] if beat is not None else [])])
 
     def _completed_without_commit(self, run: Run) -> FreshnessFinding:
         # The run says it succeeded yet nothing reached the table: the watermark did not advance after a

@@ -17,7 +17,8 @@ RUN_STARTED = "JobRunStarted"
 RUN_COMPLETED = "JobRunCompleted"
 RUN_FAILED = "JobRunFailed"
 COMMITTED = "DatasetWriteCommitted"
-RUN_TYPES = (RUN_STARTED, RUN_COMPLETED, RUN_FAILED)
+HEARTBEAT = "JobRunHeartbeat"  # a run saying it is still running (OpenLineage RUNNING)
+RUN_TYPES = (RUN_STARTED, RUN_COMPLETED, RUN_FAILED, HEARTBEAT)
 
 
 def _tiebreak(record: EvidenceRecord) -> tuple[datetime, datetime, str]:
@@ -92,6 +93,7 @@ class Run:
     started: EvidenceRecord | None
     terminal: EvidenceRecord | None  # the latest JobRunCompleted / JobRunFailed (a retry can follow a failure)
     first: EvidenceRecord  # earliest record of the run: stands in for a missing JobRunStarted
+    last_heartbeat: EvidenceRecord | None = None  # the latest JobRunHeartbeat: the run was alive then
 
     @property
     def start(self) -> datetime:
@@ -169,7 +171,9 @@ def runs_of(records: list[EvidenceRecord], producer_urn: str | None) -> list[Run
         # `records` is sorted by (event_time, evidence_id), so "first" and "latest" are stable.
         starts = [r for r in group if r.type == RUN_STARTED]
         terminals = [r for r in group if r.type in (RUN_COMPLETED, RUN_FAILED)]
-        runs.append(Run(run_id, starts[0] if starts else None, terminals[-1] if terminals else None, group[0]))
+        beats = [r for r in group if r.type == HEARTBEAT]
+        runs.append(Run(run_id, starts[0] if starts else None, terminals[-1] if terminals else None, group[0],
+                        beats[-1] if beats else None))
     return sorted(runs, key=lambda run: (run.start, run.run_id))
 
 

@@ -350,11 +350,12 @@ def _meta(event: dict[str, Any], job: dict[str, Any], run_facets: dict[str, dict
     parent = run_facets.get("parent")
     if parent:
         parent_job, parent_run = parent.get("job"), parent.get("run")
-        if isinstance(parent_job, dict) and isinstance(parent_run, dict):
+        if isinstance(parent_job, dict):
             meta["parent_job"] = parent_job.get("name")
+        if isinstance(parent_run, dict):
             meta["parent_run_id"] = parent_run.get("runId")
-        else:
-            where.drop("run.facets.parent", "has no job and run objects")
+        if not isinstance(parent_job, dict) and not isinstance(parent_run, dict):
+            where.drop("run.facets.parent", "has neither a job nor a run object")
     return meta
 
 
