@@ -34,8 +34,12 @@ _EVENTS_BODY = {
     "requestBody": {
         "required": True,
         "description": "One envelope v1 CloudEvent (application/cloudevents+json), or a JSON array of them "
-        "(application/cloudevents-batch+json). application/json takes either. CDEvents service.deployed events "
-        "are accepted too and mapped to DeploymentEvent. Schema: sdk/spec/envelope.schema.json.",
+        "(application/cloudevents-batch+json). application/json takes either, or, with ce-* headers (binary mode: "
+        "ce-specversion, ce-id, ce-source, ce-type, ce-time...), the event's data. Types: "
+        f"{', '.join(EVENT_TYPES)}. `data_base64` holding JSON is read as `data`; `time` is optional (the arrival "
+        "time stands in). CDEvents of every type are accepted too (bare or in their CloudEvents binding): "
+        "deployments become DeploymentEvent, pipeline and task runs JobRunStarted / JobRunCompleted / JobRunFailed, "
+        "the rest ExternalEvent. Schema: sdk/spec/envelope.schema.json.",
         "content": {
             _SINGLE: {"schema": {"type": "object"}},
             _BATCH: {"schema": {"type": "array", "items": {"type": "object"}}},
@@ -112,7 +116,10 @@ _LINEAGE_BODY = {
     "requestBody": {
         "required": True,
         "description": "One OpenLineage event (RunEvent, JobEvent or DatasetEvent, spec 2-0-2) or a JSON array of "
-        "them. See docs/ARCHITECTURE.md, \"Envelope v1\", for what each becomes.",
+        "them. START -> JobRunStarted, RUNNING -> JobRunHeartbeat, COMPLETE -> JobRunCompleted (+ "
+        "DatasetWriteCommitted per versioned output), FAIL / ABORT -> JobRunFailed, OTHER, JobEvent and "
+        "DatasetEvent -> ExternalEvent, failed dataQualityAssertions -> DataQualityFailed; lineage edges from "
+        "inputs, outputs and columnLineage. A facet that does not parse is dropped and named in `warnings`.",
         "content": {_JSON: {"schema": {"oneOf": [{"type": "object"}, {"type": "array", "items": {"type": "object"}}]}}},
     }
 }
