@@ -314,7 +314,7 @@ class _Classifier:
         running_for = (self.now - run.start).total_seconds()
         # The brief's classifier: started, no commit, no failure -> running slow. The ratio and the start
         # delay stay in the facts so a late start is told apart from a slow run in the narrative.
-        facts = {
+        facts: dict[str, Any] = {
             "running_for_s": number(running_for),
             "baseline_duration_s": number(baseline),
             "baseline_runs": len(succeeded),
