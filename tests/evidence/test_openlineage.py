@@ -6,7 +6,7 @@ import pytest
 
 from evidence import ConfigError, InvalidEvent
 from evidence._ingest import to_record
-from evidence._openlineage import DatasetNaming, map_run_event
+from evidence._openlineage import DatasetNaming, JobNaming, map_run_event
 from evidence._policy import LineageEdge
 from support import CONFORMANCE
 
@@ -158,3 +158,41 @@ def test_a_malformed_cdevent_type_is_refused_by_name() -> None:
     with pytest.raises(InvalidEvent, match=r"dev\.cdevents\.<subject>\.<predicate>\.<version>") as caught:
         to_record(cdevent, NOW)
     assert caught.value.field == "context.type"
+
+
+def test_a_cdevent_finished_without_an_outcome_is_kept_not_guessed() -> None:
+    cdevent = load("cdevents/main/pipelinerun_finished.json")
+    del cdevent["subject"]["content"]["outcome"]
+    record = to_record(cdevent, NOW)
+    assert (record.type, record.data["kind"]) == ("ExternalEvent", "dev.cdevents.pipelinerun.finished.0.3.0")
+    cdevent["subject"]["content"]["outcome"] = "success"
+    assert to_record(cdevent, NOW).type == "JobRunCompleted"
+
+
+def test_custom_cdevents_are_kept_and_malformed_ones_name_the_field() -> None:
+    cdevent = load("cdevents/main/build_started.json")
+    cdevent["context"]["type"] = "dev.cdeventsx.mytool-resource.created.0.1.0"
+    assert to_record(cdevent, NOW).type == "ExternalEvent"
+    for path, value, field in [("context.timestamp", None, "context.timestamp"), ("subject.id", None, "subject.id"),
+                               ("context.timestamp", "yesterday", "context.timestamp")]:
+        broken = load("cdevents/main/build_started.json")
+        head, leaf = path.split(".")
+        if value is None:
+            del broken[head][leaf]
+        else:
+            broken[head][leaf] = value
+        with pytest.raises(InvalidEvent) as caught:
+            to_record(broken, NOW)
+        assert caught.value.field == field, caught.value
+
+
+def test_the_job_urn_template_is_a_setting_like_the_dataset_one() -> None:
+    [event] = map_run_event(_run_event("START"), jobs=JobNaming("job://{name}")).events
+    assert event["source"] == "job://orders_enriched_batch"
+    with pytest.raises(ConfigError, match="RCA_OPENLINEAGE_JOB_URN"):
+        JobNaming("ds://{name}")
+    no_namespace = _run_event("START")
+    del no_namespace["job"]["namespace"]
+    with pytest.raises(InvalidEvent) as caught:
+        map_run_event(no_namespace)
+    assert caught.value.field == "job.namespace"

@@ -180,3 +180,19 @@ def test_ingest_time_is_stamped_by_the_server_and_lag_is_reported(client, clock)
     lag = client.get("/v1/ingestion/lag").json()
     assert lag["window_s"] == 300
     assert lag["sources"]["svc://checkout-service"] == {"count": 2, "p50_s": 2.0, "p95_s": 60.0, "max_s": 60.0}
+
+
+def test_an_openlineage_array_answers_each_event_on_its_own(client) -> None:
+    good = {"eventType": "START", "eventTime": "2026-01-19T06:40:00Z", "run": {"runId": RUN_ID},
+            "job": {"namespace": "spark", "name": "orders_enriched_batch"}}
+    bad = {**good, "run": {"runId": "not-a-uuid"}}
+    dropped = {**good, "eventType": "RUNNING", "run": {"runId": RUN_ID, "facets": {"nominalTime": 5}}}
+    response = client.post("/api/v1/lineage", json=[good, bad, dropped])
+    assert response.status_code == 200, response.text
+    results = response.json()["results"]
+    assert [r["status"] for r in results] == ["accepted", "rejected", "accepted"]
+    assert results[1]["field"] == "run.runId" and "must be a UUID" in results[1]["error"]
+    assert results[2]["warnings"] == ["run.facets.nominalTime is not an object: dropped, the rest of the event is kept"]
+    assert [m["type"] for m in results[2]["mapped"]] == ["JobRunHeartbeat"]
+    again = client.post("/api/v1/lineage", json=[good]).json()
+    assert again["duplicate"] == 1
