@@ -29,8 +29,8 @@ from evidence import (
 from guardrails import Scope
 
 _EXCERPT_CHARS = 800
-_RUN_TYPES = (EventType.RUN_STARTED, EventType.RUN_COMPLETED, EventType.RUN_FAILED, EventType.COMMITTED,
-              EventType.DEPLOYMENT)
+_RUN_TYPES = (EventType.RUN_STARTED, EventType.RUN_COMPLETED, EventType.RUN_FAILED, EventType.HEARTBEAT,
+              EventType.COMMITTED, EventType.DEPLOYMENT)
 
 
 def rca_clock(incident: dict[str, Any]) -> datetime:

@@ -54,8 +54,8 @@ from evidence import (
 
 DRIFT_DEPLOY_WINDOW_MINUTES = 60
 _FEW_POLICIES = 1000
-_FRESHNESS_TYPES = (EventType.RUN_STARTED, EventType.RUN_COMPLETED, EventType.RUN_FAILED, EventType.COMMITTED,
-                    EventType.DEPLOYMENT)
+_FRESHNESS_TYPES = (EventType.RUN_STARTED, EventType.RUN_COMPLETED, EventType.RUN_FAILED, EventType.HEARTBEAT,
+                    EventType.COMMITTED, EventType.DEPLOYMENT)
 _INCIDENT_ID = re.compile(r"^inc_[0-9a-f]{16}$")
 _REASON_ORDER = (ReasonCode.UNDECODABLE_MESSAGE, *FIELD_REASONS)
 

@@ -301,7 +301,7 @@ class _Classifier:
         running_for = (self.now - run.start).total_seconds()
         # The brief's classifier: started, no commit, no failure -> running slow. The ratio and the start
         # delay stay in the facts so a late start is told apart from a slow run in the narrative.
-        facts = {
+        facts: dict[str, Any] = {
             "running_for_s": number(running_for),
             "baseline_duration_s": number(baseline),
             "baseline_runs": len(succeeded),
@@ -312,12 +312,16 @@ class _Classifier:
             if self.day.scheduled_time is not None else None,
             "baseline_evidence_ids": [r.terminal.evidence_id for r in succeeded if r.terminal is not None],
         }
+        beat = run.last_heartbeat
+        if beat is not None:  # the run said it was alive then: still running, not silently dead
+            facts.update(last_heartbeat_at=iso(beat.event_time),
+                         since_last_heartbeat_s=number((self.now - beat.event_time).total_seconds()))
         # The latest baseline run is the proof that this producer reports run ends, which is what makes the missing
         # end of today's run meaningful; every baseline run is listed with the evidence, since the facts name them.
         proof = [run.started or run.first, *(r.terminal for r in succeeded[-1:] if r.terminal is not None)]
         baseline_runs = [r.terminal for r in succeeded if r.terminal is not None]
         return self._finding(ReasonCode.JOB_RUNNING_SLOW, run.summary(), None, proof, facts, until=run.start,
-                             extra=baseline_runs)
+                             extra=[*baseline_runs, *([beat] if beat is not None else [])])
 
     def _completed_without_commit(self, run: Run) -> FreshnessFinding:
         # The run says it succeeded yet nothing reached the table: the watermark did not advance after a

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from evidence import EventType, EvidenceRecord, iso, maybe_time, utc
 
-RUN_TYPES = (EventType.RUN_STARTED, EventType.RUN_COMPLETED, EventType.RUN_FAILED)
+RUN_TYPES = (EventType.RUN_STARTED, EventType.RUN_COMPLETED, EventType.RUN_FAILED, EventType.HEARTBEAT)
 
 
 def _tiebreak(record: EvidenceRecord) -> tuple[datetime, datetime, str]:
@@ -79,6 +79,7 @@ class Run:
     started: EvidenceRecord | None
     terminal: EvidenceRecord | None  # the latest JobRunCompleted / JobRunFailed (a retry can follow a failure)
     first: EvidenceRecord  # earliest record of the run: stands in for a missing JobRunStarted
+    last_heartbeat: EvidenceRecord | None = None  # the latest JobRunHeartbeat: the run was alive then
 
     @property
     def start(self) -> datetime:
@@ -156,7 +157,9 @@ def runs_of(records: list[EvidenceRecord], producer_urn: str | None) -> list[Run
         # `records` is sorted by (event_time, evidence_id), so "first" and "latest" are stable.
         starts = [r for r in group if r.type == EventType.RUN_STARTED]
         terminals = [r for r in group if r.type in (EventType.RUN_COMPLETED, EventType.RUN_FAILED)]
-        runs.append(Run(run_id, starts[0] if starts else None, terminals[-1] if terminals else None, group[0]))
+        beats = [r for r in group if r.type == EventType.HEARTBEAT]
+        runs.append(Run(run_id, starts[0] if starts else None, terminals[-1] if terminals else None, group[0],
+                        beats[-1] if beats else None))
     return sorted(runs, key=lambda run: (run.start, run.run_id))
 
 

@@ -50,7 +50,7 @@ from evidence._errors import ConfigError, InvalidEvent, RcaError, UnknownEvidenc
 from evidence._ingest import IngestReport, as_envelope, ingest_events
 from evidence._migrate import current_revision, head_revision
 from evidence._offsets import add_offsets, covered
-from evidence._openlineage import DatasetNaming, map_run_event
+from evidence._openlineage import DatasetNaming, JobNaming, MappedRunEvent, map_openlineage, map_run_event
 from evidence._policy import Contract, FreshnessPolicy, LineageEdge, Mapping, Watermark
 from evidence._reader import EvidenceReader, MemoryReader
 from evidence._record import (
@@ -120,6 +120,8 @@ __all__ = [
     "Contract",
     "Control",
     "DatasetNaming",
+    "JobNaming",
+    "MappedRunEvent",
     "EventType",
     "EvidenceQuery",
     "EvidenceReader",
@@ -167,6 +169,7 @@ __all__ = [
     "iso",
     "json_problem",
     "list_tokens",
+    "map_openlineage",
     "map_run_event",
     "maybe_time",
     "parse_event",

@@ -7,14 +7,17 @@ and extension attributes are kept, never rejected: producers move faster than th
 
 from __future__ import annotations
 
+import base64
 import re
 from typing import Annotated, Any, Literal
 
+import orjson
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
 from evidence._bounds import (
     MAX_ID,
     MAX_NAME,
+    MAX_TEXT,
     MAX_URL,
     Count,
     Identifier,
@@ -65,7 +68,8 @@ class DeploymentData(_Data):
     env: Identifier | None = None
     commit: Identifier | None = None
     deploy_ref: LongIdentifier | None = None
-    status: Literal["succeeded", "failed", "rolled_back"] = "succeeded"
+    # removed: the service was taken down (CDEvents service.removed); kept, never correlated as a shipped change
+    status: Literal["succeeded", "failed", "rolled_back", "removed"] = "succeeded"
     source: Literal["ci", "startup"] = "ci"
     domain: Identifier | None = None
 
@@ -111,6 +115,38 @@ class DatasetWriteCommittedData(_Data):
     files_added: Count | None = None
 
 
+class JobRunHeartbeatData(_Data):
+    """A run that says it is still running (OpenLineage RUNNING): what JOB_RUNNING_SLOW reads beside the start."""
+
+    run_id: LongIdentifier
+
+
+class Assertion(_Data):
+    assertion: Annotated[str, Field(min_length=1, max_length=MAX_TEXT)]
+    column: Annotated[str, Field(max_length=MAX_TEXT)] | None = None
+    success: bool
+
+
+class DataQualityFailedData(_Data):
+    """Data quality checks that failed on a dataset (OpenLineage dataQualityAssertions with success false)."""
+
+    dataset_urn: Urn
+    run_id: LongIdentifier | None = None
+    failed: Count
+    checked: Count | None = None
+    assertions: Annotated[list[Assertion], Field(max_length=10_000)] = Field(default_factory=list)
+
+
+class ExternalEventData(_Data):
+    """Kept as sent, mapped to no envelope type: an OpenLineage OTHER / DatasetEvent / JobEvent, or a CDEvent
+    that is not a deploy or a run (a build, a merged change, an incident, ...). Searchable, cited, never guessed at."""
+
+    standard: Identifier  # openlineage | cdevents
+    kind: LongIdentifier  # the event's own type: OTHER, DatasetEvent, dev.cdevents.build.finished.0.3.0, ...
+    run_id: LongIdentifier | None = None
+    dataset_urn: Urn | None = None
+
+
 class _Envelope(BaseModel):
     """CloudEvents context attributes shared by every envelope v1 type."""
 
@@ -119,7 +155,8 @@ class _Envelope(BaseModel):
     specversion: Literal["1.0"]
     id: _CloudEventId
     source: Urn
-    time: SaneTime
+    # Optional in CloudEvents 1.0: without it the ingest time stands in and the record says so (payload "rca:time").
+    time: SaneTime | None = None
     subject: Urn | None = None
     datacontenttype: Annotated[str, Field(max_length=MAX_NAME)] | None = "application/json"
     dataschema: Annotated[str, Field(max_length=MAX_URL)] | None = None
@@ -158,8 +195,24 @@ class DatasetWriteCommitted(_Envelope):
     data: DatasetWriteCommittedData
 
 
+class JobRunHeartbeat(_Envelope):
+    type: Literal["JobRunHeartbeat"]
+    data: JobRunHeartbeatData
+
+
+class DataQualityFailed(_Envelope):
+    type: Literal["DataQualityFailed"]
+    data: DataQualityFailedData
+
+
+class ExternalEvent(_Envelope):
+    type: Literal["ExternalEvent"]
+    data: ExternalEventData
+
+
 Envelope = Annotated[
-    DeploymentEvent | JobRunStarted | JobRunCompleted | JobRunFailed | DatasetWriteCommitted,
+    DeploymentEvent | JobRunStarted | JobRunCompleted | JobRunFailed | DatasetWriteCommitted | JobRunHeartbeat
+    | DataQualityFailed | ExternalEvent,
     Field(discriminator="type"),
 ]
 ENVELOPE = TypeAdapter(Envelope)
@@ -203,10 +256,43 @@ def _explain(error: Any, field: str) -> str:
     return message[:1].lower() + message[1:]
 
 
+_JSON_MEDIA = re.compile(r"^(application|text)/([a-zA-Z0-9.-]+\+)?json$")
+
+
+def with_data(raw: Any, position: int | None = None) -> Any:
+    """The event with `data_base64` (the CloudEvents JSON format's binary data) decoded into `data`.
+
+    Envelope types carry JSON objects, so the bytes must be JSON (datacontenttype absent or a JSON media type).
+    Anything that is not a dict, or has no data_base64, is returned as it is.
+    """
+    if not isinstance(raw, dict) or "data_base64" not in raw:
+        return raw
+    event_id = raw.get("id") if isinstance(raw.get("id"), str) else None
+    source = raw.get("source") if isinstance(raw.get("source"), str) else None
+
+    def fail(message: str) -> InvalidEvent:
+        return InvalidEvent(event_id, "data_base64", message, source=source, position=position)
+
+    if "data" in raw:
+        raise fail("and 'data' are exclusive (CloudEvents JSON format): send one of them")
+    media = raw.get("datacontenttype")
+    if media is not None and not (isinstance(media, str) and _JSON_MEDIA.match(media.split(";", 1)[0].strip())):
+        raise fail(f"holds {str(media)[:80]!r} data; evidence data must be JSON (datacontenttype application/json)")
+    encoded = raw["data_base64"]
+    try:
+        if not isinstance(encoded, str):
+            raise ValueError
+        data = orjson.loads(base64.b64decode(encoded, validate=True))
+    except (ValueError, orjson.JSONDecodeError):
+        raise fail("must be the base64 of a JSON object (RFC 4648 alphabet, padded)") from None
+    return {**{k: v for k, v in raw.items() if k != "data_base64"}, "data": data}
+
+
 def parse_event(raw: Any, position: int | None = None) -> Any:
     """Validate one envelope v1 event; raise InvalidEvent naming the event and the first bad field."""
     if not isinstance(raw, dict):
         raise InvalidEvent(None, "", f"must be a JSON object, got {type(raw).__name__}", position=position)
+    raw = with_data(raw, position)
     event_id = raw.get("id") if isinstance(raw.get("id"), str) else None
     source = raw.get("source") if isinstance(raw.get("source"), str) else None
     for name in raw:

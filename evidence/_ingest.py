@@ -6,6 +6,7 @@ the same payload is a `duplicate` (a retry); with another payload it is a `confl
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -14,10 +15,10 @@ from typing import Any, Literal
 
 import orjson
 
-from evidence._cdevents import CDEVENT_PREFIX, cdevent_to_envelope
-from evidence._envelope import parse_event
+from evidence._cdevents import cdevent_field, cdevent_identity, cdevent_to_envelope, is_cdevent
+from evidence._envelope import parse_event, with_data
 from evidence._errors import InvalidEvent, clip
-from evidence._record import EvidenceRecord, record_from_event
+from evidence._record import EvidenceRecord, evidence_id_for, record_from_event
 from evidence._store import Store
 from evidence._vocab import EventType, parse_utc
 
@@ -83,11 +84,8 @@ class IngestReport:
 def as_envelope(raw: Any, position: int | None = None) -> Any:
     """The item as an envelope v1 dict: a CDEvent (bare, or in its CloudEvents binding) is mapped, anything
     else is returned as it is for parse_event to judge."""
-    if isinstance(raw, dict):
-        if str(raw.get("type", "")).startswith(CDEVENT_PREFIX):  # a CDEvent in its CloudEvents binding
-            return cdevent_to_envelope(raw.get("data"), position=position)
-        if isinstance(raw.get("context"), dict) and "specversion" not in raw:  # a bare CDEvent
-            return cdevent_to_envelope(raw, position=position)
+    if is_cdevent(raw):
+        return cdevent_to_envelope(raw, position=position)
     return raw
 
 
@@ -97,9 +95,19 @@ def to_record(raw: Any, ingest_time: datetime | None, *, position: int | None = 
 
     `ingest_time` None (replays only) means the event arrived at its own time.
     """
-    raw = as_envelope(raw, position)
-    event = parse_event(raw, position)
+    identity = cdevent_identity(raw)
+    raw = with_data(as_envelope(raw, position), position)
+    try:
+        event = parse_event(raw, position)
+    except InvalidEvent as exc:
+        if identity is None:
+            raise
+        raise InvalidEvent(exc.event_id, cdevent_field(exc.field), exc.reason, source=exc.source,
+                           position=position) from None
     stamped = ingest_time if ingest_time is not None else event.time
+    if stamped is None and not (trust_ingesttime and event.model_extra and "ingesttime" in event.model_extra):
+        raise InvalidEvent(event.id, "time", "is required in a replay, which has no arrival time to stand in for it",
+                           source=event.source, position=position)
     if trust_ingesttime and event.model_extra and "ingesttime" in event.model_extra:
         # Replays of scenario files say when each event arrived; the live API never trusts a producer's claim.
         try:
@@ -107,7 +115,11 @@ def to_record(raw: Any, ingest_time: datetime | None, *, position: int | None = 
         except ValueError as exc:
             raise InvalidEvent(event.id, "ingesttime", "must be an RFC 3339 timestamp with an offset",
                                source=event.source, position=position) from exc
-    return record_from_event(event, stamped, raw)
+    assert stamped is not None
+    record = record_from_event(event, stamped, raw)
+    if identity is not None:  # a CDEvent is identified by (context.source, context.id), as its spec says
+        record = dataclasses.replace(record, evidence_id=evidence_id_for(*identity))
+    return record
 
 
 def ingest_events(

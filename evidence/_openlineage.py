@@ -1,109 +1,153 @@
-"""OpenLineage RunEvents -> envelope v1, so teams already running openlineage-spark need no new code.
+"""OpenLineage -> envelope v1, so teams already running an OpenLineage integration need no new code.
 
-Spec: https://openlineage.io/spec/2-0-2/OpenLineage.json. START -> JobRunStarted; COMPLETE -> JobRunCompleted
-plus one DatasetWriteCommitted per output carrying a `version` or `outputStatistics` facet (a write is only
-committed once the run completes); FAIL / ABORT -> JobRunFailed. RUNNING and OTHER carry nothing we need.
+Spec: https://openlineage.io/spec/2-0-2/OpenLineage.json. Every event the spec defines is accepted:
+
+- RunEvent START -> JobRunStarted; RUNNING -> JobRunHeartbeat (what JOB_RUNNING_SLOW reads beside the start);
+  COMPLETE -> JobRunCompleted plus one DatasetWriteCommitted per output carrying a `version` or `outputStatistics`
+  facet (a write is only committed once the run completes); FAIL / ABORT -> JobRunFailed with the first line of
+  the error as failure_reason and the stack trace kept; OTHER (or no eventType) -> ExternalEvent.
+- DatasetEvent and JobEvent (OpenLineage 2) -> ExternalEvent plus static lineage edges.
+- dataQualityAssertions with a failed assertion -> DataQualityFailed for that dataset, whatever the event type.
+- schema facets -> a schema fingerprint (SHA-256 of the ordered field names and types); columnLineage -> lineage
+  edges from every input dataset a column comes from.
+
+Errors name OpenLineage's own fields (eventTime, run.runId, run.facets.nominalTime.nominalStartTime). A facet that
+does not parse is dropped with a warning and the event is kept: only the event's own structure can sink it. The
+event as sent is stored beside the mapped one (the first mapped record's `original`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import string
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from evidence._bounds import MAX_ID, identifier_error, time_error, urn_error
+import orjson
+
+from evidence._bounds import MAX_ID, time_error, urn_error
+from evidence._envelope import parse_event
 from evidence._errors import ConfigError, InvalidEvent
 from evidence._policy import LineageEdge
 from evidence._vocab import EventType, MissingOffset, parse_time
 
-_RUN_TYPES = {"START": EventType.RUN_STARTED, "COMPLETE": EventType.RUN_COMPLETED, "FAIL": EventType.RUN_FAILED,
-              "ABORT": EventType.RUN_FAILED}
+_RUN_TYPES = {"START": EventType.RUN_STARTED, "RUNNING": EventType.HEARTBEAT, "COMPLETE": EventType.RUN_COMPLETED,
+              "FAIL": EventType.RUN_FAILED, "ABORT": EventType.RUN_FAILED, "OTHER": EventType.EXTERNAL}
+MAX_TRACE = 16_000  # characters of a stack trace kept
 
 
 @dataclass
 class MappedRunEvent:
+    """What one OpenLineage event becomes: envelope v1 events, lineage edges, and the facets dropped on the way."""
+
     events: list[dict[str, Any]] = field(default_factory=list)
     lineage: list[LineageEdge] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    kind: str = "RunEvent"  # RunEvent | JobEvent | DatasetEvent
 
 
 DEFAULT_DATASET_URN = "ds://{name}"
+DEFAULT_JOB_URN = "job://{namespace_path}/{name}"
 _PLACEHOLDERS = ("name", "namespace", "namespace_path")
 
 
-class DatasetNaming:
-    """How an OpenLineage dataset, named by (namespace, name), becomes the dataset URN policies use.
+class Naming:
+    """How an OpenLineage dataset or job, named by (namespace, name), becomes a URN.
 
     A template over {name}, {namespace} and {namespace_path} (the namespace without its scheme: "s3://lake" ->
-    "lake", "postgres://db:5432" -> "db:5432"). The default, ds://{name}, keeps the namespace in the data only;
-    a platform whose namespaces hold tables of the same name sets RCA_OPENLINEAGE_DATASET_URN to, say,
-    ds://{namespace_path}/{name}, so that two of them never become one dataset.
+    "lake", "postgres://db:5432" -> "db:5432").
     """
 
-    def __init__(self, template: str = DEFAULT_DATASET_URN) -> None:
+    scheme = "ds://"
+    setting = "RCA_OPENLINEAGE_DATASET_URN"
+    default = DEFAULT_DATASET_URN
+
+    def __init__(self, template: str | None = None) -> None:
+        template = self.default if template is None else template
+        example = f"{self.default} or {self.scheme}{{namespace_path}}/{{name}}"
         try:
             fields = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
         except ValueError as exc:
-            raise ConfigError(f"RCA_OPENLINEAGE_DATASET_URN {template!r} is not a template ({exc}); use e.g. "
-                              f"{DEFAULT_DATASET_URN} or ds://{{namespace_path}}/{{name}}.") from exc
+            raise ConfigError(f"{self.setting} {template!r} is not a template ({exc}); use e.g. {example}.") from exc
         unknown = [f for f in fields if f not in _PLACEHOLDERS]
-        if unknown or "name" not in fields or not template.startswith("ds://"):
+        if unknown or "name" not in fields or not template.startswith(self.scheme):
             raise ConfigError(
-                f"RCA_OPENLINEAGE_DATASET_URN {template!r} must start with ds:// and use {{name}}"
+                f"{self.setting} {template!r} must start with {self.scheme} and use {{name}}"
                 + (f"; {', '.join(sorted(set(unknown)))} is not one of {', '.join(_PLACEHOLDERS)}" if unknown else "")
-                + f" (e.g. {DEFAULT_DATASET_URN} or ds://{{namespace_path}}/{{name}}).")
+                + f" (e.g. {example}).")
         self.template = template
+        self.uses_namespace = any(f != "name" for f in fields)
 
-    def __call__(self, dataset: dict[str, Any]) -> str:
-        namespace = str(dataset.get("namespace") or "")
+    def __call__(self, node: dict[str, Any]) -> str:
+        namespace = str(node.get("namespace") or "")
         path = namespace.split("://", 1)[1] if "://" in namespace else namespace
-        return self.template.format(name=dataset["name"], namespace=namespace, namespace_path=path.strip("/"))
+        return self.template.format(name=node["name"], namespace=namespace, namespace_path=path.strip("/"))
+
+
+class DatasetNaming(Naming):
+    """Datasets: ds://{name} by default keeps the namespace in the data only; a platform whose namespaces hold
+    tables of the same name sets RCA_OPENLINEAGE_DATASET_URN to ds://{namespace_path}/{name}."""
+
+
+class JobNaming(Naming):
+    """Jobs: job://{namespace_path}/{name} by default, so that two schedulers' jobs of one name (dbt on PostgreSQL
+    and dbt on Snowflake) stay two producers; RCA_OPENLINEAGE_JOB_URN=job://{name} drops the namespace."""
+
+    scheme = "job://"
+    setting = "RCA_OPENLINEAGE_JOB_URN"
+    default = DEFAULT_JOB_URN
 
 
 DEFAULT_NAMING = DatasetNaming()
-
-
-def job_urn(job: dict[str, Any]) -> str:
-    return f"job://{job['name']}"
-
-
-def _code_ref(job_facets: dict[str, Any], where: _Where) -> str | None:
-    location = where.object(job_facets.get("sourceCodeLocation"), "job.facets.sourceCodeLocation")
-    version = location.get("version") or location.get("tag")
-    url = location.get("repoUrl") or location.get("url")
-    if version and url:
-        return f"{url}@{version}"
-    return str(version or url) if version or url else None
-
-
-def _failure_reason(run_facets: dict[str, Any], where: _Where) -> str | None:
-    # The standard facet, then openlineage-spark's own (`spark.exception`: message + stackTrace).
-    for name in ("errorMessage", "spark.exception"):
-        facet = where.object(run_facets.get(name), f"run.facets.{name}")
-        text = facet.get("message") or facet.get("exception") or facet.get("stackTrace")
-        lines = str(text).strip().splitlines() if text else []
-        if lines:
-            return lines[0][:2000]
-    return None
+DEFAULT_JOB_NAMING = JobNaming()
 
 
 class _Where:
-    """Shape checks that name the RunEvent's own field (run.facets, outputs[0].facets, ...) when it is not what
-    the OpenLineage spec says, so that a malformed event is a 422 about that field, never a crash."""
+    """Checks that name the event's own fields. Structure that is wrong is an InvalidEvent (a 422 about that
+    field); a facet that is wrong is dropped and noted in `warnings`."""
 
     def __init__(self, run_id: str | None, position: int | None) -> None:
         self.run_id, self.position = run_id, position
+        self.warnings: list[str] = []
 
     def fail(self, path: str, message: str) -> InvalidEvent:
         return InvalidEvent(self.run_id, path, message, position=self.position)
 
+    def drop(self, path: str, why: str) -> None:
+        self.warnings.append(f"{path} {why}: dropped, the rest of the event is kept")
+
     def object(self, node: Any, path: str) -> dict[str, Any]:
+        """A structural object (run, job): refused when it is not one."""
         if node is None:
             return {}
         if not isinstance(node, dict):
             raise self.fail(path, "must be an object (OpenLineage spec)")
         return node
 
-    def datasets(self, node: Any, path: str, naming: DatasetNaming) -> list[tuple[dict[str, Any], str]]:
+    def facets(self, node: Any, path: str) -> dict[str, dict[str, Any]]:
+        """A facets map: each facet that is not an object is dropped with a warning."""
+        if node is None:
+            return {}
+        if not isinstance(node, dict):
+            self.drop(path, "is not an object")
+            return {}
+        kept = {}
+        for name, facet in node.items():
+            if isinstance(facet, dict):
+                kept[name] = facet
+            elif facet is not None:
+                self.drop(f"{path}.{name}", "is not an object")
+        return kept
+
+    def text(self, facet: dict[str, Any], key: str, path: str) -> str | None:
+        value = facet.get(key)
+        if value is None or isinstance(value, str):
+            return value or None
+        self.drop(f"{path}.{key}", "is not a string")
+        return None
+
+    def datasets(self, node: Any, path: str, naming: Naming) -> list[tuple[dict[str, Any], str]]:
         if node is None:
             return []
         if not isinstance(node, list):
@@ -111,111 +155,380 @@ class _Where:
         out = []
         for n, dataset in enumerate(node):
             if not isinstance(dataset, dict) or not dataset.get("name"):
+                self.drop(f"{path}[{n}]", "has no name")
                 continue
-            if not isinstance(dataset["name"], str):
-                raise self.fail(f"{path}[{n}].name", "must be a string")
-            urn = naming(dataset)
-            if (problem := urn_error(urn)) is not None:
-                raise self.fail(f"{path}[{n}].name", f"gives the dataset URN {urn[:80]!r}: it {problem}")
-            out.append((dataset, urn))
+            out.append((dataset, self.dataset_urn(dataset, f"{path}[{n}]", naming)))
         return out
 
+    def dataset_urn(self, dataset: dict[str, Any], path: str, naming: Naming) -> str:
+        if not isinstance(dataset.get("name"), str) or not dataset["name"]:
+            raise self.fail(f"{path}.name", "is required: a string (OpenLineage spec)")
+        if naming.uses_namespace and not isinstance(dataset.get("namespace"), str):
+            raise self.fail(f"{path}.namespace", "is required: a string (OpenLineage spec)")
+        urn = naming(dataset)
+        if (problem := urn_error(urn)) is not None:
+            raise self.fail(f"{path}.name", f"gives the URN {urn[:80]!r}: it {problem}")
+        return urn
 
-def _require(run_event: dict[str, Any], path: str, position: int | None) -> Any:
-    node: Any = run_event
+
+def _require(event: dict[str, Any], path: str, where: _Where) -> Any:
+    node: Any = event
     for part in path.split("."):
         node = node.get(part) if isinstance(node, dict) else None
     if node in (None, ""):
-        run_id = (run_event.get("run") or {}).get("runId") if isinstance(run_event.get("run"), dict) else None
-        raise InvalidEvent(run_id if isinstance(run_id, str) else None, path, "is required in an OpenLineage RunEvent",
-                           position=position)
+        raise where.fail(path, "is required (OpenLineage spec)")
     return node
 
 
-def _event_time(value: Any, where: _Where) -> str:
+def _time(value: Any, path: str) -> tuple[str | None, str | None]:
+    """(the RFC 3339 string, None), or (None, why it is not one)."""
     try:
         moment = parse_time(str(value))
     except MissingOffset:
-        raise where.fail("eventTime", "must carry a UTC offset (for example 2026-01-19T06:00:00Z)") from None
+        return None, "must carry a UTC offset (for example 2026-01-19T06:00:00Z)"
     except ValueError:
-        raise where.fail("eventTime", "must be an RFC 3339 timestamp with an offset") from None
+        return None, "must be an RFC 3339 timestamp with an offset"
     if (problem := time_error(moment)) is not None:
+        return None, problem
+    return str(value), None
+
+
+def _event_time(event: dict[str, Any], where: _Where) -> str:
+    value, problem = _time(_require(event, "eventTime", where), "eventTime")
+    if problem is not None:
         raise where.fail("eventTime", problem)
-    return str(value)
+    assert value is not None
+    return value
 
 
-def map_run_event(run_event: Any, position: int | None = None, naming: DatasetNaming = DEFAULT_NAMING
-                  ) -> MappedRunEvent:
-    if not isinstance(run_event, dict):
-        raise InvalidEvent(None, "", "must be a JSON object (an OpenLineage RunEvent)", position=position)
-    event_type = str(run_event.get("eventType") or "").upper()
-    raw_time = _require(run_event, "eventTime", position)
-    run_id = _require(run_event, "run.runId", position)
-    where = _Where(run_id if isinstance(run_id, str) else None, position)
-    if not isinstance(run_id, str):
-        raise where.fail("run.runId", "must be a string (a UUID)")
-    if (problem := identifier_error(run_id, MAX_ID)) is not None:
-        raise where.fail("run.runId", problem)
-    event_time = _event_time(raw_time, where)
-    job = where.object(run_event.get("job"), "job")
-    _require(run_event, "job.name", position)
-    source = job_urn(job)
+def map_openlineage(event: Any, position: int | None = None, naming: Naming = DEFAULT_NAMING,
+                    jobs: Naming = DEFAULT_JOB_NAMING) -> MappedRunEvent:
+    """Map one OpenLineage event (RunEvent, JobEvent or DatasetEvent) onto envelope v1 events and lineage.
+
+    Raises InvalidEvent naming the OpenLineage field when the event's structure is wrong.
+    """
+    if not isinstance(event, dict):
+        raise InvalidEvent(None, "", "must be a JSON object (an OpenLineage event)", position=position)
+    if "run" in event or "eventType" in event:
+        return _run_event(event, position, naming, jobs)
+    if "job" in event:
+        return _static(event, "JobEvent", position, naming, jobs)
+    if "dataset" in event:
+        return _static(event, "DatasetEvent", position, naming, jobs)
+    raise InvalidEvent(None, "run", "is required: an OpenLineage RunEvent has run, job and eventTime (a JobEvent "
+                       "has job, a DatasetEvent has dataset)", position=position)
+
+
+map_run_event = map_openlineage
+
+
+def _job(event: dict[str, Any], where: _Where, jobs: Naming) -> tuple[dict[str, Any], str]:
+    job = where.object(event.get("job"), "job")
+    _require(event, "job.name", where)
+    if not isinstance(job["name"], str):
+        raise where.fail("job.name", "must be a string (OpenLineage spec)")
+    if jobs.uses_namespace and not isinstance(_require(event, "job.namespace", where), str):
+        raise where.fail("job.namespace", "must be a string (OpenLineage spec)")
+    source = jobs(job)
     if (problem := urn_error(source)) is not None:
         raise where.fail("job.name", f"gives the job URN {source[:80]!r}: it {problem}")
-    run_facets = where.object(where.object(run_event.get("run"), "run").get("facets"), "run.facets")
-    job_facets = where.object(job.get("facets"), "job.facets")
+    return job, source
+
+
+def _run_event(event: dict[str, Any], position: int | None, naming: Naming, jobs: Naming) -> MappedRunEvent:
+    _require(event, "eventTime", _Where(None, position))
+    run_id = _require(event, "run.runId", _Where(None, position))
+    where = _Where(run_id if isinstance(run_id, str) else None, position)
+    if not isinstance(run_id, str) or len(run_id) > MAX_ID:
+        raise where.fail("run.runId", "must be a UUID string (OpenLineage spec)")
+    try:
+        uuid.UUID(run_id)
+    except ValueError:
+        raise where.fail("run.runId", f"is {run_id[:80]!r}; it must be a UUID (OpenLineage spec), such as "
+                         "01890f1a-2d5e-7c3b-9a4e-8b1f2c3d4e5f") from None
+    event_type = event.get("eventType") or "OTHER"
+    if not isinstance(event_type, str) or event_type.upper() not in _RUN_TYPES:
+        raise where.fail("eventType", f"is {str(event_type)[:40]!r}; it must be one of {', '.join(_RUN_TYPES)}")
+    event_type = event_type.upper()
+    event_time = _event_time(event, where)
+    job, source = _job(event, where, jobs)
+    run_facets = where.facets(where.object(event.get("run"), "run").get("facets"), "run.facets")
+    job_facets = where.facets(job.get("facets"), "job.facets")
+    inputs = where.datasets(event.get("inputs"), "inputs", naming)
+    outputs = where.datasets(event.get("outputs"), "outputs", naming)
+    meta = _meta(event, job, run_facets, where)
     base = {"specversion": "1.0", "source": source, "time": event_time, "datacontenttype": "application/json"}
-    lineage_meta = {"namespace": job.get("namespace")}
-    if run_event.get("producer"):
-        lineage_meta["producer"] = run_event["producer"]
-    parent = where.object(run_facets.get("parent"), "run.facets.parent")
-    if parent:
-        lineage_meta["parent_job"] = where.object(parent.get("job"), "run.facets.parent.job").get("name")
-        lineage_meta["parent_run_id"] = where.object(parent.get("run"), "run.facets.parent.run").get("runId")
-    out = MappedRunEvent()
-    envelope_type = _RUN_TYPES.get(event_type)
-    if envelope_type is None:
-        return out
-    inputs = where.datasets(run_event.get("inputs"), "inputs", naming)
-    outputs = where.datasets(run_event.get("outputs"), "outputs", naming)
-    data: dict[str, Any] = {"run_id": run_id, "openlineage": lineage_meta}
+    envelope_type = _RUN_TYPES[event_type]
+    ident = f"openlineage:{run_id}:{event_type}"
+    if event_type in ("RUNNING", "OTHER"):  # a run says these many times: each one is its own event
+        ident += f":{event_time}"
+    data: dict[str, Any] = {"run_id": run_id, "openlineage": meta}
+    origins = dict(_RUN_ORIGINS)
     if envelope_type == EventType.RUN_STARTED:
-        nominal = where.object(run_facets.get("nominalTime"), "run.facets.nominalTime")
-        app = where.object(run_facets.get("spark_applicationDetails"), "run.facets.spark_applicationDetails")
+        nominal = run_facets.get("nominalTime", {})
+        app = run_facets.get("spark_applicationDetails", {})
         data.update(code_ref=_code_ref(job_facets, where), input_datasets=[urn for _, urn in inputs],
-                    scheduled_time=nominal.get("nominalStartTime"), actual_start_time=event_time,
-                    spark_app_id=app.get("applicationId"))
+                    scheduled_time=_nominal(nominal, where), actual_start_time=event_time,
+                    spark_app_id=where.text(app, "applicationId", "run.facets.spark_applicationDetails"))
     elif envelope_type == EventType.RUN_FAILED:
-        data.update(failure_reason=_failure_reason(run_facets, where) or f"OpenLineage {event_type}")
-    out.events.append({**base, "id": f"openlineage:{run_id}:{event_type}", "type": envelope_type,
-                       "data": {k: v for k, v in data.items() if v is not None}})
+        reason, trace, origin = _failure(run_facets, where)
+        data["failure_reason"] = reason or f"OpenLineage {event_type}"
+        if trace:
+            data["stack_trace"] = trace
+        origins["data.failure_reason"] = (origin, True)
+    elif envelope_type == EventType.EXTERNAL:
+        data.update(standard="openlineage", kind=event_type)
+    schemas = {urn: fp for dataset, urn in (*inputs, *outputs)
+               if (fp := _fingerprint(dataset, urn, where)) is not None}
+    if schemas:
+        data["schemas"] = schemas
+    out = MappedRunEvent()
+    columns = _column_lineage(outputs, where, naming)
+    if columns:
+        data["column_lineage"] = {urn: fields for urn, (fields, _) in columns.items()}
+    out.events.append(_checked({**base, "id": ident, "type": envelope_type, "original": event,
+                                "data": {k: v for k, v in data.items() if v is not None}}, origins, where))
     if event_type == "COMPLETE":
         for n, (dataset, urn) in enumerate(outputs):
-            out.events.extend(_commit(base, run_id, event_type, event_time, dataset, urn, where, n))
-            out.lineage.extend(LineageEdge(upstream=upstream, downstream=urn)
-                               for _, upstream in inputs if upstream != urn)
+            commit = _commit(base, run_id, event_type, event_time, dataset, urn, where, n, schemas.get(urn))
+            if commit is not None:
+                out.events.append(commit)
+            upstreams = {u for _, u in inputs} | columns.get(urn, ({}, set()))[1]
+            out.lineage.extend(LineageEdge(upstream=u, downstream=urn) for u in sorted(upstreams) if u != urn)
+    out.events.extend(_quality(base, run_id, event_type, inputs, outputs, where))
+    out.warnings = where.warnings
     return out
 
 
-def _commit(base: dict[str, Any], run_id: str, event_type: str, event_time: str,
-            dataset: dict[str, Any], urn: str, where: _Where, n: int) -> list[dict[str, Any]]:
-    facets = where.object(dataset.get("facets"), f"outputs[{n}].facets")
-    output_facets = where.object(dataset.get("outputFacets"), f"outputs[{n}].outputFacets")
-    stats = where.object(output_facets.get("outputStatistics"), f"outputs[{n}].outputFacets.outputStatistics")
-    version = where.object(facets.get("version"), f"outputs[{n}].facets.version").get("datasetVersion")
+def _static(event: dict[str, Any], kind: str, position: int | None, naming: Naming, jobs: Naming) -> MappedRunEvent:
+    """A JobEvent or DatasetEvent: no run, so no run evidence; kept, and its lineage recorded."""
+    where = _Where(None, position)
+    event_time = _event_time(event, where)
+    out = MappedRunEvent(kind=kind)
+    data: dict[str, Any] = {"standard": "openlineage", "kind": kind}
+    if kind == "JobEvent":
+        job, source = _job(event, where, jobs)
+        where.facets(job.get("facets"), "job.facets")
+        inputs = where.datasets(event.get("inputs"), "inputs", naming)
+        outputs = where.datasets(event.get("outputs"), "outputs", naming)
+        columns = _column_lineage(outputs, where, naming)
+        for _, urn in outputs:
+            upstreams = {u for _, u in inputs} | columns.get(urn, ({}, set()))[1]
+            out.lineage.extend(LineageEdge(upstream=u, downstream=urn) for u in sorted(upstreams) if u != urn)
+        ident, subject = f"openlineage:JobEvent:{event_time}", None
+        datasets = [*inputs, *outputs]
+        data["openlineage"] = {"namespace": job.get("namespace"), "producer": event.get("producer")}
+    else:
+        dataset = where.object(event.get("dataset"), "dataset")
+        subject = source = where.dataset_urn(dataset, "dataset", naming)
+        columns = _column_lineage([(dataset, source)], where, naming, path="dataset")
+        out.lineage.extend(LineageEdge(upstream=u, downstream=source)
+                           for u in sorted(columns.get(source, ({}, set()))[1]) if u != source)
+        ident = f"openlineage:DatasetEvent:{dataset.get('namespace')}/{dataset['name']}:{event_time}"
+        datasets = [(dataset, source)]
+        data.update(dataset_urn=source, openlineage={"namespace": dataset.get("namespace"),
+                                                     "producer": event.get("producer")})
+    schemas = {urn: fp for node, urn in datasets if (fp := _fingerprint(node, urn, where)) is not None}
+    if schemas:
+        data["schemas"] = schemas
+    if columns:
+        data["column_lineage"] = {urn: fields for urn, (fields, _) in columns.items()}
+    envelope = {"specversion": "1.0", "id": ident, "source": source, "type": EventType.EXTERNAL, "time": event_time,
+                "datacontenttype": "application/json", "original": event, "data": data}
+    if subject:
+        envelope["subject"] = subject
+    out.events.append(_checked(envelope, _RUN_ORIGINS, where))
+    out.warnings = where.warnings
+    return out
+
+
+def _meta(event: dict[str, Any], job: dict[str, Any], run_facets: dict[str, dict[str, Any]],
+          where: _Where) -> dict[str, Any]:
+    meta: dict[str, Any] = {"namespace": job.get("namespace")}
+    if event.get("producer"):
+        meta["producer"] = event["producer"]
+    parent = run_facets.get("parent")
+    if parent:
+        parent_job, parent_run = parent.get("job"), parent.get("run")
+        if isinstance(parent_job, dict):
+            meta["parent_job"] = parent_job.get("name")
+        if isinstance(parent_run, dict):
+            meta["parent_run_id"] = parent_run.get("runId")
+        if not isinstance(parent_job, dict) and not isinstance(parent_run, dict):
+            where.drop("run.facets.parent", "has neither a job nor a run object")
+    return meta
+
+
+def _nominal(facet: dict[str, Any], where: _Where) -> str | None:
+    value = facet.get("nominalStartTime")
+    if value is None:
+        return None
+    moment, problem = _time(value, "nominalStartTime")
+    if problem is not None:
+        where.drop("run.facets.nominalTime.nominalStartTime", problem)
+    return moment
+
+
+def _code_ref(job_facets: dict[str, dict[str, Any]], where: _Where) -> str | None:
+    location = job_facets.get("sourceCodeLocation", {})
+    path = "job.facets.sourceCodeLocation"
+    version = where.text(location, "version", path) or where.text(location, "tag", path)
+    url = where.text(location, "repoUrl", path) or where.text(location, "url", path)
+    if version and url:
+        return f"{url}@{version}"
+    return version or url
+
+
+def _failure(run_facets: dict[str, dict[str, Any]], where: _Where) -> tuple[str | None, str | None, str]:
+    """(first line of the error, the stack trace, which facet) from errorMessage, then openlineage-spark's own
+    spark.exception (message + stackTrace)."""
+    for name in ("errorMessage", "spark.exception"):
+        facet = run_facets.get(name, {})
+        path = f"run.facets.{name}"
+        message = where.text(facet, "message", path) or where.text(facet, "exception", path)
+        trace = where.text(facet, "stackTrace", path)
+        lines = (message or trace or "").strip().splitlines()
+        if lines:
+            return lines[0][:2000], (trace[:MAX_TRACE] if trace else None), f"{path}.message"
+    return None, None, "run.facets.errorMessage.message"
+
+
+def _fingerprint(dataset: dict[str, Any], urn: str, where: _Where) -> str | None:
+    """sha256:<hex> over the schema facet's (name, type, nested fields) in order, or None without one."""
+    facets = dataset.get("facets")
+    schema = facets.get("schema") if isinstance(facets, dict) else None
+    if schema is None:
+        return None
+    fields = schema.get("fields") if isinstance(schema, dict) else None
+    if not isinstance(fields, list):
+        where.drop(f"{urn} facets.schema", "has no fields list")
+        return None
+
+    def shape(items: list[Any]) -> list[Any]:
+        return [[f.get("name"), f.get("type"), shape(f["fields"]) if isinstance(f.get("fields"), list) else None]
+                for f in items if isinstance(f, dict)]
+
+    return "sha256:" + hashlib.sha256(orjson.dumps(shape(fields))).hexdigest()
+
+
+def _column_lineage(outputs: list[tuple[dict[str, Any], str]], where: _Where, naming: Naming,
+                    path: str = "outputs") -> dict[str, tuple[dict[str, list[str]], set[str]]]:
+    """Per output URN: {column: [upstream URN#field, ...]} and the upstream dataset URNs."""
+    found: dict[str, tuple[dict[str, list[str]], set[str]]] = {}
+    for n, (dataset, urn) in enumerate(outputs):
+        facets = dataset.get("facets")
+        facet = facets.get("columnLineage") if isinstance(facets, dict) else None
+        if facet is None:
+            continue
+        where_facet = f"{path}[{n}].facets.columnLineage" if path == "outputs" else f"{path}.facets.columnLineage"
+        if not isinstance(facet, dict) or not isinstance(facet.get("fields", {}), dict):
+            where.drop(where_facet, "is not an object with a fields map")
+            continue
+        columns: dict[str, list[str]] = {}
+        upstreams: set[str] = set()
+        for column, spec in facet.get("fields", {}).items():
+            sources = spec.get("inputFields") if isinstance(spec, dict) else None
+            for source in sources if isinstance(sources, list) else []:
+                if not isinstance(source, dict) or not isinstance(source.get("name"), str):
+                    continue
+                upstream = naming(source)
+                if urn_error(upstream) is not None:
+                    where.drop(f"{where_facet}.fields.{column}", f"names the dataset {upstream[:80]!r}, not a URN")
+                    continue
+                upstreams.add(upstream)
+                columns.setdefault(str(column), []).append(f"{upstream}#{source.get('field')}")
+        for source in facet.get("dataset") or [] if isinstance(facet.get("dataset"), list) else []:
+            if isinstance(source, dict) and isinstance(source.get("name"), str) and \
+                    urn_error(upstream := naming(source)) is None:
+                upstreams.add(upstream)
+        if columns or upstreams:
+            found[urn] = ({c: sorted(set(v)) for c, v in sorted(columns.items())}, upstreams)
+    return found
+
+
+def _commit(base: dict[str, Any], run_id: str, event_type: str, event_time: str, dataset: dict[str, Any],
+            urn: str, where: _Where, n: int, fingerprint: str | None) -> dict[str, Any] | None:
+    facets = where.facets(dataset.get("facets"), f"outputs[{n}].facets")
+    output_facets = where.facets(dataset.get("outputFacets"), f"outputs[{n}].outputFacets")
+    stats = output_facets.get("outputStatistics", {})
+    version = facets.get("version", {}).get("datasetVersion")
     if version is None and not stats:
-        return []
+        return None
     data: dict[str, Any] = {"dataset_urn": urn, "run_id": run_id, "commit_timestamp": event_time,
                             "namespace": dataset.get("namespace"), "name": dataset.get("name")}
+    origins = {**_RUN_ORIGINS, "data.dataset_urn": (f"outputs[{n}].name", False),
+               "subject": (f"outputs[{n}].name", False)}
     if version is not None:
         if str(version).isascii() and str(version).isdigit() and len(str(version)) <= 19:
             data["commit_version"] = int(version)
-        data["dataset_version"] = str(version)
-    if stats.get("rowCount") is not None:
-        data["rows_written"] = stats["rowCount"]
-    if stats.get("fileCount") is not None:
-        data["files_added"] = stats["fileCount"]
-    if stats.get("size") is not None:
-        data["bytes_written"] = stats["size"]
-    return [{**base, "id": f"openlineage:{run_id}:{event_type}:{dataset.get('namespace')}/{dataset['name']}",
-             "type": EventType.COMMITTED, "subject": urn, "data": data}]
+            origins["data.commit_version"] = (f"outputs[{n}].facets.version.datasetVersion", True)
+        data["dataset_version"] = str(version)[:MAX_ID]
+    for key, stat in (("rows_written", "rowCount"), ("files_added", "fileCount"), ("bytes_written", "size")):
+        if stats.get(stat) is not None:
+            data[key] = stats[stat]
+            origins[f"data.{key}"] = (f"outputs[{n}].outputFacets.outputStatistics.{stat}", True)
+    if fingerprint is not None:
+        data["schema_fingerprint"] = fingerprint
+    envelope = {**base, "id": f"openlineage:{run_id}:{event_type}:{dataset.get('namespace')}/{dataset['name']}",
+                "type": EventType.COMMITTED, "subject": urn, "data": data}
+    return _checked(envelope, origins, where)
+
+
+def _quality(base: dict[str, Any], run_id: str, event_type: str, inputs: list[tuple[dict[str, Any], str]],
+             outputs: list[tuple[dict[str, Any], str]], where: _Where) -> list[dict[str, Any]]:
+    """A DataQualityFailed per dataset whose dataQualityAssertions facet holds a failed assertion."""
+    out = []
+    for path, datasets in (("inputs", inputs), ("outputs", outputs)):
+        for n, (dataset, urn) in enumerate(datasets):
+            for group in ("inputFacets", "outputFacets", "facets"):
+                facets = dataset.get(group)
+                facet = facets.get("dataQualityAssertions") if isinstance(facets, dict) else None
+                if facet is None:
+                    continue
+                assertions = facet.get("assertions") if isinstance(facet, dict) else None
+                if not isinstance(assertions, list):
+                    where.drop(f"{path}[{n}].{group}.dataQualityAssertions", "has no assertions list")
+                    continue
+                checked = [a for a in assertions if isinstance(a, dict) and isinstance(a.get("success"), bool)
+                           and isinstance(a.get("assertion"), str) and a["assertion"]]
+                failed = [{k: a[k] for k in ("assertion", "column", "success", "severity", "actual", "expected")
+                           if a.get(k) is not None} for a in checked if not a["success"]]
+                if not failed:
+                    continue
+                data = {"dataset_urn": urn, "run_id": run_id, "failed": len(failed), "checked": len(checked),
+                        "assertions": failed}
+                envelope = {**base, "id": f"openlineage:{run_id}:{event_type}:dq:{dataset.get('namespace')}/"
+                            f"{dataset['name']}", "type": EventType.QUALITY_FAILED, "subject": urn, "data": data}
+                origins = {**_RUN_ORIGINS, "data.assertions": (f"{path}[{n}].{group}.dataQualityAssertions", False)}
+                out.append(_checked(envelope, origins, where))
+    return out
+
+
+# Envelope field -> (the OpenLineage field it came from, whether it is a facet that may be dropped).
+_RUN_ORIGINS: dict[str, tuple[str, bool]] = {
+    "id": ("run.runId", False), "time": ("eventTime", False), "source": ("job.name", False),
+    "data.run_id": ("run.runId", False), "data.scheduled_time": ("run.facets.nominalTime.nominalStartTime", True),
+    "data.code_ref": ("job.facets.sourceCodeLocation", True),
+    "data.spark_app_id": ("run.facets.spark_applicationDetails.applicationId", True),
+    "data.input_datasets": ("inputs", False), "subject": ("dataset.name", False),
+    "data.dataset_urn": ("dataset.name", False),
+}
+
+
+def _checked(envelope: dict[str, Any], origins: dict[str, tuple[str, bool]], where: _Where) -> dict[str, Any]:
+    """The envelope, once it validates: a field from a facet that does not is dropped with a warning; any other
+    error is raised naming the OpenLineage field it came from."""
+    while True:
+        try:
+            parse_event(envelope)
+            return envelope
+        except InvalidEvent as exc:
+            head = ".".join(exc.field.split(".")[:2])
+            origin, droppable = origins.get(head, (exc.field, False))
+            data = envelope.get("data")
+            key = head.removeprefix("data.")
+            if droppable and head.startswith("data.") and isinstance(data, dict) and key in data:
+                where.drop(origin, exc.reason)
+                envelope = {**envelope, "data": {k: v for k, v in data.items() if k != key}}
+                continue
+            raise where.fail(origin, exc.reason) from None

@@ -12,6 +12,9 @@ from evidence._vocab import EventType
 
 # Record types beside the five envelope types: one per Kafka record the contract gate looked at.
 GATE_OBSERVATION = EventType.GATE_OBSERVATION
+# The payload key that marks a record whose event came without a `time`: its event time is its ingest time. Not a
+# valid CloudEvents attribute name, so no producer's extension can collide with it.
+TIME_MARK = "rca:time"
 
 
 def evidence_id_for(source: str, source_ref: str) -> str:
@@ -73,6 +76,10 @@ def record_from_event(event: Any, ingest_time: datetime, raw: dict[str, Any] | N
     """Turn a validated envelope v1 event into its evidence record; the payload is the event as sent (`raw`)."""
     data = event.data
     payload = raw if raw is not None else event.model_dump(mode="json", exclude_none=True)
+    event_time = event.time
+    if event_time is None:  # CloudEvents' time is optional: the arrival stands in, and the record says so
+        event_time = ingest_time
+        payload = {**payload, TIME_MARK: "ingest"}
     dataset_urn = event.subject
     deploy_ref = None
     run_id = getattr(data, "run_id", None)
@@ -84,12 +91,14 @@ def record_from_event(event: Any, ingest_time: datetime, raw: dict[str, Any] | N
         sequence = data.commit_version
     elif event.type == EventType.RUN_STARTED:
         deploy_ref = data.code_ref
+    elif event.type in (EventType.QUALITY_FAILED, EventType.EXTERNAL):
+        dataset_urn = dataset_urn or data.dataset_urn
     return EvidenceRecord(
         evidence_id=evidence_id_for(event.source, event.id),
         source=event.source,
         source_ref=event.id,
         type=event.type,
-        event_time=utc(event.time),
+        event_time=utc(event_time),
         ingest_time=utc(ingest_time),
         dataset_urn=dataset_urn,
         producer_urn=event.source,

@@ -11,19 +11,22 @@ from enum import StrEnum
 
 
 class EventType(StrEnum):
-    """The five envelope v1 types, and the record type the contract gate writes per Kafka record it looked at."""
+    """The envelope v1 types, and the record type the contract gate writes per Kafka record it looked at."""
 
     DEPLOYMENT = "DeploymentEvent"
     RUN_STARTED = "JobRunStarted"
     RUN_COMPLETED = "JobRunCompleted"
     RUN_FAILED = "JobRunFailed"
     COMMITTED = "DatasetWriteCommitted"
+    HEARTBEAT = "JobRunHeartbeat"  # a run saying it is still running (OpenLineage RUNNING)
+    QUALITY_FAILED = "DataQualityFailed"  # failed data quality checks on a dataset
+    EXTERNAL = "ExternalEvent"  # an OpenLineage or CDEvents event kept as sent, mapped to no other type
     GATE_OBSERVATION = "GateObservation"
 
 
 # What a producer may send (envelope v1); gate observations are written by the service only.
 EVENT_TYPES = (EventType.DEPLOYMENT, EventType.RUN_STARTED, EventType.RUN_COMPLETED, EventType.RUN_FAILED,
-               EventType.COMMITTED)
+               EventType.COMMITTED, EventType.HEARTBEAT, EventType.QUALITY_FAILED, EventType.EXTERNAL)
 
 
 class ReasonCode(StrEnum):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import logging
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
@@ -18,17 +19,21 @@ from evidence import (
     EvidenceRecord,
     IngestReport,
     InvalidEvent,
+    LineageEdge,
+    MappedRunEvent,
     Token,
     as_envelope,
     ingest_events,
     iso,
-    map_run_event,
+    map_openlineage,
     time_error,
 )
 from rca._auth import ReaderDep, WriterDep, check_datasets, check_sources
+from rca._cloudevents import binary_event, is_binary
 from rca._errors import ApiError, JSONBody
 
 router = APIRouter()
+log = logging.getLogger("rca.ingest")
 
 _SINGLE = "application/cloudevents+json"
 _BATCH = "application/cloudevents-batch+json"
@@ -38,8 +43,12 @@ _EVENTS_BODY = {
     "requestBody": {
         "required": True,
         "description": "One envelope v1 CloudEvent (application/cloudevents+json), or a JSON array of them "
-        "(application/cloudevents-batch+json). application/json takes either. CDEvents service.deployed events "
-        "are accepted too and mapped to DeploymentEvent. Schema: sdk/spec/envelope.schema.json.",
+        "(application/cloudevents-batch+json). application/json takes either, or, with ce-* headers (binary mode: "
+        "ce-specversion, ce-id, ce-source, ce-type, ce-time...), the event's data. Types: "
+        f"{', '.join(EVENT_TYPES)}. `data_base64` holding JSON is read as `data`; `time` is optional (the arrival "
+        "time stands in). CDEvents of every type are accepted too (bare or in their CloudEvents binding): "
+        "deployments become DeploymentEvent, pipeline and task runs JobRunStarted / JobRunCompleted / JobRunFailed, "
+        "the rest ExternalEvent. Schema: sdk/spec/envelope.schema.json.",
         "content": {
             _SINGLE: {"schema": {"type": "object"}},
             _BATCH: {"schema": {"type": "array", "items": {"type": "object"}}},
@@ -77,9 +86,13 @@ def _store_batch(request: Request, items: list[Any], token: Token | None = None)
 
 
 @router.post("/v1/events", openapi_extra=_EVENTS_BODY, tags=["ingestion"],
-             summary="Send envelope v1 evidence: one event or a batch")
+             summary="Send envelope v1 evidence: one event or a batch (structured, batch or binary mode)")
 async def post_events(request: Request, token: WriterDep) -> JSONBody:
-    media, body = await read_json(request, (_SINGLE, _BATCH, _JSON))
+    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media not in (_SINGLE, _BATCH) and is_binary(request.headers):
+        media, body = _SINGLE, binary_event(request.headers, await request.body())
+    else:
+        media, body = await read_json(request, (_SINGLE, _BATCH, _JSON))
     single = isinstance(body, dict)
     if media == _SINGLE and not single:
         raise ApiError(400, "bad_request", "application/cloudevents+json carries one event object; send a batch "
@@ -108,24 +121,83 @@ def _source_of(item: Any) -> str | None:
     return source if isinstance(source, str) else None
 
 
-@router.post("/api/v1/lineage", tags=["ingestion"], summary="Send an OpenLineage RunEvent (Marquez-compatible path)")
+_LINEAGE_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": "One OpenLineage event (RunEvent, JobEvent or DatasetEvent, spec 2-0-2) or a JSON array of "
+        "them. START -> JobRunStarted, RUNNING -> JobRunHeartbeat, COMPLETE -> JobRunCompleted (+ "
+        "DatasetWriteCommitted per versioned output), FAIL / ABORT -> JobRunFailed, OTHER, JobEvent and "
+        "DatasetEvent -> ExternalEvent, failed dataQualityAssertions -> DataQualityFailed; lineage edges from "
+        "inputs, outputs and columnLineage. A facet that does not parse is dropped and named in `warnings`.",
+        "content": {_JSON: {"schema": {"oneOf": [{"type": "object"}, {"type": "array", "items": {"type": "object"}}]}}},
+    }
+}
+
+
+@router.post("/api/v1/lineage", openapi_extra=_LINEAGE_BODY, tags=["ingestion"],
+             summary="Send OpenLineage events: one, or a JSON array (Marquez-compatible path)")
 async def post_lineage(request: Request, token: WriterDep) -> JSONBody:
     _, body = await read_json(request, (_JSON,))
-    mapped = map_run_event(body, naming=request.app.state.openlineage_naming)  # InvalidEvent -> 422 naming the field
-    check_sources(token, sorted({e["source"] for e in mapped.events}))
-    # A job speaks for its outputs: the lineage edges into them, like their commits, need the token's dataset scope.
-    check_datasets(token, sorted({edge.downstream for edge in mapped.lineage}))
-    report = await run_in_threadpool(_store_batch, request, mapped.events, token)
-    if report.rejected or report.conflicts:
-        first = next(r for r in report.results if r.status in ("rejected", "conflict"))
-        status, code = (409, "conflict") if first.status == "conflict" else (422, "invalid_event")
-        raise ApiError(status, code, first.error or "rejected", field=first.field, **report.as_json())
     state = request.app.state
+    single = not isinstance(body, list)
+    items = [body] if single else body
+    if len(items) > state.settings.max_batch_items:
+        raise ApiError(413, "batch_too_large",
+                       f"The batch has {len(items)} events; the limit is {state.settings.max_batch_items}.")
+    mapped: dict[int, MappedRunEvent] = {}
+    refused: dict[int, InvalidEvent] = {}
+    for position, item in enumerate(items):
+        try:  # an event whose structure is wrong: a 422 naming the OpenLineage field (alone), rejected (in a batch)
+            mapped[position] = map_openlineage(item, None if single else position, naming=state.openlineage_naming,
+                                               jobs=state.openlineage_job_naming)
+        except InvalidEvent as exc:
+            if single:
+                raise
+            refused[position] = exc
+    check_sources(token, sorted({e["source"] for m in mapped.values() for e in m.events}))
+    # A job speaks for its outputs: the lineage edges into them, like their commits, need the token's dataset scope.
+    check_datasets(token, sorted({edge.downstream for m in mapped.values() for edge in m.lineage}))
+    events = [e for m in mapped.values() for e in m.events]
+    report = await run_in_threadpool(_store_batch, request, events, token)
+    results = iter(report.results)
+    outcomes: list[dict[str, Any]] = []
+    stored: list[LineageEdge] = []
+    for position in range(len(items)):
+        if position in refused:
+            why = refused[position]
+            outcomes.append({"position": position, "status": "rejected", "field": why.field, "error": str(why)})
+            continue
+        one = mapped[position]
+        own = [next(results) for _ in one.events]
+        statuses = {r.status for r in own}
+        status = next(s for s in ("rejected", "conflict", "accepted", "duplicate") if s in statuses)
+        outcome: dict[str, Any] = {"position": position, "kind": one.kind, "status": status,
+                                   "mapped": [{"id": e["id"], "type": e["type"], **r.as_json()}
+                                              for e, r in zip(one.events, own, strict=True)],
+                                   "lineage": [edge.model_dump() for edge in one.lineage], "warnings": one.warnings}
+        if status in ("rejected", "conflict"):
+            first = next(r for r in own if r.status == status)
+            outcome.update(field=first.field, error=first.error)
+        else:
+            stored.extend(one.lineage)
+        outcomes.append(outcome)
+        for warning in one.warnings:
+            log.warning("OpenLineage event %s: %s", one.events[0]["id"] if one.events else position, warning)
     configs = Configs(state.store)
-    for edge in mapped.lineage:
+    for edge in dict.fromkeys(stored):
         await run_in_threadpool(configs.put, LINEAGE, edge, state.clock())
-    return JSONBody({**report.as_json(), "mapped": [{"id": e["id"], "type": e["type"]} for e in mapped.events],
-                           "lineage": [e.model_dump() for e in mapped.lineage]})
+    if single:
+        outcome = outcomes[0]
+        if outcome["status"] in ("rejected", "conflict"):
+            status_code, code = (409, "conflict") if outcome["status"] == "conflict" else (422, "invalid_event")
+            raise ApiError(status_code, code, outcome["error"] or "rejected", field=outcome["field"],
+                           **report.as_json())
+        return JSONBody({**report.as_json(), "kind": outcome["kind"],
+                         "mapped": [{"id": m["id"], "type": m["type"]} for m in outcome["mapped"]],
+                         "lineage": outcome["lineage"], "warnings": outcome["warnings"]})
+    counts = {s: sum(1 for o in outcomes if o["status"] == s)
+              for s in ("accepted", "duplicate", "conflict", "rejected")}
+    return JSONBody({**counts, "results": outcomes})
 
 
 def record_json(record: EvidenceRecord, with_payload: bool = True) -> dict[str, Any]:

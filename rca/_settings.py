@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     metrics_public: bool = False
     # The dataset URN of an OpenLineage dataset: {name}, {namespace}, {namespace_path} (evidence/_openlineage.py).
     openlineage_dataset_urn: str = "ds://{name}"
+    # The producer URN of an OpenLineage job, same placeholders: the namespace keeps two schedulers' jobs apart.
+    openlineage_job_urn: str = "job://{namespace_path}/{name}"
     # The contract gate as a Kafka consumer inside `rca serve` (off unless a bootstrap address is set); the same
     # settings are the defaults of `rca gate consume`. librdkafka's own settings: RCA_KAFKA_CONFIG (a properties
     # file) and RCA_LIBRDKAFKA_* (rca/_kafka_config.py).

@@ -17,7 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from copilot import Composer, SemanticSearch, default_composer
 from detectors import DetectionResult, DetectSettings
-from evidence import ConfigError, DatasetNaming, EvidenceRecord, Store
+from evidence import ConfigError, DatasetNaming, EvidenceRecord, JobNaming, Store
 from rca import (
     _config_routes,
     _control_routes,
@@ -54,6 +54,7 @@ def create_app(
 ) -> FastAPI:
     settings = settings or Settings()
     naming = DatasetNaming(settings.openlineage_dataset_urn)  # a bad template stops the server before it serves
+    job_naming = JobNaming(settings.openlineage_job_urn)
     own_store = store is None
     store = store or Store.open(settings.database_url)
     store.ensure_schema()
@@ -100,6 +101,7 @@ def create_app(
     app.state.on_stored = on_stored
     app.state.detect_settings = detect_settings
     app.state.openlineage_naming = naming
+    app.state.openlineage_job_naming = job_naming
     app.state.metrics = metrics
     app.state.composer = composer or default_composer()
     app.state.search = SemanticSearch(lambda: _vector_index(settings))

@@ -267,6 +267,28 @@ def test_job_running_slow() -> None:
     assert got.correlated_deploys == []
 
 
+def test_a_heartbeat_says_the_slow_run_is_still_alive_and_is_cited() -> None:
+    story = Story().week()
+    story.start("run-start-today", "run-today", local(TODAY, "01:00"))
+    story.add("JobRunHeartbeat", "beat-1", local(TODAY, "01:30"), {"run_id": "run-today"})
+    story.add("JobRunHeartbeat", "beat-2", local(TODAY, "02:05"), {"run_id": "run-today"})
+    got = finding(story)
+    assert got.reason_code == "JOB_RUNNING_SLOW"
+    assert (got.facts["last_heartbeat_at"], got.facts["since_last_heartbeat_s"]) == (
+        iso(local(TODAY, "02:05")), 600)
+    assert story.ev("beat-2") in got.evidence_ids and story.ev("beat-1") not in got.evidence_ids
+    assert got.facts["running_for_s"] == 4500  # the start still dates the run
+
+
+def test_heartbeats_alone_make_a_run_when_its_start_was_lost() -> None:
+    story = Story().week()
+    story.add("JobRunHeartbeat", "beat-1", local(TODAY, "01:10"), {"run_id": "run-today"})
+    got = finding(story)
+    assert got.reason_code == "JOB_RUNNING_SLOW"
+    assert got.correlated_run is not None and got.correlated_run["run_id"] == "run-today"
+    assert got.facts["running_for_s"] == 3900  # from the first word of the run, the earliest heartbeat
+
+
 def test_running_slow_baseline_is_the_median_of_recent_successful_runs_only() -> None:
     story = Story()
     for back, minutes in zip(range(7, 0, -1), [30, 31, 32, 33, 34, 90, 91], strict=True):

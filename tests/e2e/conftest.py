@@ -32,7 +32,7 @@ def _tokens(store: Store) -> dict[str, str]:
     now = datetime.now(UTC)
     return {
         "checkout": create_token(store, "checkout-ci", "writer", ["svc://checkout-*"], now, ["ds://checkout*"])[1],
-        "orders": create_token(store, "orders-jobs", "writer", ["job://orders-*"], now, ["ds://orders*"])[1],
+        "orders": create_token(store, "orders-jobs", "writer", ["job://orders-*", "job://*/orders-*"], now, ["ds://orders*"])[1],
         "jobs": create_token(store, "all-jobs", "writer", ["job://*", "svc://*"], now, ["ds://*"])[1],
         "gate": create_token(store, "gate", "writer", ["kafka://*"], now)[1],
         "reader": create_token(store, "oncall", "reader", [], now)[1],

@@ -99,7 +99,8 @@ BAD_EVENTS: dict[str, tuple[Callable[[], Any], str]] = {
                             "type": "JobRunStarted", "time": "2026-03-10T10:00:00Z", "data": {"run_id": "r" * 513}},
                    "data.run_id"),
     "version-500": (lambda: deploy(_id("v"), version="v" * 500), "data.version"),
-    "cdevent-environment-string": (lambda: {"context": {"id": _id("cd"), "type": "dev.cdevents.service.deployed.0.1.1",
+    "cdevent-environment-string": (lambda: {"context": {"id": _id("cd"), "specversion": "0.4.1",
+                                                        "type": "dev.cdevents.service.deployed.0.1.1",
                                                         "source": "/cd", "timestamp": "2026-03-10T10:00:00Z"},
                                             "subject": {"id": "checkout-api", "content": {
                                                 "environment": "prod", "artifactId": "pkg:oci/checkout-api@v1"}}},
@@ -182,27 +183,51 @@ def _lineage(run_id: str, **over: Any) -> dict[str, Any]:
 
 
 BAD_LINEAGE: dict[str, tuple[Callable[[str], dict[str, Any]], str]] = {
-    "run-facets-string": (lambda r: _lineage(r, run={"runId": r, "facets": "str"}), "run.facets"),
     "inputs-number": (lambda r: _lineage(r, inputs=5), "inputs"),
-    "nominal-time-string": (lambda r: _lineage(r, eventType="START", run={"runId": r, "facets": {
-        "nominalTime": "x"}}), "run.facets.nominalTime"),
-    "output-facets-string": (lambda r: _lineage(r, outputs=[{"namespace": "s3://lake", "name": "orders_enriched",
-                                                              "facets": "bad"}]), "outputs[0].facets"),
     "event-time-year-1": (lambda r: _lineage(r, eventTime="0001-01-01T00:00:00+01:00"), "eventTime"),
+    "run-id-not-a-uuid": (lambda r: _lineage(r, run={"runId": "run-1"}), "run.runId"),
+    "event-type-unknown": (lambda r: _lineage(r, eventType="FINISHED"), "eventType"),
 }
+
+
+def _post_lineage(live: Live, event: dict[str, Any], status: int) -> dict[str, Any]:
+    with live.api("orders") as api:
+        response = api.post("/api/v1/lineage", json=event)
+    assert response.status_code == status, response.text
+    return response.json()
 
 
 @pytest.mark.parametrize("case", sorted(BAD_LINEAGE))
 def test_malformed_openlineage_is_a_422_naming_the_field(live: Live, case: str) -> None:
     make, field = BAD_LINEAGE[case]
-    with live.api("orders") as api:
-        response = api.post("/api/v1/lineage", json=make(_id("run")))
-    assert response.status_code == 422, response.text
-    assert response.json()["field"] == field
+    assert _post_lineage(live, make(str(uuid.uuid4())), 422)["field"] == field
+
+
+# A facet that does not parse is dropped with a warning naming it; the event is kept.
+BAD_FACETS: dict[str, tuple[Callable[[str], dict[str, Any]], str]] = {
+    "run-facets-string": (lambda r: _lineage(r, run={"runId": r, "facets": "str"}), "run.facets"),
+    "nominal-time-string": (lambda r: _lineage(r, eventType="START", run={"runId": r, "facets": {
+        "nominalTime": "x"}}), "run.facets.nominalTime"),
+    "nominal-start-time-garbage": (lambda r: _lineage(r, eventType="START", run={"runId": r, "facets": {
+        "nominalTime": {"nominalStartTime": "yesterday"}}}), "run.facets.nominalTime.nominalStartTime"),
+    "output-facets-string": (lambda r: _lineage(r, outputs=[{"namespace": "s3://lake", "name": "orders_enriched",
+                                                              "facets": "bad"}]), "outputs[0].facets"),
+    "row-count-negative": (lambda r: _lineage(r, outputs=[{"namespace": "s3://lake", "name": "orders_enriched",
+                                                            "outputFacets": {"outputStatistics": {"rowCount": -1}}}]),
+                           "outputs[0].outputFacets.outputStatistics.rowCount"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_FACETS))
+def test_a_facet_that_does_not_parse_is_dropped_with_a_warning(live: Live, case: str) -> None:
+    make, path = BAD_FACETS[case]
+    answer = _post_lineage(live, make(str(uuid.uuid4())), 200)
+    assert any(w.startswith(path) for w in answer["warnings"]), answer["warnings"]
+    assert answer["accepted"] >= 1
 
 
 def test_a_blank_openlineage_error_message_still_records_the_failure(live: Live) -> None:
-    run = _id("run")
+    run = str(uuid.uuid4())
     event = _lineage(run, eventType="FAIL", run={"runId": run, "facets": {"errorMessage": {"message": "   "}}})
     with live.api("orders") as api:
         response = api.post("/api/v1/lineage", json=event)
@@ -330,7 +355,7 @@ def test_a_writer_cannot_commit_to_a_dataset_outside_its_scope(live: Live) -> No
 
 
 def test_a_writer_cannot_draw_lineage_into_a_dataset_outside_its_scope(live: Live) -> None:
-    run = _id("run")
+    run = str(uuid.uuid4())
     foreign = _lineage(run, outputs=[{"namespace": "s3://lake", "name": "payments",
                                       "facets": {"version": {"datasetVersion": "3"}}}],
                        inputs=[{"namespace": "s3://lake", "name": "payments_raw"}])
@@ -338,7 +363,7 @@ def test_a_writer_cannot_draw_lineage_into_a_dataset_outside_its_scope(live: Liv
         refused = api.post("/api/v1/lineage", json=foreign)
         assert refused.status_code == 403, refused.text
         assert refused.json()["error"] == "forbidden_dataset"
-        assert api.post("/api/v1/lineage", json=_lineage(_id("run"))).status_code == 200
+        assert api.post("/api/v1/lineage", json=_lineage(str(uuid.uuid4()))).status_code == 200
     with live.api("reader") as reader:
         edges = [(e["upstream"], e["downstream"]) for e in reader.get("/v1/lineage-edges").json()["items"]]
     assert ("ds://payments_raw", "ds://payments") not in edges

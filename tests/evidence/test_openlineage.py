@@ -1,15 +1,17 @@
 import json
+import uuid
 from datetime import UTC, datetime
 
 import pytest
 
 from evidence import ConfigError, InvalidEvent
 from evidence._ingest import to_record
-from evidence._openlineage import DatasetNaming, map_run_event
+from evidence._openlineage import DatasetNaming, JobNaming, map_run_event
 from evidence._policy import LineageEdge
 from support import CONFORMANCE
 
 NOW = datetime(2026, 3, 10, tzinfo=UTC)
+RUN_ID = "0190c3a4-5b6d-7e8f-9a0b-1c2d3e4f5a6b"
 
 
 def load(name: str) -> dict:
@@ -20,7 +22,7 @@ def test_full_complete_event_maps_to_a_completed_run_and_a_commit() -> None:
     mapped = map_run_event(load("openlineage_full_complete_event.json"))
     records = [to_record(e, NOW) for e in mapped.events]
     run, commit = records
-    assert (run.type, run.source, run.run_id) == ("JobRunCompleted", "job://myjob.mytask",
+    assert (run.type, run.source, run.run_id) == ("JobRunCompleted", "job://my-scheduler-namespace/myjob.mytask",
                                                   "ea041791-68bc-4ae1-bd89-4c8106a157e4")
     assert run.event_time == datetime(2020, 12, 28, 19, 51, 1, 641000, tzinfo=UTC)
     assert run.data["openlineage"] == {
@@ -41,7 +43,7 @@ def test_spark_start_event_maps_to_a_started_run_with_code_ref_and_inputs() -> N
     mapped = map_run_event(load("openlineage_spark_start_event.json"))
     [record] = [to_record(e, NOW) for e in mapped.events]
     assert record.type == "JobRunStarted"
-    assert record.source == "job://jobName"
+    assert record.source == "job://namespace/jobName"  # the namespace keeps two schedulers' jobs apart
     assert record.deploy_ref == "https://github.com/apache/spark@v1"  # from sourceCodeLocation
     assert record.data["input_datasets"] == ["ds://input"]
     # A START carries no committed write, whatever statistics its outputs announce.
@@ -50,7 +52,7 @@ def test_spark_start_event_maps_to_a_started_run_with_code_ref_and_inputs() -> N
 
 def _run_event(event_type: str, **run_facets: dict) -> dict:
     return {"eventType": event_type, "eventTime": "2026-01-19T06:40:00Z",
-            "run": {"runId": "r-1", "facets": run_facets},
+            "run": {"runId": RUN_ID, "facets": run_facets},
             "job": {"namespace": "spark", "name": "orders_enriched_batch"},
             "inputs": [{"namespace": "s3://lake", "name": "raw/orders"}],
             "outputs": [{"namespace": "s3://lake", "name": "curated/orders_enriched",
@@ -80,7 +82,7 @@ def test_a_completed_run_commits_versioned_outputs_and_records_lineage() -> None
 def test_a_naming_template_keeps_same_named_tables_of_two_namespaces_apart() -> None:
     def complete(namespace: str) -> dict:
         event = _run_event("COMPLETE")
-        event["run"]["runId"] = f"r-{namespace}"
+        event["run"]["runId"] = str(uuid.uuid5(uuid.NAMESPACE_URL, namespace))
         for dataset in (*event["inputs"], *event["outputs"]):
             dataset["namespace"] = namespace
         return event
@@ -110,8 +112,15 @@ def test_a_bad_naming_template_is_refused_with_what_to_write(template: str, says
     assert "RCA_OPENLINEAGE_DATASET_URN" in str(caught.value) and says in str(caught.value)
 
 
-def test_running_events_carry_nothing() -> None:
-    assert map_run_event(_run_event("RUNNING")).events == []
+def test_running_events_are_heartbeats_and_other_events_are_kept() -> None:
+    [beat] = map_run_event(_run_event("RUNNING")).events
+    assert (beat["type"], beat["data"]["run_id"]) == ("JobRunHeartbeat", RUN_ID)
+    assert beat["id"] == f"openlineage:{RUN_ID}:RUNNING:2026-01-19T06:40:00Z"  # one per heartbeat, not one per run
+    later = _run_event("RUNNING")
+    later["eventTime"] = "2026-01-19T06:50:00Z"
+    assert map_run_event(later).events[0]["id"] != beat["id"]
+    [other] = map_run_event(_run_event("OTHER")).events
+    assert (other["type"], other["data"]["kind"]) == ("ExternalEvent", "OTHER")
 
 
 @pytest.mark.parametrize("missing", ["eventTime", "run.runId", "job.name"])
@@ -143,8 +152,47 @@ def test_cdevents_in_their_cloudevents_binding_and_rollbacks() -> None:
     assert record.data["status"] == "rolled_back"
 
 
-def test_other_cdevents_are_refused_by_name() -> None:
+def test_a_malformed_cdevent_type_is_refused_by_name() -> None:
     cdevent = load("cdevents_service_deployed.json")
-    cdevent["context"]["type"] = "dev.cdevents.pipelinerun.started.0.1.0"
-    with pytest.raises(InvalidEvent, match=r"only service\.deployed"):
+    cdevent["context"]["type"] = "dev.cdevents.pipelinerun"
+    with pytest.raises(InvalidEvent, match=r"dev\.cdevents\.<subject>\.<predicate>\.<version>") as caught:
         to_record(cdevent, NOW)
+    assert caught.value.field == "context.type"
+
+
+def test_a_cdevent_finished_without_an_outcome_is_kept_not_guessed() -> None:
+    cdevent = load("cdevents/main/pipelinerun_finished.json")
+    del cdevent["subject"]["content"]["outcome"]
+    record = to_record(cdevent, NOW)
+    assert (record.type, record.data["kind"]) == ("ExternalEvent", "dev.cdevents.pipelinerun.finished.0.3.0")
+    cdevent["subject"]["content"]["outcome"] = "success"
+    assert to_record(cdevent, NOW).type == "JobRunCompleted"
+
+
+def test_custom_cdevents_are_kept_and_malformed_ones_name_the_field() -> None:
+    cdevent = load("cdevents/main/build_started.json")
+    cdevent["context"]["type"] = "dev.cdeventsx.mytool-resource.created.0.1.0"
+    assert to_record(cdevent, NOW).type == "ExternalEvent"
+    for path, value, field in [("context.timestamp", None, "context.timestamp"), ("subject.id", None, "subject.id"),
+                               ("context.timestamp", "yesterday", "context.timestamp")]:
+        broken = load("cdevents/main/build_started.json")
+        head, leaf = path.split(".")
+        if value is None:
+            del broken[head][leaf]
+        else:
+            broken[head][leaf] = value
+        with pytest.raises(InvalidEvent) as caught:
+            to_record(broken, NOW)
+        assert caught.value.field == field, caught.value
+
+
+def test_the_job_urn_template_is_a_setting_like_the_dataset_one() -> None:
+    [event] = map_run_event(_run_event("START"), jobs=JobNaming("job://{name}")).events
+    assert event["source"] == "job://orders_enriched_batch"
+    with pytest.raises(ConfigError, match="RCA_OPENLINEAGE_JOB_URN"):
+        JobNaming("ds://{name}")
+    no_namespace = _run_event("START")
+    del no_namespace["job"]["namespace"]
+    with pytest.raises(InvalidEvent) as caught:
+        map_run_event(no_namespace)
+    assert caught.value.field == "job.namespace"

@@ -104,12 +104,15 @@ def test_openlineage_conformance_payloads_are_accepted_and_mapped(make_client, t
         assert [m["type"] for m in response.json()["mapped"]] == types
         assert response.json()["accepted"] == len(types)
     refused = client.post("/api/v1/lineage", json=payload, headers=bearer(tokens["checkout"]))
-    assert refused.status_code == 403 and "job://jobName" in refused.json()["message"]
+    assert refused.status_code == 403 and "job://namespace/jobName" in refused.json()["message"]
+
+
+RUN_ID = "3f0b9c1e-2d4a-4b6c-8e7f-0a1b2c3d4e5f"
 
 
 def test_the_openlineage_dataset_naming_is_a_setting(make_client) -> None:
     client = make_client(openlineage_dataset_urn="ds://{namespace_path}/{name}")
-    event = {"eventType": "COMPLETE", "eventTime": "2026-01-19T06:40:00Z", "run": {"runId": "r-1"},
+    event = {"eventType": "COMPLETE", "eventTime": "2026-01-19T06:40:00Z", "run": {"runId": RUN_ID},
              "job": {"namespace": "spark", "name": "orders_enriched_batch"},
              "outputs": [{"namespace": "s3://lake", "name": "curated/orders_enriched",
                           "facets": {"version": {"datasetVersion": "7"}}}]}
@@ -121,7 +124,7 @@ def test_the_openlineage_dataset_naming_is_a_setting(make_client) -> None:
 
 
 def test_openlineage_lineage_edges_are_recorded(client) -> None:
-    event = {"eventType": "COMPLETE", "eventTime": "2026-01-19T06:40:00Z", "run": {"runId": "r-1"},
+    event = {"eventType": "COMPLETE", "eventTime": "2026-01-19T06:40:00Z", "run": {"runId": RUN_ID},
              "job": {"namespace": "spark", "name": "orders_enriched_batch"},
              "inputs": [{"namespace": "s3://lake", "name": "raw/orders"}],
              "outputs": [{"namespace": "s3://lake", "name": "curated/orders_enriched",
@@ -135,6 +138,10 @@ def test_a_bad_openlineage_event_names_the_field(client) -> None:
     response = client.post("/api/v1/lineage", json={"eventType": "START", "run": {"runId": "r"}, "job": {"name": "j"}})
     assert response.status_code == 422
     assert response.json()["field"] == "eventTime"
+    timed = {"eventType": "START", "eventTime": "2026-01-19T06:40:00Z", "run": {"runId": "r"}, "job": {"name": "j"}}
+    response = client.post("/api/v1/lineage", json=timed)
+    assert (response.status_code, response.json()["field"]) == (422, "run.runId")
+    assert "must be a UUID" in response.json()["message"]
 
 
 def test_cdevents_are_accepted_on_the_events_endpoint(make_client, store, tokens) -> None:
@@ -173,3 +180,19 @@ def test_ingest_time_is_stamped_by_the_server_and_lag_is_reported(client, clock)
     lag = client.get("/v1/ingestion/lag").json()
     assert lag["window_s"] == 300
     assert lag["sources"]["svc://checkout-service"] == {"count": 2, "p50_s": 2.0, "p95_s": 60.0, "max_s": 60.0}
+
+
+def test_an_openlineage_array_answers_each_event_on_its_own(client) -> None:
+    good = {"eventType": "START", "eventTime": "2026-01-19T06:40:00Z", "run": {"runId": RUN_ID},
+            "job": {"namespace": "spark", "name": "orders_enriched_batch"}}
+    bad = {**good, "run": {"runId": "not-a-uuid"}}
+    dropped = {**good, "eventType": "RUNNING", "run": {"runId": RUN_ID, "facets": {"nominalTime": 5}}}
+    response = client.post("/api/v1/lineage", json=[good, bad, dropped])
+    assert response.status_code == 200, response.text
+    results = response.json()["results"]
+    assert [r["status"] for r in results] == ["accepted", "rejected", "accepted"]
+    assert results[1]["field"] == "run.runId" and "must be a UUID" in results[1]["error"]
+    assert results[2]["warnings"] == ["run.facets.nominalTime is not an object: dropped, the rest of the event is kept"]
+    assert [m["type"] for m in results[2]["mapped"]] == ["JobRunHeartbeat"]
+    again = client.post("/api/v1/lineage", json=[good]).json()
+    assert again["duplicate"] == 1
