@@ -355,10 +355,16 @@ class Store:
             return int(conn.execute(select(func.count()).select_from(evidence)).scalar_one())
 
     def ingestion_lag(self, now: datetime, window: timedelta = timedelta(minutes=5),
-                      sources: Iterable[str] | None = None) -> dict[str, dict[str, Any]]:
+                      sources: Iterable[str] | None = None,
+                      backfill_after: timedelta | None = None) -> dict[str, dict[str, Any]]:
         """p50/p95 of ingest_time - event_time per source over the trailing window (gate records included);
         only of `sources` when given (a detector pass asks about its incidents' sources, not every row that
-        arrived in the window: under write load that was most of a pass)."""
+        arrived in the window: under write load that was most of a pass).
+
+        Evidence that arrived more than `backfill_after` after its event time is a backfill (a replay, a history
+        import), not a late live delivery: it is counted under `backfill` and left out of the percentiles, so
+        replaying last year's events never makes today's evidence look stale. A source with only backfills has
+        percentiles of 0."""
         stmt = select(evidence.c.source, evidence.c.event_time, evidence.c.ingest_time).where(
             evidence.c.ingest_time > utc(now) - window, evidence.c.ingest_time <= utc(now)
         )
@@ -368,14 +374,22 @@ class Store:
         if wanted is not None and len(wanted) <= 5000:  # beyond, one pass over the window beats a huge IN list
             stmt = stmt.where(evidence.c.source.in_(wanted))
         chosen = set(wanted) if wanted is not None else None
+        limit = backfill_after.total_seconds() if backfill_after is not None else float("inf")
         lags: dict[str, list[float]] = {}
+        backfills: dict[str, int] = {}
         with self.engine.connect() as conn:
             for source, event_time, ingest_time in conn.execute(stmt):
                 if chosen is None or source in chosen:
-                    lags.setdefault(source, []).append(max(0.0, (ingest_time - event_time).total_seconds()))
+                    lag = max(0.0, (ingest_time - event_time).total_seconds())
+                    if lag > limit:
+                        backfills[source] = backfills.get(source, 0) + 1
+                        lags.setdefault(source, [])
+                    else:
+                        lags.setdefault(source, []).append(lag)
         return {
-            source: {"count": len(values), "p50_s": percentile(values, 50), "p95_s": percentile(values, 95),
-                     "max_s": round(max(values), 3)}
+            source: {"count": len(values), "p50_s": percentile(values, 50) if values else 0.0,
+                     "p95_s": percentile(values, 95) if values else 0.0,
+                     "max_s": round(max(values), 3) if values else 0.0, "backfill": backfills.get(source, 0)}
             for source, values in sorted(lags.items())
         }
 

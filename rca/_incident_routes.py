@@ -95,7 +95,8 @@ async def gate_records(request: Request, token: WriterDep) -> JSONBody:
     started = time.perf_counter()
     report = await run_in_threadpool(intake_records, state.store, records, state.clock())
     state.metrics.resolution.observe(time.perf_counter() - started)
-    state.metrics.ingested("gate", {s: report.count(s) for s in ("accepted", "duplicate", "held", "rejected")})
+    state.metrics.ingested("/v1/gate/records", "kafka",
+                           {s: report.count(s) for s in ("accepted", "duplicate", "held", "rejected")})
     return JSONBody(report.as_json(), 422 if isinstance(body, dict) and report.count("rejected") else 200)
 
 

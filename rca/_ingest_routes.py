@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from evidence import EVENT_TYPES, EvidenceRecord, InvalidEvent, iso
 from evidence._bounds import time_error
+from evidence._cdevents import CDEVENT_PREFIX
 from evidence._configs import LINEAGE, Configs
 from evidence._ingest import IngestReport, as_envelope, ingest_events
 from evidence._openlineage import map_run_event
@@ -55,17 +56,36 @@ async def read_json(request: Request, accepted: tuple[str, ...]) -> Any:
         raise ApiError(400, "malformed_json", f"The body is not valid JSON: {exc}") from None
 
 
-def _store_batch(request: Request, items: list[Any], token: Token | None = None) -> IngestReport:
+def _store_batch(request: Request, items: list[Any], token: Token | None = None, *, endpoint: str = "/v1/events",
+                 format: str | None = None) -> IngestReport:
     state = request.app.state
     max_items: int = state.settings.max_batch_items
     if len(items) > max_items:
         raise ApiError(413, "batch_too_large", f"The batch has {len(items)} events; the limit is {max_items}.")
 
     fence = token.refusal if token is not None else None
-    report = ingest_events(state.store, items, state.clock(), on_stored=state.on_stored, fence=fence)
-    state.metrics.ingested("events", {"accepted": report.accepted, "duplicate": report.duplicates,
-                                      "conflict": report.conflicts, "rejected": report.rejected})
+    downstream = state.on_stored
+
+    def stored(records: list[EvidenceRecord]) -> None:
+        state.metrics.arrived(endpoint, records)
+        if downstream is not None:
+            downstream(records)
+
+    report = ingest_events(state.store, items, state.clock(), on_stored=stored, fence=fence)
+    formats = [format or _format_of(item) for item in items]
+    for name in sorted(set(formats)):
+        results = [r for r in report.results if formats[r.position] == name]
+        state.metrics.ingested(endpoint, name, {s: sum(1 for r in results if r.status == s)
+                                                for s in ("accepted", "duplicate", "conflict", "rejected")})
     return report
+
+
+def _format_of(item: Any) -> str:
+    """What an item of POST /v1/events is, for the ingestion metrics: a CDEvent (bare or bound), else CloudEvents."""
+    if isinstance(item, dict) and (str(item.get("type", "")).startswith(CDEVENT_PREFIX)
+                                   or (isinstance(item.get("context"), dict) and "specversion" not in item)):
+        return "cdevents"
+    return "cloudevents"
 
 
 @router.post("/v1/events", openapi_extra=_EVENTS_BODY, tags=["ingestion"],
@@ -107,7 +127,8 @@ async def post_lineage(request: Request, token: WriterDep) -> JSONBody:
     check_sources(token, sorted({e["source"] for e in mapped.events}))
     # A job speaks for its outputs: the lineage edges into them, like their commits, need the token's dataset scope.
     check_datasets(token, sorted({edge.downstream for edge in mapped.lineage}))
-    report = await run_in_threadpool(_store_batch, request, mapped.events, token)
+    report = await run_in_threadpool(lambda: _store_batch(request, mapped.events, token, endpoint="/api/v1/lineage",
+                                                          format="openlineage"))
     if report.rejected or report.conflicts:
         first = next(r for r in report.results if r.status in ("rejected", "conflict"))
         status, code = (409, "conflict") if first.status == "conflict" else (422, "invalid_event")
@@ -175,7 +196,8 @@ LAG_PAGE_MAX = 10_000
 
 
 @router.get("/v1/ingestion/lag", tags=["operations"],
-            summary="Ingestion lag (ingest_time - event_time) p50/p95 per source over the trailing window; "
+            summary="Ingestion lag (ingest_time - event_time) p50/p95 per source over the trailing window, backfills "
+            "(older than RCA_BACKFILL_AFTER_S on arrival) counted apart; "
             f"{LAG_PAGE} sources a page (at most {LAG_PAGE_MAX}) by source URN, `next_cursor` for the next")
 def ingestion_lag(request: Request, _: ReaderDep, limit: Annotated[int, Query(ge=1, le=LAG_PAGE_MAX)] = LAG_PAGE,
                   cursor: Annotated[str | None, Query(max_length=4096)] = None) -> dict[str, Any]:
@@ -187,7 +209,7 @@ def ingestion_lag(request: Request, _: ReaderDep, limit: Annotated[int, Query(ge
     except (ValueError, UnicodeError):
         raise ApiError(400, "bad_cursor", "cursor is not one this server issued; start again without it",
                        field="cursor") from None
-    lags = state.store.ingestion_lag(now, window)
+    lags = state.store.ingestion_lag(now, window, backfill_after=timedelta(seconds=state.settings.backfill_after_s))
     sources = [s for s in lags if after is None or s > after]  # ingestion_lag lists them sorted
     page = sources[:limit]
     next_cursor = base64.urlsafe_b64encode(page[-1].encode()).decode() if len(sources) > limit else None

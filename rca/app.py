@@ -111,6 +111,7 @@ def create_app(
     _errors.install(app)
     app.add_middleware(RequestLimits, limit_for=lambda path: settings.max_body_bytes if path in INGESTION_PATHS
                        else settings.max_request_bytes)
+    app.add_middleware(_metrics.RefusalCounter, metrics=metrics, routes=lambda: app.routes)  # outermost
 
     @app.get("/healthz", tags=["operations"], summary="Health: the database in use takes a write (503 when not)",
              responses={503: {"description": "The database cannot take writes (down, read-only, disk full)"}})
