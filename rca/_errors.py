@@ -67,7 +67,8 @@ def install(app: FastAPI) -> None:
     async def _validation(_: Request, exc: RequestValidationError) -> JSONBody:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"] if p != "body")
-        return JSONBody(error_body("invalid_request", f"'{where}' {first['msg'].lower()}", field=where,
+        msg = first["msg"]
+        return JSONBody(error_body("invalid_request", f"'{where}' {msg[:1].lower()}{msg[1:]}", field=where,
                                          errors=[{"loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()]),
                               422)
 
@@ -77,7 +78,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONBody:
-        return JSONBody(error_body("http_error", str(exc.detail)), exc.status_code)
+        # exc.headers carries Allow on a 405 (RFC 9110 requires it).
+        return JSONBody(error_body("http_error", str(exc.detail)), exc.status_code, headers=exc.headers)
 
     @app.exception_handler(IntegrityError)
     async def _integrity(request: Request, exc: IntegrityError) -> JSONBody:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import base64
+import re
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Query, Request
+from pydantic import BeforeValidator
 from starlette.concurrency import run_in_threadpool
 
 from evidence import EVENT_TYPES, EvidenceRecord, InvalidEvent, iso
@@ -35,8 +37,9 @@ _EVENTS_BODY = {
         "are accepted too and mapped to DeploymentEvent. Schema: sdk/spec/envelope.schema.json.",
         "content": {
             _SINGLE: {"schema": {"type": "object"}},
-            _BATCH: {"schema": {"type": "array", "items": {"type": "object"}}},
-            _JSON: {"schema": {"oneOf": [{"type": "object"}, {"type": "array", "items": {"type": "object"}}]}},
+            # A batch takes any items: each is judged alone, and one that is not an event is rejected in the report.
+            _BATCH: {"schema": {"type": "array", "items": {}}},
+            _JSON: {"schema": {"oneOf": [{"type": "object"}, {"type": "array", "items": {}}]}},
         },
     }
 }
@@ -154,6 +157,19 @@ def record_json(record: EvidenceRecord, with_payload: bool = True) -> dict[str, 
     return out
 
 
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})?$")
+
+
+def _rfc3339(value: object) -> object:
+    # pydantic reads "0.5" or "1700000000" as Unix time; a query parameter documented as RFC 3339 is held to it.
+    if isinstance(value, str) and not _RFC3339.match(value):
+        raise ValueError("must be an RFC 3339 timestamp, e.g. 2026-01-19T02:15:00-05:00")
+    return value
+
+
+Instant = Annotated[datetime, BeforeValidator(_rfc3339)]
+
+
 def aware(value: datetime | None, name: str) -> datetime | None:
     """A time from a query parameter: with an offset, and in the range evidence can hold."""
     if value is not None and value.tzinfo is None:
@@ -171,8 +187,8 @@ def list_evidence(
     dataset_urn: str | None = None,
     producer_urn: str | None = None,
     type: Annotated[list[str] | None, Query(description=f"any of {', '.join(EVENT_TYPES)}, GateObservation")] = None,
-    since: Annotated[datetime | None, Query(description="event_time >= since (RFC 3339)")] = None,
-    until: Annotated[datetime | None, Query(description="event_time < until (RFC 3339)")] = None,
+    since: Annotated[Instant | None, Query(description="event_time >= since (RFC 3339)")] = None,
+    until: Annotated[Instant | None, Query(description="event_time < until (RFC 3339)")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: str | None = None,
     payload: bool = True,

@@ -28,6 +28,7 @@ from rca import (
     _incident_routes,
     _ingest_routes,
     _metrics,
+    _openapi,
     _reader_routes,
     console,
 )
@@ -109,6 +110,7 @@ def create_app(
     app.state.announce = _announcer(listeners)
     app.state.authenticator = Authenticator(store, settings.auth_disabled, settings.token_cache_seconds)
     _errors.install(app)
+    _openapi.install(app)
     app.add_middleware(RequestLimits, limit_for=lambda path: settings.max_body_bytes if path in INGESTION_PATHS
                        else settings.max_request_bytes)
     app.add_middleware(_metrics.RefusalCounter, metrics=metrics, routes=lambda: app.routes)  # outermost
