@@ -25,7 +25,7 @@ from detectors._gate import ContractBreak, GateRecord, contract_breaks, run_gate
 from detectors._intake import IntakeReport, KafkaRecord, RecordResult, intake_kafka, intake_records
 from detectors._scenario import Replay, Scenario, ScenarioError, load_scenario, replay
 from detectors._series import MinuteRate, WatermarkDay, bad_rate_per_minute, watermark_by_day
-from detectors._wire import decode_kafka_bytes
+from detectors._wire import FrameDecoder, RegistryUnavailable, WireFormatError, decode_kafka_bytes
 
 __all__ = [
     "ChangeRequestError",
@@ -34,18 +34,21 @@ __all__ = [
     "DatasetFreshness",
     "DetectSettings",
     "DetectionResult",
+    "FrameDecoder",
     "FreshnessFinding",
     "GateRecord",
     "IntakeReport",
     "KafkaRecord",
     "MinuteRate",
     "RecordResult",
+    "RegistryUnavailable",
     "Replay",
     "Scenario",
     "ScenarioError",
     "UnknownIncident",
     "Violation",
     "WatermarkDay",
+    "WireFormatError",
     "approve",
     "bad_rate_per_minute",
     "compile_contract",

@@ -12,7 +12,7 @@ from fastapi.responses import Response
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, InternalError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from detectors import UnknownIncident
+from detectors import RegistryUnavailable, UnknownIncident
 from evidence import ConfigError, InvalidEvent, UnknownEvidence
 from evidence._configs import ConfigConflict, UnknownConfig
 from rca._limits import BodyTooLarge
@@ -93,6 +93,12 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(InternalError)  # PostgreSQL in read-only mode (25006), among others
     async def _database(request: Request, exc: DBAPIError) -> JSONBody:
         return _unavailable(request, exc)
+
+    @app.exception_handler(RegistryUnavailable)
+    async def _registry(request: Request, exc: RegistryUnavailable) -> JSONBody:
+        log.error("%s %s: %s", request.method, request.url.path, exc)
+        return JSONBody(error_body("schema_registry_unavailable", f"{exc}; nothing of the batch was stored, retry "
+                                   "shortly (RCA_SCHEMA_REGISTRY_URL)."), 503, headers={"Retry-After": "5"})
 
     @app.exception_handler(Exception)
     async def _internal(request: Request, exc: Exception) -> JSONBody:

@@ -96,7 +96,7 @@ async def gate_records(request: Request, token: WriterDep) -> JSONBody:
     check_sources(token, topics)
     state = request.app.state
     started = time.perf_counter()
-    report = await run_in_threadpool(intake_records, state.store, records, state.clock())
+    report = await run_in_threadpool(lambda: intake_records(state.store, records, state.clock(), frames=state.frames))
     state.metrics.resolution.observe(time.perf_counter() - started)
     state.metrics.ingested("/v1/gate/records", "kafka",
                            {s: report.count(s) for s in ("accepted", "duplicate", "held", "rejected")})

@@ -31,7 +31,7 @@ from confluent_kafka import (
 from confluent_kafka import Producer as _Producer
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
-from detectors import IntakeReport, KafkaRecord, decode_kafka_bytes, intake_kafka
+from detectors import FrameDecoder, IntakeReport, KafkaRecord, decode_kafka_bytes, intake_kafka
 from evidence._bounds import MAX_DEPTH, MAX_EPOCH_MS, MIN_EPOCH_MS
 from evidence._store import Store
 from rca._quarantine import OUTPUT_SUFFIXES, Quarantine
@@ -87,8 +87,8 @@ class GateConsumer:
     """One member of the gate's consumer group. `run` returns when `stop` is set (or at the end, if asked)."""
 
     def __init__(self, store: Store, options: ConsumerOptions, clock: Clock,
-                 stats: ConsumerStats | None = None) -> None:
-        self.store, self.options, self.clock = store, options, clock
+                 stats: ConsumerStats | None = None, frames: FrameDecoder | None = None) -> None:
+        self.store, self.options, self.clock, self.frames = store, options, clock, frames
         self.stats = stats or ConsumerStats()
         self._stored: dict[tuple[str, int], int] = {}  # next offset to read, per partition, of what is stored
         self._assigned: set[tuple[str, int]] = set()
@@ -146,7 +146,7 @@ class GateConsumer:
         records: list[KafkaRecord] = []
         originals: list[Message] = []
         gated = self._gated
-        max_bytes, clock = self.options.max_value_bytes, self.clock
+        max_bytes, clock, frames = self.options.max_value_bytes, self.clock, self.frames
         for message in messages:
             error = message.error()
             if error is not None:
@@ -159,7 +159,7 @@ class GateConsumer:
             if not gated.get(topic, True) or not self._gate_topic(topic):
                 self._stored[(topic, partition)] = (message.offset() or 0) + 1
                 continue
-            records.append(to_record(message, max_bytes, clock))
+            records.append(to_record(message, max_bytes, clock, frames))
             originals.append(message)
         return records, originals
 
@@ -245,7 +245,7 @@ _JSON_ERROR = orjson.JSONDecodeError
 _SHALLOW = 2 * MAX_DEPTH
 
 
-def to_record(message: Message, max_value_bytes: int, clock: Clock) -> KafkaRecord:
+def to_record(message: Message, max_value_bytes: int, clock: Clock, frames: FrameDecoder | None = None) -> KafkaRecord:
     """A consumed message as the gate reads it: key, headers and timestamp kept, the value decoded.
 
     The hot path of `rca gate consume`: no typing.cast (building `bytes | None` costs per call), no context
@@ -275,7 +275,7 @@ def to_record(message: Message, max_value_bytes: int, clock: Clock) -> KafkaReco
         except _JSON_ERROR:  # the general decoder says what is wrong
             pass
     if body is _SLOW:
-        decoded = decode_kafka_bytes(value, max_value_bytes)
+        decoded = decode_kafka_bytes(value, max_value_bytes, frames)
         body, schema_id = decoded.value, decoded.schema_id
     key: Any = message.key()
     raw_headers: Any = message.headers()

@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     kafka_topics: str = ""  # comma-separated names, or regular expressions starting with ^
     kafka_config: str | None = None
     kafka_max_value_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # A Confluent Schema Registry: the gate (API and consumer) decodes Avro, Protobuf and JSON Schema frames with
+    # the writer's schema. Client settings: RCA_SCHEMA_REGISTRY_<SETTING> (rca/_registry.py).
+    schema_registry_url: str | None = None
 
     def detect_settings(self) -> DetectSettings:
         return DetectSettings(stale_threshold_s=self.stale_threshold_s, stale_window_s=self.stale_window_s,

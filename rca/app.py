@@ -104,6 +104,7 @@ def create_app(
     app.state.detect_settings = detect_settings
     app.state.openlineage_naming = naming
     app.state.metrics = metrics
+    app.state.frames = frame_decoder(settings)
     app.state.composer = composer or default_composer()
     app.state.search = SemanticSearch(lambda: _vector_index(settings))
     listeners: list[Callable[[list[dict[str, Any]]], object]] = []
@@ -174,10 +175,20 @@ def gate_consumer(settings: Settings, store: Store, clock: Clock, metrics: _metr
     config = client_config(settings.kafka_bootstrap, environ=os.environ,
                            config_file=Path(settings.kafka_config) if settings.kafka_config else None)
     member = GateConsumer(store, ConsumerOptions(config, settings.kafka_group, topics,
-                                                 max_value_bytes=settings.kafka_max_value_bytes), clock)
+                                                 max_value_bytes=settings.kafka_max_value_bytes), clock,
+                          frames=frame_decoder(settings))
     metrics.registry.register(_metrics.KafkaCollector(member.stats, GroupLag(config, settings.kafka_group),
                                                       settings.kafka_group))
     return member
+
+
+def frame_decoder(settings: Settings) -> Any:
+    """The schema registry's frame decoding when RCA_SCHEMA_REGISTRY_URL is set, else None (JSON payloads only)."""
+    if not settings.schema_registry_url:
+        return None
+    from rca._registry import RegistryDecoder, client_config
+
+    return RegistryDecoder(client_config(settings.schema_registry_url, os.environ))
 
 
 def _consume_loop(member: Any, stop: threading.Event) -> None:
