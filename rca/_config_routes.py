@@ -15,6 +15,7 @@ from evidence._configs import CONTRACT, LINEAGE, MAPPING, POLICY, ConfigKind, Co
 from evidence._controls import Control, effective_control, get_control, put_control
 from rca._auth import AdminDep, ReaderDep, TokenDep
 from rca._errors import ApiError
+from rca._responses import DomainControl, ProducerControl, documented
 
 router = APIRouter()
 ConfigId = Annotated[int, Path(ge=1, le=INT32_MAX)]
@@ -105,7 +106,8 @@ class ControlSpec(BaseModel):
     domain: Identifier | None = None
 
 
-@router.get("/v1/control/{producer:path}", tags=["control"],
+@router.get("/v1/control/{producer:path}", tags=["control"], response_model=None,
+            responses=documented(ProducerControl),
             summary="What a producer SDK must obey: enabled, ring, killed (its own or its domain's kill switch)")
 def read_control(request: Request, producer: str, token: TokenDep, domain: str | None = None) -> dict[str, Any]:
     if not (token.may_read or token.may_write(producer)):
@@ -116,7 +118,8 @@ def read_control(request: Request, producer: str, token: TokenDep, domain: str |
     return found
 
 
-@router.put("/v1/control/{producer:path}", tags=["control"], summary="Set a producer's switch (admin)")
+@router.put("/v1/control/{producer:path}", tags=["control"], summary="Set a producer's switch (admin)",
+            response_model=None, responses=documented(ProducerControl))
 def set_control(request: Request, producer: str, spec: ControlSpec, _: AdminDep) -> dict[str, Any]:
     state = request.app.state
     if (problem := urn_error(producer)) is not None:
@@ -126,7 +129,8 @@ def set_control(request: Request, producer: str, spec: ControlSpec, _: AdminDep)
     return effective_control(state.store, producer) or {}
 
 
-@router.put("/v1/control-domains/{domain}", tags=["control"], summary="Set a whole domain's switch (admin)")
+@router.put("/v1/control-domains/{domain}", tags=["control"], summary="Set a whole domain's switch (admin)",
+            response_model=None, responses=documented(DomainControl))
 def set_domain_control(request: Request, domain: Annotated[Identifier, Path()], spec: ControlSpec,
                        _: AdminDep) -> dict[str, Any]:
     state = request.app.state

@@ -22,6 +22,7 @@ from evidence._store import EvidenceQuery
 from evidence._tokens import Token
 from rca._auth import ReaderDep, WriterDep, check_datasets, check_sources
 from rca._errors import ApiError, JSONBody
+from rca._responses import EvidenceItem, EvidencePage, IngestionLag, documented
 
 router = APIRouter()
 
@@ -180,7 +181,8 @@ def aware(value: datetime | None, name: str) -> datetime | None:
     return value
 
 
-@router.get("/v1/evidence", tags=["evidence"], summary="Evidence by dataset, producer, type and time window")
+@router.get("/v1/evidence", tags=["evidence"], summary="Evidence by dataset, producer, type and time window",
+            response_model=None, responses=documented(EvidencePage))
 def list_evidence(
     request: Request,
     _: ReaderDep,
@@ -202,7 +204,8 @@ def list_evidence(
     return {"items": [record_json(r, payload) for r in page.records], "next_cursor": page.next_cursor}
 
 
-@router.get("/v1/evidence/{evidence_id}", tags=["evidence"], summary="One evidence record with its payload")
+@router.get("/v1/evidence/{evidence_id}", tags=["evidence"], summary="One evidence record with its payload",
+            response_model=None, responses=documented(EvidenceItem))
 def get_evidence(request: Request, evidence_id: str, _: ReaderDep) -> dict[str, Any]:
     return record_json(request.app.state.store.get(evidence_id))
 
@@ -211,7 +214,7 @@ LAG_PAGE = 1000  # sources a page of GET /v1/ingestion/lag
 LAG_PAGE_MAX = 10_000
 
 
-@router.get("/v1/ingestion/lag", tags=["operations"],
+@router.get("/v1/ingestion/lag", tags=["operations"], response_model=None, responses=documented(IngestionLag),
             summary="Ingestion lag (ingest_time - event_time) p50/p95 per source over the trailing window, backfills "
             "(older than RCA_BACKFILL_AFTER_S on arrival) counted apart; "
             f"{LAG_PAGE} sources a page (at most {LAG_PAGE_MAX}) by source URN, `next_cursor` for the next")

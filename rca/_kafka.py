@@ -1,4 +1,5 @@
-"""The contract gate as a Kafka consumer-group member; the only module that imports confluent_kafka.
+"""The contract gate as a Kafka consumer-group member; the only module that imports confluent_kafka's Kafka client
+(rca/_registry.py imports its schema registry client).
 
 A batch of records is read, gated and stored in one transaction (detectors.intake_kafka); only then are
 its offsets committed. A crash in between redelivers the batch, and the store, which keeps processed

@@ -36,6 +36,7 @@ from rca._auth import Authenticator
 from rca._detect_worker import DetectWorker, separable
 from rca._errors import JSONBody
 from rca._limits import INGESTION_PATHS, RequestLimits
+from rca._responses import Health, documented
 from rca._settings import Settings
 
 Clock = Callable[[], datetime]
@@ -117,7 +118,8 @@ def create_app(
     app.add_middleware(_metrics.RefusalCounter, metrics=metrics, routes=lambda: app.routes)  # outermost
 
     @app.get("/healthz", tags=["operations"], summary="Health: the database in use takes a write (503 when not)",
-             responses={503: {"description": "The database cannot take writes (down, read-only, disk full)"}})
+             response_model=None, responses={**documented(Health), 503: {
+                 "description": "The database cannot take writes (down, read-only, disk full)", "model": Health}})
     def healthz() -> JSONBody:
         try:
             store.check_writable(clock())
