@@ -32,7 +32,7 @@ from detectors._runs import Run, commit_order, commit_time, committed_dataset, f
 from detectors._scenario import Replay, Scenario, ScenarioError, load_into, load_scenario, replay
 from detectors._series import MinuteRate, WatermarkDay, bad_rate_per_minute, watermark_by_day
 from detectors._watermark import policy_day
-from detectors._wire import decode_kafka_bytes
+from detectors._wire import FrameDecoder, RegistryUnavailable, WireFormatError, decode_kafka_bytes
 
 __all__ = [
     "ActiveConfigs",
@@ -43,6 +43,7 @@ __all__ = [
     "DetectSettings",
     "DetectionResult",
     "DraftError",
+    "FrameDecoder",
     "FreshnessFinding",
     "GateRecord",
     "IntakeReport",
@@ -52,6 +53,7 @@ __all__ = [
     "ReadinessConfig",
     "ReadinessIndex",
     "RecordResult",
+    "RegistryUnavailable",
     "Replay",
     "Run",
     "Scenario",
@@ -59,6 +61,7 @@ __all__ = [
     "UnknownIncident",
     "Violation",
     "WatermarkDay",
+    "WireFormatError",
     "accept",
     "active_configs",
     "approve",

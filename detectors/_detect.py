@@ -64,6 +64,9 @@ _REASON_ORDER = (ReasonCode.UNDECODABLE_MESSAGE, *FIELD_REASONS)
 class DetectSettings:
     stale_threshold_s: float = 120.0  # ingestion lag (p95 over the window) beyond which evidence is stale
     stale_window_s: float = 300.0
+    # Evidence arriving more than this after its event time is a backfill (a replay, a history import): left out
+    # of the lag that tags incidents stale, so replaying old events never makes live evidence look late.
+    backfill_after_s: float = 6 * 3600.0
     stale_action: Literal["tag", "pause"] = "tag"  # pause: do not open new incidents on stale evidence
     contract_recovery_minutes: int = 60  # a break with no bad record for this long is over
     contract_lookback_days: int = 7
@@ -95,7 +98,8 @@ def find_incidents(reader: EvidenceReader, configs: ActiveConfigs, now: datetime
     sources_of = {incident["id"]: {incident["producer_urn"]} | {e.source for i in incident["evidence_ids"]
                                                               if (e := evidence.get(i))} for incident in found}
     lag = reader.ingestion_lag(now, timedelta(seconds=settings.stale_window_s),
-                              sources={s for sources in sources_of.values() for s in sources if s})
+                               sources={s for sources in sources_of.values() for s in sources if s},
+                               backfill_after=timedelta(seconds=settings.backfill_after_s))
     for incident in found:
         incident["impacted_downstream"] = downstream_of(incident["dataset_urn"], lineage)
         sources = sources_of[incident["id"]]

@@ -18,7 +18,7 @@ from sqlalchemy import Connection, select
 
 from detectors._configs import compile_stored
 from detectors._gate import GateRecord, run_gate
-from detectors._wire import Undecodable, decode_value
+from detectors._wire import FrameDecoder, Undecodable, decode_value, undecodable
 from evidence import (
     CONTRACT,
     GATE_OBSERVATION,
@@ -36,7 +36,9 @@ from evidence import (
     Contract,
     EvidenceRecord,
     InvalidEvent,
+    Mapping,
     MissingOffset,
+    ReasonCode,
     Resolved,
     Store,
     Unresolved,
@@ -219,10 +221,11 @@ def change_request_id(topic: str, schema_id: str, reason_code: str) -> str:
 
 
 def intake_records(store: Store, raw_records: Sequence[Any], ingest_time: datetime | None, *,
-                   trust_ingest_time: bool = False) -> IntakeReport:
+                   trust_ingest_time: bool = False, frames: FrameDecoder | None = None) -> IntakeReport:
     """Take a batch of Kafka records through offsets, resolution and the gate, and store what it yields.
 
-    `ingest_time` None (replays only) means each record arrived at its own timestamp.
+    `ingest_time` None (replays only) means each record arrived at its own timestamp. `frames` decodes
+    Confluent frames with a schema registry (Avro, Protobuf, JSON Schema); without it only JSON payloads decode.
     """
     report = IntakeReport()
     parsed: list[tuple[int, KafkaRecord]] = []
@@ -233,7 +236,7 @@ def intake_records(store: Store, raw_records: Sequence[Any], ingest_time: dateti
         except InvalidEvent as exc:
             ref = exc.event_id
             report.results.append(RecordResult(ref, "rejected", field=exc.field, error=str(exc)))
-    return _intake(store, parsed, report, ingest_time)
+    return _intake(store, parsed, report, ingest_time, frames=frames)
 
 
 def intake_kafka(store: Store, records: Sequence[KafkaRecord], ingest_time: datetime,
@@ -257,9 +260,12 @@ def intake_kafka(store: Store, records: Sequence[KafkaRecord], ingest_time: date
 
 
 def _intake(store: Store, parsed: list[tuple[int, KafkaRecord]], report: IntakeReport, ingest_time: datetime | None,
-            before_commit: Callable[[IntakeReport], None] | None = None) -> IntakeReport:
+            before_commit: Callable[[IntakeReport], None] | None = None,
+            frames: FrameDecoder | None = None) -> IntakeReport:
     configs = Configs(store)
-    resolve = resolver(configs.specs(MAPPING))
+    rules = configs.specs(MAPPING)
+    resolve = resolver(rules)
+    framed_topics = _framed_topics(rules)
     stored = configs.all(CONTRACT)
     validators = compile_stored(stored, [])  # one contract that does not compile is skipped, not fatal
     report.contracts = {s.spec.dataset_urn: s.spec for s in stored if s.spec.dataset_urn in validators}
@@ -268,10 +274,18 @@ def _intake(store: Store, parsed: list[tuple[int, KafkaRecord]], report: IntakeR
         to_gate: list[GateRecord] = []
         for position, record in fresh:
             value = record.value  # a decoded JSON object (the usual case) declares no schema id of its own
-            declared = record.schema_id if (type(value) is dict and "base64" not in value) or not _is_bytes(value) \
-                else decode_value(value, record.schema_id).schema_id
+            if (type(value) is not dict or "base64" in value) and (_is_bytes(value) or type(value) is Undecodable):
+                _decode(record, frames)
+            declared = record.schema_id
             outcome = resolve(record.topic, declared, record.headers)
             result = report.results[position]
+            if isinstance(outcome, Unresolved) and declared is None and record.topic in framed_topics:
+                # Not a frame (magic 0x01, three bytes, plain JSON) on a topic mapped by schema id: the record is
+                # broken, not a new schema; proposing a topic-wide rule for it would be wrong.
+                claimed = _not_a_frame(record, framed_topics[record.topic], result)
+                if claimed is None:
+                    continue
+                outcome = claimed
             if isinstance(outcome, Resolved):
                 result.dataset_urn = outcome.dataset_urn
                 to_gate.append(GateRecord(record.topic, record.partition, record.offset, record.timestamp, record.key,
@@ -291,10 +305,58 @@ def _intake(store: Store, parsed: list[tuple[int, KafkaRecord]], report: IntakeR
                 violations = output.failures.get(result.ref) if result.ref else None
                 if violations:
                     result.reason_code, result.field = violations[0].reason_code, violations[0].field or None
+        for position, record in fresh:  # undecodable and unchecked (no contract): still said, never silent
+            result = report.results[position]
+            if type(record.value) is Undecodable and result.status == "accepted" and result.reason_code is None:
+                result.reason_code, result.error = ReasonCode.UNDECODABLE_MESSAGE, record.value.error
         _mark_offsets(conn, store, [r for position, r in fresh if report.results[position].status == "accepted"])
         if before_commit is not None:
             before_commit(report)
     return report
+
+
+def _decode(record: KafkaRecord, frames: FrameDecoder | None) -> None:
+    """Bytes (or {"base64": ...}) decoded once, before resolution: a frame's schema id is what resolves it, and
+    the gate then checks the decoded value. What does not decode becomes an Undecodable value saying why."""
+    value = record.value
+    if type(value) is Undecodable:
+        return
+    decoded = decode_value(value, record.schema_id, frames)
+    record.schema_id = decoded.schema_id
+    if decoded.error is None:
+        record.value = decoded.value
+        return
+    raw: Any = value.get("base64") if isinstance(value, dict) else value
+    try:
+        data = base64.b64decode(raw, validate=True) if isinstance(raw, str) else bytes(raw)
+    except (ValueError, TypeError):
+        data = str(raw).encode()
+    detail = decoded.error if decoded.note is None else f"{decoded.error}; {decoded.note}"
+    record.value = undecodable(data, detail)
+
+
+def _framed_topics(rules: Sequence[Mapping]) -> dict[str, list[Mapping]]:
+    """Topics every rule of which names a schema id: their records are Confluent frames."""
+    by_topic: dict[str, list[Mapping]] = {}
+    for rule in rules:
+        by_topic.setdefault(rule.topic, []).append(rule)
+    return {topic: found for topic, found in by_topic.items() if all(r.schema_id is not None for r in found)}
+
+
+def _not_a_frame(record: KafkaRecord, rules: list[Mapping], result: RecordResult) -> Resolved | None:
+    """A record that is not a frame on a framed topic is UNDECODABLE_MESSAGE: of the topic's dataset when its rules
+    name one (the gate counts it there, toward an incident), else refused alone."""
+    if type(record.value) is not Undecodable:
+        record.value = Undecodable(f"value is not a Confluent frame (magic byte 0x00, schema id, payload), but topic "
+                                   f"{record.topic} is mapped by schema id", {"value": _jsonable(record.value)})
+    datasets = {(r.dataset_urn, r.producer_urn) for r in rules}
+    if len(datasets) == 1:
+        rule = rules[0]
+        return Resolved(rule.dataset_urn, rule.producer_urn or record.headers.get(PRODUCER_HEADER), rule.confidence,
+                        rule)
+    result.status, result.reason_code = "rejected", ReasonCode.UNDECODABLE_MESSAGE
+    result.error = f"{record.value.error}; its rules name several datasets, so it is counted against none"
+    return None
 
 
 def _latest(times: Iterable[datetime]) -> datetime:

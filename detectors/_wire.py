@@ -1,9 +1,10 @@
 """Turning a record's value into JSON: as given, from a JSON string, or from Confluent wire-format bytes.
 
 Confluent framing is: magic byte 0, a 4-byte big-endian schema id, then the serializer's payload.
-The JSON Schema serializer writes UTF-8 JSON there, which we can read; Avro and Protobuf payloads
-need the registry's schema to decode, which the gate does not have, so they are undecodable here
-(and said so, so nobody hunts for a corrupt producer).
+With a schema registry (a `FrameDecoder`: rca/_registry.py's, when RCA_SCHEMA_REGISTRY_URL is set) every
+frame, Avro, Protobuf or JSON Schema, is decoded with its writer's schema. Without one, the JSON Schema
+serializer's UTF-8 JSON can still be read; Avro and Protobuf payloads are undecodable, and said so, so
+nobody hunts for a corrupt producer.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import binascii
 import hashlib
 import json
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,7 +30,16 @@ _JSON_START = frozenset(b'{["-0123456789tfn')
 
 
 class WireFormatError(ValueError):
-    """A value that is not a Confluent frame; the message is the UNDECODABLE_MESSAGE detail."""
+    """A value that is not a Confluent frame, or does not decode; the message is the UNDECODABLE_MESSAGE detail."""
+
+
+class RegistryUnavailable(RuntimeError):
+    """The schema registry did not answer (or refused us): not the record's fault; the batch is tried again."""
+
+
+# A schema registry's decoding: (schema id, the whole frame) -> the value as JSON, or WireFormatError saying why not,
+# or RegistryUnavailable when the registry itself failed.
+FrameDecoder = Callable[[int, bytes], Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +73,7 @@ def undecodable(raw: bytes, error: str) -> Undecodable:
                                "sha256": hashlib.sha256(raw).hexdigest(), "truncated": len(raw) > PREVIEW_BYTES})
 
 
-def decode_kafka_bytes(raw: bytes | None, max_bytes: int) -> Decoded:
+def decode_kafka_bytes(raw: bytes | None, max_bytes: int, frames: FrameDecoder | None = None) -> Decoded:
     """A record value as it comes off a Kafka topic: a Confluent frame when it starts with the magic byte,
     else JSON text (UTF-8). What cannot be read is an `Undecodable` value with the reason, never an error."""
     if raw is None:
@@ -71,7 +82,7 @@ def decode_kafka_bytes(raw: bytes | None, max_bytes: int) -> Decoded:
         return Decoded(undecodable(raw, f"value is {len(raw):,} bytes, over the gate's limit of {max_bytes:,} "
                                         "bytes (RCA_KAFKA_MAX_VALUE_BYTES)"), None)
     if raw[:1] == b"\x00":
-        decoded = _decode_frame(raw, None)
+        decoded = _decode_frame(raw, None, frames)
     else:
         stripped = raw.lstrip()
         if not stripped or stripped[0] not in _JSON_START:
@@ -113,7 +124,7 @@ def parse_frame(data: bytes | bytearray | memoryview) -> tuple[int, bytes]:
     return _SCHEMA_ID.unpack_from(data, 1)[0], data[HEADER_SIZE:]
 
 
-def decode_value(raw: Any, declared_schema_id: str | int | None = None) -> Decoded:
+def decode_value(raw: Any, declared_schema_id: str | int | None = None, frames: FrameDecoder | None = None) -> Decoded:
     """Decode a record value as the gate receives it.
 
     dict/list/number/bool/None: already JSON, used as is. str: JSON text. bytes, or {"base64": "..."}
@@ -131,7 +142,7 @@ def decode_value(raw: Any, declared_schema_id: str | int | None = None) -> Decod
             except (binascii.Error, ValueError):
                 return Decoded(None, declared, error="value.base64 is not valid base64")
     if isinstance(raw, (bytes, bytearray, memoryview)):
-        return _decode_frame(raw, declared)
+        return _decode_frame(raw, declared, frames)
     if isinstance(raw, str):
         try:
             return Decoded(_loads(raw), declared)
@@ -140,7 +151,8 @@ def decode_value(raw: Any, declared_schema_id: str | int | None = None) -> Decod
     return Decoded(raw, declared)
 
 
-def _decode_frame(raw: bytes | bytearray | memoryview, declared: str | None) -> Decoded:
+def _decode_frame(raw: bytes | bytearray | memoryview, declared: str | None,
+                  frames: FrameDecoder | None = None) -> Decoded:
     try:
         schema_id, payload = parse_frame(raw)
     except WireFormatError as exc:
@@ -149,13 +161,24 @@ def _decode_frame(raw: bytes | bytearray | memoryview, declared: str | None) -> 
     note = None
     if declared is not None and declared != framed_id:
         note = f"frame schema id {framed_id} differs from declared schema id {declared}; the frame's wins"
+    if frames is not None:
+        try:
+            value = frames(schema_id, bytes(raw))
+        except WireFormatError as exc:
+            return Decoded(None, framed_id, error=str(exc), note=note, framed=True)
+        problem = json_problem(value, nul=False)
+        if problem is not None:
+            return Decoded(None, framed_id, error=f"decoded value: {problem[0] or 'it'} {problem[1]}", note=note,
+                           framed=True)
+        return Decoded(value, framed_id, note=note, framed=True)
     stripped = payload.lstrip()
     if not stripped:
         return Decoded(None, framed_id, error="frame has no payload after the 5-byte header", note=note, framed=True)
     if stripped[0] not in _JSON_START:
         return Decoded(None, framed_id, error=(
             f"payload after the header is binary (first byte 0x{stripped[0]:02x}), likely Avro or Protobuf: "
-            "only JSON Schema payloads can be decoded without a schema registry"), note=note, framed=True)
+            "only JSON Schema payloads can be decoded without a schema registry (set RCA_SCHEMA_REGISTRY_URL)"),
+            note=note, framed=True)
     try:
         text = payload.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -11,7 +11,7 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, AwareDatetime, Field, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, Field, Strict, StringConstraints
 
 # Evidence times: anything a producer can honestly mean, with room for the detectors' windows (days and
 # weeks either side) to stay inside what datetime can represent.
@@ -104,7 +104,7 @@ Url = Annotated[str, StringConstraints(max_length=MAX_URL, pattern=r"^https?://[
 SaneTime = Annotated[AwareDatetime, AfterValidator(_sane_time)]
 Count = Annotated[int, Field(ge=0, le=INT64_MAX)]
 Int32 = Annotated[int, Field(ge=-(2**31), le=INT32_MAX)]
-Tier = Annotated[int, Field(ge=0, le=INT32_MAX)]
+Tier = Annotated[int, Strict(), Field(ge=0, le=INT32_MAX)]  # strict: JSON false is not tier 0
 Seconds = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 
 

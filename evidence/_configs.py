@@ -47,8 +47,8 @@ class ConfigFinding:
 
 
 class UnknownConfig(RcaError):
-    def __init__(self, kind: str, config_id: int) -> None:
-        super().__init__(f"No {kind} with id {config_id}; list them with GET /v1/{kind}s.")
+    def __init__(self, kind: str, config_id: int, plural: str | None = None) -> None:
+        super().__init__(f"No {kind} with id {config_id}; list them with GET /v1/{plural or kind + 's'}.")
         self.kind, self.config_id = kind, config_id
 
 
@@ -127,7 +127,7 @@ class Configs:
             updated = conn.execute(configs.update().where(configs.c.kind == kind.name, configs.c.id == config_id)
                                    .values(spec=body, key=key, updated_at=now))
             if updated.rowcount == 0:
-                raise UnknownConfig(kind.name, config_id)
+                raise UnknownConfig(kind.name, config_id, kind.plural)
             row = conn.execute(select(configs).where(configs.c.id == config_id)).one()
         return _stored(kind, row)
 
@@ -135,7 +135,7 @@ class Configs:
         with self.store.engine.connect() as conn:
             row = conn.execute(select(configs).where(configs.c.kind == kind.name, configs.c.id == config_id)).first()
         if row is None:
-            raise UnknownConfig(kind.name, config_id)
+            raise UnknownConfig(kind.name, config_id, kind.plural)
         return _stored(kind, row)
 
     def load(self, kind: ConfigKind[Spec]) -> tuple[list[Stored[Spec]], list[ConfigFinding]]:
@@ -170,7 +170,7 @@ class Configs:
         with self.store.writing() as conn:
             gone = conn.execute(delete(configs).where(configs.c.kind == kind.name, configs.c.id == config_id))
             if gone.rowcount == 0:
-                raise UnknownConfig(kind.name, config_id)
+                raise UnknownConfig(kind.name, config_id, kind.plural)
 
 
 def _skipped(kind: ConfigKind[Any], row: Any, exc: ValidationError) -> ConfigFinding:

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictFloat, StrictInt, field_validator
 
 from evidence._bounds import (
     INT64_MAX,
@@ -79,21 +79,22 @@ class FreshnessPolicy(BaseModel):
 
     dataset_urn: Urn
     producer_urn: Urn | None = None
-    expected_update_by: str
+    expected_update_by: Annotated[str, Field(json_schema_extra={"pattern": _HHMM.pattern, "examples": ["02:00"]},
+                                             description="HH:MM, local time in `timezone`")]
     timezone: Annotated[str, Field(max_length=64)] = "UTC"
-    grace_minutes: int = Field(default=0, ge=0, le=_WEEK_MINUTES)
+    grace_minutes: StrictInt = Field(default=0, ge=0, le=_WEEK_MINUTES)
     watermark: Watermark | None = None
     schedule: Annotated[str, Field(max_length=256)] | None = None  # cron, local time
     owner_team: Team | None = None
     tier: Tier | None = None
     runbook_url: Url | None = None
     # How far back to look for the producer's habits (evidence of absence, baselines).
-    lookback_days: int = Field(default=7, ge=1, le=366)
+    lookback_days: StrictInt = Field(default=7, ge=1, le=366)
     # A run this much slower than the median of recent successful runs is "slow".
-    slow_factor: float = Field(default=1.5, gt=1, le=1000)
+    slow_factor: StrictFloat = Field(default=1.5, gt=1, le=1000)
     # A partition with fewer rows than this share of the baseline is a partial write.
-    partial_write_ratio: float = Field(default=0.5, gt=0, lt=1)
-    deploy_window_minutes: int = Field(default=60, ge=1, le=_WEEK_MINUTES)
+    partial_write_ratio: StrictFloat = Field(default=0.5, gt=0, lt=1)
+    deploy_window_minutes: StrictInt = Field(default=60, ge=1, le=_WEEK_MINUTES)
 
     @field_validator("expected_update_by", mode="before")
     @classmethod
@@ -136,7 +137,7 @@ class Contract(BaseModel):
     owner_team: Team | None = None
     tier: Tier | None = None
     runbook_url: Url | None = None
-    deploy_window_minutes: int = Field(default=60, ge=1, le=_WEEK_MINUTES)
+    deploy_window_minutes: StrictInt = Field(default=60, ge=1, le=_WEEK_MINUTES)
     # Where `rca gate consume` copies records under enforcement "reject" ({topic} is the record's topic):
     # failing ones to the dead-letter topic (default "{topic}.rca-rejected"), passing ones to valid_topic when
     # set (e.g. "{topic}.rca-valid"). Quarantine copies: the producer's own records are not blocked.
@@ -170,13 +171,13 @@ class Mapping(BaseModel):
 
     model_config = _STRICT
 
-    topic: Annotated[str, AfterValidator(_topic)]
-    schema_id: Annotated[int, Field(ge=0, le=INT64_MAX)] | Identifier | None = None
+    topic: Annotated[str, AfterValidator(_topic), Field(json_schema_extra={"pattern": KAFKA_TOPIC.pattern})]
+    schema_id: Annotated[StrictInt, Field(ge=0, le=INT64_MAX)] | Identifier | None = None
     headers: Annotated[dict[Annotated[str, Field(max_length=256)], Annotated[str, Field(max_length=512)]],
                        Field(max_length=32)] = Field(default_factory=dict)
     dataset_urn: Urn
     producer_urn: Urn | None = None
-    confidence: float = Field(default=1.0, ge=0, le=1)
+    confidence: StrictFloat = Field(default=1.0, ge=0, le=1)
 
 
 class LineageEdge(BaseModel):

@@ -24,7 +24,8 @@ class EvidenceReader(Protocol):
                  until: datetime | None = None) -> list[GateCounter]: ...
 
     def ingestion_lag(self, now: datetime, window: timedelta = timedelta(minutes=5),
-                      sources: Iterable[str] | None = None) -> dict[str, dict[str, Any]]: ...
+                      sources: Iterable[str] | None = None,
+                      backfill_after: timedelta | None = None) -> dict[str, dict[str, Any]]: ...
 
 
 class MemoryReader:
@@ -58,23 +59,45 @@ class MemoryReader:
                 and (low is None or c.bucket >= low) and (high is None or c.bucket <= high)]
 
     def ingestion_lag(self, now: datetime, window: timedelta = timedelta(minutes=5),
-                      sources: Iterable[str] | None = None) -> dict[str, dict[str, Any]]:
+                      sources: Iterable[str] | None = None,
+                      backfill_after: timedelta | None = None) -> dict[str, dict[str, Any]]:
         chosen = set(sources) if sources is not None else None
         start, end = utc(now) - window, utc(now)
-        lags: dict[str, list[float]] = {}
+        lags = Lags(backfill_after)
         for r in self._records.values():
             if start < r.ingest_time <= end and (chosen is None or r.source in chosen):
-                lags.setdefault(r.source, []).append(max(0.0, (r.ingest_time - r.event_time).total_seconds()))
-        return lag_summary(lags)
+                lags.add(r.source, r.event_time, r.ingest_time)
+        return lags.summary()
 
 
-def lag_summary(lags: dict[str, list[float]]) -> dict[str, dict[str, Any]]:
-    """p50/p95/max of each source's ingestion lags, as `ingestion_lag` reports them."""
-    return {
-        source: {"count": len(values), "p50_s": percentile(values, 50), "p95_s": percentile(values, 95),
-                 "max_s": round(max(values), 3)}
-        for source, values in sorted(lags.items())
-    }
+class Lags:
+    """Ingestion lags per source, as `ingestion_lag` reports them.
+
+    Evidence that arrived more than `backfill_after` after its event time is a backfill (a replay, a history import),
+    not a late live delivery: it is counted under `backfill` and left out of the percentiles, so replaying last year's
+    events never makes today's evidence look stale. A source with only backfills has percentiles of 0."""
+
+    def __init__(self, backfill_after: timedelta | None) -> None:
+        self._limit = backfill_after.total_seconds() if backfill_after is not None else float("inf")
+        self._lags: dict[str, list[float]] = {}
+        self._backfills: dict[str, int] = {}
+
+    def add(self, source: str, event_time: datetime, ingest_time: datetime) -> None:
+        lag = max(0.0, (ingest_time - event_time).total_seconds())
+        values = self._lags.setdefault(source, [])
+        if lag > self._limit:
+            self._backfills[source] = self._backfills.get(source, 0) + 1
+        else:
+            values.append(lag)
+
+    def summary(self) -> dict[str, dict[str, Any]]:
+        """count, p50/p95/max of the live lags and the backfill count of each source."""
+        return {
+            source: {"count": len(values), "p50_s": percentile(values, 50) if values else 0.0,
+                     "p95_s": percentile(values, 95) if values else 0.0,
+                     "max_s": round(max(values), 3) if values else 0.0, "backfill": self._backfills.get(source, 0)}
+            for source, values in sorted(self._lags.items())
+        }
 
 
 def percentile(values: Sequence[float], pct: float) -> float:

@@ -38,7 +38,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from evidence import _migrate
 from evidence._bounds import time_error
 from evidence._errors import ConfigError, UnknownEvidence
-from evidence._reader import lag_summary
+from evidence._reader import Lags
 from evidence._record import EvidenceRecord, GateCounter, iso, utc
 from evidence._schema import evidence, gate_counters, service_health
 from evidence._vocab import parse_time
@@ -357,10 +357,11 @@ class Store:
             return int(conn.execute(select(func.count()).select_from(evidence)).scalar_one())
 
     def ingestion_lag(self, now: datetime, window: timedelta = timedelta(minutes=5),
-                      sources: Iterable[str] | None = None) -> dict[str, dict[str, Any]]:
+                      sources: Iterable[str] | None = None,
+                      backfill_after: timedelta | None = None) -> dict[str, dict[str, Any]]:
         """p50/p95 of ingest_time - event_time per source over the trailing window (gate records included);
         only of `sources` when given (a detector pass asks about its incidents' sources, not every row that
-        arrived in the window: under write load that was most of a pass)."""
+        arrived in the window: under write load that was most of a pass). Backfills apart: see `Lags`."""
         stmt = select(evidence.c.source, evidence.c.event_time, evidence.c.ingest_time).where(
             evidence.c.ingest_time > utc(now) - window, evidence.c.ingest_time <= utc(now)
         )
@@ -370,12 +371,12 @@ class Store:
         if wanted is not None and len(wanted) <= 5000:  # beyond, one pass over the window beats a huge IN list
             stmt = stmt.where(evidence.c.source.in_(wanted))
         chosen = set(wanted) if wanted is not None else None
-        lags: dict[str, list[float]] = {}
+        lags = Lags(backfill_after)
         with self.engine.connect() as conn:
             for source, event_time, ingest_time in conn.execute(stmt):
                 if chosen is None or source in chosen:
-                    lags.setdefault(source, []).append(max(0.0, (ingest_time - event_time).total_seconds()))
-        return lag_summary(lags)
+                    lags.add(source, event_time, ingest_time)
+        return lags.summary()
 
     # -- gate counters ----------------------------------------------------------------------------------
     def merge_counters(self, counters: Sequence[GateCounter], conn: Connection | None = None) -> None:

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, Body, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictInt
 from starlette.concurrency import run_in_threadpool
 
 from copilot import TemplateComposer, build_rca
@@ -164,7 +164,7 @@ def policy_drafts(request: Request, _: ReaderDep,
 
 class SuggestRequest(BaseModel):
     timezones: dict[str, str] = Field(default_factory=dict, description="dataset URN -> IANA zone (default UTC)")
-    lookback_days: int = Field(default=30, ge=1, le=365)
+    lookback_days: StrictInt = Field(default=30, ge=1, le=365)
 
 
 @router.post("/v1/policy-drafts/suggest", tags=["control"],

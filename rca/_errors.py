@@ -12,7 +12,7 @@ from fastapi.responses import Response
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, InternalError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from detectors import UnknownIncident
+from detectors import RegistryUnavailable, UnknownIncident
 from evidence import ConfigConflict, ConfigError, InvalidEvent, UnknownConfig, UnknownEvidence
 from rca._limits import BodyTooLarge
 
@@ -66,7 +66,8 @@ def install(app: FastAPI) -> None:
     async def _validation(_: Request, exc: RequestValidationError) -> JSONBody:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"] if p != "body")
-        return JSONBody(error_body("invalid_request", f"'{where}' {first['msg'].lower()}", field=where,
+        msg = first["msg"]
+        return JSONBody(error_body("invalid_request", f"'{where}' {msg[:1].lower()}{msg[1:]}", field=where,
                                          errors=[{"loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()]),
                               422)
 
@@ -76,7 +77,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONBody:
-        return JSONBody(error_body("http_error", str(exc.detail)), exc.status_code)
+        # exc.headers carries Allow on a 405 (RFC 9110 requires it).
+        return JSONBody(error_body("http_error", str(exc.detail)), exc.status_code, headers=exc.headers)
 
     @app.exception_handler(IntegrityError)
     async def _integrity(request: Request, exc: IntegrityError) -> JSONBody:
@@ -90,6 +92,12 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(InternalError)  # PostgreSQL in read-only mode (25006), among others
     async def _database(request: Request, exc: DBAPIError) -> JSONBody:
         return _unavailable(request, exc)
+
+    @app.exception_handler(RegistryUnavailable)
+    async def _registry(request: Request, exc: RegistryUnavailable) -> JSONBody:
+        log.error("%s %s: %s", request.method, request.url.path, exc)
+        return JSONBody(error_body("schema_registry_unavailable", f"{exc}; nothing of the batch was stored, retry "
+                                   "shortly (RCA_SCHEMA_REGISTRY_URL)."), 503, headers={"Retry-After": "5"})
 
     @app.exception_handler(Exception)
     async def _internal(request: Request, exc: Exception) -> JSONBody:

@@ -50,7 +50,7 @@ def consume(extra_topics: tuple[str, ...], bootstrap: str | None, group: str, to
             stop_at_end: bool, metrics_port: int | None) -> None:
     """Read topics as a consumer-group member: resolve, gate and store every record, then commit its offset."""
     from rca._kafka import ConsumerOptions, GateConsumer
-    from rca.app import system_clock
+    from rca.app import frame_decoder, system_clock
 
     names = [t.strip() for value in [*(topics or []), *(extra_topics or [])] for t in value.split(",") if t.strip()]
     if not names:
@@ -68,7 +68,7 @@ def consume(extra_topics: tuple[str, ...], bootstrap: str | None, group: str, to
         signal.signal(signum, _stopper(stop))
     options = ConsumerOptions(librdkafka, group, tuple(names), batch_size=batch_size,
                               max_value_bytes=max_value_bytes, stop_at_end=stop_at_end)
-    member = GateConsumer(store, options, system_clock)
+    member = GateConsumer(store, options, system_clock, frames=frame_decoder(Settings()))
     if metrics_port:
         _serve_metrics(member, librdkafka, group, metrics_port)
     # Every record allocates a few objects; the default thresholds collected every few hundred records, and

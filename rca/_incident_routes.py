@@ -75,7 +75,8 @@ _RECORDS_BODY = {
         "description": "A JSON array (or one object) of Kafka records: topic, partition, offset, timestamp (RFC "
         "3339 or epoch ms), key, schema_id, headers {}, value (JSON, a JSON string, or {\"base64\": ...} for "
         "Confluent wire-format bytes).",
-        "content": {"application/json": {"schema": {"type": "array", "items": {"type": "object"}}}},
+        # Each record is judged alone: one that is not a record is rejected in the report, not the batch.
+        "content": {"application/json": {"schema": {"oneOf": [{"type": "object"}, {"type": "array", "items": {}}]}}},
     }
 }
 
@@ -84,6 +85,8 @@ _RECORDS_BODY = {
              summary="Kafka records through dataset resolution and the contract-lite gate")
 async def gate_records(request: Request, token: WriterDep) -> JSONBody:
     _, body = await read_json(request, ("application/json",))
+    if not isinstance(body, dict | list):
+        raise ApiError(400, "bad_request", "The body must be a record object or an array of records.")
     records = body if isinstance(body, list) else [body]
     max_items: int = request.app.state.settings.max_batch_items
     if len(records) > max_items:
@@ -93,9 +96,10 @@ async def gate_records(request: Request, token: WriterDep) -> JSONBody:
     check_sources(token, topics)
     state = request.app.state
     started = time.perf_counter()
-    report = await run_in_threadpool(intake_records, state.store, records, state.clock())
+    report = await run_in_threadpool(lambda: intake_records(state.store, records, state.clock(), frames=state.frames))
     state.metrics.resolution.observe(time.perf_counter() - started)
-    state.metrics.ingested("gate", {s: report.count(s) for s in ("accepted", "duplicate", "held", "rejected")})
+    state.metrics.ingested("/v1/gate/records", "kafka",
+                           {s: report.count(s) for s in ("accepted", "duplicate", "held", "rejected")})
     return JSONBody(report.as_json(), 422 if isinstance(body, dict) and report.count("rejected") else 200)
 
 

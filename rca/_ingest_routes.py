@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import base64
 import logging
+import re
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Query, Request
+from pydantic import BeforeValidator
 from starlette.concurrency import run_in_threadpool
 
 from evidence import (
@@ -24,6 +26,7 @@ from evidence import (
     Token,
     as_envelope,
     ingest_events,
+    is_cdevent,
     iso,
     map_openlineage,
     time_error,
@@ -31,6 +34,7 @@ from evidence import (
 from rca._auth import ReaderDep, WriterDep, check_datasets, check_sources
 from rca._cloudevents import binary_event, is_binary
 from rca._errors import ApiError, JSONBody
+from rca._responses import EvidenceItem, EvidencePage, IngestionLag, documented
 
 router = APIRouter()
 log = logging.getLogger("rca.ingest")
@@ -51,8 +55,9 @@ _EVENTS_BODY = {
         "the rest ExternalEvent. Schema: sdk/spec/envelope.schema.json.",
         "content": {
             _SINGLE: {"schema": {"type": "object"}},
-            _BATCH: {"schema": {"type": "array", "items": {"type": "object"}}},
-            _JSON: {"schema": {"oneOf": [{"type": "object"}, {"type": "array", "items": {"type": "object"}}]}},
+            # A batch takes any items: each is judged alone, and one that is not an event is rejected in the report.
+            _BATCH: {"schema": {"type": "array", "items": {}}},
+            _JSON: {"schema": {"oneOf": [{"type": "object"}, {"type": "array", "items": {}}]}},
         },
     }
 }
@@ -72,17 +77,33 @@ async def read_json(request: Request, accepted: tuple[str, ...]) -> Any:
         raise ApiError(400, "malformed_json", f"The body is not valid JSON: {exc}") from None
 
 
-def _store_batch(request: Request, items: list[Any], token: Token | None = None) -> IngestReport:
+def _store_batch(request: Request, items: list[Any], token: Token | None = None, *, endpoint: str = "/v1/events",
+                 format: str | None = None) -> IngestReport:
     state = request.app.state
     max_items: int = state.settings.max_batch_items
     if len(items) > max_items:
         raise ApiError(413, "batch_too_large", f"The batch has {len(items)} events; the limit is {max_items}.")
 
     fence = token.refusal if token is not None else None
-    report = ingest_events(state.store, items, state.clock(), on_stored=state.on_stored, fence=fence)
-    state.metrics.ingested("events", {"accepted": report.accepted, "duplicate": report.duplicates,
-                                      "conflict": report.conflicts, "rejected": report.rejected})
+    downstream = state.on_stored
+
+    def stored(records: list[EvidenceRecord]) -> None:
+        state.metrics.arrived(endpoint, records)
+        if downstream is not None:
+            downstream(records)
+
+    report = ingest_events(state.store, items, state.clock(), on_stored=stored, fence=fence)
+    formats = [format or _format_of(item) for item in items]
+    for name in sorted(set(formats)):
+        results = [r for r in report.results if formats[r.position] == name]
+        state.metrics.ingested(endpoint, name, {s: sum(1 for r in results if r.status == s)
+                                                for s in ("accepted", "duplicate", "conflict", "rejected")})
     return report
+
+
+def _format_of(item: Any) -> str:
+    """What an item of POST /v1/events is, for the ingestion metrics: a CDEvent (bare or bound), else CloudEvents."""
+    return "cdevents" if is_cdevent(item) else "cloudevents"
 
 
 @router.post("/v1/events", openapi_extra=_EVENTS_BODY, tags=["ingestion"],
@@ -158,7 +179,8 @@ async def post_lineage(request: Request, token: WriterDep) -> JSONBody:
     # A job speaks for its outputs: the lineage edges into them, like their commits, need the token's dataset scope.
     check_datasets(token, sorted({edge.downstream for m in mapped.values() for edge in m.lineage}))
     events = [e for m in mapped.values() for e in m.events]
-    report = await run_in_threadpool(_store_batch, request, events, token)
+    report = await run_in_threadpool(lambda: _store_batch(request, events, token, endpoint="/api/v1/lineage",
+                                                          format="openlineage"))
     results = iter(report.results)
     outcomes: list[dict[str, Any]] = []
     stored: list[LineageEdge] = []
@@ -213,6 +235,19 @@ def record_json(record: EvidenceRecord, with_payload: bool = True) -> dict[str, 
     return out
 
 
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})?$")
+
+
+def _rfc3339(value: object) -> object:
+    # pydantic reads "0.5" or "1700000000" as Unix time; a query parameter documented as RFC 3339 is held to it.
+    if isinstance(value, str) and not _RFC3339.match(value):
+        raise ValueError("must be an RFC 3339 timestamp, e.g. 2026-01-19T02:15:00-05:00")
+    return value
+
+
+Instant = Annotated[datetime, BeforeValidator(_rfc3339)]
+
+
 def aware(value: datetime | None, name: str) -> datetime | None:
     """A time from a query parameter: with an offset, and in the range evidence can hold."""
     if value is not None and value.tzinfo is None:
@@ -223,15 +258,16 @@ def aware(value: datetime | None, name: str) -> datetime | None:
     return value
 
 
-@router.get("/v1/evidence", tags=["evidence"], summary="Evidence by dataset, producer, type and time window")
+@router.get("/v1/evidence", tags=["evidence"], summary="Evidence by dataset, producer, type and time window",
+            response_model=None, responses=documented(EvidencePage))
 def list_evidence(
     request: Request,
     _: ReaderDep,
     dataset_urn: str | None = None,
     producer_urn: str | None = None,
     type: Annotated[list[str] | None, Query(description=f"any of {', '.join(EVENT_TYPES)}, GateObservation")] = None,
-    since: Annotated[datetime | None, Query(description="event_time >= since (RFC 3339)")] = None,
-    until: Annotated[datetime | None, Query(description="event_time < until (RFC 3339)")] = None,
+    since: Annotated[Instant | None, Query(description="event_time >= since (RFC 3339)")] = None,
+    until: Annotated[Instant | None, Query(description="event_time < until (RFC 3339)")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: str | None = None,
     payload: bool = True,
@@ -245,7 +281,8 @@ def list_evidence(
     return {"items": [record_json(r, payload) for r in page.records], "next_cursor": page.next_cursor}
 
 
-@router.get("/v1/evidence/{evidence_id}", tags=["evidence"], summary="One evidence record with its payload")
+@router.get("/v1/evidence/{evidence_id}", tags=["evidence"], summary="One evidence record with its payload",
+            response_model=None, responses=documented(EvidenceItem))
 def get_evidence(request: Request, evidence_id: str, _: ReaderDep) -> dict[str, Any]:
     return record_json(request.app.state.store.get(evidence_id))
 
@@ -254,8 +291,9 @@ LAG_PAGE = 1000  # sources a page of GET /v1/ingestion/lag
 LAG_PAGE_MAX = 10_000
 
 
-@router.get("/v1/ingestion/lag", tags=["operations"],
-            summary="Ingestion lag (ingest_time - event_time) p50/p95 per source over the trailing window; "
+@router.get("/v1/ingestion/lag", tags=["operations"], response_model=None, responses=documented(IngestionLag),
+            summary="Ingestion lag (ingest_time - event_time) p50/p95 per source over the trailing window, backfills "
+            "(older than RCA_BACKFILL_AFTER_S on arrival) counted apart; "
             f"{LAG_PAGE} sources a page (at most {LAG_PAGE_MAX}) by source URN, `next_cursor` for the next")
 def ingestion_lag(request: Request, _: ReaderDep, limit: Annotated[int, Query(ge=1, le=LAG_PAGE_MAX)] = LAG_PAGE,
                   cursor: Annotated[str | None, Query(max_length=4096)] = None) -> dict[str, Any]:
@@ -267,7 +305,7 @@ def ingestion_lag(request: Request, _: ReaderDep, limit: Annotated[int, Query(ge
     except (ValueError, UnicodeError):
         raise ApiError(400, "bad_cursor", "cursor is not one this server issued; start again without it",
                        field="cursor") from None
-    lags = state.store.ingestion_lag(now, window)
+    lags = state.store.ingestion_lag(now, window, backfill_after=timedelta(seconds=state.settings.backfill_after_s))
     sources = [s for s in lags if after is None or s > after]  # ingestion_lag lists them sorted
     page = sources[:limit]
     next_cursor = base64.urlsafe_b64encode(page[-1].encode()).decode() if len(sources) > limit else None

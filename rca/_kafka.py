@@ -1,4 +1,5 @@
-"""The contract gate as a Kafka consumer-group member; the only module that imports confluent_kafka.
+"""The contract gate as a Kafka consumer-group member; the only module that imports confluent_kafka's Kafka client
+(rca/_registry.py imports its schema registry client).
 
 A batch of records is read, gated and stored in one transaction (detectors.intake_kafka); only then are
 its offsets committed. A crash in between redelivers the batch, and the store, which keeps processed
@@ -31,7 +32,7 @@ from confluent_kafka import (
 from confluent_kafka import Producer as _Producer
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
-from detectors import IntakeReport, KafkaRecord, decode_kafka_bytes, intake_kafka
+from detectors import FrameDecoder, IntakeReport, KafkaRecord, decode_kafka_bytes, intake_kafka
 from evidence import MAX_DEPTH, MAX_EPOCH_MS, MIN_EPOCH_MS, ReasonCode, Store
 from rca._quarantine import OUTPUT_SUFFIXES, Quarantine
 
@@ -85,8 +86,8 @@ class GateConsumer:
     """One member of the gate's consumer group. `run` returns when `stop` is set (or at the end, if asked)."""
 
     def __init__(self, store: Store, options: ConsumerOptions, clock: Clock,
-                 stats: ConsumerStats | None = None) -> None:
-        self.store, self.options, self.clock = store, options, clock
+                 stats: ConsumerStats | None = None, frames: FrameDecoder | None = None) -> None:
+        self.store, self.options, self.clock, self.frames = store, options, clock, frames
         self.stats = stats or ConsumerStats()
         self._stored: dict[tuple[str, int], int] = {}  # next offset to read, per partition, of what is stored
         self._assigned: set[tuple[str, int]] = set()
@@ -144,7 +145,7 @@ class GateConsumer:
         records: list[KafkaRecord] = []
         originals: list[Message] = []
         gated = self._gated
-        max_bytes, clock = self.options.max_value_bytes, self.clock
+        max_bytes, clock, frames = self.options.max_value_bytes, self.clock, self.frames
         for message in messages:
             error = message.error()
             if error is not None:
@@ -157,7 +158,7 @@ class GateConsumer:
             if not gated.get(topic, True) or not self._gate_topic(topic):
                 self._stored[(topic, partition)] = (message.offset() or 0) + 1
                 continue
-            records.append(to_record(message, max_bytes, clock))
+            records.append(to_record(message, max_bytes, clock, frames))
             originals.append(message)
         return records, originals
 
@@ -243,7 +244,7 @@ _JSON_ERROR = orjson.JSONDecodeError
 _SHALLOW = 2 * MAX_DEPTH
 
 
-def to_record(message: Message, max_value_bytes: int, clock: Clock) -> KafkaRecord:
+def to_record(message: Message, max_value_bytes: int, clock: Clock, frames: FrameDecoder | None = None) -> KafkaRecord:
     """A consumed message as the gate reads it: key, headers and timestamp kept, the value decoded.
 
     The hot path of `rca gate consume`: no typing.cast (building `bytes | None` costs per call), no context
@@ -273,7 +274,7 @@ def to_record(message: Message, max_value_bytes: int, clock: Clock) -> KafkaReco
         except _JSON_ERROR:  # the general decoder says what is wrong
             pass
     if body is _SLOW:
-        decoded = decode_kafka_bytes(value, max_value_bytes)
+        decoded = decode_kafka_bytes(value, max_value_bytes, frames)
         body, schema_id = decoded.value, decoded.schema_id
     key: Any = message.key()
     raw_headers: Any = message.headers()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,9 +17,11 @@ from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+from starlette.routing import BaseRoute, Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from detectors import DetectionResult, DetectSettings, run_detectors, store_incidents
-from evidence import Store, parse_time, utc
+from evidence import EvidenceRecord, Store, parse_time, utc
 from rca._detect_worker import DetectWorker
 from rca._errors import ApiError
 
@@ -28,23 +30,31 @@ log = logging.getLogger("rca")
 _FAST = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 _SLOW = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 4 * 3600.0)
 
+# Ingestion lag at arrival, from a second to the backfill boundary (RCA_BACKFILL_AFTER_S, 6 h by default).
+_LAG = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 4 * 3600.0, 6 * 3600.0)
+# What a refused request is counted as: a bounded label from its status.
+REFUSALS = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 409: "conflict",
+            413: "payload_too_large", 415: "unsupported_media_type", 422: "invalid"}
+
+
 class _LagCollector(Collector):
-    """Ingestion lag, read from the store when Prometheus scrapes (p50 / p95 of the worst source)."""
+    """The stale verdict, read from the store when Prometheus scrapes: the worst source's p95 of ingest time minus
+    event time over the stale window, backfills left out (the number incidents are tagged stale by)."""
 
     def __init__(self, store: Store, clock: Any, settings: DetectSettings) -> None:
         self.store, self.clock, self.settings = store, clock, settings
 
     def collect(self) -> Iterable[Metric]:
-        lag = self.store.ingestion_lag(self.clock(), timedelta(seconds=self.settings.stale_window_s))
-        worst50 = max((s["p50_s"] for s in lag.values()), default=0.0)
+        lag = self.store.ingestion_lag(self.clock(), timedelta(seconds=self.settings.stale_window_s),
+                                       backfill_after=timedelta(seconds=self.settings.backfill_after_s))
         worst95 = max((s["p95_s"] for s in lag.values()), default=0.0)
-        gauge = GaugeMetricFamily("rca_ingestion_lag_seconds", "Ingest time minus event time over the trailing "
-                                  "stale window, worst source, by quantile", labels=["quantile"])
-        gauge.add_metric(["0.5"], worst50)
-        gauge.add_metric(["0.95"], worst95)
+        gauge = GaugeMetricFamily("rca_ingestion_lag_p95_seconds", "p95 of ingest time minus event time of the "
+                                  "worst source over the trailing stale window, backfills left out")
+        gauge.add_metric([], worst95)
         yield gauge
         alert = GaugeMetricFamily("rca_ingestion_lag_alert", "1 while the p95 ingestion lag of some source exceeds "
-                                  "the stale threshold (RCA_STALE_THRESHOLD_S); incidents are then tagged stale")
+                                  "the stale threshold (RCA_STALE_THRESHOLD_S); incidents are then tagged stale. "
+                                  "Backfills (older than RCA_BACKFILL_AFTER_S on arrival) never raise it")
         alert.add_metric([], 1.0 if worst95 > self.settings.stale_threshold_s else 0.0)
         yield alert
         threshold = GaugeMetricFamily("rca_ingestion_lag_threshold_seconds", "The stale-evidence threshold")
@@ -112,8 +122,19 @@ class BackboneMetrics:
         self.store = store
         self.worker = worker
         self.registry = CollectorRegistry()
+        # endpoint: the route an item came in by; format: what it was (cloudevents, cdevents, openlineage, kafka).
         self.ingest = Counter("rca_ingest_events", "Items received by the ingestion endpoints, by outcome",
-                              ["endpoint", "status"], registry=self.registry)
+                              ["endpoint", "format", "status"], registry=self.registry)
+        self.lag = Histogram("rca_ingestion_lag_seconds", "Arrival time minus event time of each stored evidence "
+                             "item, observed as it arrives (backfills are counted apart)", ["endpoint"],
+                             buckets=_LAG, registry=self.registry)
+        self.backfills = Counter("rca_ingest_backfill_events", "Stored evidence items whose event time was older "
+                                 "than RCA_BACKFILL_AFTER_S on arrival (replays, imports): not lag",
+                                 ["endpoint"], registry=self.registry)
+        self.refused = Counter("rca_http_refused_requests", "Requests refused before or by a route, by reason "
+                               "(bad_request, unauthorized, forbidden, not_found, conflict, payload_too_large, "
+                               "unsupported_media_type, invalid)", ["endpoint", "reason"], registry=self.registry)
+        self.backfill_after_s = settings.backfill_after_s
         self.resolution = Histogram("rca_resolution_latency_seconds", "Wall time of one gate batch through "
                                     "offsets, rule resolution, the contract gate and the store", buckets=_FAST,
                                     registry=self.registry)
@@ -128,10 +149,26 @@ class BackboneMetrics:
                                   ["reason"], registry=self.registry)
         self.registry.register(_LagCollector(store, clock, settings))
 
-    def ingested(self, endpoint: str, counts: dict[str, int]) -> None:
+    def ingested(self, endpoint: str, format: str, counts: dict[str, int]) -> None:
         for status, count in counts.items():
             if count:
-                self.ingest.labels(endpoint, status).inc(count)
+                self.ingest.labels(endpoint, format, status).inc(count)
+
+    def arrived(self, endpoint: str, records: Iterable[EvidenceRecord]) -> None:
+        """Lag measured at arrival, per stored item: what the item's own sender waited, not a rescan of the store."""
+        lag, backfills, limit = self.lag.labels(endpoint), 0, self.backfill_after_s
+        for record in records:
+            seconds = max(0.0, (record.ingest_time - record.event_time).total_seconds())
+            if seconds > limit:
+                backfills += 1
+            else:
+                lag.observe(seconds)
+        if backfills:
+            self.backfills.labels(endpoint).inc(backfills)
+
+    def refusal(self, endpoint: str, status: int) -> None:
+        if (reason := REFUSALS.get(status)) is not None:
+            self.refused.labels(endpoint, reason).inc()
 
     def rejected_claims(self, rejected: Iterable[dict[str, Any]]) -> None:
         for claim in rejected:
@@ -169,6 +206,38 @@ def _creation_latencies(store: Store, opened: list[dict[str, Any]],
                    if (r := records.get(i)) is not None and r.event_time >= first_bad]
         start = min(arrived, default=first_bad)
         yield incident, max(0.0, (now - max(start, first_bad)).total_seconds())
+
+
+class RefusalCounter:
+    """ASGI middleware, outermost: counts every refused request by route template and reason, whoever refused it
+    (the body limit before auth, auth, the content-type check, validation). The label is the route's template, or
+    "unmatched", so a scan of random URLs adds no series."""
+
+    def __init__(self, app: ASGIApp, metrics: BackboneMetrics, routes: Callable[[], Sequence[BaseRoute]]) -> None:
+        self.app, self.metrics, self.routes = app, metrics, routes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def counting(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] in REFUSALS:
+                self.metrics.refusal(self._endpoint(scope), message["status"])
+            await send(message)
+
+        await self.app(scope, receive, counting)
+
+    def _endpoint(self, scope: Scope) -> str:
+        route = next((r for r in _leaves(self.routes()) if r.matches(scope)[0] == Match.FULL), None)
+        return str(getattr(route, "path", None) or "unmatched")
+
+
+def _leaves(routes: Sequence[BaseRoute]) -> Iterator[BaseRoute]:
+    """The routes themselves, inside the routers FastAPI includes (it wraps each included router)."""
+    for route in routes:
+        inner = getattr(route, "original_router", None)
+        yield from _leaves(inner.routes) if inner is not None else (route,)
 
 
 router = APIRouter()

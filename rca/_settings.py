@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     stale_threshold_s: float = Field(default=120.0, gt=0)
     stale_window_s: float = Field(default=300.0, gt=0)
     stale_action: Literal["tag", "pause"] = "tag"
+    # Evidence older than this on arrival is a backfill: counted apart (rca_ingest_backfill_events_total), never
+    # in the lag that raises rca_ingestion_lag_alert or tags incidents stale.
+    backfill_after_s: float = Field(default=6 * 3600.0, gt=0)
     contract_recovery_minutes: int = Field(default=60, ge=1)
     # GET /metrics takes a reader token unless this is true (a scraper inside a trusted network).
     metrics_public: bool = False
@@ -48,7 +51,11 @@ class Settings(BaseSettings):
     kafka_topics: str = ""  # comma-separated names, or regular expressions starting with ^
     kafka_config: str | None = None
     kafka_max_value_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # A Confluent Schema Registry: the gate (API and consumer) decodes Avro, Protobuf and JSON Schema frames with
+    # the writer's schema. Client settings: RCA_SCHEMA_REGISTRY_<SETTING> (rca/_registry.py).
+    schema_registry_url: str | None = None
 
     def detect_settings(self) -> DetectSettings:
         return DetectSettings(stale_threshold_s=self.stale_threshold_s, stale_window_s=self.stale_window_s,
-                              stale_action=self.stale_action, contract_recovery_minutes=self.contract_recovery_minutes)
+                              stale_action=self.stale_action, backfill_after_s=self.backfill_after_s,
+                              contract_recovery_minutes=self.contract_recovery_minutes)

@@ -26,6 +26,7 @@ from rca import (
     _incident_routes,
     _ingest_routes,
     _metrics,
+    _openapi,
     _reader_routes,
     console,
 )
@@ -33,6 +34,7 @@ from rca._auth import Authenticator
 from rca._detect_worker import DetectWorker, separable
 from rca._errors import JSONBody
 from rca._limits import INGESTION_PATHS, RequestLimits
+from rca._responses import Health, documented
 from rca._settings import Settings
 
 Clock = Callable[[], datetime]
@@ -103,17 +105,21 @@ def create_app(
     app.state.openlineage_naming = naming
     app.state.openlineage_job_naming = job_naming
     app.state.metrics = metrics
+    app.state.frames = frame_decoder(settings)
     app.state.composer = composer or default_composer()
     app.state.search = SemanticSearch(lambda: _vector_index(settings))
     listeners: list[Callable[[list[dict[str, Any]]], object]] = []
     app.state.announce = _announcer(listeners)
     app.state.authenticator = Authenticator(store, settings.auth_disabled, settings.token_cache_seconds)
     _errors.install(app)
+    _openapi.install(app)
     app.add_middleware(RequestLimits, limit_for=lambda path: settings.max_body_bytes if path in INGESTION_PATHS
                        else settings.max_request_bytes)
+    app.add_middleware(_metrics.RefusalCounter, metrics=metrics, routes=lambda: app.routes)  # outermost
 
     @app.get("/healthz", tags=["operations"], summary="Health: the database in use takes a write (503 when not)",
-             responses={503: {"description": "The database cannot take writes (down, read-only, disk full)"}})
+             response_model=None, responses={**documented(Health), 503: {
+                 "description": "The database cannot take writes (down, read-only, disk full)", "model": Health}})
     def healthz() -> JSONBody:
         try:
             store.check_writable(clock())
@@ -171,10 +177,20 @@ def gate_consumer(settings: Settings, store: Store, clock: Clock, metrics: _metr
     config = client_config(settings.kafka_bootstrap, environ=os.environ,
                            config_file=Path(settings.kafka_config) if settings.kafka_config else None)
     member = GateConsumer(store, ConsumerOptions(config, settings.kafka_group, topics,
-                                                 max_value_bytes=settings.kafka_max_value_bytes), clock)
+                                                 max_value_bytes=settings.kafka_max_value_bytes), clock,
+                          frames=frame_decoder(settings))
     metrics.registry.register(_metrics.KafkaCollector(member.stats, GroupLag(config, settings.kafka_group),
                                                       settings.kafka_group))
     return member
+
+
+def frame_decoder(settings: Settings) -> Any:
+    """The schema registry's frame decoding when RCA_SCHEMA_REGISTRY_URL is set, else None (JSON payloads only)."""
+    if not settings.schema_registry_url:
+        return None
+    from rca._registry import RegistryDecoder, client_config
+
+    return RegistryDecoder(client_config(settings.schema_registry_url, os.environ))
 
 
 def _consume_loop(member: Any, stop: threading.Event) -> None:

@@ -74,6 +74,21 @@ def test_lagging_ingestion_tags_or_pauses_incidents(store, action) -> None:
         assert result.incidents == [] and result.paused == ["ds://orders_v1 contract"]
 
 
+def test_a_backfill_of_old_records_never_tags_incidents_stale(store) -> None:
+    scenario = load_scenario(SPRING)
+    load_into(store, scenario)
+    now = scenario.now
+    # last week's records of the same topic replayed now: each arrives days after its time, and that is not lag
+    replayed = [good(8000 + i, now - timedelta(days=7, seconds=i), ingest=now) for i in range(20)]
+    intake_records(store, replayed, None, trust_ingest_time=True)
+    [incident] = run_detectors(store, now + timedelta(minutes=1)).incidents
+    assert incident["stale_evidence"] is False
+    # with the boundary past a week, the same arrivals are lag, and stale
+    [incident] = run_detectors(store, now + timedelta(minutes=1),
+                               DetectSettings(backfill_after_s=30 * 86400.0)).incidents
+    assert incident["stale_evidence"] is True
+
+
 def test_freshness_incident_carries_ownership_from_the_policy(store) -> None:
     scenario = load_scenario(NOT_TRIGGERED)
     load_into(store, scenario)

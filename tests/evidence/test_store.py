@@ -101,7 +101,14 @@ def test_ingestion_lag_percentiles_per_source(store: Store) -> None:
         ingest_events(store, [deployment(f"lag-{lag}", time=(now - timedelta(seconds=lag)).isoformat())], now)
     ingest_events(store, [deployment("old", time=T0.isoformat())], now - timedelta(minutes=6))
     lag = store.ingestion_lag(now, timedelta(minutes=5))
-    assert lag == {"svc://checkout-service": {"count": 5, "p50_s": 3.0, "p95_s": 100.0, "max_s": 100.0}}
+    assert lag == {"svc://checkout-service": {"count": 5, "p50_s": 3.0, "p95_s": 100.0, "max_s": 100.0,
+                                              "backfill": 0}}
+    # Past `backfill_after` on arrival an item is a backfill: counted, and kept out of the percentiles.
+    lag = store.ingestion_lag(now, timedelta(minutes=5), backfill_after=timedelta(seconds=50))
+    assert lag == {"svc://checkout-service": {"count": 4, "p50_s": 2.0, "p95_s": 4.0, "max_s": 4.0, "backfill": 1}}
+    ingest_events(store, [deployment("replayed", source="svc://history", time="2021-01-01T00:00:00Z")], now)
+    assert store.ingestion_lag(now, timedelta(minutes=5), ["svc://history"], timedelta(hours=6)) == {
+        "svc://history": {"count": 0, "p50_s": 0.0, "p95_s": 0.0, "max_s": 0.0, "backfill": 1}}
 
 
 def test_percentile_is_nearest_rank() -> None:

@@ -179,7 +179,8 @@ def test_ingest_time_is_stamped_by_the_server_and_lag_is_reported(client, clock)
     assert record["ingest_time"] == "2026-03-10T10:30:00Z"  # the producer's claim is not trusted
     lag = client.get("/v1/ingestion/lag").json()
     assert lag["window_s"] == 300
-    assert lag["sources"]["svc://checkout-service"] == {"count": 2, "p50_s": 2.0, "p95_s": 60.0, "max_s": 60.0}
+    assert lag["sources"]["svc://checkout-service"] == {"count": 2, "p50_s": 2.0, "p95_s": 60.0, "max_s": 60.0,
+                                                         "backfill": 0}
 
 
 def test_an_openlineage_array_answers_each_event_on_its_own(client) -> None:

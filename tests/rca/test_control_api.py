@@ -99,7 +99,7 @@ def test_metrics_need_a_reader_token_unless_public(make_client, tokens) -> None:
     scraped = client.get("/metrics", headers=bearer(tokens["reader"]))
     assert scraped.status_code == 200 and scraped.headers["content-type"].startswith("text/plain")
     names = {f.name for f in text_string_to_metric_families(scraped.text)}
-    assert {"rca_ingestion_lag_seconds", "rca_ingestion_lag_alert"} <= names
+    assert {"rca_ingestion_lag_seconds", "rca_ingestion_lag_p95_seconds", "rca_ingestion_lag_alert"} <= names
     assert make_client(auth=True, metrics_public=True).get("/metrics").status_code == 200
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from datetime import timedelta
+
 from prometheus_client.parser import text_string_to_metric_families
 
 
@@ -33,10 +36,93 @@ def test_the_grafana_dashboard_charts_every_metric_and_the_lag_threshold(make_cl
     assert exposed == {"rca_ingest_events", "rca_resolution_latency_seconds", "rca_drift_detection_seconds",
                        "rca_incident_creation_latency_seconds", "rca_detector_pass_duration_seconds",
                        "rca_verifier_rejections", "rca_ingestion_lag_seconds", "rca_ingestion_lag_alert",
-                       "rca_ingestion_lag_threshold_seconds"}
+                       "rca_ingestion_lag_threshold_seconds", "rca_ingestion_lag_p95_seconds",
+                       "rca_ingest_backfill_events", "rca_http_refused_requests"}
     assert all(name in exprs for name in exposed)
     [lag] = [p for p in dashboard["panels"] if p["title"].startswith("Ingestion lag (")]
     assert lag["fieldConfig"]["defaults"]["thresholds"]["steps"][-1]["value"] == 120
     [rule] = [r for g in yaml.safe_load((ROOT / "deploy" / "prometheus" / "rca-alerts.yml").read_text())["groups"]
               for r in g["rules"] if r["alert"] == "RcaIngestionLagOver2Minutes"]
     assert rule["expr"] == "max(rca_ingestion_lag_alert) == 1"
+
+
+def _samples(client, **headers: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    families = text_string_to_metric_families(client.get("/metrics", headers=headers).text)
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value for f in families for s in f.samples}
+
+
+def _types(client) -> dict[str, str]:
+    return {f.name: f.type for f in text_string_to_metric_families(client.get("/metrics").text)}
+
+
+def test_lag_is_a_histogram_with_no_quantile_label_and_the_verdict_a_plain_gauge(make_client) -> None:
+    client = make_client()
+    types = _types(client)
+    assert (types["rca_ingestion_lag_seconds"], types["rca_ingestion_lag_p95_seconds"],
+            types["rca_ingestion_lag_alert"], types["rca_http_refused_requests"]) == (
+        "histogram", "gauge", "gauge", "counter")
+    assert not any("quantile" in dict(labels) for _, labels in _samples(client))
+
+
+def _deploy(event_id: str, time: str) -> dict[str, object]:
+    return {"specversion": "1.0", "id": event_id, "source": "svc://a", "type": "DeploymentEvent", "time": time,
+            "data": {"service": "a", "version": "v1"}}
+
+
+def test_lag_is_measured_at_arrival_and_a_backfill_never_raises_the_stale_alert(make_client, clock) -> None:
+    client = make_client()
+    # Last year's history replayed: a backfill, counted apart, no lag, no alert.
+    old = [_deploy(f"old-{i}", "2025-03-10T10:00:00Z") for i in range(5)]
+    assert client.post("/v1/events", json=old).json()["accepted"] == 5
+    seen = _samples(client)
+    assert seen[("rca_ingest_backfill_events_total", (("endpoint", "/v1/events"),))] == 5
+    assert seen[("rca_ingestion_lag_seconds_count", (("endpoint", "/v1/events"),))] == 0
+    assert seen[("rca_ingestion_lag_alert", ())] == 0
+    assert seen[("rca_ingestion_lag_p95_seconds", ())] == 0
+    # Live evidence ten minutes late: lag, observed as it arrived, and the alert (threshold 120 s).
+    late = (clock() - timedelta(minutes=10)).isoformat()
+    assert client.post("/v1/events", json=[_deploy(f"late-{i}", late) for i in range(3)]).json()["accepted"] == 3
+    seen = _samples(client)
+    assert seen[("rca_ingestion_lag_seconds_count", (("endpoint", "/v1/events"),))] == 3
+    assert seen[("rca_ingestion_lag_seconds_sum", (("endpoint", "/v1/events"),))] == 1800
+    assert seen[("rca_ingestion_lag_p95_seconds", ())] == 600
+    assert seen[("rca_ingestion_lag_alert", ())] == 1
+    assert seen[("rca_ingest_backfill_events_total", (("endpoint", "/v1/events"),))] == 5
+
+
+def test_ingests_are_labelled_by_endpoint_and_format(make_client) -> None:
+    from support import CONFORMANCE
+
+    client = make_client()
+    cdevent = json.loads((CONFORMANCE / "cdevents_service_deployed.json").read_text())
+    assert client.post("/v1/events", json=[cdevent, _deploy("d-1", "2026-03-10T10:20:00Z")]).status_code == 200
+    lineage = json.loads((CONFORMANCE / "openlineage_full_complete_event.json").read_text())
+    assert client.post("/api/v1/lineage", json=lineage).status_code == 200
+    seen = _samples(client)
+
+    def accepted(endpoint: str, format: str) -> float:
+        return seen.get(("rca_ingest_events_total", (("endpoint", endpoint), ("format", format),
+                                                      ("status", "accepted"))), 0.0)
+
+    assert (accepted("/v1/events", "cdevents"), accepted("/v1/events", "cloudevents")) == (1, 1)
+    assert accepted("/api/v1/lineage", "openlineage") >= 1
+
+
+def test_refused_requests_are_counted_by_route_and_reason(make_client, tokens) -> None:
+    client = make_client(auth=True, max_request_bytes=1024)
+    reader, admin = {"Authorization": f"Bearer {tokens['reader']}"}, {"Authorization": f"Bearer {tokens['admin']}"}
+    assert client.post("/v1/events", json=[]).status_code == 401
+    assert client.post("/v1/events", json=[], headers=reader).status_code == 403
+    assert client.post("/v1/events", content=b"x", headers={**admin, "Content-Type": "text/plain"}).status_code == 415
+    assert client.post("/v1/policies", json={"dataset_urn": "nope"}, headers=admin).status_code == 422
+    assert client.post("/v1/policies", content=b"{" * 2000, headers={**admin, "Content-Type": "application/json"}
+                       ).status_code == 413
+    assert client.get("/v1/nothing-here", headers=admin).status_code == 404
+    seen = _samples(client, **reader)
+
+    def refused(endpoint: str, reason: str) -> float:
+        return seen.get(("rca_http_refused_requests_total", (("endpoint", endpoint), ("reason", reason))), 0.0)
+
+    assert [refused("/v1/events", r) for r in ("unauthorized", "forbidden", "unsupported_media_type")] == [1, 1, 1]
+    assert (refused("/v1/policies", "invalid"), refused("/v1/policies", "payload_too_large")) == (1, 1)
+    assert refused("unmatched", "not_found") == 1
