@@ -1,7 +1,7 @@
 """Envelope v1: the CloudEvents 1.0 structured-mode event every producer SDK speaks.
 
 Follows the CloudEvents 1.0 core spec (https://github.com/cloudevents/spec/blob/v1.0.2/cloudevents/spec.md)
-for the context attributes and DESIGN.md for the five `type`s and their `data`. Unknown `data` fields
+for the context attributes and DESIGN.md for the `type`s and their `data` (and CONTRACT.md section 15 for SdkHealth). Unknown `data` fields
 and extension attributes are kept, never rejected: producers move faster than this service.
 """
 
@@ -30,7 +30,10 @@ from evidence._bounds import (
 )
 from evidence._errors import InvalidEvent
 
-EVENT_TYPES = ("DeploymentEvent", "JobRunStarted", "JobRunCompleted", "JobRunFailed", "DatasetWriteCommitted")
+EVENT_TYPES = ("DeploymentEvent", "JobRunStarted", "JobRunCompleted", "JobRunFailed", "DatasetWriteCommitted",
+               "SdkHealth")
+# The SDK's own periodic health (CONTRACT.md section 15): not evidence about a dataset, read by the fleet rollout.
+SDK_HEALTH = "SdkHealth"
 
 # CloudEvents 1.0: extension attribute names are lower-case a-z and 0-9 only.
 _ATTRIBUTE_NAME = re.compile(r"^[a-z0-9]{1,20}$")
@@ -112,6 +115,25 @@ class DatasetWriteCommittedData(_Data):
     files_added: Count | None = None
 
 
+# Drop reasons an SDK counts (CONTRACT.md section 7); a newer SDK's other reasons are kept too.
+_DropCounts = Annotated[dict[Identifier, Count], Field(max_length=64)]
+
+
+class SdkHealthData(_Data):
+    """An SDK's periodic self-telemetry: cumulative counters of one process (`instance`) since it started."""
+
+    language: Identifier
+    sdk_version: Identifier
+    instance: LongIdentifier | None = None
+    env: Identifier | None = None
+    interval_s: Seconds | None = None
+    delivered: Count = 0
+    dropped: _DropCounts = Field(default_factory=dict)
+    queue_depth: Count = 0
+    queue_capacity: Count | None = None
+    circuit: Literal["closed", "open", "half_open"] = "closed"
+
+
 class _Envelope(BaseModel):
     """CloudEvents context attributes shared by every envelope v1 type."""
 
@@ -159,8 +181,13 @@ class DatasetWriteCommitted(_Envelope):
     data: DatasetWriteCommittedData
 
 
+class SdkHealth(_Envelope):
+    type: Literal["SdkHealth"]
+    data: SdkHealthData
+
+
 Envelope = Annotated[
-    DeploymentEvent | JobRunStarted | JobRunCompleted | JobRunFailed | DatasetWriteCommitted,
+    DeploymentEvent | JobRunStarted | JobRunCompleted | JobRunFailed | DatasetWriteCommitted | SdkHealth,
     Field(discriminator="type"),
 ]
 ENVELOPE = TypeAdapter(Envelope)

@@ -86,13 +86,15 @@ class LocalForge:
                          draft.base, draft.title, "open", self._head(repo, draft.branch))
         now = self.clock()
         self.log.save(PullRequestRecord(pr, draft.kind, draft.archetype, draft.body, draft.sdk_version, draft.ring,
-                                        draft.dry_run, now, now))
+                                        draft.dry_run, now, now, reviewers=draft.reviewers,
+                                        assignees=draft.assignees))
         return pr
 
     def update_pull_request(self, repo: str, number: int, draft: PullRequestDraft) -> PullRequest:
         record = self._record(repo, number)
         fresh = updated(record, self.clock(), title=draft.title, body=draft.body, dry_run=draft.dry_run,
-                        head_sha=self._head(repo, draft.branch), ring=draft.ring, sdk_version=draft.sdk_version)
+                        head_sha=self._head(repo, draft.branch), ring=draft.ring, sdk_version=draft.sdk_version,
+                        reviewers=draft.reviewers or record.reviewers, assignees=draft.assignees or record.assignees)
         self.log.save(fresh)
         return fresh.pull_request
 

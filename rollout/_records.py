@@ -7,6 +7,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import func, select
 
 from evidence._schema import rollout_pull_requests as table
@@ -65,7 +66,9 @@ def _row(record: PullRequestRecord) -> dict[str, Any]:
             "base": pr.base, "archetype": record.archetype.value, "title": pr.title[:255], "body": record.body,
             "state": pr.state, "url": pr.url, "head_sha": pr.head_sha, "sdk_version": record.sdk_version,
             "ring": record.ring, "dry_run": record.dry_run, "created_at": record.created_at,
-            "updated_at": record.updated_at, "closed_at": record.closed_at, "merged_at": record.merged_at}
+            "updated_at": record.updated_at, "closed_at": record.closed_at, "merged_at": record.merged_at,
+            "reviewers": orjson.dumps(list(record.reviewers)).decode(),
+            "assignees": orjson.dumps(list(record.assignees)).decode()}
 
 
 def _record(row: Any) -> PullRequestRecord:
@@ -73,7 +76,8 @@ def _record(row: Any) -> PullRequestRecord:
     pr = PullRequest(v["forge"], v["repo"], v["number"], v["url"], v["branch"], v["base"], v["title"], v["state"],
                      v["head_sha"])
     return PullRequestRecord(pr, v["kind"], Archetype(v["archetype"]), v["body"], v["sdk_version"], v["ring"],
-                             v["dry_run"], v["created_at"], v["updated_at"], v["closed_at"], v["merged_at"])
+                             v["dry_run"], v["created_at"], v["updated_at"], v["closed_at"], v["merged_at"],
+                             tuple(orjson.loads(v["reviewers"] or "[]")), tuple(orjson.loads(v["assignees"] or "[]")))
 
 
 def updated(record: PullRequestRecord, now: datetime, **changes: Any) -> PullRequestRecord:
