@@ -7,14 +7,16 @@
     print(result.accepted, result.duplicates, result.rejected)
 """
 
-from evidence._envelope import EVENT_TYPES, TRACEPARENT, envelope_json_schema, parse_event
+from evidence._envelope import EVENT_TYPES, SDK_HEALTH, TRACEPARENT, envelope_json_schema, parse_event
 from evidence._errors import ConfigError, InvalidEvent, RcaError, UnknownEvidence
 from evidence._policy import Contract, FreshnessPolicy, LineageEdge, Mapping, Watermark
 from evidence._record import GATE_OBSERVATION, EvidenceRecord, GateCounter, evidence_id_for, iso, record_from_event, utc
+from evidence._sdk_health import SdkHealthSummary, sdk_health, summarize_sdk_health
 
 __all__ = [
     "EVENT_TYPES",
     "GATE_OBSERVATION",
+    "SDK_HEALTH",
     "TRACEPARENT",
     "ConfigError",
     "Contract",
@@ -25,6 +27,7 @@ __all__ = [
     "LineageEdge",
     "Mapping",
     "RcaError",
+    "SdkHealthSummary",
     "UnknownEvidence",
     "Watermark",
     "envelope_json_schema",
@@ -32,5 +35,7 @@ __all__ = [
     "iso",
     "parse_event",
     "record_from_event",
+    "sdk_health",
+    "summarize_sdk_health",
     "utc",
 ]

@@ -1,8 +1,8 @@
 """Envelope v1: the CloudEvents 1.0 structured-mode event every producer SDK speaks.
 
 Follows the CloudEvents 1.0 core spec (https://github.com/cloudevents/spec/blob/v1.0.2/cloudevents/spec.md)
-for the context attributes and DESIGN.md for the `type`s and their `data` (and CONTRACT.md section 15 for SdkHealth). Unknown `data` fields
-and extension attributes are kept, never rejected: producers move faster than this service.
+for the context attributes and DESIGN.md for the `type`s and their `data` (CONTRACT.md section 15: SdkHealth).
+Unknown `data` fields and extension attributes are kept, never rejected: producers move faster than this service.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from pathlib import Path
 from rollout._forge import Checkout
 from rollout._git import BranchHead, git, identity, recorded_tree
 from rollout._model import PullRequest, PullRequestDraft, PullRequestRecord, RolloutError
-from rollout._records import PullRequestLog, updated
+from rollout._records import IssueLog, PullRequestLog, updated
 
 Clock = Callable[[], datetime]
 DEFAULT_BRANCH = "main"
@@ -97,6 +97,13 @@ class LocalForge:
                         reviewers=draft.reviewers or record.reviewers, assignees=draft.assignees or record.assignees)
         self.log.save(fresh)
         return fresh.pull_request
+
+    def open_issue(self, repo: str, title: str, body: str) -> int:
+        """An issue (a campaign's tracking issue) on `repo`, which need not be a hosted repository."""
+        return IssueLog(self.log.store).open(self.kind, repo, title, body, self.clock())
+
+    def update_issue(self, repo: str, number: int, title: str, body: str) -> None:
+        IssueLog(self.log.store).update(self.kind, repo, number, title, body, self.clock())
 
     # -- what a person does on the forge ------------------------------------------------------------------------
     def merge(self, repo: str, number: int) -> PullRequest:

@@ -10,9 +10,10 @@ from typing import Any
 import orjson
 from sqlalchemy import func, select
 
+from evidence._schema import rollout_issues
 from evidence._schema import rollout_pull_requests as table
 from evidence._store import Store
-from rollout._model import Archetype, PullRequest, PullRequestRecord, PullRequestState
+from rollout._model import Archetype, PullRequest, PullRequestRecord, PullRequestState, RolloutError
 
 
 class PullRequestLog:
@@ -87,3 +88,34 @@ def updated(record: PullRequestRecord, now: datetime, **changes: Any) -> PullReq
     pr_changes = {k: v for k, v in changes.items() if k in pr_fields}
     own = {k: v for k, v in changes.items() if k not in pr_fields}
     return replace(record, pull_request=replace(pr, **pr_changes), updated_at=now, **own)
+
+
+class IssueLog:
+    """The local forge's issues (a campaign's tracking issue), in table rollout_issues."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def open(self, forge: str, repo: str, title: str, body: str, now: datetime) -> int:
+        t = rollout_issues
+        with self.store.writing() as conn:
+            number = int(conn.execute(select(func.max(t.c.number)).where(t.c.forge == forge, t.c.repo == repo))
+                         .scalar() or 0) + 1
+            conn.execute(t.insert().values(forge=forge, repo=repo, number=number, title=title[:255], body=body,
+                                           state="open", created_at=now, updated_at=now))
+        return number
+
+    def update(self, forge: str, repo: str, number: int, title: str, body: str, now: datetime) -> None:
+        t = rollout_issues
+        with self.store.writing() as conn:
+            done = conn.execute(t.update().where(t.c.forge == forge, t.c.repo == repo, t.c.number == number)
+                                .values(title=title[:255], body=body, updated_at=now))
+        if done.rowcount == 0:
+            raise RolloutError(f"no issue {repo}#{number} on the {forge} forge")
+
+    def issues(self, forge: str, repo: str | None = None) -> list[dict[str, Any]]:
+        t = rollout_issues
+        stmt = select(t).where(t.c.forge == forge, *([t.c.repo == repo] if repo else [])).order_by(t.c.repo,
+                                                                                                    t.c.number)
+        with self.store.engine.connect() as conn:
+            return [dict(row._mapping) for row in conn.execute(stmt)]
