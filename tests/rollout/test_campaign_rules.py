@@ -71,7 +71,7 @@ def test_rings_by_list_then_by_rule_and_every_repository_in_one() -> None:
 
 
 @pytest.mark.parametrize(("changes", "message"), [
-    ({"rings": [{"name": "ring-2", "rule": {}}, {"name": "ring-1", "rule": {}}]}, "rings must be distinct and in order"),
+    ({"rings": [{"name": "ring-2", "rule": {}}, {"name": "ring-1", "rule": {}}]}, "rings must be distinct and in"),
     ({"rings": [{"name": "ring-1", "repos": ["a"], "rule": {}}]}, "give repos or a rule, not both"),
     ({"rings": [{"name": "ring-3", "rule": {}}]}, r"rings\.0\.name"),
     ({"limits": {"prs_per_hour": 0}}, r"limits\.prs_per_hour"),
