@@ -146,7 +146,7 @@ def health(store: Store, now: datetime, name: str, day: int, env: str, instance:
 
 def incident(ident: str, kind: str, status: str, detected: datetime, resolved: datetime | None,
              **fields: Any) -> dict[str, Any]:
-    body = {"id": ident, "dataset_urn": f"ds://orders/{ident}", "kind": kind, "status": status,
+    body: dict[str, Any] = {"id": ident, "dataset_urn": f"ds://orders/{ident}", "kind": kind, "status": status,
             "reason_code": {"contract": "REQUIRED_FIELD_MISSING", "freshness": "JOB_RUNNING_SLOW",
                             "drift": "UNMAPPED_SCHEMA"}[kind],
             "detected_at": detected.isoformat().replace("+00:00", "Z"), "updated_at": None,
