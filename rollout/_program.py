@@ -372,7 +372,7 @@ class Campaigns:
                                         tuple(m.repo for r in earlier for m in state.members(r.name)
                                               if m.status in ACTIVE)))
         members = [GateRepo(m.repo, m.producer_urn, m.merged_at, m.status)
-                   for m in state.members(ring) if m.status in ACTIVE]
+                   for m in sorted(state.members(ring), key=lambda m: m.repo) if m.status in ACTIVE]
         if not members:
             return [*order, GateResult("prs_merged", False, f"{ring} has no repository left to promote")]
         return order + evaluate(self.store, members, target, ring_state.since, campaign.spec.gates, now)
