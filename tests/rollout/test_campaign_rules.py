@@ -13,10 +13,24 @@ import pytest
 from evidence._ingest import ingest_events
 from evidence._schema import incidents as incidents_table
 from evidence._store import Store
-from rollout import CampaignSpec, GateSettings, Limits, RolloutError, codeowners_for_root, describe
+from rollout import (
+    Campaigns,
+    CampaignSpec,
+    FakeGitHub,
+    GateSettings,
+    GitHubForge,
+    Limits,
+    PullRequestLog,
+    Rollout,
+    RolloutError,
+    RolloutSettings,
+    codeowners_for_root,
+    describe,
+)
 from rollout._gates import GateRepo, error_rate, evaluate, instrumentation_incidents
 from rollout._limits import Candidate, Opened, backoff_until, decide
 from rollout._program import assign_rings
+from support import FixedClock
 
 from .conftest import FLEET
 
@@ -202,3 +216,33 @@ def test_an_incident_correlated_with_the_deploy_that_shipped_the_sdk_blocks_the_
     add("inc_sdk", "svc://a", merged + timedelta(days=1), MONDAY - timedelta(hours=1))
     found = instrumentation_incidents(store, repos, flag_on, MONDAY)
     assert (found.passed, found.repos) == (False, ("a",)) and "a: inc_sdk" in found.detail
+
+
+def test_on_github_owners_are_asked_to_review_and_the_campaign_has_one_tracking_issue(
+        store: Store, settings: RolloutSettings, tmp_path: Path) -> None:
+    clock = FixedClock(MONDAY)
+    with FakeGitHub(tmp_path / "gh", token="s3cret") as fake:
+        pricing = fake.add_repository("acme/pricing-service", FLEET / "pricing-service")
+        payments = fake.add_repository("acme/payments-service", FLEET / "payments-service")
+        fake.add_repository("acme/rollout-campaigns", FLEET / "pricing-service")
+        (pricing / "CODEOWNERS").write_text("* @acme/pricing @bob\n")
+        forge = GitHubForge("s3cret", fake.url)
+        log = PullRequestLog(store)
+        campaigns = Campaigns(store, forge, Rollout(forge, log, clock, settings), clock)
+        campaigns.plan(spec(repos=[str(pricing), str(payments)], tracking_repo="acme/rollout-campaigns",
+                            rings=[{"name": "ring-1", "rule": {}}]))
+        done = campaigns.advance("c")
+        assert done.opened == {"payments-service": 1, "pricing-service": 1}, (done.held, done.failed)
+        [pricing_pull] = fake.pulls["acme/pricing-service"]
+        assert (pricing_pull.reviewers, pricing_pull.assignees) == (["bob", "acme/pricing"], [])
+        [payments_pull] = fake.pulls["acme/payments-service"]
+        assert (payments_pull.reviewers, payments_pull.assignees) == (["acme/platform"], [])
+        [issue] = fake.issues["acme/rollout-campaigns"]
+        assert issue.title == "rca rollout: c" and issue.labels == ["rca-rollout"]
+        assert "| pricing-service | ring-1 | @acme/pricing | opened | #1 |" in issue.body
+        fake.merge("acme/pricing-service", 1)
+        clock.advance(hours=1)
+        assert campaigns.advance("c").merged == ("pricing-service",)
+        [issue] = fake.issues["acme/rollout-campaigns"]  # the same issue, rewritten
+        assert "| pricing-service | ring-1 | @acme/pricing | merged | #1 |" in issue.body
+        assert fake.refused == []
