@@ -269,7 +269,7 @@ class Campaigns:
                 tier=repo.tier, producer_urn=repo.producer_urn,
                 status="skipped" if repo.archetype is None else "pending",
                 reason=repo.reason if repo.archetype is None else "")
-            if kept is not None and kept.status != "pending":
+            if kept is not None and kept.status not in ("pending", "failed"):  # a failed one is tried again
                 ring = kept.ring if kept.status in ("opened", "merged") else fresh.ring
                 fresh = kept.model_copy(update={"owners": repo.owners, "zone": fresh.zone, "ring": ring})
             state.repos[repo.name] = fresh
