@@ -7,11 +7,15 @@
     print(result.accepted, result.duplicates, result.rejected)
 """
 
+from evidence._controls import Control, get_control, put_control
 from evidence._envelope import EVENT_TYPES, SDK_HEALTH, TRACEPARENT, envelope_json_schema, parse_event
 from evidence._errors import ConfigError, InvalidEvent, RcaError, UnknownEvidence
+from evidence._ingest import ingest_events
 from evidence._policy import Contract, FreshnessPolicy, LineageEdge, Mapping, Watermark
 from evidence._record import GATE_OBSERVATION, EvidenceRecord, GateCounter, evidence_id_for, iso, record_from_event, utc
+from evidence._schema import incidents, rollout_campaigns, rollout_issues, rollout_pull_requests
 from evidence._sdk_health import SdkHealthSummary, sdk_health, summarize_sdk_health
+from evidence._store import Store
 
 __all__ = [
     "EVENT_TYPES",
@@ -20,6 +24,7 @@ __all__ = [
     "TRACEPARENT",
     "ConfigError",
     "Contract",
+    "Control",
     "EvidenceRecord",
     "FreshnessPolicy",
     "GateCounter",
@@ -28,13 +33,21 @@ __all__ = [
     "Mapping",
     "RcaError",
     "SdkHealthSummary",
+    "Store",
     "UnknownEvidence",
     "Watermark",
     "envelope_json_schema",
     "evidence_id_for",
+    "get_control",
+    "incidents",
+    "ingest_events",
     "iso",
     "parse_event",
+    "put_control",
     "record_from_event",
+    "rollout_campaigns",
+    "rollout_issues",
+    "rollout_pull_requests",
     "sdk_health",
     "summarize_sdk_health",
     "utc",

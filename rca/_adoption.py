@@ -16,8 +16,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from copilot import TemplateComposer, build_rca
-from evidence import sdk_health
-from evidence._store import Store
+from evidence import Store, sdk_health
 from rca._auth import ReaderDep
 from rollout import AdoptionReport, adoption_report
 

@@ -13,9 +13,8 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from evidence import sdk_health, utc
-from evidence._schema import incidents as incidents_table
-from evidence._store import Store
+from evidence import Store, sdk_health, utc
+from evidence import incidents as incidents_table
 
 Flag = str  # off | staging | prod
 FLAGS = ("off", "staging", "prod")

@@ -27,8 +27,7 @@ from typing import Any
 import orjson
 from sqlalchemy import select
 
-from evidence import SdkHealthSummary, sdk_health, utc
-from evidence._store import Store
+from evidence import SdkHealthSummary, Store, sdk_health, utc
 from rollout._gates import all_incidents
 from rollout._model import PullRequestRecord
 from rollout._program import CampaignState, table

@@ -23,9 +23,8 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 from sqlalchemy import select
 
-from evidence._controls import Control, put_control
-from evidence._schema import rollout_campaigns as table
-from evidence._store import Store
+from evidence import Control, Store, put_control
+from evidence import rollout_campaigns as table
 from rollout._campaign import Rollout
 from rollout._fleet import FleetRepo, inventory
 from rollout._forge import Forge

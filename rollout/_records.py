@@ -10,9 +10,8 @@ from typing import Any
 import orjson
 from sqlalchemy import func, select
 
-from evidence._schema import rollout_issues
-from evidence._schema import rollout_pull_requests as table
-from evidence._store import Store
+from evidence import Store, rollout_issues
+from evidence import rollout_pull_requests as table
 from rollout._model import Archetype, PullRequest, PullRequestRecord, PullRequestState, RolloutError
 
 
