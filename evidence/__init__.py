@@ -47,7 +47,7 @@ from evidence._configs import (
     UnknownConfig,
 )
 from evidence._controls import Control, effective_control, get_control, put_control
-from evidence._envelope import TRACEPARENT, envelope_json_schema, parse_event
+from evidence._envelope import SDK_HEALTH, TRACEPARENT, envelope_json_schema, parse_event
 from evidence._errors import ConfigError, InvalidEvent, RcaError, UnknownEvidence
 from evidence._ingest import IngestReport, as_envelope, ingest_events
 from evidence._migrate import current_revision, head_revision
@@ -74,8 +74,11 @@ from evidence._schema import (
     held_records,
     incidents,
     policy_drafts,
+    rollout_campaigns,
+    rollout_issues,
     rollout_pull_requests,
 )
+from evidence._sdk_health import SdkHealthSummary, sdk_health, summarize_sdk_health
 from evidence._store import EvidenceQuery, Store
 from evidence._tokens import Token, TokenError, authenticate, create_token, list_tokens, revoke_token
 from evidence._vocab import (
@@ -113,6 +116,7 @@ __all__ = [
     "MIN_TIME",
     "POLICY",
     "PRODUCER_HEADER",
+    "SDK_HEALTH",
     "TRACEPARENT",
     "ConfigConflict",
     "ConfigError",
@@ -140,6 +144,7 @@ __all__ = [
     "RcaError",
     "ReasonCode",
     "Resolved",
+    "SdkHealthSummary",
     "Store",
     "Stored",
     "Token",
@@ -186,7 +191,11 @@ __all__ = [
     "resolve",
     "resolver",
     "revoke_token",
+    "rollout_campaigns",
+    "rollout_issues",
     "rollout_pull_requests",
+    "sdk_health",
+    "summarize_sdk_health",
     "time_error",
     "urn_error",
     "utc",

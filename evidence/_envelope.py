@@ -1,8 +1,8 @@
 """Envelope v1: the CloudEvents 1.0 structured-mode event every producer SDK speaks.
 
 Follows the CloudEvents 1.0 core spec (https://github.com/cloudevents/spec/blob/v1.0.2/cloudevents/spec.md)
-for the context attributes and DESIGN.md for the five `type`s and their `data`. Unknown `data` fields
-and extension attributes are kept, never rejected: producers move faster than this service.
+for the context attributes and DESIGN.md for the `type`s and their `data` (CONTRACT.md section 15: SdkHealth).
+Unknown `data` fields and extension attributes are kept, never rejected: producers move faster than this service.
 """
 
 from __future__ import annotations
@@ -32,7 +32,10 @@ from evidence._bounds import (
     json_problem,
 )
 from evidence._errors import InvalidEvent
-from evidence._vocab import EVENT_TYPES
+from evidence._vocab import EVENT_TYPES, EventType
+
+# The SDK's own periodic health (CONTRACT.md section 15): not evidence about a dataset, read by the fleet rollout.
+SDK_HEALTH = EventType.SDK_HEALTH
 
 # CloudEvents 1.0: extension attribute names are lower-case a-z and 0-9 only.
 _ATTRIBUTE_NAME = re.compile(r"^[a-z0-9]{1,20}$")
@@ -145,6 +148,23 @@ class ExternalEventData(_Data):
     kind: LongIdentifier  # the event's own type: OTHER, DatasetEvent, dev.cdevents.build.finished.0.3.0, ...
     run_id: LongIdentifier | None = None
     dataset_urn: Urn | None = None
+# Drop reasons an SDK counts (CONTRACT.md section 7); a newer SDK's other reasons are kept too.
+_DropCounts = Annotated[dict[Identifier, Count], Field(max_length=64)]
+
+
+class SdkHealthData(_Data):
+    """An SDK's periodic self-telemetry: cumulative counters of one process (`instance`) since it started."""
+
+    language: Identifier
+    sdk_version: Identifier
+    instance: LongIdentifier | None = None
+    env: Identifier | None = None
+    interval_s: Seconds | None = None
+    delivered: Count = 0
+    dropped: _DropCounts = Field(default_factory=dict)
+    queue_depth: Count = 0
+    queue_capacity: Count | None = None
+    circuit: Literal["closed", "open", "half_open"] = "closed"
 
 
 class _Envelope(BaseModel):
@@ -210,9 +230,14 @@ class ExternalEvent(_Envelope):
     data: ExternalEventData
 
 
+class SdkHealth(_Envelope):
+    type: Literal["SdkHealth"]
+    data: SdkHealthData
+
+
 Envelope = Annotated[
     DeploymentEvent | JobRunStarted | JobRunCompleted | JobRunFailed | DatasetWriteCommitted | JobRunHeartbeat
-    | DataQualityFailed | ExternalEvent,
+    | DataQualityFailed | ExternalEvent | SdkHealth,
     Field(discriminator="type"),
 ]
 ENVELOPE = TypeAdapter(Envelope)

@@ -267,5 +267,34 @@ rollout_pull_requests = Table(
     Column("updated_at", UTCDateTime(), nullable=False),
     Column("closed_at", UTCDateTime()),
     Column("merged_at", UTCDateTime()),
+    # Owner routing (issue 22): JSON lists of the handles asked to review and assigned, from CODEOWNERS / the catalog.
+    Column("reviewers", Text, nullable=False, server_default="[]"),
+    Column("assignees", Text, nullable=False, server_default="[]"),
     Index(None, "forge", "repo", "branch"),
+)
+
+# Fleet campaigns (rollout/_program.py): the campaign as written (definition) and what it has done (state), both JSON
+# documents the rollout package reads with its own typed models; one row per campaign.
+rollout_campaigns = Table(
+    "rollout_campaigns",
+    metadata,
+    Column("name", String(128), primary_key=True),
+    Column("definition", Text, nullable=False),
+    Column("state", Text, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+# Issues the local forge keeps (a campaign's tracking issue), like its pull requests.
+rollout_issues = Table(
+    "rollout_issues",
+    metadata,
+    Column("forge", String(16), primary_key=True),
+    Column("repo", String(255), primary_key=True),
+    Column("number", Integer, primary_key=True),
+    Column("title", String(255), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("state", String(16), nullable=False),  # open | closed
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
 )

@@ -21,12 +21,14 @@ class EventType(StrEnum):
     HEARTBEAT = "JobRunHeartbeat"  # a run saying it is still running (OpenLineage RUNNING)
     QUALITY_FAILED = "DataQualityFailed"  # failed data quality checks on a dataset
     EXTERNAL = "ExternalEvent"  # an OpenLineage or CDEvents event kept as sent, mapped to no other type
+    SDK_HEALTH = "SdkHealth"  # an SDK's own periodic health (CONTRACT.md section 15), read by the fleet rollout
     GATE_OBSERVATION = "GateObservation"
 
 
 # What a producer may send (envelope v1); gate observations are written by the service only.
 EVENT_TYPES = (EventType.DEPLOYMENT, EventType.RUN_STARTED, EventType.RUN_COMPLETED, EventType.RUN_FAILED,
-               EventType.COMMITTED, EventType.HEARTBEAT, EventType.QUALITY_FAILED, EventType.EXTERNAL)
+               EventType.COMMITTED, EventType.HEARTBEAT, EventType.QUALITY_FAILED, EventType.EXTERNAL,
+               EventType.SDK_HEALTH)
 
 
 class ReasonCode(StrEnum):

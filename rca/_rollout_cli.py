@@ -65,6 +65,14 @@ def rollout() -> None:
     rca rollout open --forge local examples/fleet/*     # detect, change, build the PR; rerun: same branch and PR
     rca rollout prs                                      # what it opened, and each pull request's state
     rca rollout remove --forge local examples/fleet/*   # the removal pull requests
+
+    \b
+    Fleet campaigns (rings, limits, gates):
+    rca rollout plan campaign.yaml                       # inventory, rings, owners; saved
+    rca rollout advance NAME                             # open what the limits allow (run it hourly)
+    rca rollout promote NAME ring-1 prod                 # refused with the failing gate and its repositories
+    rca rollout pause NAME --reason freeze | resume NAME
+    rca rollout status NAME                              # rings, repositories, adoption figures and KPIs
     """
 
 
@@ -182,3 +190,184 @@ def _report(results: list[Any], as_json: bool) -> None:
     if failed:
         raise CliError(f"{len(failed)} of {len(results)} repositories failed: "
                        + "; ".join(f"{r.repo}: {r.reason}" for r in failed))
+
+
+# -- fleet campaigns -------------------------------------------------------------------------------------------------
+def _campaigns(forge: str = "local") -> Any:
+    from rca._source import open_store
+    from rca.app import system_clock
+    from rollout import Campaigns, PullRequestLog, Rollout, RolloutSettings, open_forge
+
+    store = open_store(create=True)
+    click.get_current_context().call_on_close(store.close)
+    settings = RolloutSettings()
+    log = PullRequestLog(store)
+    chosen = open_forge(forge, settings, log, system_clock)
+    return Campaigns(store, chosen, Rollout(chosen, log, system_clock, settings), system_clock)
+
+
+_CAMPAIGN_FORGE = click.option("--forge", type=FORGES, default="local", show_default=True, envvar="RCA_ROLLOUT_FORGE",
+                               help="Where the campaign's pull requests and tracking issue go.")
+
+
+@rollout.command("plan")
+@click.argument("campaign_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@_CAMPAIGN_FORGE
+@click.option("--json", "as_json", is_flag=True, help="JSON instead of the table.")
+def plan(campaign_file: Path, forge: str, as_json: bool) -> None:
+    """Read a campaign (YAML), take the fleet's inventory and save the plan: each repository's ring, owners (from
+    catalog-info.yaml or CODEOWNERS, else the fallback owner), language, domain, tier and producer URN."""
+    from rollout import CampaignSpec
+
+    campaign = _campaigns(forge).plan(CampaignSpec.from_yaml(campaign_file))
+    repos = sorted(campaign.state.repos.values(), key=lambda r: (r.ring, r.repo))
+    if as_json:
+        for r in repos:
+            sys.stdout.write(r.model_dump_json() + "\n")
+        return
+    from rich.table import Table
+
+    table = Table(title=f"Campaign {campaign.spec.name}: {len(repos)} repositories")
+    for column in ("ring", "repo", "language", "owners", "from", "time zone", "domain", "tier", "producer", "state"):
+        table.add_column(column)
+    for r in repos:
+        table.add_row(*map(_cell, (r.ring, r.repo, r.language or "-", " ".join(r.owners), r.owner_source, r.zone,
+                                  r.domain or "-", "-" if r.tier is None else str(r.tier), r.producer_urn or "-",
+                                  r.status)))
+    console().print(table)
+
+
+@rollout.command("advance")
+@click.argument("campaign")
+@_CAMPAIGN_FORGE
+def advance(campaign: str, forge: str) -> None:
+    """Bring the campaign up to date with the forge and open the pull requests its limits allow now (run it on a
+    schedule, e.g. hourly)."""
+    done = _campaigns(forge).advance(campaign)
+    out = console()
+    for repo, number in done.opened.items():
+        out.print(inert(f"opened {repo}#{number}"), markup=False)
+    for repo in done.merged:
+        out.print(inert(f"merged {repo}"), markup=False)
+    for repo in done.declined:
+        out.print(inert(f"declined {repo} (closed without merging; never reopened)"), markup=False)
+    for repo, why in done.held.items():
+        out.print(inert(f"waiting {repo}: {why}"), markup=False)
+    if done.failed:
+        raise CliError("; ".join(f"{repo}: {why}" for repo, why in done.failed.items()))
+
+
+@rollout.command("promote")
+@click.argument("campaign")
+@click.argument("ring", type=click.Choice(["ring-0", "ring-1", "ring-2"]))
+@click.argument("target", type=click.Choice(["staging", "prod"]))
+@_CAMPAIGN_FORGE
+def promote(campaign: str, ring: str, target: str, forge: str) -> None:
+    """Move RING's flag to TARGET (off -> staging -> prod) when every gate passes; otherwise say which gate failed
+    and for which repositories (exit 1)."""
+    from rollout import CampaignRefused
+
+    try:
+        results = _campaigns(forge).promote(campaign, ring, target)
+    except CampaignRefused as refused:
+        out = console()
+        for gate in refused.failing:
+            out.print(inert(f"FAILED {gate.name}: {', '.join(gate.repos) or '-'}: {gate.detail}"), markup=False)
+        raise CliError(str(refused)) from None
+    out = console()
+    for gate in results:
+        out.print(inert(f"passed {gate.name}: {gate.detail}"), markup=False)
+    out.print(inert(f"{campaign}: {ring} is now at {target}"), markup=False)
+
+
+@rollout.command("pause")
+@click.argument("campaign")
+@click.option("--reason", default="", help="Said in the tracking issue and by every held pull request.")
+def pause(campaign: str, reason: str) -> None:
+    """Stop opening pull requests and promoting rings until `rca rollout resume`."""
+    _campaigns().pause(campaign, reason)
+    console().print(inert(f"{campaign} paused"), markup=False)
+
+
+@rollout.command("resume")
+@click.argument("campaign")
+def resume(campaign: str) -> None:
+    """Go on where a paused campaign stopped."""
+    _campaigns().resume(campaign)
+    console().print(inert(f"{campaign} resumed"), markup=False)
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{value * 100:.2f}%"
+
+
+def _hours(value: float | None) -> str:
+    return "-" if value is None else f"{value:g} h"
+
+
+@rollout.command("status")
+@click.argument("campaign")
+@click.option("--at", "at", type=click.DateTime(formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S.%f%z"]),
+              help="Compute the figures as of this time (RFC 3339 with an offset; default now).")
+@click.option("--json", "as_json", is_flag=True, help="JSON: the campaign's state and the figures of GET /v1/adoption.")
+def status(campaign: str, at: Any, as_json: bool) -> None:
+    """A campaign's rings and repositories, and the adoption figures and platform KPIs (the console's Adoption page
+    and /metrics show the same)."""
+    from rich.table import Table
+
+    from rca._adoption import report
+    from rca.app import system_clock
+
+    campaigns = _campaigns()
+    found = campaigns.get(campaign)
+    now = at if at is not None else system_clock()
+    figures = report(campaigns.store, now)
+    state = found.state
+    if as_json:
+        sys.stdout.write(orjson.dumps({
+            "campaign": found.spec.name, "paused": state.paused, "paused_reason": state.paused_reason,
+            "rings": [r.model_dump(mode="json") for r in state.rings],
+            "repos": [r.model_dump(mode="json") for r in sorted(state.repos.values(), key=lambda r: (r.ring, r.repo))],
+            "tracking_issue": state.tracking_issue, "figures": figures.as_json()}).decode() + "\n")
+        return
+    out = console()
+    if state.paused:
+        out.print(inert(f"{campaign} is paused: {state.paused_reason or 'no reason given'}"), markup=False)
+    rings = Table(title=f"Campaign {campaign}: rings")
+    for column in ("ring", "flag", "repos", "pending", "opened", "merged", "declined", "other"):
+        rings.add_column(column)
+    for r in figures.rings:
+        if r.campaign == campaign:
+            rings.add_row(*map(_cell, (r.ring, r.flag, *(str(getattr(r, k)) for k in (
+                "repos", "pending", "opened", "merged", "declined", "other")))))
+    out.print(rings)
+    repos = Table(title="Repositories")
+    for column in ("ring", "repo", "owner", "state", "pull request", "note"):
+        repos.add_column(column)
+    for r in sorted(state.repos.values(), key=lambda r: (r.ring, r.repo)):
+        repos.add_row(*map(_cell, (r.ring, r.repo, r.owner, r.status, f"#{r.pr_number}" if r.pr_number else "",
+                                  r.reason)))
+    out.print(repos)
+    kpis = Table(title=f"Adoption and platform KPIs at {figures.as_json()['at']}")
+    kpis.add_column("figure")
+    kpis.add_column("value")
+    onboarded: dict[str, int] = {}
+    for week in figures.onboarding:
+        onboarded[week.language] = week.total
+    platform = figures.platform
+    rows = [("onboarded services", ", ".join(f"{lang} {n}" for lang, n in sorted(onboarded.items())) or "-"),
+            *((f"onboarded in week of {w.week} ({w.language})", str(w.onboarded)) for w in figures.onboarding),
+            ("median PR time to merge", _hours(figures.median_time_to_merge_hours)),
+            ("revert rate", f"{_percent(figures.reverts.rate)} ({figures.reverts.reverted_prs} removal PRs, "
+                            f"{figures.reverts.rolled_back} rolled back, of {figures.reverts.onboarded})"),
+            *((f"SDK {s.producer_urn}", f"drop {_percent(s.drop_rate)}, error {_percent(s.error_rate)}, "
+               f"circuit {s.circuit}") for s in figures.sdk),
+            ("incidents", str(platform.incidents)),
+            ("with evidence-backed boundaries", _percent(platform.evidence_backed_boundaries)),
+            ("with a correlated deploy", _percent(platform.correlated_deploy)),
+            ("drift remediation time (median)", _hours(platform.drift_remediation_hours)),
+            ("false-positive rate", _percent(platform.false_positive_rate)),
+            ("inconclusive rate", _percent(platform.inconclusive_rate))]
+    for name, value in rows:
+        kpis.add_row(_cell(name), _cell(value))
+    out.print(kpis)

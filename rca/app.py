@@ -19,6 +19,7 @@ from copilot import Composer, SemanticSearch, default_composer
 from detectors import DetectionResult, DetectSettings
 from evidence import ConfigError, DatasetNaming, EvidenceRecord, JobNaming, Store
 from rca import (
+    _adoption,
     _config_routes,
     _control_routes,
     _copilot_routes,
@@ -66,6 +67,7 @@ def create_app(
     detect_worker = DetectWorker(settings.database_url) if own_store and separable(settings.database_url) \
         and settings.detect_in_worker else None
     metrics = _metrics.BackboneMetrics(store, clock, detect_settings, detect_worker)
+    metrics.registry.register(_adoption.AdoptionCollector(store, clock))
     gate_member = gate_consumer(settings, store, clock, metrics) if settings.kafka_bootstrap else None
 
     @asynccontextmanager
@@ -135,6 +137,7 @@ def create_app(
     app.include_router(_control_routes.router)
     app.include_router(_metrics.router)
     app.include_router(_reader_routes.router)
+    app.include_router(_adoption.router)
     app.include_router(console.router)
     if os.environ.get("RCA_SLACK_SIGNING_SECRET"):
         from rca import _slack  # slack_bolt only when the bot is configured

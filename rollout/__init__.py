@@ -13,10 +13,14 @@ local servers that stand in for them in tests and demos.
 from rollout._campaign import DryRunTarget, Rollout, open_forge
 from rollout._detect import detect
 from rollout._fakeforge import FakeGitHub, FakeGitLab
+from rollout._fleet import FleetRepo, codeowners_for_root, describe, inventory
 from rollout._forge import Checkout, Forge
+from rollout._gates import GATE_NAMES, GateResult, GateSettings
 from rollout._git import BranchHead
 from rollout._github import GitHubForge
 from rollout._gitlab import GitLabForge
+from rollout._kpis import AdoptionReport, PlatformKpis, adoption_report, platform_kpis
+from rollout._limits import Limits, Schedule
 from rollout._local import LocalForge
 from rollout._model import (
     ONBOARD_BRANCH,
@@ -34,14 +38,36 @@ from rollout._model import (
     RingPlan,
     RolloutError,
 )
-from rollout._records import PullRequestLog
+from rollout._program import (
+    RING_NAMES,
+    Advance,
+    Campaign,
+    CampaignRefused,
+    Campaigns,
+    CampaignSpec,
+    CampaignState,
+    RepoState,
+    RingRule,
+    RingSpec,
+    tracking_body,
+)
+from rollout._records import IssueLog, PullRequestLog
 from rollout._settings import RolloutSettings
 
 __all__ = [
+    "GATE_NAMES",
     "ONBOARD_BRANCH",
     "REMOVE_BRANCH",
+    "RING_NAMES",
+    "AdoptionReport",
+    "Advance",
     "Archetype",
     "BranchHead",
+    "Campaign",
+    "CampaignRefused",
+    "CampaignSpec",
+    "CampaignState",
+    "Campaigns",
     "Change",
     "ChangeItem",
     "Checkout",
@@ -50,20 +76,36 @@ __all__ = [
     "DryRunTarget",
     "FakeGitHub",
     "FakeGitLab",
+    "FleetRepo",
     "Forge",
+    "GateResult",
+    "GateSettings",
     "GitHubForge",
     "GitLabForge",
+    "IssueLog",
+    "Limits",
     "LocalForge",
+    "PlatformKpis",
     "PullRequest",
     "PullRequestDraft",
     "PullRequestLog",
     "PullRequestRecord",
     "RepoResult",
+    "RepoState",
     "Ring",
     "RingPlan",
+    "RingRule",
+    "RingSpec",
     "Rollout",
     "RolloutError",
     "RolloutSettings",
+    "Schedule",
+    "adoption_report",
+    "codeowners_for_root",
+    "describe",
     "detect",
+    "inventory",
     "open_forge",
+    "platform_kpis",
+    "tracking_body",
 ]

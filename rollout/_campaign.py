@@ -71,16 +71,23 @@ class Rollout:
     def onboard(self, sources: Iterable[Path]) -> list[RepoResult]:
         return [self._each(source, "onboard") for source in sources]
 
+    def onboard_routed(self, source: Path, reviewers: tuple[str, ...], assignees: tuple[str, ...]) -> RepoResult:
+        """One repository's onboarding pull request, asking `reviewers` and assigning `assignees` (a campaign's
+        owner routing)."""
+        return self._each(source, "onboard", reviewers, assignees)
+
     def remove(self, sources: Iterable[Path]) -> list[RepoResult]:
         return [self._each(source, "remove") for source in sources]
 
-    def _each(self, source: Path, kind: ChangeKind) -> RepoResult:
+    def _each(self, source: Path, kind: ChangeKind, reviewers: tuple[str, ...] = (),
+              assignees: tuple[str, ...] = ()) -> RepoResult:
         try:
-            return self._one(source, kind)
+            return self._one(source, kind, reviewers, assignees)
         except RolloutError as exc:
             return RepoResult(str(source), source.name, None, "failed", str(exc))
 
-    def _one(self, source: Path, kind: ChangeKind) -> RepoResult:
+    def _one(self, source: Path, kind: ChangeKind, reviewers: tuple[str, ...] = (),
+             assignees: tuple[str, ...] = ()) -> RepoResult:
         checkout = self.forge.checkout(source, self.settings.workdir)
         detection = detect(checkout.path, self.settings)
 
@@ -116,7 +123,8 @@ class Rollout:
         dry_run = self._dry_run(checkout) if kind == "onboard" else DryRun("not_run", "")
         draft = PullRequestDraft(branch, checkout.base, _body.title(change),
                                  _body.body(change, self.plan, dry_run, self.forge.kind), kind, detection.archetype,
-                                 change.sdk_version, self.plan.ring, dry_run.status)
+                                 change.sdk_version, self.plan.ring, dry_run.status, reviewers=reviewers,
+                                 assignees=assignees)
         if existing is not None and head is not None and head.tree == tree:
             pr = existing
             outcome: Outcome = "unchanged"
@@ -139,7 +147,11 @@ class Rollout:
     def _record(self, pr: PullRequest, draft: PullRequestDraft, now: datetime) -> None:
         previous = self.log.get(pr.forge, pr.repo, pr.number)
         self.log.save(PullRequestRecord(pr, draft.kind, draft.archetype, draft.body, draft.sdk_version, draft.ring,
-                                        draft.dry_run, previous.created_at if previous else now, now))
+                                        draft.dry_run, previous.created_at if previous else now, now,
+                                        previous.closed_at if previous else None,
+                                        previous.merged_at if previous else None,
+                                        draft.reviewers or (previous.reviewers if previous else ()),
+                                        draft.assignees or (previous.assignees if previous else ())))
 
     def _dry_run(self, checkout: Checkout) -> DryRun:
         target = self.dry_run

@@ -63,6 +63,17 @@ class _Pull:
     body: str
     state: str = "open"  # open | closed | merged
     labels: list[str] = field(default_factory=list)
+    reviewers: list[str] = field(default_factory=list)  # users, and teams as org/slug
+    assignees: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Issue:
+    number: int
+    title: str
+    body: str
+    state: str = "open"
+    labels: list[str] = field(default_factory=list)
 
 
 class _Server:
@@ -76,6 +87,7 @@ class _Server:
         self.root, self.token = root.resolve(), token
         self.root.mkdir(parents=True, exist_ok=True)
         self.pulls: dict[str, list[_Pull]] = {}
+        self.issues: dict[str, list[_Issue]] = {}
         self.requests: list[tuple[str, str]] = []
         self.refused: list[tuple[str, str, int, str]] = []
         self._lock = threading.Lock()
@@ -214,6 +226,10 @@ class FakeGitHub(_Server):
         ("POST", re.compile(_R + r"/pulls"), "create_pull"),
         ("PATCH", re.compile(_R + r"/pulls/(?P<number>\d+)"), "update_pull"),
         ("POST", re.compile(_R + r"/issues/(?P<number>\d+)/labels"), "add_labels"),
+        ("POST", re.compile(_R + r"/pulls/(?P<number>\d+)/requested_reviewers"), "request_reviewers"),
+        ("POST", re.compile(_R + r"/issues/(?P<number>\d+)/assignees"), "add_assignees"),
+        ("POST", re.compile(_R + r"/issues"), "create_issue"),
+        ("PATCH", re.compile(_R + r"/issues/(?P<number>\d+)"), "update_issue"),
     ]
 
     def __init__(self, root: Path, token: str) -> None:
@@ -376,7 +392,7 @@ class FakeGitHub(_Server):
             raise Refused(422, "Validation Failed: head or base does not exist")
         if any(p.branch == body["head"] and p.state == "open" for p in self.pulls[repo]):
             raise Refused(422, f"A pull request already exists for {owner}:{body['head']}.")
-        pull = _Pull(len(self.pulls[repo]) + 1, body["head"], body["base"], body.get("title", ""),
+        pull = _Pull(self._next_number(repo), body["head"], body["base"], body.get("title", ""),
                      body.get("body", ""))
         self.pulls[repo].append(pull)
         return 201, self._pull_json(repo, pull)
@@ -395,6 +411,48 @@ class FakeGitHub(_Server):
         pull.labels += [str(label) for label in body["labels"] if label not in pull.labels]
         return [{"id": i, "name": n, "color": "ededed", "default": False, "node_id": "L", "url": "",
                  "description": None} for i, n in enumerate(pull.labels)]
+
+
+    def request_reviewers(self, request: Request, data: Any, owner: str, name: str, number: str) -> Any:
+        body = self._body("ReposOwnerRepoPullsPullNumberRequestedReviewersPostBodyAnyof0", data)
+        repo = f"{owner}/{name}"
+        pull = self._pull(repo, int(number))
+        pull.reviewers += [str(r) for r in body.get("reviewers") or []]
+        pull.reviewers += [f"{owner}/{t}" for t in body.get("team_reviewers") or []]
+        return self._pull_json(repo, pull)
+
+    def add_assignees(self, request: Request, data: Any, owner: str, name: str, number: str) -> Any:
+        body = self._body("ReposOwnerRepoIssuesIssueNumberAssigneesPostBody", data)
+        repo = f"{owner}/{name}"
+        pull = self._pull(repo, int(number))
+        pull.assignees += [str(a) for a in body.get("assignees") or []]
+        return {"number": pull.number, "assignees": [{"login": a} for a in pull.assignees]}
+
+    def _next_number(self, repo: str) -> int:
+        """Issues and pull requests share one sequence of numbers per repository, as on GitHub."""
+        return 1 + max([p.number for p in self.pulls.get(repo, [])] + [i.number for i in self.issues.get(repo, [])]
+                       + [0])
+
+    def _issue_json(self, repo: str, issue: _Issue) -> dict[str, Any]:
+        return {"number": issue.number, "title": issue.title, "body": issue.body, "state": issue.state,
+                "html_url": f"https://github.example/{repo}/issues/{issue.number}",
+                "labels": [{"name": n} for n in issue.labels]}
+
+    def create_issue(self, request: Request, data: Any, owner: str, name: str) -> Any:
+        repo, body = f"{owner}/{name}", self._body("ReposOwnerRepoIssuesPostBody", data)
+        self.bare(repo)
+        issue = _Issue(self._next_number(repo), str(body["title"]), str(body.get("body") or ""),
+                       labels=[str(label) for label in body.get("labels") or []])
+        self.issues.setdefault(repo, []).append(issue)
+        return 201, self._issue_json(repo, issue)
+
+    def update_issue(self, request: Request, data: Any, owner: str, name: str, number: str) -> Any:
+        repo, body = f"{owner}/{name}", self._body("ReposOwnerRepoIssuesIssueNumberPatchBody", data)
+        for issue in self.issues.get(repo, []):
+            if issue.number == int(number):
+                issue.title, issue.body = body.get("title", issue.title), body.get("body", issue.body)
+                return self._issue_json(repo, issue)
+        raise Refused(404, f"{repo}#{number}: Not Found")
 
 
 # GitLab's REST API (docs.gitlab.com/api): per route, the parameters it requires and those it allows.

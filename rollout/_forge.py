@@ -48,6 +48,13 @@ class Forge(Protocol):
     def update_pull_request(self, repo: str, number: int, draft: PullRequestDraft) -> PullRequest:
         ...
 
+    def open_issue(self, repo: str, title: str, body: str) -> int:
+        """Open an issue (a campaign's tracking issue); returns its number."""
+        ...
+
+    def update_issue(self, repo: str, number: int, title: str, body: str) -> None:
+        ...
+
 
 def local_clone(source: Path, destination: Path) -> None:
     """A clone of a local checkout into an empty `destination`, at the checkout's HEAD."""

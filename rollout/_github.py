@@ -102,7 +102,33 @@ class GitHubForge:
                           maintainer_can_modify=True)
         self._call(f"labelling #{made['number']}", self.client.rest.issues.add_labels, owner, name, made["number"],
                    labels=list(draft.labels))
+        self._route(repo, int(made["number"]), draft)
         return self._pull_request(repo, made)
+
+    def _route(self, repo: str, number: int, draft: PullRequestDraft) -> None:
+        """Owner routing: `@org/team` handles are team reviewers (by slug), `@user` handles user reviewers and
+        assignees (a team cannot be assigned)."""
+        owner, name = self._split(repo)
+        users = [h.lstrip("@") for h in draft.reviewers if "/" not in h]
+        teams = [h.rsplit("/", 1)[-1] for h in draft.reviewers if "/" in h]
+        if users or teams:
+            self._call(f"asking reviewers on #{number}", self.client.rest.pulls.request_reviewers, owner, name, number,
+                       reviewers=users, team_reviewers=teams)
+        assignees = [h.lstrip("@") for h in draft.assignees if "/" not in h]
+        if assignees:
+            self._call(f"assigning #{number}", self.client.rest.issues.add_assignees, owner, name, number,
+                       assignees=assignees)
+
+    def open_issue(self, repo: str, title: str, body: str) -> int:
+        owner, name = self._split(repo)
+        made = self._call(f"opening an issue on {repo}", self.client.rest.issues.create, owner, name, title=title,
+                          body=body, labels=["rca-rollout"])
+        return int(made["number"])
+
+    def update_issue(self, repo: str, number: int, title: str, body: str) -> None:
+        owner, name = self._split(repo)
+        self._call(f"updating {repo}#{number}", self.client.rest.issues.update, owner, name, number, title=title,
+                   body=body)
 
     def update_pull_request(self, repo: str, number: int, draft: PullRequestDraft) -> PullRequest:
         owner, name = self._split(repo)

@@ -97,6 +97,17 @@ class GitLabForge:
             number, {"title": draft.title, "description": draft.body}))
         return self._pull_request(repo, done)
 
+    def open_issue(self, repo: str, title: str, body: str) -> int:
+        project = self._project(repo)
+        made = self._call(f"opening an issue on {repo}", lambda: project.issues.create(
+            {"title": title, "description": body, "labels": "rca-rollout"}))
+        return int(made.attributes["iid"])
+
+    def update_issue(self, repo: str, number: int, title: str, body: str) -> None:
+        project = self._project(repo)
+        self._call(f"updating {repo}#{number}", lambda: project.issues.update(number, {"title": title,
+                                                                                      "description": body}))
+
     def _pull_request(self, repo: str, data: dict[str, Any]) -> PullRequest:
         return PullRequest(self.kind, repo, int(data["iid"]), str(data["web_url"]), str(data["source_branch"]),
                            str(data["target_branch"]), str(data["title"]), _STATES.get(str(data["state"]), "closed"),

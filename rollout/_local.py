@@ -14,7 +14,7 @@ from pathlib import Path
 from rollout._forge import Checkout
 from rollout._git import BranchHead, git, identity, recorded_tree
 from rollout._model import PullRequest, PullRequestDraft, PullRequestRecord, RolloutError
-from rollout._records import PullRequestLog, updated
+from rollout._records import IssueLog, PullRequestLog, updated
 
 Clock = Callable[[], datetime]
 DEFAULT_BRANCH = "main"
@@ -86,15 +86,24 @@ class LocalForge:
                          draft.base, draft.title, "open", self._head(repo, draft.branch))
         now = self.clock()
         self.log.save(PullRequestRecord(pr, draft.kind, draft.archetype, draft.body, draft.sdk_version, draft.ring,
-                                        draft.dry_run, now, now))
+                                        draft.dry_run, now, now, reviewers=draft.reviewers,
+                                        assignees=draft.assignees))
         return pr
 
     def update_pull_request(self, repo: str, number: int, draft: PullRequestDraft) -> PullRequest:
         record = self._record(repo, number)
         fresh = updated(record, self.clock(), title=draft.title, body=draft.body, dry_run=draft.dry_run,
-                        head_sha=self._head(repo, draft.branch), ring=draft.ring, sdk_version=draft.sdk_version)
+                        head_sha=self._head(repo, draft.branch), ring=draft.ring, sdk_version=draft.sdk_version,
+                        reviewers=draft.reviewers or record.reviewers, assignees=draft.assignees or record.assignees)
         self.log.save(fresh)
         return fresh.pull_request
+
+    def open_issue(self, repo: str, title: str, body: str) -> int:
+        """An issue (a campaign's tracking issue) on `repo`, which need not be a hosted repository."""
+        return IssueLog(self.log.store).open(self.kind, repo, title, body, self.clock())
+
+    def update_issue(self, repo: str, number: int, title: str, body: str) -> None:
+        IssueLog(self.log.store).update(self.kind, repo, number, title, body, self.clock())
 
     # -- what a person does on the forge ------------------------------------------------------------------------
     def merge(self, repo: str, number: int) -> PullRequest:

@@ -131,6 +131,8 @@ class PullRequestDraft:
     ring: int
     dry_run: DryRunStatus
     labels: tuple[str, ...] = ("autopilot", "rca-rollout")
+    reviewers: tuple[str, ...] = ()  # owner routing: handles from CODEOWNERS / the catalog (or the fallback owner)
+    assignees: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -163,6 +165,8 @@ class PullRequestRecord:
     updated_at: datetime
     closed_at: datetime | None = None
     merged_at: datetime | None = None
+    reviewers: tuple[str, ...] = ()
+    assignees: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -7,11 +7,12 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import func, select
 
-from evidence import Store
+from evidence import Store, rollout_issues
 from evidence import rollout_pull_requests as table
-from rollout._model import Archetype, PullRequest, PullRequestRecord, PullRequestState
+from rollout._model import Archetype, PullRequest, PullRequestRecord, PullRequestState, RolloutError
 
 
 class PullRequestLog:
@@ -65,7 +66,9 @@ def _row(record: PullRequestRecord) -> dict[str, Any]:
             "base": pr.base, "archetype": record.archetype.value, "title": pr.title[:255], "body": record.body,
             "state": pr.state, "url": pr.url, "head_sha": pr.head_sha, "sdk_version": record.sdk_version,
             "ring": record.ring, "dry_run": record.dry_run, "created_at": record.created_at,
-            "updated_at": record.updated_at, "closed_at": record.closed_at, "merged_at": record.merged_at}
+            "updated_at": record.updated_at, "closed_at": record.closed_at, "merged_at": record.merged_at,
+            "reviewers": orjson.dumps(list(record.reviewers)).decode(),
+            "assignees": orjson.dumps(list(record.assignees)).decode()}
 
 
 def _record(row: Any) -> PullRequestRecord:
@@ -73,7 +76,8 @@ def _record(row: Any) -> PullRequestRecord:
     pr = PullRequest(v["forge"], v["repo"], v["number"], v["url"], v["branch"], v["base"], v["title"], v["state"],
                      v["head_sha"])
     return PullRequestRecord(pr, v["kind"], Archetype(v["archetype"]), v["body"], v["sdk_version"], v["ring"],
-                             v["dry_run"], v["created_at"], v["updated_at"], v["closed_at"], v["merged_at"])
+                             v["dry_run"], v["created_at"], v["updated_at"], v["closed_at"], v["merged_at"],
+                             tuple(orjson.loads(v["reviewers"] or "[]")), tuple(orjson.loads(v["assignees"] or "[]")))
 
 
 def updated(record: PullRequestRecord, now: datetime, **changes: Any) -> PullRequestRecord:
@@ -83,3 +87,34 @@ def updated(record: PullRequestRecord, now: datetime, **changes: Any) -> PullReq
     pr_changes = {k: v for k, v in changes.items() if k in pr_fields}
     own = {k: v for k, v in changes.items() if k not in pr_fields}
     return replace(record, pull_request=replace(pr, **pr_changes), updated_at=now, **own)
+
+
+class IssueLog:
+    """The local forge's issues (a campaign's tracking issue), in table rollout_issues."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def open(self, forge: str, repo: str, title: str, body: str, now: datetime) -> int:
+        t = rollout_issues
+        with self.store.writing() as conn:
+            number = int(conn.execute(select(func.max(t.c.number)).where(t.c.forge == forge, t.c.repo == repo))
+                         .scalar() or 0) + 1
+            conn.execute(t.insert().values(forge=forge, repo=repo, number=number, title=title[:255], body=body,
+                                           state="open", created_at=now, updated_at=now))
+        return number
+
+    def update(self, forge: str, repo: str, number: int, title: str, body: str, now: datetime) -> None:
+        t = rollout_issues
+        with self.store.writing() as conn:
+            done = conn.execute(t.update().where(t.c.forge == forge, t.c.repo == repo, t.c.number == number)
+                                .values(title=title[:255], body=body, updated_at=now))
+        if done.rowcount == 0:
+            raise RolloutError(f"no issue {repo}#{number} on the {forge} forge")
+
+    def issues(self, forge: str, repo: str | None = None) -> list[dict[str, Any]]:
+        t = rollout_issues
+        stmt = select(t).where(t.c.forge == forge, *([t.c.repo == repo] if repo else [])).order_by(t.c.repo,
+                                                                                                    t.c.number)
+        with self.store.engine.connect() as conn:
+            return [dict(row._mapping) for row in conn.execute(stmt)]

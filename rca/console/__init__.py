@@ -7,6 +7,7 @@
     # GET /change-requests       drift change requests (approve / reject need an admin token)
     # GET /readiness             readiness per dataset and producer, criteria and backlog
     # GET /ask                   chat with the copilot about any incident
+    # GET /adoption              fleet rollout and platform KPIs, with charts
 """
 
 from __future__ import annotations
@@ -54,6 +55,11 @@ def change_requests_page() -> HTMLResponse:
 
 @router.get("/readiness")
 def readiness_page() -> HTMLResponse:
+    return _page()
+
+
+@router.get("/adoption")
+def adoption_page() -> HTMLResponse:
     return _page()
 
 

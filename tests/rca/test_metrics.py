@@ -32,7 +32,8 @@ def test_the_grafana_dashboard_charts_every_metric_and_the_lag_threshold(make_cl
     dashboard = json.loads((ROOT / "deploy" / "grafana" / "rca-backbone.json").read_text())
     exprs = " ".join(t["expr"] for p in dashboard["panels"] for t in p["targets"])
     families = text_string_to_metric_families(make_client().get("/metrics").text)
-    exposed = {f.name for f in families if not f.name.endswith("_created")}
+    exposed = {f.name for f in families if not f.name.endswith("_created")
+               and not f.name.startswith(("rca_adoption_", "rca_platform_"))}  # the adoption dashboard's (below)
     assert exposed == {"rca_ingest_events", "rca_resolution_latency_seconds", "rca_drift_detection_seconds",
                        "rca_incident_creation_latency_seconds", "rca_detector_pass_duration_seconds",
                        "rca_verifier_rejections", "rca_ingestion_lag_seconds", "rca_ingestion_lag_alert",
@@ -126,3 +127,22 @@ def test_refused_requests_are_counted_by_route_and_reason(make_client, tokens) -
     assert [refused("/v1/events", r) for r in ("unauthorized", "forbidden", "unsupported_media_type")] == [1, 1, 1]
     assert (refused("/v1/policies", "invalid"), refused("/v1/policies", "payload_too_large")) == (1, 1)
     assert refused("unmatched", "not_found") == 1
+
+
+def test_the_adoption_dashboard_charts_every_adoption_and_platform_metric(make_client) -> None:
+    import json
+
+    from support import ROOT
+
+    dashboard = json.loads((ROOT / "deploy" / "grafana" / "rca-adoption.json").read_text())
+    exprs = " ".join(t["expr"] for p in dashboard["panels"] for t in p["targets"])
+    families = text_string_to_metric_families(make_client().get("/metrics").text)
+    exposed = {f.name for f in families if f.name.startswith(("rca_adoption_", "rca_platform_"))}
+    assert exposed == {"rca_adoption_onboarded_services", "rca_adoption_pr_time_to_merge_hours",
+                       "rca_adoption_revert_rate", "rca_adoption_sdk_drop_rate", "rca_adoption_sdk_error_rate",
+                       "rca_adoption_ring_repositories", "rca_adoption_ring_flag", "rca_platform_incidents",
+                       "rca_platform_evidence_backed_boundaries_ratio", "rca_platform_correlated_deploy_ratio",
+                       "rca_platform_drift_remediation_hours", "rca_platform_false_positive_ratio",
+                       "rca_platform_inconclusive_ratio"}
+    assert all(name in exprs for name in exposed)
+    assert len({p["id"] for p in dashboard["panels"]}) == len(dashboard["panels"])

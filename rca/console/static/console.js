@@ -623,6 +623,124 @@ async function renderReadiness(main) {
   });
 }
 
+// ---- adoption: the fleet rollout and the platform's KPIs (GET /v1/adoption; /metrics and Grafana show the same) ----
+
+const LINE_COLOURS = ["#2b6cb0", "#c05621", "#2f855a", "#6b46c1", "#b83280", "#2c7a7b"];
+const pct = (v) => (v === null || v === undefined ? "n/a" : `${(v * 100).toFixed(2)}%`);
+const hrs = (v) => (v === null || v === undefined ? "n/a" : `${Number(v.toFixed(2))} h`);
+
+function onboardingChart(weeks) {
+  const w = 640, h = 220, left = 40, right = 90, top = 12, bottom = 28;
+  const chart = svg("svg", { viewBox: `0 0 ${w} ${h}`, role: "img", "aria-label": "services onboarded by language" });
+  const dates = [...new Set(weeks.map((x) => x.week))].sort();
+  const langs = [...new Set(weeks.map((x) => x.language))].sort();
+  const peak = Math.max(1, ...weeks.map((x) => x.total));
+  const x = (i) => left + (dates.length < 2 ? (w - left - right) / 2 : i * (w - left - right) / (dates.length - 1));
+  const y = (v) => h - bottom - v * (h - top - bottom) / peak;
+  chart.append(svg("line", { class: "axis", x1: left, x2: w - right, y1: h - bottom, y2: h - bottom }));
+  chart.append(svg("text", { x: left - 4, y: top + 4, "text-anchor": "end" }, String(peak)));
+  chart.append(svg("text", { x: left - 4, y: h - bottom, "text-anchor": "end" }, "0"));
+  dates.forEach((d, i) => chart.append(svg("text", { x: x(i), y: h - 8, "text-anchor": "middle" }, d.slice(5))));
+  const labelled = [];  // label heights used, so two languages with the same total do not overwrite each other
+  langs.forEach((lang, n) => {
+    const points = dates.map((d, i) => [x(i), y((weeks.find((p) => p.week === d && p.language === lang) || {}).total || 0)]);
+    const colour = LINE_COLOURS[n % LINE_COLOURS.length];
+    chart.append(svg("path", { class: "series", stroke: colour, d: points.map((p, i) => `${i ? "L" : "M"}${p[0]},${p[1]}`).join(" ") }));
+    points.forEach((p) => chart.append(svg("circle", { cx: p[0], cy: p[1], r: 3, fill: colour })));
+    const last = points[points.length - 1];
+    let ly = last[1] + 4;
+    while (labelled.some((used) => Math.abs(used - ly) < 12)) ly += 12;
+    labelled.push(ly);
+    chart.append(svg("text", { class: "series-label", x: last[0] + 6, y: ly, fill: colour },
+      `${lang} ${(weeks.filter((p) => p.language === lang).pop() || {}).total || 0}`));
+  });
+  return chart;
+}
+
+function barsChart(rows, label, max) { // rows: [{name, value, cls}] as horizontal bars, value in 0..max
+  const w = 1280, row = 22, left = 260, right = 110;
+  const h = Math.max(1, rows.length) * row + 10;
+  const chart = svg("svg", { viewBox: `0 0 ${w} ${h}`, role: "img", "aria-label": label });
+  rows.forEach((r, i) => {
+    const y = 5 + i * row;
+    chart.append(svg("text", { x: left - 6, y: y + 14, "text-anchor": "end" }, r.name));
+    const width = max > 0 ? (w - left - right) * Math.min(1, (r.value || 0) / max) : 0;
+    chart.append(svg("rect", { class: r.cls || "bar", x: left, y: y + 3, width: Math.max(width, 1), height: row - 8 }));
+    chart.append(svg("text", { x: left + Math.max(width, 1) + 4, y: y + 14 }, r.text));
+  });
+  return chart;
+}
+
+function ringsChart(rings) { // one stacked bar per campaign ring: merged, opened, pending, declined, other
+  const w = 640, row = 26, left = 190, right = 80, states = ["merged", "opened", "pending", "declined", "other"];
+  const h = Math.max(1, rings.length) * row + 26;
+  const chart = svg("svg", { viewBox: `0 0 ${w} ${h}`, role: "img", "aria-label": "ring progress" });
+  const most = Math.max(1, ...rings.map((r) => r.repos));
+  rings.forEach((r, i) => {
+    const y = 5 + i * row;
+    chart.append(svg("text", { x: left - 6, y: y + 15, "text-anchor": "end" }, `${r.campaign} ${r.ring} (${r.flag})`));
+    let at = left;
+    for (const state of states) {
+      const width = (w - left - right) * r[state] / most;
+      if (width > 0) {
+        const part = svg("rect", { class: `ring-${state}`, x: at, y: y + 3, width, height: row - 8 });
+        part.append(svg("title", {}, `${r[state]} ${state}`));
+        chart.append(part);
+        at += width;
+      }
+    }
+    chart.append(svg("text", { x: at + 4, y: y + 15 }, `${r.merged}/${r.repos} merged`));
+  });
+  states.forEach((state, n) => {
+    chart.append(svg("rect", { class: `ring-${state}`, x: left + n * 90, y: h - 16, width: 10, height: 10 }));
+    chart.append(svg("text", { x: left + n * 90 + 14, y: h - 7 }, state));
+  });
+  return chart;
+}
+
+function tile(id, name, value, note) {
+  return el("div", { class: "card tile", id }, el("div", { class: "muted" }, name), el("div", { class: "value" }, value),
+    note ? el("div", { class: "muted small" }, note) : null);
+}
+
+async function renderAdoption(main) {
+  const r = await api("/v1/adoption");
+  const p = r.platform;
+  const sdk = r.sdk.slice().sort((a, b) => (b.drop_rate || 0) - (a.drop_rate || 0) || a.producer_urn.localeCompare(b.producer_urn));
+  const worst = Math.max(0.01, ...sdk.map((s) => s.drop_rate || 0));
+  main.replaceChildren(el("h1", {}, "Adoption"),
+    el("p", { class: "muted" }, "The fleet rollout and the platform's own KPIs at ", when(r.at),
+      ". The same figures are on /metrics (rca_adoption_*, rca_platform_*) and `rca rollout status`."),
+    el("section", { id: "kpis", class: "tiles" },
+      tile("kpi-boundaries", "Incidents with evidence-backed boundaries", pct(p.evidence_backed_boundaries), `of ${p.incidents}`),
+      tile("kpi-deploy", "Incidents with a correlated deploy", pct(p.correlated_deploy)),
+      tile("kpi-drift", "Drift remediation time (median)", hrs(p.drift_remediation_hours)),
+      tile("kpi-fp", "False-positive rate", pct(p.false_positive_rate)),
+      tile("kpi-inconclusive", "Inconclusive RCA rate", pct(p.inconclusive_rate)),
+      tile("kpi-ttm", "Median PR time to merge", hrs(r.median_time_to_merge_hours)),
+      tile("kpi-revert", "Revert rate", pct(r.reverts.rate),
+        `${r.reverts.reverted_prs} removal PRs, ${r.reverts.rolled_back} rolled back, of ${r.reverts.onboarded}`)),
+    el("div", { class: "adoption-grid" },
+      el("section", { id: "chart-onboarding", class: "card chart" }, el("h2", {}, "Services onboarded by language"),
+        r.onboarding.length ? onboardingChart(r.onboarding) : el("p", { class: "muted" }, "No onboarding PR merged yet.")),
+      el("section", { id: "chart-rings", class: "card chart" }, el("h2", {}, "Ring progress"),
+        r.rings.length ? ringsChart(r.rings) : el("p", { class: "muted" }, "No campaign yet (rca rollout plan).")),
+      el("section", { id: "chart-sdk", class: "card chart wide" }, el("h2", {}, "SDK drop and error rate per service"),
+        sdk.length ? barsChart(sdk.flatMap((s) => [
+          { name: s.producer_urn, value: s.drop_rate, cls: (s.drop_rate || 0) > 0.01 ? "bar bad" : "bar",
+            text: `drop ${pct(s.drop_rate)}` },
+          { name: "", value: s.error_rate, cls: "bar error", text: `error ${pct(s.error_rate)}` }]), "SDK drop rate", worst)
+          : el("p", { class: "muted" }, "No SdkHealth yet (AUTOPILOT_HEALTH_INTERVAL)."))),
+    el("table", { id: "sdk-table", class: "grid cards" },
+      el("thead", {}, el("tr", {}, ["Service", "Language", "SDK", "Delivered", "Dropped", "Drop rate", "Error rate",
+        "Circuit"].map((x) => el("th", {}, x)))),
+      el("tbody", {}, sdk.map((s) => el("tr", { "data-producer": s.producer_urn },
+        el("td", { "data-label": "Service" }, el("code", {}, s.producer_urn)), el("td", { "data-label": "Language" }, s.language),
+        el("td", { "data-label": "SDK" }, s.sdk_version), el("td", { class: "num", "data-label": "Delivered" }, s.delivered),
+        el("td", { class: "num", "data-label": "Dropped" }, s.dropped), el("td", { class: "num drop", "data-label": "Drop rate" }, pct(s.drop_rate)),
+        el("td", { class: "num", "data-label": "Error rate" }, pct(s.error_rate)), el("td", { "data-label": "Circuit" }, s.circuit))))));
+}
+
 // ---- routing ------------------------------------------------------------------------------------------------------
 
 async function route() {
@@ -642,6 +760,7 @@ async function route() {
     } else if (path === "/ask") renderAsk(main);
     else if (path === "/change-requests") await renderChangeRequests(main);
     else if (path === "/readiness") await renderReadiness(main);
+    else if (path === "/adoption") await renderAdoption(main);
     else await renderList(main);
   } catch (error) {
     if (error.status === 401) main.replaceChildren();

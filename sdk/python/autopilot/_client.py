@@ -22,7 +22,7 @@ from ._config import Settings, load_settings
 from ._control import ControlPlane, ControlState
 from ._counters import SignalCounters
 from ._deploy import startup_deployment
-from ._envelope import EVENT_TYPES, TimeLike, reseed_after_fork
+from ._envelope import EVENT_TYPES, TimeLike, new_event_id, reseed_after_fork
 from ._log import ProblemLog, logger
 from ._queue import EventQueue
 from ._trace import _current
@@ -66,6 +66,7 @@ class Client:
         self._problems = ProblemLog()
         self._circuit = CircuitBreaker(settings.circuit_failures, settings.circuit_reset, monotonic)
         self._worker_lock = threading.Lock()
+        self._instance = new_event_id()[:16]  # names this process in SdkHealth events
         self._accepting = True
         _install_process_hooks(self)
         logger.info("autopilot: sending evidence as %s to %s.", settings.producer, settings.endpoint)
@@ -215,6 +216,7 @@ class Client:
                 self._problems,
                 self._monotonic,
                 self._on_control,
+                self._report_health,
             )
             worker.sending = self._control_state.sending
             worker.start()
@@ -224,6 +226,29 @@ class Client:
         self._control_state = state
         self._killed = not state.sending
         self._accepting = state.sending and not self._closed
+
+    def _report_health(self) -> None:
+        """Queue one SdkHealth event (CONTRACT.md section 15): this process's counters since it started, the queue
+        and the circuit. Called by the worker only; a full queue drops it like any event."""
+        from . import __version__
+
+        settings = self.settings
+        data: dict[str, Any] = {
+            "language": "python",
+            "sdk_version": __version__,
+            "instance": self._instance,
+            "delivered": self._counters.delivered,
+            "dropped": self._counters.dropped(),
+            "queue_depth": len(self._queue),
+            "queue_capacity": settings.queue_size,
+            "circuit": self._circuit.state,
+            "interval_s": settings.health_interval,
+        }
+        if settings.env:
+            data["env"] = settings.env
+        item = (self._monotonic(), self._clock(), "SdkHealth", data, None, None, None, None, None, None)
+        if not self._queue.put(item):
+            self._counters.drop(reasons.QUEUE_FULL)
 
     def _send_startup_event(self) -> None:
         global _startup_sent
@@ -247,6 +272,7 @@ class Client:
         self._counters.reset_after_fork()
         self._problems.reset_after_fork()
         self._worker_lock = threading.Lock()
+        self._instance = new_event_id()[:16]
         self._worker = None
 
     def _exit(self) -> None:

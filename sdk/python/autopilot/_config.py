@@ -47,6 +47,7 @@ class Settings:
     shutdown_timeout: float = 2.0
     startup_event: bool = True
     export_drops: bool = False
+    health_interval: float = 0.0  # seconds between SdkHealth events; 0 (the default) sends none
 
     def __post_init__(self) -> None:
         # Derived here so that Settings(service="x") and AUTOPILOT_SERVICE=x mean the same thing.
@@ -80,6 +81,7 @@ _NUMERIC = (
     ("CIRCUIT_RESET", "circuit_reset", float, 0.01, 86_400.0),
     ("CONTROL_POLL_INTERVAL", "control_poll_interval", float, 0.01, 86_400.0),
     ("SHUTDOWN_TIMEOUT", "shutdown_timeout", float, 0.0, 300.0),
+    ("HEALTH_INTERVAL", "health_interval", float, 0.0, 86_400.0),
 )
 _BOOLEAN = (("ENABLED", "enabled"), ("STARTUP_EVENT", "startup_event"), ("EXPORT_DROPS", "export_drops"))
 _TEXT = (

@@ -23,6 +23,7 @@ REQUIRED_DATA: dict[str, tuple[str, ...]] = {
     "JobRunCompleted": ("run_id",),
     "JobRunFailed": ("run_id",),
     "DatasetWriteCommitted": ("dataset_urn",),
+    "SdkHealth": ("language", "sdk_version"),  # the SDK's own (CONTRACT.md section 15), sent by the worker
 }
 EVENT_TYPES = frozenset(REQUIRED_DATA)
 

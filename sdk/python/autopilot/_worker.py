@@ -38,6 +38,7 @@ class Worker:
         problems: ProblemLog,
         monotonic: Callable[[], float],
         on_control: Callable[[ControlState], None],
+        report_health: Callable[[], None] | None = None,
     ) -> None:
         self.settings = settings
         self.queue = queue
@@ -48,6 +49,9 @@ class Worker:
         self.problems = problems
         self.monotonic = monotonic
         self.on_control = on_control
+        # SdkHealth (CONTRACT.md section 15): queued every HEALTH_INTERVAL seconds when that is above 0.
+        self.report_health = report_health if settings.health_interval > 0 else None
+        self.next_health = float("inf")
         self.stop = threading.Event()
         self.deadline = float("inf")  # set by shutdown(): nothing may outlive it
         self.sending = True
@@ -70,6 +74,8 @@ class Worker:
     def _loop(self) -> None:
         queue, settings = self.queue, self.settings
         next_flush = self.monotonic() + settings.flush_interval
+        if self.report_health is not None:
+            self.next_health = self.monotonic() + settings.health_interval
         while True:
             self._poll_control()
             stopping = self.stop.is_set()
@@ -77,11 +83,15 @@ class Worker:
                 wait = next_flush - self.monotonic()
                 if self.control is not None:
                     wait = min(wait, self.control.seconds_until_due())
+                wait = min(wait, self.next_health - self.monotonic())
                 if wait > 0:
                     queue.wake.wait(wait)
                 queue.wake.clear()
                 stopping = self.stop.is_set()
             now = self.monotonic()
+            if now >= self.next_health and not stopping:
+                self._health(now)
+                next_flush = min(next_flush, now)  # the health event goes out in this pass
             # A timer flush sends what was queued when it fired, not what arrives while it sends:
             # under a steady emitter that would turn one flush into a stream of tiny batches, each
             # paying a full HTTP exchange and its GIL hand-offs (measured: 20 events a batch instead
@@ -105,6 +115,14 @@ class Worker:
                 next_flush = now + settings.flush_interval
             if stopping:
                 return
+
+    def _health(self, now: float) -> None:
+        self.next_health = now + self.settings.health_interval
+        try:
+            if self.sending and self.report_health is not None:
+                self.report_health()
+        except Exception as exc:  # self-telemetry must never cost the host or the worker anything
+            self.problems.report("health", "autopilot: could not build the SdkHealth event: %r", exc)
 
     def _poll_control(self) -> None:
         if self.control is None or self.stop.is_set():

@@ -1,0 +1,139 @@
+"""Adoption: the fleet rollout's figures and the platform's own KPIs, one report (rollout.adoption_report) served
+as GET /v1/adoption, GET /v1/sdk-health, the console's /adoption page and rca_adoption_* / rca_platform_* metrics
+on /metrics (a collector of its own, registered beside the backbone's)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from copilot import TemplateComposer, build_rca
+from evidence import Store, sdk_health
+from rca._auth import ReaderDep
+from rollout import AdoptionReport, adoption_report
+
+Clock = Callable[[], datetime]
+log = logging.getLogger("rca")
+
+
+def verdicts(store: Store) -> Callable[[Mapping[str, Any]], str]:
+    """The RCA verdict of an incident from the offline composer: deterministic, and a report never calls a paid
+    model (as GET /v1/quality)."""
+    composer = TemplateComposer()
+
+    def verdict(incident: Mapping[str, Any]) -> str:
+        try:
+            return str(build_rca(store, dict(incident), composer)["verdict"])
+        except Exception:  # one odd incident must not take the report (or /metrics) down; it is logged to be fixed
+            log.exception("no RCA verdict for incident %s", incident.get("id"))
+            return "unavailable"
+
+    return verdict
+
+
+def report(store: Store, now: datetime) -> AdoptionReport:
+    return adoption_report(store, now, verdicts(store))
+
+
+router = APIRouter()
+
+
+@router.get("/v1/adoption", tags=["adoption"], summary="Fleet adoption and the platform's KPIs (reader)")
+def adoption(request: Request, token: ReaderDep) -> dict[str, Any]:
+    state = request.app.state
+    return report(state.store, state.clock()).as_json()
+
+
+@router.get("/v1/sdk-health", tags=["adoption"],
+            summary="SdkHealth per producer: the latest event of each SDK instance in the window, summed (reader)")
+def sdk_health_route(request: Request, token: ReaderDep,
+                     hours: Annotated[float, Query(gt=0, le=24 * 90, description="the window, in hours")] = 24.0,
+                     producer: Annotated[list[str] | None, Query(description="only these producer URNs")] = None,
+                     ) -> dict[str, Any]:
+    state = request.app.state
+    found = sdk_health(state.store, state.clock(), timedelta(hours=hours), producer or ())
+    return {"items": [s.as_json() for s in found]}
+
+
+class AdoptionCollector(Collector):
+    """The report as gauges, computed at scrape time at most every CACHE_S (an RCA per incident is not free)."""
+
+    CACHE_S = 30.0
+
+    def __init__(self, store: Store, clock: Clock) -> None:
+        self.store, self.clock = store, clock
+        self._lock = threading.Lock()
+        self._cached: tuple[float, AdoptionReport | None] = (0.0, None)
+
+    def _report(self) -> AdoptionReport:
+        with self._lock:
+            at, value = self._cached
+            if value is None or time.monotonic() - at > self.CACHE_S:
+                value = report(self.store, self.clock())
+                self._cached = (time.monotonic(), value)
+            return value
+
+    def collect(self) -> Iterable[Metric]:
+        return metric_families(self._report())
+
+
+def _gauge(name: str, documentation: str, labels: list[str] | None = None) -> GaugeMetricFamily:
+    return GaugeMetricFamily(name, documentation, labels=labels or [])
+
+
+def metric_families(found: AdoptionReport) -> list[Metric]:
+    onboarded = _gauge("rca_adoption_onboarded_services", "Services onboarded (onboarding PR merged), running total "
+                       "by language, at the latest week", ["language"])
+    latest: dict[str, int] = {}
+    for week in found.onboarding:
+        latest[week.language] = week.total
+    for language, total in sorted(latest.items()):
+        onboarded.add_metric([language], total)
+    ttm = _gauge("rca_adoption_pr_time_to_merge_hours", "Median hours from opening to merge of onboarding PRs")
+    if found.median_time_to_merge_hours is not None:
+        ttm.add_metric([], found.median_time_to_merge_hours)
+    revert = _gauge("rca_adoption_revert_rate", "Onboarded services reverted (removal PR merged or deploy rolled "
+                    "back), over onboarded services")
+    if found.reverts.rate is not None:
+        revert.add_metric([], found.reverts.rate)
+    drop = _gauge("rca_adoption_sdk_drop_rate", "SDK drops over events handled, per service (SdkHealth)", ["producer"])
+    error = _gauge("rca_adoption_sdk_error_rate", "SDK events the service rejected over events handled, per service",
+                   ["producer"])
+    for sdk in found.sdk:
+        if sdk.drop_rate is not None:
+            drop.add_metric([sdk.producer_urn], sdk.drop_rate)
+        if sdk.error_rate is not None:
+            error.add_metric([sdk.producer_urn], sdk.error_rate)
+    rings = _gauge("rca_adoption_ring_repositories", "Repositories per campaign, ring and state",
+                   ["campaign", "ring", "state"])
+    flags = _gauge("rca_adoption_ring_flag", "A ring's flag: 0 off, 1 staging, 2 prod", ["campaign", "ring"])
+    for ring in found.rings:
+        for state in ("pending", "opened", "merged", "declined", "other"):
+            rings.add_metric([ring.campaign, ring.ring, state], getattr(ring, state))
+        flags.add_metric([ring.campaign, ring.ring], ("off", "staging", "prod").index(ring.flag))
+    platform = found.platform
+    kpis = [
+        ("rca_platform_incidents", "Incidents the KPIs below are computed over", platform.incidents),
+        ("rca_platform_evidence_backed_boundaries_ratio", "Incidents with a first-bad and a last-good boundary and "
+         "cited evidence", platform.evidence_backed_boundaries),
+        ("rca_platform_correlated_deploy_ratio", "Incidents with a correlated deploy", platform.correlated_deploy),
+        ("rca_platform_drift_remediation_hours", "Median hours from detection to resolution of drift incidents",
+         platform.drift_remediation_hours),
+        ("rca_platform_false_positive_ratio", "Incidents marked false positive", platform.false_positive_rate),
+        ("rca_platform_inconclusive_ratio", "RCAs whose verdict is inconclusive", platform.inconclusive_rate),
+    ]
+    families: list[Metric] = [onboarded, ttm, revert, drop, error, rings, flags]
+    for name, documentation, value in kpis:
+        gauge = _gauge(name, documentation)
+        if value is not None:
+            gauge.add_metric([], float(value))
+        families.append(gauge)
+    return families

@@ -1,0 +1,262 @@
+"""Adoption and platform KPIs: pure functions of hand-checkable inputs (pull request records, SdkHealth summaries,
+campaign states, incident documents), and `adoption_report` which reads those inputs from the rca database and
+puts the figures together. The console page, /metrics, the Grafana dashboard and `rca rollout status` all show
+this report, so they always agree.
+
+Definitions:
+- onboarding rate by language: onboarding pull requests merged per language per ISO week (and the running total);
+- time to merge: median hours from a merged onboarding pull request's opening to its merge;
+- revert rate: onboarded services whose SDK was taken out again (a merged removal pull request) or whose deploy
+  was rolled back after the onboarding merged, over onboarded services;
+- SDK error / drop rate per service: `rejected` drops / all dropped over events handled (SdkHealth);
+- ring progress: per campaign and ring, repositories by state and the ring's flag;
+- % incidents with evidence-backed boundaries: a first-bad and a last-good time, and evidence cited;
+- % incidents with a correlated deploy; drift remediation time: median hours from detection to resolution of
+  resolved drift incidents; false-positive rate: incidents marked so, over incidents; inconclusive rate: RCAs whose
+  verdict is inconclusive, over incidents not marked false positive.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import orjson
+from sqlalchemy import select
+
+from evidence import SdkHealthSummary, Store, sdk_health, utc
+from rollout._gates import all_incidents
+from rollout._model import PullRequestRecord
+from rollout._program import CampaignState, table
+from rollout._records import PullRequestLog
+
+
+@dataclass(frozen=True)
+class WeekCount:
+    week: str  # the Monday of the ISO week, YYYY-MM-DD
+    language: str
+    onboarded: int
+    total: int  # running total of the language up to and including the week
+
+
+@dataclass(frozen=True)
+class RevertFigures:
+    onboarded: int
+    reverted_prs: int
+    rolled_back: int
+    rate: float | None
+
+
+@dataclass(frozen=True)
+class ServiceSdk:
+    producer_urn: str
+    language: str
+    sdk_version: str
+    delivered: int
+    dropped: int
+    rejected: int
+    drop_rate: float | None
+    error_rate: float | None
+    circuit: str
+
+
+@dataclass(frozen=True)
+class RingProgress:
+    campaign: str
+    ring: str
+    flag: str
+    repos: int
+    pending: int
+    opened: int
+    merged: int
+    declined: int
+    other: int  # skipped or failed
+
+
+@dataclass(frozen=True)
+class PlatformKpis:
+    incidents: int
+    evidence_backed_boundaries: float | None
+    correlated_deploy: float | None
+    drift_remediation_hours: float | None
+    false_positive_rate: float | None
+    inconclusive_rate: float | None
+
+
+@dataclass(frozen=True)
+class AdoptionReport:
+    at: datetime
+    onboarding: list[WeekCount] = field(default_factory=list)
+    median_time_to_merge_hours: float | None = None
+    reverts: RevertFigures = RevertFigures(0, 0, 0, None)
+    sdk: list[ServiceSdk] = field(default_factory=list)
+    rings: list[RingProgress] = field(default_factory=list)
+    platform: PlatformKpis = PlatformKpis(0, None, None, None, None, None)
+
+    def as_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["at"] = utc(self.at).isoformat().replace("+00:00", "Z")
+        return out
+
+
+# -- adoption -------------------------------------------------------------------------------------------------------
+def _monday(moment: datetime) -> date:
+    day = utc(moment).date()
+    return day - timedelta(days=day.weekday())
+
+
+def onboarding_by_language(merged: Iterable[tuple[str, datetime]]) -> list[WeekCount]:
+    """(language, merged_at) of merged onboarding pull requests -> per ISO week and language, with running totals;
+    every week from the first to the last appears for every language (zeros included), so a chart has no gaps."""
+    counts: dict[tuple[date, str], int] = {}
+    for language, when in merged:
+        key = (_monday(when), language)
+        counts[key] = counts.get(key, 0) + 1
+    if not counts:
+        return []
+    weeks = sorted({w for w, _ in counts})
+    every = [weeks[0] + timedelta(weeks=i) for i in range((weeks[-1] - weeks[0]).days // 7 + 1)]
+    out: list[WeekCount] = []
+    for language in sorted({lang for _, lang in counts}):
+        total = 0
+        for week in every:
+            n = counts.get((week, language), 0)
+            total += n
+            out.append(WeekCount(week.isoformat(), language, n, total))
+    return out
+
+
+def median_time_to_merge_hours(records: Iterable[PullRequestRecord]) -> float | None:
+    hours = [(r.merged_at - r.created_at).total_seconds() / 3600 for r in records
+             if r.kind == "onboard" and r.merged_at is not None]
+    return round(statistics.median(hours), 3) if hours else None
+
+
+def revert_figures(records: Sequence[PullRequestRecord], rollbacks: Mapping[str, Sequence[datetime]],
+                   services: Mapping[str, str]) -> RevertFigures:
+    """`records`: pull requests; `rollbacks`: producer URN -> times of its rolled-back deploys; `services`: forge
+    repository -> producer URN. A service counts once however many reverts it had."""
+    onboarded = {r.pull_request.repo: r.merged_at for r in records if r.kind == "onboard" and r.merged_at}
+    removed = {r.pull_request.repo for r in records if r.kind == "remove" and r.merged_at is not None
+               and r.pull_request.repo in onboarded and r.merged_at >= onboarded[r.pull_request.repo]}
+    rolled = {repo for repo, merged_at in onboarded.items() if merged_at is not None
+              and any(t >= merged_at for t in rollbacks.get(services.get(repo, ""), ()))}
+    reverted = removed | rolled
+    return RevertFigures(len(onboarded), len(removed), len(rolled),
+                         round(len(reverted) / len(onboarded), 4) if onboarded else None)
+
+
+def sdk_rates(summaries: Iterable[SdkHealthSummary]) -> list[ServiceSdk]:
+    out = []
+    for s in summaries:
+        handled = s.delivered + s.dropped_total
+        rejected = s.dropped.get("rejected", 0)
+        out.append(ServiceSdk(s.producer_urn, s.language, s.sdk_version, s.delivered, s.dropped_total, rejected,
+                              round(s.dropped_total / handled, 6) if handled else None,
+                              round(rejected / handled, 6) if handled else None, s.circuit))
+    return out
+
+
+def ring_progress(campaign: str, rings: Sequence[tuple[str, str]],
+                  repos: Iterable[tuple[str, str]]) -> list[RingProgress]:
+    """`rings`: (ring, flag) in order; `repos`: (ring, status) of each repository."""
+    counts: dict[str, dict[str, int]] = {name: {} for name, _ in rings}
+    for ring, status in repos:
+        bucket = counts.setdefault(ring, {})
+        bucket[status] = bucket.get(status, 0) + 1
+    out = []
+    for name, flag in rings:
+        c = counts.get(name, {})
+        out.append(RingProgress(campaign, name, flag, sum(c.values()), c.get("pending", 0), c.get("opened", 0),
+                                c.get("merged", 0), c.get("declined", 0), c.get("skipped", 0) + c.get("failed", 0)))
+    return out
+
+
+# -- the platform's own KPIs ------------------------------------------------------------------------------------------
+def _share(hits: int, total: int) -> float | None:
+    return round(hits / total, 4) if total else None
+
+
+def evidence_backed_boundaries(incidents: Sequence[Mapping[str, Any]]) -> float | None:
+    backed = sum(1 for i in incidents if i.get("first_bad_time") and i.get("last_good_time") and i.get("evidence_ids"))
+    return _share(backed, len(incidents))
+
+
+def correlated_deploy_rate(incidents: Sequence[Mapping[str, Any]]) -> float | None:
+    return _share(sum(1 for i in incidents if i.get("correlated_deploys")), len(incidents))
+
+
+def _when(value: Any) -> datetime | None:
+    if not value:
+        return None
+    return utc(datetime.fromisoformat(str(value).replace("Z", "+00:00")))
+
+
+def drift_remediation_hours(incidents: Sequence[Mapping[str, Any]]) -> float | None:
+    hours = []
+    for i in incidents:
+        detected, resolved = _when(i.get("detected_at")), _when(i.get("resolved_at"))
+        if i.get("kind") == "drift" and i.get("status") == "resolved" and detected and resolved:
+            hours.append((resolved - detected).total_seconds() / 3600)
+    return round(statistics.median(hours), 3) if hours else None
+
+
+def false_positive_rate(incidents: Sequence[Mapping[str, Any]]) -> float | None:
+    return _share(sum(1 for i in incidents if i.get("status") == "false_positive"), len(incidents))
+
+
+def inconclusive_rate(incidents: Sequence[Mapping[str, Any]],
+                      verdict: Callable[[Mapping[str, Any]], str]) -> float | None:
+    judged = [i for i in incidents if i.get("status") != "false_positive"]
+    return _share(sum(1 for i in judged if verdict(i) == "inconclusive"), len(judged))
+
+
+def platform_kpis(incidents: Sequence[Mapping[str, Any]], verdict: Callable[[Mapping[str, Any]], str]) -> PlatformKpis:
+    return PlatformKpis(len(incidents), evidence_backed_boundaries(incidents), correlated_deploy_rate(incidents),
+                        drift_remediation_hours(incidents), false_positive_rate(incidents),
+                        inconclusive_rate(incidents, verdict))
+
+
+# -- the report -----------------------------------------------------------------------------------------------------
+LANGUAGE_OF_ARCHETYPE = {"spring-boot-maven": "java", "go-module": "go", "node-service": "node",
+                         "python-service": "python", "pyspark-job": "python"}
+
+
+def adoption_report(store: Store, now: datetime, verdict: Callable[[Mapping[str, Any]], str],
+                    health_window: timedelta = timedelta(days=7)) -> AdoptionReport:
+    """Every figure, from what the rca database holds at `now`. `verdict(incident)` is the RCA's verdict (the rca
+    layer passes the offline composer's, as GET /v1/quality does)."""
+    records = [r for r in PullRequestLog(store).records() if r.created_at <= now]
+    merged = [(LANGUAGE_OF_ARCHETYPE.get(r.archetype.value, r.archetype.value), r.merged_at) for r in records
+              if r.kind == "onboard" and r.merged_at is not None and r.merged_at <= now]
+    with store.engine.connect() as conn:
+        campaigns = [(row.name, CampaignState.model_validate(orjson.loads(row.state)))
+                     for row in conn.execute(select(table).order_by(table.c.name))]
+    services: dict[str, str] = {}
+    rings: list[RingProgress] = []
+    for name, state in campaigns:
+        for repo in state.repos.values():
+            if repo.forge_repo and repo.producer_urn:
+                services[repo.forge_repo] = repo.producer_urn
+        rings += ring_progress(name, [(r.name, r.flag) for r in state.rings],
+                               [(r.ring, r.status) for r in state.repos.values()])
+    rollbacks: dict[str, list[datetime]] = {}
+    if services:
+        for record in store.records(producer_urns=sorted(set(services.values())), types=["DeploymentEvent"],
+                                    until=now):
+            if (record.payload.get("data") or {}).get("status") == "rolled_back":
+                rollbacks.setdefault(record.producer_urn or record.source, []).append(record.event_time)
+    incidents = [i for i in all_incidents(store) if (_when(i.get("detected_at")) or now) <= now]
+    return AdoptionReport(
+        at=now,
+        onboarding=onboarding_by_language(merged),
+        median_time_to_merge_hours=median_time_to_merge_hours(r for r in records
+                                                              if r.merged_at and r.merged_at <= now),
+        reverts=revert_figures(records, rollbacks, services),
+        sdk=sdk_rates(sdk_health(store, now, health_window)),
+        rings=rings,
+        platform=platform_kpis(incidents, verdict),
+    )
