@@ -23,6 +23,7 @@ from detectors._drift import ChangeRequestError, approve, get_change_request, li
 from detectors._freshness import DatasetFreshness, FreshnessFinding, dataset_freshness, evaluate_freshness
 from detectors._gate import ContractBreak, GateRecord, contract_breaks, run_gate
 from detectors._intake import IntakeReport, KafkaRecord, RecordResult, intake_kafka, intake_records
+from detectors._leases import leased_pass
 from detectors._scenario import Replay, Scenario, ScenarioError, load_scenario, replay
 from detectors._series import MinuteRate, WatermarkDay, bad_rate_per_minute, watermark_by_day
 from detectors._wire import decode_kafka_bytes
@@ -57,6 +58,7 @@ __all__ = [
     "get_change_request",
     "intake_kafka",
     "intake_records",
+    "leased_pass",
     "list_change_requests",
     "load_scenario",
     "reject",

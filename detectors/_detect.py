@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -32,6 +32,7 @@ from detectors._incidents import (
     freshness_incident,
 )
 from detectors._runs import by_dataset_and_producer
+from detectors._shards import shard_of
 from evidence import Contract, EvidenceRecord, FreshnessPolicy, RcaError, iso, utc
 from evidence._bounds import INT64_MAX, time_error, urn_error
 from evidence._schema import incidents
@@ -62,20 +63,25 @@ class DetectionResult:
     drift: list[dict[str, Any]] = field(default_factory=list)
     # Stored configs that no longer validate: skipped by this pass (the others were used).
     config_findings: list[dict[str, Any]] = field(default_factory=list)
+    shards: list[int] = field(default_factory=list)  # the shards a leased pass evaluated (detectors/_leases.py)
 
 
 def find_incidents(store: Store, now: datetime, settings: DetectSettings = DetectSettings(),
-                   findings: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+                   findings: list[dict[str, Any]] | None = None,
+                   shards: frozenset[int] | None = None) -> list[dict[str, Any]]:
     """What should be open at `now`, assembled but not stored (the pure half of a pass). Stored configs that no
-    longer validate are skipped and described in `findings`."""
+    longer validate are skipped and described in `findings`. With `shards`, only the datasets of those shards
+    (detectors/_leases.py) are evaluated: the union over all shards is the full pass."""
     now = utc(now)
     active = active_configs(store)
     if findings is not None:
         findings.extend(f.as_json() for f in active.findings)
     policies, contracts, lineage = active.policies, active.contracts, active.lineage
     owners = _owners(policies, contracts)
-    found = _freshness(store, policies, now, owners) + _contracts(store, contracts, now, settings, owners)
-    found += _drift(store, now)
+    mine = (lambda urn: True) if shards is None else (lambda urn: shard_of(urn) in shards)
+    found = _freshness(store, policies, now, owners, mine)
+    found += _contracts(store, [c for c in contracts if mine(c.dataset_urn)], now, settings, owners)
+    found += [i for i in _drift(store, now) if mine(i["dataset_urn"])]
     evidence = store.get_many(i for incident in found for i in incident["evidence_ids"])
     sources_of = {incident["id"]: {incident["producer_urn"]} | {e.source for i in incident["evidence_ids"]
                                                               if (e := evidence.get(i))} for incident in found}
@@ -100,9 +106,10 @@ def run_detectors(store: Store, now: datetime, settings: DetectSettings = Detect
 
 def store_incidents(store: Store, found: list[dict[str, Any]], now: datetime,
                     settings: DetectSettings = DetectSettings(),
-                    findings: list[dict[str, Any]] | None = None) -> DetectionResult:
+                    findings: list[dict[str, Any]] | None = None,
+                    shards: frozenset[int] | None = None) -> DetectionResult:
     """The writing half of a pass: open, update and resolve stored incidents so that they match `found` (what
-    find_incidents said at `now`, wherever it ran). One short transaction."""
+    find_incidents said at `now`, wherever it ran), within `shards` when given. One short transaction."""
     now = utc(now)
     result = DetectionResult(config_findings=list(findings or []))
     wanted = {(i["dataset_urn"], i["kind"]): i for i in found}
@@ -110,7 +117,7 @@ def store_incidents(store: Store, found: list[dict[str, Any]], now: datetime,
     with store.writing(urgent=True) as conn:
         open_rows = {(r.dataset_urn, r.kind): r for r in conn.execute(
             select(columns.id, columns.dataset_urn, columns.kind, columns.detected_at, columns.body)
-            .where(columns.status == "open"))}
+            .where(columns.status == "open")) if shards is None or shard_of(r.dataset_urn) in shards}
         changed: list[dict[str, Any]] = []  # rows rewritten in place (resolved or updated), one executemany
         for key, row in sorted(open_rows.items()):
             if key not in wanted:
@@ -179,12 +186,15 @@ def _owners(policies: list[FreshnessPolicy], contracts: list[Contract]) -> dict[
     return owners
 
 
-def _freshness(store: Store, policies: list[FreshnessPolicy], now: datetime,
-               owners: dict[str, Ownership]) -> list[dict[str, Any]]:
+def _freshness(store: Store, every: list[FreshnessPolicy], now: datetime, owners: dict[str, Ownership],
+               mine: Callable[[str], bool]) -> list[dict[str, Any]]:
+    """The freshness incidents of the policies `mine` keeps; the others are read only as some run's upstream."""
+    policies = [p for p in every if mine(p.dataset_urn)]
     if not policies:
         return []
-    # The lookback counts local calendar days before today's schedule: one more day, plus the widest UTC offset.
-    lookback = timedelta(days=max(p.lookback_days for p in policies) + 1, hours=14)
+    # The lookback counts local calendar days before today's schedule: one more day, plus the widest UTC offset
+    # (of every policy, so that a shard's pass reads the same window as a full one).
+    lookback = timedelta(days=max(p.lookback_days for p in every) + 1, hours=14)
     # Only what `relevant` below keeps: the policies' own datasets' and producers' records. Few policies: looked up
     # by index, so a pass costs the same however much else is written (issue 13). Many: their runs and commits in
     # one scan (index lookups of most of a table cost more than reading it), and deploys, the type every service
@@ -208,7 +218,13 @@ def _freshness(store: Store, policies: list[FreshnessPolicy], now: datetime,
         return list({r.evidence_id: r for r in [*mine, *theirs]}.values())
 
     inputs = {p.dataset_urn: relevant(p) for p in policies}
-    states = _UpstreamStates({p.dataset_urn: p for p in policies}, inputs, now)
+
+    def upstream_inputs(policy: FreshnessPolicy) -> list[EvidenceRecord]:  # another shard's dataset, read on demand
+        return store.records(dataset_urns=[policy.dataset_urn], producer_urns=[policy.producer_urn] if
+                             policy.producer_urn else [], types=_FRESHNESS_TYPES, since=since, until=now,
+                             ordered=False)
+
+    states = _UpstreamStates({p.dataset_urn: p for p in every}, inputs, now, upstream_inputs)
     found = []
     for policy in policies:
         finding = evaluate_freshness(policy, inputs[policy.dataset_urn], now, states)
@@ -222,14 +238,15 @@ class _UpstreamStates(MappingABC[str, DatasetFreshness]):
     """Each dataset's freshness, computed only when some job reads it as an input (most never are)."""
 
     def __init__(self, policies: dict[str, FreshnessPolicy], inputs: dict[str, list[EvidenceRecord]],
-                 now: datetime) -> None:
-        self._policies, self._inputs, self._now = policies, inputs, now
+                 now: datetime, load: Callable[[FreshnessPolicy], list[EvidenceRecord]]) -> None:
+        self._policies, self._inputs, self._now, self._load = policies, inputs, now, load
         self._cache: dict[str, DatasetFreshness] = {}
 
     def __getitem__(self, urn: str) -> DatasetFreshness:
         if urn not in self._cache:
             policy = self._policies[urn]  # KeyError: no policy, so not judged late
-            self._cache[urn] = dataset_freshness(policy, self._inputs[urn], self._now)
+            records = self._inputs[urn] if urn in self._inputs else self._load(policy)
+            self._cache[urn] = dataset_freshness(policy, records, self._now)
         return self._cache[urn]
 
     def __iter__(self) -> Iterator[str]:

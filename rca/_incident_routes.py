@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Path, Query, Request
@@ -63,8 +64,8 @@ def get_incident(request: Request, incident_id: Annotated[str, Path(max_length=6
              "them on a schedule")
 async def detect_now(request: Request, _: AdminDep) -> dict[str, Any]:
     state = request.app.state
-    result = await run_in_threadpool(state.metrics.detector_pass, state.clock(), state.detect_settings, "api")
-    await run_in_threadpool(state.announce, result)
+    result = await run_in_threadpool(state.metrics.detector_pass, state.clock(), state.detect_settings, "api",
+                                     timedelta(0), state.announce)
     return {"opened": result.opened, "resolved": result.resolved, "paused": result.paused,
             "open": len(result.incidents), "drift": result.drift, "config_findings": result.config_findings}
 
