@@ -7,10 +7,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from detectors import DetectSettings, find_incidents, leased_pass, load_scenario, stored_incidents
@@ -20,6 +22,7 @@ from evidence import FreshnessPolicy
 from evidence._configs import POLICY, Configs
 from evidence._schema import detector_shards
 from evidence._store import Store
+from support import FixedClock
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 3, 10, 10, 30, tzinfo=UTC)
@@ -92,3 +95,16 @@ def test_the_shards_a_dead_process_held_are_taken_by_the_next_pass(pg_store: Sto
     assert set(second.shards) == held
     assert len(stored_incidents(pg_store)) == 64
     assert not set(first.opened) & set(second.opened)
+
+
+def test_post_detect_counts_every_open_incident_whatever_shards_it_took(
+        store: Store, make_client: Callable[..., TestClient], clock: FixedClock) -> None:
+    _policies(store, 40)
+    client = make_client(detect_interval_s=0)
+    first = client.post("/v1/detect").json()
+    assert (len(first["opened"]), first["open"]) == (40, 40)
+    again = client.post("/v1/detect").json()  # the same clock: the same pass, nothing due (on PostgreSQL)
+    assert (again["opened"], again["open"]) == ([], 40)
+    clock.advance(minutes=1)
+    later = client.post("/v1/detect").json()
+    assert (later["opened"], later["resolved"], later["open"]) == ([], [], 40)
