@@ -168,9 +168,9 @@ class Store:
     def add_records(self, records: Sequence[EvidenceRecord], conn: Connection | None = None) -> set[str]:
         """Insert records not stored yet; return the evidence ids that were new.
 
-        Looks the ids up first and inserts the rest with ON CONFLICT DO NOTHING: on PostgreSQL this is
-        four times faster than INSERT ... RETURNING (pipelined executemany). The in-process write lock makes
-        the answer exact; two API replicas racing on one id may both call it new, and it is still stored once.
+        SQLite: looks the ids up first and inserts the rest with ON CONFLICT DO NOTHING, inside BEGIN IMMEDIATE, so
+        the answer is exact. PostgreSQL: the same under an advisory lock, with COPY (see _postgres_insert), exact
+        across API replicas too.
         """
         if not records:
             return set()
