@@ -22,6 +22,7 @@ from detectors._detect import (
 from detectors._drift import ChangeRequestError, approve, get_change_request, list_change_requests, reject
 from detectors._freshness import DatasetFreshness, FreshnessFinding, dataset_freshness, evaluate_freshness
 from detectors._gate import ContractBreak, GateRecord, contract_breaks, run_gate
+from detectors._incremental import FreshnessMemory
 from detectors._intake import IntakeReport, KafkaRecord, RecordResult, intake_kafka, intake_records
 from detectors._leases import leased_pass
 from detectors._scenario import Replay, Scenario, ScenarioError, load_scenario, replay
@@ -36,6 +37,7 @@ __all__ = [
     "DetectSettings",
     "DetectionResult",
     "FreshnessFinding",
+    "FreshnessMemory",
     "GateRecord",
     "IntakeReport",
     "KafkaRecord",

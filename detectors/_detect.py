@@ -31,6 +31,7 @@ from detectors._incidents import (
     drift_incident,
     freshness_incident,
 )
+from detectors._incremental import FreshnessMemory
 from detectors._runs import by_dataset_and_producer
 from detectors._shards import shard_of
 from evidence import Contract, EvidenceRecord, FreshnessPolicy, RcaError, iso, utc
@@ -68,10 +69,12 @@ class DetectionResult:
 
 def find_incidents(store: Store, now: datetime, settings: DetectSettings = DetectSettings(),
                    findings: list[dict[str, Any]] | None = None,
-                   shards: frozenset[int] | None = None) -> list[dict[str, Any]]:
+                   shards: frozenset[int] | None = None,
+                   memory: FreshnessMemory | None = None) -> list[dict[str, Any]]:
     """What should be open at `now`, assembled but not stored (the pure half of a pass). Stored configs that no
     longer validate are skipped and described in `findings`. With `shards`, only the datasets of those shards
-    (detectors/_leases.py) are evaluated: the union over all shards is the full pass."""
+    (detectors/_leases.py) are evaluated: the union over all shards is the full pass. With `memory` (kept between
+    passes), freshness is evaluated only where it can have changed (detectors/_incremental.py)."""
     now = utc(now)
     active = active_configs(store)
     if findings is not None:
@@ -79,7 +82,14 @@ def find_incidents(store: Store, now: datetime, settings: DetectSettings = Detec
     policies, contracts, lineage = active.policies, active.contracts, active.lineage
     owners = _owners(policies, contracts)
     mine = (lambda urn: True) if shards is None else (lambda urn: shard_of(urn) in shards)
-    found = _freshness(store, policies, now, owners, mine)
+    if memory is None:
+        found = _freshness(store, policies, now, owners, mine)
+    else:
+        def evaluate(chosen: list[FreshnessPolicy]) -> dict[str, dict[str, Any] | None]:
+            wanted = {p.dataset_urn for p in chosen}
+            return {i["dataset_urn"]: i for i in _freshness(store, policies, now, owners, wanted.__contains__)}
+
+        found = memory.pass_at(store, [p for p in policies if mine(p.dataset_urn)], owners, now, evaluate)
     found += _contracts(store, [c for c in contracts if mine(c.dataset_urn)], now, settings, owners)
     found += [i for i in _drift(store, now) if mine(i["dataset_urn"])]
     evidence = store.get_many(i for incident in found for i in incident["evidence_ids"])

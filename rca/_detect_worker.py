@@ -17,11 +17,13 @@ from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
 from typing import Any
 
-from detectors import DetectSettings, find_incidents
+from detectors import DetectSettings, FreshnessMemory, find_incidents
 from evidence._store import Store
 
 log = logging.getLogger("rca.detect")
 _STORES: dict[str, Store] = {}  # in the worker: one store (one connection pool) per database, kept between passes
+# and what the last whole pass found, so the next evaluates only what can have changed (detectors/_incremental.py).
+_MEMORIES: dict[str, FreshnessMemory] = {}
 
 Found = tuple[list[dict[str, Any]], list[dict[str, Any]]]
 
@@ -31,7 +33,8 @@ def _find(database_url: str, now: datetime, settings: DetectSettings, shards: fr
     if store is None:
         store = _STORES[database_url] = Store.open(database_url)
     findings: list[dict[str, Any]] = []
-    return find_incidents(store, now, settings, findings, shards), findings
+    memory = _MEMORIES.setdefault(database_url, FreshnessMemory()) if shards is None else None
+    return find_incidents(store, now, settings, findings, shards, memory), findings
 
 
 def separable(database_url: str) -> bool:
