@@ -31,7 +31,7 @@ from detectors._incidents import (
     drift_incident,
     freshness_incident,
 )
-from detectors._incremental import FreshnessMemory
+from detectors._incremental import FRESHNESS_TYPES, FreshnessMemory
 from detectors._runs import by_dataset_and_producer
 from detectors._shards import shard_of
 from evidence import Contract, EvidenceRecord, FreshnessPolicy, RcaError, iso, utc
@@ -41,7 +41,7 @@ from evidence._store import Store
 
 DRIFT_DEPLOY_WINDOW_MINUTES = 60
 _FEW_POLICIES = 1000
-_FRESHNESS_TYPES = ("JobRunStarted", "JobRunCompleted", "JobRunFailed", "DatasetWriteCommitted", "DeploymentEvent")
+_FRESHNESS_TYPES = FRESHNESS_TYPES
 _INCIDENT_ID = re.compile(r"^inc_[0-9a-f]{16}$")
 _REASON_ORDER = ("UNDECODABLE_MESSAGE", "REQUIRED_FIELD_MISSING", "NULL_NOT_ALLOWED", "TYPE_MISMATCH", "ENUM_VIOLATION")
 
