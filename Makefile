@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: install test test-go test-java spring-story lint typecheck demo go-story bench spec clean node-install node-check mutate \
+.PHONY: install test test-go test-java spring-story lint typecheck demo go-story bench load spec clean node-install node-check mutate \
   test-node test-node-suite story-node
 
 # Go 1.22+ for sdk/go: the one on PATH, else /usr/local/go's, else fetched once into var/go (scripts/go-toolchain).
@@ -106,6 +106,12 @@ go-story: install
 bench: install node-install
 	cd $(NODE_SDK) && npm run --silent build
 	scripts/with-postgres scripts/with-kafka $(PY) benchmarks/run_all.py
+
+# A bounded load test, never in CI: client threads posting and reading against one, then three `rca serve` replicas on
+# one PostgreSQL, 60 s each (SECONDS_PER_PHASE=...); throughput, p50/p99, errors, and the scaling from one replica to three.
+SECONDS_PER_PHASE ?= 60
+load: install
+	scripts/with-postgres $(PY) benchmarks/load_test.py --seconds $(SECONDS_PER_PHASE)
 
 # Mutation testing, never in CI (about 2,800 mutants; hours on two cores): mutmut over the contract gate, the
 # freshness classifier, deploy correlation and the verifier ([tool.mutmut] in pyproject.toml), then the score per

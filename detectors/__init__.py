@@ -26,7 +26,9 @@ from detectors._drafts import DraftError, accept, dismiss, list_drafts, suggest
 from detectors._drift import ChangeRequestError, approve, get_change_request, list_change_requests, reject
 from detectors._freshness import DatasetFreshness, FreshnessFinding, dataset_freshness, evaluate_freshness
 from detectors._gate import ContractBreak, GateRecord, contract_breaks, run_gate
+from detectors._incremental import FreshnessMemory
 from detectors._intake import IntakeReport, KafkaRecord, RecordResult, intake_kafka, intake_records
+from detectors._leases import leased_pass
 from detectors._readiness import Readiness, ReadinessConfig, ReadinessIndex
 from detectors._runs import Run, commit_order, commit_time, committed_dataset, failure_class, rows, runs_of, visible
 from detectors._scenario import Replay, Scenario, ScenarioError, load_into, load_scenario, replay
@@ -45,6 +47,7 @@ __all__ = [
     "DraftError",
     "FrameDecoder",
     "FreshnessFinding",
+    "FreshnessMemory",
     "GateRecord",
     "IntakeReport",
     "KafkaRecord",
@@ -82,6 +85,7 @@ __all__ = [
     "get_change_request",
     "intake_kafka",
     "intake_records",
+    "leased_pass",
     "list_change_requests",
     "list_drafts",
     "load_into",

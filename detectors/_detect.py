@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -32,7 +32,9 @@ from detectors._incidents import (
     drift_incident,
     freshness_incident,
 )
+from detectors._incremental import FRESHNESS_TYPES, FreshnessMemory
 from detectors._runs import by_dataset_and_producer
+from detectors._shards import shard_of
 from evidence import (
     FIELD_REASONS,
     INT64_MAX,
@@ -54,8 +56,7 @@ from evidence import (
 
 DRIFT_DEPLOY_WINDOW_MINUTES = 60
 _FEW_POLICIES = 1000
-_FRESHNESS_TYPES = (EventType.RUN_STARTED, EventType.RUN_COMPLETED, EventType.RUN_FAILED, EventType.HEARTBEAT,
-                    EventType.COMMITTED, EventType.DEPLOYMENT)
+_FRESHNESS_TYPES = FRESHNESS_TYPES
 _INCIDENT_ID = re.compile(r"^inc_[0-9a-f]{16}$")
 _REASON_ORDER = (ReasonCode.UNDECODABLE_MESSAGE, *FIELD_REASONS)
 
@@ -81,19 +82,33 @@ class DetectionResult:
     drift: list[dict[str, Any]] = field(default_factory=list)
     # Stored configs that no longer validate: skipped by this pass (the others were used).
     config_findings: list[dict[str, Any]] = field(default_factory=list)
+    shards: list[int] = field(default_factory=list)  # the shards a leased pass evaluated (detectors/_leases.py)
 
 
 def find_incidents(reader: EvidenceReader, configs: ActiveConfigs, now: datetime,
                    settings: DetectSettings = DetectSettings(),
-                   change_requests: Sequence[dict[str, Any]] = ()) -> list[dict[str, Any]]:
+                   change_requests: Sequence[dict[str, Any]] = (),
+                   shards: frozenset[int] | None = None,
+                   memory: FreshnessMemory | None = None) -> list[dict[str, Any]]:
     """The pure detector pass: what should be open at `now`, from the evidence `reader` holds, the active
     configuration and the open change requests (drift); sorted by dataset, then kind. It writes nothing: the
-    caller stores the result (`store_incidents`), or compares it, or shows it."""
+    caller stores the result (`store_incidents`), or compares it, or shows it. With `shards`, only the datasets of
+    those shards (detectors/_leases.py) are evaluated: the union over all shards is the full pass. With `memory`
+    (kept between passes), freshness is evaluated only where it can have changed (detectors/_incremental.py)."""
     now = utc(now)
     policies, contracts, lineage = configs.policies, configs.contracts, configs.lineage
     owners = _owners(policies, contracts)
-    found = _freshness(reader, policies, now, owners) + _contracts(reader, contracts, now, settings, owners)
-    found += _drift(reader, change_requests, now)
+    mine = (lambda urn: True) if shards is None else (lambda urn: shard_of(urn) in shards)
+    if memory is None:
+        found = _freshness(reader, policies, now, owners, mine)
+    else:
+        def evaluate(chosen: list[FreshnessPolicy]) -> dict[str, dict[str, Any] | None]:
+            wanted = {p.dataset_urn for p in chosen}
+            return {i["dataset_urn"]: i for i in _freshness(reader, policies, now, owners, wanted.__contains__)}
+
+        found = memory.pass_at(reader, [p for p in policies if mine(p.dataset_urn)], owners, now, evaluate)
+    found += _contracts(reader, [c for c in contracts if mine(c.dataset_urn)], now, settings, owners)
+    found += [i for i in _drift(reader, change_requests, now) if mine(i["dataset_urn"])]
     evidence = reader.get_many(i for incident in found for i in incident["evidence_ids"])
     sources_of = {incident["id"]: {incident["producer_urn"]} | {e.source for i in incident["evidence_ids"]
                                                               if (e := evidence.get(i))} for incident in found}
@@ -111,13 +126,15 @@ def find_incidents(reader: EvidenceReader, configs: ActiveConfigs, now: datetime
 
 
 def find_stored_incidents(store: Store, now: datetime, settings: DetectSettings = DetectSettings(),
-                          findings: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+                          findings: list[dict[str, Any]] | None = None, shards: frozenset[int] | None = None,
+                          memory: FreshnessMemory | None = None) -> list[dict[str, Any]]:
     """The pure pass over what a store holds: its active configuration and open change requests, read here, and
-    its evidence. Stored configs that no longer validate are skipped and described in `findings`."""
+    its evidence. Stored configs that no longer validate are skipped and described in `findings`. `shards` and
+    `memory` as find_incidents takes them."""
     active = active_configs(store)
     if findings is not None:
         findings.extend(f.as_json() for f in active.findings)
-    return find_incidents(store, active, now, settings, list_change_requests(store, status="open"))
+    return find_incidents(store, active, now, settings, list_change_requests(store, status="open"), shards, memory)
 
 
 def run_detectors(store: Store, now: datetime, settings: DetectSettings = DetectSettings()) -> DetectionResult:
@@ -129,9 +146,10 @@ def run_detectors(store: Store, now: datetime, settings: DetectSettings = Detect
 
 def store_incidents(store: Store, found: list[dict[str, Any]], now: datetime,
                     settings: DetectSettings = DetectSettings(),
-                    findings: list[dict[str, Any]] | None = None) -> DetectionResult:
+                    findings: list[dict[str, Any]] | None = None,
+                    shards: frozenset[int] | None = None) -> DetectionResult:
     """The writing half of a pass: open, update and resolve stored incidents so that they match `found` (what
-    find_incidents said at `now`, wherever it ran). One short transaction."""
+    find_incidents said at `now`, wherever it ran), within `shards` when given. One short transaction."""
     now = utc(now)
     result = DetectionResult(config_findings=list(findings or []))
     wanted = {(i["dataset_urn"], i["kind"]): i for i in found}
@@ -139,7 +157,7 @@ def store_incidents(store: Store, found: list[dict[str, Any]], now: datetime,
     with store.writing(urgent=True) as conn:
         open_rows = {(r.dataset_urn, r.kind): r for r in conn.execute(
             select(columns.id, columns.dataset_urn, columns.kind, columns.detected_at, columns.body)
-            .where(columns.status == "open"))}
+            .where(columns.status == "open")) if shards is None or shard_of(r.dataset_urn) in shards}
         changed: list[dict[str, Any]] = []  # rows rewritten in place (resolved or updated), one executemany
         for key, row in sorted(open_rows.items()):
             if key not in wanted:
@@ -208,12 +226,15 @@ def _owners(policies: list[FreshnessPolicy], contracts: list[Contract]) -> dict[
     return owners
 
 
-def _freshness(reader: EvidenceReader, policies: list[FreshnessPolicy], now: datetime,
-               owners: dict[str, Ownership]) -> list[dict[str, Any]]:
+def _freshness(reader: EvidenceReader, every: list[FreshnessPolicy], now: datetime, owners: dict[str, Ownership],
+               mine: Callable[[str], bool]) -> list[dict[str, Any]]:
+    """The freshness incidents of the policies `mine` keeps; the others are read only as some run's upstream."""
+    policies = [p for p in every if mine(p.dataset_urn)]
     if not policies:
         return []
-    # The lookback counts local calendar days before today's schedule: one more day, plus the widest UTC offset.
-    lookback = timedelta(days=max(p.lookback_days for p in policies) + 1, hours=14)
+    # The lookback counts local calendar days before today's schedule: one more day, plus the widest UTC offset
+    # (of every policy, so that a shard's pass reads the same window as a full one).
+    lookback = timedelta(days=max(p.lookback_days for p in every) + 1, hours=14)
     # Only what `relevant` below keeps: the policies' own datasets' and producers' records. Few policies: looked up
     # by index, so a pass costs the same however much else is written (issue 13). Many: their runs and commits in
     # one scan (index lookups of most of a table cost more than reading it), and deploys, the type every service
@@ -237,7 +258,13 @@ def _freshness(reader: EvidenceReader, policies: list[FreshnessPolicy], now: dat
         return list({r.evidence_id: r for r in [*mine, *theirs]}.values())
 
     inputs = {p.dataset_urn: relevant(p) for p in policies}
-    states = _UpstreamStates({p.dataset_urn: p for p in policies}, inputs, now)
+
+    def upstream_inputs(policy: FreshnessPolicy) -> list[EvidenceRecord]:  # another shard's dataset, read on demand
+        return reader.records(dataset_urns=[policy.dataset_urn], producer_urns=[policy.producer_urn] if
+                             policy.producer_urn else [], types=_FRESHNESS_TYPES, since=since, until=now,
+                             ordered=False)
+
+    states = _UpstreamStates({p.dataset_urn: p for p in every}, inputs, now, upstream_inputs)
     found = []
     for policy in policies:
         finding = evaluate_freshness(policy, inputs[policy.dataset_urn], now, states)
@@ -251,14 +278,15 @@ class _UpstreamStates(MappingABC[str, DatasetFreshness]):
     """Each dataset's freshness, computed only when some job reads it as an input (most never are)."""
 
     def __init__(self, policies: dict[str, FreshnessPolicy], inputs: dict[str, list[EvidenceRecord]],
-                 now: datetime) -> None:
-        self._policies, self._inputs, self._now = policies, inputs, now
+                 now: datetime, load: Callable[[FreshnessPolicy], list[EvidenceRecord]]) -> None:
+        self._policies, self._inputs, self._now, self._load = policies, inputs, now, load
         self._cache: dict[str, DatasetFreshness] = {}
 
     def __getitem__(self, urn: str) -> DatasetFreshness:
         if urn not in self._cache:
             policy = self._policies[urn]  # KeyError: no policy, so not judged late
-            self._cache[urn] = dataset_freshness(policy, self._inputs[urn], self._now)
+            records = self._inputs[urn] if urn in self._inputs else self._load(policy)
+            self._cache[urn] = dataset_freshness(policy, records, self._now)
         return self._cache[urn]
 
     def __iter__(self) -> Iterator[str]:

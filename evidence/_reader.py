@@ -27,6 +27,11 @@ class EvidenceReader(Protocol):
                       sources: Iterable[str] | None = None,
                       backfill_after: timedelta | None = None) -> dict[str, dict[str, Any]]: ...
 
+    def visible_between(self, since: datetime, until: datetime, types: Iterable[str]) -> tuple[set[str], set[str]]:
+        """(datasets, producers) of the records of `types` that became visible in (since, until]: that arrived
+        then, or whose event time came then."""
+        ...
+
 
 class MemoryReader:
     """An `EvidenceReader` over records and gate counters in memory, answering as `Store` does (`payloads_of` is
@@ -68,6 +73,13 @@ class MemoryReader:
             if start < r.ingest_time <= end and (chosen is None or r.source in chosen):
                 lags.add(r.source, r.event_time, r.ingest_time)
         return lags.summary()
+
+
+    def visible_between(self, since: datetime, until: datetime, types: Iterable[str]) -> tuple[set[str], set[str]]:
+        wanted, low, high = set(types), utc(since), utc(until)
+        seen = [r for r in self._records.values() if r.type in wanted
+                and (low < r.ingest_time <= high or low < r.event_time <= high)]
+        return {r.dataset_urn for r in seen if r.dataset_urn}, {r.producer_urn for r in seen if r.producer_urn}
 
 
 class Lags:

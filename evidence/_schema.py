@@ -97,6 +97,17 @@ gate_counters = Table(
     Index(None, "dataset_urn", "bucket"),
 )
 
+# Detector passes shared by several processes on one PostgreSQL (detectors/_leases.py): a pass takes shards of the
+# datasets with SELECT ... FOR UPDATE SKIP LOCKED, and its row locks are its leases (a dead process's go with its
+# connection); `passed_at` is the clock of the last pass that finished the shard, so none evaluates it twice.
+detector_shards = Table(
+    "detector_shards",
+    metadata,
+    Column("shard", Integer, primary_key=True, autoincrement=False),
+    Column("passed_at", UTCDateTime()),
+    Column("passed_by", String(128)),
+)
+
 # Operator-owned configuration: freshness policies, contracts, resolution rules, lineage edges.
 configs = Table(
     "configs",

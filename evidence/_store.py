@@ -32,12 +32,14 @@ from sqlalchemy import (
     select,
     tuple_,
     type_coerce,
+    union,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
 from evidence import _migrate
 from evidence._bounds import time_error
 from evidence._errors import ConfigError, UnknownEvidence
+from evidence._partitions import EVIDENCE_LOCK, create_partitions, month_of, prune
 from evidence._reader import Lags
 from evidence._record import EvidenceRecord, GateCounter, iso, utc
 from evidence._schema import evidence, gate_counters, service_health
@@ -169,9 +171,9 @@ class Store:
     def add_records(self, records: Sequence[EvidenceRecord], conn: Connection | None = None) -> set[str]:
         """Insert records not stored yet; return the evidence ids that were new.
 
-        Looks the ids up first and inserts the rest with ON CONFLICT DO NOTHING: on PostgreSQL this is
-        four times faster than INSERT ... RETURNING (pipelined executemany). The in-process write lock makes
-        the answer exact; two API replicas racing on one id may both call it new, and it is still stored once.
+        SQLite: looks the ids up first and inserts the rest with ON CONFLICT DO NOTHING, inside BEGIN IMMEDIATE, so
+        the answer is exact. PostgreSQL: the same under an advisory lock, with COPY (see _postgres_insert), exact
+        across API replicas too.
         """
         if not records:
             return set()
@@ -193,6 +195,12 @@ class Store:
             conn.execute(self._insert(evidence).on_conflict_do_nothing(index_elements=["evidence_id"]),
                          [_row(r) for r in new])
         return {r.evidence_id for r in new}
+
+    def prune(self, before: datetime) -> dict[str, object]:
+        """Retention: drop the evidence whose event_time is before `before` (whole months on PostgreSQL, whose
+        evidence is partitioned by month; rows on SQLite). Returns what went."""
+        with self.writing() as conn:
+            return prune(conn, self.dialect, utc(before))
 
     def get(self, evidence_id: str) -> EvidenceRecord:
         found = self.get_many([evidence_id])
@@ -378,6 +386,21 @@ class Store:
                     lags.add(source, event_time, ingest_time)
         return lags.summary()
 
+    def visible_between(self, since: datetime, until: datetime, types: Iterable[str]) -> tuple[set[str], set[str]]:
+        """(datasets, producers) of the records of `types` that became visible in (since, until]: that arrived
+        then, or whose event time came then (what an incremental detector pass re-evaluates)."""
+        c, kinds = evidence.c, set(types)
+        wanted = sorted(kinds)
+        # Two index range scans (ingest_time; type then event_time), not one OR that reads the whole table.
+        # (The type is filtered here, not in SQL, where it made SQLite prefer the type index for the first.)
+        arrived = select(c.dataset_urn, c.producer_urn, c.type).where(c.ingest_time > utc(since),
+                                                                      c.ingest_time <= utc(until))
+        came_due = select(c.dataset_urn, c.producer_urn, c.type).where(c.type.in_(wanted), c.event_time > utc(since),
+                                                                       c.event_time <= utc(until))
+        with self.engine.connect() as conn:
+            pairs = [(d, p) for d, p, kind in conn.execute(union(arrived, came_due)) if kind in kinds]
+        return {d for d, _ in pairs if d}, {p for _, p in pairs if p}
+
     # -- gate counters ----------------------------------------------------------------------------------
     def merge_counters(self, counters: Sequence[GateCounter], conn: Connection | None = None) -> None:
         if not counters:
@@ -496,22 +519,39 @@ _SQLITE_INSERT = (
 )
 
 
-_TYPES = {"sequence": "bigint", "event_time": "timestamptz", "ingest_time": "timestamptz"}
-_POSTGRES_INSERT = (
-    f"INSERT INTO evidence ({', '.join(_COLUMNS)}) SELECT * FROM unnest("
-    + ", ".join(f"%({c})s::{_TYPES.get(c, 'text')}[]" for c in _COLUMNS)
-    + ") ON CONFLICT (evidence_id) DO NOTHING RETURNING evidence_id"
-)
+_COPY = f"COPY evidence ({', '.join(_COLUMNS)}) FROM STDIN"
 
 
 def _postgres_insert(conn: Connection, records: Sequence[EvidenceRecord]) -> set[str]:
-    """One statement per batch: columns as arrays through unnest, duplicates skipped by the primary key, and
-    the ids actually inserted returned, so the answer is exact even with several API replicas. A pre-select
-    of 1,000 ids planned as a sequential scan while the table's statistics were still empty (benchmarks/)."""
+    """Store the records whose ids are new, with COPY, and return those ids.
+
+    The table is partitioned by month of event_time, so its primary key is (evidence_id, event_time) and cannot
+    stop the same id from being stored twice under two times (a conflicting re-send). Writers therefore take
+    turns on one advisory lock for the length of their transaction: look the ids up (in every partition), make
+    the months' partitions that are missing, COPY the rest. The answer is exact across API replicas, and the
+    database's part of a batch of 1,000 is short enough (benchmarks/ingest_bench.py) that the turns cost little
+    beside validation, which runs in parallel in each replica.
+    """
+    conn.exec_driver_sql("SELECT pg_advisory_xact_lock(%s)", (EVIDENCE_LOCK,))
     unique = list({r.evidence_id: r for r in records}.values())
-    rows = [_row(r) for r in unique]
-    columns = {c: [row[c] for row in rows] for c in _COLUMNS}
-    return set(conn.exec_driver_sql(_POSTGRES_INSERT, columns).scalars())
+    have: set[str] = set()
+    # Index lookups even while the table's statistics are still empty (a seq scan over every partition, else).
+    conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+    ids = [r.evidence_id for r in unique]
+    for start in range(0, len(ids), _IN_CHUNK):
+        have.update(conn.exec_driver_sql("SELECT evidence_id FROM evidence WHERE evidence_id = ANY(%s)",
+                                         (ids[start : start + _IN_CHUNK],)).scalars())
+    conn.exec_driver_sql("SET LOCAL enable_seqscan = DEFAULT")
+    new = [r for r in unique if r.evidence_id not in have]
+    if not new:
+        return set()
+    create_partitions(conn, {month_of(r.event_time) for r in new})
+    with conn.connection.dbapi_connection.cursor() as cursor, cursor.copy(_COPY) as copy:  # type: ignore[union-attr]
+        for r in new:
+            copy.write_row((r.evidence_id, r.source, r.source_ref, r.type, r.dataset_urn, r.producer_urn, r.schema_id,
+                            r.sequence, r.event_time, r.ingest_time, r.deploy_ref, r.reason_code, r.field, r.run_id,
+                            r.traceparent, orjson.dumps(r.payload).decode()))
+    return {r.evidence_id for r in new}
 
 
 def _sqlite_time(moment: datetime) -> str:

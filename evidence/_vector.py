@@ -167,11 +167,12 @@ class VectorIndex:
         return cls(chromadb.PersistentClient(path=str(path), settings=_settings()), embedder)
 
     @classmethod
-    def connect(cls, url: str, embedder: Embedder | None = None) -> VectorIndex:
-        """A Chroma server at `url` (http://host:port)."""
+    def connect(cls, url: str, embedder: Embedder | None = None, database: str = chromadb.DEFAULT_DATABASE
+                ) -> VectorIndex:
+        """A Chroma server at `url` (http://host:port), in one of its databases."""
         host, port, ssl = parse_chroma_url(url)
         try:
-            client = chromadb.HttpClient(host=host, port=port, ssl=ssl, settings=_settings())
+            client = chromadb.HttpClient(host=host, port=port, ssl=ssl, settings=_settings(), database=database)
         except Exception as exc:  # the client checks the server's tenant on construction
             raise ConfigError(f"Cannot reach the Chroma server at {url} ({type(exc).__name__}: {exc}); check "
                               "RCA_CHROMA_URL and that the server is up, or unset it for the embedded index.") from exc

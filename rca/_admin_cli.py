@@ -141,6 +141,32 @@ def db_upgrade() -> None:
         store.close()
 
 
+@db.command("prune")
+@click.option("--older-than-days", type=click.IntRange(1, 100_000), metavar="DAYS",
+              help="Retention in days (default RCA_RETENTION_DAYS).")
+@json_option
+def db_prune(older_than_days: int | None, as_json: bool) -> None:
+    """Drop evidence older than the retention period: whole months on PostgreSQL, rows on SQLite."""
+    from datetime import timedelta
+
+    from rca._settings import Settings
+
+    days = older_than_days or Settings().retention_days
+    if not days:
+        raise CliError("no retention period: pass --older-than-days DAYS or set RCA_RETENTION_DAYS.")
+    store = _store()
+    before = _now() - timedelta(days=days)
+    with working("Pruning"):
+        gone = store.prune(before)
+    if as_json:
+        print_json({"before": before.isoformat(), **gone})
+        return
+    dropped = gone.get("dropped_partitions")
+    what = (f"{len(dropped)} month partition(s) dropped" if isinstance(dropped, list)
+            else f"{gone['deleted_records']} record(s) deleted")
+    echo(f"evidence before {before.isoformat()}: {what}")
+
+
 @click.command()
 @click.argument("scenarios", nargs=-1, required=True, metavar="SCENARIO...",
                 type=click.Path(exists=True, dir_okay=False, path_type=Path))
@@ -328,15 +354,17 @@ def _send(client: Any, store: Any, batch: list[Any], endpoint: str) -> dict[str,
 @json_option
 def detect(at: datetime | None, as_json: bool) -> None:
     """Run the detectors once at a given clock and store the incidents."""
-    from detectors import run_detectors
+    from rca._metrics import BackboneMetrics
     from rca._settings import Settings
 
     store = _store()
-    with working("Detecting"):
-        result = run_detectors(store, at or _now(), Settings().detect_settings())
+    settings = Settings()
+    with working("Detecting"):  # on PostgreSQL, shares the pass with `rca serve` replicas through leases
+        metrics = BackboneMetrics(store, _now, settings.detect_settings(), leases=settings.detect_leases)
+        result = metrics.detector_pass(at or _now(), settings.detect_settings(), "cli")
     if as_json:
         print_json({"incidents": result.incidents, "opened": result.opened, "resolved": result.resolved,
-                    "paused": result.paused, "drift": result.drift})
+                    "paused": result.paused, "drift": result.drift, "shards": result.shards})
         return
     print_incidents(result.incidents, f"Open incidents ({len(result.opened)} opened, {len(result.resolved)} resolved)")
 

@@ -17,21 +17,24 @@ from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
 from typing import Any
 
-from detectors import DetectSettings, find_stored_incidents
+from detectors import DetectSettings, FreshnessMemory, find_stored_incidents
 from evidence import Store
 
 log = logging.getLogger("rca.detect")
 _STORES: dict[str, Store] = {}  # in the worker: one store (one connection pool) per database, kept between passes
+# and what the last whole pass found, so the next evaluates only what can have changed (detectors/_incremental.py).
+_MEMORIES: dict[str, FreshnessMemory] = {}
 
 Found = tuple[list[dict[str, Any]], list[dict[str, Any]]]
 
 
-def _find(database_url: str, now: datetime, settings: DetectSettings) -> Found:
+def _find(database_url: str, now: datetime, settings: DetectSettings, shards: frozenset[int] | None = None) -> Found:
     store = _STORES.get(database_url)
     if store is None:
         store = _STORES[database_url] = Store.open(database_url)
     findings: list[dict[str, Any]] = []
-    return find_stored_incidents(store, now, settings, findings), findings
+    memory = _MEMORIES.setdefault(database_url, FreshnessMemory()) if shards is None else None
+    return find_stored_incidents(store, now, settings, findings, shards, memory), findings
 
 
 def separable(database_url: str) -> bool:
@@ -48,16 +51,16 @@ class DetectWorker:
         self._lock = threading.Lock()
         self._closed = False
 
-    def find(self, now: datetime, settings: DetectSettings) -> Found:
+    def find(self, now: datetime, settings: DetectSettings, shards: frozenset[int] | None = None) -> Found:
         with self._lock:  # one pass at a time: a scheduled pass and POST /v1/detect take turns
             try:
-                return self._executor().submit(_find, self.database_url, now, settings).result()
+                return self._executor().submit(_find, self.database_url, now, settings, shards).result()
             except BrokenProcessPool:
                 if self._closed:
                     raise
                 log.error("the detector worker process died; starting a new one")
                 self._pool = None
-                return self._executor().submit(_find, self.database_url, now, settings).result()
+                return self._executor().submit(_find, self.database_url, now, settings, shards).result()
 
     def _executor(self) -> ProcessPoolExecutor:
         if self._closed:

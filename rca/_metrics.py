@@ -7,6 +7,8 @@ Lag is read from the store at scrape time; everything else is counted where it h
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
@@ -20,9 +22,16 @@ from prometheus_client.registry import Collector
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from detectors import DetectionResult, DetectSettings, run_detectors, store_incidents
+from detectors import (
+    DetectionResult,
+    DetectSettings,
+    find_stored_incidents,
+    leased_pass,
+    run_detectors,
+    store_incidents,
+)
 from evidence import EvidenceRecord, Store, parse_time, utc
-from rca._detect_worker import DetectWorker
+from rca._detect_worker import DetectWorker, Found
 from rca._errors import ApiError
 
 log = logging.getLogger("rca")
@@ -118,9 +127,12 @@ class KafkaCollector(Collector):
 
 
 class BackboneMetrics:
-    def __init__(self, store: Store, clock: Any, settings: DetectSettings, worker: DetectWorker | None = None) -> None:
+    def __init__(self, store: Store, clock: Any, settings: DetectSettings, worker: DetectWorker | None = None,
+                 leases: bool = False) -> None:
         self.store = store
         self.worker = worker
+        self.leases = leases and store.dialect == "postgresql"
+        self.holder = f"{socket.gethostname()}:{os.getpid()}"
         self.registry = CollectorRegistry()
         # endpoint: the route an item came in by; format: what it was (cloudevents, cdevents, openlineage, kafka).
         self.ingest = Counter("rca_ingest_events", "Items received by the ingestion endpoints, by outcome",
@@ -175,15 +187,26 @@ class BackboneMetrics:
             # The verifier gives each rejection a short reason (no_citation, not_found, mismatch, ...): a bounded label.
             self.rejections.labels(str(claim.get("reason") or "predicate")).inc()
 
-    def detector_pass(self, now: datetime, settings: DetectSettings, trigger: str) -> DetectionResult:
-        """Run a pass, timing it, and observe how long each incident it opened took to be created. The finding
-        half runs in the worker process when there is one (rca/_detect_worker.py), the writing half here."""
+    def detector_pass(self, now: datetime, settings: DetectSettings, trigger: str,
+                      period: timedelta = timedelta(0),
+                      announce: Callable[[DetectionResult], None] | None = None) -> DetectionResult:
+        """Run a pass, timing it, and observe how long each incident it opened took to be created; `announce` hears
+        of the incidents it stored (per leased batch, under the lease). The finding
+        half runs in the worker process when there is one (rca/_detect_worker.py), the writing half here. On
+        PostgreSQL the pass leases shards of the datasets (detectors/_leases.py), so that several processes on one
+        database share it; `period`: a shard finished by any process within it is not evaluated again."""
         started = time.perf_counter()
-        if self.worker is not None:
-            found, findings = self.worker.find(now, settings)
-            result = store_incidents(self.store, found, now, settings, findings)
+        if self.leases:
+            result = leased_pass(self.store, now, settings, lambda shards: self._find(now, settings, shards),
+                                 self.holder, period, announce=announce)
         else:
-            result = run_detectors(self.store, now, settings)
+            if self.worker is not None:
+                found, findings = self.worker.find(now, settings)
+                result = store_incidents(self.store, found, now, settings, findings)
+            else:
+                result = run_detectors(self.store, now, settings)
+            if announce is not None:
+                announce(result)
         self.passes.labels(trigger).observe(time.perf_counter() - started)
         opened = [i for i in result.incidents if i["id"] in set(result.opened)]
         for incident, latency in _creation_latencies(self.store, opened, utc(now)):
@@ -191,6 +214,12 @@ class BackboneMetrics:
             if incident["kind"] == "drift":
                 self.drift.observe(latency)
         return result
+
+    def _find(self, now: datetime, settings: DetectSettings, shards: frozenset[int]) -> Found:
+        if self.worker is not None:
+            return self.worker.find(now, settings, shards)
+        findings: list[dict[str, Any]] = []
+        return find_stored_incidents(self.store, now, settings, findings, shards), findings
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

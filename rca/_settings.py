@@ -30,6 +30,11 @@ class Settings(BaseSettings):
     detect_interval_s: float = Field(default=60.0, ge=0)
     # Detector passes read and compute in a worker process, so that write load on the API does not slow them.
     detect_in_worker: bool = True
+    # On PostgreSQL, passes lease shards of the datasets in the database, so that several `rca serve` replicas (and
+    # `rca detect` runs) share them: each dataset evaluated once a pass, each incident opened and announced once.
+    detect_leases: bool = True
+    # Evidence older than this many days is dropped (`rca db prune`, and hourly inside `rca serve`); 0 keeps it all.
+    retention_days: int = Field(default=0, ge=0)
     stale_threshold_s: float = Field(default=120.0, gt=0)
     stale_window_s: float = Field(default=300.0, gt=0)
     stale_action: Literal["tag", "pause"] = "tag"

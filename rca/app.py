@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +66,7 @@ def create_app(
     # one a test or the demo handed in) and another process can open it: see rca/_detect_worker.py.
     detect_worker = DetectWorker(settings.database_url) if own_store and separable(settings.database_url) \
         and settings.detect_in_worker else None
-    metrics = _metrics.BackboneMetrics(store, clock, detect_settings, detect_worker)
+    metrics = _metrics.BackboneMetrics(store, clock, detect_settings, detect_worker, leases=settings.detect_leases)
     metrics.registry.register(_adoption.AdoptionCollector(store, clock))
     gate_member = gate_consumer(settings, store, clock, metrics) if settings.kafka_bootstrap else None
 
@@ -78,6 +78,9 @@ def create_app(
             workers.append(threading.Thread(target=_detect_loop, args=(
                 metrics, clock, detect_settings, stop, settings.detect_interval_s, app.state.announce),
                 name="rca-detectors", daemon=True))
+        if settings.retention_days:
+            workers.append(threading.Thread(target=_prune_loop, args=(
+                store, clock, timedelta(days=settings.retention_days), stop), name="rca-retention", daemon=True))
         if gate_member is not None:
             workers.append(threading.Thread(target=_consume_loop, args=(gate_member, stop), name="rca-gate-consumer",
                                             daemon=True))
@@ -160,12 +163,27 @@ def _detect_loop(metrics: _metrics.BackboneMetrics, clock: Clock, settings: Dete
     next_at = monotonic() + interval_s
     while not stop.wait(max(0.0, next_at - monotonic())):
         try:
-            announce(metrics.detector_pass(clock(), settings, "schedule"))
+            # A shard another replica finished less than half an interval ago is its, for this period.
+            metrics.detector_pass(clock(), settings, "schedule", timedelta(seconds=interval_s / 2), announce)
         except Exception:
             if stop.is_set():
                 break  # shutting down: the pass was cut short on purpose
             log.exception("detector pass failed; retrying in %s s", interval_s)
         next_at = max(next_at + interval_s, monotonic())
+
+
+def _prune_loop(store: Store, clock: Clock, retention: timedelta, stop: threading.Event,
+                every_s: float = 3600.0) -> None:
+    """Retention inside `rca serve` (RCA_RETENTION_DAYS): evidence older than `retention` at the service's clock is
+    dropped at start and then hourly; replicas doing it at once drop each month once (evidence/_partitions.py)."""
+    while not stop.is_set():
+        try:
+            gone = store.prune(clock() - retention)
+            if any(gone.values()):
+                log.info("retention: %s", gone)
+        except Exception:
+            log.exception("pruning evidence failed; retrying in %s s", every_s)
+        stop.wait(every_s)
 
 
 def gate_consumer(settings: Settings, store: Store, clock: Clock, metrics: _metrics.BackboneMetrics) -> Any:

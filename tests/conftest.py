@@ -31,6 +31,17 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return POSTGRES_URL
 
 
+@pytest.fixture
+def pg_store() -> Iterator[Store]:
+    """A store on an empty PostgreSQL schema (no tables yet: call upgrade()), for the PostgreSQL-only tests."""
+    if not POSTGRES_URL:
+        pytest.skip("no PostgreSQL: set RCA_TEST_POSTGRES_URL (make test does when it can)")
+    fresh_postgres(POSTGRES_URL)
+    store = Store.open(POSTGRES_URL)
+    yield store
+    store.close()
+
+
 @pytest.fixture(scope="session")
 def kafka() -> str:
     """The bootstrap address of a real Kafka broker (RCA_TEST_KAFKA_BOOTSTRAP, which scripts/with-kafka sets)."""

@@ -1,11 +1,19 @@
-"""The chromadb seam: an embedded index with the offline hashing embedder, and the settings that pick others."""
+"""The chromadb seam: an embedded index and a real `chroma run` server, both with the offline hashing embedder, and
+the settings that pick others."""
 
 from __future__ import annotations
 
 import math
+import os
 import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import chromadb
 import httpx
 import pytest
 import respx
@@ -18,6 +26,7 @@ from evidence._embedding import (
     embedder_from_settings,
 )
 from evidence._vector import VectorIndex, parse_chroma_url
+from support import ChildProcess, free_port
 
 RUNBOOKS = {
     "rb-contract": "REQUIRED_FIELD_MISSING: customer_id missing from checkout-service events after a deploy; "
@@ -34,8 +43,60 @@ META = {
 }
 
 
-def _filled(path: Path, order: list[str] | None = None) -> VectorIndex:
-    index = VectorIndex.open(path)
+class ChromaServer(ChildProcess):
+    """A real Chroma server (`chroma run`, shipped by the chromadb package) on a free loopback port."""
+
+    def __init__(self, path: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._log = (path / "chroma.log").open("ab")
+        chroma = Path(sys.executable).with_name("chroma")
+        self.process = subprocess.Popen([str(chroma), "run", "--path", str(path / "data"), "--host", "127.0.0.1",
+                                         "--port", str(self.port)], stdout=self._log, stderr=subprocess.STDOUT,
+                                        env={**os.environ, "ANONYMIZED_TELEMETRY": "False"})
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and self.process.poll() is None:
+            try:
+                if httpx.get(f"{self.url}/api/v2/heartbeat", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"chroma run did not answer within 60 s; see {path / 'chroma.log'}")
+
+
+@pytest.fixture(scope="module")
+def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChromaServer]:
+    server = ChromaServer(tmp_path_factory.mktemp("chroma"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["embedded", "server"])
+def index_at(request: pytest.FixtureRequest) -> Callable[..., VectorIndex]:
+    """VectorIndex.open(path) embedded, or VectorIndex.connect to a real `chroma run` server: there each path is a
+    database of its own (created on first use), so a test's separate indexes stay apart as directories do."""
+    if request.param == "embedded":
+        return VectorIndex.open
+    server: ChromaServer = request.getfixturevalue("chroma_server")
+    admin = chromadb.AdminClient(chromadb.config.Settings(chroma_server_host="127.0.0.1",
+                                                          chroma_server_http_port=server.port,
+                                                          chroma_api_impl="chromadb.api.fastapi.FastAPI",
+                                                          anonymized_telemetry=False))
+    databases: dict[Path, str] = {}
+
+    def connect(path: Path, embedder: HashingEmbedder | None = None) -> VectorIndex:
+        if path not in databases:
+            databases[path] = f"db-{uuid.uuid4().hex[:12]}"
+            admin.create_database(databases[path])
+        return VectorIndex.connect(server.url, embedder, database=databases[path])
+
+    return connect
+
+
+def _filled(path: Path, order: list[str] | None = None, index_at: Callable[..., VectorIndex] = VectorIndex.open
+            ) -> VectorIndex:
+    index = index_at(path)
     ids = order or sorted(RUNBOOKS)
     index.add("runbooks", ids, [RUNBOOKS[i] for i in ids], [META[i] for i in ids])
     return index
@@ -70,8 +131,8 @@ def test_hashing_dimension_must_be_usable() -> None:
 
 # --- the index ----------------------------------------------------------------------------------------------------
 
-def test_the_matching_runbook_ranks_first(tmp_path: Path) -> None:
-    index = _filled(tmp_path)
+def test_the_matching_runbook_ranks_first(tmp_path: Path, index_at: Callable[..., VectorIndex]) -> None:
+    index = _filled(tmp_path, index_at=index_at)
     found = index.query("runbooks", "customer_id missing checkout", k=2)
     assert found[0][0] == "rb-contract"
     assert found[0][2] == META["rb-contract"]
@@ -79,9 +140,9 @@ def test_the_matching_runbook_ranks_first(tmp_path: Path) -> None:
     assert index.query("runbooks", "spark executor out of memory", k=1)[0][0] == "rb-oom"
 
 
-def test_add_is_an_upsert(tmp_path: Path) -> None:
-    index = _filled(tmp_path)
-    _filled(tmp_path)  # the same ids again, through a second client on the same directory
+def test_add_is_an_upsert(tmp_path: Path, index_at: Callable[..., VectorIndex]) -> None:
+    index = _filled(tmp_path, index_at=index_at)
+    _filled(tmp_path, index_at=index_at)  # the same ids again, through a second client on the same directory
     assert index.count("runbooks") == len(RUNBOOKS)
     index.add("runbooks", ["rb-oom", "rb-oom"], ["stale text", "customer_id missing checkout, exactly"],
               [{"reason_code": "X"}, {"reason_code": "JOB_FAILED", "note": None}])
@@ -90,8 +151,8 @@ def test_add_is_an_upsert(tmp_path: Path) -> None:
     assert top == [("rb-oom", 1.0, {"reason_code": "JOB_FAILED"})]  # the last duplicate wins; None is dropped
 
 
-def test_where_filters_on_metadata(tmp_path: Path) -> None:
-    index = _filled(tmp_path)
+def test_where_filters_on_metadata(tmp_path: Path, index_at: Callable[..., VectorIndex]) -> None:
+    index = _filled(tmp_path, index_at=index_at)
     found = index.query("runbooks", "customer_id missing checkout", k=5, where={"kind": "freshness"})
     assert {row[0] for row in found} == {"rb-oom", "rb-partition", "rb-late"}
     assert index.query("runbooks", "anything", k=3, where={"kind": "drift"}) == []
@@ -102,30 +163,31 @@ def test_where_filters_on_metadata(tmp_path: Path) -> None:
     assert {row[0] for row in either} == {"rb-oom", "rb-partition"}
 
 
-def test_results_are_the_same_whatever_the_insertion_order(tmp_path: Path) -> None:
-    first = _filled(tmp_path / "a", sorted(RUNBOOKS))
-    second = _filled(tmp_path / "b", sorted(RUNBOOKS, reverse=True))
+def test_results_are_the_same_whatever_the_insertion_order(tmp_path: Path,
+                                                           index_at: Callable[..., VectorIndex]) -> None:
+    first = _filled(tmp_path / "a", sorted(RUNBOOKS), index_at)
+    second = _filled(tmp_path / "b", sorted(RUNBOOKS, reverse=True), index_at)
     for text in ["customer_id missing checkout", "job late", "dt time zone", "nothing in common"]:
         assert first.query("runbooks", text, k=4) == second.query("runbooks", text, k=4)
 
 
-def test_ties_are_broken_by_id(tmp_path: Path) -> None:
-    index = VectorIndex.open(tmp_path)
+def test_ties_are_broken_by_id(tmp_path: Path, index_at: Callable[..., VectorIndex]) -> None:
+    index = index_at(tmp_path)
     index.add("incidents", ["inc-c", "inc-a", "inc-b", "inc-d"], ["orders_enriched stale"] * 3 + ["other words"])
     found = index.query("incidents", "orders_enriched stale", k=2)
     assert [row[0] for row in found] == ["inc-a", "inc-b"]
     assert found[0][1] == found[1][1] == 1.0
 
 
-def test_structured_metadata_is_kept_as_json(tmp_path: Path) -> None:
-    index = VectorIndex.open(tmp_path)
+def test_structured_metadata_is_kept_as_json(tmp_path: Path, index_at: Callable[..., VectorIndex]) -> None:
+    index = index_at(tmp_path)
     index.add("evidence", ["ev_1"], ["a deploy"], [{"evidence_ids": ["ev_1", "ev_2"], "rows": 3, "ok": True}])
     assert index.query("evidence", "a deploy", k=1)[0][2] == {"evidence_ids": '["ev_1", "ev_2"]', "ok": True,
                                                              "rows": 3}
 
 
-def test_an_empty_collection_answers_nothing(tmp_path: Path) -> None:
-    index = VectorIndex.open(tmp_path)
+def test_an_empty_collection_answers_nothing(tmp_path: Path, index_at: Callable[..., VectorIndex]) -> None:
+    index = index_at(tmp_path)
     assert index.query("evidence", "anything", k=3) == []
     index.add("evidence", [], [])
     assert index.count("evidence") == 0
@@ -143,10 +205,11 @@ def test_collection_names_are_checked(tmp_path: Path, name: str) -> None:
         VectorIndex.open(tmp_path).add(name, ["a"], ["text"])
 
 
-def test_a_collection_built_with_another_embedder_is_refused(tmp_path: Path) -> None:
-    _filled(tmp_path)
+def test_a_collection_built_with_another_embedder_is_refused(tmp_path: Path,
+                                                             index_at: Callable[..., VectorIndex]) -> None:
+    _filled(tmp_path, index_at=index_at)
     with pytest.raises(ConfigError, match="RCA_EMBEDDER"):
-        VectorIndex.open(tmp_path, HashingEmbedder(dim=64)).query("runbooks", "anything")
+        index_at(tmp_path, HashingEmbedder(dim=64)).query("runbooks", "anything")
 
 
 def test_mismatched_lengths_are_refused(tmp_path: Path) -> None:

@@ -6,14 +6,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import urlencode
 
 import pytest
 from fastapi.testclient import TestClient
@@ -22,57 +19,11 @@ from detectors import stored_incidents
 from evidence._store import Store
 from rca import Settings, create_app
 from rca._demo import load_demo
+from support import FakeSlack
 
 SECRET = "test-signing-secret"
 CONSOLE = "http://console.test"
 DEMO_NOW = datetime(2026, 3, 10, 10, 30, tzinfo=UTC)
-
-
-class FakeSlack:
-    """A local Slack Web API: records every call, answers ok with a message ts."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, dict[str, Any]]] = []
-        self.identity_checks = 0
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                raw = self.rfile.read(int(self.headers.get("content-length", 0))).decode()
-                if self.headers.get("content-type", "").startswith("application/json"):
-                    body = json.loads(raw or "{}")
-                else:
-                    body = {k: v[0] for k, v in parse_qs(raw).items()}
-                method = self.path.rsplit("/", 1)[-1]
-                if method == "auth.test":  # Bolt asks who the bot is before the first listener runs
-                    fake.identity_checks += 1
-                    answer = json.dumps({"ok": True, "user_id": "U0RCA", "bot_id": "B1", "team_id": "T1"})
-                else:
-                    fake.calls.append((method, body))
-                    answer = json.dumps({"ok": True, "channel": body.get("channel"),
-                                         "ts": f"1700000000.{len(fake.calls):06d}"})
-                self.send_response(200)
-                self.send_header("content-type", "application/json")
-                self.end_headers()
-                self.wfile.write(answer.encode())
-
-            def log_message(self, *_: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/api/"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def wait_for(self, count: int, timeout: float = 20) -> list[tuple[str, dict[str, Any]]]:
-        deadline = time.monotonic() + timeout
-        while len(self.calls) < count and time.monotonic() < deadline:
-            time.sleep(0.05)
-        return self.calls
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture

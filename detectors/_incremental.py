@@ -1,0 +1,82 @@
+"""Incremental freshness: a pass re-evaluates only the datasets whose answer can have changed since the last one.
+
+A freshness finding is None until the dataset is breached (past today's deadline and not fresh), and whether it is
+breached can change only (a) when evidence about it or its producer becomes visible (it arrives, or its event time
+comes due), (b) when the clock reaches today's deadline, or (c) when the local day turns. So a pass evaluates:
+datasets with new visible evidence since the last pass, those whose due time (the earlier of (b) and (c)) has come
+(a deadline index), and every breached dataset (its incident carries clock-dependent facts such as late_by_s). The
+others keep their last answer, None. Anything else that changed (a policy, a contract's ownership, a clock going
+back) makes the pass a full one. A property test compares the result with a full pass on random histories.
+"""
+
+from __future__ import annotations
+
+import copy
+import heapq
+from collections.abc import Callable
+from datetime import datetime, time, timedelta
+from typing import Any
+
+import orjson
+
+from detectors._watermark import localize, policy_day
+from evidence import EventType, EvidenceReader, FreshnessPolicy, utc
+
+# The types freshness reads (detectors/_detect.py): other evidence cannot change a freshness answer.
+FRESHNESS_TYPES = (EventType.RUN_STARTED, EventType.RUN_COMPLETED, EventType.RUN_FAILED, EventType.HEARTBEAT,
+                   EventType.COMMITTED, EventType.DEPLOYMENT)
+Evaluate = Callable[[list[FreshnessPolicy]], dict[str, dict[str, Any] | None]]
+
+
+class FreshnessMemory:
+    """What the last pass found per dataset, and when each healthy one must be looked at again."""
+
+    def __init__(self) -> None:
+        self.last_now: datetime | None = None
+        self.fingerprint: bytes | None = None
+        self.found: dict[str, dict[str, Any] | None] = {}
+        self.due: list[tuple[datetime, str]] = []  # (due time, dataset): the deadline index
+        self.evaluated = 0  # datasets the last pass evaluated (for benchmarks and tests)
+
+    def pass_at(self, reader: EvidenceReader, policies: list[FreshnessPolicy], owners: Any, now: datetime,
+                evaluate: Evaluate) -> list[dict[str, Any]]:
+        """The freshness incidents at `now`, evaluating only what can have changed (`evaluate` is the full
+        evaluation of some policies: dataset -> raw incident or None)."""
+        now = utc(now)
+        fingerprint = orjson.dumps([[p.model_dump(mode="json") for p in policies], sorted(
+            (urn, repr(owner)) for urn, owner in owners.items())], option=orjson.OPT_SORT_KEYS)
+        by_dataset = {p.dataset_urn: p for p in policies}
+        if self.last_now is None or now < self.last_now or fingerprint != self.fingerprint:
+            chosen = list(policies)
+            self.found, self.due = {}, []
+        else:
+            dirty = self._changed(reader, policies, self.last_now, now)
+            dirty |= {urn for urn, incident in self.found.items() if incident is not None}
+            while self.due and self.due[0][0] <= now:
+                dirty.add(heapq.heappop(self.due)[1])
+            chosen = [by_dataset[urn] for urn in sorted(dirty) if urn in by_dataset]
+        results = evaluate(chosen)
+        for policy in chosen:
+            incident = results.get(policy.dataset_urn)
+            self.found[policy.dataset_urn] = incident
+            if incident is None:
+                heapq.heappush(self.due, (_due(policy, now), policy.dataset_urn))
+        self.last_now, self.fingerprint, self.evaluated = now, fingerprint, len(chosen)
+        return [copy.deepcopy(i) for p in policies if (i := self.found.get(p.dataset_urn)) is not None]
+
+    @staticmethod
+    def _changed(reader: EvidenceReader, policies: list[FreshnessPolicy], since: datetime, now: datetime) -> set[str]:
+        """Datasets with evidence that became visible in (since, now]: arrived then, or whose time came then."""
+        datasets, producers = reader.visible_between(since, now, FRESHNESS_TYPES)
+        return {p.dataset_urn for p in policies if p.dataset_urn in datasets or p.producer_urn in producers}
+
+
+def _due(policy: FreshnessPolicy, now: datetime) -> datetime:
+    """When a dataset healthy at `now` must be evaluated again: today's deadline if still ahead, else (or if the
+    local day turns first) the next local midnight."""
+    day = policy_day(policy, now)
+    midnight = localize(day.today + timedelta(days=1), time(0, 0), day.zone)
+    return min(day.deadline, midnight) if day.deadline > now else midnight
+
+
+__all__ = ["FreshnessMemory"]

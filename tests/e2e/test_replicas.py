@@ -1,0 +1,126 @@
+"""Three `rca serve` replicas on one PostgreSQL, detecting every second and taking a stream of events, one of them
+killed with SIGKILL in the middle of a pass: each incident is opened once and posted to Slack once, the shards the
+dead replica held are taken over, and every event a replica acknowledged is stored."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import threading
+import time
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import orjson
+import pytest
+from sqlalchemy import func, select, text
+
+from evidence import FreshnessPolicy
+from evidence._configs import POLICY, Configs
+from evidence._schema import incidents
+from evidence._store import Store
+from support import FakeSlack, Server
+
+pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
+DATASETS = 300
+
+
+def _batch(n: int, size: int = 100) -> list[dict]:
+    return [{"specversion": "1.0", "id": f"b{n}-e{i}", "source": "svc://replica-stream", "type": "DeploymentEvent",
+             "time": "2026-03-10T10:20:00Z", "data": {"service": "replica-stream", "version": f"v{n}.{i}"}}
+            for i in range(size)]
+
+
+def _children(pid: int) -> list[int]:
+    """The processes `pid` started (its detector worker), to be sure none outlives the test."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        children = (task / "children").read_text().split() if (task / "children").exists() else []
+        found += [int(c) for c in children]
+    return found
+
+
+def test_three_replicas_one_killed_mid_pass_open_and_post_each_incident_once(pg_store: Store,
+                                                                             tmp_path: Path) -> None:
+    pg_store.upgrade()
+    configs = Configs(pg_store)
+    for i in range(DATASETS):  # no evidence: each an INSUFFICIENT_EVIDENCE incident once 00:00 UTC has passed
+        configs.put(POLICY, FreshnessPolicy(dataset_urn=f"ds://replica/t{i:03d}", producer_urn=f"job://r-{i:03d}",
+                                            expected_update_by="00:00"), datetime.now(UTC))
+    slack = FakeSlack()
+    url = pg_store.engine.url.render_as_string(hide_password=False).replace("postgresql+psycopg://", "postgresql://")
+    replicas: list[Server] = []
+    workers: list[int] = []
+    try:
+        for n in range(3):
+            env = {"RCA_DETECT_INTERVAL_S": "1", "RCA_SLACK_SIGNING_SECRET": "s3cr3t", "RCA_SLACK_BOT_TOKEN": "xoxb-t",
+                   "RCA_SLACK_API_URL": slack.url, "RCA_SLACK_CHANNEL": "C-ONCALL"}
+            replicas.append(Server(f"{url}?application_name=replica-{n}", tmp_path / f"replica-{n}.log",
+                                   "--insecure-no-auth", env=env))
+        acknowledged: list[int] = []
+        stop = threading.Event()
+
+        def stream() -> None:
+            n = 0
+            while not stop.is_set():
+                try:  # a connection a batch: one to the killed replica must not stay open behind the test
+                    response = httpx.post(f"{replicas[n % 3].url}/v1/events", content=orjson.dumps(_batch(n)),
+                                          headers={"Content-Type": "application/cloudevents-batch+json"}, timeout=10)
+                    if response.status_code == 200 and response.json()["accepted"] == 100:
+                        acknowledged.append(n)
+                except httpx.TransportError:
+                    pass  # the killed replica: not acknowledged
+                n += 1
+
+        sender = threading.Thread(target=stream)
+        sender.start()
+        # Mid-pass: a replica whose lease transaction holds shards (its claim is its last statement, still open).
+        victim = None
+        deadline = time.monotonic() + 60
+        with pg_store.engine.connect() as conn:
+            while victim is None and time.monotonic() < deadline:
+                victim = conn.execute(text(
+                    "SELECT application_name FROM pg_stat_activity WHERE application_name LIKE 'replica-%' "
+                    "AND state = 'idle in transaction' AND query LIKE '%FROM detector_shards%SKIP LOCKED%' "
+                    "LIMIT 1")).scalar()
+                conn.rollback()
+                time.sleep(0.01)
+        assert victim is not None, "no replica was seen holding shards"
+        killed = replicas[int(victim.rsplit("-", 1)[1])]
+        for replica in replicas:
+            workers += _children(replica.process.pid)
+        held_before = len(slack.calls)
+        killed.kill9()
+        time.sleep(3)  # the others keep taking events and passing
+        stop.set()
+        sender.join(30)
+
+        # The survivors take the dead replica's shards at their next passes: every dataset gets its incident.
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            with pg_store.engine.connect() as conn:
+                count = conn.execute(select(func.count()).select_from(incidents)).scalar_one()
+            if count >= DATASETS and len(slack.calls) >= DATASETS:
+                break
+            time.sleep(0.5)
+        time.sleep(3)  # a few more passes: nothing may be opened or posted twice
+        with pg_store.engine.connect() as conn:
+            rows = conn.execute(select(incidents.c.id, incidents.c.dataset_urn, incidents.c.kind)).all()
+        per_dataset = Counter((r.dataset_urn, r.kind) for r in rows)
+        assert len(per_dataset) == DATASETS and set(per_dataset.values()) == {1}
+        posted = Counter(m for _, body in slack.calls for m in re.findall(r"/incidents/(inc_[0-9a-f]+)\|",
+                                                                          body.get("text", "")))
+        assert posted == Counter({r.id: 1 for r in rows}), (held_before, len(slack.calls))
+        stored = {r.source_ref for r in pg_store.records(producer_urns=["svc://replica-stream"])}
+        missing = [e["id"] for n in acknowledged for e in _batch(n) if e["id"] not in stored]
+        assert acknowledged and missing == []
+    finally:
+        for replica in replicas:
+            replica.stop()
+        for pid in workers:  # a detector worker whose replica was killed must not linger
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, 9)
+        slack.close()
