@@ -60,8 +60,10 @@ export class Client {
   readonly settings: Settings;
   /** Enabled with an endpoint: the only state in which anything runs. */
   readonly active: boolean;
-  private isAccepting = false; // emit() reads only this on the hot path while off
+  private isAccepting = false; // enabled, not killed, not shut down
+  private taking = false; // accepting and the circuit not open: emit() reads only this on the hot path while off
   private killed = false;
+  private circuitOpen = false;
   private closed = false;
   private controlState: ControlState = DEFAULT_CONTROL;
   private readonly monotonic: () => number;
@@ -96,9 +98,14 @@ export class Client {
       problems: this.problems,
       clock: this.monotonic,
       onControl: (state) => this.onControl(state),
+      onCircuit: (open) => {
+        this.circuitOpen = open;
+        this.taking = this.isAccepting && !open;
+      },
       initialControl: this.controlState,
     });
     this.isAccepting = true;
+    this.taking = true;
     installExitHook(this);
     safeLog(this.logger, "info", `autopilot: sending evidence as ${producer ?? "(no producer)"} to ${endpoint}.`);
     this.loop.start();
@@ -110,8 +117,11 @@ export class Client {
    * `type` is one of EVENT_TYPES and `data` its fields (snake_case), shallow-copied now.
    */
   emit(type: EventType | (string & {}), data?: Readonly<Record<string, unknown>>, options?: EmitOptions): boolean {
-    if (!this.isAccepting) {
+    if (!this.taking) {
+      // An open circuit costs what a disabled SDK costs: a count, no capture, nothing queued (the batch would be
+      // dropped unsent anyway). The loop lets events in again when the circuit lets its probe through.
       if (this.killed) this.counters?.drop("killed");
+      else if (this.isAccepting && this.circuitOpen) this.counters?.drop("circuit_open");
       return false;
     }
     const queue = this.queue as EventQueue;
@@ -173,6 +183,7 @@ export class Client {
     if (loop === undefined || this.closed) return true;
     this.closed = true;
     this.isAccepting = false;
+    this.taking = false;
     shared.clients.delete(this);
     loop.stop(this.monotonic() + Math.max(0, timeout));
     const finished = await within(loop.done, timeout);
@@ -226,6 +237,7 @@ export class Client {
     this.controlState = state;
     this.killed = !isSending(state);
     this.isAccepting = isSending(state) && !this.closed;
+    this.taking = this.isAccepting && !this.circuitOpen;
   }
 
   private sendStartupEvent(): void {
