@@ -117,13 +117,7 @@ export class Client {
    * `type` is one of EVENT_TYPES and `data` its fields (snake_case), shallow-copied now.
    */
   emit(type: EventType | (string & {}), data?: Readonly<Record<string, unknown>>, options?: EmitOptions): boolean {
-    if (!this.taking) {
-      // An open circuit costs what a disabled SDK costs: a count, no capture, nothing queued (the batch would be
-      // dropped unsent anyway). The loop lets events in again when the circuit lets its probe through.
-      if (this.killed) this.counters?.drop("killed");
-      else if (this.isAccepting && this.circuitOpen) this.counters?.drop("circuit_open");
-      return false;
-    }
+    if (!this.taking && this.refused()) return false;
     const queue = this.queue as EventQueue;
     try {
       if (!isEventType(type)) {
@@ -159,7 +153,25 @@ export class Client {
     }
   }
 
-  /** Whether emit() takes events and Kafka records get identity headers: enabled, not killed, not shut down. */
+  /**
+   * emit() while not taking events: true if the event is refused. Disabled or shut down: nothing counted. Killed:
+   * counted. The circuit open: counted, at the cost of a disabled SDK (no capture, nothing queued; its batch would
+   * be dropped unsent anyway) until the probe is due; from then on events are taken again (the loop catches up).
+   */
+  private refused(): boolean {
+    if (this.killed) {
+      this.counters?.drop("killed");
+      return true;
+    }
+    if (this.isAccepting && this.circuitOpen) {
+      if ((this.loop as DeliveryLoop).circuit.secondsUntilProbe() <= 0) return false;
+      this.counters?.drop("circuit_open");
+      return true;
+    }
+    return true;
+  }
+
+  /** Whether Kafka records get identity headers and emit() takes events (unless the circuit is open): enabled, not killed, not shut down. */
   get accepting(): boolean {
     return this.isAccepting;
   }

@@ -1,16 +1,48 @@
 package dev.rca.autopilot.bench;
 
+import dev.rca.autopilot.AutopilotClient;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.stream.Collectors;
+import java.util.stream.IntStream;
+import org.springframework.beans.factory.ObjectProvider;
+import org.springframework.boot.SpringApplication;
 import org.springframework.boot.autoconfigure.SpringBootApplication;
+import org.springframework.context.ApplicationListener;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.event.ContextClosedEvent;
 import org.springframework.web.bind.annotation.PostMapping;
 import org.springframework.web.bind.annotation.RequestBody;
 import org.springframework.web.bind.annotation.RestController;
 
-/** A checkout endpoint for the throughput benchmark: reads an order (Jackson), prices it, answers JSON. */
+/**
+ * A checkout endpoint for {@link EndpointRounds}: reads an order (Jackson), prices it, answers JSON, and emits one
+ * evidence event per request. Run as its own JVM, one per mode; on shutdown it prints the SDK's counters.
+ */
 @SpringBootApplication
 public class CheckoutApplication {
+    /** The order the benchmark posts: 20 lines. */
+    static final String ORDER = "{\"orderId\":\"o-1\",\"customerId\":\"c-9\",\"currency\":\"EUR\",\"lines\":["
+            + IntStream.range(0, 20).mapToObj(i -> "{\"sku\":\"sku-" + i + "\",\"qty\":" + (i % 5 + 1)
+            + ",\"priceCents\":" + (199 + i) + "}").collect(Collectors.joining(",")) + "]}";
+
+    public static void main(String[] args) {
+        SpringApplication application = new SpringApplication(CheckoutApplication.class);
+        application.setLogStartupInfo(false);
+        application.run(args);
+    }
+
+    /** A line the driver reads: what the SDK delivered and dropped over the whole run. */
+    @Bean
+    ApplicationListener<ContextClosedEvent> autopilotCounters(ObjectProvider<AutopilotClient> client) {
+        return event -> {
+            AutopilotClient active = client.getIfAvailable();
+            System.out.println("[autopilot-bench] " + (active == null ? "no client (disabled)"
+                    : "delivered=" + active.stats().delivered() + " dropped=" + active.signalsDropped()
+                    + " circuit=" + active.circuitState()));
+        };
+    }
 
     /** The order a client posts. */
     public record Line(String sku, int qty, int priceCents) {}
