@@ -9,16 +9,14 @@ import java.util.stream.IntStream;
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.boot.SpringApplication;
 import org.springframework.boot.autoconfigure.SpringBootApplication;
-import org.springframework.context.ApplicationListener;
-import org.springframework.context.annotation.Bean;
-import org.springframework.context.event.ContextClosedEvent;
+import org.springframework.web.bind.annotation.GetMapping;
 import org.springframework.web.bind.annotation.PostMapping;
 import org.springframework.web.bind.annotation.RequestBody;
 import org.springframework.web.bind.annotation.RestController;
 
 /**
  * A checkout endpoint for {@link EndpointRounds}: reads an order (Jackson), prices it, answers JSON, and emits one
- * evidence event per request. Run as its own JVM, one per mode; on shutdown it prints the SDK's counters.
+ * evidence event per request. Run as its own JVM, one per mode.
  */
 @SpringBootApplication
 public class CheckoutApplication {
@@ -33,15 +31,21 @@ public class CheckoutApplication {
         application.run(args);
     }
 
-    /** A line the driver reads: what the SDK delivered and dropped over the whole run. */
-    @Bean
-    ApplicationListener<ContextClosedEvent> autopilotCounters(ObjectProvider<AutopilotClient> client) {
-        return event -> {
+    /** What the SDK delivered and dropped so far: the driver reads it at the end of the run. */
+    @RestController
+    public static class Counters {
+        private final ObjectProvider<AutopilotClient> client;
+
+        public Counters(ObjectProvider<AutopilotClient> client) {
+            this.client = client;
+        }
+
+        @GetMapping("/autopilot-counters")
+        public String counters() {
             AutopilotClient active = client.getIfAvailable();
-            System.out.println("[autopilot-bench] " + (active == null ? "no client (disabled)"
-                    : "delivered=" + active.stats().delivered() + " dropped=" + active.signalsDropped()
-                    + " circuit=" + active.circuitState()));
-        };
+            return active == null ? "no client (disabled)" : "delivered=" + active.stats().delivered() + " dropped="
+                    + active.signalsDropped() + " circuit=" + active.circuitState();
+        }
     }
 
     /** The order a client posts. */

@@ -43,7 +43,7 @@ public final class EndpointRounds {
         final String mode;
         final Process process;
         final int port;
-        final List<String> output = new ArrayList<>();
+        final List<String> output = new ArrayList<>(); // kept for the error when it does not start
 
         App(String mode, String endpoint) throws IOException {
             this.mode = mode;
@@ -89,6 +89,19 @@ public final class EndpointRounds {
                     }
                     Thread.sleep(200);
                 }
+            }
+        }
+
+        /** The SDK's counters, as the application reports them. */
+        String counters() {
+            try {
+                java.net.http.HttpResponse<String> answer = java.net.http.HttpClient.newHttpClient().send(
+                        java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://127.0.0.1:" + port
+                                + "/autopilot-counters")).timeout(Duration.ofSeconds(30)).build(),
+                        java.net.http.HttpResponse.BodyHandlers.ofString());
+                return answer.body();
+            } catch (IOException | InterruptedException e) {
+                return "unknown (" + e + ")";
             }
         }
 
@@ -278,10 +291,12 @@ public final class EndpointRounds {
                 }
                 System.out.printf(Locale.ROOT, "[endpoint round %d] %s%n", round + 1, rate);
             }
+            Map<String, String> counters = new LinkedHashMap<>();
             for (App app : apps.values()) {
+                counters.put(app.mode, app.counters());
                 app.close();
             }
-            report(rounds, seconds, loadBefore, apps, rates, ratios, cpu, cpuDeltas);
+            report(rounds, seconds, loadBefore, counters, rates, ratios, cpu, cpuDeltas);
         } finally {
             for (App app : apps.values()) {
                 app.process.destroyForcibly();
@@ -289,7 +304,7 @@ public final class EndpointRounds {
         }
     }
 
-    private static void report(int rounds, double seconds, double loadBefore, Map<String, App> apps,
+    private static void report(int rounds, double seconds, double loadBefore, Map<String, String> counters,
                                Map<String, List<Double>> rates, Map<String, List<Double>> ratios,
                                Map<String, List<Double>> cpu, Map<String, List<Double>> cpuDeltas) {
         double loadAfter = java.lang.management.ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage();
@@ -333,15 +348,10 @@ public final class EndpointRounds {
         }
         json.append("},\"sdk\":{");
         boolean firstSdk = true;
-        for (App app : apps.values()) {
-            List<String> lines = app.lines();
-            String counters = lines.stream().filter(l -> l.contains("[autopilot-bench]"))
-                    .map(l -> l.substring(l.indexOf("[autopilot-bench]"))).reduce((a, b) -> b)
-                    .orElse("[autopilot-bench] no counters; last output: "
-                            + String.join(" | ", lines.subList(Math.max(0, lines.size() - 3), lines.size())));
-            System.out.printf("  %s: %s%n", app.mode, counters.substring("[autopilot-bench] ".length()));
-            json.append(firstSdk ? "" : ",").append('"').append(app.mode).append("\":\"")
-                    .append(counters.substring("[autopilot-bench] ".length()).replace("\"", "'")).append('"');
+        for (Map.Entry<String, String> entry : counters.entrySet()) {
+            System.out.printf("  %s: %s%n", entry.getKey(), entry.getValue());
+            json.append(firstSdk ? "" : ",").append('"').append(entry.getKey()).append("\":\"")
+                    .append(entry.getValue().replace("\"", "'")).append('"');
             firstSdk = false;
         }
         json.append("},\"load_before\":").append(String.format(Locale.ROOT, "%.2f", loadBefore))

@@ -205,9 +205,7 @@ public final class Worker implements Runnable {
         StringBuilder body = new StringBuilder(256 * fresh.size()).append('[');
         int count = 0;
         for (Pending item : fresh) {
-            String encoded = encode(item);
-            if (encoded != null) {
-                body.append(count == 0 ? "" : ",").append(encoded);
+            if (encode(item, body, count == 0)) { // written straight into the batch: no string per event
                 count++;
             }
         }
@@ -217,8 +215,10 @@ public final class Worker implements Runnable {
         }
     }
 
-    /** The envelope as JSON, built here (not in emit) from what emit() captured; null if unusable. */
-    private String encode(Pending item) {
+    /** The envelope's JSON appended to {@code body}, built here (not in emit) from what emit() captured; false (and
+     * nothing appended) if unusable. */
+    private boolean encode(Pending item, StringBuilder body, boolean first) {
+        int mark = body.length();
         String why;
         try {
             Map<String, Object> event = Envelope.build(item.type, item.data, item.source != null ? item.source
@@ -227,14 +227,19 @@ public final class Worker implements Runnable {
                     item.traceparent, item.extensions);
             why = Envelope.problem(event);
             if (why == null) {
-                return Json.write(event);
+                if (!first) {
+                    body.append(',');
+                }
+                Json.write(body, event, 0);
+                return true;
             }
         } catch (RuntimeException | StackOverflowError e) {
+            body.setLength(mark); // whatever the failed event had written
             why = "it could not be encoded (" + e + ")";
         }
         counters.drop(DropReason.REJECTED);
         problems.report("invalid", "autopilot: dropped a %s event: %s.", item.type, why);
-        return null;
+        return false;
     }
 
     private void send(byte[] body, int count, long oldest, boolean stopping) {
