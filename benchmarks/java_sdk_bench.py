@@ -79,7 +79,7 @@ def main() -> int:
     print(f"  {'':18} {'p50':>9} {'p99':>9} {'p99.9':>10}")
     for name, figures in emit.items():
         print(f"  {name:18} {figures['p50_ns']:7.0f}ns {figures['p99_ns']:7.0f}ns {figures['p999_ns'] / 1000:8.1f}us")
-    print("\n".join(line for line in lines[:-1] if not line.startswith("[endpoint round")))
+    print("\n".join(line for line in lines[:-1] if not line.startswith(("[endpoint round", "[endpoint warm-up"))))
     summary = {
         "emit_ns": emit,
         "endpoint": endpoint,

@@ -35,6 +35,7 @@ import java.util.concurrent.atomic.AtomicLong;
 public final class EndpointRounds {
     static final String[] MODES = {"disabled", "disabled-control", "enabled-healthy", "enabled-backend-down"};
     static final int THREADS = 2;
+    static final long WARM_UP_REQUESTS = 20_000;
 
     private EndpointRounds() {}
 
@@ -257,10 +258,16 @@ public final class EndpointRounds {
             for (App app : apps.values()) {
                 app.awaitReady(Duration.ofMinutes(3));
             }
-            for (int pass = 0; pass < 3; pass++) { // warm up: JIT, connections, the circuit of the down backend open
-                for (App app : apps.values()) {
-                    window(app, Math.max(seconds, 3));
+            // Warm up: the JIT (thousands of requests before C2 has compiled the request path), the connections,
+            // the circuit of the down backend open. By count, not time: on a loaded machine a few seconds are a few
+            // hundred requests, and the rounds would then measure compilation. Capped, so a starved run still ends.
+            for (App app : apps.values()) {
+                long done = 0;
+                long cap = System.nanoTime() + 60_000_000_000L;
+                while (done < WARM_UP_REQUESTS && System.nanoTime() < cap) {
+                    done += window(app, 1);
                 }
+                System.out.printf(Locale.ROOT, "[endpoint warm-up] %s: %d requests%n", app.mode, done);
             }
             Map<String, List<Double>> rates = new LinkedHashMap<>();
             Map<String, List<Double>> ratios = new LinkedHashMap<>();
