@@ -256,7 +256,7 @@ public final class EndpointRounds {
                 apps.put(mode, new App(mode, "enabled-healthy".equals(mode) ? backend.url() : closed));
             }
             for (App app : apps.values()) {
-                app.awaitReady(Duration.ofMinutes(3));
+                app.awaitReady(Duration.ofMinutes(10)); // four Spring applications starting at once on a loaded machine
             }
             // Warm up: the JIT (thousands of requests before C2 has compiled the request path), the connections,
             // the circuit of the down backend open. By count, not time: on a loaded machine a few seconds are a few
