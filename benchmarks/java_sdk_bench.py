@@ -1,14 +1,17 @@
-"""What the Java SDK costs its host, measured by JMH (sdk/java/autopilot-benchmarks, built with -P bench).
+"""What the Java SDK costs its host (sdk/java/autopilot-benchmarks, built with -P bench).
 
-    .venv/bin/python benchmarks/java_sdk_bench.py            # full run (about six minutes)
-    .venv/bin/python benchmarks/java_sdk_bench.py --quick    # about two minutes
+    .venv/bin/python benchmarks/java_sdk_bench.py            # full run (about eight minutes)
+    .venv/bin/python benchmarks/java_sdk_bench.py --quick    # about four minutes
 
-- emit() p50/p99, sampled call by call (JMH SampleTime), backend up (a local server taking every batch), down (a
-  closed port) and disabled, beside the same-run floor: copying the data map, the one allocation emit() must make.
+- emit() p50/p99 by JMH, sampled call by call (SampleTime), backend up (a local server taking every batch), down
+  (a closed port: the circuit opens, and emit() then refuses at once) and disabled, beside the same-run floor:
+  copying the data map, the one allocation emit() must make.
 - An HTTP endpoint's throughput (real Tomcat + Spring MVC + Jackson, one event per request) with the starter
-  disabled, enabled-healthy and enabled-backend-down. The three are run in interleaved rounds (a fresh JVM each)
-  and compared by their medians, so load from elsewhere on this shared machine hits all three alike.
-Prints a table, then one JSON line for collection.
+  disabled, enabled-healthy and enabled-backend-down, by EndpointRounds: each mode one long-lived application JVM,
+  paired rounds in a rotating order, the median of the per-round ratios to disabled, and a second disabled
+  application as a control whose ratio is the run's noise floor. (JMH runs one configuration per fork; forks
+  minutes apart differed by more than 2x here, so they cannot be compared within 2%.)
+Prints the tables, then one JSON line for collection.
 """
 
 from __future__ import annotations
@@ -16,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -24,7 +26,6 @@ from pathlib import Path
 
 JAVA = Path(__file__).resolve().parents[1] / "sdk" / "java"
 MODULE = JAVA / "autopilot-benchmarks"
-ENDPOINT_MODES = ("disabled", "enabled-healthy", "enabled-backend-down")
 
 
 def build() -> list[str]:
@@ -64,33 +65,24 @@ def main() -> int:
         percentiles = result["primaryMetric"]["scorePercentiles"]
         emit[name] = {"p50_ns": percentiles["50.0"], "p99_ns": percentiles["99.0"], "p999_ns": percentiles["99.9"]}
 
-    rounds = 2 if args.quick else 3
-    timing = ["-wi", "2", "-w", "2", "-i", "3", "-r", "2"] if args.quick else \
-        ["-wi", "3", "-w", "2", "-i", "5", "-r", "2"]
-    throughput: dict[str, list[float]] = {mode: [] for mode in ENDPOINT_MODES}
-    for round_ in range(rounds):
-        order = ENDPOINT_MODES if round_ % 2 == 0 else tuple(reversed(ENDPOINT_MODES))
-        for mode in order:
-            (result,) = jmh(command, "EndpointBenchmark", "-p", f"mode={mode}", *timing)
-            throughput[mode].append(result["primaryMetric"]["score"])
-    medians = {mode: statistics.median(values) for mode, values in throughput.items()}
-    base = medians["disabled"]
-
+    rounds, seconds = ("5", "1") if args.quick else ("11", "2")
+    classpath = command[2]
+    run = subprocess.run(["java", "-cp", classpath, "dev.rca.autopilot.bench.EndpointRounds", rounds, seconds],
+                         capture_output=True, text=True)
+    if run.returncode != 0:
+        print(run.stdout[-3000:], run.stderr[-3000:], file=sys.stderr)
+        run.check_returncode()
+    lines = run.stdout.strip().splitlines()
+    endpoint = json.loads(lines[-1])
     print(f"\nmachine: {os.cpu_count()} CPUs, load {load_before:.2f} before, {os.getloadavg()[0]:.2f} after")
     print("\nemit() per call (JMH SampleTime, ~1-3 us of work between calls)")
     print(f"  {'':18} {'p50':>9} {'p99':>9} {'p99.9':>10}")
     for name, figures in emit.items():
         print(f"  {name:18} {figures['p50_ns']:7.0f}ns {figures['p99_ns']:7.0f}ns {figures['p999_ns'] / 1000:8.1f}us")
-    print(f"\nHTTP endpoint throughput, requests/s (median of {rounds} interleaved rounds; each round's figure)")
-    for mode in ENDPOINT_MODES:
-        change = (medians[mode] / base - 1) * 100
-        rounds_text = ", ".join(f"{v:.0f}" for v in throughput[mode])
-        print(f"  {mode:22} {medians[mode]:9.0f}  ({change:+.1f}% vs disabled)  [{rounds_text}]")
+    print("\n".join(line for line in lines[:-1] if not line.startswith(("[endpoint round", "[endpoint warm-up"))))
     summary = {
         "emit_ns": emit,
-        "endpoint_rps": medians,
-        "endpoint_rounds": throughput,
-        "endpoint_vs_disabled_pct": {m: round((medians[m] / base - 1) * 100, 2) for m in ENDPOINT_MODES},
+        "endpoint": endpoint,
         "load_before": load_before,
         "load_after": os.getloadavg()[0],
     }

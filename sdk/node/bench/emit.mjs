@@ -5,8 +5,11 @@
 //
 // The backend (accepts everything) and the load generator run in their own processes, so that only the host's
 // own work and the SDK's are charged to the process measured. Modes run in paired rounds, in a rotating order, so
-// load from elsewhere on the machine hits each alike; each mode is compared with the disabled run of its round.
-// Figures depend on the machine; the ratios are what stays comparable. The last line is JSON (for run_all.py).
+// load from elsewhere on the machine hits each alike; each mode is compared with the disabled run of its round, and
+// the figure is the median of those per-round differences. A second disabled client, `disabled-control`, runs as a
+// mode of its own: its difference from `disabled` is this run's noise floor, printed beside the others (a delta
+// inside it is not a measured cost). Figures depend on the machine; the ratios are what stays comparable. The last
+// line is JSON (for run_all.py).
 import { fork } from "node:child_process";
 import http from "node:http";
 import net from "node:net";
@@ -136,21 +139,25 @@ function timerFloor(count = 200_000) {
 }
 
 /**
- * The delivery loop's own CPU per event (building envelopes, JSON, the HTTP exchange or the drop), measured while
- * it drains `count` queued events and nothing else runs in this process: the part of the SDK's cost that is not
- * emit() itself, and far less sensitive to load elsewhere than wall-clock throughput.
+ * The delivery loop's own CPU per event (writing the batch's JSON, the HTTP exchange, or the drop), measured while it
+ * drains `count` queued events and nothing else runs in this process: the part of the SDK's cost that is not emit()
+ * itself, and far less sensitive to load elsewhere than wall-clock throughput. One client per backend, warmed up
+ * first, so this is the steady state: a kept-alive connection when up; when down, the circuit open (emit() then
+ * queues nothing, and the loop has nothing to do: the cost is emit()'s, measured above).
  */
-async function deliveryCpu(endpoint, count) {
-  const client = new Client(
+function deliveryClient(endpoint, count) {
+  return new Client(
     { enabled: true, endpoint, service: "bench", startupEvent: false, queueSize: count, flushInterval: 3600 },
     { environ: {}, logger: { warn() {}, info() {}, debug() {} } },
   );
+}
+
+async function deliveryCpu(client, count) {
   const data = { run_id: "r-1", code_ref: "orders@4f2a9c1", env: "prod" };
   for (let i = 0; i < count; i++) client.emit("JobRunStarted", data);
   const before = process.cpuUsage();
   await client.flush(60);
   const used = process.cpuUsage(before);
-  await client.shutdown(1);
   return (used.user + used.system) / count;
 }
 
@@ -195,7 +202,7 @@ async function main() {
   const quick = values.quick;
   const [emitRounds, burst] = quick ? [20, 1000] : [200, 1000];
   // Many short paired windows rather than a few long ones: load from elsewhere drifts less within a round.
-  const loopRounds = quick ? 3 : 15;
+  const loopRounds = quick ? 5 : 15;
   const seconds = Number(values.seconds ?? 1);
   const connections = Number(values.connections);
   const backend = start("backend");
@@ -216,14 +223,21 @@ async function main() {
 
     const delivery = {};
     for (const [name, endpoint] of [["up", upUrl], ["down", downUrl]]) {
-      await deliveryCpu(endpoint, 5_000); // warm up
+      const client = deliveryClient(endpoint, 20_000);
+      for (let k = 0; k < 3; k++) await deliveryCpu(client, 5_000); // warm up: JIT, the connection, the circuit
       const runs = [];
-      for (let k = 0; k < (quick ? 3 : 7); k++) runs.push(await deliveryCpu(endpoint, 20_000));
+      for (let k = 0; k < (quick ? 3 : 7); k++) runs.push(await deliveryCpu(client, 20_000));
       delivery[name] = median(runs);
+      await client.shutdown(1);
     }
 
     const workRounds = calibrate(Number(values["work-us"]));
-    const clients = { disabled: clientFor(undefined), "enabled-healthy": clientFor(upUrl), "enabled-backend-down": clientFor(downUrl) };
+    const clients = {
+      disabled: clientFor(undefined),
+      "disabled-control": clientFor(undefined),
+      "enabled-healthy": clientFor(upUrl),
+      "enabled-backend-down": clientFor(downUrl),
+    };
     let i = 0;
     const server = http.createServer((req, res) => {
       const client = clients[req.url.slice(1)];
@@ -236,6 +250,7 @@ async function main() {
     const names = Object.keys(clients);
     const rates = Object.fromEntries(names.map((name) => [name, []]));
     const deltas = Object.fromEntries(names.map((name) => [name, []]));
+    const cpuDeltas = Object.fromEntries(names.map((name) => [name, []]));
     const delay = Object.fromEntries(names.map((name) => [name, { p50: [], p99: [], max: [] }]));
     const cpu = Object.fromEntries(names.map((name) => [name, []]));
     const window = async (name, windowSeconds) => {
@@ -252,8 +267,9 @@ async function main() {
     };
     for (const name of names) await window(name, 0.5); // warm up
     for (let round = 0; round < loopRounds; round++) {
-      const order = [...names.slice(round % 3), ...names.slice(0, round % 3)];
+      const order = [...names.slice(round % names.length), ...names.slice(0, round % names.length)];
       const thisRound = {};
+      const thisCpu = {};
       for (const name of order) {
         const { rate, histogram, cpuPerRequestUs } = await window(name, seconds);
         thisRound[name] = rate;
@@ -262,8 +278,12 @@ async function main() {
         delay[name].p99.push(histogram.percentile(99) / 1e6);
         delay[name].max.push(histogram.max / 1e6);
         cpu[name].push(cpuPerRequestUs);
+        thisCpu[name] = cpuPerRequestUs;
       }
-      for (const name of names) deltas[name].push(((thisRound[name] - thisRound.disabled) / thisRound.disabled) * 100);
+      for (const name of names) {
+        deltas[name].push(((thisRound[name] - thisRound.disabled) / thisRound.disabled) * 100);
+        cpuDeltas[name].push(thisCpu[name] - thisCpu.disabled);
+      }
     }
     const delivered = Object.fromEntries(names.map((name) => [name, clients[name].stats().delivered]));
     const dropped = Object.fromEntries(names.map((name) => [name, Object.values(clients[name].signalsDropped()).reduce((a, b) => a + b, 0)]));
@@ -290,26 +310,48 @@ async function main() {
     out();
     out(`HTTP handler: ~${Number(values["work-us"])} us of CPU work + one emit() per request, ${connections} connections,`);
     out(`${loopRounds} paired rounds of ${seconds} s per mode (one request takes ~${work.toFixed(0)} us end to end when disabled)`);
-    out(`  ${"".padEnd(22)} ${"req/s".padStart(7)}  ${"vs disabled".padStart(11)}  ${"CPU us/req".padStart(10)}  ${"loop delay p50 / p99 / max ms".padStart(30)}  ${"delivered".padStart(9)} ${"dropped".padStart(8)}`);
+    out(
+      `  ${"".padEnd(22)} ${"req/s".padStart(7)}  ${"vs disabled".padStart(11)}  ${"rounds p25..p75".padStart(16)}  ${"CPU us/req".padStart(10)}` +
+        `  ${"+CPU us".padStart(7)}  ${"loop delay p50 / p99 / max ms".padStart(30)}  ${"delivered".padStart(9)} ${"dropped".padStart(8)}`,
+    );
     const summaryRows = {};
+    const signed = (value, digits = 2) => `${value >= 0 ? "+" : ""}${value.toFixed(digits)}`;
     for (const name of names) {
       const row = {
         req_per_s: median(rates[name]),
         delta_pct: median(deltas[name]),
+        delta_p25: percentile(deltas[name], 25),
+        delta_p75: percentile(deltas[name], 75),
         cpu_us_per_req: median(cpu[name]),
+        cpu_delta_us: median(cpuDeltas[name]),
         loop_delay_ms: { p50: median(delay[name].p50), p99: median(delay[name].p99), max: median(delay[name].max) },
       };
       summaryRows[name] = row;
       const d = row.loop_delay_ms;
+      const first = name === "disabled";
       out(
-        `  ${name.padEnd(22)} ${row.req_per_s.toFixed(0).padStart(7)}  ${(name === "disabled" ? "-" : `${row.delta_pct >= 0 ? "+" : ""}${row.delta_pct.toFixed(2)}%`).padStart(11)}` +
-          `  ${row.cpu_us_per_req.toFixed(1).padStart(10)}  ${`${d.p50.toFixed(2)} / ${d.p99.toFixed(2)} / ${d.max.toFixed(2)}`.padStart(30)}` +
+        `  ${name.padEnd(22)} ${row.req_per_s.toFixed(0).padStart(7)}  ${(first ? "-" : `${signed(row.delta_pct)}%`).padStart(11)}` +
+          `  ${(first ? "-" : `${signed(row.delta_p25, 1)}..${signed(row.delta_p75, 1)}%`).padStart(16)}` +
+          `  ${row.cpu_us_per_req.toFixed(1).padStart(10)}  ${(first ? "-" : signed(row.cpu_delta_us, 1)).padStart(7)}` +
+          `  ${`${d.p50.toFixed(2)} / ${d.p99.toFixed(2)} / ${d.max.toFixed(2)}`.padStart(30)}` +
           `  ${String(delivered[name]).padStart(9)} ${String(dropped[name]).padStart(8)}`,
       );
     }
-    out("  vs disabled: median of the per-round differences (paired rounds). CPU us/req: this process's CPU time per");
-    out("  request (handler, HTTP and the SDK's delivery loop), robust to load elsewhere; the SDK's cost per event is the");
-    out("  difference from disabled. Loop delay: perf_hooks.monitorEventLoopDelay over each window (median over rounds).");
+    out("  vs disabled: median of the per-round differences (paired rounds), and their interquartile range. CPU us/req:");
+    out("  this process's CPU time per request (handler, HTTP and the SDK's delivery loop), robust to load elsewhere;");
+    out("  +CPU us: median per-round difference from disabled. Loop delay: perf_hooks.monitorEventLoopDelay per window.");
+    // The noise floor: what two identical (disabled) clients differ by in this run. A delta is only a measured cost
+    // (or a measured absence of one) when the noise is below the 2% margin the target allows.
+    const control = summaryRows["disabled-control"];
+    const noise = Math.max(Math.abs(control.delta_pct), (control.delta_p75 - control.delta_p25) / 2);
+    const verdicts = {};
+    out(`  noise floor (disabled-control vs disabled): ${noise.toFixed(2)}% (|median| or half the IQR, the larger)`);
+    for (const name of ["enabled-healthy", "enabled-backend-down"]) {
+      const delta = summaryRows[name].delta_pct;
+      verdicts[name] =
+        noise >= 2 ? "undecided: noise floor not below the 2% margin" : delta >= -2 ? "met" : delta < -2 - noise ? "not met" : "undecided: within the noise of the margin";
+      out(`  target (within 2% of disabled), ${name}: ${verdicts[name]}`);
+    }
     out();
     const perRequest = summaryRows.disabled.cpu_us_per_req;
     const implied = {};
@@ -336,6 +378,9 @@ async function main() {
           {
             req_per_s: Math.round(row.req_per_s),
             delta_pct: round(row.delta_pct),
+            delta_pct_p25: round(row.delta_p25),
+            delta_pct_p75: round(row.delta_p75),
+            cpu_delta_us: round(row.cpu_delta_us),
             cpu_us_per_req: round(row.cpu_us_per_req),
             loop_delay_ms_p50: round(row.loop_delay_ms.p50),
             loop_delay_ms_p99: round(row.loop_delay_ms.p99),
@@ -346,9 +391,12 @@ async function main() {
       delivery_cpu_us_per_event: { up: round(delivery.up), down: round(delivery.down) },
       cpu_implied_delta_pct: Object.fromEntries(Object.entries(implied).map(([name, value]) => [name, round(value)])),
       sdk_cpu_us_per_event: {
-        "enabled-healthy": round(summaryRows["enabled-healthy"].cpu_us_per_req - summaryRows.disabled.cpu_us_per_req),
-        "enabled-backend-down": round(summaryRows["enabled-backend-down"].cpu_us_per_req - summaryRows.disabled.cpu_us_per_req),
+        "enabled-healthy": round(summaryRows["enabled-healthy"].cpu_delta_us),
+        "enabled-backend-down": round(summaryRows["enabled-backend-down"].cpu_delta_us),
+        "disabled-control": round(summaryRows["disabled-control"].cpu_delta_us),
       },
+      noise_floor_pct: round(noise),
+      handler_target: verdicts,
       cpus: os.cpus().length,
       loadavg_1m: round(load1),
     };

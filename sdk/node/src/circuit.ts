@@ -24,6 +24,12 @@ export class CircuitBreaker {
     return this.current;
   }
 
+  /** Seconds until an open circuit lets its probe through (0 if it may now; Infinity when not open). */
+  secondsUntilProbe(): number {
+    if (this.current !== "open") return Number.POSITIVE_INFINITY;
+    return Math.max(0, this.openedAt + this.openFor - this.clock());
+  }
+
   /** May an attempt go out now? In half-open, the next batch is the single probe. */
   allow(): boolean {
     return this.state !== "open";

@@ -60,8 +60,10 @@ export class Client {
   readonly settings: Settings;
   /** Enabled with an endpoint: the only state in which anything runs. */
   readonly active: boolean;
-  private isAccepting = false; // emit() reads only this on the hot path while off
+  private isAccepting = false; // enabled, not killed, not shut down
+  private taking = false; // accepting and the circuit not open: emit() reads only this on the hot path while off
   private killed = false;
+  private circuitOpen = false;
   private closed = false;
   private controlState: ControlState = DEFAULT_CONTROL;
   private readonly monotonic: () => number;
@@ -96,9 +98,14 @@ export class Client {
       problems: this.problems,
       clock: this.monotonic,
       onControl: (state) => this.onControl(state),
+      onCircuit: (open) => {
+        this.circuitOpen = open;
+        this.taking = this.isAccepting && !open;
+      },
       initialControl: this.controlState,
     });
     this.isAccepting = true;
+    this.taking = true;
     installExitHook(this);
     safeLog(this.logger, "info", `autopilot: sending evidence as ${producer ?? "(no producer)"} to ${endpoint}.`);
     this.loop.start();
@@ -110,10 +117,7 @@ export class Client {
    * `type` is one of EVENT_TYPES and `data` its fields (snake_case), shallow-copied now.
    */
   emit(type: EventType | (string & {}), data?: Readonly<Record<string, unknown>>, options?: EmitOptions): boolean {
-    if (!this.isAccepting) {
-      if (this.killed) this.counters?.drop("killed");
-      return false;
-    }
+    if (!this.taking && this.refused()) return false;
     const queue = this.queue as EventQueue;
     try {
       if (!isEventType(type)) {
@@ -149,7 +153,25 @@ export class Client {
     }
   }
 
-  /** Whether emit() takes events and Kafka records get identity headers: enabled, not killed, not shut down. */
+  /**
+   * emit() while not taking events: true if the event is refused. Disabled or shut down: nothing counted. Killed:
+   * counted. The circuit open: counted, at the cost of a disabled SDK (no capture, nothing queued; its batch would
+   * be dropped unsent anyway) until the probe is due; from then on events are taken again (the loop catches up).
+   */
+  private refused(): boolean {
+    if (this.killed) {
+      this.counters?.drop("killed");
+      return true;
+    }
+    if (this.isAccepting && this.circuitOpen) {
+      if ((this.loop as DeliveryLoop).circuit.secondsUntilProbe() <= 0) return false;
+      this.counters?.drop("circuit_open");
+      return true;
+    }
+    return true;
+  }
+
+  /** Whether Kafka records get identity headers and emit() takes events (unless the circuit is open): enabled, not killed, not shut down. */
   get accepting(): boolean {
     return this.isAccepting;
   }
@@ -173,6 +195,7 @@ export class Client {
     if (loop === undefined || this.closed) return true;
     this.closed = true;
     this.isAccepting = false;
+    this.taking = false;
     shared.clients.delete(this);
     loop.stop(this.monotonic() + Math.max(0, timeout));
     const finished = await within(loop.done, timeout);
@@ -226,6 +249,7 @@ export class Client {
     this.controlState = state;
     this.killed = !isSending(state);
     this.isAccepting = isSending(state) && !this.closed;
+    this.taking = this.isAccepting && !this.circuitOpen;
   }
 
   private sendStartupEvent(): void {

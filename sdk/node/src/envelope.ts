@@ -54,10 +54,28 @@ export function newEventId(): string {
   return randomHex(16);
 }
 
+// The last second formatted ("2026-11-30T19:19:33."): events of a batch mostly share their second, and
+// Date#toISOString is the dearest step of building an envelope. Same text as toISOString, a third of the cost.
+let cachedSecond = Number.NaN;
+let cachedPrefix = "";
+const LAST_MS_OF_9999 = 253_402_300_799_999; // beyond it toISOString writes a six-digit year
+
+function isoMillis(ms: number): string {
+  const second = Math.floor(ms / 1000);
+  if (second !== cachedSecond) {
+    cachedPrefix = new Date(second * 1000).toISOString().slice(0, 20);
+    cachedSecond = second;
+  }
+  const fraction = ms - second * 1000;
+  return `${cachedPrefix}${fraction < 10 ? "00" : fraction < 100 ? "0" : ""}${fraction}Z`;
+}
+
 /** RFC 3339 with an explicit offset, as CloudEvents `time` requires. A string is trusted as already formatted. */
 export function formatTime(value: TimeLike): string {
   if (typeof value === "string") return value;
-  return (value instanceof Date ? value : new Date(value)).toISOString();
+  const ms = value instanceof Date ? value.getTime() : value;
+  if (Number.isInteger(ms) && ms >= 0 && ms <= LAST_MS_OF_9999) return isoMillis(ms);
+  return (value instanceof Date ? value : new Date(value)).toISOString(); // NaN throws RangeError, as before
 }
 
 /** One envelope v1 event, attributes in the order of sdk/spec/vectors. `data` is used as given (copy it first). */
@@ -91,10 +109,12 @@ export function buildEvent(
  * that catch a producer's own mistakes early (and cheaply) are repeated here; the service stays the judge.
  */
 export function problem(event: Readonly<Record<string, unknown>>): string | undefined {
-  const type = event.type;
+  return problemOf(event.type, event.source, event.data);
+}
+
+function problemOf(type: unknown, source: unknown, data: unknown): string | undefined {
   if (!isEventType(type)) return `type ${JSON.stringify(type)} is not one of ${EVENT_TYPES.join(", ")}`;
-  if (!event.source) return "it has no source; set AUTOPILOT_SERVICE or AUTOPILOT_PRODUCER, or pass source";
-  const data = event.data;
+  if (!source) return "it has no source; set AUTOPILOT_SERVICE or AUTOPILOT_PRODUCER, or pass source";
   if (typeof data !== "object" || data === null || Array.isArray(data)) return "its data is not an object";
   for (const field of REQUIRED_DATA[type]) {
     if (!(data as Record<string, unknown>)[field]) return `data.${field} is required for ${type}`;
@@ -115,3 +135,58 @@ export function encode(value: unknown): string {
     return JSON.stringify(value, lenient);
   }
 }
+
+/** A value as JSON, as encode() writes it (BigInt as a string); undefined where JSON.stringify leaves a key out. */
+function jsonValue(value: unknown): string | undefined {
+  try {
+    return JSON.stringify(value);
+  } catch {
+    return JSON.stringify(value, lenient);
+  }
+}
+
+// Names an extension may not take: the core attributes are always there, and an extension whose name an object
+// already answers to (`constructor`, `toString`...) is left out by buildEvent's `name in event` too.
+const PLAIN = Object.freeze({});
+const TYPE_JSON: Readonly<Record<string, string>> = Object.fromEntries(EVENT_TYPES.map((type) => [type, JSON.stringify(type)]));
+const sourceJson = new Map<string, string>();
+
+/**
+ * The delivery loop's encoder: `encode(buildEvent(type, data, attributes))`, byte for byte, without building the
+ * event object; the JSON of the constant parts (type, source) is made once. Returns the JSON or, when the service
+ * would reject the event, the reason as `{ problem }`. Throws what JSON.stringify throws (a cycle).
+ */
+export function encodeEvent(
+  type: string,
+  data: Readonly<Record<string, unknown>> | undefined,
+  attributes: EventAttributes,
+): string | { problem: string } {
+  const body = data ?? {};
+  const why = problemOf(type, attributes.source, body);
+  if (why !== undefined) return { problem: why };
+  let source = sourceJson.get(attributes.source);
+  if (source === undefined) {
+    source = JSON.stringify(attributes.source);
+    if (sourceJson.size < 64) sourceJson.set(attributes.source, source);
+  }
+  const id = attributes.id ? JSON.stringify(attributes.id) : `"${newEventId()}"`;
+  const time = formatTime(attributes.time ?? Date.now());
+  let out = `{"specversion":"1.0","datacontenttype":"application/json","id":${id},"type":${TYPE_JSON[type]},"source":${source},"time":${
+    typeof attributes.time === "string" ? JSON.stringify(time) : `"${time}"`
+  }`;
+  const dataJson = jsonValue(body);
+  if (dataJson !== undefined) out += `,"data":${dataJson}`;
+  const { subject, traceparent, extensions } = attributes;
+  if (subject) out += `,"subject":${JSON.stringify(subject)}`;
+  if (traceparent) out += `,"traceparent":${JSON.stringify(traceparent)}`;
+  if (extensions) {
+    for (const name of Object.keys(extensions)) {
+      if (CORE.has(name) || name in PLAIN || (name === "subject" && subject) || (name === "traceparent" && traceparent)) continue;
+      const value = jsonValue(extensions[name]);
+      if (value !== undefined) out += `,${JSON.stringify(name)}:${value}`;
+    }
+  }
+  return `${out}}`;
+}
+
+const CORE = new Set(["specversion", "datacontenttype", "id", "type", "source", "time", "data"]);

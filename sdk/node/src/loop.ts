@@ -7,7 +7,7 @@ import { CircuitBreaker } from "./circuit.js";
 import { ControlPlane, type ControlState, isSending } from "./control.js";
 import type { DropReason, SignalCounters } from "./counters.js";
 import { DROPS_HEADER, submit } from "./delivery.js";
-import { buildEvent, type CloudEvent, encode, problem } from "./envelope.js";
+import { encodeEvent } from "./envelope.js";
 import { type ProblemLog, safeLog } from "./log.js";
 import type { EventQueue, QueuedEvent } from "./queue.js";
 import type { Settings } from "./settings.js";
@@ -22,6 +22,8 @@ export interface LoopParts {
   /** Monotonic seconds. */
   readonly clock: () => number;
   readonly onControl: (state: ControlState) => void;
+  /** The circuit opened (true) or lets a probe through again (false): emit() drops at once while it is open. */
+  readonly onCircuit?: ((open: boolean) => void) | undefined;
   readonly initialControl: ControlState;
 }
 
@@ -45,6 +47,7 @@ export class DeliveryLoop {
   private sleeper: Sleeper | undefined;
   private wakePending = false;
   private idleWaiters: Array<() => void> = [];
+  private circuitOpen = false; // as last told to onCircuit
 
   constructor(private readonly parts: LoopParts) {
     const { settings } = parts;
@@ -74,10 +77,13 @@ export class DeliveryLoop {
   wake(): void {
     if (this.sleeper === undefined || this.wakePending) return;
     this.wakePending = true;
+    // Referenced on purpose: it runs in this turn's check phase and is gone, so it cannot hold the process, while
+    // an unref'd immediate does not stop the poll phase from blocking: the loop would sleep on until its timer
+    // (up to FLUSH_INTERVAL), and a flush() until then too.
     setImmediate(() => {
       this.wakePending = false;
       this.sleeper?.resolve();
-    }).unref();
+    });
   }
 
   /** Begin shutting down: one last attempt per queued batch, every request clipped to `deadline`. */
@@ -114,12 +120,15 @@ export class DeliveryLoop {
     let nextFlush = clock() + settings.flushInterval;
     for (;;) {
       await this.pollControl();
+      this.reportCircuit();
       let stopping = this.stopping;
       if (!stopping && (queue.length === 0 || (this.flushRequests === 0 && queue.length < queue.batchSize))) {
         let wait = nextFlush - clock();
         if (this.control !== undefined) wait = Math.min(wait, this.control.secondsUntilDue());
+        if (this.circuitOpen) wait = Math.min(wait, this.circuit.secondsUntilProbe()); // let emit() in again on time
         if (wait > 0) await this.sleep(wait);
         stopping = this.stopping;
+        this.reportCircuit();
       }
       const now = clock();
       // A timer flush sends what was queued when it fired, not what arrives while it sends: under a steady emitter
@@ -179,6 +188,14 @@ export class DeliveryLoop {
     this.parts.onControl(state);
   }
 
+  /** Tell the client when the circuit opens and when it lets a probe through, so emit() stops or starts taking events. */
+  private reportCircuit(): void {
+    const open = this.circuit.state === "open";
+    if (open === this.circuitOpen) return;
+    this.circuitOpen = open;
+    this.parts.onCircuit?.(open);
+  }
+
   private drop(reason: DropReason, count: number): void {
     if (count > 0) this.parts.counters.drop(reason, count);
   }
@@ -202,30 +219,25 @@ export class DeliveryLoop {
       this.drop("circuit_open", fresh.length);
       return;
     }
-    const events: CloudEvent[] = [];
+    // The batch's JSON in one string, each event written straight from what emit() captured (encodeEvent): no
+    // envelope objects, the constant parts encoded once. Events the service would reject are dropped here.
+    let body = "[";
+    let count = 0;
     for (const item of fresh) {
-      const event = this.build(item);
-      if (event !== undefined) events.push(event);
+      const json = this.encodeItem(item);
+      if (json === undefined) continue;
+      body += count === 0 ? json : `,${json}`;
+      count += 1;
     }
-    if (events.length === 0) return;
-    let count = events.length;
-    let body: string;
-    try {
-      body = encode(events); // one call for the batch
-    } catch {
-      const parts = events.map((event) => this.encodeAlone(event)).filter((part) => part !== undefined);
-      count = parts.length;
-      body = `[${parts.join(",")}]`;
-    }
-    if (count > 0) await this.send(body, count, (fresh[0] as QueuedEvent).enqueued, stopping);
+    if (count > 0) await this.send(`${body}]`, count, (fresh[0] as QueuedEvent).enqueued, stopping);
   }
 
-  /** The envelope, built here (not in emit) from what emit() captured; undefined if unusable. */
-  private build(item: QueuedEvent): CloudEvent | undefined {
-    let why: string | undefined;
+  /** One event's JSON, built here (not in emit) from what emit() captured; undefined if unusable. */
+  private encodeItem(item: QueuedEvent): string | undefined {
+    let why: string;
     try {
       const trace = item.trace;
-      const event = buildEvent(item.type, item.data, {
+      const written = encodeEvent(item.type, item.data, {
         source: item.source || this.parts.settings.producer || "",
         id: item.id,
         time: item.time ?? item.wall,
@@ -233,23 +245,13 @@ export class DeliveryLoop {
         traceparent: typeof trace === "string" ? trace : trace?.traceparent,
         extensions: item.extensions,
       });
-      why = problem(event);
-      if (why === undefined) return event;
+      if (typeof written === "string") return written;
+      why = written.problem;
     } catch (error) {
-      why = `it could not be built (${String(error)})`;
+      why = `it could not be encoded (${String(error)})`;
     }
     this.reject(item.type, why);
     return undefined;
-  }
-
-  /** After the batch failed to encode: find the event(s) to blame, send the rest. */
-  private encodeAlone(event: CloudEvent): string | undefined {
-    try {
-      return encode(event);
-    } catch (error) {
-      this.reject(event.type, `it could not be encoded (${String(error)})`);
-      return undefined;
-    }
   }
 
   private reject(type: string, why: string): void {
@@ -283,6 +285,7 @@ export class DeliveryLoop {
       });
       if (result.outcome === "delivered") {
         this.circuit.recordSuccess();
+        this.reportCircuit();
         counters.delivered += result.delivered;
         problems.clear("submit", "autopilot: delivering events again.");
         if (result.rejected > 0) {
@@ -296,6 +299,7 @@ export class DeliveryLoop {
       }
       if (result.outcome === "rejected") {
         this.circuit.recordSuccess(); // the service is up; resending will not change its mind
+        this.reportCircuit();
         this.drop("rejected", count);
         problems.report(
           "rejected",
@@ -304,6 +308,7 @@ export class DeliveryLoop {
         return;
       }
       this.circuit.recordFailure();
+      this.reportCircuit();
       problems.report("submit", `autopilot: cannot deliver events (${result.detail}); will retry.`);
       attempt += 1;
       const delay = this.backoff(attempt, result.retryAfter);

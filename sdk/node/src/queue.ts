@@ -1,5 +1,5 @@
 // The bounded queue between emit() and the delivery loop. JavaScript runs one call at a time on the event loop,
-// so the bound is exact and no lock is needed; push and take are O(1) amortised (a head index, compacted now and then).
+// so the bound is exact and no lock is needed. A fixed ring: push is O(1) and allocates nothing.
 import type { TimeLike } from "./envelope.js";
 import type { TraceLike } from "./shared.js";
 
@@ -20,46 +20,51 @@ export class QueuedEvent {
 }
 
 export class EventQueue {
-  private items: (QueuedEvent | undefined)[] = [];
-  private head = 0;
+  // A ring of `capacity` slots, allocated once: push and take never grow, copy or compact the storage.
+  private readonly slots: (QueuedEvent | undefined)[];
+  private head = 0; // the oldest event
+  private size = 0;
 
   constructor(
     readonly capacity: number,
     readonly batchSize: number,
-  ) {}
+  ) {
+    this.slots = new Array<QueuedEvent | undefined>(capacity).fill(undefined);
+  }
 
   get length(): number {
-    return this.items.length - this.head;
+    return this.size;
   }
 
   /** False (and nothing kept) when the queue is at capacity: emit() never waits for room. */
   push(item: QueuedEvent): boolean {
-    if (this.items.length - this.head >= this.capacity) return false;
-    this.items.push(item);
+    if (this.size >= this.capacity) return false;
+    let tail = this.head + this.size;
+    if (tail >= this.capacity) tail -= this.capacity;
+    this.slots[tail] = item;
+    this.size += 1;
     return true;
   }
 
   /** Up to `count` of the oldest events. */
   take(count: number): QueuedEvent[] {
-    const end = Math.min(this.items.length, this.head + count);
-    const batch = this.items.slice(this.head, end) as QueuedEvent[];
-    this.items.fill(undefined, this.head, end);
-    this.head = end;
-    if (this.head === this.items.length) {
-      this.items = [];
-      this.head = 0;
-    } else if (this.head > 4096 && this.head * 2 > this.items.length) {
-      this.items = this.items.slice(this.head);
-      this.head = 0;
+    const n = Math.min(count, this.size);
+    const batch = new Array<QueuedEvent>(n);
+    let at = this.head;
+    for (let i = 0; i < n; i++) {
+      batch[i] = this.slots[at] as QueuedEvent;
+      this.slots[at] = undefined; // the loop owns it now; the ring must not keep it alive
+      at = at + 1 === this.capacity ? 0 : at + 1;
     }
+    this.head = this.size === n ? 0 : at;
+    this.size -= n;
     return batch;
   }
 
   /** Everything queued, removed (for drops when killed). */
   clear(): number {
-    const dropped = this.length;
-    this.items = [];
-    this.head = 0;
+    const dropped = this.size;
+    this.take(dropped);
     return dropped;
   }
 }

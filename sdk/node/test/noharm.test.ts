@@ -169,6 +169,25 @@ test("the circuit opens against a dead backend and stops the knocking", async ()
   assert.ok(client.signalsDropped().circuit_open > 0);
 });
 
+test("while the circuit is open emit() takes nothing (counted as circuit_open) until the probe is due", async () => {
+  const client = makeClient({ endpoint: await closedPortUrl(), circuitFailures: 2, circuitReset: 0.4, maxRetries: 1, batchSize: 1 });
+  for (let i = 0; i < 5; i++) client.emit("JobRunStarted", { run_id: `r${i}` });
+  await client.flush(2);
+  assert.equal(client.stats().circuit, "open");
+  const before = client.signalsDropped().circuit_open;
+  const data = { run_id: "open" };
+  for (let i = 0; i < 1000; i++) assert.equal(client.emit("JobRunStarted", data), false);
+  assert.equal(client.stats().queued, 0);
+  assert.equal(client.signalsDropped().circuit_open, before + 1000);
+  assert.deepStrictEqual(client.kafkaHeaders()["autopilot-producer"], "svc://checkout-service"); // still accepting
+  await sleep(500); // past the reset: the loop lets events in again, and the next batch is the probe
+  assert.notEqual(client.stats().circuit, "open");
+  assert.equal(client.emit("JobRunStarted", data), true);
+  await client.flush(2);
+  assert.equal(client.stats().circuit, "open"); // the probe failed
+  assert.equal(client.emit("JobRunStarted", data), false);
+});
+
 test("after an outage, the half-open probe resumes delivery", async () => {
   const backend = await Backend.start("500");
   try {

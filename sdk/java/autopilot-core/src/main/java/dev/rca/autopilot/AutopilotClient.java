@@ -31,9 +31,11 @@ public final class AutopilotClient implements AutoCloseable {
     private final boolean active;
     private final Clock clock;
     private final LongSupplier nanoTime;
-    private volatile boolean accepting; // emit() reads only this on the hot path
+    private volatile boolean accepting; // enabled, not killed, not shut down (Kafka headers read this)
+    private volatile boolean taking; // accepting and the circuit not open: emit() reads only this on the hot path
     private volatile boolean killed;
     private volatile boolean closed;
+    private volatile boolean circuitOpen;
     private volatile ControlState controlState = ControlState.DEFAULT;
     private volatile WallAnchor anchor; // the wall clock read once a second, not once per emit
     private final Counters counters;
@@ -73,8 +75,9 @@ public final class AutopilotClient implements AutoCloseable {
                 settings.producer(), settings.token(), settings.controlPollInterval(), settings.connectTimeout(),
                 settings.timeout(), nanoTime, problems, ControlState.DEFAULT);
         worker = new Worker(settings, queue, counters, transport, circuit, control, problems, nanoTime,
-                this::onControl, true);
+                this::onControl, this::onCircuit, true);
         accepting = true;
+        taking = true;
         ProcessState.register(this, client -> client.shutdown(client.settings.shutdownTimeout()));
         ProblemLog.info("autopilot: sending evidence as %s to %s.", settings.producer(), settings.endpoint());
         worker.start();
@@ -92,10 +95,7 @@ public final class AutopilotClient implements AutoCloseable {
      * never throws; a dropped event is counted under its reason.
      */
     public boolean emit(String type, Map<String, ?> data) {
-        if (!accepting) {
-            if (killed) {
-                counters.drop(DropReason.KILLED);
-            }
+        if (!taking && refused()) {
             return false;
         }
         return enqueue(type, data, null, null, null, null, null, null);
@@ -103,10 +103,7 @@ public final class AutopilotClient implements AutoCloseable {
 
     /** Queue one event with an id, time, subject, traceparent, source or extensions of its own. */
     public boolean emit(Event event) {
-        if (!accepting) {
-            if (killed) {
-                counters.drop(DropReason.KILLED);
-            }
+        if (!taking && refused()) {
             return false;
         }
         if (event == null) {
@@ -115,6 +112,26 @@ public final class AutopilotClient implements AutoCloseable {
         Map<String, Object> extensions = event.extensions().isEmpty() ? null : new LinkedHashMap<>(event.extensions());
         return enqueue(event.type(), event.data(), event.id(), event.time(), event.subject(), event.traceparent(),
                 event.source(), extensions);
+    }
+
+    /**
+     * emit() while not taking events: true if the event is refused. Disabled or shut down: nothing counted. Killed:
+     * counted. The circuit open: counted, at the cost of a disabled SDK (no copy, nothing queued; its batch would be
+     * dropped unsent anyway) until the probe is due; from then on events are taken again (the worker catches up).
+     */
+    private boolean refused() {
+        if (killed) {
+            counters.drop(DropReason.KILLED);
+            return true;
+        }
+        if (circuitOpen && accepting) {
+            if (circuit.nanosUntilProbe() > 0) {
+                counters.drop(DropReason.CIRCUIT_OPEN);
+                return true;
+            }
+            return false;
+        }
+        return true;
     }
 
     private boolean enqueue(String type, Map<String, ?> data, String id, Object time, String subject,
@@ -192,7 +209,7 @@ public final class AutopilotClient implements AutoCloseable {
             }
             closed = true;
         }
-        accepting = false;
+        refreshTaking();
         long nanos = Math.max(0, timeout.toNanos());
         worker.stop(nanoTime.getAsLong() + nanos);
         try {
@@ -293,7 +310,18 @@ public final class AutopilotClient implements AutoCloseable {
     private void onControl(ControlState state) {
         controlState = state;
         killed = !state.sending();
-        accepting = state.sending() && !closed;
+        refreshTaking();
+    }
+
+    private void onCircuit(boolean open) {
+        circuitOpen = open;
+        refreshTaking();
+    }
+
+    /** One writer at a time (the worker, shutdown), so a late write cannot reopen a closed client. */
+    private synchronized void refreshTaking() {
+        accepting = !killed && !closed;
+        taking = accepting && !circuitOpen;
     }
 
     private void sendStartupEvent() {

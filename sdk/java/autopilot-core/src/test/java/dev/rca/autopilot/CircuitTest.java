@@ -70,6 +70,30 @@ class CircuitTest extends Fixtures {
     }
 
     @Test
+    void whileTheCircuitIsOpenEmitTakesNothingUntilTheProbeIsDue() throws Exception {
+        AutopilotClient client = client(Backend.closedPortUrl(), s -> s.maxRetries(1).circuitFailures(2)
+                .circuitReset(Duration.ofMillis(400)).batchSize(1));
+        for (int i = 0; i < 5; i++) {
+            client.emit("JobRunStarted", Map.of("run_id", "r" + i));
+        }
+        client.flush(Duration.ofSeconds(20));
+        assertThat(client.stats().circuit()).isEqualTo("open");
+        long before = client.dropped(DropReason.CIRCUIT_OPEN);
+        Map<String, Object> data = Map.of("run_id", "open");
+        for (int i = 0; i < 1000; i++) {
+            assertThat(client.emit("JobRunStarted", data)).isFalse();
+        }
+        assertThat(client.queued()).isZero();
+        assertThat(client.dropped(DropReason.CIRCUIT_OPEN)).isEqualTo(before + 1000);
+        assertThat(client.kafkaHeaders()).containsKey("autopilot-producer"); // still enabled: only delivery is paused
+        sleep(450); // past the reset: the next event is taken, and its batch is the probe
+        assertThat(client.emit("JobRunStarted", data)).isTrue();
+        client.flush(Duration.ofSeconds(20));
+        assertThat(client.stats().circuit()).isEqualTo("open"); // the probe failed
+        assertThat(client.emit("JobRunStarted", data)).isFalse();
+    }
+
+    @Test
     void afterAnOutageTheHalfOpenProbeResumesDelivery() throws Exception {
         try (Backend backend = new Backend("500")) {
             AutopilotClient client = client(backend.url, s -> s.circuitFailures(2).circuitReset(Duration.ofMillis(300))

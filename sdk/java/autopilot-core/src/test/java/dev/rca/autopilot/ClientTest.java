@@ -255,7 +255,8 @@ class ClientTest extends Fixtures {
         FakeTransport fake = new FakeTransport(request -> {
             throw new IllegalStateException("a broken transport");
         });
-        AutopilotClient client = client(fast("http://rca.test"), fake);
+        // The circuit kept closed: an open one would refuse r2 at emit() (as circuit_open), which is not the point here.
+        AutopilotClient client = client(fast("http://rca.test").circuitFailures(100), fake);
         assertThat(client.emit("JobRunStarted", Map.of("run_id", "r1"))).isTrue();
         client.flush(Duration.ofSeconds(20));
         assertThat(client.dropped(DropReason.TIMEOUT)).isEqualTo(1);

@@ -39,6 +39,14 @@ public final class CircuitBreaker {
         return current;
     }
 
+    /** Nanoseconds until an open circuit lets its probe through (0 if now); Long.MAX_VALUE when not open. */
+    public long nanosUntilProbe() {
+        if (state != OPEN) {
+            return Long.MAX_VALUE;
+        }
+        return Math.max(0, openedAt + openFor - nanoTime.getAsLong());
+    }
+
     /** May an attempt go out now? In half-open, the next one is the probe. */
     public boolean allow() {
         String current = state();

@@ -93,7 +93,7 @@ public final class Envelope {
             return (String) time;
         }
         if (time instanceof Instant) {
-            return format(((Instant) time).atOffset(ZoneOffset.UTC));
+            return formatUtc((Instant) time);
         }
         if (time instanceof OffsetDateTime) {
             return format((OffsetDateTime) time);
@@ -109,6 +109,43 @@ public final class Envelope {
         }
         throw new IllegalArgumentException("time must be an Instant, an OffsetDateTime, a ZonedDateTime, a "
                 + "LocalDateTime or an RFC 3339 string, not " + time.getClass().getName());
+    }
+
+    /** The last second formatted: events of a batch mostly share their second, and the formatter is the dear part. */
+    private static final class CachedSecond {
+        final long epochSecond;
+        final String prefix;
+
+        CachedSecond(long epochSecond, String prefix) {
+            this.epochSecond = epochSecond;
+            this.prefix = prefix;
+        }
+    }
+
+    private static volatile CachedSecond lastSecond = new CachedSecond(Long.MIN_VALUE, "");
+
+    /** What format(instant.atOffset(UTC)) writes, with the seconds formatted once per second. */
+    static String formatUtc(Instant instant) {
+        CachedSecond cached = lastSecond;
+        if (cached.epochSecond != instant.getEpochSecond()) {
+            cached = new CachedSecond(instant.getEpochSecond(), SECONDS.format(instant.atOffset(ZoneOffset.UTC)));
+            lastSecond = cached;
+        }
+        StringBuilder out = new StringBuilder(40).append(cached.prefix);
+        int micros = instant.getNano() / 1000;
+        if (micros != 0) {
+            String digits = Integer.toString(micros);
+            out.append('.');
+            for (int pad = digits.length(); pad < 6; pad++) {
+                out.append('0');
+            }
+            out.append(digits);
+        }
+        return out.append("+00:00").toString();
+    }
+
+    static String formatSlowly(OffsetDateTime time) { // for the test that holds formatUtc to it
+        return format(time);
     }
 
     private static String format(OffsetDateTime time) {

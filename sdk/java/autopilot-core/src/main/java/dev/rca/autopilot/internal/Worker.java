@@ -31,6 +31,8 @@ public final class Worker implements Runnable {
     private final ProblemLog problems;
     private final LongSupplier nanoTime;
     private final Consumer<ControlState> onControl;
+    private final Consumer<Boolean> onCircuit;
+    private boolean circuitOpen; // as last told to onCircuit
     private final CountDownLatch stop = new CountDownLatch(1);
     private final Thread thread;
     private final long maxAgeNanos;
@@ -39,7 +41,7 @@ public final class Worker implements Runnable {
 
     public Worker(Settings settings, EventQueue queue, Counters counters, Transport transport, CircuitBreaker circuit,
                   ControlPlane control, ProblemLog problems, LongSupplier nanoTime, Consumer<ControlState> onControl,
-                  boolean sending) {
+                  Consumer<Boolean> onCircuit, boolean sending) {
         this.settings = settings;
         this.queue = queue;
         this.counters = counters;
@@ -49,6 +51,7 @@ public final class Worker implements Runnable {
         this.problems = problems;
         this.nanoTime = nanoTime;
         this.onControl = onControl;
+        this.onCircuit = onCircuit;
         this.sending = sending;
         this.maxAgeNanos = settings.maxAge().toNanos();
         this.thread = new Thread(this, "autopilot-worker");
@@ -95,6 +98,7 @@ public final class Worker implements Runnable {
         long nextFlush = nanoTime.getAsLong() + flushNanos;
         while (true) {
             pollControl();
+            reportCircuit();
             boolean stopping = stopping();
             int size = queue.size();
             if (!stopping && (size == 0 || (!queue.flushRequested() && size < queue.batchSize()))) {
@@ -102,10 +106,14 @@ public final class Worker implements Runnable {
                 if (control != null) {
                     wait = Math.min(wait, control.nanosUntilDue());
                 }
+                if (circuitOpen) {
+                    wait = Math.min(wait, circuit.nanosUntilProbe()); // let emit() in again on time
+                }
                 if (wait > 0) {
                     LockSupport.parkNanos(this, wait);
                 }
                 stopping = stopping();
+                reportCircuit();
             }
             long now = nanoTime.getAsLong();
             // A timer flush sends what was queued when it fired, not what arrives while it sends: under a steady
@@ -156,6 +164,15 @@ public final class Worker implements Runnable {
         onControl.accept(state);
     }
 
+    /** Tell the client when the circuit opens and when it lets a probe through: emit() stops or starts taking events. */
+    private void reportCircuit() {
+        boolean open = CircuitBreaker.OPEN.equals(circuit.state());
+        if (open != circuitOpen) {
+            circuitOpen = open;
+            onCircuit.accept(open);
+        }
+    }
+
     private void process(List<Pending> items, boolean stopping) {
         if (items.isEmpty()) {
             return;
@@ -188,9 +205,7 @@ public final class Worker implements Runnable {
         StringBuilder body = new StringBuilder(256 * fresh.size()).append('[');
         int count = 0;
         for (Pending item : fresh) {
-            String encoded = encode(item);
-            if (encoded != null) {
-                body.append(count == 0 ? "" : ",").append(encoded);
+            if (encode(item, body, count == 0)) { // written straight into the batch: no string per event
                 count++;
             }
         }
@@ -200,8 +215,10 @@ public final class Worker implements Runnable {
         }
     }
 
-    /** The envelope as JSON, built here (not in emit) from what emit() captured; null if unusable. */
-    private String encode(Pending item) {
+    /** The envelope's JSON appended to {@code body}, built here (not in emit) from what emit() captured; false (and
+     * nothing appended) if unusable. */
+    private boolean encode(Pending item, StringBuilder body, boolean first) {
+        int mark = body.length();
         String why;
         try {
             Map<String, Object> event = Envelope.build(item.type, item.data, item.source != null ? item.source
@@ -210,14 +227,19 @@ public final class Worker implements Runnable {
                     item.traceparent, item.extensions);
             why = Envelope.problem(event);
             if (why == null) {
-                return Json.write(event);
+                if (!first) {
+                    body.append(',');
+                }
+                Json.write(body, event, 0);
+                return true;
             }
         } catch (RuntimeException | StackOverflowError e) {
+            body.setLength(mark); // whatever the failed event had written
             why = "it could not be encoded (" + e + ")";
         }
         counters.drop(DropReason.REJECTED);
         problems.report("invalid", "autopilot: dropped a %s event: %s.", item.type, why);
-        return null;
+        return false;
     }
 
     private void send(byte[] body, int count, long oldest, boolean stopping) {
@@ -244,6 +266,7 @@ public final class Worker implements Runnable {
                     connectTimeout, timeout, extra);
             if (result.outcome == Delivery.Outcome.DELIVERED) {
                 circuit.recordSuccess();
+                reportCircuit();
                 counters.delivered(result.delivered);
                 problems.clear("submit", "autopilot: delivering events again.");
                 if (result.rejected > 0) {
@@ -255,12 +278,14 @@ public final class Worker implements Runnable {
             }
             if (result.outcome == Delivery.Outcome.REJECTED) {
                 circuit.recordSuccess(); // the service is up; resending will not change its mind
+                reportCircuit();
                 counters.drop(DropReason.REJECTED, count);
                 problems.report("rejected", "autopilot: the service refused a batch of %d event(s) (%s); check "
                         + "autopilot.endpoint and autopilot.token (AUTOPILOT_ENDPOINT, AUTOPILOT_TOKEN).", count, result.detail);
                 return;
             }
             circuit.recordFailure();
+            reportCircuit();
             problems.report("submit", "autopilot: cannot deliver events (%s); will retry.", result.detail);
             attempt++;
             long delay = backoffNanos(attempt, result.retryAfterSeconds);
