@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -166,11 +167,43 @@ class Configs:
                 _skipped(kind, row, exc)
         return out
 
+    def snapshot(self, *kinds: ConfigKind[Any]) -> ConfigSnapshot:
+        """The stored configs of these kinds as one read, with an exact digest of them (ids and texts), so that a
+        caller may keep what it derives from them under the digest and skip validating and deriving again."""
+        names = sorted(kind.name for kind in kinds)
+        with self.store.engine.connect() as conn:
+            rows = conn.execute(select(configs.c.kind, configs.c.id, configs.c.key, configs.c.spec)
+                                .where(configs.c.kind.in_(names)).order_by(configs.c.kind, configs.c.key)).all()
+        digest = hashlib.blake2b(digest_size=16)
+        for row in rows:
+            digest.update(f"{row.kind}\0{row.id}\0{len(row.spec)}\0".encode())
+            digest.update(row.spec.encode())
+        return ConfigSnapshot(digest.hexdigest(), rows)
+
     def delete(self, kind: ConfigKind[Spec], config_id: int) -> None:
         with self.store.writing() as conn:
             gone = conn.execute(delete(configs).where(configs.c.kind == kind.name, configs.c.id == config_id))
             if gone.rowcount == 0:
                 raise UnknownConfig(kind.name, config_id)
+
+
+@dataclass(frozen=True)
+class ConfigSnapshot:
+    """Stored configs read at once (Configs.snapshot): their digest, and the valid specs of each kind."""
+
+    digest: str
+    rows: Sequence[Any]
+
+    def specs(self, kind: ConfigKind[Spec]) -> list[Spec]:
+        """The valid specs of a kind in key order, as Configs.specs() gives them."""
+        out = []
+        for row in self.rows:
+            if row.kind == kind.name:
+                try:
+                    out.append(_validated(kind, row.spec))
+                except ValidationError as exc:
+                    _skipped(kind, row, exc)
+        return out
 
 
 def _skipped(kind: ConfigKind[Any], row: Any, exc: ValidationError) -> ConfigFinding:
