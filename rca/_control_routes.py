@@ -93,7 +93,7 @@ def _after(cursor: str) -> tuple[str, str]:
 class _Configured:
     """Readiness's configuration, grouped, and the datasets and producers it names (each sorted)."""
 
-    digest: str
+    digest: int
     config: ReadinessConfig
     datasets: list[str]
     producers: list[str]
