@@ -202,3 +202,9 @@ def test_an_impact_claim_names_a_list_of_datasets(spring, claim, ids):
     for datasets in ({}, {"datasets": []}, {"datasets": "ds://orders_daily"}):
         assert verdict(spring, claim(ClaimKind.IMPACT, [ids["first_bad"]], **datasets)) == (
             "states no impacted datasets in params.datasets")
+
+
+def test_a_last_good_claim_citing_a_deploy_beside_the_passing_record_is_refused(spring, claim, ids):
+    why = verdict(spring, claim(ClaimKind.LAST_GOOD, [ids["last_good"], ids["deploy"]]))
+    assert why is not None and why.startswith(f"cites {ids['deploy']} (DeploymentEvent at ")
+    assert why.endswith(", which is not evidence for this last_good claim")
