@@ -208,3 +208,7 @@ def test_a_last_good_claim_citing_a_deploy_beside_the_passing_record_is_refused(
     why = verdict(spring, claim(ClaimKind.LAST_GOOD, [ids["last_good"], ids["deploy"]]))
     assert why is not None and why.startswith(f"cites {ids['deploy']} (DeploymentEvent at ")
     assert why.endswith(", which is not evidence for this last_good claim")
+
+
+def test_a_last_good_claim_may_cite_the_breaks_bad_records_beside_the_passing_one(spring, claim, ids):
+    assert verdict(spring, claim(ClaimKind.LAST_GOOD, [ids["last_good"], ids["first_bad"], ids["later_bad"]])) is None
