@@ -251,3 +251,13 @@ def test_a_stray_citation_names_the_freshness_claims_kind(slow, claim, ev):
     why = verdict(slow, claim(ClaimKind.FRESHNESS_BREACH, [good, start]))
     assert why is not None and why.startswith(f"cites {start} (JobRunStarted at ")
     assert why.endswith(", which is not evidence for this freshness_breach claim")
+
+
+def test_a_freshness_last_good_claim_may_cite_its_commits_run_and_nothing_else(slow, claim, ev):
+    good, start, older = ev(slow, "commit-0118"), ev(slow, "run-start-0118"), ev(slow, "commit-0117")
+    result = verify_claims(Draft(claims=[claim(ClaimKind.LAST_GOOD, [good, start])]), slow)
+    [held] = result.accepted
+    assert (held.params["what"], held.params["last_good_ref"]) == ("commit", "commit-0118")
+    why = verdict(slow, claim(ClaimKind.LAST_GOOD, [good, older]))
+    assert why is not None and why.startswith(f"cites {older} (DatasetWriteCommitted at ")
+    assert why.endswith(", which is not evidence for this last_good claim")
