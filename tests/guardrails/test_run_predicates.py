@@ -211,6 +211,8 @@ def _incident(scope, **changes):
 def test_a_contract_claim_on_a_freshness_incident_names_both_kinds(slow, claim, ev):
     assert verdict(slow, claim(ClaimKind.RATE_SHIFT, [ev(slow, "commit-0118")])) == (
         "a rate_shift claim needs a contract incident; this one is a freshness incident")
+    assert verdict(slow, claim(ClaimKind.OTHER_BREAK, [ev(slow, "commit-0118")])) == (
+        "a other_break claim needs a contract incident; this one is a freshness incident")
 
 
 def test_a_freshness_breach_states_the_incidents_watermark_or_none(slow, claim, ev):
