@@ -3,7 +3,10 @@ deploy), on SQLite: GET /v1/readiness through a real `rca serve` (its first page
 largest page size), and every dataset's and producer's readiness computed in one call in-process (with the
 garbage-collector settings `rca serve` uses).
 
-    .venv/bin/python benchmarks/readiness_bench.py [--datasets 10000 100000] [--json]
+    .venv/bin/python benchmarks/readiness_bench.py [--datasets 10000 100000] [--baseline DIR] [--json]
+
+--baseline DIR also serves the same database from another source tree (e.g. `git archive main | tar -x -C DIR`)
+and measures both servers' answers interleaved, in the same run: a before/after under the same load.
 
 Issue 13's targets: an answer under 1 s at 10,000 datasets and under 10 s at 100,000 (before, GET /v1/readiness
 took 0.8 s at 1,000 and 21.3 s at 8,000, quadratic, and gave no answer at 100,000 in 600 s). The endpoint now
@@ -14,6 +17,7 @@ the next: the bench prints it for the full computation.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
 import os
@@ -22,6 +26,7 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import orjson
@@ -69,7 +74,7 @@ def seed(store: Store, datasets: int) -> int:
     return datasets * 3
 
 
-def measure(datasets: int) -> dict[str, float | int]:
+def measure(datasets: int, baseline: Path | None = None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{tmp}/readiness.db"
         store = Store.open(url)
@@ -86,39 +91,60 @@ def measure(datasets: int) -> dict[str, float | int]:
         assert len(items) == 2 * datasets, len(items)
         store.close()
         env = {**os.environ, "RCA_DATABASE_URL": url, "RCA_DETECT_INTERVAL_S": "0", "RCA_CHROMA_PATH": f"{tmp}/c"}
-        with rca_server(env) as base, httpx.Client(base_url=base, timeout=600) as client:
+        trees = {"this": env, **({"baseline": {**env, "PYTHONPATH": str(baseline)}} if baseline else {})}
+        with contextlib.ExitStack() as stack:
+            clients = {name: stack.enter_context(httpx.Client(base_url=stack.enter_context(rca_server(tree_env)),
+                                                              timeout=1800))
+                       for name, tree_env in trees.items()}
             # The API's clock is the wall clock; the seeded records are days old, inside its 30-day window.
-            started = time.perf_counter()
-            first = client.get("/v1/readiness", params={"limit": 500})
-            first_s = time.perf_counter() - started
-            assert first.status_code == 200, first.text
-            page = orjson.loads(first.content)
-            started = time.perf_counter()
-            one = client.get("/v1/readiness", params={"dataset_urn": f"ds://bench/t{datasets // 2}"})
-            one_s = time.perf_counter() - started
-            assert one.status_code == 200 and len(one.json()["items"]) == 1
-            started, walked, pages, cursor = time.perf_counter(), 0, 0, None
-            while True:
-                response = client.get("/v1/readiness", params={"limit": 5000, **({"cursor": cursor} if cursor else {})})
-                body = orjson.loads(response.content)
-                walked, pages, cursor = walked + len(body["items"]), pages + 1, body["next_cursor"]
-                if cursor is None:
-                    break
-            walk_s = time.perf_counter() - started
-            assert walked == 2 * datasets, walked
-    return {"datasets": datasets, "records": records, "seed_s": round(seed_s, 1), "all_s": round(all_s, 2),
-            "us_per_dataset": round(1e6 * all_s / datasets, 1), "api_first_page_s": round(first_s, 2),
-            "api_page_items": len(page["items"]), "api_one_dataset_s": round(one_s, 3),
-            "api_walk_s": round(walk_s, 1), "api_walk_pages": pages}
+            # Each measurement alternates between the trees, so both see the same load.
+            api = {name: _api(client, datasets) for name, client in clients.items()}
+            for name, client in clients.items():
+                api[name]["api_walk_s"], api[name]["api_walk_pages"] = _walk(client, datasets)
+    result: dict[str, Any] = {"datasets": datasets, "records": records, "seed_s": round(seed_s, 1),
+                              "all_s": round(all_s, 2), "us_per_dataset": round(1e6 * all_s / datasets, 1),
+                              **api["this"]}
+    if baseline:
+        result["baseline"] = api["baseline"]
+    return result
+
+
+def _api(client: httpx.Client, datasets: int) -> dict[str, Any]:
+    started = time.perf_counter()
+    first = client.get("/v1/readiness", params={"limit": 500})
+    first_s = time.perf_counter() - started
+    assert first.status_code == 200, first.text
+    page = orjson.loads(first.content)
+    started = time.perf_counter()
+    one = client.get("/v1/readiness", params={"dataset_urn": f"ds://bench/t{datasets // 2}"})
+    one_s = time.perf_counter() - started
+    assert one.status_code == 200 and len(one.json()["items"]) == 1
+    return {"api_first_page_s": round(first_s, 2), "api_page_items": len(page["items"]),
+            "api_one_dataset_s": round(one_s, 3)}
+
+
+def _walk(client: httpx.Client, datasets: int) -> tuple[float, int]:
+    """Every page at the largest page size: seconds and pages."""
+    started, walked, pages, cursor = time.perf_counter(), 0, 0, None
+    while True:
+        response = client.get("/v1/readiness", params={"limit": 5000, **({"cursor": cursor} if cursor else {})})
+        assert response.status_code == 200, response.text
+        body = orjson.loads(response.content)
+        walked, pages, cursor = walked + len(body["items"]), pages + 1, body["next_cursor"]
+        if cursor is None:
+            break
+    assert walked == 2 * datasets, walked
+    return round(time.perf_counter() - started, 1), pages
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--datasets", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--baseline", type=Path, help="another source tree to measure beside this one")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     load = os.getloadavg()[0]
-    results = [measure(n) for n in args.datasets]
+    results = [measure(n, args.baseline) for n in args.datasets]
     targets = {10_000: 1.0, 100_000: 10.0}
     for result in results:
         limit = targets.get(int(result["datasets"]))
@@ -132,7 +158,12 @@ def main() -> int:
                   f"{r['api_first_page_s']} s (target {r['target_s']} s: {verdict}), one dataset "
                   f"{r['api_one_dataset_s']} s, all {2 * int(r['datasets'])} subjects in {r['api_walk_pages']} pages "
                   f"{r['api_walk_s']} s; in-process, all at once {r['all_s']} s ({r['us_per_dataset']} us/dataset)")
-    print(json.dumps({"readiness": {"runs": results, "load_avg_1m": round(load, 2), "cpus": os.cpu_count()}}))
+            if "baseline" in r:
+                b = r["baseline"]
+                print(f"          baseline ({args.baseline}): first page {b['api_first_page_s']} s, one dataset "
+                      f"{b['api_one_dataset_s']} s, all in {b['api_walk_pages']} pages {b['api_walk_s']} s")
+    print(json.dumps({"readiness": {"runs": results, "load_avg_1m": round(load, 2),
+                                    "load_avg_1m_end": round(os.getloadavg()[0], 2), "cpus": os.cpu_count()}}))
     return 0
 
 

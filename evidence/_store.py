@@ -338,18 +338,21 @@ class Store:
         with self.engine.connect() as conn:
             return [self._record(r) for r in conn.execute(stmt).all()]
 
-    def subjects(self, since: datetime, now: datetime) -> tuple[set[str], set[str]]:
-        """The datasets records in [since, now] name, and the producers of those records (arrived by `now`)."""
-        window = (evidence.c.event_time >= utc(since), evidence.c.event_time <= utc(now),
-                  evidence.c.ingest_time <= utc(now), evidence.c.dataset_urn.is_not(None))
-        with self.engine.connect() as conn:  # one pass over the window: (dataset, producer) pairs
-            pairs = conn.execute(select(evidence.c.dataset_urn, evidence.c.producer_urn).where(*window).distinct())
-            datasets, producers = set(), set()
-            for dataset_urn, producer_urn in pairs:
-                datasets.add(dataset_urn)
-                if producer_urn is not None:
-                    producers.add(producer_urn)
-        return datasets, producers
+    def subject_page(self, column: str, since: datetime, now: datetime, after: str | None, limit: int) -> list[str]:
+        """The first `limit` distinct datasets (`column` "dataset_urn") or producers ("producer_urn") after `after`,
+        in URN order, of the records in [since, now], arrived by `now`, that name a dataset: a page of readiness
+        subjects read in its column's index order, so a page costs its own subjects' records, not every record."""
+        value: Any = evidence.c[column]
+        if self.engine.dialect.name == "postgresql":  # code-point order, as Python sorts the configured ones
+            value = value.collate("C")
+        stmt = (select(value).where(evidence.c.event_time >= utc(since), evidence.c.event_time <= utc(now),
+                                    evidence.c.ingest_time <= utc(now), evidence.c.dataset_urn.is_not(None),
+                                    evidence.c[column].is_not(None))
+                .distinct().order_by(value).limit(limit))
+        if after is not None:
+            stmt = stmt.where(value > after)
+        with self.engine.connect() as conn:
+            return list(conn.execute(stmt).scalars())
 
     def latest(self, producer_urn: str, type_: str, until: datetime) -> EvidenceRecord | None:
         """The producer's newest record of a type at or before `until`, however old."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import bisect
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -53,7 +54,7 @@ def readiness(store: Store, now: datetime, *, dataset_urn: str | None = None, pr
     """Readiness of one dataset, one producer, or (neither given) every dataset and producer seen or configured:
     one read of the window, grouped once (linear in records and datasets)."""
     now = utc(now)
-    config = _readiness_config(store)
+    config = _configured(store).config
     since = now - timedelta(days=lookback_days)
     if dataset_urn or producer_urn:
         return _evaluate(store, now, since, config, [dataset_urn] if dataset_urn else [],
@@ -65,23 +66,35 @@ def readiness(store: Store, now: datetime, *, dataset_urn: str | None = None, pr
 
 def readiness_page(store: Store, now: datetime, *, limit: int, cursor: str | None = None,
                    lookback_days: int = READINESS_LOOKBACK_DAYS) -> tuple[list[Readiness], str | None]:
-    """A page of readiness in GET /v1/readiness's order (datasets, then producers, each by URN): the subjects come
-    from two DISTINCT queries, and only the page's own records are read, so a page costs the same at any depth."""
+    """A page of readiness in GET /v1/readiness's order (datasets, then producers, each by URN), in keyset order:
+    the page's subjects are the first `limit` after the cursor among those the records name (read in their index's
+    order) and those configured (kept sorted per configuration digest), and only their own records are read, so a
+    page costs its own subjects whatever its depth or the number of datasets."""
     now = utc(now)
-    config = _readiness_config(store)
+    configured = _configured(store)
     since = now - timedelta(days=lookback_days)
-    seen_datasets, writers = store.subjects(since, now)
-    index = ReadinessIndex((), config)
-    configured_datasets, configured_producers = index.subjects()
-    subjects = ([("dataset", urn) for urn in sorted(seen_datasets | set(configured_datasets))]
-                + [("producer", urn) for urn in sorted(writers | set(configured_producers))])
-    start = bisect.bisect_right(subjects, _after(cursor)) if cursor else 0
-    page = subjects[start : start + limit]
-    items = _evaluate(store, now, since, config, [u for k, u in page if k == "dataset"],
+    kind, after = _after(cursor) if cursor else ("dataset", None)
+    page: list[tuple[str, str]] = []
+    if kind == "dataset":
+        seen = store.subject_page("dataset_urn", since, now, after, limit + 1)
+        page = [("dataset", urn) for urn in _first(seen, configured.datasets, after, limit + 1)]
+        after = None
+    if len(page) <= limit:
+        wanted = limit + 1 - len(page)
+        seen = store.subject_page("producer_urn", since, now, after, wanted)
+        page += [("producer", urn) for urn in _first(seen, configured.producers, after, wanted)]
+    more, page = len(page) > limit, page[:limit]
+    items = _evaluate(store, now, since, configured.config, [u for k, u in page if k == "dataset"],
                       [u for k, u in page if k == "producer"])
-    more = start + limit < len(subjects)
     next_cursor = base64.urlsafe_b64encode(orjson.dumps(list(page[-1]))).decode() if more and page else None
     return items, next_cursor
+
+
+def _first(seen: list[str], configured: list[str], after: str | None, count: int) -> list[str]:
+    """The first `count` URNs after `after` of the union of `seen` (already the first `count` of its own) and the
+    sorted `configured`."""
+    start = bisect.bisect_right(configured, after) if after is not None else 0
+    return sorted(set(seen).union(configured[start : start + count]))[:count]
 
 
 def _after(cursor: str) -> tuple[str, str]:
@@ -95,9 +108,31 @@ def _after(cursor: str) -> tuple[str, str]:
                        "without it", field="cursor") from exc
 
 
-def _readiness_config(store: Store) -> ReadinessConfig:
-    configs = Configs(store)
-    return ReadinessConfig(configs.specs(POLICY), configs.specs(CONTRACT), configs.specs(MAPPING))
+@dataclass(frozen=True)
+class _Configured:
+    """Readiness's configuration, grouped, and the datasets and producers it names (each sorted)."""
+
+    digest: int
+    config: ReadinessConfig
+    datasets: list[str]
+    producers: list[str]
+
+
+_CONFIGURED: list[_Configured] = []  # the last one built: every page of a walk reads the same configuration
+
+
+def _configured(store: Store) -> _Configured:
+    """The configuration readiness reads, validated, grouped and its subjects sorted once per stored state (by the
+    digest of the rows): with 100,000 policies that took most of each page's time."""
+    snapshot = Configs(store).snapshot(POLICY, CONTRACT, MAPPING)
+    for found in _CONFIGURED:
+        if found.digest == snapshot.digest:
+            return found
+    config = ReadinessConfig(snapshot.specs(POLICY), snapshot.specs(CONTRACT), snapshot.specs(MAPPING))
+    datasets, producers = ReadinessIndex((), config).subjects()
+    built = _Configured(snapshot.digest, config, datasets, producers)
+    _CONFIGURED[:] = [built]
+    return built
 
 
 def _records(store: Store, now: datetime, since: datetime, **who: Any) -> list[EvidenceRecord]:

@@ -30,6 +30,16 @@ REFERENCE = ROOT / "examples" / "scenarios"
 CONFORMANCE = ROOT / "tests" / "fixtures" / "conformance"
 # The independent checker, written apart from the project; nothing the product ships imports it.
 CHECKER = ROOT / "tests" / "independent" / "check_replay.py"
+# `make mutate` sets RCA_MUTATION: every mutant reruns the property tests that reach it, so there they draw fewer
+# examples (from the same recorded seed) and a module's mutants finish in minutes, not hours.
+MUTATION = bool(os.environ.get("RCA_MUTATION"))
+
+
+def examples(count: int) -> int:
+    """A property test's max_examples: `count`, or at most 15 under `make mutate`."""
+    return min(count, 15) if MUTATION else count
+
+
 POSTGRES_URL = os.environ.get("RCA_TEST_POSTGRES_URL")
 # A real Kafka broker (scripts/with-kafka starts one for `make test`); tests take it through the `kafka` fixture.
 KAFKA_BOOTSTRAP = os.environ.get("RCA_TEST_KAFKA_BOOTSTRAP")

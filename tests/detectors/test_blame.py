@@ -33,7 +33,7 @@ from hypothesis import strategies as st
 
 from detectors import Scenario, load_scenario, replay
 from evidence import Contract, Mapping, evidence_id_for
-from support import ORDERS_SCHEMA, ROOT
+from support import ORDERS_SCHEMA, ROOT, examples
 
 DS = "ds://orders_v1"
 NOW = datetime(2026, 3, 10, 11, 0, tzinfo=UTC)
@@ -241,7 +241,8 @@ def incident_of(scenario: Scenario) -> dict[str, Any] | None:
     return contract[0] if contract else None
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=examples(60), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(history=histories())
 def test_the_incident_blames_the_producers_whose_records_broke(history) -> None:
     scenario, want, _, _ = history

@@ -19,6 +19,7 @@ from evidence import ReasonCode
 from evidence._errors import ConfigError
 from evidence._policy import Contract
 from support import ORDERS_SCHEMA as ORDERS
+from support import examples
 
 GOOD = {"order_id": "o-1", "customer_id": "c-1", "amount": 12.5, "currency": "EUR"}
 
@@ -232,7 +233,7 @@ json_values = st.recursive(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(schema_index=st.integers(0, len(SCHEMAS) - 1), value=json_values)
 def test_agrees_with_jsonschema(schema_index: int, value: Any) -> None:
     schema = SCHEMAS[schema_index]

@@ -21,6 +21,7 @@ from detectors._freshness import (
 from detectors._runs import failure_class
 from evidence._policy import FreshnessPolicy, Watermark
 from evidence._record import EvidenceRecord, evidence_id_for, iso
+from support import examples
 
 JOB = "job://orders_enriched_batch"
 DS = "ds://curated/orders_enriched"
@@ -743,7 +744,7 @@ def _variants() -> list[tuple[Story, dict[str, DatasetFreshness]]]:
 VARIANTS = _variants()
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(which=st.integers(0, len(VARIANTS) - 1), seed=st.randoms(use_true_random=False),
        copies=st.integers(0, 12), late_copy_minutes=st.integers(0, 120))
 def test_order_and_duplication_never_change_the_finding(which: int, seed: random.Random, copies: int,

@@ -31,7 +31,7 @@ from detectors._gate import (
 from detectors._wire import frame
 from evidence import ReasonCode
 from evidence._record import GATE_OBSERVATION, GateCounter, evidence_id_for
-from support import ORDERS_SCHEMA, REFERENCE
+from support import ORDERS_SCHEMA, REFERENCE, examples
 
 SCENARIO = REFERENCE / "spring_missing_customer_id.yaml"
 DS = "ds://orders_v1"
@@ -382,7 +382,7 @@ def build(specs: Sequence[tuple[int, int, int, str, str | None]]) -> list[GateRe
             for i, (p, ms, kind, ds, producer) in enumerate(specs)]
 
 
-@settings(max_examples=120, deadline=None)
+@settings(max_examples=examples(120), deadline=None)
 @given(specs=record_specs, data=st.data())
 def test_any_batching_and_order_gives_the_same_counters_and_breaks(
         specs: list[tuple[int, int, int, str, str | None]], data: st.DataObject) -> None:
@@ -405,7 +405,7 @@ def test_any_batching_and_order_gives_the_same_counters_and_breaks(
     assert merged(run_gate([r], PROPERTY_VALIDATORS, INGEST) for r in reversed(records)) == merged([whole])
 
 
-@settings(max_examples=120, deadline=None)
+@settings(max_examples=examples(120), deadline=None)
 @given(specs=record_specs)
 def test_breaks_match_a_brute_force_reading_of_the_records(specs: list[tuple[int, int, int, str, str | None]]) -> None:
     records = build(specs)

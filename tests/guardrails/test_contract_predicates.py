@@ -173,3 +173,42 @@ def test_impact_cites_the_incidents_own_evidence_of_the_break(spring, claim, ids
     assert verdict(spring, claim(ClaimKind.IMPACT, [ids["last_good"]], datasets=downstream)) is None
     assert verdict(spring, claim(ClaimKind.IMPACT, [ids["deploy"]], datasets=downstream)) == (
         f"cites {ids['deploy']} (DeploymentEvent at 2026-03-10T10:20:00Z), which is not evidence for this impact claim")
+
+
+# -- pinned by `make mutate`: each assertion below failed on a mutant the suite had let through -------------------
+
+def _incident(scope, **changes):
+    return dataclasses.replace(scope, incident={**scope.incident, **changes})
+
+
+def test_a_freshness_claim_on_a_contract_incident_names_both_kinds(spring, claim, ids):
+    assert verdict(spring, claim(ClaimKind.FRESHNESS_BREACH, [ids["first_bad"]])) == (
+        "a freshness_breach claim needs a freshness incident; this one is a contract incident")
+    assert verdict(_incident(spring, kind=None), claim(ClaimKind.FRESHNESS_BREACH, [ids["first_bad"]])) == (
+        "a freshness_breach claim needs a freshness incident; this one is a unknown incident")
+
+
+def test_a_stray_citation_names_the_rate_shift_claims_kind(spring, claim, ids):
+    why = verdict(spring, claim(ClaimKind.RATE_SHIFT, [ids["first_bad"], ids["deploy"]]))
+    assert why is not None and why.endswith(", which is not evidence for this rate_shift claim")
+
+
+def test_a_rate_shift_on_a_break_the_counters_do_not_show(spring, claim, ids):
+    assert verdict(_incident(spring, field=None), claim(ClaimKind.RATE_SHIFT, [ids["first_bad"]])) == (
+        "the gate counters show no REQUIRED_FIELD_MISSING break on the whole value for ds://orders_v1")
+
+
+def test_an_impact_claim_names_a_list_of_datasets(spring, claim, ids):
+    for datasets in ({}, {"datasets": []}, {"datasets": "ds://orders_daily"}):
+        assert verdict(spring, claim(ClaimKind.IMPACT, [ids["first_bad"]], **datasets)) == (
+            "states no impacted datasets in params.datasets")
+
+
+def test_a_last_good_claim_citing_a_deploy_beside_the_passing_record_is_refused(spring, claim, ids):
+    why = verdict(spring, claim(ClaimKind.LAST_GOOD, [ids["last_good"], ids["deploy"]]))
+    assert why is not None and why.startswith(f"cites {ids['deploy']} (DeploymentEvent at ")
+    assert why.endswith(", which is not evidence for this last_good claim")
+
+
+def test_a_last_good_claim_may_cite_the_breaks_bad_records_beside_the_passing_one(spring, claim, ids):
+    assert verdict(spring, claim(ClaimKind.LAST_GOOD, [ids["last_good"], ids["first_bad"], ids["later_bad"]])) is None

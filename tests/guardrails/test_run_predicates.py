@@ -200,3 +200,66 @@ def test_no_recent_deploy_must_cite_the_latest_deploy(slow, claim, record, momen
     assert verdict(scope, claim(ClaimKind.NO_RECENT_DEPLOY, [old.evidence_id])) == (
         f"{old.evidence_id} is not the producer's latest deploy: {latest.evidence_id} (DeploymentEvent at "
         "2026-01-05T19:00:00Z) came after it")
+
+
+# -- pinned by `make mutate`: each assertion below failed on a mutant the suite had let through -------------------
+
+def _incident(scope, **changes):
+    return dataclasses.replace(scope, incident={**scope.incident, **changes})
+
+
+def test_a_contract_claim_on_a_freshness_incident_names_both_kinds(slow, claim, ev):
+    assert verdict(slow, claim(ClaimKind.RATE_SHIFT, [ev(slow, "commit-0118")])) == (
+        "a rate_shift claim needs a contract incident; this one is a freshness incident")
+    assert verdict(slow, claim(ClaimKind.OTHER_BREAK, [ev(slow, "commit-0118")])) == (
+        "a other_break claim needs a contract incident; this one is a freshness incident")
+
+
+def test_a_freshness_breach_states_the_incidents_watermark_or_none(slow, claim, ev):
+    good = ev(slow, "commit-0118")
+    assert verdict(slow, claim(ClaimKind.FRESHNESS_BREACH, [good], watermark="dt=2026-01-18")) is None
+    assert verdict(slow, claim(ClaimKind.FRESHNESS_BREACH, [good], watermark="dt=2026-01-17")) == (
+        "states watermark dt=2026-01-17, but the incident's is dt=2026-01-18")
+
+
+def test_a_freshness_breach_is_anchored_on_the_last_good_commit_not_a_later_one(slow, claim, ev, record, moment, add):
+    later = record("DatasetWriteCommitted", "commit-later", moment("2026-01-18T09:00:00Z"),
+                   {"dataset_urn": DS, "run_id": "run-later", "commit_version": 107, "rows_written": 1}, source=JOB)
+    scope = add(slow, later)
+    assert verdict(scope, claim(ClaimKind.FRESHNESS_BREACH, [ev(slow, "commit-0118")])) is None
+    assert verdict(scope, claim(ClaimKind.FRESHNESS_BREACH, [later.evidence_id])) == (
+        f"does not cite the last good commit to {DS} ({ev(slow, 'commit-0118')})")
+
+
+def test_without_a_last_good_time_the_latest_commit_anchors_the_breach(slow, claim, ev):
+    scope = _incident(slow, last_good_time=None)
+    latest, older = ev(slow, "commit-0118"), ev(slow, "commit-0116")
+    assert verdict(scope, claim(ClaimKind.FRESHNESS_BREACH, [latest])) is None
+    assert verdict(scope, claim(ClaimKind.FRESHNESS_BREACH, [older])) == (
+        f"does not cite the latest commit to {DS} ({latest})")
+
+
+def test_without_a_last_good_time_or_any_commit_nothing_anchors_the_breach(slow, claim, ev):
+    start = ev(slow, "run-start-0118")
+    scope = dataclasses.replace(_incident(slow, last_good_time=None), records={
+        i: r for i, r in slow.records.items() if r.type != "DatasetWriteCommitted"})
+    assert verdict(scope, claim(ClaimKind.FRESHNESS_BREACH, [start])) == (
+        f"no commit to {DS} in scope anchors the breach")
+    assert verdict(scope, claim(ClaimKind.LAST_GOOD, [start])) == "the incident has no last good time"
+
+
+def test_a_stray_citation_names_the_freshness_claims_kind(slow, claim, ev):
+    good, start = ev(slow, "commit-0118"), ev(slow, "run-start-0118")
+    why = verdict(slow, claim(ClaimKind.FRESHNESS_BREACH, [good, start]))
+    assert why is not None and why.startswith(f"cites {start} (JobRunStarted at ")
+    assert why.endswith(", which is not evidence for this freshness_breach claim")
+
+
+def test_a_freshness_last_good_claim_may_cite_its_commits_run_and_nothing_else(slow, claim, ev):
+    good, start, older = ev(slow, "commit-0118"), ev(slow, "run-start-0118"), ev(slow, "commit-0117")
+    result = verify_claims(Draft(claims=[claim(ClaimKind.LAST_GOOD, [good, start])]), slow)
+    [held] = result.accepted
+    assert (held.params["what"], held.params["last_good_ref"]) == ("commit", "commit-0118")
+    why = verdict(slow, claim(ClaimKind.LAST_GOOD, [good, older]))
+    assert why is not None and why.startswith(f"cites {older} (DatasetWriteCommitted at ")
+    assert why.endswith(", which is not evidence for this last_good claim")

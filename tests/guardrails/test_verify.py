@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from guardrails import _verify
 from guardrails._claims import Claim, ClaimKind, Draft, RejectedClaim, VerifiedClaim
 from guardrails._verify import MAX_CLAIMS, MAX_PER_KIND, Verification, verify_claims
+from support import examples
 
 SPRING = "spring_missing_customer_id"
 PLANTED = "checkout_planted_instruction_in_note"
@@ -300,7 +301,7 @@ def test_a_second_break_is_stated_from_the_gate_counters(scope_of, ev):
     ]
 
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=examples(20), deadline=None)
 @given(picks=st.lists(st.integers(min_value=0, max_value=7), max_size=10), seed=st.randoms(use_true_random=False))
 def test_a_claims_verdict_depends_on_neither_its_neighbours_nor_record_order(scope_of, ev, picks, seed):
     scope = scope_of(SPRING)

@@ -182,16 +182,17 @@ def test_an_unknown_type_or_missing_field_is_dropped_before_sending(make_client)
 
 
 def test_a_full_queue_drops_and_counts_without_waiting(make_client):
-    gate = threading.Event()
+    gate, posting = threading.Event(), threading.Event()
 
     def stuck(request):
         if request.method == "POST":
+            posting.set()
             gate.wait(2.0)
         return None
 
     client = make_client(transport=FakeTransport(stuck), queue_size=5, batch_size=1)
     client.emit("JobRunStarted", {"run_id": "in-flight"})
-    time.sleep(0.1)  # the worker now holds that one in a stuck POST
+    assert posting.wait(5.0)  # the worker now holds that one in a stuck POST
     results = [client.emit("JobRunStarted", {"run_id": f"r{i}"}) for i in range(20)]
     gate.set()
     assert results.count(True) == 5
@@ -199,21 +200,30 @@ def test_a_full_queue_drops_and_counts_without_waiting(make_client):
 
 
 def test_events_older_than_max_age_are_dropped(make_client):
-    gate = threading.Event()
+    gate, posting = threading.Event(), threading.Event()
 
     def stuck(request):
         if request.method == "POST":
+            posting.set()
             gate.wait(2.0)
         return None
 
-    client = make_client(transport=FakeTransport(stuck), max_age=0.2, batch_size=1)
-    client.emit("JobRunStarted", {"run_id": "first"})
-    time.sleep(0.05)
-    client.emit("JobRunStarted", {"run_id": "waits-too-long"})
-    time.sleep(0.3)
-    gate.set()
-    assert client.flush(2.0)
-    assert client.signals_dropped()["timeout"] == 1
+    now = [0.0]  # the client's monotonic clock, moved by the test
+    fake = FakeTransport(stuck)
+    client = make_client(transport=fake, max_age=0.2, batch_size=1, monotonic=lambda: now[0])
+    try:
+        client.emit("JobRunStarted", {"run_id": "first"})
+        assert posting.wait(5.0)  # the worker holds the first in a stuck POST
+        client.emit("JobRunStarted", {"run_id": "waits-too-long"})
+        now[0] = 0.2  # exactly max_age: still fresh
+        assert client.signals_dropped()["timeout"] == 0
+        now[0] = 0.3  # past max_age while it waits
+        gate.set()
+        assert client.flush(2.0)
+        assert client.signals_dropped()["timeout"] == 1
+        assert [e["data"]["run_id"] for e in fake.events] == ["first"]
+    finally:
+        gate.set()
 
 
 def test_values_json_cannot_hold_are_sent_as_text(make_client):
@@ -268,16 +278,21 @@ def test_shutdown_delivers_what_is_queued_then_emit_is_a_no_op(make_client):
 
 
 def test_flush_is_bounded_by_its_timeout(make_client):
+    release = threading.Event()
+
     def slow(request):
         if request.method == "POST":
-            time.sleep(0.25)
+            release.wait(5.0)  # a send that outlasts the flush
         return None
 
     client = make_client(transport=FakeTransport(slow), timeout=1.0)
     client.emit("JobRunStarted", {"run_id": "r"})
     started = time.monotonic()
-    assert client.flush(0.05) is False
-    assert time.monotonic() - started < 0.2
+    try:
+        assert client.flush(0.05) is False
+        assert time.monotonic() - started < 0.2
+    finally:
+        release.set()
     assert client.flush(2.0) is True
 
 

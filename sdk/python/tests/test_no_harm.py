@@ -111,12 +111,13 @@ def test_the_circuit_opens_against_a_dead_backend_and_stops_the_knocking(closed_
 
 def test_after_an_outage_the_half_open_probe_resumes_delivery(backend_factory, make_client):
     backend = backend_factory("500")
-    client = make_client(backend.url, circuit_failures=2, circuit_reset=0.3, max_retries=1)
+    now = [0.0]  # the client's monotonic clock (the circuit's reset timer runs on it), moved by the test
+    client = make_client(backend.url, circuit_failures=2, circuit_reset=0.3, max_retries=1, monotonic=lambda: now[0])
     client.emit("JobRunStarted", {"run_id": "during"})
     assert client.flush(2.0)
     assert client.stats()["circuit"] == "open"
     backend.mode = "ok"
-    time.sleep(0.35)
+    now[0] += 0.35  # past circuit_reset: the next send is the half-open probe
     client.emit("JobRunStarted", {"run_id": "after"})
     assert client.flush(2.0)
     assert client.stats()["circuit"] == "closed"
@@ -128,7 +129,7 @@ def test_shutdown_against_a_sleeping_backend_is_bounded(backend_factory, make_cl
     client = make_client(backend.url, timeout=5.0, connect_timeout=1.0)
     for i in range(10):
         client.emit("JobRunStarted", {"run_id": f"r{i}"})
-    time.sleep(0.1)  # the worker is now waiting on the sleeping server
+    assert backend.wait_for(lambda b: len(b.peers) > 0)  # the worker is now waiting on the sleeping server
     began = time.monotonic()
     client.shutdown(0.3)
     assert time.monotonic() - began < 1.0

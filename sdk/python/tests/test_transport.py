@@ -107,6 +107,7 @@ def test_a_connection_the_server_closed_is_replaced_once_without_failing_the_req
     listener.bind(("127.0.0.1", 0))
     listener.listen(2)
     served = []
+    hung_up = threading.Event()
 
     def one_request_per_connection():
         for _ in range(2):
@@ -115,6 +116,7 @@ def test_a_connection_the_server_closed_is_replaced_once_without_failing_the_req
                 conn.recv(65536)
                 conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
                 served.append(peer[1])
+            hung_up.set()
 
     thread = threading.Thread(target=one_request_per_connection, daemon=True)
     thread.start()
@@ -122,7 +124,7 @@ def test_a_connection_the_server_closed_is_replaced_once_without_failing_the_req
     transport = HttpTransport()
     try:
         first = transport.send(HttpRequest("POST", url, body=b"[]", timeout=2.0))
-        time.sleep(0.05)  # the server has closed its end by now
+        assert hung_up.wait(5)  # the server has closed its end
         second = transport.send(HttpRequest("POST", url, body=b"[]", timeout=2.0))
         thread.join(5)  # the server notes the second peer after its answer went out: wait for that, not a race
     finally:
