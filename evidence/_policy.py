@@ -56,6 +56,14 @@ TopicTemplate = Annotated[str, Field(min_length=1, max_length=249), AfterValidat
 Team = Annotated[str, Field(min_length=1, max_length=MAX_NAME), AfterValidator(_printable)]
 # Every config model: no unknown keys, no Infinity or NaN (a JSON body may carry them; JSON cannot store them), and
 # immutable (a validated config is shared between the callers that load the same stored text).
+def _hh_mm_schema(schema: dict[str, Any]) -> None:
+    """What expected_update_by takes, exactly: HH:MM, or the minutes after midnight an unquoted YAML 02:00 becomes."""
+    schema.pop("type", None)
+    schema["anyOf"] = [{"type": "string", "pattern": _HHMM.pattern},
+                       {"type": "integer", "minimum": 0, "maximum": 24 * 60 - 1}]
+    schema["examples"] = ["02:00"]
+
+
 _STRICT = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
 
 
@@ -79,8 +87,8 @@ class FreshnessPolicy(BaseModel):
 
     dataset_urn: Urn
     producer_urn: Urn | None = None
-    expected_update_by: Annotated[str, Field(json_schema_extra={"pattern": _HHMM.pattern, "examples": ["02:00"]},
-                                             description="HH:MM, local time in `timezone`")]
+    expected_update_by: Annotated[str, Field(json_schema_extra=_hh_mm_schema, description="HH:MM, local time in "
+                                             "`timezone` (or minutes after midnight: YAML 1.1 reads 02:00 as 120)")]
     timezone: Annotated[str, Field(max_length=64)] = "UTC"
     grace_minutes: StrictInt = Field(default=0, ge=0, le=_WEEK_MINUTES)
     watermark: Watermark | None = None
