@@ -20,9 +20,7 @@ from sqlalchemy import or_, select, update
 
 from detectors._detect import DetectionResult, DetectSettings, store_incidents
 from detectors._shards import SHARDS, shard_of
-from evidence import utc
-from evidence._schema import detector_shards
-from evidence._store import Store
+from evidence import Store, detector_shards, utc
 
 BATCH = 8  # shards one claim takes: small enough that three processes share a pass, large enough to amortise it
 
