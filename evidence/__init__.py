@@ -32,6 +32,7 @@ from evidence._bounds import (
     time_error,
     urn_error,
 )
+from evidence._chat_log import ChatTurn, add_turns, open_session, session_turns
 from evidence._configs import (
     CONTRACT,
     LINEAGE,
@@ -47,6 +48,17 @@ from evidence._configs import (
 from evidence._controls import Control, effective_control, get_control, put_control
 from evidence._envelope import TRACEPARENT, envelope_json_schema, parse_event
 from evidence._errors import ConfigError, InvalidEvent, RcaError, UnknownEvidence
+from evidence._incidents import (
+    IncidentWrites,
+    OpenIncident,
+    UnknownIncident,
+    decode_incident_cursor,
+    incident_writes,
+    mark_false_positive,
+    stored_incident,
+    stored_incident_page,
+    stored_incidents,
+)
 from evidence._ingest import IngestReport, as_envelope, ingest_events
 from evidence._migrate import current_revision, head_revision
 from evidence._offsets import add_offsets, covered
@@ -64,13 +76,11 @@ from evidence._record import (
     utc,
 )
 from evidence._resolution import PRODUCER_HEADER, Resolved, Unresolved, resolve, resolver
+from evidence._rows import get_row, list_rows
 from evidence._schema import (
     change_requests,
-    chat_sessions,
-    chat_turns,
     gate_offsets,
     held_records,
-    incidents,
     policy_drafts,
     rollout_pull_requests,
 )
@@ -112,6 +122,7 @@ __all__ = [
     "POLICY",
     "PRODUCER_HEADER",
     "TRACEPARENT",
+    "ChatTurn",
     "ConfigConflict",
     "ConfigError",
     "ConfigFinding",
@@ -127,12 +138,14 @@ __all__ = [
     "FreshnessPolicy",
     "GateCounter",
     "Identifier",
+    "IncidentWrites",
     "IngestReport",
     "InvalidEvent",
     "LineageEdge",
     "Mapping",
     "MemoryReader",
     "MissingOffset",
+    "OpenIncident",
     "RcaError",
     "ReasonCode",
     "Resolved",
@@ -142,33 +155,38 @@ __all__ = [
     "TokenError",
     "UnknownConfig",
     "UnknownEvidence",
+    "UnknownIncident",
     "Unresolved",
     "VectorIndex",
     "Watermark",
     "add_offsets",
+    "add_turns",
     "as_envelope",
     "authenticate",
     "change_requests",
-    "chat_sessions",
-    "chat_turns",
     "covered",
     "create_token",
     "current_revision",
+    "decode_incident_cursor",
     "effective_control",
     "envelope_json_schema",
     "evidence_id_for",
     "gate_offsets",
     "get_control",
+    "get_row",
     "head_revision",
     "held_records",
     "identifier_error",
-    "incidents",
+    "incident_writes",
     "ingest_events",
     "iso",
     "json_problem",
+    "list_rows",
     "list_tokens",
     "map_run_event",
+    "mark_false_positive",
     "maybe_time",
+    "open_session",
     "parse_event",
     "parse_time",
     "parse_utc",
@@ -180,6 +198,10 @@ __all__ = [
     "resolver",
     "revoke_token",
     "rollout_pull_requests",
+    "session_turns",
+    "stored_incident",
+    "stored_incident_page",
+    "stored_incidents",
     "time_error",
     "urn_error",
     "utc",
