@@ -46,6 +46,18 @@ from evidence._configs import (
     UnknownConfig,
 )
 from evidence._controls import Control, effective_control, get_control, put_control
+from evidence._domain import (
+    BadRate,
+    Cause,
+    Claim,
+    CorrelatedDeploy,
+    CorrelatedRun,
+    EvidenceRef,
+    Incident,
+    IncidentPage,
+    Rca,
+)
+from evidence._domain import RejectedClaim as RejectedRcaClaim
 from evidence._envelope import TRACEPARENT, envelope_json_schema, parse_event
 from evidence._errors import ConfigError, InvalidEvent, RcaError, UnknownEvidence
 from evidence._incidents import (
@@ -122,7 +134,10 @@ __all__ = [
     "POLICY",
     "PRODUCER_HEADER",
     "TRACEPARENT",
+    "BadRate",
+    "Cause",
     "ChatTurn",
+    "Claim",
     "ConfigConflict",
     "ConfigError",
     "ConfigFinding",
@@ -130,14 +145,19 @@ __all__ = [
     "Configs",
     "Contract",
     "Control",
+    "CorrelatedDeploy",
+    "CorrelatedRun",
     "DatasetNaming",
     "EventType",
     "EvidenceQuery",
     "EvidenceReader",
     "EvidenceRecord",
+    "EvidenceRef",
     "FreshnessPolicy",
     "GateCounter",
     "Identifier",
+    "Incident",
+    "IncidentPage",
     "IncidentWrites",
     "IngestReport",
     "InvalidEvent",
@@ -146,8 +166,10 @@ __all__ = [
     "MemoryReader",
     "MissingOffset",
     "OpenIncident",
+    "Rca",
     "RcaError",
     "ReasonCode",
+    "RejectedRcaClaim",
     "Resolved",
     "Store",
     "Stored",
