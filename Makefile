@@ -30,6 +30,7 @@ lint: install
 
 typecheck: install
 	$(VENV)/bin/mypy
+	$(VENV)/bin/mypy --strict evidence detectors guardrails
 
 # The whole suite, on SQLite and on a real PostgreSQL (scripts/with-postgres starts one when it can), beside a
 # real Kafka broker (scripts/with-kafka starts one from Maven Central's jars when Java and Maven are here), which

@@ -7,7 +7,7 @@ and answers made only of claims the verifier accepted.
     print(rca["verdict"], [c["evidence_ids"] for c in rca["claims"]], answer.as_json()["answer"])
 """
 
-import os
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from copilot._chat import NO_EVIDENCE, ChatAnswer, ChatError, IntentComposer, ask, find_incident
@@ -22,12 +22,11 @@ if TYPE_CHECKING:
     from copilot._langchain import openai_compatible
 
 
-def default_composer() -> Composer:
-    """The model configured by RCA_LLM_* settings behind its circuit breaker (RCA_LLM_CHAT_TIMEOUT,
-    RCA_LLM_COOLDOWN_S), or the offline composer when none is configured."""
+def default_composer(env: Mapping[str, str]) -> Composer:
+    """The model configured by RCA_LLM_* settings (`env`: rca's Settings.model_environment()) behind its circuit
+    breaker (RCA_LLM_CHAT_TIMEOUT, RCA_LLM_COOLDOWN_S), or the offline composer when none is configured."""
     from copilot._langchain import composer_from_settings
 
-    env = dict(os.environ)
     model = composer_from_settings(env)
     if model is None:
         return TemplateComposer()

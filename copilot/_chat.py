@@ -11,9 +11,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import orjson
-from sqlalchemy import func, select
-
 import guardrails
 from copilot._composer import Composer, Question
 from copilot._rca import compose_verified, question_for
@@ -21,7 +18,7 @@ from copilot._retrieval import incident_scope
 from copilot._semantic import SemanticSearch
 from copilot._template import TemplateComposer
 from detectors import stored_incident, stored_incidents
-from evidence import RcaError, Store, chat_sessions, chat_turns, iso
+from evidence import RcaError, Store, add_turns, iso, open_session, session_turns
 from guardrails import ClaimKind, Draft, RejectedClaim, VerifiedClaim
 
 NO_EVIDENCE = "I have no evidence for that."
@@ -159,39 +156,22 @@ def _new_session(store: Store, question: str, incident: dict[str, Any] | None, n
     # Deterministic for a given first question, incident and clock; unique enough across them.
     seed = f"{question}\x00{incident['id'] if incident else ''}\x00{iso(now)}"
     session_id = "chat_" + hashlib.sha256(seed.encode()).hexdigest()[:20]
-    with store.writing() as conn:
-        if conn.execute(select(chat_sessions.c.id).where(chat_sessions.c.id == session_id)).first() is None:
-            conn.execute(chat_sessions.insert().values(id=session_id, incident_id=incident["id"] if incident else None,
-                                                       created_at=now))
+    open_session(store, session_id, incident["id"] if incident else None, now)
     return session_id
 
 
 def _history(store: Store, session_id: str) -> tuple[list[dict[str, Any]], str | None]:
-    with store.engine.connect() as conn:
-        session = conn.execute(select(chat_sessions).where(chat_sessions.c.id == session_id)).first()
-        if session is None:
-            raise ChatError(f"No chat session {session_id!r}; start one by asking without a session_id.")
-        turns = conn.execute(select(chat_turns.c.role, chat_turns.c.body).where(chat_turns.c.session_id == session_id)
-                             .order_by(chat_turns.c.seq)).all()
+    found = session_turns(store, session_id)
+    if found is None:
+        raise ChatError(f"No chat session {session_id!r}; start one by asking without a session_id.")
+    turns, incident_id = found
     history = []
-    for role, body in turns:
-        value = orjson.loads(body)
-        text = value["text"] if role == "user" else " ".join(s["text"] for s in value.get("answer", []))
-        history.append({"role": role, "text": text})
-    return history, session.incident_id
+    for turn in turns:
+        value = turn.body
+        text = value["text"] if turn.role == "user" else " ".join(s["text"] for s in value.get("answer", []))
+        history.append({"role": turn.role, "text": text})
+    return history, incident_id
 
 
 def _record(store: Store, session_id: str, question: str, answer: ChatAnswer, now: datetime) -> None:
-    with store.writing() as conn:
-        seq = conn.execute(select(func.coalesce(func.max(chat_turns.c.seq), 0))
-                           .where(chat_turns.c.session_id == session_id)).scalar_one()
-        user = orjson.dumps({"text": question}).decode()
-        assistant = orjson.dumps(answer.as_json()).decode()
-        conn.execute(chat_turns.insert(), [
-            {"session_id": session_id, "seq": seq + 1, "role": "user", "body": user, "at": now},
-            {"session_id": session_id, "seq": seq + 2, "role": "assistant", "body": assistant, "at": now},
-        ])
-        if answer.incident_id:
-            conn.execute(chat_sessions.update().where(chat_sessions.c.id == session_id,
-                                                      chat_sessions.c.incident_id.is_(None))
-                         .values(incident_id=answer.incident_id))
+    add_turns(store, session_id, question, answer.as_json(), answer.incident_id, now)

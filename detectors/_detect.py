@@ -7,17 +7,12 @@ writing half its caller runs; `run_detectors` does both against a store. One ope
 
 from __future__ import annotations
 
-import base64
-import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
-
-import orjson
-from sqlalchemy import and_, bindparam, or_, select
 
 from detectors._configs import ActiveConfigs, active_configs
 from detectors._deploys import correlate_breaks, correlate_deploys, stored_deploys
@@ -43,21 +38,17 @@ from evidence import (
     EvidenceReader,
     EvidenceRecord,
     FreshnessPolicy,
-    RcaError,
     ReasonCode,
     Store,
-    incidents,
+    incident_writes,
     iso,
     parse_time,
-    time_error,
-    urn_error,
     utc,
 )
 
 DRIFT_DEPLOY_WINDOW_MINUTES = 60
 _FEW_POLICIES = 1000
 _FRESHNESS_TYPES = FRESHNESS_TYPES
-_INCIDENT_ID = re.compile(r"^inc_[0-9a-f]{16}$")
 _REASON_ORDER = (ReasonCode.UNDECODABLE_MESSAGE, *FIELD_REASONS)
 
 
@@ -98,7 +89,10 @@ def find_incidents(reader: EvidenceReader, configs: ActiveConfigs, now: datetime
     now = utc(now)
     policies, contracts, lineage = configs.policies, configs.contracts, configs.lineage
     owners = _owners(policies, contracts)
-    mine = (lambda urn: True) if shards is None else (lambda urn: shard_of(urn) in shards)
+
+    def mine(urn: str) -> bool:
+        return shards is None or shard_of(urn) in shards
+
     if memory is None:
         found = _freshness(reader, policies, now, owners, mine)
     else:
@@ -147,31 +141,29 @@ def run_detectors(store: Store, now: datetime, settings: DetectSettings = Detect
 def store_incidents(store: Store, found: list[dict[str, Any]], now: datetime,
                     settings: DetectSettings = DetectSettings(),
                     findings: list[dict[str, Any]] | None = None,
-                    shards: frozenset[int] | None = None) -> DetectionResult:
+                    shards: frozenset[int] | None = None,
+                    scope: Collection[str] | None = None) -> DetectionResult:
     """The writing half of a pass: open, update and resolve stored incidents so that they match `found` (what
-    find_incidents said at `now`, wherever it ran), within `shards` when given. One short transaction."""
+    find_incidents said at `now`, wherever it ran). One short transaction. With `shards`, only incidents of the
+    datasets of those shards (a leased pass, detectors/_leases.py); with `scope`, only incidents of those datasets
+    (a story loaded at its own clock leaves the others alone)."""
     now = utc(now)
     result = DetectionResult(config_findings=list(findings or []))
-    wanted = {(i["dataset_urn"], i["kind"]): i for i in found}
-    columns = incidents.c
-    with store.writing(urgent=True) as conn:
-        open_rows = {(r.dataset_urn, r.kind): r for r in conn.execute(
-            select(columns.id, columns.dataset_urn, columns.kind, columns.detected_at, columns.body)
-            .where(columns.status == "open")) if shards is None or shard_of(r.dataset_urn) in shards}
-        changed: list[dict[str, Any]] = []  # rows rewritten in place (resolved or updated), one executemany
-        for key, row in sorted(open_rows.items()):
+
+    def inside(urn: str) -> bool:
+        return (scope is None or urn in scope) and (shards is None or shard_of(urn) in shards)
+
+    wanted = {(i["dataset_urn"], i["kind"]): i for i in found if inside(i["dataset_urn"])}
+    with incident_writes(store) as writes:
+        open_now = {key: current for key, current in writes.open_incidents(scope).items() if inside(key[0])}
+        for key, current in sorted(open_now.items()):
             if key not in wanted:
-                body = orjson.loads(row.body)
-                body.update(status="resolved", resolved_at=iso(now), updated_at=iso(now))
-                changed.append({**_columns(body, row.detected_at, now), "status": "resolved", "resolved_at": now})
-                result.resolved.append(row.id)
-        fresh = [i["id"] for key, i in wanted.items() if key not in open_rows]
-        prior = {row.id: row.status for start in range(0, len(fresh), 500) for row in conn.execute(
-            select(columns.id, columns.status).where(columns.id.in_(fresh[start : start + 500])))}
-        added: list[dict[str, Any]] = []
+                writes.resolve(current, now)
+                result.resolved.append(current.id)
+        prior = writes.statuses([i["id"] for key, i in wanted.items() if key not in open_now])
         for key, incident in sorted(wanted.items()):
-            current = open_rows.get(key)
-            if current is None:
+            known = open_now.get(key)
+            if known is None:
                 if incident["stale_evidence"] and settings.stale_action == "pause":
                     result.paused.append(f"{key[0]} {key[1]}")
                     continue
@@ -179,20 +171,14 @@ def store_incidents(store: Store, found: list[dict[str, Any]], now: datetime,
                     continue  # a human said this break is not real: it stays closed while it persists
                 incident.update(detected_at=iso(now), updated_at=iso(now))
                 if incident["id"] in prior:  # the same break came back after being resolved: reopen it
-                    changed.append(_columns(incident, now, now))
+                    writes.reopen(incident, now)
                 else:
-                    added.append(_columns(incident, now, now))
+                    writes.open(incident, now)
                 result.opened.append(incident["id"])
             else:
-                incident.update(id=current.id, detected_at=iso(current.detected_at), updated_at=iso(now))
-                changed.append(_columns(incident, current.detected_at, now))
+                incident.update(id=known.id, detected_at=iso(known.detected_at), updated_at=iso(now))
+                writes.update(incident, known.detected_at, now)
             result.incidents.append(incident)
-        if changed:
-            conn.execute(incidents.update().where(columns.id == bindparam("b_id")).values(
-                {name: bindparam(f"b_{name}") for name in _COLUMN_NAMES if name != "id"}),
-                [{f"b_{name}": row[name] for name in _COLUMN_NAMES} for row in changed])
-        if added:
-            conn.execute(incidents.insert(), added)
     result.drift = [{"topic": cr["topic"], "schema_id": _schema_id(cr["schema_id"]), "reason_code": cr["reason_code"],
                      "change_request_id": cr["id"], "status": cr["status"], "held": cr["held"]}
                     for cr in list_change_requests(store) if cr["status"] != "approved"]
@@ -201,18 +187,6 @@ def store_incidents(store: Store, found: list[dict[str, Any]], now: datetime,
 
 def _schema_id(value: str) -> int | str:
     return int(value) if value.isascii() and value.isdigit() and int(value) <= INT64_MAX else value
-
-
-_COLUMN_NAMES = ("id", "dataset_urn", "kind", "status", "reason_code", "detected_at", "updated_at", "resolved_at",
-                 "owner_team", "tier", "body")
-
-
-def _columns(incident: dict[str, Any], detected_at: datetime, now: datetime) -> dict[str, Any]:
-    return {
-        "id": incident["id"], "dataset_urn": incident["dataset_urn"], "kind": incident["kind"], "status": "open",
-        "reason_code": incident["reason_code"], "detected_at": detected_at, "updated_at": now, "resolved_at": None,
-        "owner_team": incident["owner_team"], "tier": incident["tier"], "body": orjson.dumps(incident).decode(),
-    }
 
 
 def _owners(policies: list[FreshnessPolicy], contracts: list[Contract]) -> dict[str, Ownership]:
@@ -344,90 +318,3 @@ def _drift(reader: EvidenceReader, change_requests: Sequence[dict[str, Any]], no
             incident["evidence_ids"] += [d["evidence_id"] for d in incident["correlated_deploys"]]
         found.append(incident)
     return found
-
-
-class UnknownIncident(RcaError):
-    def __init__(self, incident_id: str) -> None:
-        super().__init__(f"No incident {incident_id!r}; list them with GET /v1/incidents or `rca incidents`.")
-        self.incident_id = incident_id
-
-
-def stored_incidents(store: Store, *, status: str | None = "open", dataset_urn: str | None = None,
-                     kind: str | None = None, owner_team: str | None = None,
-                     tier: int | None = None) -> list[dict[str, Any]]:
-    """Incidents as the API returns them, sorted by dataset then kind (then detection, newest first)."""
-    stmt = _incident_query(status, dataset_urn, kind, owner_team, tier)
-    with store.engine.connect() as conn:
-        return [orjson.loads(body) for (body, *_) in conn.execute(stmt)]
-
-
-def stored_incident_page(store: Store, *, limit: int, cursor: str | None = None, status: str | None = "open",
-                         dataset_urn: str | None = None, kind: str | None = None, owner_team: str | None = None,
-                         tier: int | None = None) -> tuple[list[dict[str, Any]], str | None]:
-    """One page of stored_incidents' order and the cursor of the next (None on the last page). Keyset paging:
-    a page costs the same however deep it is, and incidents opened meanwhile never shift the pages."""
-    stmt = _incident_query(status, dataset_urn, kind, owner_team, tier)
-    if cursor is not None:
-        after_urn, after_kind, after_detected, after_id = decode_incident_cursor(cursor)
-        c = incidents.c
-        stmt = stmt.where(or_(
-            c.dataset_urn > after_urn,
-            and_(c.dataset_urn == after_urn, c.kind > after_kind),
-            and_(c.dataset_urn == after_urn, c.kind == after_kind, c.detected_at < after_detected),
-            and_(c.dataset_urn == after_urn, c.kind == after_kind, c.detected_at == after_detected,
-                 c.id > after_id)))
-    with store.engine.connect() as conn:
-        rows = conn.execute(stmt.limit(limit + 1)).all()
-    more, rows = len(rows) > limit, rows[:limit]
-    last = rows[-1] if more and rows else None
-    next_cursor = None if last is None else base64.urlsafe_b64encode(orjson.dumps(
-        [last.dataset_urn, last.kind, iso(last.detected_at), last.id])).decode()
-    return [orjson.loads(row.body) for row in rows], next_cursor
-
-
-def decode_incident_cursor(cursor: str) -> tuple[str, str, datetime, str]:
-    """What a GET /v1/incidents cursor continues after; ValueError for anything this server did not issue."""
-    try:
-        urn, kind, detected, incident = orjson.loads(base64.urlsafe_b64decode(cursor.encode()))
-        moment = parse_time(str(detected))
-        if not (isinstance(urn, str) and isinstance(kind, str) and isinstance(incident, str)
-                and _INCIDENT_ID.match(incident) and urn_error(urn) is None and kind.isalpha()
-                and time_error(moment) is None):
-            raise ValueError(cursor)
-        return urn, kind, utc(moment), incident
-    except (ValueError, TypeError, UnicodeError, orjson.JSONDecodeError) as exc:
-        raise ValueError(f"cursor {cursor[:100]!r} is not one this server issued; start again without it") from exc
-
-
-def _incident_query(status: str | None, dataset_urn: str | None, kind: str | None, owner_team: str | None,
-                    tier: int | None) -> Any:
-    stmt = select(incidents.c.body, incidents.c.dataset_urn, incidents.c.kind, incidents.c.detected_at,
-                  incidents.c.id)
-    for column, value in (("status", status), ("dataset_urn", dataset_urn), ("kind", kind),
-                          ("owner_team", owner_team), ("tier", tier)):
-        if value is not None:
-            stmt = stmt.where(incidents.c[column] == value)
-    return stmt.order_by(incidents.c.dataset_urn, incidents.c.kind, incidents.c.detected_at.desc(), incidents.c.id)
-
-
-def mark_false_positive(store: Store, incident_id: str, reason: str, now: datetime, by: str) -> dict[str, Any]:
-    """Close an incident as a false positive; later passes do not reopen the same break (same id)."""
-    now = utc(now)
-    with store.writing() as conn:
-        row = conn.execute(select(incidents.c.body).where(incidents.c.id == incident_id)).first()
-        if row is None:
-            raise UnknownIncident(incident_id)
-        body = orjson.loads(row.body)
-        body.update(status="false_positive", updated_at=iso(now), resolved_at=iso(now),
-                    false_positive={"reason": reason, "by": by, "at": iso(now)})
-        conn.execute(incidents.update().where(incidents.c.id == incident_id).values(
-            status="false_positive", updated_at=now, resolved_at=now, body=orjson.dumps(body).decode()))
-    return body
-
-
-def stored_incident(store: Store, incident_id: str) -> dict[str, Any]:
-    with store.engine.connect() as conn:
-        row = conn.execute(select(incidents.c.body).where(incidents.c.id == incident_id)).first()
-    if row is None:
-        raise UnknownIncident(incident_id)
-    return orjson.loads(row[0])

@@ -10,7 +10,20 @@ from sqlalchemy import select
 
 from detectors._contract import compile_contract
 from detectors._skeletons import SKELETON_TYPES, Draft, suggest_drafts
-from evidence import CONTRACT, POLICY, Configs, Contract, FreshnessPolicy, RcaError, Store, iso, policy_drafts, utc
+from evidence import (
+    CONTRACT,
+    POLICY,
+    Configs,
+    Contract,
+    FreshnessPolicy,
+    RcaError,
+    Store,
+    get_row,
+    iso,
+    list_rows,
+    policy_drafts,
+    utc,
+)
 
 SUGGEST_LOOKBACK_DAYS = 30
 
@@ -50,16 +63,11 @@ def suggest(store: Store, now: datetime, *, timezones: dict[str, str] | None = N
 
 
 def list_drafts(store: Store, status: str | None = None) -> list[dict[str, Any]]:
-    stmt = select(policy_drafts).order_by(policy_drafts.c.dataset_urn, policy_drafts.c.kind, policy_drafts.c.id)
-    if status is not None:
-        stmt = stmt.where(policy_drafts.c.status == status)
-    with store.engine.connect() as conn:
-        return [_json(row) for row in conn.execute(stmt)]
+    return [_json(row) for row in list_rows(store, policy_drafts, ("dataset_urn", "kind", "id"), status)]
 
 
 def get_draft(store: Store, draft_id: str) -> dict[str, Any]:
-    with store.engine.connect() as conn:
-        row = conn.execute(select(policy_drafts).where(policy_drafts.c.id == draft_id)).first()
+    row = get_row(store, policy_drafts, draft_id)
     if row is None:
         raise DraftError(f"No policy draft {draft_id!r}; list them with GET /v1/policy-drafts or "
                          "`rca policies list`.", 404)

@@ -10,7 +10,7 @@ import orjson
 from sqlalchemy import delete, select
 
 from detectors._intake import IntakeReport, intake_records
-from evidence import MAPPING, Configs, Mapping, RcaError, Store, change_requests, held_records, iso
+from evidence import MAPPING, Configs, Mapping, RcaError, Store, change_requests, get_row, held_records, iso, list_rows
 
 
 class ChangeRequestError(RcaError):
@@ -30,16 +30,11 @@ def _json(row: Any) -> dict[str, Any]:
 
 
 def list_change_requests(store: Store, status: str | None = None) -> list[dict[str, Any]]:
-    stmt = select(change_requests).order_by(change_requests.c.first_seen_time, change_requests.c.id)
-    if status:
-        stmt = stmt.where(change_requests.c.status == status)
-    with store.engine.connect() as conn:
-        return [_json(r) for r in conn.execute(stmt)]
+    return [_json(r) for r in list_rows(store, change_requests, ("first_seen_time", "id"), status or None)]
 
 
 def get_change_request(store: Store, cr_id: str) -> dict[str, Any]:
-    with store.engine.connect() as conn:
-        row = conn.execute(select(change_requests).where(change_requests.c.id == cr_id)).first()
+    row = get_row(store, change_requests, cr_id)
     if row is None:
         raise ChangeRequestError(f"No change request {cr_id!r}; list them with GET /v1/change-requests.", 404)
     return _json(row)

@@ -36,6 +36,12 @@ def visible(records: Iterable[EvidenceRecord], now: datetime) -> list[EvidenceRe
     return sorted(chosen.values(), key=lambda r: (r.event_time, r.evidence_id))
 
 
+def partitions(commit: EvidenceRecord) -> list[str]:
+    """The partitions a commit says it wrote (output_partitions_written), strings only."""
+    value = commit.data.get("output_partitions_written")
+    return [p for p in value if isinstance(p, str)] if isinstance(value, list) else []
+
+
 def data_time(record: EvidenceRecord, key: str) -> datetime | None:
     """An RFC 3339 time inside `data`, as aware UTC; None when absent or without an offset."""
     return maybe_time(record.data.get(key))

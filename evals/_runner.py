@@ -106,7 +106,7 @@ def make_composer(mode: str, env: Mapping[str, str] | None = None) -> Composer:
         if not env.get("RCA_LLM_MODEL") and not env.get("RCA_LLM_CLASS"):
             raise ConfigError("--composer llm needs a model: set RCA_LLM_MODEL (with RCA_LLM_BASE_URL and "
                               "RCA_LLM_API_KEY for an OpenAI-compatible server), or RCA_LLM_CLASS and RCA_LLM_KWARGS.")
-        composer = default_composer()
+        composer = default_composer(env)
         if getattr(composer, "chat_model", None) is None:
             raise ConfigError("--composer llm: the RCA_LLM_* settings did not yield an LLM composer; check "
                               "RCA_LLM_MODEL, RCA_LLM_BASE_URL and RCA_LLM_API_KEY.")

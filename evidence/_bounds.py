@@ -92,7 +92,8 @@ def time_error(moment: datetime) -> str | None:
 
 
 def _sane_time(moment: datetime) -> datetime:
-    return _check(time_error(moment), moment)
+    checked: datetime = _check(time_error(moment), moment)
+    return checked
 
 
 # Types for pydantic models at the edge. Patterns and lengths are constraints (not validators) so that the

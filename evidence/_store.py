@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import base64
 import os
-import re
 import shutil
 import threading
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,31 +16,20 @@ import orjson
 from sqlalchemy import (
     Connection,
     Engine,
-    Select,
-    String,
-    and_,
-    case,
     create_engine,
     event,
-    func,
     inspect,
-    literal,
-    or_,
     select,
     tuple_,
-    type_coerce,
-    union,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
 from evidence import _migrate
-from evidence._bounds import time_error
-from evidence._errors import ConfigError, UnknownEvidence
+from evidence._errors import ConfigError
 from evidence._partitions import EVIDENCE_LOCK, create_partitions, month_of, prune
-from evidence._reader import Lags
-from evidence._record import EvidenceRecord, GateCounter, iso, utc
+from evidence._record import EvidenceRecord, GateCounter, utc
 from evidence._schema import evidence, gate_counters, service_health
-from evidence._vocab import parse_time
+from evidence._sql_reads import _IN_CHUNK, EvidencePage, EvidenceQuery, SqlReads, _counter
 
 _COLUMNS = [c.name for c in evidence.columns]
 assert _COLUMNS == [
@@ -52,25 +38,7 @@ assert _COLUMNS == [
 ], "update _sqlite_row with the evidence table"
 
 
-_IN_CHUNK = 2000  # values in one IN list (SQLite allows 32,766 parameters a statement, PostgreSQL 65,535)
 MIN_FREE_BYTES = 1024 * 1024  # below this on a SQLite database's disk, /healthz says the database cannot take writes
-
-
-@dataclass(frozen=True)
-class EvidenceQuery:
-    dataset_urn: str | None = None
-    producer_urn: str | None = None
-    types: tuple[str, ...] = ()
-    since: datetime | None = None  # event_time >= since
-    until: datetime | None = None  # event_time < until
-    limit: int = 100
-    cursor: str | None = None
-
-
-@dataclass(frozen=True)
-class EvidencePage:
-    records: list[EvidenceRecord]
-    next_cursor: str | None
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -99,7 +67,7 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
 
 
-class Store:
+class Store(SqlReads):
     """Evidence, gate counters and (through `evidence._configs`) operator configuration."""
 
     def __init__(self, engine: Engine) -> None:
@@ -120,21 +88,6 @@ class Store:
 
     def __exit__(self, *_: object) -> None:
         self.close()
-
-    @property
-    def dialect(self) -> str:
-        return self.engine.dialect.name
-
-    def _select(self, payload: Any = None) -> Select[Any]:
-        """SELECT of the evidence columns. On SQLite the two times come back as the stored text and are parsed
-        with datetime.fromisoformat: SQLAlchemy's own DATETIME processing took half of loading a record."""
-        text = self.dialect == "sqlite"
-        return select(*(payload if c.name == "payload" and payload is not None
-                        else type_coerce(c, String) if text and c.name in ("event_time", "ingest_time") else c
-                        for c in evidence.columns))
-
-    def _record(self, row: Any) -> EvidenceRecord:
-        return _record_from_text(row) if self.dialect == "sqlite" else _record(row)
 
     # -- schema -----------------------------------------------------------------------------------------
     def upgrade(self) -> None:
@@ -202,34 +155,6 @@ class Store:
         with self.writing() as conn:
             return prune(conn, self.dialect, utc(before))
 
-    def get(self, evidence_id: str) -> EvidenceRecord:
-        found = self.get_many([evidence_id])
-        if evidence_id not in found:
-            raise UnknownEvidence(evidence_id)
-        return found[evidence_id]
-
-    def get_many(self, evidence_ids: Iterable[str]) -> dict[str, EvidenceRecord]:
-        ids = sorted(set(evidence_ids))
-        out: dict[str, EvidenceRecord] = {}
-        with self.engine.connect() as conn:
-            for start in range(0, len(ids), 500):
-                chunk = ids[start : start + 500]
-                for row in conn.execute(self._select().where(evidence.c.evidence_id.in_(chunk))):
-                    record = self._record(row)
-                    out[record.evidence_id] = record
-        return out
-
-    def payloads(self, evidence_ids: Iterable[str]) -> dict[str, Any]:
-        """The stored payloads of these ids (what was sent), without building whole records."""
-        ids = sorted(set(evidence_ids))
-        out: dict[str, Any] = {}
-        with self.engine.connect() as conn:
-            for start in range(0, len(ids), 500):
-                stmt = select(evidence.c.evidence_id, evidence.c.payload).where(
-                    evidence.c.evidence_id.in_(ids[start : start + 500]))
-                out.update((evidence_id, orjson.loads(payload)) for evidence_id, payload in conn.execute(stmt))
-        return out
-
     def check_writable(self, now: datetime) -> None:
         """Commit a one-row write: raises when the database cannot take writes (read-only, disk full, down).
 
@@ -251,158 +176,6 @@ class Store:
         stmt = self._insert(service_health).values(**row)
         with self.writing() as conn:
             conn.execute(stmt.on_conflict_do_update(index_elements=["name"], set_={"checked_at": now}))
-
-    def by_source_ref(self, source_refs: Iterable[str]) -> list[EvidenceRecord]:
-        refs = sorted(set(source_refs))
-        with self.engine.connect() as conn:
-            rows = conn.execute(self._select().where(evidence.c.source_ref.in_(refs))).all()
-        return sorted((self._record(r) for r in rows), key=lambda r: (r.event_time, r.evidence_id))
-
-    def page(self, query: EvidenceQuery) -> EvidencePage:
-        stmt = self._select()
-        if query.dataset_urn:
-            stmt = stmt.where(evidence.c.dataset_urn == query.dataset_urn)
-        if query.producer_urn:
-            stmt = stmt.where(evidence.c.producer_urn == query.producer_urn)
-        if query.types:
-            stmt = stmt.where(evidence.c.type.in_(query.types))
-        if query.since:
-            stmt = stmt.where(evidence.c.event_time >= utc(query.since))
-        if query.until:
-            stmt = stmt.where(evidence.c.event_time < utc(query.until))
-        if query.cursor:
-            after_time, after_id = decode_cursor(query.cursor)
-            stmt = stmt.where(
-                or_(evidence.c.event_time > after_time,
-                    and_(evidence.c.event_time == after_time, evidence.c.evidence_id > after_id))
-            )
-        stmt = stmt.order_by(evidence.c.event_time, evidence.c.evidence_id).limit(query.limit + 1)
-        with self.engine.connect() as conn:
-            records = [self._record(r) for r in conn.execute(stmt)]
-        more = len(records) > query.limit
-        records = records[: query.limit]
-        cursor = encode_cursor(records[-1]) if more and records else None
-        return EvidencePage(records, cursor)
-
-    def records(
-        self,
-        *,
-        dataset_urns: Iterable[str] = (),
-        producer_urns: Iterable[str] = (),
-        types: Iterable[str] = (),
-        since: datetime | None = None,
-        until: datetime | None = None,
-        ordered: bool = True,
-        arrived_by: datetime | None = None,
-        payloads_of: Iterable[str] | None = None,
-    ) -> list[EvidenceRecord]:
-        """Everything about these datasets or producers in a window, in (event_time, evidence_id) order
-        (or in no particular order, for callers that sort what they need and skip the database's sort).
-        `arrived_by`: only records ingested by then. `payloads_of`: only records of these types carry their
-        payload (the others an empty one), for callers that read no other payload and load many records.
-
-        Many datasets or producers are asked in chunks, each an index lookup: a detector pass over 10,000
-        policies reads their own records, not every record of the types it wants (under write load those were
-        mostly other producers' deploys, and the pass slowed with the load, issue 13)."""
-        datasets, producers = sorted(set(dataset_urns)), sorted(set(producer_urns))
-        if len(datasets) + len(producers) > _IN_CHUNK:
-            found: dict[str, EvidenceRecord] = {}
-            for column, values in (("dataset_urns", datasets), ("producer_urns", producers)):
-                for start in range(0, len(values), _IN_CHUNK):
-                    chunk = {column: values[start : start + _IN_CHUNK]}
-                    for record in self.records(**chunk, types=types, since=since, until=until, ordered=False,
-                                               arrived_by=arrived_by, payloads_of=payloads_of):
-                        found[record.evidence_id] = record
-            out = list(found.values())
-            return sorted(out, key=lambda r: (r.event_time, r.evidence_id)) if ordered else out
-        who = []
-        if datasets:
-            who.append(evidence.c.dataset_urn.in_(datasets))
-        if producers:
-            who.append(evidence.c.producer_urn.in_(producers))
-        payload = None if payloads_of is None else case(
-            (evidence.c.type.in_(sorted(set(payloads_of))), evidence.c.payload), else_=literal("{}"))
-        stmt = self._select(payload)
-        if who:
-            stmt = stmt.where(or_(*who))
-        if types:
-            stmt = stmt.where(evidence.c.type.in_(sorted(set(types))))
-        if since:
-            stmt = stmt.where(evidence.c.event_time >= utc(since))
-        if until:
-            stmt = stmt.where(evidence.c.event_time <= utc(until))
-        if arrived_by:
-            stmt = stmt.where(evidence.c.ingest_time <= utc(arrived_by))
-        if ordered:
-            stmt = stmt.order_by(evidence.c.event_time, evidence.c.evidence_id)
-        with self.engine.connect() as conn:
-            return [self._record(r) for r in conn.execute(stmt).all()]
-
-    def subject_page(self, column: str, since: datetime, now: datetime, after: str | None, limit: int) -> list[str]:
-        """The first `limit` distinct datasets (`column` "dataset_urn") or producers ("producer_urn") after `after`,
-        in URN order, of the records in [since, now], arrived by `now`, that name a dataset: a page of readiness
-        subjects read in its column's index order, so a page costs its own subjects' records, not every record."""
-        value: Any = evidence.c[column]
-        if self.engine.dialect.name == "postgresql":  # code-point order, as Python sorts the configured ones
-            value = value.collate("C")
-        stmt = (select(value).where(evidence.c.event_time >= utc(since), evidence.c.event_time <= utc(now),
-                                    evidence.c.ingest_time <= utc(now), evidence.c.dataset_urn.is_not(None),
-                                    evidence.c[column].is_not(None))
-                .distinct().order_by(value).limit(limit))
-        if after is not None:
-            stmt = stmt.where(value > after)
-        with self.engine.connect() as conn:
-            return list(conn.execute(stmt).scalars())
-
-    def latest(self, producer_urn: str, type_: str, until: datetime) -> EvidenceRecord | None:
-        """The producer's newest record of a type at or before `until`, however old."""
-        stmt = (self._select().where(evidence.c.producer_urn == producer_urn, evidence.c.type == type_,
-                                       evidence.c.event_time <= utc(until))
-                .order_by(evidence.c.event_time.desc(), evidence.c.evidence_id.desc()).limit(1))
-        with self.engine.connect() as conn:
-            row = conn.execute(stmt).first()
-        return self._record(row) if row is not None else None
-
-    def count(self) -> int:
-        with self.engine.connect() as conn:
-            return int(conn.execute(select(func.count()).select_from(evidence)).scalar_one())
-
-    def ingestion_lag(self, now: datetime, window: timedelta = timedelta(minutes=5),
-                      sources: Iterable[str] | None = None,
-                      backfill_after: timedelta | None = None) -> dict[str, dict[str, Any]]:
-        """p50/p95 of ingest_time - event_time per source over the trailing window (gate records included);
-        only of `sources` when given (a detector pass asks about its incidents' sources, not every row that
-        arrived in the window: under write load that was most of a pass). Backfills apart: see `Lags`."""
-        stmt = select(evidence.c.source, evidence.c.event_time, evidence.c.ingest_time).where(
-            evidence.c.ingest_time > utc(now) - window, evidence.c.ingest_time <= utc(now)
-        )
-        wanted = sorted(set(sources)) if sources is not None else None
-        if wanted is not None and not wanted:
-            return {}
-        if wanted is not None and len(wanted) <= 5000:  # beyond, one pass over the window beats a huge IN list
-            stmt = stmt.where(evidence.c.source.in_(wanted))
-        chosen = set(wanted) if wanted is not None else None
-        lags = Lags(backfill_after)
-        with self.engine.connect() as conn:
-            for source, event_time, ingest_time in conn.execute(stmt):
-                if chosen is None or source in chosen:
-                    lags.add(source, event_time, ingest_time)
-        return lags.summary()
-
-    def visible_between(self, since: datetime, until: datetime, types: Iterable[str]) -> tuple[set[str], set[str]]:
-        """(datasets, producers) of the records of `types` that became visible in (since, until]: that arrived
-        then, or whose event time came then (what an incremental detector pass re-evaluates)."""
-        c, kinds = evidence.c, set(types)
-        wanted = sorted(kinds)
-        # Two index range scans (ingest_time; type then event_time), not one OR that reads the whole table.
-        # (The type is filtered here, not in SQL, where it made SQLite prefer the type index for the first.)
-        arrived = select(c.dataset_urn, c.producer_urn, c.type).where(c.ingest_time > utc(since),
-                                                                      c.ingest_time <= utc(until))
-        came_due = select(c.dataset_urn, c.producer_urn, c.type).where(c.type.in_(wanted), c.event_time > utc(since),
-                                                                       c.event_time <= utc(until))
-        with self.engine.connect() as conn:
-            pairs = [(d, p) for d, p, kind in conn.execute(union(arrived, came_due)) if kind in kinds]
-        return {d for d, _ in pairs if d}, {p for _, p in pairs if p}
 
     # -- gate counters ----------------------------------------------------------------------------------
     def merge_counters(self, counters: Sequence[GateCounter], conn: Connection | None = None) -> None:
@@ -440,20 +213,6 @@ class Store:
         )
         conn.execute(stmt, rows)
 
-    def counters(self, dataset_urns: Iterable[str] = (), since: datetime | None = None,
-                 until: datetime | None = None) -> list[GateCounter]:
-        stmt = select(gate_counters)
-        datasets = sorted(set(dataset_urns))
-        if datasets:
-            stmt = stmt.where(gate_counters.c.dataset_urn.in_(datasets))
-        if since:
-            stmt = stmt.where(gate_counters.c.bucket >= utc(since))
-        if until:
-            stmt = stmt.where(gate_counters.c.bucket <= utc(until))
-        with self.engine.connect() as conn:
-            return sorted((_counter(r) for r in conn.execute(stmt)), key=lambda c: c.key)
-
-
 class _WriteTurns:
     """Turns at writing, in the order they were asked for, except that an urgent one goes first.
 
@@ -485,25 +244,6 @@ class _WriteTurns:
 
 
 _COUNTER_LOCK = 0x7263615F67617465  # "rca_gate": the advisory lock around counter merges on PostgreSQL
-
-
-def encode_cursor(record: EvidenceRecord) -> str:
-    return base64.urlsafe_b64encode(f"{iso(record.event_time)}|{record.evidence_id}".encode()).decode()
-
-
-_EVIDENCE_ID = re.compile(r"^ev_[0-9a-f]{24}$")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, str]:
-    """The (event time, evidence id) a cursor continues after; ValueError for anything this server did not issue."""
-    try:
-        moment, evidence_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
-        when = parse_time(moment)
-        if time_error(when) is not None or not _EVIDENCE_ID.match(evidence_id):
-            raise ValueError(cursor)
-        return utc(when), evidence_id
-    except (ValueError, UnicodeError) as exc:
-        raise ValueError(f"cursor {cursor[:100]!r} is not one this server issued; start again without it") from exc
 
 
 def _row(r: EvidenceRecord) -> dict[str, Any]:
@@ -571,29 +311,6 @@ def _sqlite_row(r: EvidenceRecord) -> tuple[Any, ...]:
             r.traceparent, orjson.dumps(r.payload).decode())
 
 
-def _record_from_text(row: Any) -> EvidenceRecord:
-    (evidence_id, source, source_ref, type_, dataset_urn, producer_urn, schema_id, sequence, event_time, ingest_time,
-     deploy_ref, reason_code, field, run_id, traceparent, payload) = row
-    return EvidenceRecord(evidence_id, source, source_ref, type_, _from_sqlite(event_time), _from_sqlite(ingest_time),
-                          dataset_urn, producer_urn, schema_id, sequence, deploy_ref, reason_code, field, run_id,
-                          traceparent, orjson.loads(payload))
-
-
-def _from_sqlite(text: str) -> datetime:
-    # What _sqlite_time and SQLAlchemy's SQLite DATETIME both write: "2026-03-10 10:20:00.000000", in UTC (a storage
-    # format without an offset, not RFC 3339, hence not parse_time).
-    return datetime.fromisoformat(text).replace(tzinfo=UTC)
-
-
-def _record(row: Any) -> EvidenceRecord:
-    # Positional, not row._mapping: a detector pass loads hundreds of thousands of these.
-    (evidence_id, source, source_ref, type_, dataset_urn, producer_urn, schema_id, sequence, event_time, ingest_time,
-     deploy_ref, reason_code, field, run_id, traceparent, payload) = row
-    return EvidenceRecord(evidence_id, source, source_ref, type_, event_time, ingest_time, dataset_urn, producer_urn,
-                          schema_id, sequence, deploy_ref, reason_code, field, run_id, traceparent,
-                          orjson.loads(payload))
-
-
 def _counter_row(c: GateCounter) -> dict[str, Any]:
     return {
         "dataset_urn": c.dataset_urn, "producer_urn": c.producer_urn, "schema_id": c.schema_id,
@@ -601,12 +318,6 @@ def _counter_row(c: GateCounter) -> dict[str, Any]:
         "first_time": c.first_time, "first_ref": c.first_ref, "last_time": c.last_time, "last_ref": c.last_ref,
         "samples": orjson.dumps(list(c.samples)).decode(),
     }
-
-
-def _counter(row: Any) -> GateCounter:
-    values = dict(row._mapping)
-    values["samples"] = tuple(orjson.loads(values["samples"]))
-    return GateCounter(**values)
 
 
 __all__ = ["EvidencePage", "EvidenceQuery", "Store"]

@@ -99,7 +99,7 @@ def _function_for(embedder: Embedder) -> _EmbedderFunction:
         registered = f"rca-{embedder.kind}"
         cls = type(f"RcaEmbedding[{embedder.kind}]", (_EmbedderFunction,),
                    {"kind": embedder.kind, "name": staticmethod(lambda: registered)})
-        register_embedding_function(cls)
+        register_embedding_function(cls)  # type: ignore[no-untyped-call]  # chromadb leaves it untyped
         _FUNCTIONS[embedder.kind] = cls
     return cls(embedder)
 

@@ -10,12 +10,12 @@ from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from detectors import Run
+from detectors import Run, partitions
 from evidence import FIELD_REASONS, EventType, EvidenceRecord, ReasonCode, iso
 from guardrails._claims import CAUSE_KINDS, ClaimKind, VerifiedClaim
 from guardrails._scope import Scope
 from guardrails._text import identifier
-from guardrails._view import IncidentView, partitions, view_of
+from guardrails._view import IncidentView, view_of
 
 _CONFIG_TEXT = re.compile(r"^[\w .&/\-]{1,80}$")
 _MISSING_EVIDENCE = {

@@ -17,6 +17,7 @@ from detectors import (
     commit_time,
     committed_dataset,
     contract_breaks,
+    partitions,
     policy_day,
     runs_of,
     visible,
@@ -48,11 +49,6 @@ def violations(record: EvidenceRecord) -> list[tuple[str, str | None]]:
     if not found and record.reason_code:
         found.append((record.reason_code, record.field or None))
     return found
-
-
-def partitions(record: EvidenceRecord) -> list[str]:
-    value = record.data.get("output_partitions_written")
-    return [p for p in value if isinstance(p, str)] if isinstance(value, list) else []
 
 
 def writes_partition(record: EvidenceRecord, watermark: str) -> bool:

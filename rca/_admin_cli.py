@@ -1,5 +1,5 @@
-"""Commands that run the service or write its database: serve, db, load, ingest, detect, token; and the local
-tools that need neither (replay, eval, openapi)."""
+"""Commands that run the service or write its database: serve, db, load, detect (ingest: rca/_ingest_cli.py,
+token: rca/_token_cli.py); and the local tools that need neither (replay, eval, openapi)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ import yaml
 
 from rca._read_cli import json_option, print_incidents, print_json, print_rca
 from rca._source import open_store
-from rca._terminal import USAGE, CliError, Url, When, console, echo, working
+from rca._terminal import USAGE, CliError, When, echo, working
 
 
 def _store(*, create: bool = False) -> Any:
@@ -265,90 +265,6 @@ def _story_parts(path: Path) -> list[str]:
 
 
 @click.command()
-@click.argument("files", nargs=-1, required=True, metavar="FILE...",
-                type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--url", type=Url(), metavar="URL", help="Send to a running `rca serve` instead of the database.")
-@click.option("--token", metavar="TOKEN", envvar="RCA_TOKEN", help="Writer token for --url (RCA_TOKEN).")
-@click.option("--batch-size", type=click.IntRange(1, 10_000), default=1000, show_default=True, metavar="N",
-              help="Events per request.")
-@json_option
-def ingest(files: tuple[Path, ...], url: str | None, token: str | None, batch_size: int, as_json: bool) -> None:
-    """Send evidence events (JSON, JSON Lines or YAML) into the database, or through the API with --url."""
-    from rca._client import ApiClient
-
-    summary: list[dict[str, Any]] = []
-    rejected: list[dict[str, Any]] = []
-    parsed: list[tuple[Path, list[Any], list[Any]]] = []
-    with working("Reading files", total=len(files)) as advance:
-        for path in files:
-            events, problems = read_items(path, "events")
-            messages = read_items(path, "messages")[0] if path.suffix in (".yaml", ".yml") else []
-            rejected += problems
-            parsed.append((path, events, messages))
-            advance()
-            parts = _story_parts(path)
-            if parts:
-                echo(f"note: {path} is a story with {', '.join(parts)}; ingest sends only its events and messages "
-                     f"(records no mapping claims are held). `rca load {path}` loads all of it.", stderr=True)
-    client = ApiClient(url, token) if url else None
-    store = None if client else _store(create=True)
-    if client:
-        click.get_current_context().call_on_close(client.close)
-    total = sum(len(e) + len(m) for _, e, m in parsed)
-    with working("Ingesting", total=total) as advance:
-        for path, events, messages in parsed:
-            counts: dict[str, Any] = {"file": str(path), "events": len(events), "accepted": 0, "duplicate": 0,
-                                      "conflict": 0, "rejected": len([p for p in rejected if p["file"] == str(path)])}
-            if messages:
-                counts.update(records=len(messages), held=0)
-            for items, endpoint in ((events, "/v1/events"), (messages, "/v1/gate/records")):
-                for start in range(0, len(items), batch_size):
-                    batch = items[start : start + batch_size]
-                    result = _send(client, store, batch, endpoint)
-                    for key in ("accepted", "duplicate", "conflict", "rejected", "held"):
-                        if key in result:
-                            counts[key] = counts.get(key, 0) + result[key]
-                    # A conflict (the id was sent before with another payload) is refused like a rejection.
-                    rejected += [dict(r, file=str(path)) for r in result["results"]
-                                 if r["status"] in ("rejected", "conflict")]
-                    advance(len(batch))
-            summary.append(counts)
-    if as_json:
-        print_json({"files": summary, "rejected": rejected})
-    else:
-        from rich.table import Table
-
-        table = Table(title="Ingested" + (f" through {url}" if url else ""))
-        columns = ("file", "events", "records", "accepted", "duplicate", "conflict", "held", "rejected")
-        for column in columns:
-            table.add_column(column, justify="left" if column == "file" else "right")
-        for row in summary:
-            table.add_row(*(str(row.get(c, "")) for c in columns))
-        console().print(table)
-        for r in rejected[:20]:
-            echo(f"rejected {r['error']}")
-    if len(rejected) == 1:
-        raise CliError(f"{rejected[0]['error']}; the other items were stored (sending the file again after fixing it "
-                       "is safe: stored events come back as duplicate)")
-    if rejected:
-        raise CliError(f"{len(rejected)} items rejected (listed above), the others stored; fix them and send the file "
-                       "again (stored events come back as duplicate)")
-
-
-def _send(client: Any, store: Any, batch: list[Any], endpoint: str) -> dict[str, Any]:
-    if client is None:
-        from detectors import intake_records
-        from evidence import ingest_events
-
-        run = ingest_events if endpoint == "/v1/events" else intake_records
-        return dict(run(store, batch, _now()).as_json())
-    kind = "application/cloudevents-batch+json" if endpoint == "/v1/events" else "application/json"
-    return dict(client.request("POST", endpoint, content=orjson.dumps(batch), headers={"Content-Type": kind}))
-
-
-# --- detect ---------------------------------------------------------------------------------------------------
-
-@click.command()
 @click.option("--at", type=When(), metavar="TIME", help="The clock for this pass: 2026-01-19T02:15:00-05:00, a date, "
               "or now (default).")
 @json_option
@@ -381,6 +297,7 @@ def replay(scenario: Path, with_rca: bool, as_json: bool) -> None:
     from copilot import build_rca, default_composer
     from detectors import ScenarioError, load_scenario, stored_incidents
     from detectors import replay as run_replay
+    from rca._settings import Settings
 
     try:
         story = load_scenario(scenario)
@@ -392,7 +309,7 @@ def replay(scenario: Path, with_rca: bool, as_json: bool) -> None:
             {k: d[k] for k in ("topic", "schema_id", "reason_code", "change_request_id")}
             for d in result.detection.drift]}
         if with_rca:
-            composer = default_composer()
+            composer = default_composer(Settings().model_environment())
             document["rca"] = [build_rca(result.store, incident, composer) for incident in document["incidents"]]
     result.store.close()
     for problem in result.rejected:
@@ -469,57 +386,3 @@ def slack(socket_mode: bool) -> None:
 
 
 # --- tokens ---------------------------------------------------------------------------------------------------
-
-@click.group()
-def token() -> None:
-    """API tokens: writers scoped to producers, readers, admins."""
-
-
-@token.command("create")
-@click.option("--name", required=True, metavar="NAME", help="Who holds it, e.g. checkout-service-ci.")
-@click.option("--role", type=click.Choice(("writer", "reader", "admin")), default="writer", show_default=True,
-              help="What it may do.")
-@click.option("--producer", "producers", multiple=True, metavar="PATTERN",
-              help="URN pattern a writer may write, e.g. 'svc://checkout-*' (repeatable).")
-@click.option("--dataset", "datasets", multiple=True, metavar="PATTERN",
-              help="Dataset URN pattern a writer's events may name, e.g. 'ds://orders*' (repeatable; none: deploys "
-              "and runs only).")
-def token_create(name: str, role: str, producers: tuple[str, ...], datasets: tuple[str, ...]) -> None:
-    """Create a token and print its secret once (on stdout; the note goes to stderr)."""
-    from evidence import create_token
-
-    store = _store(create=True)
-    created, secret = create_token(store, name, role, list(producers), _now(),  # type: ignore[arg-type]
-                                   datasets=list(datasets))
-    scope = ", ".join(created.producers) or "all"
-    if created.role == "writer":
-        scope += f" (datasets: {', '.join(created.datasets) or 'none'})"
-    echo(f"created {created.role} token {created.id} ({created.name}) for {scope}; the secret is shown once:",
-         stderr=True)
-    sys.stdout.write(secret + "\n")
-
-
-@token.command("list")
-def token_list() -> None:
-    """List tokens (never their secrets)."""
-    from rich.table import Table
-
-    from evidence import list_tokens
-
-    table = Table()
-    for column in ("id", "name", "role", "producers", "datasets", "created", "revoked"):
-        table.add_column(column)
-    for t in list_tokens(_store()):
-        table.add_row(str(t["id"]), str(t["name"]), str(t["role"]), ", ".join(t["producers"]),  # type: ignore[arg-type]
-                      ", ".join(t["datasets"]), str(t["created_at"]), str(t["revoked_at"] or ""))  # type: ignore[arg-type]
-    console().print(table)
-
-
-@token.command("revoke")
-@click.argument("token_id", type=int, metavar="TOKEN_ID")
-def token_revoke(token_id: int) -> None:
-    """Revoke a token; servers stop honouring it within their token cache time (30 s by default)."""
-    from evidence import revoke_token
-
-    revoke_token(_store(), token_id, _now())
-    echo(f"revoked token {token_id}")

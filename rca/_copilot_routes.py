@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from copilot import ChatError, ask, build_rca
 from detectors import stored_incident
+from evidence import Rca
 from rca._auth import ReaderDep
 from rca._errors import ApiError, JSONBody
 
@@ -20,7 +21,8 @@ router = APIRouter()
 
 
 @router.get("/v1/incidents/{incident_id}/rca", tags=["copilot"],
-            summary="The structured RCA: verified claims with evidence ids, verdict, confidence, next checks")
+            summary="The structured RCA: verified claims with evidence ids, verdict, confidence, next checks",
+            responses={200: {"model": Rca, "description": "The RCA"}})
 async def incident_rca(request: Request, incident_id: Annotated[str, Path(max_length=64)], _: ReaderDep) -> JSONBody:
     state = request.app.state
 

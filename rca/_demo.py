@@ -1,10 +1,10 @@
 """Stories into a database: `rca load FILE...` and `rca serve --demo` (the reference stories of examples/scenarios).
 
 A story is a scenario file: configuration, evidence and its own clock. Loading one stores everything and detects at
-that clock, scoped to the story: a detector pass re-evaluates every open incident, and a pass at a story's clock
-(in the past, or at another story's time) would resolve or open incidents of datasets the story does not name. So
-after the passes, incidents of other datasets are put back as they were, and each story's incidents are what the
-pass at its own clock found: one open incident per break, as `rca replay` shows it.
+that clock, scoped to the story: a pass at a story's clock (in the past, or at another story's time) would resolve or
+open incidents of datasets the story does not name, so the pure pass's incidents are written for the story's own
+datasets only (`store_incidents(..., scope=...)`). Each story's incidents are what the pass at its own clock found:
+one open incident per break, as `rca replay` shows it; incidents of other datasets stay as they were.
 
 The two Spark freshness stories share a dataset and event ids (they are alternatives, not a sequence), so the demo
 loads the running-slow story and the Spring contract story.
@@ -18,11 +18,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import orjson
-from sqlalchemy import select
-
-from detectors import Scenario, load_into, load_scenario, run_detectors
-from evidence import Store, incidents
+from detectors import Scenario, find_stored_incidents, load_into, load_scenario, store_incidents
+from evidence import Store
 
 STORIES = ("spark_job_running_slow.yaml", "spring_missing_customer_id.yaml")
 
@@ -50,39 +47,21 @@ def load_stories(store: Store, scenarios: Sequence[Scenario], *, detect: bool = 
     ordered = sorted(scenarios, key=lambda s: s.now)
     store.ensure_schema()
     loaded = Loaded(now=ordered[-1].now if ordered else None)
-    with store.engine.connect() as conn:
-        before = {row.id: row._asdict() for row in conn.execute(select(incidents))}
-    found: dict[str, dict[str, Any]] = {}
-    mine: set[str] = set()
+    found: dict[str, dict[str, Any]] = {}  # by id: a later story's pass over the same dataset has the last word
     for scenario in ordered:
         loaded.rejected += [f"{scenario.name}: {problem}" for problem in load_into(store, scenario)]
         loaded.counts[scenario.name] = {"policies": len(scenario.policies), "contracts": len(scenario.contracts),
                                         "mappings": len(scenario.mappings), "lineage": len(scenario.lineage),
                                         "events": len(scenario.events), "messages": len(scenario.messages)}
-        datasets = _datasets(scenario)
-        mine |= datasets
         if detect:
-            for incident in run_detectors(store, scenario.now).incidents:
-                if incident["dataset_urn"] in datasets:
-                    found[incident["id"]] = incident
+            # The pure pass at the story's clock, written for the story's own datasets only: incidents of other
+            # datasets stay as they were.
+            pass_found = find_stored_incidents(store, scenario.now)
+            for incident in store_incidents(store, pass_found, scenario.now, scope=_datasets(scenario)).incidents:
+                found[incident["id"]] = incident
         if on_story:
             on_story(scenario)
-    if not detect:
-        return loaded
-    with store.writing() as conn:
-        for row in list(conn.execute(select(incidents.c.id, incidents.c.dataset_urn))):
-            if row.dataset_urn in mine:
-                continue
-            conn.execute(incidents.delete().where(incidents.c.id == row.id))  # put back below, as it was
-        for values in before.values():
-            if values["dataset_urn"] not in mine:
-                conn.execute(incidents.insert().values(**values))
-        for incident_id, incident in found.items():
-            body = {**incident, "status": "open", "resolved_at": None}
-            conn.execute(incidents.update().where(incidents.c.id == incident_id).values(
-                status="open", resolved_at=None, reason_code=incident["reason_code"],
-                body=orjson.dumps(body).decode()))
-            loaded.incidents.append(body)
+    loaded.incidents = list(found.values())
     return loaded
 
 

@@ -21,7 +21,7 @@ from detectors import (
     stored_incident_page,
     stored_incidents,
 )
-from evidence import INT32_MAX, KAFKA_TOPIC, MAX_NAME, MAX_URN
+from evidence import INT32_MAX, KAFKA_TOPIC, MAX_NAME, MAX_URN, Incident, IncidentPage
 from rca._auth import AdminDep, ReaderDep, WriterDep, check_sources
 from rca._errors import ApiError, JSONBody
 from rca._ingest_routes import read_json
@@ -33,7 +33,8 @@ INCIDENTS_PAGE = 200  # the default page of GET /v1/incidents
 INCIDENTS_PAGE_MAX = 1000
 
 
-@router.get("/v1/incidents", tags=["incidents"],
+@router.get("/v1/incidents", tags=["incidents"], response_model=None,
+            responses={200: {"model": IncidentPage, "description": "A page of incidents"}},
             summary=f"Incidents, open by default, with filters; {INCIDENTS_PAGE} a page (at most "
             f"{INCIDENTS_PAGE_MAX}), `next_cursor` for the next")
 def list_incidents(
@@ -56,7 +57,8 @@ def list_incidents(
     return {"items": items, "next_cursor": next_cursor}
 
 
-@router.get("/v1/incidents/{incident_id}", tags=["incidents"], summary="One incident with its evidence")
+@router.get("/v1/incidents/{incident_id}", tags=["incidents"], summary="One incident with its evidence",
+            response_model=None, responses={200: {"model": Incident, "description": "The incident"}})
 def get_incident(request: Request, incident_id: Annotated[str, Path(max_length=64)], _: ReaderDep) -> dict[str, Any]:
     return stored_incident(request.app.state.store, incident_id)
 

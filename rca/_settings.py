@@ -60,7 +60,38 @@ class Settings(BaseSettings):
     # the writer's schema. Client settings: RCA_SCHEMA_REGISTRY_<SETTING> (rca/_registry.py).
     schema_registry_url: str | None = None
 
+    # The copilot's model (copilot/_langchain.py: RCA_LLM_*, RCA_PROMPTS_DIR) and its guard (copilot/_guard.py);
+    # chat's semantic search (evidence/_vector.py: RCA_CHROMA_URL, RCA_EMBEDDER_*); the Slack bot's signing secret
+    # (rca/_slack.py mounts the bot when it is set). Read here only; the copilot and the index get them as RCA_*
+    # names (`model_environment`) and say there what a wrong value should be.
+    llm_class: str | None = None
+    llm_model: str | None = None
+    llm_base_url: str | None = None
+    llm_api_key: str | None = None
+    llm_timeout: str | None = None
+    llm_kwargs: str | None = None
+    llm_prompt: str | None = None
+    llm_chat_timeout: str | None = None
+    llm_cooldown_s: str | None = None
+    prompts_dir: str | None = None
+    chroma_url: str | None = None
+    embedder: str | None = None
+    embedder_model: str | None = None
+    embedder_dim: str | None = None
+    embedder_api_key: str | None = None
+    embedder_base_url: str | None = None
+    slack_signing_secret: str | None = None
+
+    def model_environment(self) -> dict[str, str]:
+        """The model, guard and semantic-search settings that are set, by their RCA_* names."""
+        return {f"RCA_{name.upper()}": value for name in _MODEL_SETTINGS if (value := getattr(self, name)) is not None}
+
     def detect_settings(self) -> DetectSettings:
         return DetectSettings(stale_threshold_s=self.stale_threshold_s, stale_window_s=self.stale_window_s,
                               stale_action=self.stale_action, backfill_after_s=self.backfill_after_s,
                               contract_recovery_minutes=self.contract_recovery_minutes)
+
+
+_MODEL_SETTINGS = ("llm_class", "llm_model", "llm_base_url", "llm_api_key", "llm_timeout", "llm_kwargs", "llm_prompt",
+                   "llm_chat_timeout", "llm_cooldown_s", "prompts_dir", "chroma_url", "embedder", "embedder_model",
+                   "embedder_dim", "embedder_api_key", "embedder_base_url")

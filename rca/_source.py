@@ -134,14 +134,14 @@ class DatabaseSource:
     def rca(self, incident_id: str) -> dict[str, Any]:
         from copilot import build_rca, default_composer
 
-        return build_rca(self.store, self.incident(incident_id), default_composer())
+        return build_rca(self.store, self.incident(incident_id), default_composer(_model_environment()))
 
     def ask(self, question: str, incident_id: str | None, session_id: str | None) -> dict[str, Any]:
         from copilot import ask, default_composer
         from rca.app import system_clock
 
-        return ask(self.store, default_composer(), question, system_clock(), incident_id=incident_id,
-                   session_id=session_id).as_json()
+        return ask(self.store, default_composer(_model_environment()), question, system_clock(),
+                   incident_id=incident_id, session_id=session_id).as_json()
 
     def evidence(self, *, limit: int, **query: Any) -> list[dict[str, Any]]:
         from evidence import EvidenceQuery
@@ -183,3 +183,9 @@ def _segment(value: str) -> str:
     from urllib.parse import quote
 
     return quote(value, safe="")
+
+
+def _model_environment() -> dict[str, str]:
+    from rca._settings import Settings
+
+    return Settings().model_environment()

@@ -111,7 +111,7 @@ def create_app(
     app.state.openlineage_job_naming = job_naming
     app.state.metrics = metrics
     app.state.frames = frame_decoder(settings)
-    app.state.composer = composer or default_composer()
+    app.state.composer = composer or default_composer(settings.model_environment())
     app.state.search = SemanticSearch(lambda: _vector_index(settings))
     listeners: list[Callable[[list[dict[str, Any]]], object]] = []
     app.state.announce = _announcer(listeners)
@@ -142,7 +142,7 @@ def create_app(
     app.include_router(_reader_routes.router)
     app.include_router(_adoption.router)
     app.include_router(console.router)
-    if os.environ.get("RCA_SLACK_SIGNING_SECRET"):
+    if settings.slack_signing_secret:
         from rca import _slack  # slack_bolt only when the bot is configured
 
         bot = _slack.mount(app)
@@ -241,7 +241,7 @@ def _announcer(listeners: list[Callable[[list[dict[str, Any]]], object]]) -> Cal
 def _vector_index(settings: Settings) -> Any:
     from evidence import VectorIndex
 
-    return VectorIndex.from_settings(dict(os.environ), default_path=settings.chroma_path)
+    return VectorIndex.from_settings(settings.model_environment(), default_path=settings.chroma_path)
 
 
 def _version() -> str:

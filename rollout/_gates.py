@@ -9,12 +9,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import orjson
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
 
-from evidence import Store, sdk_health, utc
-from evidence import incidents as incidents_table
+from evidence import Store, incidents_detected_between, sdk_health, stored_incidents, utc
 
 Flag = str  # off | staging | prod
 FLAGS = ("off", "staging", "prod")
@@ -175,15 +172,11 @@ def _failure_rates(records: Sequence[Any]) -> dict[str, float]:
 
 
 def incidents_since(store: Store, since: datetime, now: datetime) -> list[dict[str, Any]]:
-    stmt = select(incidents_table.c.body).where(incidents_table.c.detected_at >= utc(since),
-                                                incidents_table.c.detected_at <= utc(now))
-    with store.engine.connect() as conn:
-        return [orjson.loads(row.body) for row in conn.execute(stmt)]
+    return incidents_detected_between(store, since, now)
 
 
 def all_incidents(store: Store) -> list[dict[str, Any]]:
-    with store.engine.connect() as conn:
-        return [orjson.loads(row.body) for row in conn.execute(select(incidents_table.c.body))]
+    return stored_incidents(store, status=None)
 
 
 def _time(value: Any) -> datetime | None:

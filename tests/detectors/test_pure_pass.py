@@ -17,7 +17,8 @@ from detectors import (
     load_into,
     load_scenario,
 )
-from evidence import MemoryReader, Store, incidents
+from evidence import MemoryReader, Store
+from evidence._schema import incidents
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = [ROOT / "examples" / "scenarios" / name for name in

@@ -62,7 +62,7 @@ def as_kafka(message: dict) -> dict:
 
 def test_the_spring_story_through_kafka_gives_the_replayed_incident_and_rca(kafka: str, tmp_path: Path) -> None:
     scenario = load_scenario(STORY)
-    composer = default_composer()
+    composer = default_composer({})
     replayed = replay(scenario)
     want = stored_incidents(replayed.store)
     want_rca = [build_rca(replayed.store, incident, composer) for incident in want]

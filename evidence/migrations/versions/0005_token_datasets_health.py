@@ -8,6 +8,7 @@ Create Date: 2026-12-01
 
 import hashlib
 from collections.abc import Sequence
+from typing import Any
 
 import orjson
 import sqlalchemy as sa
@@ -20,7 +21,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
-def _mapping_key(spec: dict) -> str:
+def _mapping_key(spec: dict[str, Any]) -> str:
     # evidence/_configs.py ConfigKind.key for a Mapping, as of this revision.
     identity = [spec.get("topic"), spec.get("schema_id"), sorted((spec.get("headers") or {}).items()),
                 spec.get("dataset_urn"), spec.get("producer_urn")]

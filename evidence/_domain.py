@@ -1,0 +1,138 @@
+"""The incident and the RCA as API clients get them (DESIGN.md, "Incident and RCA"): frozen, typed, times as
+datetimes. The API declares them as its response models, so the OpenAPI description shows every field; a field
+the stored JSON adds beyond these is kept (`extra="allow"`), never dropped."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from evidence._vocab import ReasonCode
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+
+class EvidenceRef(_Frozen):
+    """What an incident or an RCA cites, traceable to what was sent."""
+
+    evidence_id: str
+    source_ref: str
+    type: str
+    time: datetime
+
+
+class CorrelatedDeploy(_Frozen):
+    """A change of the dataset's own producer before first bad: a deploy, or (for a job) a run on new code."""
+
+    service: str | None = None
+    version: str | None = None
+    deploy_ref: str | None = None
+    evidence_id: str | None = None
+    time: datetime | None = None
+    producer_urn: str | None = None
+    status: str | None = None
+    seconds_before_first_bad: int | None = None
+    code_ref: str | None = None
+    code_ref_evidence_id: str | None = None
+
+
+class CorrelatedRun(_Frozen):
+    """The job run a freshness incident is about (not started, running, failed, or the one that committed)."""
+
+    run_id: str | None = None
+    evidence_id: str | None = None
+    state: str
+    started_at: datetime | None = None
+    scheduled_time: datetime | None = None
+    code_ref: str | None = None
+    ended_at: datetime | None = None
+    terminal_evidence_id: str | None = None
+    commit_evidence_id: str | None = None
+    committed_at: datetime | None = None
+
+
+class BadRate(_Frozen):
+    before: float
+    after: float
+
+
+class Incident(_Frozen):
+    """One open (or resolved, or dismissed) incident per (dataset, kind), with its exact boundaries."""
+
+    id: str
+    dataset_urn: str
+    kind: Literal["freshness", "contract", "drift"]
+    status: Literal["open", "resolved", "false_positive"]
+    reason_code: ReasonCode
+    detected_at: datetime
+    updated_at: datetime
+    resolved_at: datetime | None = None
+    first_bad_time: datetime
+    last_good_time: datetime | None = None
+    current_watermark: str | None = None
+    expected_watermark: str | None = None
+    field: str | None = None
+    bad_rate: BadRate | None = None
+    correlated_deploys: list[CorrelatedDeploy] = []
+    correlated_run: CorrelatedRun | None = None
+    failure_class: str | None = None
+    impacted_downstream: list[str] = []
+    stale_evidence: bool = False
+    producer_urn: str | None = None
+    evidence_ids: list[str] = []
+    evidence: list[EvidenceRef] = []
+    owner_team: str | None = None
+    tier: int | None = None
+    runbook_url: str | None = None
+    facts: dict[str, Any] = {}
+
+
+class IncidentPage(_Frozen):
+    items: list[Incident]
+    next_cursor: str | None = None
+
+
+class Claim(_Frozen):
+    """A verified claim: a sentence the product rendered from checked values, and the evidence it cites."""
+
+    text: str
+    kind: str
+    evidence_ids: list[str]
+    params: dict[str, Any] = {}
+
+
+class RejectedClaim(_Frozen):
+    """A proposed claim the verifier refused (audit only: never shown as a finding)."""
+
+    text: str
+    kind: str | None = None
+    reason: str
+    why: str
+
+
+class Cause(_Frozen):
+    statement: str
+    evidence_ids: list[str]
+    confidence: float
+
+
+class Rca(_Frozen):
+    """The structured RCA: only verified claims, the most likely cause (or an inconclusive verdict), checks."""
+
+    incident_id: str
+    verdict: Literal["cause_identified", "inconclusive"]
+    reason_code: ReasonCode
+    summary: str
+    most_likely_cause: Cause | None = None
+    correlated_deploy: CorrelatedDeploy | None = None
+    claims: list[Claim] = []
+    rejected_claims: list[RejectedClaim] = []
+    next_checks: list[str] = []
+    suggested_actions: list[str] = []
+    evidence: list[EvidenceRef] = []
+    composer: str
+    computed_at: datetime | None = None
