@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 import chromadb
 from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
-from chromadb.config import Settings
+from chromadb.config import DEFAULT_DATABASE, Settings
 from chromadb.utils.embedding_functions import register_embedding_function
 
 from evidence._embedding import Embedder, HashingEmbedder, embedder_from_config, embedder_from_settings
@@ -167,7 +167,7 @@ class VectorIndex:
         return cls(chromadb.PersistentClient(path=str(path), settings=_settings()), embedder)
 
     @classmethod
-    def connect(cls, url: str, embedder: Embedder | None = None, database: str = chromadb.DEFAULT_DATABASE
+    def connect(cls, url: str, embedder: Embedder | None = None, database: str = DEFAULT_DATABASE
                 ) -> VectorIndex:
         """A Chroma server at `url` (http://host:port), in one of its databases."""
         host, port, ssl = parse_chroma_url(url)
