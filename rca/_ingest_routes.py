@@ -150,7 +150,8 @@ _LINEAGE_BODY = {
         "DatasetWriteCommitted per versioned output), FAIL / ABORT -> JobRunFailed, OTHER, JobEvent and "
         "DatasetEvent -> ExternalEvent, failed dataQualityAssertions -> DataQualityFailed; lineage edges from "
         "inputs, outputs and columnLineage. A facet that does not parse is dropped and named in `warnings`.",
-        "content": {_JSON: {"schema": {"oneOf": [{"type": "object"}, {"type": "array", "items": {"type": "object"}}]}}},
+        # An array takes any items: each is judged alone, and one that is not an event is rejected in the report.
+        "content": {_JSON: {"schema": {"oneOf": [{"type": "object"}, {"type": "array", "items": {}}]}}},
     }
 }
 
