@@ -5,16 +5,13 @@ figures GET /v1/adoption gives, which this test also works out by hand."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
-from e2e.test_console_browser import ARGS, CHROMIUM, OUTPUT, _free_port
+from e2e.test_console_browser import OUTPUT, serve_demo
 
 from evidence._ingest import ingest_events
 from evidence._store import Store
@@ -85,45 +82,8 @@ def adoption_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                                  _health(now, "svc://inventory-api", 5000, 0)], now).accepted == 2
     store.engine.dispose()
 
-    port = _free_port()
-    env = {**os.environ, "RCA_DATABASE_URL": url, "RCA_CHROMA_PATH": str(tmp / "chroma")}
-    env.pop("RCA_SLACK_SIGNING_SECRET", None)
-    with (tmp / "serve.log").open("ab") as out:
-        process = subprocess.Popen([sys.executable, "-m", "rca._demo", "--port", str(port)], env=env, stdout=out,
-                                   stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"the demo server exited with {process.returncode}; see {tmp / 'serve.log'}")
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
+    with serve_demo(tmp, url) as base:
         yield base
-    finally:
-        process.terminate()
-        process.wait(10)
-
-
-@pytest.fixture
-def page():  # type: ignore[no-untyped-def]
-    if not CHROMIUM.exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} is missing; CI must install Debian's chromium (apt-get install chromium)")
-        pytest.skip(f"{CHROMIUM} is missing: apt-get install chromium to run the browser test")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        try:
-            yield browser.new_page(viewport={"width": 1400, "height": 1000})
-        finally:
-            browser.close()
 
 
 def test_the_adoption_page_charts_the_rollout_and_shows_the_kpis(adoption_url: str, page) -> None:  # type: ignore[no-untyped-def]

@@ -8,15 +8,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
 OUTPUT = Path(__file__).resolve().parents[2] / "test-output"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
 
 pytestmark = pytest.mark.e2e
 
@@ -29,16 +27,14 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def demo_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """What `rca serve --demo` runs: the demo stories loaded, auth off on loopback, the clock at the stories' now.
-    One server for the module: the tests only read (and chat), and starting one takes seconds."""
-    tmp_path = tmp_path_factory.mktemp("demo")
+@contextmanager
+def serve_demo(tmp: Path, database_url: str) -> Iterator[str]:
+    """`python -m rca._demo` (what `rca serve --demo` runs: auth off on loopback, the clock at the stories' now) over
+    `database_url` on a free loopback port; yields its base URL once /healthz answers, and stops it after."""
     port = _free_port()
-    env = {**os.environ, "RCA_DATABASE_URL": f"sqlite:///{tmp_path / 'demo.db'}",
-           "RCA_CHROMA_PATH": str(tmp_path / "chroma")}
+    env = {**os.environ, "RCA_DATABASE_URL": database_url, "RCA_CHROMA_PATH": str(tmp / "chroma")}
     env.pop("RCA_SLACK_SIGNING_SECRET", None)
-    with (tmp_path / "serve.log").open("ab") as log:
+    with (tmp / "serve.log").open("ab") as log:
         process = subprocess.Popen([sys.executable, "-m", "rca._demo", "--port", str(port)], env=env, stdout=log,
                                    stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
@@ -46,7 +42,7 @@ def demo_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         deadline = time.monotonic() + 60
         while True:
             if process.poll() is not None:
-                raise RuntimeError(f"the demo server exited with {process.returncode}; see {tmp_path / 'serve.log'}")
+                raise RuntimeError(f"the demo server exited with {process.returncode}; see {tmp / 'serve.log'}")
             try:
                 if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
                     break
@@ -60,20 +56,13 @@ def demo_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         process.wait(10)
 
 
-@pytest.fixture
-def page():  # type: ignore[no-untyped-def]
-    if not CHROMIUM.exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} is missing; CI must install Debian's chromium (apt-get install chromium)")
-        pytest.skip(f"{CHROMIUM} is missing: apt-get install chromium to run the browser test")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        try:
-            yield browser.new_page(viewport={"width": 1400, "height": 1000})
-        finally:
-            browser.close()
+@pytest.fixture(scope="module")
+def demo_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The demo stories loaded. One server for the module: the tests only read (and chat), and starting one takes
+    seconds."""
+    tmp_path = tmp_path_factory.mktemp("demo")
+    with serve_demo(tmp_path, f"sqlite:///{tmp_path / 'demo.db'}") as url:
+        yield url
 
 
 def test_on_call_opens_an_incident_asks_why_and_opens_the_cited_evidence(demo_url: str, page) -> None:  # type: ignore[no-untyped-def]
