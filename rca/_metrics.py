@@ -208,7 +208,8 @@ class BackboneMetrics:
             if announce is not None:
                 announce(result)
         self.passes.labels(trigger).observe(time.perf_counter() - started)
-        opened = [i for i in result.incidents if i["id"] in set(result.opened)]
+        opened_ids = set(result.opened)
+        opened = [i for i in result.incidents if i["id"] in opened_ids]
         for incident, latency in _creation_latencies(self.store, opened, utc(now)):
             self.creation.labels(incident["kind"]).observe(latency)
             if incident["kind"] == "drift":
