@@ -30,6 +30,7 @@ type Client struct {
 	control  atomic.Pointer[ControlState]
 	identity identityHeaders
 	shutdown sync.Once
+	instance string // names this client in its SdkHealth events: counters are per client
 }
 
 // New makes a client from AUTOPILOT_* in the environment and the options (which win). It returns a
@@ -67,6 +68,7 @@ func New(opts ...Opt) *Client {
 	initial := defaultControl()
 	c.control.Store(&initial)
 	c.identity = newIdentity(s)
+	c.instance = NewEventID()[:16]
 	c.worker = newWorker(c, httpClient, owned)
 	c.accepting.Store(true)
 	cfg.logger.Info(fmt.Sprintf("autopilot: sending evidence as %s to %s.", s.Producer, s.Endpoint))

@@ -26,6 +26,7 @@ func (f failingTransport) RoundTrip(*http.Request) (*http.Response, error) {
 func TestADisabledClientStartsNothingAndEmitCostsNoAllocation(t *testing.T) {
 	before := runtime.NumGoroutine()
 	c := autopilot.New(autopilot.Environment(noEnv), autopilot.Service("checkout"),
+		autopilot.HealthInterval(time.Millisecond), // an SdkHealth interval does not switch anything on either
 		autopilot.HTTPClient(&http.Client{Transport: failingTransport{t}}))
 	ctx := autopilot.ContextWithTrace(context.Background(), autopilot.StartTrace())
 	event := run("r-1")

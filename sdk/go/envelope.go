@@ -12,7 +12,7 @@ import (
 	"time"
 )
 
-// EventType is one of the five envelope v1 types (DESIGN.md, "Envelope v1"): exact names, no aliases.
+// EventType is one of the envelope v1 types (DESIGN.md, "Envelope v1"): exact names, no aliases.
 type EventType string
 
 const (
@@ -21,6 +21,9 @@ const (
 	JobRunCompleted       EventType = "JobRunCompleted"
 	JobRunFailed          EventType = "JobRunFailed"
 	DatasetWriteCommitted EventType = "DatasetWriteCommitted"
+	// SdkHealth is the SDK's own periodic self-telemetry (CONTRACT.md section 15), sent by the worker when
+	// HealthInterval is above 0.
+	SdkHealth EventType = "SdkHealth"
 )
 
 // requiredData are the data fields the service requires per type; the SDK checks them before sending
@@ -31,9 +34,10 @@ var requiredData = map[EventType][]string{
 	JobRunCompleted:       {"run_id"},
 	JobRunFailed:          {"run_id"},
 	DatasetWriteCommitted: {"dataset_urn"},
+	SdkHealth:             {"language", "sdk_version"},
 }
 
-// Valid reports whether t is one of the five envelope v1 types.
+// Valid reports whether t is one of the envelope v1 types.
 func (t EventType) Valid() bool { _, ok := requiredData[t]; return ok }
 
 // BatchContentType is the media type of a POST /v1/events batch.

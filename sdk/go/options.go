@@ -88,6 +88,10 @@ func StartupEvent(on bool) Opt { return setting(func(s *Settings) { s.StartupEve
 // ExportDrops sends the drop counters on every POST in the Autopilot-Signals-Dropped header.
 func ExportDrops(on bool) Opt { return setting(func(s *Settings) { s.ExportDrops = on }) }
 
+// HealthInterval sends an SdkHealth event (this client's counters by reason, queue depth and circuit state) every d,
+// from the worker goroutine (AUTOPILOT_HEALTH_INTERVAL). 0, the default, sends none.
+func HealthInterval(d time.Duration) Opt { return setting(func(s *Settings) { s.HealthInterval = d }) }
+
 // WithSettings replaces everything read so far (defaults and environment) with s; later options still apply.
 func WithSettings(s Settings) Opt { return setting(func(dst *Settings) { *dst = s }) }
 

@@ -39,6 +39,7 @@ type Settings struct {
 	ShutdownTimeout     time.Duration
 	StartupEvent        bool
 	ExportDrops         bool
+	HealthInterval      time.Duration // between SdkHealth events (CONTRACT.md section 15); 0, the default, sends none
 }
 
 // DefaultSettings are the contract's defaults: disabled, and the figures of section 2.
@@ -86,6 +87,7 @@ var bounds = []bound{
 	{name: "AUTOPILOT_CIRCUIT_RESET", duration: func(s *Settings) *time.Duration { return &s.CircuitReset }, low: 0.01, high: 86_400},
 	{name: "AUTOPILOT_CONTROL_POLL_INTERVAL", duration: func(s *Settings) *time.Duration { return &s.ControlPollInterval }, low: 0.01, high: 86_400},
 	{name: "AUTOPILOT_SHUTDOWN_TIMEOUT", duration: func(s *Settings) *time.Duration { return &s.ShutdownTimeout }, low: 0, high: 300},
+	{name: "AUTOPILOT_HEALTH_INTERVAL", duration: func(s *Settings) *time.Duration { return &s.HealthInterval }, low: 0, high: 86_400},
 }
 
 var texts = []struct {
@@ -251,6 +253,6 @@ func (s Settings) Redacted() map[string]any {
 		"max_retries": s.MaxRetries, "backoff_base": s.BackoffBase.Seconds(), "backoff_max": s.BackoffMax.Seconds(),
 		"max_age": s.MaxAge.Seconds(), "circuit_failures": s.CircuitFailures, "circuit_reset": s.CircuitReset.Seconds(),
 		"control_poll_interval": s.ControlPollInterval.Seconds(), "shutdown_timeout": s.ShutdownTimeout.Seconds(),
-		"startup_event": s.StartupEvent, "export_drops": s.ExportDrops,
+		"startup_event": s.StartupEvent, "export_drops": s.ExportDrops, "health_interval": s.HealthInterval.Seconds(),
 	}
 }

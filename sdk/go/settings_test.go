@@ -26,8 +26,12 @@ func TestSettingsFromTheEnvironment(t *testing.T) {
 				s.Timeout == 3*time.Second && s.MaxRetries == 3 && s.BackoffBase == 500*time.Millisecond &&
 				s.BackoffMax == 8*time.Second && s.MaxAge == 300*time.Second && s.CircuitFailures == 5 &&
 				s.CircuitReset == 30*time.Second && s.ControlPollInterval == 30*time.Second &&
-				s.ShutdownTimeout == 2*time.Second && s.StartupEvent && !s.ExportDrops
+				s.ShutdownTimeout == 2*time.Second && s.StartupEvent && !s.ExportDrops && s.HealthInterval == 0
 		}, 0},
+		{"the SdkHealth interval in seconds, 0 to 86400", map[string]string{"AUTOPILOT_HEALTH_INTERVAL": "60"},
+			func(s autopilot.Settings) bool { return s.HealthInterval == time.Minute }, 0},
+		{"an SdkHealth interval outside its bounds is its default", map[string]string{"AUTOPILOT_HEALTH_INTERVAL": "-1"},
+			func(s autopilot.Settings) bool { return s.HealthInterval == 0 }, 1},
 		{"booleans in every spelling", map[string]string{"AUTOPILOT_ENABLED": "Yes", "AUTOPILOT_STARTUP_EVENT": "off",
 			"AUTOPILOT_EXPORT_DROPS": "1", "AUTOPILOT_ENDPOINT": "http://127.0.0.1:9"}, func(s autopilot.Settings) bool {
 			return s.Enabled && !s.StartupEvent && s.ExportDrops

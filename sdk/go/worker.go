@@ -30,6 +30,8 @@ type worker struct {
 	batch    []taken            // reused from batch to batch
 	spare    [][]field          // emptied field slices, handed back to the queue's slots
 	fresh    []taken            // the batch's events young enough to send
+	// nextHealth is when the next SdkHealth event is due (health.go); zero when HealthInterval is 0.
+	nextHealth time.Time
 }
 
 func newWorker(c *Client, httpClient *http.Client, ownsHTTP bool) *worker {
@@ -59,6 +61,9 @@ func (w *worker) run() {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	nextFlush := time.Now().Add(w.s.FlushInterval)
+	if w.s.HealthInterval > 0 {
+		w.nextHealth = time.Now().Add(w.s.HealthInterval)
+	}
 	for {
 		w.pollControl()
 		var flushes []chan struct{}
@@ -67,6 +72,9 @@ func (w *worker) run() {
 			wait := time.Until(nextFlush)
 			if w.control != nil {
 				wait = min(wait, w.control.due())
+			}
+			if !w.nextHealth.IsZero() {
+				wait = min(wait, time.Until(w.nextHealth))
 			}
 			if wait > 0 {
 				resetTimer(timer, wait)
@@ -89,6 +97,10 @@ func (w *worker) run() {
 			}
 		}
 		now := time.Now()
+		if !w.nextHealth.IsZero() && !now.Before(w.nextHealth) && !stopping {
+			w.health(now)
+			nextFlush = now // the health event goes out in this pass
+		}
 		// A timer flush sends what was queued when it fired, not what arrives while it sends: under a
 		// steady emitter that would turn one flush into a stream of tiny batches, each a full HTTP
 		// exchange. Flush and Shutdown drain what was queued when they came (CONTRACT.md, section 4).

@@ -11,9 +11,11 @@ import { type EventType, isEventType, type TimeLike } from "./envelope.js";
 import { type Logger, ProblemLog, safeLog, stderrLogger } from "./log.js";
 import { DeliveryLoop } from "./loop.js";
 import { EventQueue, QueuedEvent } from "./queue.js";
+import { randomHex } from "./random.js";
 import { loadSettings, type Settings, type SettingsInput } from "./settings.js";
 import { shared } from "./shared.js";
 import { HttpTransport, type Transport } from "./transport.js";
+import { VERSION } from "./version.js";
 
 export interface ClientOptions {
   /** Where requests go; the default speaks HTTP(S) with node:http. Tests pass `FakeTransport`. */
@@ -74,6 +76,8 @@ export class Client {
   private readonly problems: ProblemLog | undefined;
   private readonly loop: DeliveryLoop | undefined;
   private readonly transport: Transport | undefined;
+  /** Names this client in its SdkHealth events: the counters are per client. */
+  private readonly instance: string | undefined;
 
   constructor(settings: SettingsInput = {}, options: ClientOptions = {}) {
     this.logger = options.logger ?? stderrLogger;
@@ -89,6 +93,7 @@ export class Client {
     this.transport = options.transport ?? new HttpTransport();
     this.queue = new EventQueue(this.settings.queueSize, this.settings.batchSize);
     this.counters = new SignalCounters();
+    this.instance = randomHex(8);
     this.problems = new ProblemLog(this.logger);
     this.loop = new DeliveryLoop({
       settings: this.settings,
@@ -102,6 +107,7 @@ export class Client {
         this.circuitOpen = open;
         this.taking = this.isAccepting && !open;
       },
+      reportHealth: () => this.reportHealth(),
       initialControl: this.controlState,
     });
     this.isAccepting = true;
@@ -250,6 +256,33 @@ export class Client {
     this.killed = !isSending(state);
     this.isAccepting = isSending(state) && !this.closed;
     this.taking = this.isAccepting && !this.circuitOpen;
+  }
+
+  /**
+   * Queue one SdkHealth event (CONTRACT.md section 15): this client's counters since it started, its queue and its
+   * circuit. Called by the delivery loop only; an ordinary event from then on (a full queue drops it as queue_full).
+   */
+  private reportHealth(): void {
+    const queue = this.queue as EventQueue;
+    const counters = this.counters as SignalCounters;
+    if (!this.isAccepting) return; // not while killed or shutting down
+    const { env, healthInterval, queueSize } = this.settings;
+    const data: Record<string, unknown> = {
+      language: "node",
+      sdk_version: VERSION,
+      instance: this.instance,
+      interval_s: healthInterval,
+      delivered: counters.delivered,
+      dropped: counters.snapshot(),
+      queue_depth: queue.length,
+      queue_capacity: queueSize,
+      circuit: (this.loop as DeliveryLoop).circuit.state,
+    };
+    if (env) data.env = env;
+    const now = this.monotonic();
+    const event = new QueuedEvent(now, this.now(), "SdkHealth", data, undefined, undefined, undefined, undefined,
+      undefined, undefined);
+    if (!queue.push(event)) counters.drop("queue_full");
   }
 
   private sendStartupEvent(): void {

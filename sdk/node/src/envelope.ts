@@ -5,13 +5,15 @@ import { randomHex } from "./random.js";
 export const SPECVERSION = "1.0";
 export const BATCH_CONTENT_TYPE = "application/cloudevents-batch+json";
 
-/** The five envelope types and the data fields the service requires of each (DESIGN.md, "Envelope v1"). */
+/** The envelope types and the data fields the service requires of each (DESIGN.md, "Envelope v1"). */
 export const REQUIRED_DATA = Object.freeze({
   DeploymentEvent: ["service", "version"],
   JobRunStarted: ["run_id"],
   JobRunCompleted: ["run_id"],
   JobRunFailed: ["run_id"],
   DatasetWriteCommitted: ["dataset_urn"],
+  /** The SDK's own periodic self-telemetry (CONTRACT.md section 15), sent by the delivery loop. */
+  SdkHealth: ["language", "sdk_version"],
 } as const);
 
 export type EventType = keyof typeof REQUIRED_DATA;

@@ -24,6 +24,8 @@ export interface LoopParts {
   readonly onControl: (state: ControlState) => void;
   /** The circuit opened (true) or lets a probe through again (false): emit() drops at once while it is open. */
   readonly onCircuit?: ((open: boolean) => void) | undefined;
+  /** Queues one SdkHealth event (CONTRACT.md section 15); called by the loop every HEALTH_INTERVAL when above 0. */
+  readonly reportHealth?: (() => void) | undefined;
   readonly initialControl: ControlState;
 }
 
@@ -48,6 +50,7 @@ export class DeliveryLoop {
   private wakePending = false;
   private idleWaiters: Array<() => void> = [];
   private circuitOpen = false; // as last told to onCircuit
+  private nextHealth = Number.POSITIVE_INFINITY; // when the next SdkHealth is due (monotonic seconds)
 
   constructor(private readonly parts: LoopParts) {
     const { settings } = parts;
@@ -118,6 +121,8 @@ export class DeliveryLoop {
   private async run(): Promise<void> {
     const { queue, settings, clock } = this.parts;
     let nextFlush = clock() + settings.flushInterval;
+    // SdkHealth rides on this loop's own unref'd sleep: no timer of its own, nothing while disabled.
+    if (settings.healthInterval > 0 && this.parts.reportHealth !== undefined) this.nextHealth = clock() + settings.healthInterval;
     for (;;) {
       await this.pollControl();
       this.reportCircuit();
@@ -126,11 +131,16 @@ export class DeliveryLoop {
         let wait = nextFlush - clock();
         if (this.control !== undefined) wait = Math.min(wait, this.control.secondsUntilDue());
         if (this.circuitOpen) wait = Math.min(wait, this.circuit.secondsUntilProbe()); // let emit() in again on time
+        wait = Math.min(wait, this.nextHealth - clock());
         if (wait > 0) await this.sleep(wait);
         stopping = this.stopping;
         this.reportCircuit();
       }
       const now = clock();
+      if (now >= this.nextHealth && !stopping) {
+        this.health(now);
+        nextFlush = now; // the health event goes out in this pass
+      }
       // A timer flush sends what was queued when it fired, not what arrives while it sends: under a steady emitter
       // that would turn one flush into a stream of tiny batches, each a full HTTP exchange. flush() and shutdown()
       // drain everything, as they promise.
@@ -152,6 +162,17 @@ export class DeliveryLoop {
       if (now >= nextFlush) nextFlush = now + settings.flushInterval;
       this.notifyIdle();
       if (stopping) return;
+    }
+  }
+
+  /** Queue the SdkHealth event that is due, unless killed: building it must never break the loop. */
+  private health(now: number): void {
+    this.nextHealth = now + this.parts.settings.healthInterval;
+    if (!this.sending) return;
+    try {
+      this.parts.reportHealth?.();
+    } catch (error) {
+      this.parts.problems.report("health", `autopilot: could not build the SdkHealth event: ${String(error)}`);
     }
   }
 

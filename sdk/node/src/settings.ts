@@ -30,6 +30,8 @@ export interface Settings {
   readonly shutdownTimeout: number;
   readonly startupEvent: boolean;
   readonly exportDrops: boolean;
+  /** Seconds between SdkHealth events (CONTRACT.md section 15); 0, the default, sends none. */
+  readonly healthInterval: number;
 }
 
 /** What configure() and `new Client()` take: any settings (overriding AUTOPILOT_*), as values or strings. */
@@ -60,6 +62,7 @@ export const DEFAULTS: Settings = Object.freeze({
   shutdownTimeout: 2.0,
   startupEvent: true,
   exportDrops: false,
+  healthInterval: 0,
 });
 
 type NumericKey = { [K in keyof Settings]: Settings[K] extends number ? K : never }[keyof Settings];
@@ -82,6 +85,7 @@ const NUMERIC: ReadonlyArray<readonly [NumericKey, string, boolean, number, numb
   ["circuitReset", "CIRCUIT_RESET", false, 0.01, 86_400],
   ["controlPollInterval", "CONTROL_POLL_INTERVAL", false, 0.01, 86_400],
   ["shutdownTimeout", "SHUTDOWN_TIMEOUT", false, 0, 300],
+  ["healthInterval", "HEALTH_INTERVAL", false, 0, 86_400],
 ];
 const BOOLEAN: ReadonlyArray<readonly [BooleanKey, string]> = [
   ["enabled", "ENABLED"],

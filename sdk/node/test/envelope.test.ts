@@ -165,8 +165,11 @@ test("the local check catches what the service would reject: unknown or missing 
   assert.equal(problem(buildEvent("DeploymentEvent", { service: "s", version: "1" }, { source: "svc://s" })), undefined);
 });
 
-test("the five types are the envelope's, and the version matches package.json", () => {
-  assert.deepStrictEqual([...EVENT_TYPES], ["DeploymentEvent", "JobRunStarted", "JobRunCompleted", "JobRunFailed", "DatasetWriteCommitted"]);
+test("the types are the envelope's, and the version matches package.json", () => {
+  assert.deepStrictEqual(
+    [...EVENT_TYPES],
+    ["DeploymentEvent", "JobRunStarted", "JobRunCompleted", "JobRunFailed", "DatasetWriteCommitted", "SdkHealth"],
+  );
   const pkg = JSON.parse(readFileSync(`${PACKAGE_ROOT}package.json`, "utf8")) as { version: string };
   assert.equal(VERSION, pkg.version);
 });

@@ -84,6 +84,11 @@ test("an enabled SDK with nothing to send never keeps the process alive", async 
   const run = await runNode(`import * as autopilot from "@rca/autopilot"; autopilot.configure();`, enabled(good.url));
   assert.equal(run.code, 0, run.stderr);
   assert.ok(run.elapsed - baseline.elapsed < 700, `exit took ${(run.elapsed - baseline.elapsed).toFixed(0)} ms more`);
+  // SdkHealth due every 50 ms rides on the loop's unref'd sleep: it does not hold the process either.
+  const health = await runNode(`import * as autopilot from "@rca/autopilot"; autopilot.configure();`,
+    enabled(good.url, { AUTOPILOT_HEALTH_INTERVAL: "0.05" }));
+  assert.equal(health.code, 0, health.stderr);
+  assert.ok(health.elapsed - baseline.elapsed < 700, `exit took ${(health.elapsed - baseline.elapsed).toFixed(0)} ms more`);
 });
 
 test("a long-running host is not held either: its own timers decide, and events go out meanwhile", async () => {
@@ -115,7 +120,7 @@ test("disabled, the SDK starts no handle, no listener and no socket in a real pr
     const headers = autopilot.kafkaHeaders();
     console.log(JSON.stringify({ same: resources() === before, listeners: process.listenerCount("beforeExit") - listeners,
       headers, stats: autopilot.stats() }));
-  `);
+  `, { AUTOPILOT_HEALTH_INTERVAL: "0.01" }); // an SdkHealth interval switches nothing on either
   assert.equal(run.code, 0, run.stderr);
   const result = JSON.parse(run.stdout) as { same: boolean; listeners: number; headers: object; stats: { enabled: boolean; queued: number } };
   assert.deepStrictEqual(result.same, true);

@@ -24,6 +24,7 @@ test("the defaults are the contract's", () => {
   assert.equal(settings.shutdownTimeout, 2.0);
   assert.equal(settings.startupEvent, true);
   assert.equal(settings.exportDrops, false);
+  assert.equal(settings.healthInterval, 0);
 });
 
 test("AUTOPILOT_* are read, and options override them", () => {
@@ -36,6 +37,7 @@ test("AUTOPILOT_* are read, and options override them", () => {
     AUTOPILOT_QUEUE_SIZE: " 100 ",
     AUTOPILOT_FLUSH_INTERVAL: "0.25",
     AUTOPILOT_STARTUP_EVENT: "off",
+    AUTOPILOT_HEALTH_INTERVAL: "60",
   };
   const settings = loadSettings({ env: "staging" }, env);
   assert.equal(settings.enabled, true);
@@ -45,6 +47,8 @@ test("AUTOPILOT_* are read, and options override them", () => {
   assert.equal(settings.queueSize, 100);
   assert.equal(settings.flushInterval, 0.25);
   assert.equal(settings.startupEvent, false);
+  assert.equal(settings.healthInterval, 60);
+  assert.equal(loadSettings({ healthInterval: 0.5 }, env).healthInterval, 0.5);
 });
 
 test("the producer URN and the service name are derived from each other", () => {

@@ -21,7 +21,8 @@ import java.util.Set;
  * sdk/spec/CONTRACT.md.
  */
 public final class Autopilot {
-    /** The five envelope v1 types: DeploymentEvent, JobRunStarted, JobRunCompleted, JobRunFailed, DatasetWriteCommitted. */
+    /** The envelope v1 types: DeploymentEvent, JobRunStarted, JobRunCompleted, JobRunFailed, DatasetWriteCommitted,
+     * SdkHealth (the SDK's own self-telemetry). */
     public static final Set<String> EVENT_TYPES = Envelope.EVENT_TYPES;
 
     private static volatile AutopilotClient current;

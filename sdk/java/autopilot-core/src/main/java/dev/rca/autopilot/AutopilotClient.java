@@ -3,6 +3,7 @@ package dev.rca.autopilot;
 import dev.rca.autopilot.internal.CircuitBreaker;
 import dev.rca.autopilot.internal.ControlPlane;
 import dev.rca.autopilot.internal.Counters;
+import dev.rca.autopilot.internal.Delivery;
 import dev.rca.autopilot.internal.Deployments;
 import dev.rca.autopilot.internal.Envelope;
 import dev.rca.autopilot.internal.EventQueue;
@@ -43,6 +44,7 @@ public final class AutopilotClient implements AutoCloseable {
     private final CircuitBreaker circuit;
     private final ProblemLog problems;
     private final Worker worker;
+    private final String instance; // names this client in its SdkHealth events: the counters are per client
 
     /** A client for these settings, with the JDK's HTTP client. */
     public AutopilotClient(Settings settings) {
@@ -64,10 +66,12 @@ public final class AutopilotClient implements AutoCloseable {
             circuit = null;
             problems = null;
             worker = null;
+            instance = null;
             return;
         }
         Transport transport = builder.transport != null ? builder.transport : new JdkHttpTransport(settings.connectTimeout());
         counters = new Counters();
+        instance = Envelope.newEventId().substring(0, 16);
         queue = new EventQueue(settings.queueSize(), settings.batchSize());
         problems = new ProblemLog();
         circuit = new CircuitBreaker(settings.circuitFailures(), settings.circuitReset().toNanos(), nanoTime);
@@ -75,7 +79,7 @@ public final class AutopilotClient implements AutoCloseable {
                 settings.producer(), settings.token(), settings.controlPollInterval(), settings.connectTimeout(),
                 settings.timeout(), nanoTime, problems, ControlState.DEFAULT);
         worker = new Worker(settings, queue, counters, transport, circuit, control, problems, nanoTime,
-                this::onControl, this::onCircuit, true);
+                this::onControl, this::onCircuit, this::reportHealth, true);
         accepting = true;
         taking = true;
         ProcessState.register(this, client -> client.shutdown(client.settings.shutdownTimeout()));
@@ -322,6 +326,33 @@ public final class AutopilotClient implements AutoCloseable {
     private synchronized void refreshTaking() {
         accepting = !killed && !closed;
         taking = accepting && !circuitOpen;
+    }
+
+    /**
+     * Queue one SdkHealth event (contract, section 15): this client's counters since it started, its queue and its
+     * circuit. Called by the worker only; an ordinary event from then on (a full queue drops it as queue_full).
+     */
+    private void reportHealth() {
+        if (!accepting) {
+            return; // not while killed or shutting down
+        }
+        Map<String, Object> data = new LinkedHashMap<>();
+        data.put("language", "java");
+        data.put("sdk_version", Delivery.VERSION);
+        data.put("instance", instance);
+        data.put("interval_s", settings.seconds(Setting.HEALTH_INTERVAL));
+        data.put("delivered", counters.delivered());
+        data.put("dropped", counters.droppedByReason());
+        data.put("queue_depth", queue.size());
+        data.put("queue_capacity", settings.queueSize());
+        data.put("circuit", circuit.state());
+        if (settings.env() != null) {
+            data.put("env", settings.env());
+        }
+        long now = nanoTime.getAsLong();
+        if (!queue.offer(new Pending(now, wallNanos(now), "SdkHealth", data, null, null, null, null, null, null))) {
+            counters.drop(DropReason.QUEUE_FULL);
+        }
     }
 
     private void sendStartupEvent() {

@@ -31,7 +31,8 @@ public enum Setting {
     CONTROL_POLL_INTERVAL(Kind.SECONDS, "30", 0.01, 86_400, "kill-switch poll period, seconds"),
     SHUTDOWN_TIMEOUT(Kind.SECONDS, "2.0", 0, 300, "the most JVM exit waits for delivery, seconds"),
     STARTUP_EVENT(Kind.BOOLEAN, "true", 0, 0, "send one DeploymentEvent (source: startup) per process"),
-    EXPORT_DROPS(Kind.BOOLEAN, "false", 0, 0, "send drop counters in an Autopilot-Signals-Dropped header");
+    EXPORT_DROPS(Kind.BOOLEAN, "false", 0, 0, "send drop counters in an Autopilot-Signals-Dropped header"),
+    HEALTH_INTERVAL(Kind.SECONDS, "0", 0, 86_400, "seconds between SdkHealth self-telemetry events; 0 sends none");
 
     /** How a setting's text is read. */
     public enum Kind { BOOLEAN, TEXT, INTEGER, SECONDS }

@@ -144,6 +144,11 @@ public final class Settings {
         return (Boolean) values.get(Setting.EXPORT_DROPS);
     }
 
+    /** Between SdkHealth events (contract, section 15); zero, the default, sends none. */
+    public Duration healthInterval() {
+        return duration(Setting.HEALTH_INTERVAL);
+    }
+
     /** Seconds, as the contract states durations. */
     public double seconds(Setting setting) {
         return (Double) values.get(setting);
@@ -294,6 +299,10 @@ public final class Settings {
 
         public Builder maxAge(Duration value) {
             return duration(Setting.MAX_AGE, value);
+        }
+
+        public Builder healthInterval(Duration value) {
+            return duration(Setting.HEALTH_INTERVAL, value);
         }
 
         public Builder circuitReset(Duration value) {

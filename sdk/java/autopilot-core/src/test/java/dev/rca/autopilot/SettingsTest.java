@@ -29,6 +29,11 @@ class SettingsTest extends Fixtures {
         assertThat(settings.shutdownTimeout()).isEqualTo(Duration.ofSeconds(2));
         assertThat(settings.startupEvent()).isTrue();
         assertThat(settings.exportDrops()).isFalse();
+        assertThat(settings.healthInterval()).isEqualTo(Duration.ZERO);
+        assertThat(Settings.builder().environment(Map.of("AUTOPILOT_HEALTH_INTERVAL", "60"), null).build()
+                .healthInterval()).isEqualTo(Duration.ofMinutes(1));
+        assertThat(Settings.builder().environment(Map.of("AUTOPILOT_HEALTH_INTERVAL", "-1"), null).build()
+                .healthInterval()).isEqualTo(Duration.ZERO);
     }
 
     @Test
@@ -93,6 +98,26 @@ class SettingsTest extends Fixtures {
     void everySettingHasTheContractsNames() {
         assertThat(Setting.QUEUE_SIZE.environmentVariable()).isEqualTo("AUTOPILOT_QUEUE_SIZE");
         assertThat(Setting.CONTROL_POLL_INTERVAL.property()).isEqualTo("autopilot.control-poll-interval");
-        assertThat(Setting.values()).hasSize(24);
+        assertThat(Setting.values()).hasSize(25);
+    }
+
+    @Test
+    void theSettingsAreExactlyTheContractsTable() throws java.io.IOException {
+        String contract = java.nio.file.Files.readString(VectorsTest.SPEC.resolve("CONTRACT.md"));
+        String table = contract.substring(contract.indexOf("## 2. Settings"), contract.indexOf("## 3."));
+        java.util.Set<String> named = new java.util.TreeSet<>();
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("^\\| (.*?) \\|", java.util.regex.Pattern.MULTILINE)
+                .matcher(table);
+        while (m.find()) {
+            java.util.regex.Matcher variable = java.util.regex.Pattern.compile("AUTOPILOT_[A-Z_]+").matcher(m.group(1));
+            while (variable.find()) {
+                named.add(variable.group());
+            }
+        }
+        java.util.Set<String> ours = new java.util.TreeSet<>();
+        for (Setting setting : Setting.values()) {
+            ours.add(setting.environmentVariable());
+        }
+        assertThat(ours).isEqualTo(named);
     }
 }

@@ -30,7 +30,8 @@ public final class Envelope {
             "JobRunStarted", List.of("run_id"),
             "JobRunCompleted", List.of("run_id"),
             "JobRunFailed", List.of("run_id"),
-            "DatasetWriteCommitted", List.of("dataset_urn"));
+            "DatasetWriteCommitted", List.of("dataset_urn"),
+            "SdkHealth", List.of("language", "sdk_version")); // the SDK's own (contract, section 15), sent by the worker
     public static final Set<String> EVENT_TYPES = REQUIRED_DATA.keySet();
 
     private static final DateTimeFormatter SECONDS = DateTimeFormatter.ofPattern("uuuu-MM-dd'T'HH:mm:ss");

@@ -32,6 +32,8 @@ public final class Worker implements Runnable {
     private final LongSupplier nanoTime;
     private final Consumer<ControlState> onControl;
     private final Consumer<Boolean> onCircuit;
+    private final Runnable reportHealth; // queues one SdkHealth event; null when HEALTH_INTERVAL is 0
+    private final long healthNanos;
     private boolean circuitOpen; // as last told to onCircuit
     private final CountDownLatch stop = new CountDownLatch(1);
     private final Thread thread;
@@ -41,7 +43,7 @@ public final class Worker implements Runnable {
 
     public Worker(Settings settings, EventQueue queue, Counters counters, Transport transport, CircuitBreaker circuit,
                   ControlPlane control, ProblemLog problems, LongSupplier nanoTime, Consumer<ControlState> onControl,
-                  Consumer<Boolean> onCircuit, boolean sending) {
+                  Consumer<Boolean> onCircuit, Runnable reportHealth, boolean sending) {
         this.settings = settings;
         this.queue = queue;
         this.counters = counters;
@@ -52,6 +54,8 @@ public final class Worker implements Runnable {
         this.nanoTime = nanoTime;
         this.onControl = onControl;
         this.onCircuit = onCircuit;
+        this.healthNanos = settings.healthInterval().toNanos();
+        this.reportHealth = healthNanos > 0 ? reportHealth : null;
         this.sending = sending;
         this.maxAgeNanos = settings.maxAge().toNanos();
         this.thread = new Thread(this, "autopilot-worker");
@@ -96,6 +100,8 @@ public final class Worker implements Runnable {
     private void loop() {
         long flushNanos = settings.flushInterval().toNanos();
         long nextFlush = nanoTime.getAsLong() + flushNanos;
+        // SdkHealth (contract, section 15) rides on this thread's own wait: no thread or timer of its own.
+        long nextHealth = nanoTime.getAsLong() + healthNanos;
         while (true) {
             pollControl();
             reportCircuit();
@@ -109,6 +115,9 @@ public final class Worker implements Runnable {
                 if (circuitOpen) {
                     wait = Math.min(wait, circuit.nanosUntilProbe()); // let emit() in again on time
                 }
+                if (reportHealth != null) {
+                    wait = Math.min(wait, nextHealth - nanoTime.getAsLong());
+                }
                 if (wait > 0) {
                     LockSupport.parkNanos(this, wait);
                 }
@@ -116,6 +125,11 @@ public final class Worker implements Runnable {
                 reportCircuit();
             }
             long now = nanoTime.getAsLong();
+            if (reportHealth != null && now - nextHealth >= 0 && !stopping) {
+                nextHealth = now + healthNanos;
+                health();
+                nextFlush = now; // the health event goes out in this pass
+            }
             // A timer flush sends what was queued when it fired, not what arrives while it sends: under a steady
             // emitter that would turn one flush into a stream of tiny batches (contract, section 4).
             int timed = now - nextFlush >= 0 ? queue.size() : 0;
@@ -144,6 +158,18 @@ public final class Worker implements Runnable {
             if (stopping) {
                 return;
             }
+        }
+    }
+
+    /** Queue the SdkHealth event that is due, unless killed: building it must never break the worker. */
+    private void health() {
+        if (!sending) {
+            return;
+        }
+        try {
+            reportHealth.run();
+        } catch (RuntimeException e) { // self-telemetry must never cost the host or the worker anything
+            problems.report("health", "autopilot: could not build the SdkHealth event: %s", e);
         }
     }
 

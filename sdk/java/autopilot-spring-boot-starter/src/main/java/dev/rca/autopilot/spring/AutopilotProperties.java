@@ -64,6 +64,11 @@ public class AutopilotProperties {
     private Boolean startupEvent = true;
     /** Send the drop counters in an Autopilot-Signals-Dropped header on every POST. */
     private Boolean exportDrops = false;
+    /**
+     * Seconds between SdkHealth self-telemetry events (counters by reason, queue depth, circuit state), sent by the
+     * SDK's worker thread (0 to 86,400). 0 sends none.
+     */
+    private Double healthInterval = 0.0;
 
     /** Every setting that was given, by its contract name. */
     Map<Setting, Object> values() {
@@ -92,6 +97,7 @@ public class AutopilotProperties {
         out.put(Setting.SHUTDOWN_TIMEOUT, shutdownTimeout);
         out.put(Setting.STARTUP_EVENT, startupEvent);
         out.put(Setting.EXPORT_DROPS, exportDrops);
+        out.put(Setting.HEALTH_INTERVAL, healthInterval);
         return out;
     }
 
@@ -143,4 +149,6 @@ public class AutopilotProperties {
     public void setStartupEvent(Boolean startupEvent) { this.startupEvent = startupEvent; }
     public Boolean getExportDrops() { return exportDrops; }
     public void setExportDrops(Boolean exportDrops) { this.exportDrops = exportDrops; }
+    public Double getHealthInterval() { return healthInterval; }
+    public void setHealthInterval(Double healthInterval) { this.healthInterval = healthInterval; }
 }

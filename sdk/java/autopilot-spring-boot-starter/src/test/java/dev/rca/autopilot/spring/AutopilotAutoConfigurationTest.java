@@ -127,7 +127,7 @@ class AutopilotAutoConfigurationTest {
     void theEnvironmentVariablesOfEveryLanguageWorkInAnySpringForm() {
         Map<String, Object> env = Map.of("AUTOPILOT_ENABLED", "1", "AUTOPILOT_ENDPOINT", "http://rca.test",
                 "AUTOPILOT_SERVICE", "payments", "AUTOPILOT_QUEUE_SIZE", "64", "AUTOPILOT_FLUSH_INTERVAL", "0.25",
-                "AUTOPILOT_STARTUP_EVENT", "false");
+                "AUTOPILOT_STARTUP_EVENT", "false", "AUTOPILOT_HEALTH_INTERVAL", "0.05");
         runner.withInitializer(context -> context.getEnvironment().getPropertySources()
                         .addFirst(new SystemEnvironmentPropertySource("test-env", env)))
                 .withBean(Transport.class, () -> fake).run(context -> {
@@ -136,6 +136,15 @@ class AutopilotAutoConfigurationTest {
                     assertThat(client.settings().flushInterval()).isEqualTo(Duration.ofMillis(250));
                     assertThat(client.settings().producer()).isEqualTo("svc://payments");
                     assertThat(client.settings().startupEvent()).isFalse();
+                    assertThat(client.settings().healthInterval()).isEqualTo(Duration.ofMillis(50));
+                    // and the worker sends SdkHealth at that interval, from the starter's client as from the core's
+                    long deadline = System.nanoTime() + 10_000_000_000L;
+                    while (fake.events().stream().noneMatch(e -> "SdkHealth".equals(e.get("type")))
+                            && System.nanoTime() < deadline) {
+                        Thread.sleep(10);
+                    }
+                    assertThat(fake.events()).filteredOn(e -> "SdkHealth".equals(e.get("type"))).first()
+                            .extracting(e -> ((Map<?, ?>) e.get("data")).get("language")).isEqualTo("java");
                 });
     }
 

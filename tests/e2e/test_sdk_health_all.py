@@ -1,0 +1,180 @@
+"""SdkHealth end to end for the Java, Go and Node SDKs (CONTRACT.md section 15): each SDK, configured from AUTOPILOT_*
+alone, drops two of six events for a queue of four and reports it in its SdkHealth events to a real `rca serve`;
+GET /v1/sdk-health and the adoption report's SDK drop rate then show what each SDK said. (Python's is
+tests/rca/test_adoption_api.py and sdk/python/tests/test_health.py.)"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+
+from evidence._store import Store
+from evidence._tokens import create_token
+from support import ROOT, Server
+
+pytestmark = pytest.mark.e2e
+
+JAVA_CLASSES = ROOT / "sdk" / "java" / "autopilot-core" / "target" / "classes"
+NODE_SDK = ROOT / "sdk" / "node"
+GO_SDK = ROOT / "sdk" / "go"
+
+JAVA_PROGRAM = """
+import dev.rca.autopilot.AutopilotClient;
+import dev.rca.autopilot.Settings;
+import java.time.Duration;
+import java.util.Map;
+
+public class SdkHealthCheck {
+    public static void main(String[] args) throws Exception {
+        AutopilotClient client = new AutopilotClient(Settings.fromEnvironment());
+        for (int i = 0; i < 6; i++) {
+            client.emit("JobRunStarted", Map.of("run_id", "health-java-" + i));
+        }
+        client.flush(Duration.ofSeconds(10));
+        long deadline = System.nanoTime() + 20_000_000_000L;
+        while (client.stats().delivered() < 6 && System.nanoTime() < deadline) { // four runs, two SdkHealth events
+            Thread.sleep(20);
+        }
+        client.shutdown(Duration.ofSeconds(2));
+        StringBuilder dropped = new StringBuilder();
+        client.signalsDropped().forEach((reason, n) -> dropped.append(dropped.length() == 0 ? "" : ", ")
+                .append('"').append(reason).append("\\": ").append(n));
+        System.out.println("{\\"delivered\\": " + client.stats().delivered() + ", \\"dropped\\": {" + dropped + "}}");
+    }
+}
+"""
+
+NODE_PROGRAM = """
+import * as autopilot from "@rca/autopilot";
+autopilot.configure();
+for (let i = 0; i < 6; i++) autopilot.emit("JobRunStarted", { run_id: `health-node-${i}` });
+await autopilot.flush(10);
+const deadline = Date.now() + 20_000;
+while (autopilot.stats().delivered < 6 && Date.now() < deadline) { // four runs, two SdkHealth events
+  await new Promise((resolve) => setTimeout(resolve, 20));
+}
+await autopilot.shutdown(2);
+console.log(JSON.stringify({ delivered: autopilot.stats().delivered, dropped: autopilot.signalsDropped() }));
+"""
+
+
+def _required() -> bool:
+    return bool(os.environ.get("CI")) or os.environ.get("RCA_REQUIRE_KAFKA") == "1"
+
+
+def _unavailable(why: str) -> None:
+    if _required():
+        pytest.fail(f"{why} (CI runs every SDK's toolchain)")
+    pytest.skip(why)
+
+
+def _go() -> str | None:
+    found = subprocess.run([str(ROOT / "scripts" / "go-toolchain")], capture_output=True, text=True)
+    return found.stdout.strip() or None if found.returncode == 0 else None
+
+
+def _node_built() -> bool:
+    """dist/ is the package's build; rebuilt here when src/ is newer (make test builds it through node-install)."""
+    dist = NODE_SDK / "dist" / "esm" / "index.js"
+    if not (NODE_SDK / "node_modules").exists():
+        return False
+    newest = max(p.stat().st_mtime for p in (NODE_SDK / "src").glob("*.ts"))
+    if not dist.exists() or dist.stat().st_mtime < newest:
+        subprocess.run(["npm", "run", "--silent", "build"], cwd=NODE_SDK, check=True, capture_output=True, timeout=300)
+    return True
+
+
+def _command(language: str, tmp_path: Path) -> tuple[list[str], Path]:
+    if language == "java":
+        if not shutil.which("java"):
+            _unavailable("no java")
+        if not (JAVA_CLASSES / "dev" / "rca" / "autopilot" / "AutopilotClient.class").exists():
+            _unavailable("sdk/java is not built: make test-java (make test runs it first)")
+        source = tmp_path / "SdkHealthCheck.java"
+        source.write_text(JAVA_PROGRAM)
+        return ["java", "-cp", str(JAVA_CLASSES), str(source)], tmp_path
+    if language == "go":
+        go = _go()
+        if go is None:
+            _unavailable("no Go 1.22+ (scripts/go-toolchain)")
+        return [str(go), "run", "./internal/sdkhealthcheck"], GO_SDK
+    if not shutil.which("node") or not _node_built():
+        _unavailable("no node, or sdk/node has no node_modules: make node-install")
+    return ["node", "--input-type=module", "-e", NODE_PROGRAM], NODE_SDK
+
+
+@dataclass(frozen=True)
+class Rca:
+    server: Server
+    database: str
+    writer: str  # may write svc://health-*
+    reader: str
+
+
+@pytest.fixture(scope="module")
+def rca(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rca]:
+    tmp = tmp_path_factory.mktemp("sdk-health")
+    url = f"sqlite:///{tmp / 'rca.db'}"
+    with Store.open(url) as store:
+        store.ensure_schema()
+        now = datetime.now(UTC)
+        writer = create_token(store, "fleet", "writer", ["svc://health-*"], now)[1]
+        reader = create_token(store, "oncall", "reader", [], now)[1]
+    server = Server(url, tmp / "serve.log", env={"RCA_DETECT_INTERVAL_S": "0", "RCA_CHROMA_PATH": str(tmp / "chroma")})
+    try:
+        yield Rca(server, url, writer, reader)
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("language", ["java", "go", "node"])
+def test_each_sdk_reports_its_drops_and_rca_aggregates_them(language: str, rca: Rca, tmp_path: Path) -> None:
+    server, writer, reader = rca.server, rca.writer, rca.reader
+    command, cwd = _command(language, tmp_path)
+    producer = f"svc://health-{language}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AUTOPILOT_")}
+    env.update({"AUTOPILOT_ENABLED": "true", "AUTOPILOT_ENDPOINT": server.url, "AUTOPILOT_TOKEN": writer,
+                "AUTOPILOT_SERVICE": f"health-{language}", "AUTOPILOT_ENV": "staging", "AUTOPILOT_QUEUE_SIZE": "4",
+                "AUTOPILOT_BATCH_SIZE": "100", "AUTOPILOT_FLUSH_INTERVAL": "60", "AUTOPILOT_HEALTH_INTERVAL": "0.3",
+                "AUTOPILOT_STARTUP_EVENT": "false"})
+    done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    final = json.loads(done.stdout.strip().splitlines()[-1])  # the SDK's own counters at the end, in process
+    assert final["delivered"] >= 6, done.stdout + done.stderr[-3000:]
+    # Two of the six runs found the queue full; an SdkHealth that came due before the flush emptied it (a slow
+    # start) found it full too: counted, like any event.
+    assert final["dropped"]["queue_full"] >= 2, final
+    assert {k: v for k, v in final["dropped"].items() if k != "queue_full"} == {
+        "timeout": 0, "circuit_open": 0, "killed": 0, "rejected": 0}, final
+
+    # What the SDK said, as stored: the test's own reading of the evidence, beside the service's aggregate.
+    with Store.open(rca.database) as store:
+        stored = [r.data for r in store.records(producer_urns=[producer], types=["SdkHealth"])]
+    assert len(stored) >= 2
+    assert {(d["language"], d["env"], d["queue_capacity"], d["interval_s"]) for d in stored} == {
+        (language, "staging", 4, 0.3)}
+    assert len({d["instance"] for d in stored}) == 1 and all(d["sdk_version"] for d in stored)
+    assert all(d["circuit"] == "closed" for d in stored)
+    latest = max(stored, key=lambda d: d["delivered"])  # counters are cumulative: the latest holds the most
+    assert latest["delivered"] >= 4 and latest["dropped"] == final["dropped"]  # built after the last drop
+    lost = sum(final["dropped"].values())
+    expected = round(lost / (latest["delivered"] + lost), 6)
+
+    headers = {"Authorization": f"Bearer {reader}"}
+    [item] = httpx.get(f"{server.url}/v1/sdk-health", params={"producer": producer}, headers=headers,
+                       timeout=30).json()["items"]
+    assert (item["language"], item["instances"], item["delivered"], item["dropped_total"], item["drop_rate"]) == (
+        language, 1, latest["delivered"], lost, expected)
+    adoption = httpx.get(f"{server.url}/v1/adoption", headers=headers, timeout=60).json()
+    [sdk] = [s for s in adoption["sdk"] if s["producer_urn"] == producer]
+    assert (sdk["language"], sdk["dropped"], sdk["drop_rate"]) == (language, lost, expected)
+
