@@ -302,7 +302,7 @@ class Campaigns:
             held = dict(decision.held)
             for candidate, wave in decision.open:
                 repo = state.repos[candidate.repo]
-                result = self.bot.onboard_routed(Path(repo.source), repo.owners, repo.owners[:1])
+                result = self.bot.onboard_routed(Path(repo.source), repo.owners, repo.owners[:1], spec.fallback_owner)
                 if result.outcome in ("opened", "updated", "unchanged") and result.pull_request is not None:
                     pr = result.pull_request
                     repo.status, repo.forge_repo, repo.pr_number, repo.pr_url = "opened", pr.repo, pr.number, pr.url
