@@ -360,6 +360,10 @@ def status(campaign: str, at: Any, as_json: bool) -> None:
             ("median PR time to merge", _hours(figures.median_time_to_merge_hours)),
             ("revert rate", f"{_percent(figures.reverts.rate)} ({figures.reverts.reverted_prs} removal PRs, "
                             f"{figures.reverts.rolled_back} rolled back, of {figures.reverts.onboarded})"),
+            *((f"median PR time to merge, week of {w.week}", f"{_hours(w.median_hours)} ({w.merged} merged)")
+              for w in figures.time_to_merge_weekly),
+            *((f"revert rate at the end of the week of {w.week}", f"{_percent(w.rate)} ({w.reverted} reverted in the "
+               f"week, of {w.onboarded})") for w in figures.reverts_weekly),
             *((f"SDK {s.producer_urn}", f"drop {_percent(s.drop_rate)}, error {_percent(s.error_rate)}, "
                f"circuit {s.circuit}") for s in figures.sdk),
             ("incidents", str(platform.incidents)),

@@ -97,6 +97,10 @@ def test_the_adoption_page_charts_the_rollout_and_shows_the_kpis(adoption_url: s
     assert [(s["producer_urn"], s["drop_rate"]) for s in figures["sdk"]] == [
         ("svc://inventory-api", 0.0), ("svc://payments-service", 0.03)]
     assert figures["platform"]["incidents"] >= 2  # the demo stories' incidents
+    # per week of merge: 4 and 8 h in the first week, 2 and 30 h in the second, none in the current one; no revert
+    assert [(w["merged"], w["median_hours"]) for w in figures["time_to_merge_weekly"]] == [(2, 6.0), (2, 16.0),
+                                                                                         (0, None)]
+    assert [(w["onboarded"], w["rate"]) for w in figures["reverts_weekly"]] == [(2, 0.0), (4, 0.0), (4, 0.0)]
 
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
@@ -117,6 +121,13 @@ def test_the_adoption_page_charts_the_rollout_and_shows_the_kpis(adoption_url: s
     onboarding = page.locator("#chart-onboarding svg")
     expect(onboarding.locator("path.series")).to_have_count(3)  # go, java, python
     expect(onboarding).to_contain_text("java 2")
+    ttm = page.locator("#chart-ttm svg")
+    expect(ttm.locator("circle.week-point")).to_have_count(2)  # the empty current week is a gap, not a zero
+    expect(ttm.locator("path.series")).to_have_count(1)
+    expect(ttm.locator("text.point-label")).to_have_text(["6 h", "16 h"])
+    reverts = page.locator("#chart-reverts svg")
+    expect(reverts.locator("circle.week-point")).to_have_count(3)
+    expect(reverts.locator("text.point-label")).to_have_text(["0.00%"] * 3)
     rings = page.locator("#chart-rings svg")
     expect(rings).to_contain_text("fleet ring-1 (prod)")
     expect(rings).to_contain_text("fleet ring-2 (staging)")

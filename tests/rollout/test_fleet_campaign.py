@@ -21,7 +21,7 @@ from evidence._controls import get_control
 from evidence._ingest import ingest_events
 from evidence._schema import incidents as incidents_table
 from evidence._store import Store
-from rca._adoption import report
+from rca._adoption import metric_families, report
 from rca.cli import run
 from rollout import (
     CampaignRefused,
@@ -326,6 +326,16 @@ def test_four_weeks_twenty_spring_services(store: Store, database_url: str, sett
     assert figures.median_time_to_merge_hours == statistics.median(hours)
     assert (figures.reverts.onboarded, figures.reverts.rolled_back, figures.reverts.reverted_prs,
             figures.reverts.rate) == (19, 1, 0, round(1 / 19, 4))
+    # over time: every merge in week 1, the rollback in week 4 (day 22); the weeks run to the report's
+    assert [(w.week, w.merged, w.median_hours) for w in figures.time_to_merge_weekly] == [
+        ("2026-01-05", 19, round(statistics.median(hours), 3)), ("2026-01-12", 0, None), ("2026-01-19", 0, None),
+        ("2026-01-26", 0, None)]
+    assert [(w.week, w.reverted, w.onboarded, w.rate) for w in figures.reverts_weekly] == [
+        ("2026-01-05", 0, 19, 0.0), ("2026-01-12", 0, 19, 0.0), ("2026-01-19", 0, 19, 0.0),
+        ("2026-01-26", 1, 19, round(1 / 19, 4))]
+    gauges = {f.name: [s.value for s in f.samples] for f in metric_families(figures)}
+    assert (gauges["rca_adoption_pr_time_to_merge_hours_week"], gauges["rca_adoption_reverts_week"],
+            gauges["rca_adoption_revert_rate"]) == ([], [1.0], [round(1 / 19, 4)])  # no merge in week 4
     sdk = {s.producer_urn: s for s in figures.sdk}
     assert len(sdk) == 19
     assert sdk["svc://orders-svc-01"].drop_rate == round(1 / 1001, 6)  # index 1: 1 rejected per 1000 delivered
@@ -348,5 +358,6 @@ def test_four_weeks_twenty_spring_services(store: Store, database_url: str, sett
     assert run(["rollout", "status", "orders-spring", "--at", at]) == 0
     table = capsys.readouterr().out
     for text in ("ring-1", "prod", "declined", CLOSER, f"{figures.median_time_to_merge_hours:g} h", "5.26%",
-                 "50.00%", "25.00%", "5 h", "100.00%"):
+                 "50.00%", "25.00%", "5 h", "100.00%", "week of 2026-01-05", "(19 merged)",
+                 "(1 reverted in the week, of 19)"):
         assert text in table, (text, table)

@@ -657,6 +657,31 @@ function onboardingChart(weeks) {
   return chart;
 }
 
+function weeklyChart(rows, value, label, fmt) { // one point per ISO week; a week with no value is a gap
+  const w = 640, h = 200, left = 56, right = 20, top = 16, bottom = 28;
+  const chart = svg("svg", { viewBox: `0 0 ${w} ${h}`, role: "img", "aria-label": label });
+  const values = rows.map(value);
+  const peak = Math.max(0, ...values.filter((v) => v !== null && v !== undefined)) || 1;
+  const x = (i) => left + (rows.length < 2 ? (w - left - right) / 2 : i * (w - left - right) / (rows.length - 1));
+  const y = (v) => h - bottom - v * (h - top - bottom) / peak;
+  chart.append(svg("line", { class: "axis", x1: left, x2: w - right, y1: h - bottom, y2: h - bottom }));
+  chart.append(svg("text", { x: left - 4, y: top + 4, "text-anchor": "end" }, fmt(peak)));
+  chart.append(svg("text", { x: left - 4, y: h - bottom, "text-anchor": "end" }, fmt(0)));
+  let d = "", pen = false;
+  rows.forEach((row, i) => {
+    chart.append(svg("text", { x: x(i), y: h - 8, "text-anchor": "middle" }, row.week.slice(5)));
+    const v = values[i];
+    if (v === null || v === undefined) { pen = false; return; }
+    d += `${pen ? "L" : "M"}${x(i)},${y(v)} `;
+    pen = true;
+    const dot = svg("circle", { class: "week-point", cx: x(i), cy: y(v), r: 4, "data-week": row.week });
+    dot.append(svg("title", {}, `week of ${row.week}: ${fmt(v)}`));
+    chart.append(dot, svg("text", { class: "point-label", x: x(i), y: y(v) - 8, "text-anchor": "middle" }, fmt(v)));
+  });
+  if (d) chart.prepend(svg("path", { class: "series", stroke: LINE_COLOURS[0], d: d.trim() }));
+  return chart;
+}
+
 function barsChart(rows, label, max) { // rows: [{name, value, cls}] as horizontal bars, value in 0..max
   const w = 1280, row = 22, left = 260, right = 110;
   const h = Math.max(1, rows.length) * row + 10;
@@ -723,6 +748,12 @@ async function renderAdoption(main) {
     el("div", { class: "adoption-grid" },
       el("section", { id: "chart-onboarding", class: "card chart" }, el("h2", {}, "Services onboarded by language"),
         r.onboarding.length ? onboardingChart(r.onboarding) : el("p", { class: "muted" }, "No onboarding PR merged yet.")),
+      el("section", { id: "chart-ttm", class: "card chart" }, el("h2", {}, "Median PR time to merge, per week of merge"),
+        r.time_to_merge_weekly.length ? weeklyChart(r.time_to_merge_weekly, (x) => x.median_hours,
+          "median PR time to merge per week", hrs) : el("p", { class: "muted" }, "No onboarding PR merged yet.")),
+      el("section", { id: "chart-reverts", class: "card chart" }, el("h2", {}, "Revert rate at each week's end"),
+        r.reverts_weekly.length ? weeklyChart(r.reverts_weekly, (x) => x.rate, "revert rate per week", pct)
+          : el("p", { class: "muted" }, "No service onboarded yet.")),
       el("section", { id: "chart-rings", class: "card chart" }, el("h2", {}, "Ring progress"),
         r.rings.length ? ringsChart(r.rings) : el("p", { class: "muted" }, "No campaign yet (rca rollout plan).")),
       el("section", { id: "chart-sdk", class: "card chart wide" }, el("h2", {}, "SDK drop and error rate per service"),
