@@ -125,10 +125,14 @@ def metric_families(found: AdoptionReport) -> list[Metric]:
     rings = _gauge("rca_adoption_ring_repositories", "Repositories per campaign, ring and state",
                    ["campaign", "ring", "state"])
     flags = _gauge("rca_adoption_ring_flag", "A ring's flag: 0 off, 1 staging, 2 prod", ["campaign", "ring"])
+    on = _gauge("rca_adoption_ring_services_on", "A ring's services whose flag is on, per environment",
+                ["campaign", "ring", "environment"])
     for ring in found.rings:
         for state in ("pending", "opened", "merged", "declined", "other"):
             rings.add_metric([ring.campaign, ring.ring, state], getattr(ring, state))
         flags.add_metric([ring.campaign, ring.ring], ("off", "staging", "prod").index(ring.flag))
+        on.add_metric([ring.campaign, ring.ring, "staging"], ring.staging_on)
+        on.add_metric([ring.campaign, ring.ring, "prod"], ring.prod_on)
     platform = found.platform
     kpis = [
         ("rca_platform_incidents", "Incidents the KPIs below are computed over", platform.incidents),
@@ -140,7 +144,7 @@ def metric_families(found: AdoptionReport) -> list[Metric]:
         ("rca_platform_false_positive_ratio", "Incidents marked false positive", platform.false_positive_rate),
         ("rca_platform_inconclusive_ratio", "RCAs whose verdict is inconclusive", platform.inconclusive_rate),
     ]
-    families: list[Metric] = [onboarded, ttm, ttm_week, revert, reverts_week, drop, error, rings, flags]
+    families: list[Metric] = [onboarded, ttm, ttm_week, revert, reverts_week, drop, error, rings, flags, on]
     for name, documentation, value in kpis:
         gauge = _gauge(name, documentation)
         if value is not None:

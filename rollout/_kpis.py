@@ -11,7 +11,8 @@ Definitions:
   was rolled back after the onboarding merged, over onboarded services; per ISO week, the services reverted in the
   week and the rate as it stood at the week's end (the last week's is the overall rate);
 - SDK error / drop rate per service: `rejected` drops / all dropped over events handled (SdkHealth);
-- ring progress: per campaign and ring, repositories by state and the ring's flag;
+- ring progress: per campaign and ring, repositories by state, the ring's flag and its services on in staging and
+  in prod; and each service's flag per environment;
 - % incidents with evidence-backed boundaries: a first-bad and a last-good time, and evidence cited;
 - % incidents with a correlated deploy; drift remediation time: median hours from detection to resolution of
   resolved drift incidents; false-positive rate: incidents marked so, over incidents; inconclusive rate: RCAs whose
@@ -91,6 +92,21 @@ class RingProgress:
     merged: int
     declined: int
     other: int  # skipped or failed
+    staging_on: int = 0  # its services whose flag is on in staging
+    prod_on: int = 0  # ... in prod
+
+
+@dataclass(frozen=True)
+class ServiceFlag:
+    """One service's rollout flag per environment: when it turned on there (RFC 3339), None while off."""
+
+    campaign: str
+    repo: str
+    ring: str
+    producer_urn: str | None
+    status: str
+    staging: str | None
+    prod: str | None
 
 
 @dataclass(frozen=True)
@@ -113,6 +129,7 @@ class AdoptionReport:
     reverts_weekly: list[WeekReverts] = field(default_factory=list)
     sdk: list[ServiceSdk] = field(default_factory=list)
     rings: list[RingProgress] = field(default_factory=list)
+    flags: list[ServiceFlag] = field(default_factory=list)
     platform: PlatformKpis = PlatformKpis(0, None, None, None, None, None)
 
     def as_json(self) -> dict[str, Any]:
@@ -232,19 +249,37 @@ def sdk_rates(summaries: Iterable[SdkHealthSummary]) -> list[ServiceSdk]:
     return out
 
 
-def ring_progress(campaign: str, rings: Sequence[tuple[str, str]],
-                  repos: Iterable[tuple[str, str]]) -> list[RingProgress]:
-    """`rings`: (ring, flag) in order; `repos`: (ring, status) of each repository."""
+def ring_progress(campaign: str, rings: Sequence[tuple[str, str]], repos: Iterable[tuple[str, str]],
+                  flags: Iterable[tuple[str, Iterable[str]]] = ()) -> list[RingProgress]:
+    """`rings`: (ring, flag) in order; `repos`: (ring, status) of each repository; `flags`: (ring, environments
+    its flag is on in) of each repository."""
     counts: dict[str, dict[str, int]] = {name: {} for name, _ in rings}
     for ring, status in repos:
         bucket = counts.setdefault(ring, {})
         bucket[status] = bucket.get(status, 0) + 1
+    for ring, environments in flags:
+        bucket = counts.setdefault(ring, {})
+        for environment in environments:
+            bucket[f"on:{environment}"] = bucket.get(f"on:{environment}", 0) + 1
     out = []
     for name, flag in rings:
         c = counts.get(name, {})
-        out.append(RingProgress(campaign, name, flag, sum(c.values()), c.get("pending", 0), c.get("opened", 0),
-                                c.get("merged", 0), c.get("declined", 0), c.get("skipped", 0) + c.get("failed", 0)))
+        statuses = sum(v for k, v in c.items() if not k.startswith("on:"))
+        out.append(RingProgress(campaign, name, flag, statuses, c.get("pending", 0), c.get("opened", 0),
+                                c.get("merged", 0), c.get("declined", 0), c.get("skipped", 0) + c.get("failed", 0),
+                                c.get("on:staging", 0), c.get("on:prod", 0)))
     return out
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return utc(moment).isoformat().replace("+00:00", "Z") if moment is not None else None
+
+
+def service_flags(campaign: str, state: CampaignState) -> list[ServiceFlag]:
+    """Each repository's flag per environment, in ring then name order."""
+    return [ServiceFlag(campaign, r.repo, r.ring, r.producer_urn, r.status, _iso(r.flags.get("staging")),
+                        _iso(r.flags.get("prod")))
+            for r in sorted(state.repos.values(), key=lambda r: (r.ring, r.repo))]
 
 
 # -- the platform's own KPIs ------------------------------------------------------------------------------------------
@@ -309,12 +344,16 @@ def adoption_report(store: Store, now: datetime, verdict: Callable[[Mapping[str,
                      for row in conn.execute(select(table).order_by(table.c.name))]
     services: dict[str, str] = {}
     rings: list[RingProgress] = []
+    flags: list[ServiceFlag] = []
     for name, state in campaigns:
+        state.settle()
+        flags += service_flags(name, state)
         for repo in state.repos.values():
             if repo.forge_repo and repo.producer_urn:
                 services[repo.forge_repo] = repo.producer_urn
         rings += ring_progress(name, [(r.name, r.flag) for r in state.rings],
-                               [(r.ring, r.status) for r in state.repos.values()])
+                               [(r.ring, r.status) for r in state.repos.values()],
+                               [(r.ring, [e for e, at in r.flags.items() if at <= now]) for r in state.repos.values()])
     rollbacks: dict[str, list[datetime]] = {}
     if services:
         for record in store.records(producer_urns=sorted(set(services.values())), types=["DeploymentEvent"],
@@ -332,5 +371,6 @@ def adoption_report(store: Store, now: datetime, verdict: Callable[[Mapping[str,
         reverts_weekly=reverts_by_week(records, rollbacks, services, now),
         sdk=sdk_rates(sdk_health(store, now, health_window)),
         rings=rings,
+        flags=flags,
         platform=platform_kpis(incidents, verdict),
     )

@@ -23,12 +23,13 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 from sqlalchemy import select
 
-from evidence import Control, Store, put_control
+from evidence import Store
 from evidence import rollout_campaigns as table
 from rollout._campaign import Rollout
+from rollout._flags import FLAGS, legacy_flags, ring_flag, turn_on
 from rollout._fleet import FleetRepo, inventory
 from rollout._forge import Forge
-from rollout._gates import FLAGS, GateRepo, GateResult, GateSettings, evaluate
+from rollout._gates import GateRepo, GateResult, GateSettings, evaluate
 from rollout._limits import Candidate, Limits, Opened, decide
 from rollout._model import ONBOARD_BRANCH, RolloutError
 
@@ -142,16 +143,24 @@ class RepoState(BaseModel):
     opened_at: datetime | None = None
     merged_at: datetime | None = None
     closed_at: datetime | None = None
+    flags: dict[str, datetime] = Field(default_factory=dict)  # environment -> when its flag turned on there
 
     @property
     def owner(self) -> str:
         return self.owners[0]
 
+    def flag(self, environment: str) -> str:
+        """on / off in `environment`."""
+        return "on" if environment in self.flags else "off"
+
 
 class RingState(BaseModel):
+    """A ring's flag is the step every one of its active services has reached (their flags are per environment,
+    RepoState.flags); `since`: when the ring was promoted to each step."""
+
     name: RingName
     flag: Literal["off", "staging", "prod"] = "off"
-    since: dict[str, datetime] = Field(default_factory=dict)  # flag -> when the ring's flag became it
+    since: dict[str, datetime] = Field(default_factory=dict)
 
 
 class Entry(BaseModel):
@@ -163,6 +172,7 @@ class Entry(BaseModel):
 
 
 class CampaignState(BaseModel):
+    per_service_flags: bool = False  # False: saved when flags were per ring (settle converts it once)
     paused: bool = False
     paused_reason: str = ""
     repos: dict[str, RepoState] = Field(default_factory=dict)
@@ -181,6 +191,17 @@ class CampaignState(BaseModel):
 
     def members(self, ring: str) -> list[RepoState]:
         return [r for r in self.repos.values() if r.ring == ring]
+
+    def settle(self) -> None:
+        """Each ring's flag from its active services' flags (a service that joined later holds it back); a state
+        saved when flags were per ring gets per-service flags from its rings first."""
+        for ring in self.rings:
+            active = [m for m in self.members(ring.name) if m.status in ACTIVE]
+            if not self.per_service_flags:
+                for member in active:
+                    member.flags = member.flags or legacy_flags(ring.flag, ring.since)
+            ring.flag = ring_flag((m.flags for m in active), ring.flag)  # type: ignore[assignment]
+        self.per_service_flags = True
 
 
 @dataclass(frozen=True)
@@ -226,8 +247,10 @@ class Campaigns:
             row = conn.execute(select(table).where(table.c.name == name)).first()
         if row is None:
             raise RolloutError(f"no campaign {name!r}; `rca rollout plan CAMPAIGN.yaml` creates it")
-        return Campaign(CampaignSpec.model_validate(orjson.loads(row.definition)),
-                        CampaignState.model_validate(orjson.loads(row.state)), row.created_at, row.updated_at)
+        state = CampaignState.model_validate(orjson.loads(row.state))
+        state.settle()
+        return Campaign(CampaignSpec.model_validate(orjson.loads(row.definition)), state, row.created_at,
+                        row.updated_at)
 
     def names(self) -> list[str]:
         with self.store.engine.connect() as conn:
@@ -256,7 +279,8 @@ class Campaigns:
         if twice:
             raise RolloutError(f"{spec.name}: two repositories are both named {twice[0]}; rename one")
         rings = assign_rings(spec, repos)
-        state = CampaignState(paused=previous.paused, paused_reason=previous.paused_reason, closures=previous.closures,
+        state = CampaignState(per_service_flags=True, paused=previous.paused, paused_reason=previous.paused_reason,
+                              closures=previous.closures,
                               tracking_issue=previous.tracking_issue, tracking_body=previous.tracking_body,
                               log=previous.log)
         for repo in repos:
@@ -274,6 +298,7 @@ class Campaigns:
             state.repos[repo.name] = fresh
         kept_rings = {r.name: r for r in previous.rings}
         state.rings = [kept_rings.get(r.name) or RingState(name=r.name) for r in spec.rings]
+        state.settle()
         state.log.append(Entry(at=now, what="plan", detail=f"{len(repos)} repositories"))
         self._save(spec, state, now)
         self._track(spec, state, now)
@@ -370,7 +395,7 @@ class Campaigns:
                 order.append(GateResult("ring_order", False, f"{', '.join(r.name for r in earlier)} not in prod yet",
                                         tuple(m.repo for r in earlier for m in state.members(r.name)
                                               if m.status in ACTIVE)))
-        members = [GateRepo(m.repo, m.producer_urn, m.merged_at, m.status)
+        members = [GateRepo(m.repo, m.producer_urn, m.merged_at, m.status, dict(m.flags))
                    for m in sorted(state.members(ring), key=lambda m: m.repo) if m.status in ACTIVE]
         if not members:
             return [*order, GateResult("prs_merged", False, f"{ring} has no repository left to promote")]
@@ -393,13 +418,14 @@ class Campaigns:
             self._save(spec, state, now)
             raise refused
         ring_state = state.ring(ring)
-        ring_state.flag = target  # type: ignore[assignment]
         ring_state.since[target] = now
         number = RING_NAMES.index(ring_state.name)
         for member in state.members(ring):
-            if member.status in ACTIVE and member.producer_urn:
-                put_control(self.store, Control("producer", member.producer_urn, enabled=True, ring=number,
-                                                domain=member.domain), now)
+            if member.status in ACTIVE:
+                member.flags.setdefault(target, now)  # one already on there (a later joiner's ring-mates) keeps its
+                if member.producer_urn:
+                    turn_on(self.store, member.producer_urn, number, member.domain, target, now)
+        state.settle()
         state.log.append(Entry(at=now, what=f"promoted {ring} -> {target}",
                                detail="; ".join(f"{g.name}: {g.detail}" for g in results)))
         self._save(spec, state, now)
@@ -474,9 +500,11 @@ def tracking_body(spec: CampaignSpec, state: CampaignState) -> str:
         lines += [f"**Paused**: {state.paused_reason or 'no reason given'}.", ""]
     lines += ["| ring | flag |", "|---|---|"]
     lines += [f"| {r.name} | {r.flag} |" for r in state.rings]
-    lines += ["", "| repository | ring | owner | state | pull request | note |", "|---|---|---|---|---|---|"]
+    lines += ["", "| repository | ring | owner | state | pull request | staging | prod | note |",
+              "|---|---|---|---|---|---|---|---|"]
     for repo in sorted(state.repos.values(), key=lambda r: (r.ring, r.repo)):
         pr = f"#{repo.pr_number}" if repo.pr_number else ""
         note = repo.reason.replace("|", "/").replace("\n", " ")
-        lines.append(f"| {repo.repo} | {repo.ring} | {repo.owner} | {repo.status} | {pr} | {note} |")
+        lines.append(f"| {repo.repo} | {repo.ring} | {repo.owner} | {repo.status} | {pr} | {repo.flag('staging')} | "
+                     f"{repo.flag('prod')} | {note} |")
     return "\n".join(lines) + "\n"

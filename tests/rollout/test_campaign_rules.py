@@ -246,3 +246,45 @@ def test_on_github_owners_are_asked_to_review_and_the_campaign_has_one_tracking_
         [issue] = fake.issues["acme/rollout-campaigns"]  # the same issue, rewritten
         assert "| pricing-service | ring-1 | @acme/pricing | merged | #1 |" in issue.body
         assert fake.refused == []
+
+
+def test_each_service_is_judged_from_when_its_own_flag_turned_on_in_staging(store: Store) -> None:
+    merged, ring_on = MONDAY - timedelta(days=10), MONDAY - timedelta(days=5)
+    late = MONDAY - timedelta(days=1)  # b joined the ring later: its flag turned on in staging yesterday
+    repos = [GateRepo("a", "svc://a", merged, "merged", {"staging": ring_on}),
+             GateRepo("b", "svc://b", merged, "merged", {"staging": late})]
+    items = [event(ring_on + timedelta(hours=1), source, "DeploymentEvent",
+                   {"service": source[6:], "version": "1", "env": "staging"}, f"{source}-staging")
+             for source in ("svc://a", "svc://b")]  # b's signal is from before its own flag: it does not count
+    assert ingest_events(store, items, MONDAY).accepted == 2
+    signal = evaluate(store, repos, "prod", {"staging": ring_on}, GateSettings(), MONDAY)[1]
+    assert (signal.name, signal.passed, signal.repos) == ("staging_signal", False, ("b",))
+    assert "no staging signal" in signal.detail
+
+
+def test_a_rings_flag_is_what_all_its_active_services_reached_and_old_states_convert_once() -> None:
+    from rollout._flags import legacy_flags, reached, ring_flag
+    from rollout._program import CampaignState, RepoState, RingState
+
+    on = MONDAY - timedelta(days=3)
+    assert [reached(f) for f in ({}, {"staging": on}, {"staging": on, "prod": on}, {"prod": on})] == [
+        "off", "staging", "prod", "off"]  # prod without staging is not a step the plan has
+    assert ring_flag([{"staging": on, "prod": on}, {"staging": on}]) == "staging"
+    assert ring_flag([], "prod") == "prod"  # a ring with no active service keeps its flag
+    assert legacy_flags("prod", {"staging": on, "prod": MONDAY}) == {"staging": on, "prod": MONDAY}
+
+    def repo(name: str, status: str, flags: dict[str, datetime] | None = None) -> RepoState:
+        return RepoState(repo=name, source=name, ring="ring-1", owners=("@o",), owner_source="fallback", zone="UTC",
+                         status=status, flags=flags or {})  # type: ignore[arg-type]
+
+    # a campaign saved when flags were per ring: its merged services get the ring's flags, once
+    old = CampaignState(rings=[RingState(name="ring-1", flag="prod", since={"staging": on, "prod": MONDAY})],
+                        repos={"a": repo("a", "merged"), "d": repo("d", "declined")})
+    old.settle()
+    assert (old.repos["a"].flags, old.repos["d"].flags, old.ring("ring-1").flag) == (
+        {"staging": on, "prod": MONDAY}, {}, "prod")
+    # a service that joins the ring afterwards starts off everywhere and holds the ring's flag back
+    old.repos["e"] = repo("e", "merged")
+    old.settle()
+    assert (old.repos["e"].flag("staging"), old.repos["e"].flag("prod"), old.ring("ring-1").flag) == (
+        "off", "off", "off")

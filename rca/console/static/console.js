@@ -704,6 +704,7 @@ function ringsChart(rings) { // one stacked bar per campaign ring: merged, opene
   rings.forEach((r, i) => {
     const y = 5 + i * row;
     chart.append(svg("text", { x: left - 6, y: y + 15, "text-anchor": "end" }, `${r.campaign} ${r.ring} (${r.flag})`));
+    const on = `staging ${r.staging_on}/${r.repos}, prod ${r.prod_on}/${r.repos}`;
     let at = left;
     for (const state of states) {
       const width = (w - left - right) * r[state] / most;
@@ -714,7 +715,9 @@ function ringsChart(rings) { // one stacked bar per campaign ring: merged, opene
         at += width;
       }
     }
-    chart.append(svg("text", { x: at + 4, y: y + 15 }, `${r.merged}/${r.repos} merged`));
+    const merged = svg("text", { x: at + 4, y: y + 15 }, `${r.merged}/${r.repos} merged`);
+    merged.append(svg("title", {}, `flag on: ${on}`));
+    chart.append(merged);
   });
   states.forEach((state, n) => {
     chart.append(svg("rect", { class: `ring-${state}`, x: left + n * 90, y: h - 16, width: 10, height: 10 }));
@@ -769,7 +772,18 @@ async function renderAdoption(main) {
         el("td", { "data-label": "Service" }, el("code", {}, s.producer_urn)), el("td", { "data-label": "Language" }, s.language),
         el("td", { "data-label": "SDK" }, s.sdk_version), el("td", { class: "num", "data-label": "Delivered" }, s.delivered),
         el("td", { class: "num", "data-label": "Dropped" }, s.dropped), el("td", { class: "num drop", "data-label": "Drop rate" }, pct(s.drop_rate)),
-        el("td", { class: "num", "data-label": "Error rate" }, pct(s.error_rate)), el("td", { "data-label": "Circuit" }, s.circuit))))));
+        el("td", { class: "num", "data-label": "Error rate" }, pct(s.error_rate)), el("td", { "data-label": "Circuit" }, s.circuit))))),
+    el("h2", { id: "flags-heading" }, "Flag per service and environment"),
+    r.flags.length ? el("table", { id: "flags-table", class: "grid cards" },
+      el("thead", {}, el("tr", {}, ["Campaign", "Ring", "Service", "State", "Staging", "Prod"].map((x) => el("th", {}, x)))),
+      el("tbody", {}, r.flags.map((f) => el("tr", { "data-repo": f.repo },
+        el("td", { "data-label": "Campaign" }, f.campaign), el("td", { "data-label": "Ring" }, f.ring),
+        el("td", { "data-label": "Service" }, el("code", {}, f.producer_urn || f.repo)),
+        el("td", { "data-label": "State" }, f.status),
+        ...["staging", "prod"].map((env) => el("td", { class: `flag ${f[env] ? "on" : "off"}`, "data-env": env,
+          "data-label": env[0].toUpperCase() + env.slice(1) }, f[env] ? "on" : "off",
+          f[env] ? el("span", { class: "muted small" }, " since ", when(f[env])) : null))))))
+      : el("p", { class: "muted" }, "No campaign yet (rca rollout plan)."));
 }
 
 // ---- routing ------------------------------------------------------------------------------------------------------
