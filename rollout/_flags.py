@@ -37,11 +37,13 @@ def legacy_flags(ring_flag_value: str, since: Mapping[str, datetime]) -> dict[st
     return {env: since[env] for env in ENVIRONMENTS[:FLAGS.index(ring_flag_value)] if env in since}
 
 
-def turn_on(store: Store, producer: str, ring: int, domain: str | None, environment: str, now: datetime) -> None:
+def turn_on(store: Store, producer: str, ring: int, domain: str | None, environment: str,
+            flags: Mapping[str, datetime], now: datetime) -> None:
     """The control plane's side of a promotion: the producer switch (enabled, its ring), its flag on in
-    `environment`, and every later environment it has no flag in yet written off, so an SDK there that names its
-    environment stays off until its ring gets there."""
+    `environment`, and every later environment it is not on in (`flags`) written off, so an SDK there that names
+    its environment stays off until its ring gets there."""
     put_control(store, Control("producer", producer, enabled=True, ring=ring, domain=domain), now)
     put_environment_flag(store, producer, environment, True, now)
     for later in ENVIRONMENTS[ENVIRONMENTS.index(environment) + 1:]:
-        put_environment_flag(store, producer, later, False, now)
+        if later not in flags:
+            put_environment_flag(store, producer, later, False, now)

@@ -197,9 +197,10 @@ class CampaignState(BaseModel):
         saved when flags were per ring gets per-service flags from its rings first."""
         for ring in self.rings:
             active = [m for m in self.members(ring.name) if m.status in ACTIVE]
-            if not self.per_service_flags:
+            if not self.per_service_flags:  # only a merged service can have been promoted
                 for member in active:
-                    member.flags = member.flags or legacy_flags(ring.flag, ring.since)
+                    if member.status == "merged":
+                        member.flags = member.flags or legacy_flags(ring.flag, ring.since)
             ring.flag = ring_flag((m.flags for m in active), ring.flag)  # type: ignore[assignment]
         self.per_service_flags = True
 
@@ -422,9 +423,9 @@ class Campaigns:
         number = RING_NAMES.index(ring_state.name)
         for member in state.members(ring):
             if member.status in ACTIVE:
-                member.flags.setdefault(target, now)  # one already on there (a later joiner's ring-mates) keeps its
+                member.flags.setdefault(target, now)  # one on there already (beside a later joiner) keeps its time
                 if member.producer_urn:
-                    turn_on(self.store, member.producer_urn, number, member.domain, target, now)
+                    turn_on(self.store, member.producer_urn, number, member.domain, target, member.flags, now)
         state.settle()
         state.log.append(Entry(at=now, what=f"promoted {ring} -> {target}",
                                detail="; ".join(f"{g.name}: {g.detail}" for g in results)))

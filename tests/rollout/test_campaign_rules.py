@@ -279,12 +279,48 @@ def test_a_rings_flag_is_what_all_its_active_services_reached_and_old_states_con
 
     # a campaign saved when flags were per ring: its merged services get the ring's flags, once
     old = CampaignState(rings=[RingState(name="ring-1", flag="prod", since={"staging": on, "prod": MONDAY})],
-                        repos={"a": repo("a", "merged"), "d": repo("d", "declined")})
+                        repos={"a": repo("a", "merged"), "d": repo("d", "declined"), "p": repo("p", "pending")})
+    old.settle()  # p (pending: never promoted) is off, and holds the ring back
+    assert (old.repos["a"].flags, old.repos["d"].flags, old.repos["p"].flags, old.ring("ring-1").flag) == (
+        {"staging": on, "prod": MONDAY}, {}, {}, "off")
+    del old.repos["p"]
     old.settle()
-    assert (old.repos["a"].flags, old.repos["d"].flags, old.ring("ring-1").flag) == (
-        {"staging": on, "prod": MONDAY}, {}, "prod")
+    assert old.ring("ring-1").flag == "prod"
     # a service that joins the ring afterwards starts off everywhere and holds the ring's flag back
     old.repos["e"] = repo("e", "merged")
     old.settle()
     assert (old.repos["e"].flag("staging"), old.repos["e"].flag("prod"), old.ring("ring-1").flag) == (
         "off", "off", "off")
+
+
+def test_a_later_joiner_is_promoted_without_turning_its_ring_mates_off_in_prod(
+        store: Store, settings: RolloutSettings, tmp_path: Path) -> None:
+    from evidence import effective_control, put_environment_flag
+    from rollout import LocalForge
+
+    clock = FixedClock(MONDAY)
+    log = PullRequestLog(store)
+    forge = LocalForge(settings.forge_root, log, clock)
+    campaigns = Campaigns(store, forge, Rollout(forge, log, clock, settings), clock)
+    campaign = campaigns.plan(spec(rings=[{"name": "ring-1", "rule": {}}]))
+    state = campaign.state
+    earlier = MONDAY - timedelta(days=7)
+    for name in ("payments-service", "inventory-api"):  # already on in staging and prod
+        state.repos[name].status, state.repos[name].merged_at = "merged", earlier
+        state.repos[name].flags = {"staging": earlier, "prod": earlier}
+        put_environment_flag(store, f"svc://{name}", "prod", True, earlier)
+    state.repos["pricing-service"].status = "merged"  # joined later: merged, off everywhere
+    state.repos["pricing-service"].merged_at = MONDAY - timedelta(days=1)
+    campaigns._save(campaign.spec, state, MONDAY)
+    assert campaigns.get("c").state.ring("ring-1").flag == "off"  # held back by pricing-service
+    assert all(g.passed for g in campaigns.promote("c", "ring-1", "staging"))
+    after = campaigns.get("c").state
+    assert after.repos["pricing-service"].flags == {"staging": MONDAY}
+    assert after.repos["payments-service"].flags == {"staging": earlier, "prod": earlier}  # kept, times too
+    assert after.ring("ring-1").flag == "staging"
+
+    def enabled(name: str, env: str) -> bool:
+        return bool((effective_control(store, f"svc://{name}", environment=env) or {}).get("enabled"))
+
+    assert [(enabled(n, "staging"), enabled(n, "prod")) for n in ("payments-service", "pricing-service")] == [
+        (True, True), (True, False)]
