@@ -40,20 +40,17 @@ from rollout._model import (
     RolloutError,
 )
 from rollout._program import (
-    RING_NAMES,
     Advance,
     Campaign,
     CampaignRefused,
     Campaigns,
-    CampaignSpec,
     CampaignState,
     RepoState,
-    RingRule,
-    RingSpec,
     tracking_body,
 )
 from rollout._records import IssueLog, PullRequestLog
 from rollout._settings import RolloutSettings
+from rollout._spec import RING_NAMES, CampaignSpec, RingRule, RingSpec
 
 __all__ = [
     "GATE_NAMES",

@@ -1,6 +1,7 @@
 """Fleet campaigns: a set of repositories onboarded in rings (ring-0, ring-1, ring-2, each by a list of names or a
-rule), one onboarding pull request per repository within the campaign's limits, owner routing, a tracking issue,
-and per-ring flag states moved off -> staging -> prod only through promotion gates judged from evidence.
+rule: rollout._spec), one onboarding pull request per repository within the campaign's limits, owner routing, a
+tracking issue, and each service's flag per environment turned on ring by ring (off -> staging -> prod) only
+through promotion gates judged from evidence (rollout._flags, rollout._gates).
 
     campaigns = Campaigns(store, forge, bot, clock)
     campaigns.plan(CampaignSpec.from_yaml(path))       # the inventory, each repository's ring and owner
@@ -10,116 +11,30 @@ and per-ring flag states moved off -> staging -> prod only through promotion gat
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from evidence import Store
 from evidence import rollout_campaigns as table
 from rollout._campaign import Rollout
 from rollout._flags import FLAGS, legacy_flags, ring_flag, turn_on
-from rollout._fleet import FleetRepo, inventory
+from rollout._fleet import inventory
 from rollout._forge import Forge
-from rollout._gates import GateRepo, GateResult, GateSettings, evaluate
-from rollout._limits import Candidate, Limits, Opened, decide
+from rollout._gates import GateRepo, GateResult, evaluate
+from rollout._limits import Candidate, Opened, decide
 from rollout._model import ONBOARD_BRANCH, RolloutError
+from rollout._spec import RING_NAMES, CampaignSpec, RingName, assign_rings
 
 Clock = Callable[[], datetime]
-RingName = Literal["ring-0", "ring-1", "ring-2"]
-RING_NAMES: tuple[RingName, ...] = ("ring-0", "ring-1", "ring-2")
 RepoStatus = Literal["pending", "opened", "merged", "declined", "skipped", "failed"]
 ACTIVE = ("pending", "opened", "merged")  # a declined, skipped or failed repository leaves the ring's gates
-
-
-class RingRule(BaseModel):
-    """Repositories whose inventory matches every field given (an empty rule matches every one left)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    language: str | None = None
-    archetype: str | None = None
-    domain: str | None = None
-    tier: int | None = None
-    owner: str | None = None
-    name: str | None = Field(None, description="a glob on the repository's name")
-
-    def matches(self, repo: FleetRepo) -> bool:
-        return all((
-            self.language is None or repo.language == self.language,
-            self.archetype is None or (repo.archetype is not None and repo.archetype.value == self.archetype),
-            self.domain is None or repo.domain == self.domain,
-            self.tier is None or repo.tier == self.tier,
-            self.owner is None or self.owner in repo.owners,
-            self.name is None or fnmatch.fnmatchcase(repo.name, self.name),
-        ))
-
-
-class RingSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    name: RingName
-    repos: tuple[str, ...] = ()
-    rule: RingRule | None = None
-
-    @model_validator(mode="after")
-    def _one_way(self) -> RingSpec:
-        if self.repos and self.rule is not None:
-            raise ValueError(f"{self.name}: give repos or a rule, not both")
-        if not self.repos and self.rule is None:
-            raise ValueError(f"{self.name}: give repos (a list of names) or a rule")
-        return self
-
-
-class CampaignSpec(BaseModel):
-    """A campaign as written (YAML): its repositories, rings, limits, gates and the owner of last resort."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-    repos: tuple[str, ...] = Field(min_length=1, description="repository folders or checkouts")
-    fallback_owner: str = Field(min_length=1)
-    rings: tuple[RingSpec, ...] = Field(min_length=1)
-    limits: Limits = Limits()
-    gates: GateSettings = GateSettings()
-    tracking_repo: str = "rollout-campaigns"
-
-    @field_validator("rings")
-    @classmethod
-    def _ordered(cls, rings: tuple[RingSpec, ...]) -> tuple[RingSpec, ...]:
-        names = [r.name for r in rings]
-        if len(set(names)) != len(names) or names != sorted(names):
-            raise ValueError(f"rings must be distinct and in order (ring-0, ring-1, ring-2), got {', '.join(names)}")
-        return rings
-
-    @classmethod
-    def from_yaml(cls, path: Path) -> CampaignSpec:
-        try:
-            raw = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
-        except (OSError, YAMLError) as exc:
-            raise RolloutError(f"{path}: cannot read the campaign ({exc})") from None
-        if not isinstance(raw, dict):
-            raise RolloutError(f"{path}: a campaign is a YAML mapping (name, repos, fallback_owner, rings, ...)")
-        base = path.parent
-        raw["repos"] = [str((base / r).resolve()) if not Path(r).is_absolute() else r for r in raw.get("repos") or []]
-        return cls.parse(raw, str(path))
-
-    @classmethod
-    def parse(cls, raw: Any, where: str) -> CampaignSpec:
-        try:
-            return cls.model_validate(raw)
-        except ValidationError as exc:
-            first = exc.errors(include_url=False)[0]
-            field = ".".join(str(p) for p in first["loc"])
-            raise RolloutError(f"{where}: {field or 'campaign'}: {first['msg']}") from None
 
 
 class RepoState(BaseModel):
@@ -462,32 +377,6 @@ class Campaigns:
             self.forge.update_issue(spec.tracking_repo, state.tracking_issue, title, body)
         state.tracking_body = body
         self._save(spec, state, now)
-
-
-def assign_rings(spec: CampaignSpec, repos: list[FleetRepo]) -> dict[str, RingName]:
-    """Each repository's ring: the first ring listing it by name, else the first whose rule matches it."""
-    names = {r.name for r in repos}
-    for ring in spec.rings:
-        unknown = [n for n in ring.repos if n not in names]
-        if unknown:
-            raise RolloutError(f"{spec.name}: {ring.name} lists {unknown[0]}, which is not one of the campaign's "
-                               "repositories (names are the services' names: `rca rollout plan` lists them)")
-    found: dict[str, RingName] = {}
-    for ring in spec.rings:
-        for name in ring.repos:
-            found.setdefault(name, ring.name)
-    for repo in repos:
-        if repo.name in found:
-            continue
-        for ring in spec.rings:
-            if ring.rule is not None and ring.rule.matches(repo):
-                found[repo.name] = ring.name
-                break
-    missing = [r.name for r in repos if r.name not in found]
-    if missing:
-        raise RolloutError(f"{spec.name}: no ring takes {', '.join(missing)}; list them or add a rule that matches "
-                           "(an empty rule `rule: {}` takes every repository left)")
-    return found
 
 
 def _ring_order(state: CampaignState) -> list[RepoState]:

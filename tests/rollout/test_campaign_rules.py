@@ -29,7 +29,7 @@ from rollout import (
 )
 from rollout._gates import GateRepo, error_rate, evaluate, instrumentation_incidents
 from rollout._limits import Candidate, Opened, backoff_until, decide
-from rollout._program import assign_rings
+from rollout._spec import assign_rings
 from support import FixedClock
 
 from .conftest import FLEET
