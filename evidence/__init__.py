@@ -47,7 +47,14 @@ from evidence._configs import (
     Stored,
     UnknownConfig,
 )
-from evidence._controls import Control, effective_control, get_control, put_control
+from evidence._controls import (
+    Control,
+    effective_control,
+    environment_flags,
+    get_control,
+    put_control,
+    put_environment_flag,
+)
 from evidence._domain import (
     BadRate,
     Cause,
@@ -205,6 +212,7 @@ __all__ = [
     "detector_shards",
     "effective_control",
     "envelope_json_schema",
+    "environment_flags",
     "evidence_id_for",
     "gate_offsets",
     "get_control",
@@ -230,6 +238,7 @@ __all__ = [
     "parse_utc",
     "policy_drafts",
     "put_control",
+    "put_environment_flag",
     "record_from_event",
     "ref_order",
     "resolve",

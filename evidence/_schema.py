@@ -147,6 +147,17 @@ controls = Table(
     Column("updated_at", UTCDateTime(), nullable=False),
 )
 
+# A producer's flag per environment (staging, prod, ...): what a rollout ring turned on where. An SDK that says its
+# environment (GET /v1/control/{producer}?env=) obeys its environment's row on top of the switches above.
+control_environments = Table(
+    "control_environments",
+    metadata,
+    Column("producer", URN, primary_key=True),
+    Column("environment", String(64), primary_key=True),
+    Column("enabled", Boolean, nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+
 
 # /healthz writes here: a database that cannot take a one-row write (read-only, disk full, down) is not healthy.
 service_health = Table(

@@ -104,6 +104,16 @@ def metric_families(found: AdoptionReport) -> list[Metric]:
                     "back), over onboarded services")
     if found.reverts.rate is not None:
         revert.add_metric([], found.reverts.rate)
+    # the current ISO week's bucket of the Adoption page's charts over time (Prometheus keeps each scrape's value,
+    # so the all-time gauges above are charted over time by Grafana as they are)
+    ttm_week = _gauge("rca_adoption_pr_time_to_merge_hours_week", "Median hours from opening to merge of the "
+                      "onboarding PRs merged this ISO week (no sample when none merged)")
+    this_week = found.time_to_merge_weekly[-1] if found.time_to_merge_weekly else None
+    if this_week is not None and this_week.median_hours is not None:
+        ttm_week.add_metric([], this_week.median_hours)
+    reverts_week = _gauge("rca_adoption_reverts_week", "Onboarded services first reverted this ISO week")
+    if found.reverts_weekly:
+        reverts_week.add_metric([], found.reverts_weekly[-1].reverted)
     drop = _gauge("rca_adoption_sdk_drop_rate", "SDK drops over events handled, per service (SdkHealth)", ["producer"])
     error = _gauge("rca_adoption_sdk_error_rate", "SDK events the service rejected over events handled, per service",
                    ["producer"])
@@ -115,10 +125,14 @@ def metric_families(found: AdoptionReport) -> list[Metric]:
     rings = _gauge("rca_adoption_ring_repositories", "Repositories per campaign, ring and state",
                    ["campaign", "ring", "state"])
     flags = _gauge("rca_adoption_ring_flag", "A ring's flag: 0 off, 1 staging, 2 prod", ["campaign", "ring"])
+    on = _gauge("rca_adoption_ring_services_on", "A ring's services whose flag is on, per environment",
+                ["campaign", "ring", "environment"])
     for ring in found.rings:
         for state in ("pending", "opened", "merged", "declined", "other"):
             rings.add_metric([ring.campaign, ring.ring, state], getattr(ring, state))
         flags.add_metric([ring.campaign, ring.ring], ("off", "staging", "prod").index(ring.flag))
+        on.add_metric([ring.campaign, ring.ring, "staging"], ring.staging_on)
+        on.add_metric([ring.campaign, ring.ring, "prod"], ring.prod_on)
     platform = found.platform
     kpis = [
         ("rca_platform_incidents", "Incidents the KPIs below are computed over", platform.incidents),
@@ -130,7 +144,7 @@ def metric_families(found: AdoptionReport) -> list[Metric]:
         ("rca_platform_false_positive_ratio", "Incidents marked false positive", platform.false_positive_rate),
         ("rca_platform_inconclusive_ratio", "RCAs whose verdict is inconclusive", platform.inconclusive_rate),
     ]
-    families: list[Metric] = [onboarded, ttm, revert, drop, error, rings, flags]
+    families: list[Metric] = [onboarded, ttm, ttm_week, revert, reverts_week, drop, error, rings, flags, on]
     for name, documentation, value in kpis:
         gauge = _gauge(name, documentation)
         if value is not None:

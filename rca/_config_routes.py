@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, Field, StrictBool, StrictInt, create_model
 from starlette.concurrency import run_in_threadpool
 
@@ -121,11 +121,15 @@ class ControlSpec(BaseModel):
 
 @router.get("/v1/control/{producer:path}", tags=["control"], response_model=None,
             responses=documented(ProducerControl),
-            summary="What a producer SDK must obey: enabled, ring, killed (its own or its domain's kill switch)")
-def read_control(request: Request, producer: str, token: TokenDep, domain: str | None = None) -> dict[str, Any]:
+            summary="What a producer SDK must obey: enabled, ring, killed (its own or its domain's kill switch), and "
+                    "with `env` its flag in that environment")
+def read_control(request: Request, producer: str, token: TokenDep, domain: str | None = None,
+                 env: Annotated[str | None, Query(max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+                                                  description="the SDK's environment (AUTOPILOT_ENV)")] = None,
+                 ) -> dict[str, Any]:
     if not (token.may_read or token.may_write(producer)):
         raise ApiError(403, "forbidden", f"Token {token.name!r} may not read the control of {producer}.")
-    found = effective_control(request.app.state.store, producer, domain)
+    found = effective_control(request.app.state.store, producer, domain, env)
     if found is None:
         raise ApiError(404, "not_found", f"No control entry for {producer}; the SDK keeps its defaults.")
     return found

@@ -57,6 +57,8 @@ class ProducerControl(BaseModel):
     enabled: bool
     ring: int = Field(ge=0)
     killed: bool
+    environment: str | None = Field(None, description="the `env` asked for: `enabled` includes the producer's flag "
+                                    "there (off until a rollout ring turns it on)")
 
 
 class DomainControl(BaseModel):

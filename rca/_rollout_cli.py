@@ -301,6 +301,10 @@ def _percent(value: float | None) -> str:
     return "-" if value is None else f"{value * 100:.2f}%"
 
 
+def _since(moment: str | None) -> str:
+    return f"on since {moment[:16].replace('T', ' ')}Z" if moment else "off"
+
+
 def _hours(value: float | None) -> str:
     return "-" if value is None else f"{value:g} h"
 
@@ -334,18 +338,22 @@ def status(campaign: str, at: Any, as_json: bool) -> None:
     if state.paused:
         out.print(inert(f"{campaign} is paused: {state.paused_reason or 'no reason given'}"), markup=False)
     rings = Table(title=f"Campaign {campaign}: rings")
-    for column in ("ring", "flag", "repos", "pending", "opened", "merged", "declined", "other"):
+    for column in ("ring", "flag", "repos", "pending", "opened", "merged", "declined", "other", "on in staging",
+                   "on in prod"):
         rings.add_column(column)
     for r in figures.rings:
         if r.campaign == campaign:
             rings.add_row(*map(_cell, (r.ring, r.flag, *(str(getattr(r, k)) for k in (
-                "repos", "pending", "opened", "merged", "declined", "other")))))
+                "repos", "pending", "opened", "merged", "declined", "other", "staging_on", "prod_on")))))
     out.print(rings)
-    repos = Table(title="Repositories")
-    for column in ("ring", "repo", "owner", "state", "pull request", "note"):
+    repos = Table(title="Repositories and their flag per environment")
+    for column in ("ring", "repo", "owner", "state", "pull request", "staging", "prod", "note"):
         repos.add_column(column)
+    flags = {f.repo: f for f in figures.flags if f.campaign == campaign}
     for r in sorted(state.repos.values(), key=lambda r: (r.ring, r.repo)):
+        flag = flags.get(r.repo)
         repos.add_row(*map(_cell, (r.ring, r.repo, r.owner, r.status, f"#{r.pr_number}" if r.pr_number else "",
+                                  _since(flag.staging if flag else None), _since(flag.prod if flag else None),
                                   r.reason)))
     out.print(repos)
     kpis = Table(title=f"Adoption and platform KPIs at {figures.as_json()['at']}")
@@ -360,6 +368,10 @@ def status(campaign: str, at: Any, as_json: bool) -> None:
             ("median PR time to merge", _hours(figures.median_time_to_merge_hours)),
             ("revert rate", f"{_percent(figures.reverts.rate)} ({figures.reverts.reverted_prs} removal PRs, "
                             f"{figures.reverts.rolled_back} rolled back, of {figures.reverts.onboarded})"),
+            *((f"median PR time to merge, week of {w.week}", f"{_hours(w.median_hours)} ({w.merged} merged)")
+              for w in figures.time_to_merge_weekly),
+            *((f"revert rate at the end of the week of {w.week}", f"{_percent(w.rate)} ({w.reverted} reverted in the "
+               f"week, of {w.onboarded})") for w in figures.reverts_weekly),
             *((f"SDK {s.producer_urn}", f"drop {_percent(s.drop_rate)}, error {_percent(s.error_rate)}, "
                f"circuit {s.circuit}") for s in figures.sdk),
             ("incidents", str(platform.incidents)),

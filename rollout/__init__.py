@@ -12,7 +12,8 @@ local servers that stand in for them in tests and demos.
 
 from rollout._campaign import DryRunTarget, Rollout, open_forge
 from rollout._detect import detect
-from rollout._fakeforge import FakeGitHub, FakeGitLab
+from rollout._fakegithub import FakeGitHub
+from rollout._fakegitlab import FakeGitLab
 from rollout._fleet import FleetRepo, codeowners_for_root, describe, inventory
 from rollout._forge import Checkout, Forge
 from rollout._gates import GATE_NAMES, GateResult, GateSettings
@@ -39,20 +40,17 @@ from rollout._model import (
     RolloutError,
 )
 from rollout._program import (
-    RING_NAMES,
     Advance,
     Campaign,
     CampaignRefused,
     Campaigns,
-    CampaignSpec,
     CampaignState,
     RepoState,
-    RingRule,
-    RingSpec,
     tracking_body,
 )
 from rollout._records import IssueLog, PullRequestLog
 from rollout._settings import RolloutSettings
+from rollout._spec import RING_NAMES, CampaignSpec, RingRule, RingSpec
 
 __all__ = [
     "GATE_NAMES",

@@ -71,23 +71,24 @@ class Rollout:
     def onboard(self, sources: Iterable[Path]) -> list[RepoResult]:
         return [self._each(source, "onboard") for source in sources]
 
-    def onboard_routed(self, source: Path, reviewers: tuple[str, ...], assignees: tuple[str, ...]) -> RepoResult:
+    def onboard_routed(self, source: Path, reviewers: tuple[str, ...], assignees: tuple[str, ...],
+                       fallback_owner: str | None = None) -> RepoResult:
         """One repository's onboarding pull request, asking `reviewers` and assigning `assignees` (a campaign's
-        owner routing)."""
-        return self._each(source, "onboard", reviewers, assignees)
+        owner routing); `fallback_owner` when none of them is a user the forge knows."""
+        return self._each(source, "onboard", reviewers, assignees, fallback_owner)
 
     def remove(self, sources: Iterable[Path]) -> list[RepoResult]:
         return [self._each(source, "remove") for source in sources]
 
     def _each(self, source: Path, kind: ChangeKind, reviewers: tuple[str, ...] = (),
-              assignees: tuple[str, ...] = ()) -> RepoResult:
+              assignees: tuple[str, ...] = (), fallback_owner: str | None = None) -> RepoResult:
         try:
-            return self._one(source, kind, reviewers, assignees)
+            return self._one(source, kind, reviewers, assignees, fallback_owner)
         except RolloutError as exc:
             return RepoResult(str(source), source.name, None, "failed", str(exc))
 
     def _one(self, source: Path, kind: ChangeKind, reviewers: tuple[str, ...] = (),
-             assignees: tuple[str, ...] = ()) -> RepoResult:
+             assignees: tuple[str, ...] = (), fallback_owner: str | None = None) -> RepoResult:
         checkout = self.forge.checkout(source, self.settings.workdir)
         detection = detect(checkout.path, self.settings)
 
@@ -124,7 +125,7 @@ class Rollout:
         draft = PullRequestDraft(branch, checkout.base, _body.title(change),
                                  _body.body(change, self.plan, dry_run, self.forge.kind), kind, detection.archetype,
                                  change.sdk_version, self.plan.ring, dry_run.status, reviewers=reviewers,
-                                 assignees=assignees)
+                                 assignees=assignees, fallback_owner=fallback_owner)
         if existing is not None and head is not None and head.tree == tree:
             pr = existing
             outcome: Outcome = "unchanged"

@@ -1,11 +1,12 @@
 """Promotion gates: whether a ring's flag may go from off to staging, or from staging to prod, judged from evidence
 only (pull request records, the evidence store's records and incidents). Each gate names the repositories that
-fail it, so a refused promotion says what to fix and where."""
+fail it, so a refused promotion says what to fix and where. Gates are judged per environment and per service: to
+prod, each service's evidence is read from when its own flag turned on in staging."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -14,7 +15,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from evidence import Store, incidents_detected_between, sdk_health, stored_incidents, utc
 
 Flag = str  # off | staging | prod
-FLAGS = ("off", "staging", "prod")
 
 
 class GateSettings(BaseModel):
@@ -36,6 +36,11 @@ class GateRepo:
     producer_urn: str | None
     merged_at: datetime | None
     pr_state: str | None  # open | merged | closed | None (no pull request yet)
+    flags: Mapping[str, datetime] = field(default_factory=dict)  # environment -> when its flag turned on there
+
+    def on_since(self, environment: str, ring_since: datetime) -> datetime:
+        """When this service's flag turned on in `environment` (its ring's time when it has no flag of its own)."""
+        return self.flags.get(environment, ring_since)
 
 
 @dataclass(frozen=True)
@@ -51,9 +56,10 @@ GATE_NAMES = ("prs_merged", "staging_signal", "sdk_drop_rate", "no_instrumentati
 
 def evaluate(store: Store, repos: Sequence[GateRepo], target: Flag, since: dict[Flag, datetime],
              settings: GateSettings, now: datetime) -> list[GateResult]:
-    """The gates of promoting these repositories to `target`; `since[flag]` is when the ring's flag became `flag`.
-    To staging: every pull request merged. To prod: that, and the staging signal, the SDK's drop rate, no incident
-    attributed to the instrumentation, and an error rate not up since the flag went on."""
+    """The gates of promoting these repositories to `target`; `since[flag]` is when the ring's flag became `flag`
+    (for a repository without flags of its own). To staging: every pull request merged. To prod: that, and the
+    staging signal, the SDK's drop rate, no incident attributed to the instrumentation, and an error rate not up,
+    each since the service's flag went on in staging."""
     results = [prs_merged(repos)]
     if target == "prod":
         flag_on = since.get("staging", now)
@@ -73,14 +79,17 @@ def prs_merged(repos: Sequence[GateRepo]) -> GateResult:
 
 def staging_signal(store: Store, repos: Sequence[GateRepo], flag_on: datetime, settings: GateSettings,
                    now: datetime) -> GateResult:
-    """Evidence from each service in the staging environment (data.env), timed after the flag turned on there."""
-    producers = {r.producer_urn: r.repo for r in repos if r.producer_urn}
+    """Evidence from each service in the staging environment (data.env), timed after its flag turned on there."""
+    producers = {r.producer_urn: r for r in repos if r.producer_urn}
+    first = min((r.on_since("staging", flag_on) for r in producers.values()), default=flag_on)
     seen: set[str] = set()
-    for record in store.records(producer_urns=list(producers), since=utc(flag_on), until=utc(now)):
+    for record in store.records(producer_urns=list(producers), since=utc(first), until=utc(now)):
         data = record.payload.get("data") or {}
-        if isinstance(data, dict) and data.get("env") == settings.staging_env:
-            seen.add(record.producer_urn or record.source)
-    missing = tuple(repo for producer, repo in producers.items() if producer not in seen)
+        producer = record.producer_urn or record.source
+        if isinstance(data, dict) and data.get("env") == settings.staging_env and producer in producers \
+                and utc(record.event_time) >= utc(producers[producer].on_since("staging", flag_on)):
+            seen.add(producer)
+    missing = tuple(repo.repo for producer, repo in producers.items() if producer not in seen)
     missing += tuple(r.repo for r in repos if not r.producer_urn)
     if missing:
         return GateResult("staging_signal", False, f"no {settings.staging_env} signal since the flag turned on "
@@ -119,10 +128,14 @@ def instrumentation_incidents(store: Store, repos: Sequence[GateRepo], flag_on: 
     shipped the SDK, or a later one)."""
     by_producer = {r.producer_urn: r for r in repos if r.producer_urn}
     attributed: dict[str, list[str]] = {}
-    for incident in incidents_since(store, flag_on, now):
+    first = min((r.on_since("staging", flag_on) for r in by_producer.values()), default=flag_on)
+    for incident in incidents_since(store, first, now):
         repo = by_producer.get(str(incident.get("producer_urn") or ""))
         if repo is None or repo.merged_at is None:
             continue
+        detected = _time(incident.get("detected_at"))
+        if detected is not None and detected < utc(repo.on_since("staging", flag_on)):
+            continue  # before this service's own flag turned on
         for deploy in incident.get("correlated_deploys") or []:
             when = _time(deploy.get("time"))
             if when is not None and when >= repo.merged_at and deploy.get("producer_urn") in (None, repo.producer_urn):
@@ -140,19 +153,24 @@ def error_rate(store: Store, repos: Sequence[GateRepo], flag_on: datetime, setti
     """Failed runs and failed or rolled-back deploys over all runs and deploys, in the window after the flag turned
     on against the same length before it."""
     window = timedelta(hours=settings.error_window_hours)
-    after_end = min(utc(now), utc(flag_on) + window)
-    span = after_end - utc(flag_on)
-    producers = {r.producer_urn: r.repo for r in repos if r.producer_urn}
     types = ["JobRunCompleted", "JobRunFailed", "DeploymentEvent"]
-    before = _failure_rates(store.records(producer_urns=list(producers), types=types, since=utc(flag_on) - span,
-                                          until=utc(flag_on)))
-    after = _failure_rates(store.records(producer_urns=list(producers), types=types, since=utc(flag_on),
-                                         until=after_end))
+    by_start: dict[datetime, list[GateRepo]] = {}  # services whose flag turned on together share their queries
+    for repo in repos:
+        if repo.producer_urn:
+            by_start.setdefault(utc(repo.on_since("staging", flag_on)), []).append(repo)
     up = []
-    for producer, repo in producers.items():
-        was, now_rate = before.get(producer, 0.0), after.get(producer, 0.0)
-        if now_rate > was + settings.error_rate_tolerance:
-            up.append((repo, was, now_rate))
+    for start, group in sorted(by_start.items()):
+        after_end = min(utc(now), start + window)
+        span = after_end - start
+        producers = {str(r.producer_urn): r.repo for r in group}
+        before = _failure_rates(store.records(producer_urns=list(producers), types=types, since=start - span,
+                                              until=start))
+        after = _failure_rates(store.records(producer_urns=list(producers), types=types, since=start,
+                                             until=after_end))
+        for producer, name in producers.items():
+            was, now_rate = before.get(producer, 0.0), after.get(producer, 0.0)
+            if now_rate > was + settings.error_rate_tolerance:
+                up.append((name, was, now_rate))
     if up:
         return GateResult("error_rate_not_up", False, "; ".join(f"{repo}: {was:.1%} -> {rate:.1%}" for repo, was, rate
                                                                  in up), tuple(r for r, _, _ in up))

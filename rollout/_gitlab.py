@@ -18,6 +18,8 @@ from rollout._model import PullRequest, PullRequestDraft, PullRequestState, Roll
 T = TypeVar("T")
 
 _STATES: dict[str, PullRequestState] = {"opened": "open", "merged": "merged", "closed": "closed", "locked": "closed"}
+DEVELOPER = 30  # GitLab's access levels: 10 guest, 20 reporter, 30 developer (may review), 40 maintainer, 50 owner
+MAX_GROUP_REVIEWERS = 5  # a group handle asks at most this many of its members, so a large group is not paged
 
 
 class GitLabForge:
@@ -28,6 +30,7 @@ class GitLabForge:
             raise RolloutError("the gitlab forge needs a token: set RCA_ROLLOUT_GITLAB_TOKEN (scope api)")
         self.client = gitlab.Gitlab(url, private_token=token, timeout=30, retry_transient_errors=False)
         self._projects: dict[str, Any] = {}
+        self._people: dict[str, tuple[int, ...]] = {}  # handle -> user ids, looked up once per forge (one run)
 
     @staticmethod
     def _call(what: str, call: Callable[[], T]) -> T:
@@ -86,10 +89,56 @@ class GitLabForge:
 
     def open_pull_request(self, repo: str, draft: PullRequestDraft) -> PullRequest:
         project = self._project(repo)
+        reviewers, assignees = self.route(draft)
         made = self._call(f"opening a merge request on {repo}", lambda: project.mergerequests.create({
             "source_branch": draft.branch, "target_branch": draft.base, "title": draft.title,
-            "description": draft.body, "labels": ",".join(draft.labels), "remove_source_branch": True}))
+            "description": draft.body, "labels": ",".join(draft.labels), "remove_source_branch": True,
+            **({"reviewer_ids": list(reviewers)} if reviewers else {}),
+            **({"assignee_ids": list(assignees)} if assignees else {})}))
         return self._pull_request(repo, made.attributes)
+
+    def route(self, draft: PullRequestDraft) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """Owner routing: GitLab takes user ids. Reviewers: every handle's users (the draft's fallback owner's
+        when none resolves); the assignee: the first of the assignee handles' users, else the first reviewer (one,
+        as GitLab Free allows). A handle the forge does not know resolves to nobody, and is not an error."""
+        reviewers = self._users(draft.reviewers) or self._users((draft.fallback_owner,) if draft.fallback_owner
+                                                               else ())
+        assignees = self._users(draft.assignees)[:1] or reviewers[:1]
+        return reviewers, assignees
+
+    def _users(self, handles: tuple[str, ...]) -> tuple[int, ...]:
+        found: list[int] = []
+        for handle in handles:
+            for user in self._resolve(handle):
+                if user not in found:
+                    found.append(user)
+        return tuple(found)
+
+    def _resolve(self, handle: str) -> tuple[int, ...]:
+        """`@user`: GET /users?username= (an exact match); `@group/subgroup` (a CODEOWNERS group): the group's
+        direct members who may review (active, Developer or above), at most MAX_GROUP_REVIEWERS, in GitLab's order
+        (GET /groups/:id/members). Cached: a fleet's twenty merge requests for one owner look it up once."""
+        name = handle.strip().lstrip("@")
+        key = name.lower()  # GitLab's usernames and group paths are case-insensitive
+        if key not in self._people:
+            if "/" in name:
+                group = self.client.groups.get(name, lazy=True)
+                try:
+                    members = group.members.list(get_all=True)
+                except GitlabError as exc:
+                    if exc.response_code != 404:
+                        raise RolloutError(f"GitLab refused listing group {name}'s members (HTTP "
+                                           f"{exc.response_code}); the token needs read_api") from exc
+                    members = []
+                ids = [int(m.attributes["id"]) for m in members if m.attributes.get("state") == "active"
+                       and int(m.attributes.get("access_level") or 0) >= DEVELOPER][:MAX_GROUP_REVIEWERS]
+            else:
+                users = self._call(f"looking up user {name}", lambda: self.client.users.list(username=name,
+                                                                                           get_all=True))
+                ids = [int(u.attributes["id"]) for u in users if str(u.attributes.get("username")).lower()
+                       == name.lower() and u.attributes.get("state") == "active"]
+            self._people[key] = tuple(ids)
+        return self._people[key]
 
     def update_pull_request(self, repo: str, number: int, draft: PullRequestDraft) -> PullRequest:
         project = self._project(repo)

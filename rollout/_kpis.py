@@ -5,11 +5,14 @@ this report, so they always agree.
 
 Definitions:
 - onboarding rate by language: onboarding pull requests merged per language per ISO week (and the running total);
-- time to merge: median hours from a merged onboarding pull request's opening to its merge;
+- time to merge: median hours from a merged onboarding pull request's opening to its merge; per ISO week, the
+  median of those merged in the week (None for a week with none);
 - revert rate: onboarded services whose SDK was taken out again (a merged removal pull request) or whose deploy
-  was rolled back after the onboarding merged, over onboarded services;
+  was rolled back after the onboarding merged, over onboarded services; per ISO week, the services reverted in the
+  week and the rate as it stood at the week's end (the last week's is the overall rate);
 - SDK error / drop rate per service: `rejected` drops / all dropped over events handled (SdkHealth);
-- ring progress: per campaign and ring, repositories by state and the ring's flag;
+- ring progress: per campaign and ring, repositories by state, the ring's flag and its services on in staging and
+  in prod; and each service's flag per environment;
 - % incidents with evidence-backed boundaries: a first-bad and a last-good time, and evidence cited;
 - % incidents with a correlated deploy; drift remediation time: median hours from detection to resolution of
   resolved drift incidents; false-positive rate: incidents marked so, over incidents; inconclusive rate: RCAs whose
@@ -21,7 +24,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -51,6 +54,21 @@ class RevertFigures:
 
 
 @dataclass(frozen=True)
+class WeekMerge:
+    week: str  # the Monday of the ISO week, YYYY-MM-DD
+    merged: int  # onboarding pull requests merged in the week
+    median_hours: float | None  # their median time to merge; None when none merged
+
+
+@dataclass(frozen=True)
+class WeekReverts:
+    week: str
+    reverted: int  # services first reverted in the week
+    onboarded: int  # services onboarded by the week's end
+    rate: float | None  # services reverted by the week's end over `onboarded`
+
+
+@dataclass(frozen=True)
 class ServiceSdk:
     producer_urn: str
     language: str
@@ -74,6 +92,21 @@ class RingProgress:
     merged: int
     declined: int
     other: int  # skipped or failed
+    staging_on: int = 0  # its services whose flag is on in staging
+    prod_on: int = 0  # ... in prod
+
+
+@dataclass(frozen=True)
+class ServiceFlag:
+    """One service's rollout flag per environment: when it turned on there (RFC 3339), None while off."""
+
+    campaign: str
+    repo: str
+    ring: str
+    producer_urn: str | None
+    status: str
+    staging: str | None
+    prod: str | None
 
 
 @dataclass(frozen=True)
@@ -92,8 +125,11 @@ class AdoptionReport:
     onboarding: list[WeekCount] = field(default_factory=list)
     median_time_to_merge_hours: float | None = None
     reverts: RevertFigures = RevertFigures(0, 0, 0, None)
+    time_to_merge_weekly: list[WeekMerge] = field(default_factory=list)
+    reverts_weekly: list[WeekReverts] = field(default_factory=list)
     sdk: list[ServiceSdk] = field(default_factory=list)
     rings: list[RingProgress] = field(default_factory=list)
+    flags: list[ServiceFlag] = field(default_factory=list)
     platform: PlatformKpis = PlatformKpis(0, None, None, None, None, None)
 
     def as_json(self) -> dict[str, Any]:
@@ -118,7 +154,7 @@ def onboarding_by_language(merged: Iterable[tuple[str, datetime]]) -> list[WeekC
     if not counts:
         return []
     weeks = sorted({w for w, _ in counts})
-    every = [weeks[0] + timedelta(weeks=i) for i in range((weeks[-1] - weeks[0]).days // 7 + 1)]
+    every = _weeks(weeks[0], weeks[-1])
     out: list[WeekCount] = []
     for language in sorted({lang for _, lang in counts}):
         total = 0
@@ -135,18 +171,71 @@ def median_time_to_merge_hours(records: Iterable[PullRequestRecord]) -> float | 
     return round(statistics.median(hours), 3) if hours else None
 
 
+def _weeks(first: date, last: date) -> list[date]:
+    return [first + timedelta(weeks=i) for i in range((last - first).days // 7 + 1)]
+
+
+def time_to_merge_by_week(records: Iterable[PullRequestRecord], until: datetime | None = None) -> list[WeekMerge]:
+    """Merged onboarding pull requests by the ISO week of their merge: how many, and their median hours from
+    opening to merge. Every week from the first merge's to `until`'s (else the last merge's) appears, an empty one
+    with median None, so a chart shows the gap rather than joining over it."""
+    by_week: dict[date, list[float]] = {}
+    for r in records:
+        if r.kind == "onboard" and r.merged_at is not None:
+            by_week.setdefault(_monday(r.merged_at), []).append((r.merged_at - r.created_at).total_seconds() / 3600)
+    if not by_week:
+        return []
+    last = max([*by_week, *([_monday(until)] if until is not None else [])])
+    return [WeekMerge(week.isoformat(), len(by_week.get(week, [])),
+                      round(statistics.median(by_week[week]), 3) if week in by_week else None)
+            for week in _weeks(min(by_week), last)]
+
+
+def _reverted_at(records: Sequence[PullRequestRecord], rollbacks: Mapping[str, Sequence[datetime]],
+                 services: Mapping[str, str]) -> tuple[dict[str, datetime], set[str], set[str], dict[str, datetime]]:
+    """Onboarded repository -> its onboarding merge; those with a merged removal after it; those with a rolled-back
+    deploy after it; and each reverted one -> its first revert (a removal merge or a rollback)."""
+    onboarded = {r.pull_request.repo: r.merged_at for r in records if r.kind == "onboard" and r.merged_at}
+    removals: dict[str, list[datetime]] = {}
+    for r in records:
+        if r.kind == "remove" and r.merged_at is not None and r.pull_request.repo in onboarded \
+                and r.merged_at >= onboarded[r.pull_request.repo]:
+            removals.setdefault(r.pull_request.repo, []).append(r.merged_at)
+    rolled: dict[str, list[datetime]] = {}
+    for repo, merged_at in onboarded.items():
+        after = [t for t in rollbacks.get(services.get(repo, ""), ()) if t >= merged_at]
+        if after:
+            rolled[repo] = after
+    first = {repo: min([*removals.get(repo, []), *rolled.get(repo, [])]) for repo in set(removals) | set(rolled)}
+    return onboarded, set(removals), set(rolled), first
+
+
 def revert_figures(records: Sequence[PullRequestRecord], rollbacks: Mapping[str, Sequence[datetime]],
                    services: Mapping[str, str]) -> RevertFigures:
     """`records`: pull requests; `rollbacks`: producer URN -> times of its rolled-back deploys; `services`: forge
     repository -> producer URN. A service counts once however many reverts it had."""
-    onboarded = {r.pull_request.repo: r.merged_at for r in records if r.kind == "onboard" and r.merged_at}
-    removed = {r.pull_request.repo for r in records if r.kind == "remove" and r.merged_at is not None
-               and r.pull_request.repo in onboarded and r.merged_at >= onboarded[r.pull_request.repo]}
-    rolled = {repo for repo, merged_at in onboarded.items() if merged_at is not None
-              and any(t >= merged_at for t in rollbacks.get(services.get(repo, ""), ()))}
-    reverted = removed | rolled
+    onboarded, removed, rolled, reverted = _reverted_at(records, rollbacks, services)
     return RevertFigures(len(onboarded), len(removed), len(rolled),
                          round(len(reverted) / len(onboarded), 4) if onboarded else None)
+
+
+def reverts_by_week(records: Sequence[PullRequestRecord], rollbacks: Mapping[str, Sequence[datetime]],
+                    services: Mapping[str, str], until: datetime | None = None) -> list[WeekReverts]:
+    """The revert rate over time, per ISO week from the first onboarding merge's to `until`'s (else the last
+    merge's or revert's): services first reverted in the week, services onboarded by the week's end, and the rate
+    at the week's end. Inputs as revert_figures."""
+    onboarded, _, _, reverted = _reverted_at(records, rollbacks, services)
+    if not onboarded:
+        return []
+    ends = [*onboarded.values(), *reverted.values(), *([until] if until is not None else [])]
+    out: list[WeekReverts] = []
+    for week in _weeks(min(_monday(t) for t in onboarded.values()), max(_monday(t) for t in ends)):
+        end = datetime.combine(week + timedelta(weeks=1), datetime.min.time(), tzinfo=UTC)
+        by_end = sum(1 for t in onboarded.values() if utc(t) < end)
+        gone = sum(1 for t in reverted.values() if utc(t) < end)
+        out.append(WeekReverts(week.isoformat(), sum(1 for t in reverted.values() if _monday(t) == week), by_end,
+                               round(gone / by_end, 4) if by_end else None))
+    return out
 
 
 def sdk_rates(summaries: Iterable[SdkHealthSummary]) -> list[ServiceSdk]:
@@ -160,19 +249,37 @@ def sdk_rates(summaries: Iterable[SdkHealthSummary]) -> list[ServiceSdk]:
     return out
 
 
-def ring_progress(campaign: str, rings: Sequence[tuple[str, str]],
-                  repos: Iterable[tuple[str, str]]) -> list[RingProgress]:
-    """`rings`: (ring, flag) in order; `repos`: (ring, status) of each repository."""
+def ring_progress(campaign: str, rings: Sequence[tuple[str, str]], repos: Iterable[tuple[str, str]],
+                  flags: Iterable[tuple[str, Iterable[str]]] = ()) -> list[RingProgress]:
+    """`rings`: (ring, flag) in order; `repos`: (ring, status) of each repository; `flags`: (ring, environments
+    its flag is on in) of each repository."""
     counts: dict[str, dict[str, int]] = {name: {} for name, _ in rings}
     for ring, status in repos:
         bucket = counts.setdefault(ring, {})
         bucket[status] = bucket.get(status, 0) + 1
+    for ring, environments in flags:
+        bucket = counts.setdefault(ring, {})
+        for environment in environments:
+            bucket[f"on:{environment}"] = bucket.get(f"on:{environment}", 0) + 1
     out = []
     for name, flag in rings:
         c = counts.get(name, {})
-        out.append(RingProgress(campaign, name, flag, sum(c.values()), c.get("pending", 0), c.get("opened", 0),
-                                c.get("merged", 0), c.get("declined", 0), c.get("skipped", 0) + c.get("failed", 0)))
+        statuses = sum(v for k, v in c.items() if not k.startswith("on:"))
+        out.append(RingProgress(campaign, name, flag, statuses, c.get("pending", 0), c.get("opened", 0),
+                                c.get("merged", 0), c.get("declined", 0), c.get("skipped", 0) + c.get("failed", 0),
+                                c.get("on:staging", 0), c.get("on:prod", 0)))
     return out
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return utc(moment).isoformat().replace("+00:00", "Z") if moment is not None else None
+
+
+def service_flags(campaign: str, state: CampaignState) -> list[ServiceFlag]:
+    """Each repository's flag per environment, in ring then name order."""
+    return [ServiceFlag(campaign, r.repo, r.ring, r.producer_urn, r.status, _iso(r.flags.get("staging")),
+                        _iso(r.flags.get("prod")))
+            for r in sorted(state.repos.values(), key=lambda r: (r.ring, r.repo))]
 
 
 # -- the platform's own KPIs ------------------------------------------------------------------------------------------
@@ -237,12 +344,16 @@ def adoption_report(store: Store, now: datetime, verdict: Callable[[Mapping[str,
                      for row in conn.execute(select(table).order_by(table.c.name))]
     services: dict[str, str] = {}
     rings: list[RingProgress] = []
+    flags: list[ServiceFlag] = []
     for name, state in campaigns:
+        state.settle()
+        flags += service_flags(name, state)
         for repo in state.repos.values():
             if repo.forge_repo and repo.producer_urn:
                 services[repo.forge_repo] = repo.producer_urn
         rings += ring_progress(name, [(r.name, r.flag) for r in state.rings],
-                               [(r.ring, r.status) for r in state.repos.values()])
+                               [(r.ring, r.status) for r in state.repos.values()],
+                               [(r.ring, [e for e, at in r.flags.items() if at <= now]) for r in state.repos.values()])
     rollbacks: dict[str, list[datetime]] = {}
     if services:
         for record in store.records(producer_urns=sorted(set(services.values())), types=["DeploymentEvent"],
@@ -256,7 +367,10 @@ def adoption_report(store: Store, now: datetime, verdict: Callable[[Mapping[str,
         median_time_to_merge_hours=median_time_to_merge_hours(r for r in records
                                                               if r.merged_at and r.merged_at <= now),
         reverts=revert_figures(records, rollbacks, services),
+        time_to_merge_weekly=time_to_merge_by_week((r for r in records if r.merged_at and r.merged_at <= now), now),
+        reverts_weekly=reverts_by_week(records, rollbacks, services, now),
         sdk=sdk_rates(sdk_health(store, now, health_window)),
         rings=rings,
+        flags=flags,
         platform=platform_kpis(incidents, verdict),
     )

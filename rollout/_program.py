@@ -1,6 +1,7 @@
 """Fleet campaigns: a set of repositories onboarded in rings (ring-0, ring-1, ring-2, each by a list of names or a
-rule), one onboarding pull request per repository within the campaign's limits, owner routing, a tracking issue,
-and per-ring flag states moved off -> staging -> prod only through promotion gates judged from evidence.
+rule: rollout._spec), one onboarding pull request per repository within the campaign's limits, owner routing, a
+tracking issue, and each service's flag per environment turned on ring by ring (off -> staging -> prod) only
+through promotion gates judged from evidence (rollout._flags, rollout._gates).
 
     campaigns = Campaigns(store, forge, bot, clock)
     campaigns.plan(CampaignSpec.from_yaml(path))       # the inventory, each repository's ring and owner
@@ -10,115 +11,30 @@ and per-ring flag states moved off -> staging -> prod only through promotion gat
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from evidence import Control, Store, put_control
+from evidence import Store
 from evidence import rollout_campaigns as table
 from rollout._campaign import Rollout
-from rollout._fleet import FleetRepo, inventory
+from rollout._flags import FLAGS, legacy_flags, ring_flag, turn_on
+from rollout._fleet import inventory
 from rollout._forge import Forge
-from rollout._gates import FLAGS, GateRepo, GateResult, GateSettings, evaluate
-from rollout._limits import Candidate, Limits, Opened, decide
+from rollout._gates import GateRepo, GateResult, evaluate
+from rollout._limits import Candidate, Opened, decide
 from rollout._model import ONBOARD_BRANCH, RolloutError
+from rollout._spec import RING_NAMES, CampaignSpec, RingName, assign_rings
 
 Clock = Callable[[], datetime]
-RingName = Literal["ring-0", "ring-1", "ring-2"]
-RING_NAMES: tuple[RingName, ...] = ("ring-0", "ring-1", "ring-2")
 RepoStatus = Literal["pending", "opened", "merged", "declined", "skipped", "failed"]
 ACTIVE = ("pending", "opened", "merged")  # a declined, skipped or failed repository leaves the ring's gates
-
-
-class RingRule(BaseModel):
-    """Repositories whose inventory matches every field given (an empty rule matches every one left)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    language: str | None = None
-    archetype: str | None = None
-    domain: str | None = None
-    tier: int | None = None
-    owner: str | None = None
-    name: str | None = Field(None, description="a glob on the repository's name")
-
-    def matches(self, repo: FleetRepo) -> bool:
-        return all((
-            self.language is None or repo.language == self.language,
-            self.archetype is None or (repo.archetype is not None and repo.archetype.value == self.archetype),
-            self.domain is None or repo.domain == self.domain,
-            self.tier is None or repo.tier == self.tier,
-            self.owner is None or self.owner in repo.owners,
-            self.name is None or fnmatch.fnmatchcase(repo.name, self.name),
-        ))
-
-
-class RingSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    name: RingName
-    repos: tuple[str, ...] = ()
-    rule: RingRule | None = None
-
-    @model_validator(mode="after")
-    def _one_way(self) -> RingSpec:
-        if self.repos and self.rule is not None:
-            raise ValueError(f"{self.name}: give repos or a rule, not both")
-        if not self.repos and self.rule is None:
-            raise ValueError(f"{self.name}: give repos (a list of names) or a rule")
-        return self
-
-
-class CampaignSpec(BaseModel):
-    """A campaign as written (YAML): its repositories, rings, limits, gates and the owner of last resort."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-    repos: tuple[str, ...] = Field(min_length=1, description="repository folders or checkouts")
-    fallback_owner: str = Field(min_length=1)
-    rings: tuple[RingSpec, ...] = Field(min_length=1)
-    limits: Limits = Limits()
-    gates: GateSettings = GateSettings()
-    tracking_repo: str = "rollout-campaigns"
-
-    @field_validator("rings")
-    @classmethod
-    def _ordered(cls, rings: tuple[RingSpec, ...]) -> tuple[RingSpec, ...]:
-        names = [r.name for r in rings]
-        if len(set(names)) != len(names) or names != sorted(names):
-            raise ValueError(f"rings must be distinct and in order (ring-0, ring-1, ring-2), got {', '.join(names)}")
-        return rings
-
-    @classmethod
-    def from_yaml(cls, path: Path) -> CampaignSpec:
-        try:
-            raw = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
-        except (OSError, YAMLError) as exc:
-            raise RolloutError(f"{path}: cannot read the campaign ({exc})") from None
-        if not isinstance(raw, dict):
-            raise RolloutError(f"{path}: a campaign is a YAML mapping (name, repos, fallback_owner, rings, ...)")
-        base = path.parent
-        raw["repos"] = [str((base / r).resolve()) if not Path(r).is_absolute() else r for r in raw.get("repos") or []]
-        return cls.parse(raw, str(path))
-
-    @classmethod
-    def parse(cls, raw: Any, where: str) -> CampaignSpec:
-        try:
-            return cls.model_validate(raw)
-        except ValidationError as exc:
-            first = exc.errors(include_url=False)[0]
-            field = ".".join(str(p) for p in first["loc"])
-            raise RolloutError(f"{where}: {field or 'campaign'}: {first['msg']}") from None
 
 
 class RepoState(BaseModel):
@@ -142,16 +58,24 @@ class RepoState(BaseModel):
     opened_at: datetime | None = None
     merged_at: datetime | None = None
     closed_at: datetime | None = None
+    flags: dict[str, datetime] = Field(default_factory=dict)  # environment -> when its flag turned on there
 
     @property
     def owner(self) -> str:
         return self.owners[0]
 
+    def flag(self, environment: str) -> str:
+        """on / off in `environment`."""
+        return "on" if environment in self.flags else "off"
+
 
 class RingState(BaseModel):
+    """A ring's flag is the step every one of its active services has reached (their flags are per environment,
+    RepoState.flags); `since`: when the ring was promoted to each step."""
+
     name: RingName
     flag: Literal["off", "staging", "prod"] = "off"
-    since: dict[str, datetime] = Field(default_factory=dict)  # flag -> when the ring's flag became it
+    since: dict[str, datetime] = Field(default_factory=dict)
 
 
 class Entry(BaseModel):
@@ -163,6 +87,7 @@ class Entry(BaseModel):
 
 
 class CampaignState(BaseModel):
+    per_service_flags: bool = False  # False: saved when flags were per ring (settle converts it once)
     paused: bool = False
     paused_reason: str = ""
     repos: dict[str, RepoState] = Field(default_factory=dict)
@@ -181,6 +106,18 @@ class CampaignState(BaseModel):
 
     def members(self, ring: str) -> list[RepoState]:
         return [r for r in self.repos.values() if r.ring == ring]
+
+    def settle(self) -> None:
+        """Each ring's flag from its active services' flags (a service that joined later holds it back); a state
+        saved when flags were per ring gets per-service flags from its rings first."""
+        for ring in self.rings:
+            active = [m for m in self.members(ring.name) if m.status in ACTIVE]
+            if not self.per_service_flags:  # only a merged service can have been promoted
+                for member in active:
+                    if member.status == "merged":
+                        member.flags = member.flags or legacy_flags(ring.flag, ring.since)
+            ring.flag = ring_flag((m.flags for m in active), ring.flag)  # type: ignore[assignment]
+        self.per_service_flags = True
 
 
 @dataclass(frozen=True)
@@ -226,8 +163,10 @@ class Campaigns:
             row = conn.execute(select(table).where(table.c.name == name)).first()
         if row is None:
             raise RolloutError(f"no campaign {name!r}; `rca rollout plan CAMPAIGN.yaml` creates it")
-        return Campaign(CampaignSpec.model_validate(orjson.loads(row.definition)),
-                        CampaignState.model_validate(orjson.loads(row.state)), row.created_at, row.updated_at)
+        state = CampaignState.model_validate(orjson.loads(row.state))
+        state.settle()
+        return Campaign(CampaignSpec.model_validate(orjson.loads(row.definition)), state, row.created_at,
+                        row.updated_at)
 
     def names(self) -> list[str]:
         with self.store.engine.connect() as conn:
@@ -256,7 +195,8 @@ class Campaigns:
         if twice:
             raise RolloutError(f"{spec.name}: two repositories are both named {twice[0]}; rename one")
         rings = assign_rings(spec, repos)
-        state = CampaignState(paused=previous.paused, paused_reason=previous.paused_reason, closures=previous.closures,
+        state = CampaignState(per_service_flags=True, paused=previous.paused, paused_reason=previous.paused_reason,
+                              closures=previous.closures,
                               tracking_issue=previous.tracking_issue, tracking_body=previous.tracking_body,
                               log=previous.log)
         for repo in repos:
@@ -274,6 +214,7 @@ class Campaigns:
             state.repos[repo.name] = fresh
         kept_rings = {r.name: r for r in previous.rings}
         state.rings = [kept_rings.get(r.name) or RingState(name=r.name) for r in spec.rings]
+        state.settle()
         state.log.append(Entry(at=now, what="plan", detail=f"{len(repos)} repositories"))
         self._save(spec, state, now)
         self._track(spec, state, now)
@@ -302,7 +243,7 @@ class Campaigns:
             held = dict(decision.held)
             for candidate, wave in decision.open:
                 repo = state.repos[candidate.repo]
-                result = self.bot.onboard_routed(Path(repo.source), repo.owners, repo.owners[:1])
+                result = self.bot.onboard_routed(Path(repo.source), repo.owners, repo.owners[:1], spec.fallback_owner)
                 if result.outcome in ("opened", "updated", "unchanged") and result.pull_request is not None:
                     pr = result.pull_request
                     repo.status, repo.forge_repo, repo.pr_number, repo.pr_url = "opened", pr.repo, pr.number, pr.url
@@ -370,7 +311,7 @@ class Campaigns:
                 order.append(GateResult("ring_order", False, f"{', '.join(r.name for r in earlier)} not in prod yet",
                                         tuple(m.repo for r in earlier for m in state.members(r.name)
                                               if m.status in ACTIVE)))
-        members = [GateRepo(m.repo, m.producer_urn, m.merged_at, m.status)
+        members = [GateRepo(m.repo, m.producer_urn, m.merged_at, m.status, dict(m.flags))
                    for m in sorted(state.members(ring), key=lambda m: m.repo) if m.status in ACTIVE]
         if not members:
             return [*order, GateResult("prs_merged", False, f"{ring} has no repository left to promote")]
@@ -393,13 +334,14 @@ class Campaigns:
             self._save(spec, state, now)
             raise refused
         ring_state = state.ring(ring)
-        ring_state.flag = target  # type: ignore[assignment]
         ring_state.since[target] = now
         number = RING_NAMES.index(ring_state.name)
         for member in state.members(ring):
-            if member.status in ACTIVE and member.producer_urn:
-                put_control(self.store, Control("producer", member.producer_urn, enabled=True, ring=number,
-                                                domain=member.domain), now)
+            if member.status in ACTIVE:
+                member.flags.setdefault(target, now)  # one on there already (beside a later joiner) keeps its time
+                if member.producer_urn:
+                    turn_on(self.store, member.producer_urn, number, member.domain, target, member.flags, now)
+        state.settle()
         state.log.append(Entry(at=now, what=f"promoted {ring} -> {target}",
                                detail="; ".join(f"{g.name}: {g.detail}" for g in results)))
         self._save(spec, state, now)
@@ -437,32 +379,6 @@ class Campaigns:
         self._save(spec, state, now)
 
 
-def assign_rings(spec: CampaignSpec, repos: list[FleetRepo]) -> dict[str, RingName]:
-    """Each repository's ring: the first ring listing it by name, else the first whose rule matches it."""
-    names = {r.name for r in repos}
-    for ring in spec.rings:
-        unknown = [n for n in ring.repos if n not in names]
-        if unknown:
-            raise RolloutError(f"{spec.name}: {ring.name} lists {unknown[0]}, which is not one of the campaign's "
-                               "repositories (names are the services' names: `rca rollout plan` lists them)")
-    found: dict[str, RingName] = {}
-    for ring in spec.rings:
-        for name in ring.repos:
-            found.setdefault(name, ring.name)
-    for repo in repos:
-        if repo.name in found:
-            continue
-        for ring in spec.rings:
-            if ring.rule is not None and ring.rule.matches(repo):
-                found[repo.name] = ring.name
-                break
-    missing = [r.name for r in repos if r.name not in found]
-    if missing:
-        raise RolloutError(f"{spec.name}: no ring takes {', '.join(missing)}; list them or add a rule that matches "
-                           "(an empty rule `rule: {}` takes every repository left)")
-    return found
-
-
 def _ring_order(state: CampaignState) -> list[RepoState]:
     """Pending repositories earliest ring first, then by name: ring-1's pull requests open before ring-2's."""
     return sorted(state.repos.values(), key=lambda r: (r.ring, r.repo))
@@ -474,9 +390,11 @@ def tracking_body(spec: CampaignSpec, state: CampaignState) -> str:
         lines += [f"**Paused**: {state.paused_reason or 'no reason given'}.", ""]
     lines += ["| ring | flag |", "|---|---|"]
     lines += [f"| {r.name} | {r.flag} |" for r in state.rings]
-    lines += ["", "| repository | ring | owner | state | pull request | note |", "|---|---|---|---|---|---|"]
+    lines += ["", "| repository | ring | owner | state | pull request | staging | prod | note |",
+              "|---|---|---|---|---|---|---|---|"]
     for repo in sorted(state.repos.values(), key=lambda r: (r.ring, r.repo)):
         pr = f"#{repo.pr_number}" if repo.pr_number else ""
         note = repo.reason.replace("|", "/").replace("\n", " ")
-        lines.append(f"| {repo.repo} | {repo.ring} | {repo.owner} | {repo.status} | {pr} | {note} |")
+        lines.append(f"| {repo.repo} | {repo.ring} | {repo.owner} | {repo.status} | {pr} | {repo.flag('staging')} | "
+                     f"{repo.flag('prod')} | {note} |")
     return "\n".join(lines) + "\n"

@@ -75,8 +75,9 @@ def adoption_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     for name in ("payments-service", "inventory-api", "pricing-service"):
         state.repos[name].status = "merged"
     state.repos["notifications-service"].status = "opened"
-    state.ring("ring-1").flag = "prod"
-    state.ring("ring-2").flag = "staging"
+    for name in ("payments-service", "inventory-api"):  # ring-1: on in staging, then in prod
+        state.repos[name].flags = {"staging": now - timedelta(days=6), "prod": now - timedelta(days=2)}
+    state.repos["pricing-service"].flags = {"staging": now - timedelta(days=1)}  # ring-2 holds back: not all on
     campaigns._save(spec, state, now)
     assert ingest_events(store, [_health(now, "svc://payments-service", 9700, 300),
                                  _health(now, "svc://inventory-api", 5000, 0)], now).accepted == 2
@@ -97,6 +98,12 @@ def test_the_adoption_page_charts_the_rollout_and_shows_the_kpis(adoption_url: s
     assert [(s["producer_urn"], s["drop_rate"]) for s in figures["sdk"]] == [
         ("svc://inventory-api", 0.0), ("svc://payments-service", 0.03)]
     assert figures["platform"]["incidents"] >= 2  # the demo stories' incidents
+    assert [(r["ring"], r["flag"], r["staging_on"], r["prod_on"]) for r in figures["rings"]] == [
+        ("ring-1", "prod", 2, 2), ("ring-2", "off", 1, 0)]
+    # per week of merge: 4 and 8 h in the first week, 2 and 30 h in the second, none in the current one; no revert
+    assert [(w["merged"], w["median_hours"]) for w in figures["time_to_merge_weekly"]] == [(2, 6.0), (2, 16.0),
+                                                                                         (0, None)]
+    assert [(w["onboarded"], w["rate"]) for w in figures["reverts_weekly"]] == [(2, 0.0), (4, 0.0), (4, 0.0)]
 
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
@@ -117,9 +124,21 @@ def test_the_adoption_page_charts_the_rollout_and_shows_the_kpis(adoption_url: s
     onboarding = page.locator("#chart-onboarding svg")
     expect(onboarding.locator("path.series")).to_have_count(3)  # go, java, python
     expect(onboarding).to_contain_text("java 2")
+    ttm = page.locator("#chart-ttm svg")
+    expect(ttm.locator("circle.week-point")).to_have_count(2)  # the empty current week is a gap, not a zero
+    expect(ttm.locator("path.series")).to_have_count(1)
+    expect(ttm.locator("text.point-label")).to_have_text(["6 h", "16 h"])
+    reverts = page.locator("#chart-reverts svg")
+    expect(reverts.locator("circle.week-point")).to_have_count(3)
+    expect(reverts.locator("text.point-label")).to_have_text(["0.00%"] * 3)
     rings = page.locator("#chart-rings svg")
     expect(rings).to_contain_text("fleet ring-1 (prod)")
-    expect(rings).to_contain_text("fleet ring-2 (staging)")
+    expect(rings).to_contain_text("fleet ring-2 (off)")  # two of its three services are not on in staging yet
+    flags = page.locator("#flags-table")
+    expect(flags.locator('tr[data-repo="payments-service"] td[data-env="prod"]')).to_contain_text("on since")
+    expect(flags.locator('tr[data-repo="pricing-service"] td[data-env="staging"]')).to_contain_text("on since")
+    expect(flags.locator('tr[data-repo="pricing-service"] td[data-env="prod"]')).to_have_text("off")
+    expect(flags.locator("td.flag.on")).to_have_count(5)  # 2 x (staging, prod) + pricing's staging
     expect(rings).to_contain_text("2/2 merged")
     expect(page.locator("#chart-sdk svg rect.bad")).to_have_count(1)  # payments-service: 3% > 1%
     expect(page.locator('#sdk-table tr[data-producer="svc://payments-service"] .drop')).to_have_text("3.00%")

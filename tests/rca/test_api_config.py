@@ -1,3 +1,5 @@
+from typing import Any
+
 import pytest
 
 from support import bearer
@@ -75,6 +77,31 @@ def test_kill_switch_per_producer_and_per_domain(make_client, tokens) -> None:
     # a producer with no entry of its own still obeys its domain when it names it
     assert client.get("/v1/control/svc://checkout-api?domain=orders", headers=writer).json()["killed"] is True
     assert client.get("/v1/control/svc://payments-service", headers=writer).status_code == 403
+
+
+def test_a_producer_flag_per_environment_is_obeyed_by_an_sdk_that_names_its_environment(make_client, tokens,
+                                                                                       clock) -> None:
+    from evidence import put_environment_flag
+
+    client = make_client(auth=True)
+    admin, writer = bearer(tokens["admin"]), bearer(tokens["checkout"])
+    producer = "svc://checkout-service"
+    put_environment_flag(client.app.state.store, producer, "staging", True, clock())  # a ring promoted to staging
+    put_environment_flag(client.app.state.store, producer, "prod", False, clock())
+
+    def seen(env: str) -> Any:
+        return client.get(f"/v1/control/{producer}", params={"env": env}, headers=writer)
+
+    assert seen("staging").json() == {"producer": producer, "domain": None, "enabled": True, "ring": 0,
+                                      "killed": False, "environment": "staging"}
+    assert seen("prod").json()["enabled"] is False
+    assert seen("dev").json()["enabled"] is False  # an environment the rollout never reached
+    assert client.get(f"/v1/control/{producer}", headers=writer).status_code == 404  # no env: no switch to obey
+    client.put(f"/v1/control/{producer}", json={"killed": True}, headers=admin)  # the kill switch still wins
+    assert (seen("staging").json()["enabled"], seen("staging").json()["killed"]) == (True, True)
+    client.put(f"/v1/control/{producer}", json={"enabled": False}, headers=admin)
+    assert seen("staging").json()["enabled"] is False
+    assert seen("no such env!").status_code == 422
 
 
 def test_a_second_rule_for_the_same_records_and_another_dataset_is_refused(client) -> None:

@@ -139,8 +139,10 @@ def test_the_adoption_dashboard_charts_every_adoption_and_platform_metric(make_c
     families = text_string_to_metric_families(make_client().get("/metrics").text)
     exposed = {f.name for f in families if f.name.startswith(("rca_adoption_", "rca_platform_"))}
     assert exposed == {"rca_adoption_onboarded_services", "rca_adoption_pr_time_to_merge_hours",
-                       "rca_adoption_revert_rate", "rca_adoption_sdk_drop_rate", "rca_adoption_sdk_error_rate",
-                       "rca_adoption_ring_repositories", "rca_adoption_ring_flag", "rca_platform_incidents",
+                       "rca_adoption_pr_time_to_merge_hours_week", "rca_adoption_revert_rate",
+                       "rca_adoption_reverts_week", "rca_adoption_sdk_drop_rate", "rca_adoption_sdk_error_rate",
+                       "rca_adoption_ring_repositories", "rca_adoption_ring_flag", "rca_adoption_ring_services_on",
+                       "rca_platform_incidents",
                        "rca_platform_evidence_backed_boundaries_ratio", "rca_platform_correlated_deploy_ratio",
                        "rca_platform_drift_remediation_hours", "rca_platform_false_positive_ratio",
                        "rca_platform_inconclusive_ratio"}

@@ -29,7 +29,7 @@ from rollout import (
 )
 from rollout._gates import GateRepo, error_rate, evaluate, instrumentation_incidents
 from rollout._limits import Candidate, Opened, backoff_until, decide
-from rollout._program import assign_rings
+from rollout._spec import assign_rings
 from support import FixedClock
 
 from .conftest import FLEET
@@ -246,3 +246,81 @@ def test_on_github_owners_are_asked_to_review_and_the_campaign_has_one_tracking_
         [issue] = fake.issues["acme/rollout-campaigns"]  # the same issue, rewritten
         assert "| pricing-service | ring-1 | @acme/pricing | merged | #1 |" in issue.body
         assert fake.refused == []
+
+
+def test_each_service_is_judged_from_when_its_own_flag_turned_on_in_staging(store: Store) -> None:
+    merged, ring_on = MONDAY - timedelta(days=10), MONDAY - timedelta(days=5)
+    late = MONDAY - timedelta(days=1)  # b joined the ring later: its flag turned on in staging yesterday
+    repos = [GateRepo("a", "svc://a", merged, "merged", {"staging": ring_on}),
+             GateRepo("b", "svc://b", merged, "merged", {"staging": late})]
+    items = [event(ring_on + timedelta(hours=1), source, "DeploymentEvent",
+                   {"service": source[6:], "version": "1", "env": "staging"}, f"{source}-staging")
+             for source in ("svc://a", "svc://b")]  # b's signal is from before its own flag: it does not count
+    assert ingest_events(store, items, MONDAY).accepted == 2
+    signal = evaluate(store, repos, "prod", {"staging": ring_on}, GateSettings(), MONDAY)[1]
+    assert (signal.name, signal.passed, signal.repos) == ("staging_signal", False, ("b",))
+    assert "no staging signal" in signal.detail
+
+
+def test_a_rings_flag_is_what_all_its_active_services_reached_and_old_states_convert_once() -> None:
+    from rollout._flags import legacy_flags, reached, ring_flag
+    from rollout._program import CampaignState, RepoState, RingState
+
+    on = MONDAY - timedelta(days=3)
+    assert [reached(f) for f in ({}, {"staging": on}, {"staging": on, "prod": on}, {"prod": on})] == [
+        "off", "staging", "prod", "off"]  # prod without staging is not a step the plan has
+    assert ring_flag([{"staging": on, "prod": on}, {"staging": on}]) == "staging"
+    assert ring_flag([], "prod") == "prod"  # a ring with no active service keeps its flag
+    assert legacy_flags("prod", {"staging": on, "prod": MONDAY}) == {"staging": on, "prod": MONDAY}
+
+    def repo(name: str, status: str, flags: dict[str, datetime] | None = None) -> RepoState:
+        return RepoState(repo=name, source=name, ring="ring-1", owners=("@o",), owner_source="fallback", zone="UTC",
+                         status=status, flags=flags or {})  # type: ignore[arg-type]
+
+    # a campaign saved when flags were per ring: its merged services get the ring's flags, once
+    old = CampaignState(rings=[RingState(name="ring-1", flag="prod", since={"staging": on, "prod": MONDAY})],
+                        repos={"a": repo("a", "merged"), "d": repo("d", "declined"), "p": repo("p", "pending")})
+    old.settle()  # p (pending: never promoted) is off, and holds the ring back
+    assert (old.repos["a"].flags, old.repos["d"].flags, old.repos["p"].flags, old.ring("ring-1").flag) == (
+        {"staging": on, "prod": MONDAY}, {}, {}, "off")
+    del old.repos["p"]
+    old.settle()
+    assert old.ring("ring-1").flag == "prod"
+    # a service that joins the ring afterwards starts off everywhere and holds the ring's flag back
+    old.repos["e"] = repo("e", "merged")
+    old.settle()
+    assert (old.repos["e"].flag("staging"), old.repos["e"].flag("prod"), old.ring("ring-1").flag) == (
+        "off", "off", "off")
+
+
+def test_a_later_joiner_is_promoted_without_turning_its_ring_mates_off_in_prod(
+        store: Store, settings: RolloutSettings, tmp_path: Path) -> None:
+    from evidence import effective_control, put_environment_flag
+    from rollout import LocalForge
+
+    clock = FixedClock(MONDAY)
+    log = PullRequestLog(store)
+    forge = LocalForge(settings.forge_root, log, clock)
+    campaigns = Campaigns(store, forge, Rollout(forge, log, clock, settings), clock)
+    campaign = campaigns.plan(spec(rings=[{"name": "ring-1", "rule": {}}]))
+    state = campaign.state
+    earlier = MONDAY - timedelta(days=7)
+    for name in ("payments-service", "inventory-api"):  # already on in staging and prod
+        state.repos[name].status, state.repos[name].merged_at = "merged", earlier
+        state.repos[name].flags = {"staging": earlier, "prod": earlier}
+        put_environment_flag(store, f"svc://{name}", "prod", True, earlier)
+    state.repos["pricing-service"].status = "merged"  # joined later: merged, off everywhere
+    state.repos["pricing-service"].merged_at = MONDAY - timedelta(days=1)
+    campaigns._save(campaign.spec, state, MONDAY)
+    assert campaigns.get("c").state.ring("ring-1").flag == "off"  # held back by pricing-service
+    assert all(g.passed for g in campaigns.promote("c", "ring-1", "staging"))
+    after = campaigns.get("c").state
+    assert after.repos["pricing-service"].flags == {"staging": MONDAY}
+    assert after.repos["payments-service"].flags == {"staging": earlier, "prod": earlier}  # kept, times too
+    assert after.ring("ring-1").flag == "staging"
+
+    def enabled(name: str, env: str) -> bool:
+        return bool((effective_control(store, f"svc://{name}", environment=env) or {}).get("enabled"))
+
+    assert [(enabled(n, "staging"), enabled(n, "prod")) for n in ("payments-service", "pricing-service")] == [
+        (True, True), (True, False)]

@@ -17,11 +17,11 @@ from zoneinfo import ZoneInfo
 import orjson
 import pytest
 
-from evidence._controls import get_control
+from evidence._controls import effective_control, get_control
 from evidence._ingest import ingest_events
 from evidence._schema import incidents as incidents_table
 from evidence._store import Store
-from rca._adoption import report
+from rca._adoption import metric_families, report
 from rca.cli import run
 from rollout import (
     CampaignRefused,
@@ -47,6 +47,22 @@ ROLLED_BACK = "orders-svc-10"  # a deploy rolled back in week 4
 ZONES = {"team-checkout": "Europe/Berlin", "@acme/team-billing": "America/New_York",
          "@acme/team-ledger": "Asia/Kolkata", "team-search": "Australia/Sydney", "@acme/platform": "UTC"}
 LIMITS = {"prs_per_hour": 2, "max_open_prs": 6, "per_owner_open": 2, "wave_size": 5, "wave_interval_hours": 24}
+
+
+def envs(campaigns: Campaigns, names: list[str]) -> dict[str, tuple[str, str]]:
+    """Each service's flag in staging and prod, as the campaign keeps it."""
+    repos = campaigns.get("orders-spring").state.repos
+    return {n: (repos[n].flag("staging"), repos[n].flag("prod")) for n in names}
+
+
+def obeyed(store: Store, names: list[str]) -> dict[str, tuple[bool, bool]]:
+    """What an SDK that names its environment is told (GET /v1/control/{producer}?env=): enabled in staging, prod."""
+    found = {}
+    for name in names:
+        staging = effective_control(store, f"svc://{name}", environment="staging") or {}
+        prod = effective_control(store, f"svc://{name}", environment="prod") or {}
+        found[name] = (bool(staging.get("enabled")), bool(prod.get("enabled")))
+    return found
 
 
 def owner_of(index: int) -> str:
@@ -236,6 +252,10 @@ def test_four_weeks_twenty_spring_services(store: Store, database_url: str, sett
     live = [n for n in NAMES if n != CLOSER]
     assert all(get_control(store, "producer", f"svc://{n}").enabled for n in live)  # type: ignore[union-attr]
     assert get_control(store, "producer", f"svc://{CLOSER}") is None
+    # on in staging, off in prod: in the campaign's state and for an SDK that names its environment
+    assert envs(campaigns, live) == {n: ("on", "off") for n in live}
+    assert envs(campaigns, [CLOSER]) == {CLOSER: ("off", "off")}
+    assert obeyed(store, live) == {n: (True, False) for n in live}
     for name in live:
         clock.now = START + timedelta(days=7, hours=10)
         signal(store, clock.now, name, "DeploymentEvent", {"service": name, "version": "1.4.0", "env": "staging",
@@ -260,6 +280,7 @@ def test_four_weeks_twenty_spring_services(store: Store, database_url: str, sett
     assert re.search(r"gate sdk_drop_rate failed for orders-svc-03: orders-svc-03: drop rate 7\.4% > 1\.0% "
                      r"\(\d+ dropped, most queue_full\)", str(refused.value)), str(refused.value)
     assert campaigns.get("orders-spring").state.ring("ring-1").flag == "staging"
+    assert obeyed(store, RING_1) == {n: (True, False) for n in RING_1}  # the refusal turned nothing on
     for hour in (12, 13, 14):  # the fix ships at noon with a new instance; the old one's last word was yesterday's
         health(store, START + timedelta(days=14, hours=hour), DROPPY, hour - 11, "staging", instance="2")
     daily_health(14, 14)
@@ -269,6 +290,13 @@ def test_four_weeks_twenty_spring_services(store: Store, database_url: str, sett
     passed = campaigns.promote("orders-spring", "ring-1", "prod")
     assert [g.name for g in passed] == ["prs_merged", "staging_signal", "sdk_drop_rate", "no_instrumentation_incident",
                                         "error_rate_not_up"] and all(g.passed for g in passed)
+    # week 3: ring-1's services are on in prod, ring-2's on in staging and still off in prod
+    ring_2 = [n for n in live if n not in RING_1]
+    assert envs(campaigns, RING_1) == {n: ("on", "on") for n in RING_1}
+    assert envs(campaigns, ring_2) == {n: ("on", "off") for n in ring_2}
+    assert obeyed(store, live) == {n: (True, n in RING_1) for n in live}
+    assert [(r.name, r.flag) for r in campaigns.get("orders-spring").state.rings] == [("ring-1", "prod"),
+                                                                                    ("ring-2", "staging")]
 
     # incidents of the platform's own KPIs (week 3): one on ring-1's orders-svc-05 after the deploy that shipped
     # the SDK, one freshness, one drift resolved in 5 h, one false positive
@@ -326,13 +354,29 @@ def test_four_weeks_twenty_spring_services(store: Store, database_url: str, sett
     assert figures.median_time_to_merge_hours == statistics.median(hours)
     assert (figures.reverts.onboarded, figures.reverts.rolled_back, figures.reverts.reverted_prs,
             figures.reverts.rate) == (19, 1, 0, round(1 / 19, 4))
+    # over time: every merge in week 1, the rollback in week 4 (day 22); the weeks run to the report's
+    assert [(w.week, w.merged, w.median_hours) for w in figures.time_to_merge_weekly] == [
+        ("2026-01-05", 19, round(statistics.median(hours), 3)), ("2026-01-12", 0, None), ("2026-01-19", 0, None),
+        ("2026-01-26", 0, None)]
+    assert [(w.week, w.reverted, w.onboarded, w.rate) for w in figures.reverts_weekly] == [
+        ("2026-01-05", 0, 19, 0.0), ("2026-01-12", 0, 19, 0.0), ("2026-01-19", 0, 19, 0.0),
+        ("2026-01-26", 1, 19, round(1 / 19, 4))]
+    gauges = {f.name: [s.value for s in f.samples] for f in metric_families(figures)}
+    assert gauges["rca_adoption_ring_services_on"] == [5, 5, 14, 14]  # ring-1 staging, prod; ring-2 staging, prod
+    assert (gauges["rca_adoption_pr_time_to_merge_hours_week"], gauges["rca_adoption_reverts_week"],
+            gauges["rca_adoption_revert_rate"]) == ([], [1.0], [round(1 / 19, 4)])  # no merge in week 4
     sdk = {s.producer_urn: s for s in figures.sdk}
     assert len(sdk) == 19
     assert sdk["svc://orders-svc-01"].drop_rate == round(1 / 1001, 6)  # index 1: 1 rejected per 1000 delivered
     assert sdk["svc://orders-svc-02"].error_rate == round(2 / 1002, 6)
     assert sdk[f"svc://{DROPPY}"].drop_rate == 0.0  # the fixed instance; the old one left the 7-day window
-    assert [(r.ring, r.flag, r.repos, r.merged, r.declined) for r in figures.rings] == [
-        ("ring-1", "prod", 5, 5, 0), ("ring-2", "prod", 15, 14, 1)]
+    assert [(r.ring, r.flag, r.repos, r.merged, r.declined, r.staging_on, r.prod_on) for r in figures.rings] == [
+        ("ring-1", "prod", 5, 5, 0, 5, 5), ("ring-2", "prod", 15, 14, 1, 14, 14)]
+    flags = {f.repo: (f.staging, f.prod) for f in figures.flags}
+    assert flags[CLOSER] == (None, None)
+    assert flags["orders-svc-01"] == ("2026-01-12T09:00:00Z", "2026-01-20T10:00:00Z")  # ring-1: days 7 and 15
+    assert flags["orders-svc-12"] == ("2026-01-12T09:00:00Z", "2026-01-26T10:00:00Z")  # ring-2: days 7 and 21
+    assert obeyed(store, live) == {n: (True, True) for n in live}
     platform = figures.platform
     assert (platform.incidents, platform.evidence_backed_boundaries, platform.correlated_deploy,
             platform.drift_remediation_hours, platform.false_positive_rate) == (4, 0.5, 0.25, 5.0, 0.25)
@@ -347,6 +391,8 @@ def test_four_weeks_twenty_spring_services(store: Store, database_url: str, sett
     assert orjson.loads(capsys.readouterr().out)["figures"] == figures.as_json()
     assert run(["rollout", "status", "orders-spring", "--at", at]) == 0
     table = capsys.readouterr().out
-    for text in ("ring-1", "prod", "declined", CLOSER, f"{figures.median_time_to_merge_hours:g} h", "5.26%",
-                 "50.00%", "25.00%", "5 h", "100.00%"):
+    for text in ("ring-1", "prod", "declined", CLOSER, "on since 2026-01-20 10:00Z", "on in prod",
+                 f"{figures.median_time_to_merge_hours:g} h", "5.26%",
+                 "50.00%", "25.00%", "5 h", "100.00%", "week of 2026-01-05", "(19 merged)",
+                 "(1 reverted in the week, of 19)"):
         assert text in table, (text, table)

@@ -16,8 +16,10 @@ from rollout._kpis import (
     onboarding_by_language,
     platform_kpis,
     revert_figures,
+    reverts_by_week,
     ring_progress,
     sdk_rates,
+    time_to_merge_by_week,
 )
 
 T = datetime(2026, 2, 2, 9, 0, tzinfo=UTC)  # a Monday
@@ -57,6 +59,39 @@ def test_revert_rate_counts_removals_and_rollbacks_after_the_onboarding_once_per
     figures = revert_figures(records, rollbacks, services)
     assert (figures.onboarded, figures.reverted_prs, figures.rolled_back, figures.rate) == (4, 1, 2, 0.5)
     assert revert_figures([], {}, {}).rate is None
+
+
+def test_time_to_merge_by_week_is_the_median_of_each_week_of_merges_with_empty_weeks_kept() -> None:
+    records = [pr("a", "onboard", T, T + timedelta(hours=2)),  # merged Mon week 1: 2 h
+               pr("b", "onboard", T + timedelta(days=1), T + timedelta(days=1, hours=10)),  # week 1: 10 h
+               pr("c", "onboard", T + timedelta(days=6), T + timedelta(days=7, hours=3)),  # Sun -> Mon week 2: 27 h
+               pr("d", "onboard", T, None, "open"), pr("a", "remove", T, T + timedelta(hours=1))]
+    assert [(w.week, w.merged, w.median_hours) for w in time_to_merge_by_week(records)] == [
+        ("2026-02-02", 2, 6.0), ("2026-02-09", 1, 27.0)]  # week 1: median of 2 and 10
+    # up to a later `until`: the weeks with no merge are there, with no median
+    assert [(w.week, w.merged, w.median_hours) for w in time_to_merge_by_week(records, T + timedelta(days=22))] == [
+        ("2026-02-02", 2, 6.0), ("2026-02-09", 1, 27.0), ("2026-02-16", 0, None), ("2026-02-23", 0, None)]
+    assert time_to_merge_by_week([]) == [] and time_to_merge_by_week([], T) == []
+
+
+def test_reverts_by_week_counts_first_reverts_and_the_rate_at_each_weeks_end() -> None:
+    records = [pr("a", "onboard", T, T + timedelta(hours=1)), pr("b", "onboard", T, T + timedelta(hours=1)),
+               pr("c", "onboard", T + timedelta(days=7), T + timedelta(days=8)),  # onboarded in week 2
+               pr("d", "onboard", T + timedelta(days=7), T + timedelta(days=8)),
+               pr("a", "remove", T + timedelta(days=2), T + timedelta(days=3))]  # a: removed in week 1
+    rollbacks = {"svc://a": [T + timedelta(days=15)],  # a again in week 3: counted once, in week 1
+                 "svc://b": [T - timedelta(days=1)],  # before its onboarding: not a revert
+                 "svc://c": [T + timedelta(days=16)]}  # c: week 3
+    services = {"a": "svc://a", "b": "svc://b", "c": "svc://c", "d": "svc://d"}
+    weeks = reverts_by_week(records, rollbacks, services)
+    assert [(w.week, w.reverted, w.onboarded, w.rate) for w in weeks] == [
+        ("2026-02-02", 1, 2, 0.5),  # a of a, b
+        ("2026-02-09", 0, 4, 0.25),  # a of a, b, c, d
+        ("2026-02-16", 1, 4, 0.5)]  # a and c of four
+    assert weeks[-1].rate == revert_figures(records, rollbacks, services).rate  # the last week's is the tile's
+    later = reverts_by_week(records, rollbacks, services, T + timedelta(days=21))
+    assert [(w.week, w.reverted, w.rate) for w in later[3:]] == [("2026-02-23", 0, 0.5)]
+    assert reverts_by_week([], {}, {}, T) == []
 
 
 def test_sdk_rates_per_service() -> None:

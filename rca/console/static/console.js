@@ -657,6 +657,31 @@ function onboardingChart(weeks) {
   return chart;
 }
 
+function weeklyChart(rows, value, label, fmt) { // one point per ISO week; a week with no value is a gap
+  const w = 640, h = 200, left = 56, right = 20, top = 16, bottom = 28;
+  const chart = svg("svg", { viewBox: `0 0 ${w} ${h}`, role: "img", "aria-label": label });
+  const values = rows.map(value);
+  const peak = Math.max(0, ...values.filter((v) => v !== null && v !== undefined)) || 1;
+  const x = (i) => left + (rows.length < 2 ? (w - left - right) / 2 : i * (w - left - right) / (rows.length - 1));
+  const y = (v) => h - bottom - v * (h - top - bottom) / peak;
+  chart.append(svg("line", { class: "axis", x1: left, x2: w - right, y1: h - bottom, y2: h - bottom }));
+  chart.append(svg("text", { x: left - 4, y: top + 4, "text-anchor": "end" }, fmt(peak)));
+  chart.append(svg("text", { x: left - 4, y: h - bottom, "text-anchor": "end" }, fmt(0)));
+  let d = "", pen = false;
+  rows.forEach((row, i) => {
+    chart.append(svg("text", { x: x(i), y: h - 8, "text-anchor": "middle" }, row.week.slice(5)));
+    const v = values[i];
+    if (v === null || v === undefined) { pen = false; return; }
+    d += `${pen ? "L" : "M"}${x(i)},${y(v)} `;
+    pen = true;
+    const dot = svg("circle", { class: "week-point", cx: x(i), cy: y(v), r: 4, "data-week": row.week });
+    dot.append(svg("title", {}, `week of ${row.week}: ${fmt(v)}`));
+    chart.append(dot, svg("text", { class: "point-label", x: x(i), y: y(v) - 8, "text-anchor": "middle" }, fmt(v)));
+  });
+  if (d) chart.prepend(svg("path", { class: "series", stroke: LINE_COLOURS[0], d: d.trim() }));
+  return chart;
+}
+
 function barsChart(rows, label, max) { // rows: [{name, value, cls}] as horizontal bars, value in 0..max
   const w = 1280, row = 22, left = 260, right = 110;
   const h = Math.max(1, rows.length) * row + 10;
@@ -679,6 +704,7 @@ function ringsChart(rings) { // one stacked bar per campaign ring: merged, opene
   rings.forEach((r, i) => {
     const y = 5 + i * row;
     chart.append(svg("text", { x: left - 6, y: y + 15, "text-anchor": "end" }, `${r.campaign} ${r.ring} (${r.flag})`));
+    const on = `staging ${r.staging_on}/${r.repos}, prod ${r.prod_on}/${r.repos}`;
     let at = left;
     for (const state of states) {
       const width = (w - left - right) * r[state] / most;
@@ -689,7 +715,9 @@ function ringsChart(rings) { // one stacked bar per campaign ring: merged, opene
         at += width;
       }
     }
-    chart.append(svg("text", { x: at + 4, y: y + 15 }, `${r.merged}/${r.repos} merged`));
+    const merged = svg("text", { x: at + 4, y: y + 15 }, `${r.merged}/${r.repos} merged`);
+    merged.append(svg("title", {}, `flag on: ${on}`));
+    chart.append(merged);
   });
   states.forEach((state, n) => {
     chart.append(svg("rect", { class: `ring-${state}`, x: left + n * 90, y: h - 16, width: 10, height: 10 }));
@@ -723,6 +751,12 @@ async function renderAdoption(main) {
     el("div", { class: "adoption-grid" },
       el("section", { id: "chart-onboarding", class: "card chart" }, el("h2", {}, "Services onboarded by language"),
         r.onboarding.length ? onboardingChart(r.onboarding) : el("p", { class: "muted" }, "No onboarding PR merged yet.")),
+      el("section", { id: "chart-ttm", class: "card chart" }, el("h2", {}, "Median PR time to merge, per week of merge"),
+        r.time_to_merge_weekly.length ? weeklyChart(r.time_to_merge_weekly, (x) => x.median_hours,
+          "median PR time to merge per week", hrs) : el("p", { class: "muted" }, "No onboarding PR merged yet.")),
+      el("section", { id: "chart-reverts", class: "card chart" }, el("h2", {}, "Revert rate at each week's end"),
+        r.reverts_weekly.length ? weeklyChart(r.reverts_weekly, (x) => x.rate, "revert rate per week", pct)
+          : el("p", { class: "muted" }, "No service onboarded yet.")),
       el("section", { id: "chart-rings", class: "card chart" }, el("h2", {}, "Ring progress"),
         r.rings.length ? ringsChart(r.rings) : el("p", { class: "muted" }, "No campaign yet (rca rollout plan).")),
       el("section", { id: "chart-sdk", class: "card chart wide" }, el("h2", {}, "SDK drop and error rate per service"),
@@ -738,7 +772,18 @@ async function renderAdoption(main) {
         el("td", { "data-label": "Service" }, el("code", {}, s.producer_urn)), el("td", { "data-label": "Language" }, s.language),
         el("td", { "data-label": "SDK" }, s.sdk_version), el("td", { class: "num", "data-label": "Delivered" }, s.delivered),
         el("td", { class: "num", "data-label": "Dropped" }, s.dropped), el("td", { class: "num drop", "data-label": "Drop rate" }, pct(s.drop_rate)),
-        el("td", { class: "num", "data-label": "Error rate" }, pct(s.error_rate)), el("td", { "data-label": "Circuit" }, s.circuit))))));
+        el("td", { class: "num", "data-label": "Error rate" }, pct(s.error_rate)), el("td", { "data-label": "Circuit" }, s.circuit))))),
+    el("h2", { id: "flags-heading" }, "Flag per service and environment"),
+    r.flags.length ? el("table", { id: "flags-table", class: "grid cards" },
+      el("thead", {}, el("tr", {}, ["Campaign", "Ring", "Service", "State", "Staging", "Prod"].map((x) => el("th", {}, x)))),
+      el("tbody", {}, r.flags.map((f) => el("tr", { "data-repo": f.repo },
+        el("td", { "data-label": "Campaign" }, f.campaign), el("td", { "data-label": "Ring" }, f.ring),
+        el("td", { "data-label": "Service" }, el("code", {}, f.producer_urn || f.repo)),
+        el("td", { "data-label": "State" }, f.status),
+        ...["staging", "prod"].map((env) => el("td", { class: `flag ${f[env] ? "on" : "off"}`, "data-env": env,
+          "data-label": env[0].toUpperCase() + env.slice(1) }, f[env] ? "on" : "off",
+          f[env] ? el("span", { class: "muted small" }, " since ", when(f[env])) : null))))))
+      : el("p", { class: "muted" }, "No campaign yet (rca rollout plan)."));
 }
 
 // ---- routing ------------------------------------------------------------------------------------------------------
