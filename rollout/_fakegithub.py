@@ -49,6 +49,13 @@ class FakeGitHub(_Server):
         self.api_version = LATEST_VERSION
         self._models: ModuleType = importlib.import_module(f"githubkit_schemas.{VERSIONS[LATEST_VERSION]}.models")
         self._rest = f"githubkit_schemas.{VERSIONS[LATEST_VERSION]}.rest"
+        # Lower-cased logins and org/team slugs who may review and be assigned; None (until the first
+        # add_collaborator): anyone, as when every owner in a test is a collaborator.
+        self.collaborators: set[str] | None = None
+
+    def add_collaborator(self, handle: str) -> None:
+        """A user (login) or team (org/slug) with access to the repositories: who GitHub lets review."""
+        self.collaborators = (self.collaborators or set()) | {handle.lstrip("@").lower()}
 
     def __enter__(self) -> FakeGitHub:
         super().__enter__()
@@ -227,15 +234,21 @@ class FakeGitHub(_Server):
         body = self._body("ReposOwnerRepoPullsPullNumberRequestedReviewersPostBodyAnyof0", data)
         repo = f"{owner}/{name}"
         pull = self._pull(repo, int(number))
-        pull.reviewers += [str(r) for r in body.get("reviewers") or []]
-        pull.reviewers += [f"{owner}/{t}" for t in body.get("team_reviewers") or []]
+        asked = [str(r) for r in body.get("reviewers") or []]
+        asked += [f"{owner}/{t}" for t in body.get("team_reviewers") or []]
+        if self.collaborators is not None and any(a.lower() not in self.collaborators for a in asked):
+            # GitHub's answer when one of them is not a collaborator: the whole request is refused.
+            raise Refused(422, "Reviews may only be requested from collaborators. One or more of the users or teams "
+                               f"you specified is not a collaborator of the {repo} repository.", shape=False)
+        pull.reviewers += asked
         return self._pull_json(repo, pull)
 
     def add_assignees(self, request: Request, data: Any, owner: str, name: str, number: str) -> Any:
         body = self._body("ReposOwnerRepoIssuesIssueNumberAssigneesPostBody", data)
         repo = f"{owner}/{name}"
         pull = self._pull(repo, int(number))
-        pull.assignees += [str(a) for a in body.get("assignees") or []]
+        pull.assignees += [str(a) for a in body.get("assignees") or []
+                           if self.collaborators is None or str(a).lower() in self.collaborators]  # others: left out
         return {"number": pull.number, "assignees": [{"login": a} for a in pull.assignees]}
 
     def _next_number(self, repo: str) -> int:

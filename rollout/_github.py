@@ -106,18 +106,42 @@ class GitHubForge:
         return self._pull_request(repo, made)
 
     def _route(self, repo: str, number: int, draft: PullRequestDraft) -> None:
-        """Owner routing: `@org/team` handles are team reviewers (by slug), `@user` handles user reviewers and
-        assignees (a team cannot be assigned)."""
+        """Owner routing: `@org/team` handles are team reviewers (by slug), `@user` handles user reviewers. GitHub
+        refuses a whole request (422) when one handle is not a collaborator, so the handles are then asked one at a
+        time and the ones GitHub takes kept; when it takes none, the campaign's fallback owner is asked. The pull
+        request is open by then: routing that fails leaves it without reviewers rather than failing the
+        onboarding. Assignees: the draft's users, else the first user who was asked to review (a team cannot be
+        assigned)."""
         owner, name = self._split(repo)
-        users = [h.lstrip("@") for h in draft.reviewers if "/" not in h]
-        teams = [h.rsplit("/", 1)[-1] for h in draft.reviewers if "/" in h]
-        if users or teams:
-            self._call(f"asking reviewers on #{number}", self.client.rest.pulls.request_reviewers, owner, name, number,
-                       reviewers=users, team_reviewers=teams)
-        assignees = [h.lstrip("@") for h in draft.assignees if "/" not in h]
+        asked = self._ask(owner, name, number, draft.reviewers)
+        if not asked and draft.fallback_owner:
+            asked = self._ask(owner, name, number, (draft.fallback_owner,))
+        assignees = [h.lstrip("@") for h in draft.assignees if "/" not in h] or \
+            [h.lstrip("@") for h in asked if "/" not in h][:1]
         if assignees:
+            # GitHub leaves out, without an error, whoever cannot be assigned.
             self._call(f"assigning #{number}", self.client.rest.issues.add_assignees, owner, name, number,
                        assignees=assignees)
+
+    def _ask(self, owner: str, name: str, number: int, handles: tuple[str, ...]) -> tuple[str, ...]:
+        """The handles GitHub accepted as reviewers of #number: all in one request, or one by one after a 422."""
+        if not handles:
+            return ()
+        try:
+            self._request_reviewers(owner, name, number, handles)
+            return handles
+        except RequestFailed as exc:
+            if exc.response.status_code != 422:
+                raise RolloutError(f"GitHub refused asking reviewers on #{number} (HTTP {exc.response.status_code}: "
+                                   f"{exc.response.text[:300]}); check the token's access to the repository") from exc
+        if len(handles) == 1:
+            return ()
+        return tuple(h for h in handles if self._ask(owner, name, number, (h,)))
+
+    def _request_reviewers(self, owner: str, name: str, number: int, handles: tuple[str, ...]) -> None:
+        self.client.rest.pulls.request_reviewers(
+            owner, name, number, reviewers=[h.lstrip("@") for h in handles if "/" not in h],
+            team_reviewers=[h.rsplit("/", 1)[-1] for h in handles if "/" in h])
 
     def open_issue(self, repo: str, title: str, body: str) -> int:
         owner, name = self._split(repo)

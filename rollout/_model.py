@@ -133,7 +133,7 @@ class PullRequestDraft:
     labels: tuple[str, ...] = ("autopilot", "rca-rollout")
     reviewers: tuple[str, ...] = ()  # owner routing: handles from CODEOWNERS / the catalog (or the fallback owner)
     assignees: tuple[str, ...] = ()
-    fallback_owner: str | None = None  # asked when no reviewer handle resolves to a forge user (GitLab)
+    fallback_owner: str | None = None  # asked when no reviewer handle resolves to a forge user
 
 
 @dataclass(frozen=True)

@@ -234,9 +234,9 @@ def test_on_github_owners_are_asked_to_review_and_the_campaign_has_one_tracking_
         done = campaigns.advance("c")
         assert done.opened == {"payments-service": 1, "pricing-service": 1}, (done.held, done.failed)
         [pricing_pull] = fake.pulls["acme/pricing-service"]
-        assert (pricing_pull.reviewers, pricing_pull.assignees) == (["bob", "acme/pricing"], [])
+        assert (pricing_pull.reviewers, pricing_pull.assignees) == (["bob", "acme/pricing"], ["bob"])
         [payments_pull] = fake.pulls["acme/payments-service"]
-        assert (payments_pull.reviewers, payments_pull.assignees) == (["acme/platform"], [])
+        assert (payments_pull.reviewers, payments_pull.assignees) == (["acme/platform"], [])  # a team: not assignable
         [issue] = fake.issues["acme/rollout-campaigns"]
         assert issue.title == "rca rollout: c" and issue.labels == ["rca-rollout"]
         assert "| pricing-service | ring-1 | @acme/pricing | opened | #1 |" in issue.body
