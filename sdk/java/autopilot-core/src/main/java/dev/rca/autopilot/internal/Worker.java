@@ -37,9 +37,12 @@ public final class Worker implements Runnable {
     private final long maxAgeNanos;
     private volatile long deadline = Long.MAX_VALUE; // set by shutdown(): nothing may outlive it
     private volatile boolean sending;
-    /** The batch being encoded, reused batch after batch; a batch above KEEP_BYTES gives its memory back after. */
+    /**
+     * The batch being encoded, reused batch after batch. It keeps what a full batch of ordinary events needs (1 MiB,
+     * or 512 bytes an event for larger batch sizes); one of outsized events gives the rest back before the next.
+     */
     private final JsonOut body = new JsonOut(64 * 1024);
-    private static final int KEEP_BYTES = 1 << 20;
+    private final int keepBytes;
 
     public Worker(Settings settings, EventQueue queue, Counters counters, Transport transport, CircuitBreaker circuit,
                   ControlPlane control, ProblemLog problems, LongSupplier nanoTime, Consumer<ControlState> onControl,
@@ -56,6 +59,7 @@ public final class Worker implements Runnable {
         this.onCircuit = onCircuit;
         this.sending = sending;
         this.maxAgeNanos = settings.maxAge().toNanos();
+        this.keepBytes = Math.max(1 << 20, settings.batchSize() * 512);
         this.thread = new Thread(this, "autopilot-worker");
         this.thread.setDaemon(true);
         queue.attach(thread);
@@ -204,7 +208,7 @@ public final class Worker implements Runnable {
             counters.drop(DropReason.CIRCUIT_OPEN, fresh.size());
             return;
         }
-        body.reset(KEEP_BYTES);
+        body.reset(keepBytes);
         body.put('[');
         int count = 0;
         for (Pending item : fresh) {
