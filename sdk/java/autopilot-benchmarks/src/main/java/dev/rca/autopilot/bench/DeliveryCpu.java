@@ -157,8 +157,10 @@ public final class DeliveryCpu {
                             (processUsed - javaThreads) / 1000.0 / events,
                             (compilerCpuNanos() - compilerBefore) / 1000.0 / events, gcMillis() - gcBefore);
                     result.put(name, median(samples));
-                    System.out.printf(Locale.ROOT, "[delivery %s] CPU us per event: median %.2f of %s; %s delivered=%d%n",
+                    String note = median(samples) < 0 ? " (below 0: the CPU clocks' resolution around nothing)" : "";
+                    System.out.printf(Locale.ROOT, "[delivery %s] CPU us per event: median %.2f of %s%s; %s delivered=%d%n",
                             name, median(samples), samples.stream().map(v -> String.format(Locale.ROOT, "%.2f", v)).toList(),
+                            note,
                             client.signalsDropped(), client.stats().delivered());
                 } finally {
                     client.shutdown(Duration.ofSeconds(2));
