@@ -21,6 +21,10 @@ final class AcceptAllBackend implements AutoCloseable {
     private final HttpServer server;
 
     AcceptAllBackend() throws IOException {
+        // As uvicorn does: without TCP_NODELAY the JDK server's response (headers, then body: two writes) meets the
+        // client's delayed ACK, and every batch waits ~40 ms; the worker then delivers ~12k events/s at most and a
+        // busy endpoint drops the rest as queue_full, measuring the stand-in rather than the SDK.
+        System.setProperty("sun.net.httpserver.nodelay", "true");
         server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 64);
         server.setExecutor(Executors.newFixedThreadPool(2, r -> {
             Thread thread = new Thread(r, "bench-backend");
@@ -37,6 +41,15 @@ final class AcceptAllBackend implements AutoCloseable {
             }
         });
         server.start();
+    }
+
+    /** Run alone (for {@link DeliveryCpu}, so the backend's CPU is not the measured process's): prints the URL. */
+    public static void main(String[] args) throws Exception {
+        AcceptAllBackend backend = new AcceptAllBackend();
+        System.out.println(backend.url());
+        System.out.flush();
+        System.in.transferTo(java.io.OutputStream.nullOutputStream()); // until the parent closes our stdin
+        backend.close();
     }
 
     String url() {

@@ -19,7 +19,11 @@ import java.util.concurrent.atomic.AtomicLong;
  * An HTTP endpoint's throughput (real Tomcat, Spring MVC and Jackson; one evidence event per request) with the starter
  * disabled, enabled with a healthy backend, and enabled with the backend down, compared in paired rounds.
  *
- * <pre>java -cp ... dev.rca.autopilot.bench.EndpointRounds [rounds] [seconds per window]</pre>
+ * <pre>java -cp ... dev.rca.autopilot.bench.EndpointRounds [rounds] [seconds per window] [work us per request]</pre>
+ *
+ * <p>Each request does about {@code work us} (default 500, as sdk/node/bench/emit.mjs) of a handler's CPU work
+ * (CheckoutApplication.Work, calibrated here once and given to every application alike) besides its one emit(); 0
+ * measures the near-empty endpoint, whose ~50 us of CPU per request makes any per-event SDK cost look large.
  *
  * <p>Why not JMH: a JMH fork runs one configuration, and on a shared machine the throughput of one and the same
  * configuration drifts by tens of percent between forks started minutes apart, far more than the 2% to be judged.
@@ -46,7 +50,7 @@ public final class EndpointRounds {
         final int port;
         final List<String> output = new ArrayList<>(); // kept for the error when it does not start
 
-        App(String mode, String endpoint) throws IOException {
+        App(String mode, String endpoint, int workRounds) throws IOException {
             this.mode = mode;
             this.port = freePort();
             String classpath = System.getProperty("java.class.path");
@@ -57,7 +61,7 @@ public final class EndpointRounds {
                     "--server.tomcat.keep-alive-timeout=-1", "--spring.main.banner-mode=off",
                     "--logging.level.root=warn", "--autopilot.enabled=" + mode.startsWith("enabled"),
                     "--autopilot.endpoint=" + endpoint, "--autopilot.service=checkout-service",
-                    "--autopilot.env=bench", "--autopilot.startup-event=false"));
+                    "--autopilot.env=bench", "--autopilot.startup-event=false", "--bench.work-rounds=" + workRounds));
             ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true);
             builder.environment().keySet().removeIf(name -> name.startsWith("AUTOPILOT_"));
             process = builder.start();
@@ -248,12 +252,14 @@ public final class EndpointRounds {
     public static void main(String[] args) throws Exception {
         int rounds = args.length > 0 ? Integer.parseInt(args[0]) : 11;
         double seconds = args.length > 1 ? Double.parseDouble(args[1]) : 2;
+        double workUs = args.length > 2 ? Double.parseDouble(args[2]) : 500;
+        int workRounds = CheckoutApplication.Work.calibrate(workUs); // before the applications start: a quiet JVM
         double loadBefore = java.lang.management.ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage();
         Map<String, App> apps = new LinkedHashMap<>();
         try (AcceptAllBackend backend = new AcceptAllBackend()) {
             String closed = AcceptAllBackend.closedPortUrl();
             for (String mode : MODES) {
-                apps.put(mode, new App(mode, "enabled-healthy".equals(mode) ? backend.url() : closed));
+                apps.put(mode, new App(mode, "enabled-healthy".equals(mode) ? backend.url() : closed, workRounds));
             }
             for (App app : apps.values()) {
                 app.awaitReady(Duration.ofMinutes(10)); // four Spring applications starting at once on a loaded machine
@@ -303,7 +309,7 @@ public final class EndpointRounds {
                 counters.put(app.mode, app.counters());
                 app.close();
             }
-            report(rounds, seconds, loadBefore, counters, rates, ratios, cpu, cpuDeltas);
+            report(rounds, seconds, workUs, workRounds, loadBefore, counters, rates, ratios, cpu, cpuDeltas);
         } finally {
             for (App app : apps.values()) {
                 app.process.destroyForcibly();
@@ -311,17 +317,21 @@ public final class EndpointRounds {
         }
     }
 
-    private static void report(int rounds, double seconds, double loadBefore, Map<String, String> counters,
+    private static void report(int rounds, double seconds, double workUs, int workRounds, double loadBefore,
+                               Map<String, String> counters,
                                Map<String, List<Double>> rates, Map<String, List<Double>> ratios,
                                Map<String, List<Double>> cpu, Map<String, List<Double>> cpuDeltas) {
         double loadAfter = java.lang.management.ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage();
         List<Double> control = ratios.get("disabled-control");
         double noise = Math.max(Math.abs(percentile(control, 50)), (percentile(control, 75) - percentile(control, 25)) / 2);
-        System.out.printf(Locale.ROOT, "%nHTTP endpoint, %d paired rounds of %.1f s per mode, %d connections"
-                + " (load average %.2f before, %.2f after)%n", rounds, seconds, THREADS, loadBefore, loadAfter);
+        System.out.printf(Locale.ROOT, "%nHTTP endpoint, %s + one emit() per request, %d paired rounds of %.1f s per"
+                + " mode, %d connections (load average %.2f before, %.2f after)%n", workRounds == 0
+                ? "no business work" : String.format(Locale.ROOT, "~%.0f us of business CPU work (%d rounds of decode, walk,"
+                + " encode)", workUs, workRounds), rounds, seconds, THREADS, loadBefore, loadAfter);
         System.out.printf(Locale.ROOT, "  %-22s %8s %12s %18s %11s %8s%n", "", "req/s", "vs disabled",
                 "rounds p25..p75", "CPU us/req", "+CPU us");
-        StringBuilder json = new StringBuilder("{\"rounds\":" + rounds + ",\"seconds\":" + seconds + ",\"modes\":{");
+        StringBuilder json = new StringBuilder("{\"rounds\":" + rounds + ",\"seconds\":" + seconds + ",\"work_us\":"
+                + workUs + ",\"work_rounds\":" + workRounds + ",\"modes\":{");
         for (String mode : MODES) {
             boolean first = "disabled".equals(mode);
             double delta = percentile(ratios.get(mode), 50);

@@ -43,18 +43,80 @@ public final class Envelope {
 
     /** 128 random bits as 32 hex digits, like a UUID4 without dashes. */
     public static String newEventId() {
+        JsonOut out = new JsonOut(32);
+        newEventId(out);
+        return out.toString();
+    }
+
+    private static void newEventId(JsonOut out) {
         long high;
         long low;
         synchronized (IDS) {
             high = IDS.nextLong();
             low = IDS.nextLong();
         }
-        return hex16(high) + hex16(low);
+        out.hex16(high);
+        out.hex16(low);
     }
 
-    private static String hex16(long value) {
-        String text = Long.toHexString(value);
-        return "0".repeat(16 - text.length()) + text;
+    /** The attributes {@link #write} always writes; an extension may not replace them. */
+    private static final Set<String> ALWAYS = Set.of("specversion", "datacontenttype", "id", "type", "source", "time",
+            "data");
+
+    /**
+     * The JSON of {@link #build}'s map, written straight into {@code out} (the worker's path: no map, no id or time
+     * string per event). {@code time} is an RFC 3339 string already formatted, or null for {@code wallEpochNanos}
+     * (UTC). The same bytes as {@code Json.write(build(...))}; EnvelopeWriteTest holds it to that.
+     */
+    public static void write(JsonOut out, String type, Map<String, Object> data, String source, String id,
+                             String time, long wallEpochNanos, String subject, String traceparent,
+                             Map<String, Object> extensions) {
+        out.ascii("{\"specversion\":\"" + SPECVERSION + "\",\"datacontenttype\":\"application/json\",\"id\":");
+        if (id != null && !id.isEmpty()) {
+            Json.string(out, id);
+        } else {
+            out.put('"');
+            newEventId(out);
+            out.put('"');
+        }
+        out.ascii(",\"type\":");
+        Json.write(out, type, 1);
+        out.ascii(",\"source\":");
+        Json.write(out, source, 1);
+        out.ascii(",\"time\":");
+        if (time != null) {
+            Json.string(out, time);
+        } else {
+            out.put('"');
+            utc(out, Math.floorDiv(wallEpochNanos, 1_000_000_000L), (int) Math.floorMod(wallEpochNanos, 1_000_000_000L));
+            out.put('"');
+        }
+        out.ascii(",\"data\":");
+        Json.write(out, data, 1);
+        boolean withSubject = subject != null && !subject.isEmpty();
+        if (withSubject) {
+            out.ascii(",\"subject\":");
+            Json.string(out, subject);
+        }
+        boolean withTrace = traceparent != null && !traceparent.isEmpty();
+        if (withTrace) {
+            out.ascii(",\"traceparent\":");
+            Json.string(out, traceparent);
+        }
+        if (extensions != null) {
+            for (Map.Entry<String, Object> entry : extensions.entrySet()) {
+                String name = entry.getKey();
+                if (ALWAYS.contains(name) || withSubject && "subject".equals(name)
+                        || withTrace && "traceparent".equals(name)) {
+                    continue; // as build's putIfAbsent: never replaces a core attribute
+                }
+                out.put(',');
+                Json.string(out, String.valueOf(name));
+                out.put(':');
+                Json.write(out, entry.getValue(), 1);
+            }
+        }
+        out.put('}');
     }
 
     /** One event as an ordered map, attributes in the order of sdk/spec/vectors. {@code data} is used as given. */
@@ -127,22 +189,26 @@ public final class Envelope {
 
     /** What format(instant.atOffset(UTC)) writes, with the seconds formatted once per second. */
     static String formatUtc(Instant instant) {
+        JsonOut out = new JsonOut(40);
+        utc(out, instant.getEpochSecond(), instant.getNano());
+        return out.toString();
+    }
+
+    private static void utc(JsonOut out, long epochSecond, int nano) {
         CachedSecond cached = lastSecond;
-        if (cached.epochSecond != instant.getEpochSecond()) {
-            cached = new CachedSecond(instant.getEpochSecond(), SECONDS.format(instant.atOffset(ZoneOffset.UTC)));
+        if (cached.epochSecond != epochSecond) {
+            cached = new CachedSecond(epochSecond, SECONDS.format(Instant.ofEpochSecond(epochSecond).atOffset(ZoneOffset.UTC)));
             lastSecond = cached;
         }
-        StringBuilder out = new StringBuilder(40).append(cached.prefix);
-        int micros = instant.getNano() / 1000;
+        out.ascii(cached.prefix);
+        int micros = nano / 1000;
         if (micros != 0) {
-            String digits = Integer.toString(micros);
-            out.append('.');
-            for (int pad = digits.length(); pad < 6; pad++) {
-                out.append('0');
+            out.put('.');
+            for (int scale = 100_000; scale > 0; scale /= 10) {
+                out.put((char) ('0' + micros / scale % 10));
             }
-            out.append(digits);
         }
-        return out.append("+00:00").toString();
+        out.ascii("+00:00");
     }
 
     static String formatSlowly(OffsetDateTime time) { // for the test that holds formatUtc to it
@@ -164,16 +230,18 @@ public final class Envelope {
      * checks that catch a producer's own mistakes early are repeated here; the service stays the judge.
      */
     public static String problem(Map<String, Object> event) {
-        Object type = event.get("type");
+        return problem(event.get("type"), event.get("source"), event.get("data"));
+    }
+
+    /** {@link #problem(Map)} for an event's type, source and data. */
+    public static String problem(Object type, Object source, Object data) {
         List<String> required = type instanceof String ? REQUIRED_DATA.get(type) : null;
         if (required == null) {
             return "type '" + type + "' is not one of " + new java.util.TreeSet<>(EVENT_TYPES);
         }
-        Object source = event.get("source");
         if (!(source instanceof String) || ((String) source).isEmpty()) {
             return "it has no source; set AUTOPILOT_SERVICE or AUTOPILOT_PRODUCER (autopilot.service), or pass source";
         }
-        Object data = event.get("data");
         if (!(data instanceof Map)) {
             return "its data is not a map";
         }

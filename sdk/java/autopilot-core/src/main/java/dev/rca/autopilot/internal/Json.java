@@ -22,58 +22,58 @@ public final class Json {
     private Json() {}
 
     public static String write(Object value) {
-        StringBuilder out = new StringBuilder(256);
+        JsonOut out = new JsonOut(256);
         write(out, value, 0);
         return out.toString();
     }
 
-    public static void write(StringBuilder out, Object value, int depth) {
+    public static void write(JsonOut out, Object value, int depth) {
         if (depth > MAX_DEPTH) {
             throw new IllegalArgumentException("nested deeper than " + MAX_DEPTH + " levels (a cycle?)");
         }
         if (value == null) {
-            out.append("null");
+            out.ascii("null");
         } else if (value instanceof String) {
             string(out, (String) value);
         } else if (value instanceof Boolean) {
-            out.append(((Boolean) value).booleanValue());
+            out.ascii(((Boolean) value) ? "true" : "false");
         } else if (value instanceof Integer || value instanceof Long || value instanceof Short
                 || value instanceof Byte || value instanceof BigInteger) {
-            out.append(value);
+            out.ascii(value.toString());
         } else if (value instanceof Double || value instanceof Float) {
             double number = ((Number) value).doubleValue();
             if (Double.isNaN(number) || Double.isInfinite(number)) {
                 throw new IllegalArgumentException("the number " + number + " has no JSON form");
             }
-            out.append(number == Math.rint(number) && Math.abs(number) < 1e15 ? Long.toString((long) number) + ".0"
+            out.ascii(number == Math.rint(number) && Math.abs(number) < 1e15 ? Long.toString((long) number) + ".0"
                     : Double.toString(number));
         } else if (value instanceof BigDecimal) {
-            out.append(((BigDecimal) value).toString());
+            out.ascii(((BigDecimal) value).toString());
         } else if (value instanceof Map) {
-            out.append('{');
+            out.put('{');
             boolean first = true;
             for (Map.Entry<?, ?> entry : ((Map<?, ?>) value).entrySet()) {
                 if (!first) {
-                    out.append(',');
+                    out.put(',');
                 }
                 first = false;
                 string(out, String.valueOf(entry.getKey()));
-                out.append(':');
+                out.put(':');
                 write(out, entry.getValue(), depth + 1);
             }
-            out.append('}');
+            out.put('}');
         } else if (value instanceof Collection || value instanceof Object[]) {
             Iterable<?> items = value instanceof Collection ? (Collection<?>) value : List.of((Object[]) value);
-            out.append('[');
+            out.put('[');
             boolean first = true;
             for (Object item : items) {
                 if (!first) {
-                    out.append(',');
+                    out.put(',');
                 }
                 first = false;
                 write(out, item, depth + 1);
             }
-            out.append(']');
+            out.put(']');
         } else if (value instanceof Optional) {
             write(out, ((Optional<?>) value).orElse(null), depth + 1);
         } else if (value instanceof Number || value instanceof TemporalAccessor || value instanceof CharSequence) {
@@ -83,43 +83,46 @@ public final class Json {
         }
     }
 
-    private static void string(StringBuilder out, String text) {
-        out.append('"');
+    /** A JSON string, UTF-8: quotes, backslashes and control characters escaped; a lone surrogate as U+FFFD. */
+    static void string(JsonOut out, String text) {
         int length = text.length();
+        out.ensure(length + 2);
+        out.put('"');
         for (int i = 0; i < length; i++) {
             char c = text.charAt(i);
-            switch (c) {
-                case '"':
-                    out.append("\\\"");
-                    break;
-                case '\\':
-                    out.append("\\\\");
-                    break;
-                case '\n':
-                    out.append("\\n");
-                    break;
-                case '\r':
-                    out.append("\\r");
-                    break;
-                case '\t':
-                    out.append("\\t");
-                    break;
-                default:
-                    if (c < 0x20 || c == '\u2028' || c == '\u2029') {
-                        out.append(String.format("\\u%04x", (int) c));
-                    } else if (Character.isSurrogate(c)) {
-                        // A lone surrogate is not valid UTF-8; a pair is kept as it is.
-                        if (Character.isHighSurrogate(c) && i + 1 < length && Character.isLowSurrogate(text.charAt(i + 1))) {
-                            out.append(c).append(text.charAt(++i));
-                        } else {
-                            out.append("\\ufffd");
-                        }
-                    } else {
-                        out.append(c);
-                    }
+            if (c >= 0x20 && c < 0x80) {
+                if (c == '"' || c == '\\') {
+                    out.put('\\');
+                }
+                out.put(c);
+            } else if (c < 0x20) {
+                switch (c) {
+                    case '\n':
+                        out.ascii("\\n");
+                        break;
+                    case '\r':
+                        out.ascii("\\r");
+                        break;
+                    case '\t':
+                        out.ascii("\\t");
+                        break;
+                    default:
+                        out.ascii(c < 0x10 ? "\\u000" : "\\u001").put(Character.forDigit(c & 0xf, 16));
+                }
+            } else if (c == '\u2028' || c == '\u2029') {
+                out.ascii(c == '\u2028' ? "\\u2028" : "\\u2029");
+            } else if (Character.isSurrogate(c)) {
+                // A lone surrogate is not valid UTF-8; a pair is one code point.
+                if (Character.isHighSurrogate(c) && i + 1 < length && Character.isLowSurrogate(text.charAt(i + 1))) {
+                    out.utf8(Character.toCodePoint(c, text.charAt(++i)));
+                } else {
+                    out.ascii("\\ufffd");
+                }
+            } else {
+                out.utf8(c);
             }
         }
-        out.append('"');
+        out.put('"');
     }
 
     /** Parse a JSON text into Map (ordered) / List / String / Long / Double / Boolean / null. */

@@ -4,7 +4,6 @@ import dev.rca.autopilot.ControlState;
 import dev.rca.autopilot.DropReason;
 import dev.rca.autopilot.Settings;
 import dev.rca.autopilot.Transport;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -40,6 +39,12 @@ public final class Worker implements Runnable {
     private final long maxAgeNanos;
     private volatile long deadline = Long.MAX_VALUE; // set by shutdown(): nothing may outlive it
     private volatile boolean sending;
+    /**
+     * The batch being encoded, reused batch after batch. It keeps what a full batch of ordinary events needs (1 MiB,
+     * or 512 bytes an event for larger batch sizes); one of outsized events gives the rest back before the next.
+     */
+    private final JsonOut body = new JsonOut(64 * 1024);
+    private final int keepBytes;
 
     public Worker(Settings settings, EventQueue queue, Counters counters, Transport transport, CircuitBreaker circuit,
                   ControlPlane control, ProblemLog problems, LongSupplier nanoTime, Consumer<ControlState> onControl,
@@ -58,6 +63,7 @@ public final class Worker implements Runnable {
         this.reportHealth = healthNanos > 0 ? reportHealth : null;
         this.sending = sending;
         this.maxAgeNanos = settings.maxAge().toNanos();
+        this.keepBytes = Math.max(1 << 20, settings.batchSize() * 512);
         this.thread = new Thread(this, "autopilot-worker");
         this.thread.setDaemon(true);
         queue.attach(thread);
@@ -228,41 +234,41 @@ public final class Worker implements Runnable {
             counters.drop(DropReason.CIRCUIT_OPEN, fresh.size());
             return;
         }
-        StringBuilder body = new StringBuilder(256 * fresh.size()).append('[');
+        body.reset(keepBytes);
+        body.put('[');
         int count = 0;
         for (Pending item : fresh) {
-            if (encode(item, body, count == 0)) { // written straight into the batch: no string per event
+            if (encode(item, count == 0)) { // written straight into the batch's bytes: no string per event
                 count++;
             }
         }
         if (count > 0) {
-            byte[] bytes = body.append(']').toString().getBytes(StandardCharsets.UTF_8);
-            send(bytes, count, fresh.get(0).enqueuedNanos, stopping);
+            send(body.put(']').toByteArray(), count, fresh.get(0).enqueuedNanos, stopping);
         }
     }
 
-    /** The envelope's JSON appended to {@code body}, built here (not in emit) from what emit() captured; false (and
+    /** The envelope's JSON appended to the batch, built here (not in emit) from what emit() captured; false (and
      * nothing appended) if unusable. */
-    private boolean encode(Pending item, StringBuilder body, boolean first) {
-        int mark = body.length();
+    private boolean encode(Pending item, boolean first) {
+        int mark = body.size();
         String why;
         try {
-            Map<String, Object> event = Envelope.build(item.type, item.data, item.source != null ? item.source
-                    : settings.producer(), item.id, item.time != null ? item.time
-                    : java.time.Instant.ofEpochSecond(0, item.wallEpochNanos), item.subject,
-                    item.traceparent, item.extensions);
-            why = Envelope.problem(event);
+            // A time of the caller's own is formatted first, so a bad one is reported as such (as before).
+            String time = item.time != null ? Envelope.formatTime(item.time) : null;
+            String source = item.source != null ? item.source : settings.producer();
+            why = Envelope.problem(item.type, source, item.data);
             if (why == null) {
                 if (!first) {
-                    body.append(',');
+                    body.put(',');
                 }
-                Json.write(body, event, 0);
+                Envelope.write(body, item.type, item.data, source, item.id, time, item.wallEpochNanos, item.subject,
+                        item.traceparent, item.extensions);
                 return true;
             }
         } catch (RuntimeException | StackOverflowError e) {
-            body.setLength(mark); // whatever the failed event had written
             why = "it could not be encoded (" + e + ")";
         }
+        body.truncate(mark); // whatever the failed event had written
         counters.drop(DropReason.REJECTED);
         problems.report("invalid", "autopilot: dropped a %s event: %s.", item.type, why);
         return false;
