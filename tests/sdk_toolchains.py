@@ -1,0 +1,87 @@
+"""Running a small program on each SDK's real toolchain (a Java single-file source on sdk/java's classes, a Go main
+package of sdk/go, an ES module importing @rca/autopilot, a Python script importing autopilot), for the end-to-end
+tests that drive every SDK against a real `rca serve`. A missing toolchain skips locally and fails in CI."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from support import ROOT
+
+JAVA_CLASSES = ROOT / "sdk" / "java" / "autopilot-core" / "target" / "classes"
+NODE_SDK = ROOT / "sdk" / "node"
+GO_SDK = ROOT / "sdk" / "go"
+
+
+@dataclass(frozen=True)
+class SdkProgram:
+    """One check written once per SDK; each prints its findings as one JSON line last."""
+
+    java: str  # a single-file source whose first class is `java_class`
+    java_class: str
+    go_package: str  # a main package of sdk/go, e.g. ./internal/sdkhealthcheck
+    node: str  # an ES module
+    python: str = ""  # a script, run with this interpreter (which has autopilot installed)
+
+
+def required() -> bool:
+    return bool(os.environ.get("CI")) or os.environ.get("RCA_REQUIRE_KAFKA") == "1"
+
+
+def unavailable(why: str) -> None:
+    if required():
+        pytest.fail(f"{why} (CI runs every SDK's toolchain)")
+    pytest.skip(why)
+
+
+def go_toolchain() -> str | None:
+    found = subprocess.run([str(ROOT / "scripts" / "go-toolchain")], capture_output=True, text=True)
+    return found.stdout.strip() or None if found.returncode == 0 else None
+
+
+def node_built() -> bool:
+    """dist/ is the package's build; rebuilt here when src/ is newer (make test builds it through node-install)."""
+    dist = NODE_SDK / "dist" / "esm" / "index.js"
+    if not (NODE_SDK / "node_modules").exists():
+        return False
+    newest = max(p.stat().st_mtime for p in (NODE_SDK / "src").glob("*.ts"))
+    if not dist.exists() or dist.stat().st_mtime < newest:
+        subprocess.run(["npm", "run", "--silent", "build"], cwd=NODE_SDK, check=True, capture_output=True, timeout=300)
+    return True
+
+
+def sdk_command(language: str, program: SdkProgram, tmp_path: Path) -> tuple[list[str], Path]:
+    """The command (and its working directory) that runs `program` on `language`'s SDK; skips or fails (in CI) when
+    that toolchain or the SDK's build is missing."""
+    if language == "java":
+        if not shutil.which("java"):
+            unavailable("no java")
+        if not (JAVA_CLASSES / "dev" / "rca" / "autopilot" / "AutopilotClient.class").exists():
+            unavailable("sdk/java is not built: make test-java (make test runs it first)")
+        source = tmp_path / f"{program.java_class}.java"
+        source.write_text(program.java)
+        return ["java", "-cp", str(JAVA_CLASSES), str(source)], tmp_path
+    if language == "go":
+        go = go_toolchain()
+        if go is None:
+            unavailable("no Go 1.22+ (scripts/go-toolchain)")
+        return [str(go), "run", program.go_package], GO_SDK
+    if language == "python":
+        return [sys.executable, "-c", program.python], tmp_path
+    if not shutil.which("node") or not node_built():
+        unavailable("no node, or sdk/node has no node_modules: make node-install")
+    return ["node", "--input-type=module", "-e", program.node], NODE_SDK
+
+
+def sdk_environment(**settings: str) -> dict[str, str]:
+    """This process's environment without its AUTOPILOT_*, plus `settings` (AUTOPILOT_ENDPOINT=..., ...)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AUTOPILOT_")}
+    env.update(settings)
+    return env
