@@ -8,12 +8,17 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from support import ROOT
+from evidence._store import Store
+from evidence._tokens import create_token
+from support import ROOT, Server
 
 JAVA_CLASSES = ROOT / "sdk" / "java" / "autopilot-core" / "target" / "classes"
 NODE_SDK = ROOT / "sdk" / "node"
@@ -85,3 +90,30 @@ def sdk_environment(**settings: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AUTOPILOT_")}
     env.update(settings)
     return env
+
+
+@dataclass(frozen=True)
+class ServedRca:
+    server: Server
+    database: str
+    writer: str  # may write the producers given to served_rca
+    reader: str
+
+
+@contextmanager
+def served_rca(tmp: Path, writes: str, prepare: Callable[[Store, datetime], None] | None = None) -> Iterator[ServedRca]:
+    """A real `rca serve` on a fresh SQLite database, with a writer token for the producers `writes` (a URN pattern,
+    svc://health-*) and a reader token; `prepare` writes anything else the test needs before it starts."""
+    url = f"sqlite:///{tmp / 'rca.db'}"
+    with Store.open(url) as store:
+        store.ensure_schema()
+        now = datetime.now(UTC)
+        writer = create_token(store, "fleet", "writer", [writes], now)[1]
+        reader = create_token(store, "oncall", "reader", [], now)[1]
+        if prepare is not None:
+            prepare(store, now)
+    server = Server(url, tmp / "serve.log", env={"RCA_DETECT_INTERVAL_S": "0", "RCA_CHROMA_PATH": str(tmp / "chroma")})
+    try:
+        yield ServedRca(server, url, writer, reader)
+    finally:
+        server.stop()

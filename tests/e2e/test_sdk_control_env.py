@@ -8,17 +8,14 @@ from __future__ import annotations
 import json
 import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
 from evidence._store import Store
-from evidence._tokens import create_token
 from rollout._flags import turn_on
-from sdk_toolchains import SdkProgram, sdk_command, sdk_environment
-from support import Server
+from sdk_toolchains import SdkProgram, ServedRca, sdk_command, sdk_environment, served_rca
 
 pytestmark = pytest.mark.e2e
 
@@ -82,32 +79,19 @@ print(json.dumps({"taken": taken, "enabled": stats["control"]["enabled"], "sourc
 LANGUAGES = ["python", "java", "go", "node"]
 
 
-@dataclass(frozen=True)
-class Rca:
-    server: Server
-    database: str
-    writer: str  # may write svc://envcheck-*
+def _promoted_to_staging(store: Store, now: datetime) -> None:
+    for language in LANGUAGES:  # ring-1 promoted to staging: on in staging, written off in prod
+        turn_on(store, f"svc://envcheck-{language}", 1, None, "staging", {}, now)
 
 
 @pytest.fixture(scope="module")
-def rca(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rca]:
-    tmp = tmp_path_factory.mktemp("sdk-control-env")
-    url = f"sqlite:///{tmp / 'rca.db'}"
-    with Store.open(url) as store:
-        store.ensure_schema()
-        now = datetime.now(UTC)
-        writer = create_token(store, "fleet", "writer", ["svc://envcheck-*"], now)[1]
-        for language in LANGUAGES:  # ring-1 promoted to staging: on in staging, written off in prod
-            turn_on(store, f"svc://envcheck-{language}", 1, None, "staging", {}, now)
-    server = Server(url, tmp / "serve.log", env={"RCA_DETECT_INTERVAL_S": "0", "RCA_CHROMA_PATH": str(tmp / "chroma")})
-    try:
-        yield Rca(server, url, writer)
-    finally:
-        server.stop()
+def rca(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedRca]:
+    with served_rca(tmp_path_factory.mktemp("sdk-control-env"), "svc://envcheck-*", _promoted_to_staging) as served:
+        yield served
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
-def test_each_sdk_obeys_its_own_environments_flag(language: str, rca: Rca, tmp_path: Path) -> None:
+def test_each_sdk_obeys_its_own_environments_flag(language: str, rca: ServedRca, tmp_path: Path) -> None:
     command, cwd = sdk_command(language, CONTROL_CHECK, tmp_path)
     producer = f"svc://envcheck-{language}"
     found = {}

@@ -8,17 +8,13 @@ from __future__ import annotations
 import json
 import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
 
 from evidence._store import Store
-from evidence._tokens import create_token
-from sdk_toolchains import SdkProgram, sdk_command, sdk_environment
-from support import Server
+from sdk_toolchains import SdkProgram, ServedRca, sdk_command, sdk_environment, served_rca
 
 pytestmark = pytest.mark.e2e
 
@@ -66,32 +62,14 @@ HEALTH = SdkProgram(java=JAVA_PROGRAM, java_class="SdkHealthCheck", go_package="
                     node=NODE_PROGRAM)
 
 
-@dataclass(frozen=True)
-class Rca:
-    server: Server
-    database: str
-    writer: str  # may write svc://health-*
-    reader: str
-
-
 @pytest.fixture(scope="module")
-def rca(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rca]:
-    tmp = tmp_path_factory.mktemp("sdk-health")
-    url = f"sqlite:///{tmp / 'rca.db'}"
-    with Store.open(url) as store:
-        store.ensure_schema()
-        now = datetime.now(UTC)
-        writer = create_token(store, "fleet", "writer", ["svc://health-*"], now)[1]
-        reader = create_token(store, "oncall", "reader", [], now)[1]
-    server = Server(url, tmp / "serve.log", env={"RCA_DETECT_INTERVAL_S": "0", "RCA_CHROMA_PATH": str(tmp / "chroma")})
-    try:
-        yield Rca(server, url, writer, reader)
-    finally:
-        server.stop()
+def rca(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedRca]:
+    with served_rca(tmp_path_factory.mktemp("sdk-health"), "svc://health-*") as served:
+        yield served
 
 
 @pytest.mark.parametrize("language", ["java", "go", "node"])
-def test_each_sdk_reports_its_drops_and_rca_aggregates_them(language: str, rca: Rca, tmp_path: Path) -> None:
+def test_each_sdk_reports_its_drops_and_rca_aggregates_them(language: str, rca: ServedRca, tmp_path: Path) -> None:
     server, writer, reader = rca.server, rca.writer, rca.reader
     command, cwd = sdk_command(language, HEALTH, tmp_path)
     producer = f"svc://health-{language}"
