@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 )
 
@@ -24,9 +25,15 @@ func (s ControlState) Sending() bool { return s.Enabled && !s.Killed }
 
 func defaultControl() ControlState { return ControlState{Enabled: true, Source: "default"} }
 
-// ControlURL is GET {endpoint}/v1/control/{producer}, the URN percent-encoded as one path segment.
-func ControlURL(endpoint, producer string) string {
-	return endpoint + "/v1/control/" + url.PathEscape(producer)
+// ControlURL is GET {endpoint}/v1/control/{producer}?env={env}, the URN percent-encoded as one path segment and
+// the environment (AUTOPILOT_ENV) as the env query parameter, left out when empty. With env the service answers the
+// producer's rollout flag in that environment; a server that predates it ignores env and answers the producer switch.
+func ControlURL(endpoint, producer, env string) string {
+	u := endpoint + "/v1/control/" + url.PathEscape(producer)
+	if env != "" {
+		u += "?env=" + strings.ReplaceAll(url.QueryEscape(env), "+", "%20")
+	}
+	return u
 }
 
 type controlPlane struct {

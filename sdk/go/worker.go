@@ -40,7 +40,7 @@ func newWorker(c *Client, httpClient *http.Client, ownsHTTP bool) *worker {
 		stopping: make(chan struct{}), exited: make(chan struct{}), ctx: ctx, cancel: cancel,
 		circuit: newCircuit(c.settings.CircuitFailures, c.settings.CircuitReset, time.Now)}
 	if c.settings.Producer != "" {
-		w.control = &controlPlane{client: httpClient, url: ControlURL(c.settings.Endpoint, c.settings.Producer),
+		w.control = &controlPlane{client: httpClient, url: ControlURL(c.settings.Endpoint, c.settings.Producer, c.settings.Env),
 			token: c.settings.Token, interval: c.settings.ControlPollInterval, timeout: c.settings.Timeout,
 			now: time.Now, problems: c.problems, state: defaultControl()} // next is zero: ask before the first batch
 	}

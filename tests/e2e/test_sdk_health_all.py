@@ -6,26 +6,17 @@ tests/rca/test_adoption_api.py and sdk/python/tests/test_health.py.)"""
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
 
 from evidence._store import Store
-from evidence._tokens import create_token
-from support import ROOT, Server
+from sdk_toolchains import SdkProgram, ServedRca, sdk_command, sdk_environment, served_rca
 
 pytestmark = pytest.mark.e2e
-
-JAVA_CLASSES = ROOT / "sdk" / "java" / "autopilot-core" / "target" / "classes"
-NODE_SDK = ROOT / "sdk" / "node"
-GO_SDK = ROOT / "sdk" / "go"
 
 JAVA_PROGRAM = """
 import dev.rca.autopilot.AutopilotClient;
@@ -67,85 +58,26 @@ console.log(JSON.stringify({ delivered: autopilot.stats().delivered, dropped: au
 """
 
 
-def _required() -> bool:
-    return bool(os.environ.get("CI")) or os.environ.get("RCA_REQUIRE_KAFKA") == "1"
-
-
-def _unavailable(why: str) -> None:
-    if _required():
-        pytest.fail(f"{why} (CI runs every SDK's toolchain)")
-    pytest.skip(why)
-
-
-def _go() -> str | None:
-    found = subprocess.run([str(ROOT / "scripts" / "go-toolchain")], capture_output=True, text=True)
-    return found.stdout.strip() or None if found.returncode == 0 else None
-
-
-def _node_built() -> bool:
-    """dist/ is the package's build; rebuilt here when src/ is newer (make test builds it through node-install)."""
-    dist = NODE_SDK / "dist" / "esm" / "index.js"
-    if not (NODE_SDK / "node_modules").exists():
-        return False
-    newest = max(p.stat().st_mtime for p in (NODE_SDK / "src").glob("*.ts"))
-    if not dist.exists() or dist.stat().st_mtime < newest:
-        subprocess.run(["npm", "run", "--silent", "build"], cwd=NODE_SDK, check=True, capture_output=True, timeout=300)
-    return True
-
-
-def _command(language: str, tmp_path: Path) -> tuple[list[str], Path]:
-    if language == "java":
-        if not shutil.which("java"):
-            _unavailable("no java")
-        if not (JAVA_CLASSES / "dev" / "rca" / "autopilot" / "AutopilotClient.class").exists():
-            _unavailable("sdk/java is not built: make test-java (make test runs it first)")
-        source = tmp_path / "SdkHealthCheck.java"
-        source.write_text(JAVA_PROGRAM)
-        return ["java", "-cp", str(JAVA_CLASSES), str(source)], tmp_path
-    if language == "go":
-        go = _go()
-        if go is None:
-            _unavailable("no Go 1.22+ (scripts/go-toolchain)")
-        return [str(go), "run", "./internal/sdkhealthcheck"], GO_SDK
-    if not shutil.which("node") or not _node_built():
-        _unavailable("no node, or sdk/node has no node_modules: make node-install")
-    return ["node", "--input-type=module", "-e", NODE_PROGRAM], NODE_SDK
-
-
-@dataclass(frozen=True)
-class Rca:
-    server: Server
-    database: str
-    writer: str  # may write svc://health-*
-    reader: str
+HEALTH = SdkProgram(java=JAVA_PROGRAM, java_class="SdkHealthCheck", go_package="./internal/sdkhealthcheck",
+                    node=NODE_PROGRAM)
 
 
 @pytest.fixture(scope="module")
-def rca(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rca]:
-    tmp = tmp_path_factory.mktemp("sdk-health")
-    url = f"sqlite:///{tmp / 'rca.db'}"
-    with Store.open(url) as store:
-        store.ensure_schema()
-        now = datetime.now(UTC)
-        writer = create_token(store, "fleet", "writer", ["svc://health-*"], now)[1]
-        reader = create_token(store, "oncall", "reader", [], now)[1]
-    server = Server(url, tmp / "serve.log", env={"RCA_DETECT_INTERVAL_S": "0", "RCA_CHROMA_PATH": str(tmp / "chroma")})
-    try:
-        yield Rca(server, url, writer, reader)
-    finally:
-        server.stop()
+def rca(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedRca]:
+    with served_rca(tmp_path_factory.mktemp("sdk-health"), "svc://health-*") as served:
+        yield served
 
 
 @pytest.mark.parametrize("language", ["java", "go", "node"])
-def test_each_sdk_reports_its_drops_and_rca_aggregates_them(language: str, rca: Rca, tmp_path: Path) -> None:
+def test_each_sdk_reports_its_drops_and_rca_aggregates_them(language: str, rca: ServedRca, tmp_path: Path) -> None:
     server, writer, reader = rca.server, rca.writer, rca.reader
-    command, cwd = _command(language, tmp_path)
+    command, cwd = sdk_command(language, HEALTH, tmp_path)
     producer = f"svc://health-{language}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AUTOPILOT_")}
-    env.update({"AUTOPILOT_ENABLED": "true", "AUTOPILOT_ENDPOINT": server.url, "AUTOPILOT_TOKEN": writer,
-                "AUTOPILOT_SERVICE": f"health-{language}", "AUTOPILOT_ENV": "staging", "AUTOPILOT_QUEUE_SIZE": "4",
-                "AUTOPILOT_BATCH_SIZE": "100", "AUTOPILOT_FLUSH_INTERVAL": "60", "AUTOPILOT_HEALTH_INTERVAL": "0.3",
-                "AUTOPILOT_STARTUP_EVENT": "false"})
+    env = sdk_environment(
+        AUTOPILOT_ENABLED="true", AUTOPILOT_ENDPOINT=server.url, AUTOPILOT_TOKEN=writer,
+        AUTOPILOT_SERVICE=f"health-{language}", AUTOPILOT_ENV="staging", AUTOPILOT_QUEUE_SIZE="4",
+        AUTOPILOT_BATCH_SIZE="100", AUTOPILOT_FLUSH_INTERVAL="60", AUTOPILOT_HEALTH_INTERVAL="0.3",
+        AUTOPILOT_STARTUP_EVENT="false")
     done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     final = json.loads(done.stdout.strip().splitlines()[-1])  # the SDK's own counters at the end, in process

@@ -48,7 +48,9 @@ type Server struct {
 	attempts  [][]map[string]any
 	headers   []http.Header
 	control   map[string]map[string]any
+	flags     map[string]map[string]bool // producer -> environment -> on
 	controls  int
+	envs      []string // the env query of each control request ("" when absent)
 	rejectIDs map[string]bool
 	seen      map[string]bool
 }
@@ -56,7 +58,7 @@ type Server struct {
 // NewServer starts a fake in OK mode on a loopback port.
 func NewServer() *Server {
 	s := &Server{mode: OK, sleepFor: 5 * time.Second, control: map[string]map[string]any{},
-		rejectIDs: map[string]bool{}, seen: map[string]bool{}}
+		flags: map[string]map[string]bool{}, rejectIDs: map[string]bool{}, seen: map[string]bool{}}
 	s.Server = httptest.NewServer(http.HandlerFunc(s.handle))
 	return s
 }
@@ -73,6 +75,25 @@ func (s *Server) SetControl(producer string, enabled, killed bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.control[producer] = map[string]any{"enabled": enabled, "killed": killed}
+}
+
+// SetEnvironmentFlag sets a producer's rollout flag in one environment, as a ring's promotion does: a control request
+// naming its env (?env=prod) is then enabled only where that producer's flag is on (an unlisted environment is off),
+// like the rca service. Requests without env keep getting the producer switch of SetControl.
+func (s *Server) SetEnvironmentFlag(producer, env string, on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.flags[producer] == nil {
+		s.flags[producer] = map[string]bool{}
+	}
+	s.flags[producer][env] = on
+}
+
+// ControlEnvs is the env query parameter of each GET /v1/control/... request, in order ("" when it had none).
+func (s *Server) ControlEnvs() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.envs...)
 }
 
 // RejectID makes the fake reject the event with this id in its per-item results.
@@ -127,6 +148,7 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 	mode, sleep := s.mode, s.sleepFor
 	if r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/v1/control/") {
 		s.controls++
+		s.envs = append(s.envs, r.URL.Query().Get("env"))
 	}
 	if r.Method == http.MethodPost {
 		var attempt []map[string]any
@@ -163,13 +185,18 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 		producer, _ := url.PathUnescape(strings.TrimPrefix(r.URL.EscapedPath(), "/v1/control/"))
 		s.mu.Lock()
 		entry, ok := s.control[producer]
+		flags, env := s.flags[producer], r.URL.Query().Get("env")
 		s.mu.Unlock()
 		if !ok {
 			reply(w, http.StatusNotFound, map[string]any{"detail": "no entry"})
 			return
 		}
+		enabled, _ := entry["enabled"].(bool)
+		if env != "" && len(flags) > 0 {
+			enabled = enabled && flags[env]
+		}
 		reply(w, http.StatusOK, map[string]any{"producer": producer, "domain": nil, "ring": 0,
-			"enabled": entry["enabled"], "killed": entry["killed"]})
+			"enabled": enabled, "killed": entry["killed"]})
 	case r.Method == http.MethodPost && r.URL.Path == "/v1/events":
 		var batch []map[string]any
 		if err := json.Unmarshal(body, &batch); err != nil {

@@ -1,5 +1,6 @@
-// The kill switch: `GET {endpoint}/v1/control/{producer}`, polled by the delivery loop (sdk/spec/CONTRACT.md,
-// section 9). The service has already folded per-domain kills into `killed`. 404 means no entry: run with
+// The kill switch: `GET {endpoint}/v1/control/{producer}?env={env}`, polled by the delivery loop
+// (sdk/spec/CONTRACT.md, section 9). The service has already folded per-domain kills into `killed` and, when the SDK
+// names its environment (AUTOPILOT_ENV), that environment's rollout flag into `enabled`. 404 means no entry: run with
 // defaults. Any failure to ask keeps the last known state: an unreachable control plane neither kills nor revives.
 import { requestHeaders } from "./delivery.js";
 import type { ProblemLog } from "./log.js";
@@ -26,15 +27,21 @@ export function isSending(state: ControlState): boolean {
   return state.enabled && !state.killed;
 }
 
-/** The producer URN is one path segment, so its ':' and '/' are percent-encoded (RFC 3986, 3.3). */
-export function controlUrl(endpoint: string, producer: string): string {
-  return `${endpoint}/v1/control/${encodeURIComponent(producer)}`;
+/**
+ * The producer URN is one path segment, so its ':' and '/' are percent-encoded (RFC 3986, 3.3); the environment, when
+ * there is one, is the percent-encoded `env` query parameter.
+ */
+export function controlUrl(endpoint: string, producer: string, env?: string): string {
+  const url = `${endpoint}/v1/control/${encodeURIComponent(producer)}`;
+  return env ? `${url}?env=${encodeURIComponent(env)}` : url;
 }
 
 export interface ControlOptions {
   readonly pollInterval: number;
   readonly connectTimeout: number;
   readonly timeout: number;
+  /** The SDK's environment (AUTOPILOT_ENV): the service then answers the producer's flag there. */
+  readonly env?: string | undefined;
   /** Monotonic seconds. */
   readonly clock: () => number;
   readonly problems: ProblemLog;
@@ -53,7 +60,7 @@ export class ControlPlane {
     private readonly token: string | undefined,
     private readonly options: ControlOptions,
   ) {
-    this.url = controlUrl(endpoint, producer);
+    this.url = controlUrl(endpoint, producer, options.env);
     this.nextPoll = options.clock(); // ask before the first batch goes out
   }
 

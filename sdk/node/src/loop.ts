@@ -61,6 +61,7 @@ export class DeliveryLoop {
         pollInterval: settings.controlPollInterval,
         connectTimeout: settings.connectTimeout,
         timeout: settings.timeout,
+        env: settings.env,
         clock: parts.clock,
         problems: parts.problems,
       });

@@ -20,18 +20,31 @@ export type FakeHandler = (request: HttpRequest) => HttpResponse | undefined | P
 
 /**
  * Answers like the rca service: every event accepted, no control entry (404). Pass a handler to script other
- * answers; `setControl({ killed: true })` sets the kill switch. Everything sent is kept in `requests`, and the
+ * answers; `setControl({ killed: true })` sets the kill switch, and `setControl({ environments: { staging: true,
+ * prod: false } })` the rollout's flag per environment: a request naming its `env` is then enabled only where that
+ * flag is on (unlisted: off), like the service. Everything sent is kept in `requests`, and the
  * events the default answer took in `events`.
  */
 export class FakeTransport implements Transport {
   readonly requests: HttpRequest[] = [];
   readonly events: CloudEvent[] = [];
   control: Record<string, unknown> | undefined;
+  environments: Readonly<Record<string, boolean>> = {};
 
   constructor(public handler?: FakeHandler) {}
 
-  setControl(control: { enabled?: boolean; killed?: boolean; ring?: number; domain?: string | null } = {}): void {
-    this.control = { enabled: true, killed: false, ring: 0, domain: null, ...control };
+  setControl(
+    control: {
+      enabled?: boolean;
+      killed?: boolean;
+      ring?: number;
+      domain?: string | null;
+      environments?: Readonly<Record<string, boolean>>;
+    } = {},
+  ): void {
+    const { environments, ...entry } = control;
+    this.control = { enabled: true, killed: false, ring: 0, domain: null, ...entry };
+    this.environments = { ...environments };
   }
 
   async send(request: HttpRequest): Promise<HttpResponse> {
@@ -41,7 +54,9 @@ export class FakeTransport implements Transport {
     if (scripted !== undefined) return scripted;
     if (request.method === "GET" && request.url.includes("/v1/control/")) {
       if (this.control === undefined) return json(404, { detail: "no entry" });
-      return json(200, this.control);
+      const env = new URL(request.url).searchParams.get("env");
+      if (!env || Object.keys(this.environments).length === 0) return json(200, this.control);
+      return json(200, { ...this.control, enabled: this.control.enabled === true && this.environments[env] === true });
     }
     if (request.method === "POST" && request.url.endsWith("/v1/events")) {
       const batch = JSON.parse(String(request.body ?? "[]")) as CloudEvent[];

@@ -26,6 +26,45 @@ test("the producer is one percent-encoded path segment", () => {
   assert.equal(controlUrl("https://rca", "svc://checkout-service"), "https://rca/v1/control/svc%3A%2F%2Fcheckout-service");
 });
 
+test("the environment is one percent-encoded query parameter, left out when unset", () => {
+  assert.equal(controlUrl("https://rca", "svc://a", "staging"), "https://rca/v1/control/svc%3A%2F%2Fa?env=staging");
+  assert.equal(controlUrl("https://rca", "svc://a", "eu west/1"), "https://rca/v1/control/svc%3A%2F%2Fa?env=eu%20west%2F1");
+  assert.equal(controlUrl("https://rca", "svc://a", undefined), "https://rca/v1/control/svc%3A%2F%2Fa");
+});
+
+const controlEnvs = (fake: FakeTransport): (string | null)[] =>
+  fake.requests.filter((request) => request.method === "GET").map((request) => new URL(request.url).searchParams.get("env"));
+
+test("the control request names the SDK's environment when it has one", async () => {
+  const named = new FakeTransport();
+  const unnamed = new FakeTransport();
+  makeClient({ ...ENDPOINT, env: "staging" }, { transport: named });
+  makeClient({ ...ENDPOINT, env: undefined }, { transport: unnamed });
+  assert.ok(await until(() => gets(named) >= 1 && gets(unnamed) >= 1));
+  assert.equal(controlEnvs(named)[0], "staging");
+  assert.equal(controlEnvs(unnamed)[0], null);
+});
+
+test("a flag off in this environment stops emission, and on in another does not", async () => {
+  const flags = { staging: true, prod: false }; // a ring promoted to staging, not yet to prod
+  const staging = new FakeTransport();
+  const prod = new FakeTransport();
+  staging.setControl({ environments: flags });
+  prod.setControl({ environments: flags });
+  const inStaging = makeClient({ ...ENDPOINT, env: "staging" }, { transport: staging });
+  const inProd = makeClient({ ...ENDPOINT, env: "prod" }, { transport: prod });
+  const asked = (client: Client): boolean => client.stats().control.source === "control-plane";
+  assert.ok(await until(() => asked(inStaging) && asked(inProd)));
+  assert.equal(inProd.stats().control.enabled, false);
+  assert.equal(inProd.emit("JobRunStarted", { run_id: "prod" }), false);
+  assert.equal(inProd.signalsDropped().killed, 1);
+  assert.equal(await inProd.flush(1), true);
+  assert.equal(prod.posts.length, 0);
+  assert.equal(inStaging.emit("JobRunStarted", { run_id: "staging" }), true);
+  assert.equal(await inStaging.flush(2), true);
+  assert.deepStrictEqual(staging.events.map((event) => event.data.run_id), ["staging"]);
+});
+
 test("a killed producer stops sending, counts kills and sends no identity headers", async () => {
   const fake = new FakeTransport();
   fake.setControl({ killed: true });
@@ -103,7 +142,7 @@ test("a real endpoint is polled with the token, and a revival resumes delivery",
   const backend = await Backend.start();
   try {
     backend.control.set("svc://checkout-service", { enabled: true, killed: true });
-    const client = makeClient({ endpoint: backend.url, token: "tok" });
+    const client = makeClient({ endpoint: backend.url, token: "tok", env: "eu west" });
     assert.ok(await until(() => killed(client)));
     assert.deepStrictEqual(client.stats().control, { enabled: true, killed: true, ring: 0, domain: null, source: "control-plane" });
     assert.equal(client.emit("JobRunStarted", { run_id: "r" }), false);
@@ -112,6 +151,8 @@ test("a real endpoint is polled with the token, and a revival resumes delivery",
     assert.equal(await client.flush(2), true);
     assert.equal(backend.events.at(-1)?.data.run_id, "r");
     assert.equal(backend.headers.at(-1)?.authorization, "Bearer tok");
+    // A server that ignores env (this one, like one that predates it) answers the producer switch.
+    assert.deepStrictEqual(new Set(backend.controlQueries), new Set(["env=eu%20west"]));
   } finally {
     await backend.close();
   }

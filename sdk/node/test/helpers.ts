@@ -76,6 +76,8 @@ export class Backend {
   readonly control = new Map<string, Record<string, unknown>>();
   readonly rejectIds = new Set<string>();
   controlGets = 0;
+  /** Each control GET's query string ("env=test"). */
+  readonly controlQueries: string[] = [];
   readonly peers: number[] = [];
   url = "";
   private readonly server: http.Server;
@@ -131,9 +133,10 @@ export class Backend {
       reply(res, 401, { detail: "bad token" });
       return;
     }
-    const path = req.url ?? "/";
+    const [path = "/", query = ""] = (req.url ?? "/").split("?", 2);
     if (req.method === "GET" && path.startsWith("/v1/control/")) {
       this.controlGets += 1;
+      this.controlQueries.push(query);
       const producer = decodeURIComponent(path.slice("/v1/control/".length));
       const entry = this.control.get(producer);
       if (entry === undefined) {

@@ -199,6 +199,7 @@ class Client:
                     settings.endpoint or "",
                     settings.producer,
                     settings.token,
+                    env=settings.env,
                     poll_interval=settings.control_poll_interval,
                     connect_timeout=settings.connect_timeout,
                     timeout=settings.timeout,

@@ -1,7 +1,8 @@
-"""The kill switch: `GET {endpoint}/v1/control/{producer}`, polled by the worker and cached.
+"""The kill switch: `GET {endpoint}/v1/control/{producer}?env={env}`, polled by the worker and cached.
 
 The service answers `{"producer", "domain", "enabled", "ring", "killed"}` and has already folded
-per-domain kills into `killed`. 404 means no entry: run with defaults. Any failure to ask keeps
+per-domain kills into `killed` and, when the SDK names its environment (`AUTOPILOT_ENV`), that
+environment's rollout flag into `enabled`. 404 means no entry: run with defaults. Any failure to ask keeps
 the last known state, so an unreachable control plane neither kills nor revives a producer.
 """
 
@@ -30,9 +31,10 @@ class ControlState:
         return self.enabled and not self.killed
 
 
-def control_url(endpoint: str, producer: str) -> str:
-    # The URN is one path segment, so its ':' and '/' are percent-encoded (RFC 3986, 3.3).
-    return f"{endpoint}/v1/control/{urllib.parse.quote(producer, safe='')}"
+def control_url(endpoint: str, producer: str, env: str | None = None) -> str:
+    # The URN is one path segment, so its ':' and '/' are percent-encoded (RFC 3986, 3.3); so is the environment.
+    url = f"{endpoint}/v1/control/{urllib.parse.quote(producer, safe='')}"
+    return f"{url}?env={urllib.parse.quote(env, safe='')}" if env else url
 
 
 class ControlPlane:
@@ -43,6 +45,7 @@ class ControlPlane:
         producer: str,
         token: str | None,
         *,
+        env: str | None = None,
         poll_interval: float,
         connect_timeout: float,
         timeout: float,
@@ -52,7 +55,7 @@ class ControlPlane:
     ) -> None:
         self.state = initial or ControlState()  # a restarted worker (after fork) starts from what was known
         self._transport = transport
-        self._url = control_url(endpoint, producer)
+        self._url = control_url(endpoint, producer, env)
         self._token = token
         self._interval = poll_interval
         self._connect_timeout = connect_timeout

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import threading
+import urllib.parse
 from typing import Any, Callable, Optional
 
 from ._transport import HttpRequest, HttpResponse, TransportError
@@ -27,7 +28,9 @@ class FakeTransport:
     """Answers like the rca service: every event accepted, no control entry (404).
 
     Pass `handler` to script other answers (return an HttpResponse, raise TransportError, or
-    return None to fall back to the default); `set_control(killed=True)` sets the kill switch.
+    return None to fall back to the default); `set_control(killed=True)` sets the kill switch, and
+    `set_control(environments={"staging": True, "prod": False})` the rollout's flag per environment: a
+    request naming its `env` is then enabled only where that flag is on (unlisted: off), like the service.
     Everything sent is kept in `requests`, and the events the default answer took in `events`.
     """
 
@@ -36,10 +39,13 @@ class FakeTransport:
         self.requests: list[HttpRequest] = []
         self.events: list[dict[str, Any]] = []
         self.control: dict[str, Any] | None = None
+        self.environments: dict[str, bool] = {}
         self._lock = threading.Lock()
 
-    def set_control(self, *, enabled: bool = True, killed: bool = False, ring: int = 0, domain: str | None = None):
+    def set_control(self, *, enabled: bool = True, killed: bool = False, ring: int = 0, domain: str | None = None,
+                    environments: dict[str, bool] | None = None):
         self.control = {"enabled": enabled, "killed": killed, "ring": ring, "domain": domain}
+        self.environments = dict(environments or {})
 
     def send(self, request: HttpRequest) -> HttpResponse:
         with self._lock:
@@ -51,7 +57,11 @@ class FakeTransport:
         if request.method == "GET" and "/v1/control/" in request.url:
             if self.control is None:
                 return HttpResponse(404, {}, b'{"detail": "no entry"}')
-            return HttpResponse(200, {"content-type": "application/json"}, json.dumps(self.control).encode())
+            answer = dict(self.control)
+            env = urllib.parse.parse_qs(urllib.parse.urlsplit(request.url).query).get("env")
+            if env and self.environments:
+                answer["enabled"] = answer["enabled"] and self.environments.get(env[0], False)
+            return HttpResponse(200, {"content-type": "application/json"}, json.dumps(answer).encode())
         if request.method == "POST" and request.url.endswith("/v1/events"):
             batch = json.loads(request.body or b"[]")
             with self._lock:

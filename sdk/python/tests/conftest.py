@@ -87,6 +87,7 @@ class Backend:
         self.headers: list[dict[str, str]] = []
         self.control: dict[str, dict[str, Any]] = {}
         self.control_gets = 0
+        self.control_queries: list[str] = []  # each control GET's query string ("env=test")
         self.peers: list[int] = []  # the client's port per request: tells kept connections from new ones
         self.reject_ids: set[str] = set()
         self._seen: set[tuple[str, str]] = set()
@@ -147,7 +148,9 @@ class Backend:
         if request.command == "GET" and request.path.startswith("/v1/control/"):
             with self._lock:
                 self.control_gets += 1
-            producer = unquote(request.path[len("/v1/control/") :])
+            path, _, query = request.path.partition("?")
+            self.control_queries.append(query)
+            producer = unquote(path[len("/v1/control/") :])
             entry = self.control.get(producer)
             if entry is None:
                 return self._reply(request, 404, {"detail": "no entry"})

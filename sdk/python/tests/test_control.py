@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import urllib.parse
 
 from autopilot._control import control_url
 from autopilot.testing import FakeTransport, TransportError
@@ -101,7 +102,7 @@ def test_no_entry_means_run_with_defaults(make_client):
 
 def test_the_real_endpoint_is_polled_with_the_token(make_client, backend):
     backend.control["svc://checkout-service"] = {"enabled": True, "killed": True}
-    client = make_client(backend.url, token="tok")
+    client = make_client(backend.url, token="tok", env="eu west")
     assert wait_until(lambda: client.stats()["control"] == {
         "enabled": True, "killed": True, "ring": 0, "domain": None, "source": "control-plane",
     })
@@ -109,3 +110,39 @@ def test_the_real_endpoint_is_polled_with_the_token(make_client, backend):
     backend.control["svc://checkout-service"] = {"enabled": True, "killed": False}
     assert wait_until(lambda: client.emit("JobRunStarted", {"run_id": "r"}))
     assert client.flush(2.0) and backend.events[-1]["data"]["run_id"] == "r"
+    assert set(backend.control_queries) == {"env=eu%20west"}  # a server that ignores env answers the producer switch
+
+
+def test_the_environment_is_one_percent_encoded_query_parameter():
+    assert control_url("https://rca", "svc://a", "staging") == "https://rca/v1/control/svc%3A%2F%2Fa?env=staging"
+    assert control_url("https://rca", "svc://a", "eu west/1") == "https://rca/v1/control/svc%3A%2F%2Fa?env=eu%20west%2F1"
+    assert control_url("https://rca", "svc://a", None) == "https://rca/v1/control/svc%3A%2F%2Fa"
+
+
+def control_queries(fake):
+    return [urllib.parse.parse_qs(urllib.parse.urlsplit(r.url).query) for r in fake.requests if r.method == "GET"]
+
+
+def test_the_control_request_names_the_sdks_environment_when_it_has_one(make_client):
+    named, unnamed = FakeTransport(), FakeTransport()
+    make_client(transport=named, env="staging")
+    make_client(transport=unnamed, env=None)
+    assert wait_until(lambda: control_gets(named) >= 1 and control_gets(unnamed) >= 1)
+    assert control_queries(named)[0] == {"env": ["staging"]}
+    assert control_queries(unnamed)[0] == {}
+
+
+def test_a_flag_off_in_this_environment_stops_emission_and_on_in_another_does_not(make_client):
+    flags = {"staging": True, "prod": False}  # a ring promoted to staging, not yet to prod
+    staging, prod = FakeTransport(), FakeTransport()
+    staging.set_control(environments=flags)
+    prod.set_control(environments=flags)
+    in_staging = make_client(transport=staging, env="staging")
+    in_prod = make_client(transport=prod, env="prod")
+    assert wait_until(lambda: in_staging.stats()["control"]["source"] == "control-plane")
+    assert wait_until(lambda: in_prod.stats()["control"]["source"] == "control-plane")
+    assert in_prod.stats()["control"]["enabled"] is False
+    assert in_prod.emit("JobRunStarted", {"run_id": "prod"}) is False
+    assert in_prod.signals_dropped()["killed"] == 1 and in_prod.flush(1.0) and prod.posts == []
+    assert in_staging.emit("JobRunStarted", {"run_id": "staging"})
+    assert in_staging.flush(2.0) and [e["data"]["run_id"] for e in staging.events] == ["staging"]

@@ -76,7 +76,7 @@ public final class AutopilotClient implements AutoCloseable {
         problems = new ProblemLog();
         circuit = new CircuitBreaker(settings.circuitFailures(), settings.circuitReset().toNanos(), nanoTime);
         ControlPlane control = settings.producer() == null ? null : new ControlPlane(transport, settings.endpoint(),
-                settings.producer(), settings.token(), settings.controlPollInterval(), settings.connectTimeout(),
+                settings.producer(), settings.env(), settings.token(), settings.controlPollInterval(), settings.connectTimeout(),
                 settings.timeout(), nanoTime, problems, ControlState.DEFAULT);
         worker = new Worker(settings, queue, counters, transport, circuit, control, problems, nanoTime,
                 this::onControl, this::onCircuit, this::reportHealth, true);

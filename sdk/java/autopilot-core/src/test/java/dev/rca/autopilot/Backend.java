@@ -41,6 +41,8 @@ final class Backend implements AutoCloseable {
     final Set<String> rejectIds = new HashSet<>();
     final Set<Integer> peers = new HashSet<>();
     int controlGets;
+    /** Each control GET's query string ("env=test"; "" when it had none). */
+    final List<String> controlQueries = new java.util.concurrent.CopyOnWriteArrayList<>();
     private final Set<String> seen = new HashSet<>();
     private final ServerSocket server;
     private final ExecutorService pool = Executors.newCachedThreadPool(r -> {
@@ -170,9 +172,11 @@ final class Backend implements AutoCloseable {
         }
         if ("GET".equals(method) && path.startsWith("/v1/control/")) {
             Map<String, Object> entry;
-            String producer = URLDecoder.decode(path.substring("/v1/control/".length()), StandardCharsets.UTF_8);
+            String[] pathAndQuery = path.split("\\?", 2);
+            String producer = URLDecoder.decode(pathAndQuery[0].substring("/v1/control/".length()), StandardCharsets.UTF_8);
             synchronized (this) {
                 controlGets++;
+                controlQueries.add(pathAndQuery.length > 1 ? pathAndQuery[1] : "");
                 entry = control.get(producer);
             }
             if (entry == null) {

@@ -16,8 +16,51 @@ class ControlTest extends Fixtures {
 
     @Test
     void theProducerIsOnePercentEncodedPathSegment() {
-        assertThat(ControlPlane.controlUrl("http://rca", "svc://checkout-service"))
+        assertThat(ControlPlane.controlUrl("http://rca", "svc://checkout-service", null))
                 .isEqualTo("http://rca/v1/control/svc%3A%2F%2Fcheckout-service");
+    }
+
+    @Test
+    void theEnvironmentIsOnePercentEncodedQueryParameter() {
+        assertThat(ControlPlane.controlUrl("http://rca", "svc://a", "staging"))
+                .isEqualTo("http://rca/v1/control/svc%3A%2F%2Fa?env=staging");
+        assertThat(ControlPlane.controlUrl("http://rca", "svc://a", "eu west/1"))
+                .isEqualTo("http://rca/v1/control/svc%3A%2F%2Fa?env=eu%20west%2F1");
+        assertThat(ControlPlane.controlUrl("http://rca", "svc://a", "")).isEqualTo("http://rca/v1/control/svc%3A%2F%2Fa");
+    }
+
+    @Test
+    void theControlRequestNamesTheEnvironmentOnlyWhenSet() {
+        FakeTransport named = new FakeTransport();
+        FakeTransport unnamed = new FakeTransport();
+        client(fast("http://rca.test").env("staging"), named);
+        client(fast("http://rca.test").env(null), unnamed);
+        assertThat(eventually(() -> !named.requests().isEmpty() && !unnamed.requests().isEmpty(), 2000)).isTrue();
+        assertThat(named.requests().get(0).url()).endsWith("/v1/control/svc%3A%2F%2Fcheckout-service?env=staging");
+        assertThat(unnamed.requests().get(0).url()).endsWith("/v1/control/svc%3A%2F%2Fcheckout-service");
+    }
+
+    @Test
+    void aFlagOffInThisEnvironmentStopsEmissionAndOnInAnotherDoesNot() {
+        FakeTransport staging = new FakeTransport();
+        FakeTransport prod = new FakeTransport();
+        for (FakeTransport fake : new FakeTransport[] {staging, prod}) { // a ring promoted to staging, not yet to prod
+            fake.setControl(true, false);
+            fake.setEnvironmentFlag("staging", true);
+            fake.setEnvironmentFlag("prod", false);
+        }
+        AutopilotClient inStaging = client(fast("http://rca.test").env("staging"), staging);
+        AutopilotClient inProd = client(fast("http://rca.test").env("prod"), prod);
+        assertThat(eventually(() -> "control-plane".equals(inStaging.stats().control().source())
+                && "control-plane".equals(inProd.stats().control().source()), 2000)).isTrue();
+        assertThat(inProd.stats().control().enabled()).isFalse();
+        assertThat(inProd.emit("JobRunStarted", RUN)).isFalse();
+        assertThat(inProd.dropped(DropReason.KILLED)).isEqualTo(1);
+        assertThat(inStaging.emit("JobRunStarted", RUN)).isTrue();
+        inStaging.flush(Duration.ofSeconds(20));
+        inProd.flush(Duration.ofMillis(300));
+        assertThat(prod.requests()).noneMatch(r -> "POST".equals(r.method()));
+        assertThat(staging.events()).hasSize(1);
     }
 
     @Test
@@ -106,10 +149,11 @@ class ControlTest extends Fixtures {
     @Test
     void noEntryMeansRunWithDefaultsAndTheRealEndpointIsPolledWithTheToken() throws Exception {
         try (Backend backend = new Backend("ok")) {
-            AutopilotClient client = client(backend.url, s -> s.token("tok"));
+            AutopilotClient client = client(backend.url, s -> s.token("tok").env("eu west"));
             assertThat(backend.waitFor(() -> backend.controlGets >= 2, 2000)).isTrue();
             assertThat(client.stats().control()).isEqualTo(ControlState.DEFAULT);
             assertThat(client.emit("JobRunStarted", RUN)).isTrue();
+            assertThat(backend.controlQueries).containsOnly("env=eu%20west");
         }
     }
 }

@@ -9,7 +9,9 @@ import java.util.Map;
 import java.util.function.LongSupplier;
 
 /**
- * The kill switch: {@code GET {endpoint}/v1/control/{producer}}, polled by the worker (contract, section 9). 404
+ * The kill switch: {@code GET {endpoint}/v1/control/{producer}?env={env}}, polled by the worker (contract, section
+ * 9). With the SDK's environment ({@code AUTOPILOT_ENV}) the service folds that environment's rollout flag into
+ * {@code enabled}; a server that predates it ignores {@code env} and answers the producer switch. 404
  * means no entry (defaults); any failure to ask keeps the last known state, so an unreachable control plane
  * neither kills nor revives a producer.
  */
@@ -26,11 +28,11 @@ public final class ControlPlane {
     private String etag;
     private long nextPoll;
 
-    public ControlPlane(Transport transport, String endpoint, String producer, String token, Duration interval,
-                        Duration connectTimeout, Duration timeout, LongSupplier nanoTime, ProblemLog problems,
-                        ControlState initial) {
+    public ControlPlane(Transport transport, String endpoint, String producer, String env, String token,
+                        Duration interval, Duration connectTimeout, Duration timeout, LongSupplier nanoTime,
+                        ProblemLog problems, ControlState initial) {
         this.transport = transport;
-        this.url = controlUrl(endpoint, producer);
+        this.url = controlUrl(endpoint, producer, env);
         this.token = token;
         this.intervalNanos = interval.toNanos();
         this.connectTimeout = connectTimeout;
@@ -41,9 +43,17 @@ public final class ControlPlane {
         this.nextPoll = nanoTime.getAsLong(); // ask before the first batch goes out
     }
 
-    /** The URN is one path segment, so its ':' and '/' are percent-encoded (RFC 3986, 3.3). */
-    public static String controlUrl(String endpoint, String producer) {
-        return endpoint + "/v1/control/" + URLEncoder.encode(producer, StandardCharsets.UTF_8).replace("+", "%20");
+    /**
+     * The URN is one path segment, so its ':' and '/' are percent-encoded (RFC 3986, 3.3); the environment, when
+     * there is one (null or empty: none), is the percent-encoded {@code env} query parameter.
+     */
+    public static String controlUrl(String endpoint, String producer, String env) {
+        String url = endpoint + "/v1/control/" + percentEncoded(producer);
+        return env == null || env.isEmpty() ? url : url + "?env=" + percentEncoded(env);
+    }
+
+    private static String percentEncoded(String value) {
+        return URLEncoder.encode(value, StandardCharsets.UTF_8).replace("+", "%20");
     }
 
     public ControlState state() {

@@ -23,7 +23,8 @@ import java.util.Map;
  * fake.setControl(true, false); // killed
  * }</pre>
  *
- * Every event is accepted (a repeated id is a duplicate); control answers 404 until {@link #setControl} is called.
+ * Every event is accepted (a repeated id is a duplicate); control answers 404 until {@link #setControl} is called,
+ * and {@link #setEnvironmentFlag} sets the rollout's flag per environment.
  * {@link #FakeTransport(Handler)} scripts any answer.
  */
 public final class FakeTransport implements Transport {
@@ -38,6 +39,7 @@ public final class FakeTransport implements Transport {
     private final List<Request> requests = new ArrayList<>();
     private final java.util.Set<String> seen = new java.util.HashSet<>();
     private Map<String, Object> control;
+    private final Map<String, Boolean> environments = new HashMap<>();
 
     public FakeTransport() {
         this.handler = null;
@@ -45,6 +47,15 @@ public final class FakeTransport implements Transport {
 
     public FakeTransport(Handler handler) {
         this.handler = handler;
+    }
+
+    /**
+     * Set the producer's rollout flag in one environment, as a ring's promotion does: a control request naming its
+     * {@code env} is then enabled only where the flag is on (an environment never set is off), like the service.
+     * Requests without {@code env} keep getting the {@link #setControl} switch.
+     */
+    public synchronized void setEnvironmentFlag(String env, boolean on) {
+        environments.put(env, on);
     }
 
     /** Answer the control plane with this entry from now on (killed or disabled producers stop sending). */
@@ -66,6 +77,16 @@ public final class FakeTransport implements Transport {
         return List.copyOf(requests);
     }
 
+    private static String queryParameter(String query, String name) {
+        for (String pair : query.split("&")) {
+            String[] kv = pair.split("=", 2);
+            if (URLDecoder.decode(kv[0], StandardCharsets.UTF_8).equals(name)) {
+                return kv.length > 1 ? URLDecoder.decode(kv[1], StandardCharsets.UTF_8) : "";
+            }
+        }
+        return null;
+    }
+
     @Override
     @SuppressWarnings("unchecked")
     public Response send(Request request) throws TransportException {
@@ -81,8 +102,15 @@ public final class FakeTransport implements Transport {
                 if (control == null) {
                     return json(404, Map.of("detail", "no entry"));
                 }
+                String[] pathAndQuery = path.split("\\?", 2);
                 Map<String, Object> answer = new LinkedHashMap<>(control);
-                answer.put("producer", URLDecoder.decode(path.substring("/v1/control/".length()), StandardCharsets.UTF_8));
+                answer.put("producer", URLDecoder.decode(pathAndQuery[0].substring("/v1/control/".length()),
+                        StandardCharsets.UTF_8));
+                String env = pathAndQuery.length > 1 ? queryParameter(pathAndQuery[1], "env") : null;
+                if (env != null && !environments.isEmpty()) {
+                    answer.put("enabled", Boolean.TRUE.equals(control.get("enabled"))
+                            && environments.getOrDefault(env, false));
+                }
                 return json(200, answer);
             }
             if ("POST".equals(request.method()) && path.equals("/v1/events")) {
