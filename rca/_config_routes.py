@@ -124,8 +124,10 @@ class ControlSpec(BaseModel):
             summary="What a producer SDK must obey: enabled, ring, killed (its own or its domain's kill switch), and "
                     "with `env` its flag in that environment")
 def read_control(request: Request, producer: str, token: TokenDep, domain: str | None = None,
-                 env: Annotated[str | None, Query(max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
-                                                  description="the SDK's environment (AUTOPILOT_ENV)")] = None,
+                 env: Annotated[str | None, Query(
+                     description="the SDK's environment (AUTOPILOT_ENV). Any value is taken: one the rollout "
+                                 "cannot have named is an environment it never reached, and the kill switch still "
+                                 "reaches an SDK whatever its AUTOPILOT_ENV holds")] = None,
                  ) -> dict[str, Any]:
     if not (token.may_read or token.may_write(producer)):
         raise ApiError(403, "forbidden", f"Token {token.name!r} may not read the control of {producer}.")

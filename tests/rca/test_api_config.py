@@ -101,7 +101,13 @@ def test_a_producer_flag_per_environment_is_obeyed_by_an_sdk_that_names_its_envi
     assert (seen("staging").json()["enabled"], seen("staging").json()["killed"]) == (True, True)
     client.put(f"/v1/control/{producer}", json={"enabled": False}, headers=admin)
     assert seen("staging").json()["enabled"] is False
-    assert seen("no such env!").status_code == 422
+    # an environment no rollout can name is one it never reached; it is answered, never refused, so the kill
+    # switch reaches an SDK whatever its AUTOPILOT_ENV holds
+    client.put(f"/v1/control/{producer}", json={"enabled": True, "killed": True}, headers=admin)
+    for odd in ("no such env!", "x" * 5000, "é/ü"):  # (an environment variable cannot hold a NUL)
+        answer = seen(odd)
+        assert answer.status_code == 200 and answer.json()["environment"] == odd, odd
+        assert (answer.json()["enabled"], answer.json()["killed"]) == (False, True)
 
 
 def test_a_second_rule_for_the_same_records_and_another_dataset_is_refused(client) -> None:
