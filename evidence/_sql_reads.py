@@ -152,6 +152,17 @@ class SqlReads:
                         found[record.evidence_id] = record
             out = list(found.values())
             return sorted(out, key=lambda r: (r.event_time, r.evidence_id)) if ordered else out
+        if datasets and producers and self.dialect == "sqlite":
+            # SQLite without statistics answered the OR below from the (type, event_time) index: every record of
+            # the types in the window read and filtered, 268,000 for 1,000 datasets' 25,000 (10x the time). Asked
+            # apart, each side takes its own index.
+            both: dict[str, EvidenceRecord] = {}
+            for column, values in (("dataset_urns", datasets), ("producer_urns", producers)):
+                for record in self.records(**{column: values}, types=types, since=since, until=until, ordered=False,
+                                           arrived_by=arrived_by, payloads_of=payloads_of):
+                    both[record.evidence_id] = record
+            out = list(both.values())
+            return sorted(out, key=lambda r: (r.event_time, r.evidence_id)) if ordered else out
         who = []
         if datasets:
             who.append(evidence.c.dataset_urn.in_(datasets))
@@ -163,7 +174,10 @@ class SqlReads:
         if who:
             stmt = stmt.where(or_(*who))
         if types:
-            stmt = stmt.where(evidence.c.type.in_(sorted(set(types))))
+            kind: Any = evidence.c.type
+            if datasets and self.dialect == "sqlite":
+                kind = kind.concat("")  # not indexable: the (dataset_urn, event_time) index answers, not the type's
+            stmt = stmt.where(kind.in_(sorted(set(types))))
         if since:
             stmt = stmt.where(evidence.c.event_time >= utc(since))
         if until:
