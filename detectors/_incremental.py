@@ -20,12 +20,15 @@ from typing import Any
 import orjson
 
 from detectors._watermark import localize, policy_day
-from evidence import EventType, EvidenceReader, FreshnessPolicy, utc
+from evidence import EventType, EvidenceReader, EvidenceRecord, FreshnessPolicy, utc
 
 # The types freshness reads (detectors/_detect.py): other evidence cannot change a freshness answer.
 FRESHNESS_TYPES = (EventType.RUN_STARTED, EventType.RUN_COMPLETED, EventType.RUN_FAILED, EventType.HEARTBEAT,
                    EventType.COMMITTED, EventType.DEPLOYMENT)
-Evaluate = Callable[[list[FreshnessPolicy]], dict[str, dict[str, Any] | None]]
+# The full evaluation of some policies: (dataset -> raw incident or None, dataset -> the records it read), given the
+# records of some datasets as read before (only the others are read from the store).
+Inputs = dict[str, list[EvidenceRecord]]
+Evaluate = Callable[[list[FreshnessPolicy], Inputs], tuple[dict[str, dict[str, Any] | None], Inputs]]
 
 
 class FreshnessMemory:
@@ -38,6 +41,9 @@ class FreshnessMemory:
         self.due: list[tuple[datetime, str]] = []  # (due time, dataset): the deadline index
         self.evaluated = 0  # datasets the last pass evaluated (for benchmarks and tests)
         self._policies: tuple[list[FreshnessPolicy], bytes] | None = None
+        # The records each breached dataset's evaluation read: re-evaluated every pass, it reads the store again
+        # only once evidence about it became visible (the window's start moves: older records are dropped).
+        self._inputs: Inputs = {}
 
     def pass_at(self, reader: EvidenceReader, policies: list[FreshnessPolicy], owners: Any, now: datetime,
                 evaluate: Evaluate) -> list[dict[str, Any]]:
@@ -47,16 +53,20 @@ class FreshnessMemory:
         fingerprint = self._policies_json(policies) + orjson.dumps(sorted(
             (urn, repr(owner)) for urn, owner in owners.items()), option=orjson.OPT_SORT_KEYS)
         by_dataset = {p.dataset_urn: p for p in policies}
+        known: Inputs = {}
         if self.last_now is None or now < self.last_now or fingerprint != self.fingerprint:
             chosen = list(policies)
             self.found, self.due = {}, []
         else:
-            dirty = self._changed(reader, policies, self.last_now, now)
-            dirty |= {urn for urn, incident in self.found.items() if incident is not None}
+            changed = self._changed(reader, policies, self.last_now, now)
+            breached = {urn for urn, incident in self.found.items() if incident is not None}
+            known = {urn: self._inputs[urn] for urn in breached - changed if urn in self._inputs}
+            dirty = changed | breached
             while self.due and self.due[0][0] <= now:
                 dirty.add(heapq.heappop(self.due)[1])
             chosen = [by_dataset[urn] for urn in sorted(dirty) if urn in by_dataset]
-        results = evaluate(chosen)
+        results, inputs = evaluate(chosen, known)
+        self._inputs = {urn: inputs[urn] for urn, incident in results.items() if incident is not None and urn in inputs}
         for policy in chosen:
             incident = results.get(policy.dataset_urn)
             self.found[policy.dataset_urn] = incident
