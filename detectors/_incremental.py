@@ -73,7 +73,7 @@ class FreshnessMemory:
             if incident is None:
                 heapq.heappush(self.due, (_due(policy, now), policy.dataset_urn))
         self.last_now, self.fingerprint, self.evaluated = now, fingerprint, len(chosen)
-        return [copy.deepcopy(i) for p in policies if (i := self.found.get(p.dataset_urn)) is not None]
+        return [_tree_copy(i) for p in policies if (i := self.found.get(p.dataset_urn)) is not None]
 
     def _policies_json(self, policies: list[FreshnessPolicy]) -> bytes:
         """The policies as JSON, dumped again only when they are not the very objects of the last pass (stored
@@ -91,6 +91,19 @@ class FreshnessMemory:
         """Datasets with evidence that became visible in (since, now]: arrived then, or whose time came then."""
         datasets, producers = reader.visible_between(since, now, FRESHNESS_TYPES)
         return {p.dataset_urn for p in policies if p.dataset_urn in datasets or p.producer_urn in producers}
+
+
+def _tree_copy(value: Any) -> Any:
+    """copy.deepcopy for what incidents are made of (dicts and lists of JSON scalars and enums), five times as fast:
+    the copies a pass hands out (its caller adds to them) were a quarter of a pass with 1% changed."""
+    kind = type(value)
+    if kind is dict:
+        return {key: _tree_copy(item) for key, item in value.items()}
+    if kind is list:
+        return [_tree_copy(item) for item in value]
+    if value is None or isinstance(value, (str, int, float)):  # immutable (bool and str enums included)
+        return value
+    return copy.deepcopy(value)
 
 
 def _due(policy: FreshnessPolicy, now: datetime) -> datetime:
