@@ -27,7 +27,7 @@ from detectors._incidents import (
     drift_incident,
     freshness_incident,
 )
-from detectors._incremental import FRESHNESS_TYPES, FreshnessMemory
+from detectors._incremental import FRESHNESS_TYPES, FreshnessMemory, Inputs
 from detectors._runs import by_dataset_and_producer
 from detectors._shards import shard_of
 from evidence import (
@@ -96,9 +96,10 @@ def find_incidents(reader: EvidenceReader, configs: ActiveConfigs, now: datetime
     if memory is None:
         found = _freshness(reader, policies, now, owners, mine)
     else:
-        def evaluate(chosen: list[FreshnessPolicy]) -> dict[str, dict[str, Any] | None]:
-            wanted = {p.dataset_urn for p in chosen}
-            return {i["dataset_urn"]: i for i in _freshness(reader, policies, now, owners, wanted.__contains__)}
+        def evaluate(chosen: list[FreshnessPolicy], known: Inputs) -> tuple[dict[str, dict[str, Any] | None], Inputs]:
+            wanted, read = {p.dataset_urn for p in chosen}, dict(known)
+            found = _freshness(reader, policies, now, owners, wanted.__contains__, read)
+            return {i["dataset_urn"]: i for i in found}, read
 
         found = memory.pass_at(reader, [p for p in policies if mine(p.dataset_urn)], owners, now, evaluate)
     found += _contracts(reader, [c for c in contracts if mine(c.dataset_urn)], now, settings, owners)
@@ -201,10 +202,14 @@ def _owners(policies: list[FreshnessPolicy], contracts: list[Contract]) -> dict[
 
 
 def _freshness(reader: EvidenceReader, every: list[FreshnessPolicy], now: datetime, owners: dict[str, Ownership],
-               mine: Callable[[str], bool]) -> list[dict[str, Any]]:
-    """The freshness incidents of the policies `mine` keeps; the others are read only as some run's upstream."""
-    policies = [p for p in every if mine(p.dataset_urn)]
-    if not policies:
+               mine: Callable[[str], bool], inputs: Inputs | None = None) -> list[dict[str, Any]]:
+    """The freshness incidents of the policies `mine` keeps; the others are read only as some run's upstream.
+    `inputs`, when given, holds records some of them read before (an incremental pass, detectors/_incremental.py:
+    those are not read again) and receives what each of them read."""
+    inputs = {} if inputs is None else inputs
+    known = {p.dataset_urn for p in every if mine(p.dataset_urn) and p.dataset_urn in inputs}
+    policies = [p for p in every if mine(p.dataset_urn) and p.dataset_urn not in known]
+    if not policies and not known:
         return []
     # The lookback counts local calendar days before today's schedule: one more day, plus the widest UTC offset
     # (of every policy, so that a shard's pass reads the same window as a full one).
@@ -216,7 +221,9 @@ def _freshness(reader: EvidenceReader, every: list[FreshnessPolicy], now: dateti
     datasets = [p.dataset_urn for p in policies]
     producers = [p.producer_urn for p in policies if p.producer_urn]
     since = now - lookback
-    if len(policies) <= _FEW_POLICIES:
+    if not policies:
+        records = []
+    elif len(policies) <= _FEW_POLICIES:
         records = reader.records(dataset_urns=datasets, producer_urns=producers, types=_FRESHNESS_TYPES,
                                  since=since, until=now, ordered=False)
     else:
@@ -231,7 +238,9 @@ def _freshness(reader: EvidenceReader, every: list[FreshnessPolicy], now: dateti
         theirs = by_producer.get(policy.producer_urn, []) if policy.producer_urn else []
         return list({r.evidence_id: r for r in [*mine, *theirs]}.values())
 
-    inputs = {p.dataset_urn: relevant(p) for p in policies}
+    for urn in known:  # read by an earlier pass at most at its clock, so only its window's start has moved since
+        inputs[urn] = [r for r in inputs[urn] if r.event_time >= since]
+    inputs.update((p.dataset_urn, relevant(p)) for p in policies)
 
     def upstream_inputs(policy: FreshnessPolicy) -> list[EvidenceRecord]:  # another shard's dataset, read on demand
         return reader.records(dataset_urns=[policy.dataset_urn], producer_urns=[policy.producer_urn] if
@@ -240,7 +249,7 @@ def _freshness(reader: EvidenceReader, every: list[FreshnessPolicy], now: dateti
 
     states = _UpstreamStates({p.dataset_urn: p for p in every}, inputs, now, upstream_inputs)
     found = []
-    for policy in policies:
+    for policy in [p for p in every if mine(p.dataset_urn)]:
         finding = evaluate_freshness(policy, inputs[policy.dataset_urn], now, states)
         if finding is not None:
             found.append(freshness_incident(finding, policy.producer_urn,

@@ -45,14 +45,23 @@ def existing_partitions(conn: Connection) -> set[tuple[int, int]]:
     return {(int(m.group(1)), int(m.group(2))) for (name,) in rows if (m := _NAME.match(name))}
 
 
+# The partition names of a text[] parameter that do not exist: a catalogue lookup, also part of ingestion's id lookup.
+MISSING_PARTITIONS = "SELECT name FROM unnest(%s::text[]) AS name WHERE to_regclass(name) IS NULL"
+
+
 def create_partitions(conn: Connection, months: Iterable[tuple[int, int]]) -> None:
     """The partitions of these months, made where missing (their indexes follow the parent's). One catalogue
     lookup when they all exist, which is every batch but the first of a month."""
-    wanted = {partition_name(m): m for m in set(months)}
-    missing = conn.exec_driver_sql("SELECT name FROM unnest(%s::text[]) AS name WHERE to_regclass(name) IS NULL",
-                                   (sorted(wanted),)).scalars().all()
-    for name in sorted(missing):
-        start, end = _bounds(wanted[name])
+    names = sorted({partition_name(m) for m in months})
+    make_partitions(conn, conn.exec_driver_sql(MISSING_PARTITIONS, (names,)).scalars().all())
+
+
+def make_partitions(conn: Connection, missing: Iterable[str]) -> None:
+    """Create these partitions (names from partition_name, found missing by MISSING_PARTITIONS)."""
+    for name in sorted(set(missing)):
+        match = _NAME.match(name)
+        assert match is not None, name
+        start, end = _bounds((int(match.group(1)), int(match.group(2))))
         conn.exec_driver_sql(f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF evidence "
                              f"FOR VALUES FROM ('{start.isoformat()}') TO ('{end.isoformat()}')")
 
@@ -73,4 +82,5 @@ def prune(conn: Connection, dialect: str, before: datetime) -> dict[str, object]
     return {"deleted_records": deleted}
 
 
-__all__ = ["EVIDENCE_LOCK", "create_partitions", "existing_partitions", "month_of", "partition_name", "prune"]
+__all__ = ["EVIDENCE_LOCK", "MISSING_PARTITIONS", "create_partitions", "existing_partitions", "make_partitions",
+           "month_of", "partition_name", "prune"]

@@ -152,6 +152,25 @@ class SqlReads:
                         found[record.evidence_id] = record
             out = list(found.values())
             return sorted(out, key=lambda r: (r.event_time, r.evidence_id)) if ordered else out
+        if datasets and producers and self.dialect == "sqlite":
+            # SQLite without statistics answered the OR of the two from the (type, event_time) index: every record
+            # of the types in the window read and filtered, 268,000 for 1,000 datasets' 25,000 (2-4x the time).
+            # Asked apart, each side is read from its own index (the type filter made unindexable on the datasets'
+            # side, where SQLite would otherwise still prefer the type's index).
+            both: dict[str, EvidenceRecord] = {}
+            for stmt in (self._where(datasets, [], types, since, until, arrived_by, payloads_of, by_dataset=True),
+                         self._where([], producers, types, since, until, arrived_by, payloads_of)):
+                both.update((r.evidence_id, r) for r in self._fetch(stmt))
+            out = list(both.values())
+            return sorted(out, key=lambda r: (r.event_time, r.evidence_id)) if ordered else out
+        stmt = self._where(datasets, producers, types, since, until, arrived_by, payloads_of)
+        if ordered:
+            stmt = stmt.order_by(evidence.c.event_time, evidence.c.evidence_id)
+        return self._fetch(stmt)
+
+    def _where(self, datasets: list[str], producers: list[str], types: Iterable[str], since: datetime | None,
+               until: datetime | None, arrived_by: datetime | None, payloads_of: Iterable[str] | None,
+               by_dataset: bool = False) -> Select[Any]:
         who = []
         if datasets:
             who.append(evidence.c.dataset_urn.in_(datasets))
@@ -163,15 +182,17 @@ class SqlReads:
         if who:
             stmt = stmt.where(or_(*who))
         if types:
-            stmt = stmt.where(evidence.c.type.in_(sorted(set(types))))
+            kind: Any = evidence.c.type.concat("") if by_dataset else evidence.c.type  # `type || ''`: no index
+            stmt = stmt.where(kind.in_(sorted(set(types))))
         if since:
             stmt = stmt.where(evidence.c.event_time >= utc(since))
         if until:
             stmt = stmt.where(evidence.c.event_time <= utc(until))
         if arrived_by:
             stmt = stmt.where(evidence.c.ingest_time <= utc(arrived_by))
-        if ordered:
-            stmt = stmt.order_by(evidence.c.event_time, evidence.c.evidence_id)
+        return stmt
+
+    def _fetch(self, stmt: Select[Any]) -> list[EvidenceRecord]:
         with self.engine.connect() as conn:
             return [self._record(r) for r in conn.execute(stmt).all()]
 

@@ -26,7 +26,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from evidence import _migrate
 from evidence._errors import ConfigError
-from evidence._partitions import EVIDENCE_LOCK, create_partitions, month_of, prune
+from evidence._partitions import EVIDENCE_LOCK, MISSING_PARTITIONS, make_partitions, month_of, partition_name, prune
 from evidence._record import EvidenceRecord, GateCounter, utc
 from evidence._schema import evidence, gate_counters, service_health
 from evidence._sql_reads import _IN_CHUNK, EvidencePage, EvidenceQuery, SqlReads, _counter
@@ -131,10 +131,12 @@ class Store(SqlReads):
         if not records:
             return set()
         if conn is None:
-            with self.writing() as own:
-                return self.add_records(records, own)
+            with self.writing() as mine:
+                if self.dialect == "postgresql":
+                    return _postgres_insert(mine, records, own=True)
+                return self.add_records(records, mine)
         if self.dialect == "postgresql":
-            return _postgres_insert(conn, records)
+            return _postgres_insert(conn, records, own=False)
         ids = [r.evidence_id for r in records]
         have: set[str] = set()
         for start in range(0, len(ids), 1000):
@@ -142,7 +144,8 @@ class Store(SqlReads):
             have.update(conn.execute(select(evidence.c.evidence_id).where(evidence.c.evidence_id.in_(chunk))).scalars())
         new = [r for r in records if r.evidence_id not in have]
         if new and self.dialect == "sqlite":
-            # Straight to the driver: SQLAlchemy's per-value type processing cost a third of the batch time.
+            # Straight to the driver: SQLAlchemy's per-value type processing cost a third of the batch time. (Many
+            # rows a statement instead of executemany measured slower through the API, paired, at load 13-15.)
             conn.exec_driver_sql(_SQLITE_INSERT, [_sqlite_row(r) for r in new])
         elif new:
             conn.execute(self._insert(evidence).on_conflict_do_nothing(index_elements=["evidence_id"]),
@@ -265,7 +268,7 @@ _SQLITE_INSERT = (
 _COPY = f"COPY evidence ({', '.join(_COLUMNS)}) FROM STDIN"
 
 
-def _postgres_insert(conn: Connection, records: Sequence[EvidenceRecord]) -> set[str]:
+def _postgres_insert(conn: Connection, records: Sequence[EvidenceRecord], own: bool) -> set[str]:
     """Store the records whose ids are new, with COPY, and return those ids.
 
     The table is partitioned by month of event_time, so its primary key is (evidence_id, event_time) and cannot
@@ -275,20 +278,33 @@ def _postgres_insert(conn: Connection, records: Sequence[EvidenceRecord]) -> set
     database's part of a batch of 1,000 is short enough (benchmarks/ingest_bench.py) that the turns cost little
     beside validation, which runs in parallel in each replica.
     """
-    conn.exec_driver_sql("SELECT pg_advisory_xact_lock(%s)", (EVIDENCE_LOCK,))
+    # Index lookups even while the table's statistics are still empty (a seq scan over every partition, else); the
+    # lock and the setting in one round trip, the ids and the months' partitions in another: at a batch of 1,000
+    # the round trips, not the rows, were most of the database's part (benchmarks/ingest_bench.py).
+    conn.exec_driver_sql("SELECT pg_advisory_xact_lock(%s), set_config('enable_seqscan', 'off', true)",
+                         (EVIDENCE_LOCK,))
     unique = list({r.evidence_id: r for r in records}.values())
-    have: set[str] = set()
-    # Index lookups even while the table's statistics are still empty (a seq scan over every partition, else).
-    conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
     ids = [r.evidence_id for r in unique]
+    months = sorted({partition_name(month_of(r.event_time)) for r in unique})
+    have: set[str] = set()
+    missing: list[str] = []
     for start in range(0, len(ids), _IN_CHUNK):
-        have.update(conn.exec_driver_sql("SELECT evidence_id FROM evidence WHERE evidence_id = ANY(%s)",
-                                         (ids[start : start + _IN_CHUNK],)).scalars())
-    conn.exec_driver_sql("SET LOCAL enable_seqscan = DEFAULT")
+        chunk = ids[start : start + _IN_CHUNK]
+        if start == 0:  # partition names never look like evidence ids (ev_...)
+            found = conn.exec_driver_sql(f"SELECT evidence_id FROM evidence WHERE evidence_id = ANY(%s) UNION ALL "
+                                         f"{MISSING_PARTITIONS}", (chunk, months)).scalars().all()
+            missing = [name for name in found if not name.startswith("ev_")]
+            have.update(name for name in found if name.startswith("ev_"))
+        else:
+            have.update(conn.exec_driver_sql("SELECT evidence_id FROM evidence WHERE evidence_id = ANY(%s)",
+                                             (chunk,)).scalars())
+    if not own:  # the caller's transaction goes on: its later statements are planned as before
+        conn.exec_driver_sql("SET LOCAL enable_seqscan = DEFAULT")
     new = [r for r in unique if r.evidence_id not in have]
     if not new:
         return set()
-    create_partitions(conn, {month_of(r.event_time) for r in new})
+    # (Every record of a month without a partition is new: the batch's missing months are the new records'.)
+    make_partitions(conn, missing)
     with conn.connection.dbapi_connection.cursor() as cursor, cursor.copy(_COPY) as copy:  # type: ignore[union-attr]
         for r in new:
             copy.write_row((r.evidence_id, r.source, r.source_ref, r.type, r.dataset_urn, r.producer_urn, r.schema_id,

@@ -6,6 +6,7 @@ JSON is unchanged, and a record's plain `type` string compares equal to its memb
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 from enum import StrEnum
 
@@ -88,9 +89,21 @@ def parse_utc(value: str | datetime) -> datetime:
 
 def maybe_time(value: object) -> datetime | None:
     """`parse_utc` for values that may be absent or unreadable (evidence text is untrusted): None then."""
-    if not isinstance(value, str | datetime) or not value:
+    if isinstance(value, str):
+        return _utc_text(value) if value else None
+    if not isinstance(value, datetime):
         return None
     try:
         return parse_utc(value)
+    except ValueError:
+        return None
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _utc_text(text: str) -> datetime | None:
+    # A detector pass reads the same commit_timestamp / actual_start_time many times over (sorting, the baseline,
+    # the classifier): parsed once here. Datetimes are immutable, so sharing them is safe.
+    try:
+        return parse_utc(text)
     except ValueError:
         return None
