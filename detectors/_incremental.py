@@ -20,12 +20,12 @@ from typing import Any
 import orjson
 
 from detectors._watermark import localize, policy_day
-from evidence import EventType, EvidenceReader, FreshnessPolicy, utc
+from evidence import EventType, EvidenceReader, FreshnessPolicy, Incident, utc
 
 # The types freshness reads (detectors/_detect.py): other evidence cannot change a freshness answer.
 FRESHNESS_TYPES = (EventType.RUN_STARTED, EventType.RUN_COMPLETED, EventType.RUN_FAILED, EventType.HEARTBEAT,
                    EventType.COMMITTED, EventType.DEPLOYMENT)
-Evaluate = Callable[[list[FreshnessPolicy]], dict[str, dict[str, Any] | None]]
+Evaluate = Callable[[list[FreshnessPolicy]], dict[str, Incident | None]]
 
 
 class FreshnessMemory:
@@ -34,12 +34,12 @@ class FreshnessMemory:
     def __init__(self) -> None:
         self.last_now: datetime | None = None
         self.fingerprint: bytes | None = None
-        self.found: dict[str, dict[str, Any] | None] = {}
+        self.found: dict[str, Incident | None] = {}
         self.due: list[tuple[datetime, str]] = []  # (due time, dataset): the deadline index
         self.evaluated = 0  # datasets the last pass evaluated (for benchmarks and tests)
 
     def pass_at(self, reader: EvidenceReader, policies: list[FreshnessPolicy], owners: Any, now: datetime,
-                evaluate: Evaluate) -> list[dict[str, Any]]:
+                evaluate: Evaluate) -> list[Incident]:
         """The freshness incidents at `now`, evaluating only what can have changed (`evaluate` is the full
         evaluation of some policies: dataset -> raw incident or None)."""
         now = utc(now)

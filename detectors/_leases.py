@@ -20,11 +20,11 @@ from sqlalchemy import or_, select, update
 
 from detectors._detect import DetectionResult, DetectSettings, store_incidents
 from detectors._shards import SHARDS, shard_of
-from evidence import Store, detector_shards, utc
+from evidence import Incident, Store, detector_shards, utc
 
 BATCH = 8  # shards one claim takes: small enough that three processes share a pass, large enough to amortise it
 
-Find = Callable[[frozenset[int]], tuple[list[dict[str, Any]], list[dict[str, Any]]]]
+Find = Callable[[frozenset[int]], tuple[list[Incident], list[dict[str, Any]]]]
 
 
 def leased_pass(store: Store, now: datetime, settings: DetectSettings, find: Find, holder: str,

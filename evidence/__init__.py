@@ -58,6 +58,7 @@ from evidence._domain import (
     Incident,
     IncidentPage,
     Rca,
+    to_json,
 )
 from evidence._domain import RejectedClaim as RejectedRcaClaim
 from evidence._envelope import SDK_HEALTH, TRACEPARENT, envelope_json_schema, parse_event
@@ -245,6 +246,7 @@ __all__ = [
     "stored_incidents",
     "summarize_sdk_health",
     "time_error",
+    "to_json",
     "urn_error",
     "utc",
 ]

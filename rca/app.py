@@ -17,7 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from copilot import Composer, SemanticSearch, default_composer
 from detectors import DetectionResult, DetectSettings
-from evidence import ConfigError, DatasetNaming, EvidenceRecord, JobNaming, Store
+from evidence import ConfigError, DatasetNaming, EvidenceRecord, JobNaming, Store, to_json
 from rca import (
     _adoption,
     _config_routes,
@@ -228,7 +228,7 @@ def _announcer(listeners: list[Callable[[list[dict[str, Any]]], object]]) -> Cal
     """Tells listeners (the Slack bot) about the incidents a pass opened; a failing listener never fails a pass."""
 
     def announce(result: DetectionResult) -> None:
-        opened = [i for i in result.incidents if i["id"] in set(result.opened)]
+        opened = [to_json(i) for i in result.incidents if i.id in set(result.opened)]
         for listener in listeners if opened else []:
             try:
                 listener(opened)

@@ -3,6 +3,7 @@ from datetime import timedelta
 from copilot import SemanticSearch, incident_scope
 from detectors import intake_records, run_detectors, stored_incidents
 from detectors._scenario import load_into, load_scenario
+from evidence import to_json
 from evidence._vector import VectorIndex
 from support import REFERENCE
 
@@ -13,7 +14,7 @@ def test_evidence_nearest_the_question_comes_first_and_past_incidents_are_sugges
     search = SemanticSearch(lambda: VectorIndex.open(tmp_path / "chroma"))
     scenario = load_scenario(SPRING)
     load_into(store, scenario)
-    [incident] = run_detectors(store, scenario.now).incidents
+    [incident] = [to_json(i) for i in run_detectors(store, scenario.now).incidents]
     scope = incident_scope(store, incident)
     ranked = search.rank(incident["id"], scope.records.values(), "which deployment of checkout-service shipped?")
     assert scope.records[ranked[0]].type == "DeploymentEvent"
@@ -59,7 +60,7 @@ def test_each_entry_is_embedded_once_not_on_every_question(store, tmp_path, monk
     search = SemanticSearch(lambda: index)
     scenario = load_scenario(SPRING)
     load_into(store, scenario)
-    [incident] = run_detectors(store, scenario.now).incidents
+    [incident] = [to_json(i) for i in run_detectors(store, scenario.now).incidents]
     scope = incident_scope(store, incident)
     past = [_past(1, 2), _past(2, 3, "ds://payments")]
     monkeypatch.setattr("detectors.stored_incidents", lambda store, status=None: list(past))
@@ -80,7 +81,7 @@ def test_a_record_in_two_incidents_scopes_ranks_for_both_in_any_order(store, tmp
     search = SemanticSearch(lambda: VectorIndex.open(tmp_path / "chroma"))
     scenario = load_scenario(SPRING)
     load_into(store, scenario)
-    [incident] = run_detectors(store, scenario.now).incidents
+    [incident] = [to_json(i) for i in run_detectors(store, scenario.now).incidents]
     records = list(incident_scope(store, incident).records.values())
     question = "which deployment of checkout-service shipped?"
     a = search.rank("inc_a", records, question)

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from detectors import Replay, load_scenario, replay
-from evidence import EvidenceRecord, evidence_id_for
+from evidence import EvidenceRecord, evidence_id_for, to_json
 from guardrails._claims import Claim, ClaimKind
 from guardrails._scope import Scope
 from support import REFERENCE, ROOT
@@ -51,7 +51,8 @@ def scope_of(scenario: Callable[[str], Replay]) -> ScopeFor:
 
     def build(name: str, reason: str | None = None, everything: bool = False, **overrides: Any) -> Scope:
         result = scenario(name)
-        incident = next(i for i in result.detection.incidents if reason is None or i["reason_code"] == reason)
+        incidents = [to_json(i) for i in result.detection.incidents]
+        incident = next(i for i in incidents if reason is None or i["reason_code"] == reason)
         store, now = result.store, result.scenario.now
         dataset, producer = incident["dataset_urn"], incident["producer_urn"]
         if everything:
@@ -72,7 +73,7 @@ def scope_of(scenario: Callable[[str], Replay]) -> ScopeFor:
             "contract": next((c for c in result.scenario.contracts if c.dataset_urn == dataset), None),
             "producer_urn": producer,
             "counters": store.counters([dataset]),
-            "upstream_incidents": [i for i in result.detection.incidents if i["dataset_urn"] in inputs],
+            "upstream_incidents": [i for i in incidents if i["dataset_urn"] in inputs],
             "existing": lambda ids: set(store.get_many(ids)),
         }
         return Scope(**{**fields, **overrides})
