@@ -114,7 +114,7 @@ def contract_incident(primary: ContractBreak, others: list[ContractBreak], break
     for producer in breaking:
         ids.append(kafka_evidence_id(producer.first_bad_ref))
         deploys += producer.deploys
-    ids += [d.evidence_id for d in deploys]
+    ids += [d.evidence_id for d in deploys if d.evidence_id]
     # Every id the incident names is traceable: a secondary break's first bad record too (issue 13).
     ids += [kafka_evidence_id(b.first_bad_ref) for b in others]
     incident.update(
@@ -166,7 +166,8 @@ def drift_incident(requests: list[dict[str, Any]], first_seen: datetime, deploys
     incident.update(
         producer_urn=first["proposal"].get("producer_urn"),
         correlated_deploys=deploys,
-        evidence_ids=[kafka_evidence_id(r["first_seen_ref"]) for r in requests] + [d.evidence_id for d in deploys],
+        evidence_ids=[kafka_evidence_id(r["first_seen_ref"]) for r in requests]
+        + [d.evidence_id for d in deploys if d.evidence_id],
         facts={"topic": topic, "change_request_id": first["id"], "schema_id": first["schema_id"],
                "held_records": sum(r["held"] for r in requests),
                "change_requests": [{"id": r["id"], "schema_id": r["schema_id"], "reason_code": r["reason_code"],

@@ -24,7 +24,7 @@ from evals._adversarial import ChaosClaim, ChaosComposer
 from evals._checks import Observed, check, cited_ids, rca_for, surfaced_sentences
 from evals._metrics import GroundingSample, Tally, family, summarize, tally
 from evals._oracle import OracleResult, oracle_files, run_oracle
-from evidence import ConfigError, Store
+from evidence import ConfigError, Incident, Store
 from guardrails import Draft
 
 COMPOSER_MODES = ("default", "llm", "adversarial")
@@ -164,7 +164,7 @@ def _judge(result: Replay, store: Store, composer: Composer, chat_model: Any, pa
     recording = _Recording(composer)
     for incident in incidents:
         proposed = len(composer.proposed) if isinstance(composer, ChaosComposer) else 0
-        rca = build_rca(store, incident, recording)
+        rca = build_rca(store, Incident.model_validate(incident), recording)
         rcas.append(rca)
         sentences = surfaced_sentences(rca)
         leaked = [s for s in sentences if any(w in _plain(s) for w in recording.wording())]

@@ -35,8 +35,8 @@ class CorrelatedDeploy(_Frozen):
     service: str | None = None
     version: str | None = None
     deploy_ref: str | None = None
-    evidence_id: str
-    time: Time
+    evidence_id: str | None = None  # always set on an incident; the RCA's names only identifiers
+    time: Time | None = None
     producer_urn: str | None = None
     status: str | None = None
     seconds_before_first_bad: int | None = None

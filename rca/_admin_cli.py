@@ -302,6 +302,7 @@ def replay(scenario: Path, with_rca: bool, as_json: bool) -> None:
     from copilot import build_rca, default_composer
     from detectors import ScenarioError, load_scenario, stored_incidents
     from detectors import replay as run_replay
+    from evidence import Incident
     from rca._settings import Settings
 
     try:
@@ -315,7 +316,8 @@ def replay(scenario: Path, with_rca: bool, as_json: bool) -> None:
             for d in result.detection.drift]}
         if with_rca:
             composer = default_composer(Settings().model_environment())
-            document["rca"] = [build_rca(result.store, incident, composer) for incident in document["incidents"]]
+            document["rca"] = [build_rca(result.store, Incident.model_validate(incident), composer)
+                               for incident in document["incidents"]]
     result.store.close()
     for problem in result.rejected:
         echo(f"rejected {problem}", stderr=True)

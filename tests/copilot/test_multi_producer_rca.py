@@ -10,7 +10,7 @@ import pytest
 
 from copilot import build_rca, incident_scope
 from detectors import Scenario, replay
-from evidence import Contract, Mapping, evidence_id_for, to_json
+from evidence import Contract, Mapping, evidence_id_for
 from guardrails import Claim, ClaimKind, Draft, verify_claims
 from support import ORDERS_SCHEMA
 
@@ -66,7 +66,7 @@ def two_producers_breaking():
                   message(PAYMENTS, 1, 1001, FIRST_BAD + timedelta(minutes=2), currency="XXX")])
     result = replay(scenario)
     assert result.rejected == []
-    incident = next(to_json(i) for i in result.detection.incidents if i.kind == "contract")
+    incident = next(i for i in result.detection.incidents if i.kind == "contract")
     return result.store, incident
 
 
