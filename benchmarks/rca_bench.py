@@ -30,12 +30,12 @@ from copilot import TemplateComposer, incident_scope  # noqa: E402
 from copilot._rca import question_for  # noqa: E402
 from detectors import load_scenario, run_detectors  # noqa: E402
 from detectors._scenario import load_into  # noqa: E402
-from evidence import Store, to_json  # noqa: E402
+from evidence import Incident, Store  # noqa: E402
 
 SCENARIOS = sorted((ROOT / "examples" / "scenarios").glob("*.yaml"))
 
 
-def model_answer(store: Store, incident: dict) -> str:
+def model_answer(store: Store, incident: Incident) -> str:
     """What the mocked model answers: the offline composer's claims in the wire shape of the draft schema."""
     draft = TemplateComposer().compose(question_for(incident_scope(store, incident)))
     return json.dumps({"claims": [{"text": c.text or "proposed", "kind": str(c.kind), "evidence_ids": c.evidence_ids,
@@ -50,7 +50,7 @@ def measure(path: Path, requests: int, tmp: str, composer: str) -> dict:
         store.ensure_schema()
         load_into(store, scenario)
         [incident] = run_detectors(store, scenario.now).incidents
-        answer = model_answer(store, to_json(incident))
+        answer = model_answer(store, incident)
     env = {**os.environ, "RCA_DATABASE_URL": url, "RCA_DETECT_INTERVAL_S": "0", "RCA_CHROMA_PATH": f"{tmp}/chroma"}
     for name in ("RCA_LLM_MODEL", "RCA_LLM_CLASS", "RCA_LLM_BASE_URL", "RCA_LLM_API_KEY"):
         env.pop(name, None)

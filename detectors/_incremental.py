@@ -11,7 +11,6 @@ back) makes the pass a full one. A property test compares the result with a full
 
 from __future__ import annotations
 
-import copy
 import heapq
 from collections.abc import Callable
 from datetime import datetime, time, timedelta
@@ -62,7 +61,8 @@ class FreshnessMemory:
             if incident is None:
                 heapq.heappush(self.due, (_due(policy, now), policy.dataset_urn))
         self.last_now, self.fingerprint, self.evaluated = now, fingerprint, len(chosen)
-        return [copy.deepcopy(i) for p in policies if (i := self.found.get(p.dataset_urn)) is not None]
+        # Incidents are frozen: the pass builds new ones from these (detectors/_incidents.py, `surround`), no copy.
+        return [i for p in policies if (i := self.found.get(p.dataset_urn)) is not None]
 
     @staticmethod
     def _changed(reader: EvidenceReader, policies: list[FreshnessPolicy], since: datetime, now: datetime) -> set[str]:

@@ -3,7 +3,6 @@ every open incident, then every `expect` key checked, and every surfaced sentenc
 
 from __future__ import annotations
 
-import os
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -95,9 +94,9 @@ def scenario_files(paths: Iterable[Path | str]) -> list[Path]:
 
 
 def make_composer(mode: str, env: Mapping[str, str] | None = None) -> Composer:
-    """The composer of a `--composer` mode: the offline one, the configured LLM, or the chaos model around the
-    offline one."""
-    env = os.environ if env is None else env
+    """The composer of a `--composer` mode: the offline one, the configured LLM (`env`: the RCA_LLM_* settings, as
+    rca's Settings.model_environment() gives them), or the chaos model around the offline one."""
+    env = env or {}
     if mode == "default":
         return TemplateComposer()
     if mode == "adversarial":
@@ -115,13 +114,14 @@ def make_composer(mode: str, env: Mapping[str, str] | None = None) -> Composer:
 
 
 def run_eval(paths: Iterable[Path | str], composer_mode: str = "default", *,
-             composer: Composer | None = None, oracle: Iterable[Path | str] = ()) -> EvalResult:
+             composer: Composer | None = None, oracle: Iterable[Path | str] = (),
+             env: Mapping[str, str] | None = None) -> EvalResult:
     """Every scenario under `paths`, each replayed into its own fresh store, checked and scored; with `oracle`,
     the labelled model answers too (evals/oracle/README.md)."""
     files = scenario_files(paths)
     oracle = list(oracle)
     oracle_files(oracle) if oracle else None  # a usage mistake stops the run before anything is replayed
-    composer = composer or make_composer(composer_mode)
+    composer = composer or make_composer(composer_mode, env)
     chat_model = getattr(composer, "chat_model", None) if composer_mode == "llm" else None
     results = [evaluate_scenario(path, composer, chat_model) for path in files]
     metrics = summarize(((r.family, r.tally) for r in results), adversarial=isinstance(composer, ChaosComposer))

@@ -346,9 +346,11 @@ def eval_(paths: tuple[Path, ...], composer: str, as_json: bool, report: Path | 
           oracle: tuple[Path, ...]) -> None:
     """Replay scenarios, RCA every incident, check every expectation, score grounding; exit 1 if any fails."""
     from evals import eval_command
+    from rca._settings import Settings
 
     with working(f"Evaluating {len(paths)} path(s)"):
-        code = eval_command(list(paths), composer, as_json, report, list(oracle) or None)
+        code = eval_command(list(paths), composer, as_json, report, list(oracle) or None,
+                            Settings().model_environment())
     click.get_current_context().exit(code)
 
 

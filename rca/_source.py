@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -174,7 +173,10 @@ def open_source(url: str | None, token: str | None, profile: str | None) -> Sour
     """--url / RCA_URL first, then a saved profile (`rca login`), then the database (RCA_DATABASE_URL)."""
     if url:
         return ServerSource(ApiClient(url, token))
-    if profile or not os.environ.get("RCA_DATABASE_URL"):
+    from rca._settings import Settings
+
+    settings = Settings()
+    if profile or "database_url" not in settings.model_fields_set or not settings.database_url:
         saved = saved_profile(profile)
         if saved is not None:
             return ServerSource(ApiClient(saved.url, token or saved.token))
