@@ -76,6 +76,7 @@ from evidence._incidents import (
     stored_incidents,
 )
 from evidence._ingest import IngestReport, as_envelope, ingest_events
+from evidence._leases import ShardClaim, claim_shards
 from evidence._migrate import current_revision, head_revision
 from evidence._offsets import add_offsets, covered
 from evidence._openlineage import DatasetNaming, JobNaming, MappedRunEvent, map_openlineage, map_run_event
@@ -183,6 +184,7 @@ __all__ = [
     "RejectedRcaClaim",
     "Resolved",
     "SdkHealthSummary",
+    "ShardClaim",
     "Store",
     "Stored",
     "Token",
@@ -199,6 +201,7 @@ __all__ = [
     "as_envelope",
     "authenticate",
     "change_requests",
+    "claim_shards",
     "covered",
     "create_token",
     "current_revision",
