@@ -122,7 +122,7 @@ def main() -> int:
         incremental = incremental_passes(store, args.datasets)
     reasons: dict[str, int] = {}
     for incident in result.incidents:
-        reasons[incident["reason_code"]] = reasons.get(incident["reason_code"], 0) + 1
+        reasons[incident.reason_code] = reasons.get(incident.reason_code, 0) + 1
     summary = {"datasets": args.datasets, "days": args.days, "evidence_records": records,
                "first_pass_s": round(first_pass, 2), "second_pass_s": round(second_pass, 2),
                "incidents": len(result.incidents), "reasons": reasons, "load_s": round(load_s, 1),

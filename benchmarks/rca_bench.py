@@ -30,12 +30,12 @@ from copilot import TemplateComposer, incident_scope  # noqa: E402
 from copilot._rca import question_for  # noqa: E402
 from detectors import load_scenario, run_detectors  # noqa: E402
 from detectors._scenario import load_into  # noqa: E402
-from evidence._store import Store  # noqa: E402
+from evidence import Incident, Store  # noqa: E402
 
 SCENARIOS = sorted((ROOT / "examples" / "scenarios").glob("*.yaml"))
 
 
-def model_answer(store: Store, incident: dict) -> str:
+def model_answer(store: Store, incident: Incident) -> str:
     """What the mocked model answers: the offline composer's claims in the wire shape of the draft schema."""
     draft = TemplateComposer().compose(question_for(incident_scope(store, incident)))
     return json.dumps({"claims": [{"text": c.text or "proposed", "kind": str(c.kind), "evidence_ids": c.evidence_ids,
@@ -61,16 +61,16 @@ def measure(path: Path, requests: int, tmp: str, composer: str) -> dict:
         result = _timed(env, incident, requests)
         if composer == "model" and llm.calls < requests:
             raise SystemExit(f"{path.stem}: the mocked model was called {llm.calls} times for {requests} requests")
-    return {"scenario": path.stem, "composer": composer, "reason_code": incident["reason_code"], **result}
+    return {"scenario": path.stem, "composer": composer, "reason_code": str(incident.reason_code), **result}
 
 
-def _timed(env: dict, incident: dict, requests: int) -> dict:
+def _timed(env: dict, incident: Incident, requests: int) -> dict:
     with rca_server(env) as base, httpx.Client(base_url=base, timeout=60) as client:
-        client.get(f"/v1/incidents/{incident['id']}/rca").raise_for_status()  # warm-up
+        client.get(f"/v1/incidents/{incident.id}/rca").raise_for_status()  # warm-up
         timings = []
         for _ in range(requests):
             started = time.perf_counter()
-            response = client.get(f"/v1/incidents/{incident['id']}/rca")
+            response = client.get(f"/v1/incidents/{incident.id}/rca")
             timings.append((time.perf_counter() - started) * 1000)
             response.raise_for_status()
         verdict, used = response.json()["verdict"], response.json()["composer"]

@@ -18,7 +18,7 @@ from copilot._retrieval import incident_scope
 from copilot._semantic import SemanticSearch
 from copilot._template import TemplateComposer
 from detectors import stored_incident, stored_incidents
-from evidence import RcaError, Store, add_turns, iso, open_session, session_turns
+from evidence import Incident, RcaError, Store, add_turns, iso, open_session, session_turns
 from guardrails import ClaimKind, Draft, RejectedClaim, VerifiedClaim
 
 NO_EVIDENCE = "I have no evidence for that."
@@ -89,14 +89,14 @@ class ChatAnswer:
                 "related_incidents": self.related_incidents}
 
 
-def find_incident(store: Store, question: str) -> dict[str, Any] | None:
+def find_incident(store: Store, question: str) -> Incident | None:
     """An open incident whose dataset the question names ("why is orders_enriched stale?")."""
     text = question.lower()
     for incident in stored_incidents(store):
         urn = incident["dataset_urn"].lower()
         names = {urn, urn.split("://", 1)[-1], urn.rsplit("/", 1)[-1]}
         if any(len(n) >= 3 and n in text for n in names):
-            return incident
+            return Incident.model_validate(incident)
     return None
 
 
@@ -105,9 +105,9 @@ def ask(store: Store, composer: Composer, question: str, now: datetime, *, incid
     if not question.strip():
         raise ChatError("The question is empty; ask something like 'why is orders_enriched stale?'.")
     history, session_incident = _history(store, session_id) if session_id else ([], None)
-    incident = stored_incident(store, incident_id) if incident_id else None
+    incident = Incident.model_validate(stored_incident(store, incident_id)) if incident_id else None
     if incident is None and session_incident:
-        incident = stored_incident(store, session_incident)
+        incident = Incident.model_validate(stored_incident(store, session_incident))
     if incident is None:
         incident = find_incident(store, question)
     session_id = session_id or _new_session(store, question, incident, now)
@@ -122,7 +122,7 @@ def ask(store: Store, composer: Composer, question: str, now: datetime, *, incid
         related: list[dict[str, Any]] = []
         if search is not None:
             # Nearest evidence first, so a model with a bounded prompt sees what the question is about.
-            order = {item: n for n, item in enumerate(search.rank(incident["id"], scope.records.values(), question))}
+            order = {item: n for n, item in enumerate(search.rank(incident.id, scope.records.values(), question))}
             asked = dataclasses.replace(asked, evidence=sorted(asked.evidence,
                                                                key=lambda e: order.get(e.evidence_id, len(order))))
             related = search.related_incidents(store, incident)
@@ -132,7 +132,7 @@ def ask(store: Store, composer: Composer, question: str, now: datetime, *, incid
         off = [RejectedClaim(text=f"{c.kind.value} claim citing {', '.join(c.evidence_ids)}", kind=c.kind.value,
                              reason="off_question", why=f"holds, but a {c.kind.value} claim does not answer the "
                              "question") for c in composed.accepted if c.kind not in wanted]
-        answer = ChatAnswer(session_id, incident["id"], [_sentence(c) for c in shown],
+        answer = ChatAnswer(session_id, incident.id, [_sentence(c) for c in shown],
                             next_checks=[] if shown else guardrails.next_checks(scope, shown),
                             rejected=[r.model_dump() for r in [*composed.rejected, *off]],
                             composer=composed.composer, related_incidents=related)
@@ -152,11 +152,11 @@ def _sentence(claim: VerifiedClaim) -> dict[str, Any]:
     return {"text": claim.text, "kind": str(claim.kind), "evidence_ids": claim.evidence_ids}
 
 
-def _new_session(store: Store, question: str, incident: dict[str, Any] | None, now: datetime) -> str:
+def _new_session(store: Store, question: str, incident: Incident | None, now: datetime) -> str:
     # Deterministic for a given first question, incident and clock; unique enough across them.
-    seed = f"{question}\x00{incident['id'] if incident else ''}\x00{iso(now)}"
+    seed = f"{question}\x00{incident.id if incident else ''}\x00{iso(now)}"
     session_id = "chat_" + hashlib.sha256(seed.encode()).hexdigest()[:20]
-    open_session(store, session_id, incident["id"] if incident else None, now)
+    open_session(store, session_id, incident.id if incident else None, now)
     return session_id
 
 

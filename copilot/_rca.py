@@ -11,7 +11,7 @@ import guardrails
 from copilot._composer import Composer, ModelError, Question
 from copilot._retrieval import evidence_items, incident_scope
 from copilot._template import TemplateComposer
-from evidence import EventType, Store
+from evidence import EventType, Incident, Store, iso, to_json
 from guardrails import CAUSE_FOR_REASON, CAUSE_KINDS, ClaimKind, RejectedClaim, Scope, VerifiedClaim
 
 log = logging.getLogger("rca.copilot")
@@ -27,12 +27,14 @@ _MAX_ITEMS = 80
 
 def question_for(scope: Scope, text: str = RCA_QUESTION, history: tuple[dict[str, Any], ...] = ()) -> Question:
     incident = scope.incident
-    own = [scope.records[i] for i in incident.get("evidence_ids") or [] if i in scope.records]
+    own = [scope.records[i] for i in incident.evidence_ids if i in scope.records]
     deploys = [r for r in scope.records.values() if r.type == EventType.DEPLOYMENT]
     rest = sorted((r for r in scope.records.values() if r not in own and r not in deploys),
                   key=lambda r: (r.event_time, r.evidence_id), reverse=True)
     chosen = {r.evidence_id: r for r in [*own, *deploys, *rest][:_MAX_ITEMS]}
-    return Question(text=text, incident=incident, evidence=evidence_items(chosen.values()), history=list(history))
+    # The composer reads the incident as JSON (the model's prompt is an edge), as the API returns it.
+    return Question(text=text, incident=to_json(incident), evidence=evidence_items(chosen.values()),
+                    history=list(history))
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,7 @@ def compose_verified(composer: Composer, scope: Scope, question: Question, fallb
     return Composed(label, verification.accepted, verification.rejected)
 
 
-def build_rca(store: Store, incident: dict[str, Any], composer: Composer | None = None) -> dict[str, Any]:
+def build_rca(store: Store, incident: Incident, composer: Composer | None = None) -> dict[str, Any]:
     scope = incident_scope(store, incident)
     return rca_from_scope(scope, composer or TemplateComposer())
 
@@ -70,13 +72,13 @@ def rca_from_scope(scope: Scope, composer: Composer) -> dict[str, Any]:
     incident = scope.incident
     composed = compose_verified(composer, scope, question_for(scope))
     accepted = composed.accepted
-    cause = _most_likely_cause(incident["reason_code"], accepted)
+    cause = _most_likely_cause(incident.reason_code, accepted)
     cited = list(dict.fromkeys(i for c in accepted for i in c.evidence_ids))
-    listed = list(dict.fromkeys([*cited, *(incident.get("evidence_ids") or [])]))
+    listed = list(dict.fromkeys([*cited, *incident.evidence_ids]))
     return {
-        "incident_id": incident["id"],
+        "incident_id": incident.id,
         "verdict": "cause_identified" if cause is not None else "inconclusive",
-        "reason_code": incident["reason_code"],
+        "reason_code": str(incident.reason_code),
         "summary": guardrails.summary(incident, cause, [c for c in accepted if c.kind == ClaimKind.OTHER_BREAK]),
         "most_likely_cause": None if cause is None else {
             "statement": cause.text, "evidence_ids": cause.evidence_ids,
@@ -89,23 +91,22 @@ def rca_from_scope(scope: Scope, composer: Composer) -> dict[str, Any]:
         "suggested_actions": guardrails.suggested_actions(scope, accepted),
         "evidence": [scope.records[i].summary() for i in listed if i in scope.records],
         "composer": composed.composer,
-        "computed_at": incident.get("updated_at") or incident.get("detected_at"),
+        "computed_at": iso(incident.updated_at),
     }
 
 
-def _correlated_deploy(incident: dict[str, Any], accepted: list[VerifiedClaim]) -> dict[str, Any] | None:
+def _correlated_deploy(incident: Incident, accepted: list[VerifiedClaim]) -> dict[str, Any] | None:
     """The deploy, or (for a job) the changed code_ref, that the verifier accepted as the change behind the symptom;
     its names only where they are identifiers."""
     claim = next((c for c in accepted if c.kind == ClaimKind.DEPLOY_CORRELATED), None) or \
         next((c for c in accepted if c.kind == ClaimKind.CODE_CHANGED), None)
     if claim is None:
         return None
-    found = next((d for d in incident.get("correlated_deploys") or [] if d.get("evidence_id") in claim.evidence_ids),
-                 None)
+    found = next((d for d in incident.correlated_deploys if d.evidence_id in claim.evidence_ids), None)
     if found is None:
         return None
-    deploy: dict[str, Any] = {k: guardrails.identifier(found.get(k)) for k in ("service", "version", "deploy_ref",
-                                                                           "evidence_id")}
+    deploy: dict[str, Any] = {k: guardrails.identifier(getattr(found, k)) for k in ("service", "version",
+                                                                                "deploy_ref", "evidence_id")}
     if claim.kind == ClaimKind.DEPLOY_CORRELATED:
         deploy.update(service=claim.params.get("service"), version=claim.params.get("version"))
     return deploy

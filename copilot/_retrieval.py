@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Any
 
 from copilot._composer import EvidenceItem
 from detectors import stored_incidents
@@ -21,10 +20,10 @@ from evidence import (
     Configs,
     EventType,
     EvidenceRecord,
+    Incident,
     LineageEdge,
     Store,
     iso,
-    parse_utc,
 )
 from guardrails import Scope
 
@@ -33,34 +32,33 @@ _RUN_TYPES = (EventType.RUN_STARTED, EventType.RUN_COMPLETED, EventType.RUN_FAIL
               EventType.COMMITTED, EventType.DEPLOYMENT)
 
 
-def rca_clock(incident: dict[str, Any]) -> datetime:
+def rca_clock(incident: Incident) -> datetime:
     """An RCA is computed at the incident's last detection, so the same stored incident always reads the same."""
-    moment = incident.get("updated_at") or incident.get("detected_at") or incident["first_bad_time"]
-    return parse_utc(str(moment))
+    return incident.updated_at
 
 
 def _visible(records: Iterable[EvidenceRecord], now: datetime) -> dict[str, EvidenceRecord]:
     return {r.evidence_id: r for r in records if r.event_time <= now and r.ingest_time <= now}
 
 
-def incident_scope(store: Store, incident: dict[str, Any], now: datetime | None = None) -> Scope:
+def incident_scope(store: Store, incident: Incident, now: datetime | None = None) -> Scope:
     """The scope a verifier judges claims about `incident` against, at the RCA clock."""
     now = now or rca_clock(incident)
-    dataset, kind = incident["dataset_urn"], incident["kind"]
+    dataset, kind = incident.dataset_urn, incident.kind
     configs = Configs(store)
     policy = next((p for p in configs.specs(POLICY) if p.dataset_urn == dataset), None)
     contract = next((c for c in configs.specs(CONTRACT) if c.dataset_urn == dataset), None)
-    producer = incident.get("producer_urn") or (policy.producer_urn if policy else None)
-    first_bad = parse_utc(incident["first_bad_time"]) if incident.get("first_bad_time") else now
-    records: dict[str, EvidenceRecord] = dict(store.get_many(incident.get("evidence_ids") or []))
+    producer = incident.producer_urn or (policy.producer_urn if policy else None)
+    first_bad = incident.first_bad_time
+    records: dict[str, EvidenceRecord] = dict(store.get_many(incident.evidence_ids))
     counters = []
-    upstream: list[dict[str, Any]] = []
+    upstream: list[Incident] = []
     if kind == "contract":
         window = timedelta(minutes=contract.deploy_window_minutes if contract else 60)
         since = first_bad - window - timedelta(hours=1)
         records.update(_visible(store.records(dataset_urns=[dataset], since=since, until=now), now))
         # Deploys of every producer whose records broke (facts.breaking_producers), each judged against its own.
-        breaking = [p.get("producer_urn") for p in (incident.get("facts") or {}).get("breaking_producers") or []
+        breaking = [p.get("producer_urn") for p in incident.facts.get("breaking_producers") or []
                     if isinstance(p, dict)]
         deployers = sorted({p for p in [producer, *breaking] if isinstance(p, str) and p})
         if deployers:
@@ -79,7 +77,7 @@ def incident_scope(store: Store, incident: dict[str, Any], now: datetime | None 
         if inputs:
             records.update(_visible(store.records(dataset_urns=inputs, types=[EventType.COMMITTED],
                                                   since=now - timedelta(days=2), until=now), now))
-            upstream = [i for urn in inputs for i in stored_incidents(store, dataset_urn=urn)]
+            upstream = [Incident.model_validate(i) for urn in inputs for i in stored_incidents(store, dataset_urn=urn)]
     return Scope(incident=incident, now=now, records=records, policy=policy, contract=contract,
                  producer_urn=producer, counters=counters, upstream_incidents=upstream,
                  existing=lambda ids: set(store.get_many(ids)))

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from copilot._retrieval import summary_line
-from evidence import EvidenceRecord, Store
+from evidence import EvidenceRecord, Incident, Store, to_json
 
 _INCIDENTS_INDEXED = 500
 _REMEMBERED = 200_000  # entries this process knows it has added; past it the memory starts over (re-adds are safe)
@@ -48,11 +48,11 @@ class SemanticSearch:
         # An index written before entries were keyed by incident holds plain evidence ids: read those as they are.
         return list(dict.fromkeys(meta.get("evidence_id", item) for item, _, meta in found))
 
-    def related_incidents(self, store: Store, incident: dict[str, Any], k: int = 3) -> list[dict[str, Any]]:
+    def related_incidents(self, store: Store, incident: Incident, k: int = 3) -> list[dict[str, Any]]:
         """Past incidents (resolved ones) that read like this one: pointers for on-call, not verified claims."""
         from detectors import stored_incidents
 
-        past = [i for i in stored_incidents(store, status="resolved") if i["id"] != incident["id"]]
+        past = [i for i in stored_incidents(store, status="resolved") if i["id"] != incident.id]
         # The newest ones (the store lists by dataset, which would keep suggesting the same few datasets).
         past.sort(key=lambda i: (i.get("detected_at") or "", i["id"]), reverse=True)
         past = past[:_INCIDENTS_INDEXED]
@@ -65,7 +65,7 @@ class SemanticSearch:
         # one, say) and older ones beyond the newest 500. Every entry of `past` is in it, so asking for as many
         # more as it holds besides them still yields k answers when there are k.
         others = max(0, self.index.count("incidents") - len(past))
-        found = self.index.query("incidents", _incident_text(incident), k=k + others)
+        found = self.index.query("incidents", _incident_text(to_json(incident)), k=k + others)
         return [{"id": item, "dataset_urn": by_id[item]["dataset_urn"], "reason_code": by_id[item]["reason_code"],
                  "first_bad_time": by_id[item]["first_bad_time"], "similarity": score}
                 for item, score, _ in found if item in by_id][:k]
@@ -85,6 +85,7 @@ class SemanticSearch:
 
 
 def _incident_text(incident: dict[str, Any]) -> str:
+    """What is embedded of an incident, stored or current: its JSON form, as the store holds it."""
     deploys = " ".join(f"{d.get('service')} {d.get('version')}" for d in incident.get("correlated_deploys") or [])
     return (f"{incident['kind']} {incident['reason_code']} {incident.get('field') or ''} {incident['dataset_urn']} "
             f"{incident.get('producer_urn') or ''} {deploys}")

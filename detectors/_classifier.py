@@ -19,7 +19,7 @@ from detectors._runs import (
     partitions,
     runs_of,
 )
-from evidence import EventType, EvidenceRecord, FreshnessPolicy, ReasonCode, iso, parse_time
+from evidence import CorrelatedDeploy, CorrelatedRun, EventType, EvidenceRecord, FreshnessPolicy, ReasonCode, iso
 
 
 class Classifier:
@@ -99,8 +99,8 @@ class Classifier:
         previous = [run for run in self.history if run.started is not None]
         # The last start before today is the habit that makes today's absence meaningful.
         proof = [r.started for r in previous[-1:] if r.started is not None]
-        run = {"run_id": None, "evidence_id": None, "state": "not_started",
-               "scheduled_time": iso(self.day.scheduled_time)}
+        run = CorrelatedRun(run_id=None, evidence_id=None, state="not_started",
+                            scheduled_time=self.day.scheduled_time)
         facts = {"runs_started_since_schedule": 0,
                  "previous_run_started_at": iso(previous[-1].start) if previous else None}
         return self._finding(ReasonCode.JOB_NOT_TRIGGERED, run, None, proof, facts, until=self.day.deadline)
@@ -215,8 +215,8 @@ class Classifier:
         elif self.current is not None:
             run = self.current.summary()
         else:
-            run = {"run_id": None, "evidence_id": None, "state": "not_started",
-                   "scheduled_time": iso(self.day.scheduled_time)}
+            run = CorrelatedRun(run_id=None, evidence_id=None, state="not_started",
+                                scheduled_time=self.day.scheduled_time)
         # What our job did with the late input, next to the proof that the input is its own.
         proof = [*written, *(r.terminal for r in failed[-1:] if r.terminal is not None)]
         if source is not None and source.started is not None:
@@ -267,7 +267,7 @@ class Classifier:
     def _finding(
         self,
         reason: str,
-        run: dict[str, Any] | None,
+        run: CorrelatedRun | None,
         kind: str | None,
         proof: list[EvidenceRecord],
         facts: dict[str, Any],
@@ -280,12 +280,13 @@ class Classifier:
         if state.last_good_commit is not None:
             cited[state.last_good_commit.evidence_id] = state.last_good_commit
         for deploy in deploys:
-            for key in ("evidence_id", "code_ref_evidence_id"):  # the deploy and the run code_ref naming it
-                if key in deploy:
-                    cited[deploy[key]] = self.by_id[deploy[key]]
-        for key in ("evidence_id", "terminal_evidence_id"):  # the correlated run's own start and end
-            if run is not None and run.get(key) in self.by_id:
-                cited[run[key]] = self.by_id[run[key]]
+            for cited_id in (deploy.evidence_id, deploy.code_ref_evidence_id):  # the deploy, the run naming it
+                if cited_id is not None:
+                    cited[cited_id] = self.by_id[cited_id]
+        if run is not None:
+            for cited_id in (run.evidence_id, run.terminal_evidence_id):  # the correlated run's own start and end
+                if cited_id is not None and cited_id in self.by_id:
+                    cited[cited_id] = self.by_id[cited_id]
         common = {
             "deadline": iso(self.day.deadline),
             "scheduled_time": iso(self.day.scheduled_time),
@@ -308,7 +309,7 @@ class Classifier:
             evidence_ids=[r.evidence_id for r in sorted(cited.values(), key=lambda r: (r.event_time, r.evidence_id))],
         )
 
-    def _correlated_deploys(self, until: datetime) -> list[dict[str, Any]]:
+    def _correlated_deploys(self, until: datetime) -> list[CorrelatedDeploy]:
         """The job's own changes after the last good run began and before the run in question started
         (detectors/_job_changes.py)."""
         if self.producer is None:
@@ -354,18 +355,18 @@ class Classifier:
     def _upstream_state(self, urn: str) -> DatasetFreshness | None:
         return self.upstream.get(urn)
 
-    def _committing_run(self, commit: EvidenceRecord) -> dict[str, Any]:
+    def _committing_run(self, commit: EvidenceRecord) -> CorrelatedRun:
         run = next((r for r in self.runs if commit.run_id and r.run_id == commit.run_id), None)
-        summary: dict[str, Any] = run.summary() if run is not None else {
-            "run_id": commit.run_id, "evidence_id": commit.evidence_id, "started_at": None,
-            "scheduled_time": None, "code_ref": None, "ended_at": None, "terminal_evidence_id": None,
-        }
-        return {**summary, "state": "committed", "commit_evidence_id": commit.evidence_id,
-                "committed_at": iso(commit_time(commit))}
+        summary = run.summary() if run is not None else CorrelatedRun(
+            run_id=commit.run_id, evidence_id=commit.evidence_id, state="committed", started_at=None,
+            scheduled_time=None, code_ref=None, ended_at=None, terminal_evidence_id=None,
+        )
+        return summary.model_copy(update={"state": "committed", "commit_evidence_id": commit.evidence_id,
+                                          "committed_at": commit_time(commit)})
 
-    def _run_start(self, run: dict[str, Any] | None) -> datetime:
-        started = run.get("started_at") if run else None
-        return parse_time(started) if isinstance(started, str) else self.day.deadline
+    def _run_start(self, run: CorrelatedRun | None) -> datetime:
+        started = run.started_at if run is not None else None
+        return started if started is not None else self.day.deadline
 
     def _reports_partitions(self) -> bool:
         return any(partitions(c) for c in self.a.commits)

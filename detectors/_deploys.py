@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from detectors._gate import ContractBreak
-from evidence import EventType, EvidenceReader, EvidenceRecord, iso
+from evidence import CorrelatedDeploy, EventType, EvidenceReader, EvidenceRecord
 
 # A failed deploy changed nothing; a rollback did (it is a deploy of older code).
 _CHANGES = ("succeeded", "rolled_back")
@@ -41,7 +41,7 @@ def shipped(deploys: Iterable[EvidenceRecord]) -> list[EvidenceRecord]:
 
 
 def correlate_deploys(deploys: Iterable[EvidenceRecord], producer_urn: str | None, first_bad: datetime,
-                      window: timedelta) -> list[dict[str, Any]]:
+                      window: timedelta) -> list[CorrelatedDeploy]:
     """Deploys of `producer_urn` in [first_bad - window, first_bad), closest first.
 
     A deploy at the very instant of the first bad record is not before it, so it is not correlated. Rolling
@@ -62,18 +62,18 @@ def correlate_deploys(deploys: Iterable[EvidenceRecord], producer_urn: str | Non
     return [deploy_summary(r, first_bad) for r in ranked]
 
 
-def deploy_summary(record: EvidenceRecord, first_bad: datetime) -> dict[str, Any]:
+def deploy_summary(record: EvidenceRecord, first_bad: datetime) -> CorrelatedDeploy:
     data = record.data
-    return {
-        "producer_urn": record.producer_urn,
-        "service": data.get("service"),
-        "version": data.get("version"),
-        "deploy_ref": record.deploy_ref,
-        "evidence_id": record.evidence_id,
-        "time": iso(record.event_time),
-        "seconds_before_first_bad": int((first_bad - record.event_time).total_seconds()),
-        "status": data.get("status", "succeeded"),
-    }
+    return CorrelatedDeploy(
+        producer_urn=record.producer_urn,
+        service=data.get("service"),
+        version=data.get("version"),
+        deploy_ref=record.deploy_ref,
+        evidence_id=record.evidence_id,
+        time=record.event_time,
+        seconds_before_first_bad=int((first_bad - record.event_time).total_seconds()),
+        status=data.get("status", "succeeded"),
+    )
 
 
 @dataclass(frozen=True)
@@ -87,7 +87,7 @@ class BreakingProducer:
     reason_code: str
     field: str | None
     bad_count: int
-    deploys: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    deploys: list[CorrelatedDeploy] = dataclasses.field(default_factory=list)
 
 
 def breaking_producers(breaks: Sequence[ContractBreak]) -> list[BreakingProducer]:

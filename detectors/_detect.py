@@ -21,11 +21,12 @@ from detectors._freshness import DatasetFreshness, dataset_freshness, evaluate_f
 from detectors._gate import ContractBreak, contract_breaks
 from detectors._incidents import (
     Ownership,
-    attach_evidence,
     contract_incident,
     downstream_of,
     drift_incident,
+    first_request,
     freshness_incident,
+    surround,
 )
 from detectors._incremental import FRESHNESS_TYPES, FreshnessMemory, Inputs
 from detectors._runs import by_dataset_and_producer
@@ -38,10 +39,10 @@ from evidence import (
     EvidenceReader,
     EvidenceRecord,
     FreshnessPolicy,
+    Incident,
     ReasonCode,
     Store,
     incident_writes,
-    iso,
     parse_time,
     utc,
 )
@@ -66,7 +67,7 @@ class DetectSettings:
 
 @dataclass
 class DetectionResult:
-    incidents: list[dict[str, Any]] = field(default_factory=list)  # open after the pass, sorted
+    incidents: list[Incident] = field(default_factory=list)  # open after the pass, sorted
     opened: list[str] = field(default_factory=list)
     resolved: list[str] = field(default_factory=list)
     paused: list[str] = field(default_factory=list)  # (dataset, kind) not opened because evidence was stale
@@ -80,7 +81,7 @@ def find_incidents(reader: EvidenceReader, configs: ActiveConfigs, now: datetime
                    settings: DetectSettings = DetectSettings(),
                    change_requests: Sequence[dict[str, Any]] = (),
                    shards: frozenset[int] | None = None,
-                   memory: FreshnessMemory | None = None) -> list[dict[str, Any]]:
+                   memory: FreshnessMemory | None = None) -> list[Incident]:
     """The pure detector pass: what should be open at `now`, from the evidence `reader` holds, the active
     configuration and the open change requests (drift); sorted by dataset, then kind. It writes nothing: the
     caller stores the result (`store_incidents`), or compares it, or shows it. With `shards`, only the datasets of
@@ -96,33 +97,31 @@ def find_incidents(reader: EvidenceReader, configs: ActiveConfigs, now: datetime
     if memory is None:
         found = _freshness(reader, policies, now, owners, mine)
     else:
-        def evaluate(chosen: list[FreshnessPolicy], known: Inputs) -> tuple[dict[str, dict[str, Any] | None], Inputs]:
+        def evaluate(chosen: list[FreshnessPolicy], known: Inputs) -> tuple[dict[str, Incident | None], Inputs]:
             wanted, read = {p.dataset_urn for p in chosen}, dict(known)
             found = _freshness(reader, policies, now, owners, wanted.__contains__, read)
-            return {i["dataset_urn"]: i for i in found}, read
+            return {i.dataset_urn: i for i in found}, read
 
         found = memory.pass_at(reader, [p for p in policies if mine(p.dataset_urn)], owners, now, evaluate)
     found += _contracts(reader, [c for c in contracts if mine(c.dataset_urn)], now, settings, owners)
-    found += [i for i in _drift(reader, change_requests, now) if mine(i["dataset_urn"])]
-    evidence = reader.get_many(i for incident in found for i in incident["evidence_ids"])
-    sources_of = {incident["id"]: {incident["producer_urn"]} | {e.source for i in incident["evidence_ids"]
-                                                              if (e := evidence.get(i))} for incident in found}
+    found += [i for i in _drift(reader, change_requests, now) if mine(i.dataset_urn)]
+    evidence = reader.get_many(i for incident in found for i in incident.evidence_ids)
+    sources_of = {incident.id: {incident.producer_urn} | {e.source for i in incident.evidence_ids
+                                                          if (e := evidence.get(i))} for incident in found}
     lag = reader.ingestion_lag(now, timedelta(seconds=settings.stale_window_s),
                                sources={s for sources in sources_of.values() for s in sources if s},
                                backfill_after=timedelta(seconds=settings.backfill_after_s))
+    surrounded = []
     for incident in found:
-        incident["impacted_downstream"] = downstream_of(incident["dataset_urn"], lineage)
-        sources = sources_of[incident["id"]]
-        attach_evidence(incident, evidence)
-        worst = max((lag[s]["p95_s"] for s in sources if s in lag), default=0.0)
-        incident["stale_evidence"] = worst > settings.stale_threshold_s
-        incident["facts"]["ingestion_lag_p95_s"] = worst
-    return sorted(found, key=lambda i: (i["dataset_urn"], i["kind"]))
+        worst = max((lag[s]["p95_s"] for s in sources_of[incident.id] if s in lag), default=0.0)
+        surrounded.append(surround(incident, evidence, downstream_of(incident.dataset_urn, lineage), worst,
+                                   settings.stale_threshold_s))
+    return sorted(surrounded, key=lambda i: (i.dataset_urn, i.kind))
 
 
 def find_stored_incidents(store: Store, now: datetime, settings: DetectSettings = DetectSettings(),
                           findings: list[dict[str, Any]] | None = None, shards: frozenset[int] | None = None,
-                          memory: FreshnessMemory | None = None) -> list[dict[str, Any]]:
+                          memory: FreshnessMemory | None = None) -> list[Incident]:
     """The pure pass over what a store holds: its active configuration and open change requests, read here, and
     its evidence. Stored configs that no longer validate are skipped and described in `findings`. `shards` and
     `memory` as find_incidents takes them."""
@@ -139,7 +138,7 @@ def run_detectors(store: Store, now: datetime, settings: DetectSettings = Detect
     return store_incidents(store, found, now, settings, findings)
 
 
-def store_incidents(store: Store, found: list[dict[str, Any]], now: datetime,
+def store_incidents(store: Store, found: list[Incident], now: datetime,
                     settings: DetectSettings = DetectSettings(),
                     findings: list[dict[str, Any]] | None = None,
                     shards: frozenset[int] | None = None,
@@ -154,30 +153,31 @@ def store_incidents(store: Store, found: list[dict[str, Any]], now: datetime,
     def inside(urn: str) -> bool:
         return (scope is None or urn in scope) and (shards is None or shard_of(urn) in shards)
 
-    wanted = {(i["dataset_urn"], i["kind"]): i for i in found if inside(i["dataset_urn"])}
+    wanted = {(i.dataset_urn, i.kind): i for i in found if inside(i.dataset_urn)}
     with incident_writes(store) as writes:
         open_now = {key: current for key, current in writes.open_incidents(scope).items() if inside(key[0])}
         for key, current in sorted(open_now.items()):
             if key not in wanted:
                 writes.resolve(current, now)
                 result.resolved.append(current.id)
-        prior = writes.statuses([i["id"] for key, i in wanted.items() if key not in open_now])
+        prior = writes.statuses([i.id for key, i in wanted.items() if key not in open_now])
         for key, incident in sorted(wanted.items()):
             known = open_now.get(key)
             if known is None:
-                if incident["stale_evidence"] and settings.stale_action == "pause":
+                if incident.stale_evidence and settings.stale_action == "pause":
                     result.paused.append(f"{key[0]} {key[1]}")
                     continue
-                if prior.get(incident["id"]) == "false_positive":
+                if prior.get(incident.id) == "false_positive":
                     continue  # a human said this break is not real: it stays closed while it persists
-                incident.update(detected_at=iso(now), updated_at=iso(now))
-                if incident["id"] in prior:  # the same break came back after being resolved: reopen it
+                incident = incident.model_copy(update={"detected_at": now, "updated_at": now})
+                if incident.id in prior:  # the same break came back after being resolved: reopen it
                     writes.reopen(incident, now)
                 else:
                     writes.open(incident, now)
-                result.opened.append(incident["id"])
+                result.opened.append(incident.id)
             else:
-                incident.update(id=known.id, detected_at=iso(known.detected_at), updated_at=iso(now))
+                incident = incident.model_copy(update={"id": known.id, "detected_at": utc(known.detected_at),
+                                                       "updated_at": now})
                 writes.update(incident, known.detected_at, now)
             result.incidents.append(incident)
     result.drift = [{"topic": cr["topic"], "schema_id": _schema_id(cr["schema_id"]), "reason_code": cr["reason_code"],
@@ -202,7 +202,7 @@ def _owners(policies: list[FreshnessPolicy], contracts: list[Contract]) -> dict[
 
 
 def _freshness(reader: EvidenceReader, every: list[FreshnessPolicy], now: datetime, owners: dict[str, Ownership],
-               mine: Callable[[str], bool], inputs: Inputs | None = None) -> list[dict[str, Any]]:
+               mine: Callable[[str], bool], inputs: Inputs | None = None) -> list[Incident]:
     """The freshness incidents of the policies `mine` keeps; the others are read only as some run's upstream.
     `inputs`, when given, holds records some of them read before (an incremental pass, detectors/_incremental.py:
     those are not read again) and receives what each of them read."""
@@ -253,7 +253,7 @@ def _freshness(reader: EvidenceReader, every: list[FreshnessPolicy], now: dateti
         finding = evaluate_freshness(policy, inputs[policy.dataset_urn], now, states)
         if finding is not None:
             found.append(freshness_incident(finding, policy.producer_urn,
-                                            owners.get(policy.dataset_urn, Ownership())))
+                                            owners.get(policy.dataset_urn, Ownership()), now))
     return found
 
 
@@ -288,7 +288,7 @@ def _primary(breaks: Iterable[ContractBreak]) -> list[ContractBreak]:
 
 
 def _contracts(reader: EvidenceReader, contracts: list[Contract], now: datetime, settings: DetectSettings,
-               owners: dict[str, Ownership]) -> list[dict[str, Any]]:
+               owners: dict[str, Ownership]) -> list[Incident]:
     if not contracts:
         return []
     windows = {c.dataset_urn: timedelta(minutes=c.deploy_window_minutes) for c in contracts}
@@ -303,12 +303,12 @@ def _contracts(reader: EvidenceReader, contracts: list[Contract], now: datetime,
         primary, *others = _primary(breaks)
         # Blame follows the records: each producer whose records broke, never a producer merely mapped here.
         breaking = correlate_breaks(reader, [primary, *others], windows[urn], now)
-        found.append(contract_incident(primary, others, breaking, owners.get(urn, Ownership())))
+        found.append(contract_incident(primary, others, breaking, owners.get(urn, Ownership()), now))
     return found
 
 
 def _drift(reader: EvidenceReader, change_requests: Sequence[dict[str, Any]], now: datetime
-           ) -> list[dict[str, Any]]:
+           ) -> list[Incident]:
     by_topic: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for request in change_requests:
         if request["status"] == "open" and parse_time(request["first_seen_time"]) <= now:
@@ -316,14 +316,13 @@ def _drift(reader: EvidenceReader, change_requests: Sequence[dict[str, Any]], no
     found = []
     for _, requests in sorted(by_topic.items()):
         first_seen = min(parse_time(r["first_seen_time"]) for r in requests)
-        incident = drift_incident(requests, first_seen)
-        producer = incident["producer_urn"]
+        producer = first_request(requests)["proposal"].get("producer_urn")
+        correlated = []
         if producer:
             # A new schema usually ships with a deploy of the producer that writes it: the same window as a
             # contract break, before the first unmapped record.
             window = timedelta(minutes=DRIFT_DEPLOY_WINDOW_MINUTES)
             deploys = stored_deploys(reader, [producer], first_seen - window, first_seen, now)
-            incident["correlated_deploys"] = correlate_deploys(deploys, producer, first_seen, window)
-            incident["evidence_ids"] += [d["evidence_id"] for d in incident["correlated_deploys"]]
-        found.append(incident)
+            correlated = correlate_deploys(deploys, producer, first_seen, window)
+        found.append(drift_incident(requests, first_seen, correlated, now))
     return found

@@ -10,7 +10,7 @@ from typing import Any
 
 from detectors._runs import commit_order, commit_time, committed_dataset, median, rows, visible
 from detectors._watermark import PolicyDay, expected_date, partition_dates, policy_day, render
-from evidence import EventType, EvidenceRecord, FreshnessPolicy, iso, utc
+from evidence import CorrelatedDeploy, CorrelatedRun, EventType, EvidenceRecord, FreshnessPolicy, iso, to_json, utc
 
 
 @dataclass(frozen=True)
@@ -38,8 +38,8 @@ class FreshnessFinding:
     last_good_time: datetime | None  # commit time of the last good commit
     current_watermark: str | None
     expected_watermark: str | None
-    correlated_run: dict[str, Any] | None
-    correlated_deploys: list[dict[str, Any]]  # newest first; only the producer's own changes
+    correlated_run: CorrelatedRun | None
+    correlated_deploys: list[CorrelatedDeploy]  # newest first; only the producer's own changes
     failure_class: str | None  # JOB_FAILED: out_of_memory | timeout | dependency | other
     facts: dict[str, Any] = field(default_factory=dict)
     evidence_ids: list[str] = field(default_factory=list)  # chronological, then by id
@@ -53,8 +53,8 @@ class FreshnessFinding:
             "last_good_time": iso(self.last_good_time),
             "current_watermark": self.current_watermark,
             "expected_watermark": self.expected_watermark,
-            "correlated_run": self.correlated_run,
-            "correlated_deploys": self.correlated_deploys,
+            "correlated_run": to_json(self.correlated_run) if self.correlated_run is not None else None,
+            "correlated_deploys": [to_json(d) for d in self.correlated_deploys],
             "failure_class": self.failure_class,
             "facts": self.facts,
             "evidence_ids": self.evidence_ids,

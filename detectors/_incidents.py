@@ -11,7 +11,7 @@ from typing import Any
 from detectors._deploys import BreakingProducer
 from detectors._freshness import FreshnessFinding
 from detectors._gate import ContractBreak
-from evidence import EvidenceRecord, LineageEdge, evidence_id_for, iso
+from evidence import CorrelatedDeploy, EvidenceRecord, EvidenceRef, Incident, LineageEdge, evidence_id_for, iso
 
 
 @dataclass(frozen=True)
@@ -48,16 +48,16 @@ def kafka_evidence_id(ref: str) -> str:
 
 
 def _base(dataset_urn: str, kind: str, reason_code: str, first_bad: datetime, owner: Ownership) -> dict[str, Any]:
+    """Every field of an incident a detector found, before the pass fills in when (detected_at, updated_at: its
+    clock) and what surrounds it (downstream impact, the evidence that exists, staleness)."""
     return {
         "id": incident_id(dataset_urn, kind, first_bad),
         "dataset_urn": dataset_urn,
         "kind": kind,
         "status": "open",
         "reason_code": reason_code,
-        "detected_at": None,
-        "updated_at": None,
         "resolved_at": None,
-        "first_bad_time": iso(first_bad),
+        "first_bad_time": first_bad,
         "last_good_time": None,
         "current_watermark": None,
         "expected_watermark": None,
@@ -78,10 +78,15 @@ def _base(dataset_urn: str, kind: str, reason_code: str, first_bad: datetime, ow
     }
 
 
-def freshness_incident(finding: FreshnessFinding, producer_urn: str | None, owner: Ownership) -> dict[str, Any]:
+def _incident(fields: dict[str, Any], now: datetime) -> Incident:
+    return Incident(**fields, detected_at=now, updated_at=now)
+
+
+def freshness_incident(finding: FreshnessFinding, producer_urn: str | None, owner: Ownership,
+                       now: datetime) -> Incident:
     incident = _base(finding.dataset_urn, "freshness", finding.reason_code, finding.first_bad_time, owner)
     incident.update(
-        last_good_time=iso(finding.last_good_time),
+        last_good_time=finding.last_good_time,
         current_watermark=finding.current_watermark,
         expected_watermark=finding.expected_watermark,
         correlated_deploys=finding.correlated_deploys,
@@ -91,11 +96,11 @@ def freshness_incident(finding: FreshnessFinding, producer_urn: str | None, owne
         facts=finding.facts,
         evidence_ids=list(finding.evidence_ids),
     )
-    return incident
+    return _incident(incident, now)
 
 
 def contract_incident(primary: ContractBreak, others: list[ContractBreak], breaking: list[BreakingProducer],
-                      owner: Ownership) -> dict[str, Any]:
+                      owner: Ownership, now: datetime) -> Incident:
     """The incident of a dataset's breaks. Its producer is the one whose record broke first; every producer whose
     records broke is listed in facts.breaking_producers with its own first bad record and correlated deploys, and
     correlated_deploys lists theirs in that order (the first to break first, each one's closest deploy first)."""
@@ -105,16 +110,16 @@ def contract_incident(primary: ContractBreak, others: list[ContractBreak], break
     if primary.last_good_ref:
         ids.append(kafka_evidence_id(primary.last_good_ref))
     ids += [kafka_evidence_id(ref) for ref in primary.sample_refs]
-    deploys: list[dict[str, Any]] = []
+    deploys: list[CorrelatedDeploy] = []
     for producer in breaking:
         ids.append(kafka_evidence_id(producer.first_bad_ref))
         deploys += producer.deploys
-    ids += [d["evidence_id"] for d in deploys]
+    ids += [d.evidence_id for d in deploys if d.evidence_id]
     # Every id the incident names is traceable: a secondary break's first bad record too (issue 13).
     ids += [kafka_evidence_id(b.first_bad_ref) for b in others]
     incident.update(
         field=primary.field,
-        last_good_time=iso(primary.last_good_time),
+        last_good_time=primary.last_good_time,
         bad_rate={"before": round(primary.bad_rate_before, 4), "after": round(primary.bad_rate_after, 4)},
         correlated_deploys=deploys,
         producer_urn=primary.producer_urn,
@@ -139,34 +144,49 @@ def contract_incident(primary: ContractBreak, others: list[ContractBreak], break
                 {"producer_urn": p.producer_urn, "first_bad_time": iso(p.first_bad_time),
                  "first_bad_ref": p.first_bad_ref, "first_bad_evidence_id": kafka_evidence_id(p.first_bad_ref),
                  "reason_code": p.reason_code, "field": p.field, "bad_count": p.bad_count,
-                 "correlated_deploy_ids": [d["evidence_id"] for d in p.deploys]}
+                 "correlated_deploy_ids": [d.evidence_id for d in p.deploys]}
                 for p in breaking
             ],
         },
     )
-    return incident
+    return _incident(incident, now)
 
 
-def drift_incident(requests: list[dict[str, Any]], first_seen: datetime) -> dict[str, Any]:
+def first_request(requests: list[dict[str, Any]]) -> dict[str, Any]:
+    """The change request of a topic first seen: it names the drift incident's producer and reason."""
+    return min(requests, key=lambda r: (r["first_seen_time"], r["first_seen_ref"]))
+
+
+def drift_incident(requests: list[dict[str, Any]], first_seen: datetime, deploys: list[CorrelatedDeploy],
+                   now: datetime) -> Incident:
     """Records no approved rule attributes, one incident per topic: named by the topic, never by a guessed dataset."""
-    first = min(requests, key=lambda r: (r["first_seen_time"], r["first_seen_ref"]))
+    first = first_request(requests)
     topic = first["topic"]
     incident = _base(f"kafka://{topic}", "drift", first["reason_code"], first_seen, Ownership())
     incident.update(
         producer_urn=first["proposal"].get("producer_urn"),
-        evidence_ids=[kafka_evidence_id(r["first_seen_ref"]) for r in requests],
+        correlated_deploys=deploys,
+        evidence_ids=[kafka_evidence_id(r["first_seen_ref"]) for r in requests]
+        + [d.evidence_id for d in deploys if d.evidence_id],
         facts={"topic": topic, "change_request_id": first["id"], "schema_id": first["schema_id"],
                "held_records": sum(r["held"] for r in requests),
                "change_requests": [{"id": r["id"], "schema_id": r["schema_id"], "reason_code": r["reason_code"],
                                     "held": r["held"], "proposal": r["proposal"], "first_seen_ref": r["first_seen_ref"],
                                     "first_seen_time": r["first_seen_time"]} for r in requests]},
     )
-    return incident
+    return _incident(incident, now)
 
 
-def attach_evidence(incident: dict[str, Any], found: Mapping[str, EvidenceRecord]) -> dict[str, Any]:
-    """Keep only ids that exist, and list each as {evidence_id, source_ref, type, time}."""
-    ids = [i for i in incident["evidence_ids"] if i in found]
-    incident["evidence_ids"] = ids
-    incident["evidence"] = [found[i].summary() for i in ids]
-    return incident
+def surround(incident: Incident, found: Mapping[str, EvidenceRecord], downstream: list[str], lag_p95_s: float,
+             stale_threshold_s: float) -> Incident:
+    """The incident with what surrounds it: the datasets downstream, only the evidence ids that exist (each listed
+    as {evidence_id, source_ref, type, time}), and whether its evidence arrived late."""
+    ids = [i for i in incident.evidence_ids if i in found]
+    return incident.model_copy(update={
+        "impacted_downstream": downstream,
+        "evidence_ids": ids,
+        "evidence": [EvidenceRef(evidence_id=i, source_ref=found[i].source_ref, type=found[i].type,
+                                 time=found[i].event_time) for i in ids],
+        "stale_evidence": lag_p95_s > stale_threshold_s,
+        "facts": {**incident.facts, "ingestion_lag_p95_s": lag_p95_s},
+    })

@@ -8,11 +8,11 @@ from typing import Any
 
 from detectors._deploys import shipped
 from detectors._runs import Run
-from evidence import EventType, EvidenceRecord, iso
+from evidence import CorrelatedDeploy, EventType, EvidenceRecord
 
 
 def job_changes(evidence: list[EvidenceRecord], runs: list[Run], producer: str, good_run: Run | None,
-                since: datetime, until: datetime) -> list[dict[str, Any]]:
+                since: datetime, until: datetime) -> list[CorrelatedDeploy]:
     """The job's own changes in (since, until]: after the last good run began and before the run in question
     started (or the deadline).
 
@@ -31,7 +31,7 @@ def job_changes(evidence: list[EvidenceRecord], runs: list[Run], producer: str, 
                 "version": record.data.get("version"),
                 "deploy_ref": record.deploy_ref,
                 "evidence_id": record.evidence_id,
-                "time": iso(record.event_time),
+                "time": record.event_time,
             })
     before = [run for run in runs if run.start <= since and run.code_ref is not None]
     base = good_run.code_ref if good_run is not None and good_run.code_ref else (
@@ -51,10 +51,11 @@ def job_changes(evidence: list[EvidenceRecord], runs: list[Run], producer: str, 
                         "version": run.code_ref,
                         "deploy_ref": run.code_ref,
                         "evidence_id": run.started.evidence_id,
-                        "time": iso(run.start),
+                        "time": run.start,
                     })
                 break
-    return sorted(changes, key=lambda c: (c["time"], c["evidence_id"]), reverse=True)
+    ranked = sorted(changes, key=lambda c: (c["time"], c["evidence_id"]), reverse=True)
+    return [CorrelatedDeploy(**change) for change in ranked]
 
 
 def same_change(code_ref: str | None, deploy: EvidenceRecord) -> bool:

@@ -16,15 +16,13 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
-
 from detectors._detect import DetectionResult, DetectSettings, store_incidents
 from detectors._shards import SHARDS, shard_of
-from evidence import Store, detector_shards, utc
+from evidence import Incident, Store, claim_shards, utc
 
 BATCH = 8  # shards one claim takes: small enough that three processes share a pass, large enough to amortise it
 
-Find = Callable[[frozenset[int]], tuple[list[dict[str, Any]], list[dict[str, Any]]]]
+Find = Callable[[frozenset[int]], tuple[list[Incident], list[dict[str, Any]]]]
 
 
 def leased_pass(store: Store, now: datetime, settings: DetectSettings, find: Find, holder: str,
@@ -39,21 +37,15 @@ def leased_pass(store: Store, now: datetime, settings: DetectSettings, find: Fin
     total = DetectionResult()
     first = True
     while True:
-        with store.engine.connect() as conn, conn.begin():
-            # Due: never passed, passed before this period, or passed at a later clock (a replay going back).
-            passed = detector_shards.c.passed_at
-            due = or_(passed.is_(None), passed < now - period, passed > now)
-            claimed = frozenset(conn.execute(
-                select(detector_shards.c.shard).where(due).order_by(detector_shards.c.shard).limit(batch)
-                .with_for_update(skip_locked=True)).scalars())
+        with claim_shards(store, now, period, batch) as claim:  # the lease store (evidence/_leases.py)
+            claimed = claim.shards
             if not claimed:
                 return total
             found, findings = find(claimed)
             result = store_incidents(store, found, now, settings, findings if first else [], shards=claimed)
             if announce is not None:  # while the lease holds: a process that takes the shards over finds them open
                 announce(result)
-            conn.execute(update(detector_shards).where(detector_shards.c.shard.in_(sorted(claimed)))
-                         .values(passed_at=now, passed_by=holder[:128]))
+            claim.finish(holder)
         first = False
         total.incidents += result.incidents
         total.opened += result.opened

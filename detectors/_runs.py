@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from evidence import EventType, EvidenceRecord, iso, maybe_time, utc
+from evidence import CorrelatedRun, EventType, EvidenceRecord, maybe_time, utc
 
 RUN_TYPES = (EventType.RUN_STARTED, EventType.RUN_COMPLETED, EventType.RUN_FAILED, EventType.HEARTBEAT)
 
@@ -136,17 +136,17 @@ class Run:
         scheduled = self.scheduled_time
         return self.start >= cycle_start or (scheduled is not None and scheduled >= cycle_start)
 
-    def summary(self) -> dict[str, object]:
-        return {
-            "run_id": self.run_id,
-            "evidence_id": self.evidence_id,
-            "state": self.state,
-            "started_at": iso(self.start) if self.started is not None else None,
-            "scheduled_time": iso(self.scheduled_time),
-            "code_ref": self.code_ref,
-            "ended_at": iso(self.terminal.event_time) if self.terminal is not None else None,
-            "terminal_evidence_id": self.terminal.evidence_id if self.terminal is not None else None,
-        }
+    def summary(self) -> CorrelatedRun:
+        return CorrelatedRun(
+            run_id=self.run_id,
+            evidence_id=self.evidence_id,
+            state=self.state,
+            started_at=self.start if self.started is not None else None,
+            scheduled_time=self.scheduled_time,
+            code_ref=self.code_ref,
+            ended_at=self.terminal.event_time if self.terminal is not None else None,
+            terminal_evidence_id=self.terminal.evidence_id if self.terminal is not None else None,
+        )
 
 
 def runs_of(records: list[EvidenceRecord], producer_urn: str | None) -> list[Run]:

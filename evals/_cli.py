@@ -8,6 +8,7 @@ was run).
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TextIO
 
@@ -25,7 +26,8 @@ _SHOWN = ("scenario_pass_rate", "detection_precision", "detection_recall", "reas
 
 
 def eval_command(paths: list[Path], composer: str, as_json: bool, report: Path | None,
-                 oracle: list[Path] | None = None) -> int:
+                 oracle: list[Path] | None = None, env: Mapping[str, str] | None = None) -> int:
+    """`rca eval`; `env`: the model settings of `--composer llm` (rca's Settings.model_environment())."""
     out, err = sys.stdout, sys.stderr
     if composer not in COMPOSER_MODES:
         err.write(f"error: --composer {composer!r}: choose one of {', '.join(COMPOSER_MODES)}\n")
@@ -34,7 +36,7 @@ def eval_command(paths: list[Path], composer: str, as_json: bool, report: Path |
         err.write(f"error: --report {report}: the report is markdown (.md) or HTML (.html)\n")
         return 2
     try:
-        result = run_eval(paths, composer, oracle=oracle or ())
+        result = run_eval(paths, composer, oracle=oracle or (), env=env)
     except ConfigError as exc:
         err.write(f"error: {exc}\n")
         return 2

@@ -3,7 +3,6 @@ every open incident, then every `expect` key checked, and every surfaced sentenc
 
 from __future__ import annotations
 
-import os
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,7 +23,7 @@ from evals._adversarial import ChaosClaim, ChaosComposer
 from evals._checks import Observed, check, cited_ids, rca_for, surfaced_sentences
 from evals._metrics import GroundingSample, Tally, family, summarize, tally
 from evals._oracle import OracleResult, oracle_files, run_oracle
-from evidence import ConfigError, Store
+from evidence import ConfigError, Incident, Store
 from guardrails import Draft
 
 COMPOSER_MODES = ("default", "llm", "adversarial")
@@ -95,9 +94,9 @@ def scenario_files(paths: Iterable[Path | str]) -> list[Path]:
 
 
 def make_composer(mode: str, env: Mapping[str, str] | None = None) -> Composer:
-    """The composer of a `--composer` mode: the offline one, the configured LLM, or the chaos model around the
-    offline one."""
-    env = os.environ if env is None else env
+    """The composer of a `--composer` mode: the offline one, the configured LLM (`env`: the RCA_LLM_* settings, as
+    rca's Settings.model_environment() gives them), or the chaos model around the offline one."""
+    env = env or {}
     if mode == "default":
         return TemplateComposer()
     if mode == "adversarial":
@@ -115,13 +114,14 @@ def make_composer(mode: str, env: Mapping[str, str] | None = None) -> Composer:
 
 
 def run_eval(paths: Iterable[Path | str], composer_mode: str = "default", *,
-             composer: Composer | None = None, oracle: Iterable[Path | str] = ()) -> EvalResult:
+             composer: Composer | None = None, oracle: Iterable[Path | str] = (),
+             env: Mapping[str, str] | None = None) -> EvalResult:
     """Every scenario under `paths`, each replayed into its own fresh store, checked and scored; with `oracle`,
     the labelled model answers too (evals/oracle/README.md)."""
     files = scenario_files(paths)
     oracle = list(oracle)
     oracle_files(oracle) if oracle else None  # a usage mistake stops the run before anything is replayed
-    composer = composer or make_composer(composer_mode)
+    composer = composer or make_composer(composer_mode, env)
     chat_model = getattr(composer, "chat_model", None) if composer_mode == "llm" else None
     results = [evaluate_scenario(path, composer, chat_model) for path in files]
     metrics = summarize(((r.family, r.tally) for r in results), adversarial=isinstance(composer, ChaosComposer))
@@ -164,7 +164,7 @@ def _judge(result: Replay, store: Store, composer: Composer, chat_model: Any, pa
     recording = _Recording(composer)
     for incident in incidents:
         proposed = len(composer.proposed) if isinstance(composer, ChaosComposer) else 0
-        rca = build_rca(store, incident, recording)
+        rca = build_rca(store, Incident.model_validate(incident), recording)
         rcas.append(rca)
         sentences = surfaced_sentences(rca)
         leaked = [s for s in sentences if any(w in _plain(s) for w in recording.wording())]

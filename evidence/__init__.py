@@ -65,6 +65,7 @@ from evidence._domain import (
     Incident,
     IncidentPage,
     Rca,
+    to_json,
 )
 from evidence._domain import RejectedClaim as RejectedRcaClaim
 from evidence._envelope import SDK_HEALTH, TRACEPARENT, envelope_json_schema, parse_event
@@ -82,6 +83,7 @@ from evidence._incidents import (
     stored_incidents,
 )
 from evidence._ingest import IngestReport, as_envelope, ingest_events
+from evidence._leases import ShardClaim, claim_shards
 from evidence._migrate import current_revision, head_revision
 from evidence._offsets import add_offsets, covered
 from evidence._openlineage import DatasetNaming, JobNaming, MappedRunEvent, map_openlineage, map_run_event
@@ -189,6 +191,7 @@ __all__ = [
     "RejectedRcaClaim",
     "Resolved",
     "SdkHealthSummary",
+    "ShardClaim",
     "Store",
     "Stored",
     "Token",
@@ -205,6 +208,7 @@ __all__ = [
     "as_envelope",
     "authenticate",
     "change_requests",
+    "claim_shards",
     "covered",
     "create_token",
     "current_revision",
@@ -254,6 +258,7 @@ __all__ = [
     "stored_incidents",
     "summarize_sdk_health",
     "time_error",
+    "to_json",
     "urn_error",
     "utc",
 ]

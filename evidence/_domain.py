@@ -5,11 +5,15 @@ the stored JSON adds beyond these is kept (`extra="allow"`), never dropped."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict
 
+from evidence._record import utc
 from evidence._vocab import ReasonCode
+
+# A moment held in UTC, whatever offset it was given with (a policy's local deadline): JSON always says "Z".
+Time = Annotated[datetime, AfterValidator(utc)]
 
 
 class _Frozen(BaseModel):
@@ -22,7 +26,7 @@ class EvidenceRef(_Frozen):
     evidence_id: str
     source_ref: str
     type: str
-    time: datetime
+    time: Time
 
 
 class CorrelatedDeploy(_Frozen):
@@ -31,8 +35,8 @@ class CorrelatedDeploy(_Frozen):
     service: str | None = None
     version: str | None = None
     deploy_ref: str | None = None
-    evidence_id: str | None = None
-    time: datetime | None = None
+    evidence_id: str | None = None  # always set on an incident; the RCA's names only identifiers
+    time: Time | None = None
     producer_urn: str | None = None
     status: str | None = None
     seconds_before_first_bad: int | None = None
@@ -41,18 +45,19 @@ class CorrelatedDeploy(_Frozen):
 
 
 class CorrelatedRun(_Frozen):
-    """The job run a freshness incident is about (not started, running, failed, or the one that committed)."""
+    """The job run a freshness incident is about (not started, running, failed, or the one that committed): one
+    type for every state; the JSON names the fields the detector knew (see `to_json`)."""
 
     run_id: str | None = None
     evidence_id: str | None = None
     state: str
-    started_at: datetime | None = None
-    scheduled_time: datetime | None = None
+    started_at: Time | None = None
+    scheduled_time: Time | None = None
     code_ref: str | None = None
-    ended_at: datetime | None = None
+    ended_at: Time | None = None
     terminal_evidence_id: str | None = None
     commit_evidence_id: str | None = None
-    committed_at: datetime | None = None
+    committed_at: Time | None = None
 
 
 class BadRate(_Frozen):
@@ -68,11 +73,11 @@ class Incident(_Frozen):
     kind: Literal["freshness", "contract", "drift"]
     status: Literal["open", "resolved", "false_positive"]
     reason_code: ReasonCode
-    detected_at: datetime
-    updated_at: datetime
-    resolved_at: datetime | None = None
-    first_bad_time: datetime
-    last_good_time: datetime | None = None
+    detected_at: Time
+    updated_at: Time
+    resolved_at: Time | None = None
+    first_bad_time: Time
+    last_good_time: Time | None = None
     current_watermark: str | None = None
     expected_watermark: str | None = None
     field: str | None = None
@@ -135,4 +140,10 @@ class Rca(_Frozen):
     suggested_actions: list[str] = []
     evidence: list[EvidenceRef] = []
     composer: str
-    computed_at: datetime | None = None
+    computed_at: Time | None = None
+
+
+def to_json(model: BaseModel) -> dict[str, Any]:
+    """The JSON edge (store, API, replay output): times as RFC 3339 UTC, and only the fields that were given, so a
+    run that never started has no `ended_at` and an incident reads as it always did."""
+    return model.model_dump(mode="json", exclude_unset=True)

@@ -16,6 +16,7 @@ import orjson
 from sqlalchemy import Connection, Select, and_, bindparam, or_, select
 
 from evidence._bounds import time_error, urn_error
+from evidence._domain import Incident, to_json
 from evidence._errors import RcaError
 from evidence._record import iso, utc
 from evidence._schema import incidents
@@ -66,15 +67,15 @@ class IncidentWrites:
         return {row.id: row.status for start in range(0, len(incident_ids), 500) for row in self._conn.execute(
             select(c.id, c.status).where(c.id.in_(incident_ids[start : start + 500])))}
 
-    def open(self, incident: dict[str, Any], now: datetime) -> None:
-        self._added.append(_columns(incident, now, now))
+    def open(self, incident: Incident, now: datetime) -> None:
+        self._added.append(_columns(to_json(incident), now, now))
 
-    def reopen(self, incident: dict[str, Any], now: datetime) -> None:
+    def reopen(self, incident: Incident, now: datetime) -> None:
         """The same break came back after it was resolved: its row, with the id it had, is open again."""
-        self._changed.append(_columns(incident, now, now))
+        self._changed.append(_columns(to_json(incident), now, now))
 
-    def update(self, incident: dict[str, Any], detected_at: datetime, now: datetime) -> None:
-        self._changed.append(_columns(incident, detected_at, now))
+    def update(self, incident: Incident, detected_at: datetime, now: datetime) -> None:
+        self._changed.append(_columns(to_json(incident), detected_at, now))
 
     def resolve(self, current: OpenIncident, now: datetime) -> None:
         body = orjson.loads(current.body)

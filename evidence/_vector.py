@@ -8,7 +8,6 @@ a model at first use, which must never happen here. This is the only module that
 from __future__ import annotations
 
 import json
-import os
 import re
 import weakref
 from collections.abc import Mapping, Sequence
@@ -69,8 +68,13 @@ class _EmbedderFunction(EmbeddingFunction[Documents]):
         return ["cosine", "l2", "ip"]
 
 
+# The settings the last index was opened with (VectorIndex.from_settings: rca's Settings.model_environment()): where
+# an embedder rebuilt from a collection's stored config finds its secrets. Nothing here reads the process environment.
+_SETTINGS: dict[str, str] = {}
+
+
 class _DeferredEmbedder:
-    """An embedder rebuilt from a stored config (secrets from the environment) on first use only."""
+    """An embedder rebuilt from a stored config (secrets from the index's settings) on first use only."""
 
     def __init__(self, config: dict[str, Any]) -> None:
         self.kind = str(config.get("kind", "hashing"))
@@ -82,7 +86,7 @@ class _DeferredEmbedder:
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         if self._built is None:
-            self._built = embedder_from_config(self.kind, self._config, os.environ)
+            self._built = embedder_from_config(self.kind, self._config, _SETTINGS)
         return self._built.embed(texts)
 
 
@@ -182,6 +186,8 @@ class VectorIndex:
     def from_settings(cls, env: Mapping[str, str], default_path: str | Path = "var/chroma") -> VectorIndex:
         """RCA_CHROMA_URL selects a server, else RCA_CHROMA_PATH (or `default_path`) an embedded directory;
         RCA_EMBEDDER selects the embedder."""
+        _SETTINGS.clear()
+        _SETTINGS.update(env)
         embedder = embedder_from_settings(env)
         if env.get("RCA_CHROMA_URL"):
             return cls.connect(env["RCA_CHROMA_URL"], embedder)

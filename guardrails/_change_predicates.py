@@ -34,7 +34,7 @@ def deploy_correlated(claim: Claim, cited: list[EvidenceRecord], view: IncidentV
             view.kind != "freshness" and deploy.event_time == first_bad):
         return f"{describe(deploy)} does not precede first bad {iso(first_bad)}"
     if view.kind == "freshness":
-        correlated = {d.get("evidence_id") for d in view.correlated_deploys}
+        correlated = {d.evidence_id for d in view.correlated_deploys}
         if deploy.evidence_id not in correlated:
             return (f"{deploy.evidence_id} is not among the changes between the last good run and today's run "
                     "that the freshness detector correlated")
@@ -42,7 +42,7 @@ def deploy_correlated(claim: Claim, cited: list[EvidenceRecord], view: IncidentV
         minutes = int(view.deploy_window.total_seconds() // 60)
         return f"{describe(deploy)} is older than the {minutes}-minute deploy window before first bad"
     if (view.kind != "freshness" and deploy.data.get("source") == "startup"
-            and deploy.evidence_id not in {d.get("evidence_id") for d in view.correlated_deploys}):
+            and deploy.evidence_id not in {d.evidence_id for d in view.correlated_deploys}):
         # issue 13: a start-up of a version its producer's CI (or an earlier start-up) reported is a restart or a
         # replica, folded into that deploy; stating it as a deploy at its own time would misdate the change.
         return (f"{describe(deploy)} is a start-up (a restart or a replica) that the detector folded into the "
@@ -176,7 +176,7 @@ def no_recent_deploy(claim: Claim, cited: list[EvidenceRecord], view: IncidentVi
         return f"{deploy.evidence_id} is a deploy of {deploy.producer_urn}, not of {view.producer or 'the producer'}"
     if view.correlated_deploys:
         first = view.correlated_deploys[0]
-        return f"the incident correlates a change: {first.get('evidence_id')}"
+        return f"the incident correlates a change: {first.evidence_id}"
     later = [d for d in view.deploys if (d.event_time, d.evidence_id) > (deploy.event_time, deploy.evidence_id)]
     if later:
         return f"{deploy.evidence_id} is not the producer's latest deploy: {describe(later[-1])} came after it"

@@ -47,7 +47,7 @@ def confidence(scope: Scope, accepted: Sequence[VerifiedClaim]) -> float:
     needs = _needs(view)
     coverage = sum(1 for need in needs if need(view, accepted)) / len(needs)
     score = coverage * (0.5 + 0.25 * _sharpness(view) + 0.25 * _cause(view, accepted))
-    if scope.incident.get("stale_evidence"):
+    if scope.incident.stale_evidence:
         score *= STALE_FACTOR
     return round(min(1.0, max(0.0, score)), 2)
 
@@ -101,8 +101,8 @@ def _needs(view: IncidentView) -> list[Need]:
 
 def _sharpness(view: IncidentView) -> float:
     if view.kind == "contract":
-        rate = view.incident.get("bad_rate") or {}
-        before, after = float(rate.get("before") or 0.0), float(rate.get("after") or 0.0)
+        rate = view.incident.bad_rate
+        before, after = (rate.before, rate.after) if rate is not None else (0.0, 0.0)
         contrast = max(0.0, after - before) / after if after > 0 else 0.0
         if view.first_bad is None or view.last_good is None:
             return contrast * 0.5

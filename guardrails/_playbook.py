@@ -69,7 +69,7 @@ def _producer(view: IncidentView) -> str:
 
 
 def _run(view: IncidentView) -> Run | None:
-    run_id = view.correlated_run.get("run_id")
+    run_id = view.correlated_run.run_id if view.correlated_run is not None else None
     return next((r for r in view.runs if r.run_id == run_id), None) if run_id else None
 
 
@@ -158,7 +158,7 @@ def _freshness_checks(view: IncidentView, accepted: Sequence[VerifiedClaim]) -> 
     producer, facts, run = _producer(view), view.facts, _run(view)
     run_id = _u(run.run_id if run else None)
     started = run.started.data if run and run.started else {}
-    expected = _u(view.incident.get("expected_watermark"))
+    expected = _u(view.incident.expected_watermark)
     inputs = ", ".join(t for t in (_t(d) for d in started.get("input_datasets") or []) if t)
     policy = view.scope.policy
     lines: list[str | None] = []
@@ -215,7 +215,7 @@ def _dst_near(view: IncidentView) -> bool:
 
 
 def _failure_checks(view: IncidentView, run: Run | None, run_id: str, inputs: str) -> list[str | None]:
-    kind = view.incident.get("failure_class")
+    kind = view.incident.failure_class
     failed = run.terminal.data if run and run.terminal and run.terminal.type == EventType.RUN_FAILED else {}
     sizing = f"{_u(failed.get('executors'))} executors x {_u(failed.get('executor_memory'))}"
     good = view.baseline_runs()
@@ -254,7 +254,7 @@ def _drift_checks(view: IncidentView) -> list[str | None]:
 def suggested_actions(scope: Scope, accepted: Sequence[VerifiedClaim]) -> list[str]:
     """What to do, per verified cause; for an inconclusive RCA only what is safe without a cause."""
     view = view_of(scope)
-    producer, expected = _producer(view), _t(view.incident.get("expected_watermark"))
+    producer, expected = _producer(view), _t(view.incident.expected_watermark)
     target = f" for {expected}" if expected else ""
     run = _run(view)
     run_id = _u(run.run_id if run else None)
@@ -277,7 +277,7 @@ def suggested_actions(scope: Scope, accepted: Sequence[VerifiedClaim]) -> list[s
             lines.append(f"Roll back {producer} to the last good run's code or patch "
                          f"{_u(starts[-1].data.get('code_ref'))}")
     if _verified(accepted, ClaimKind.JOB_FAILED):
-        kind = view.incident.get("failure_class")
+        kind = view.incident.failure_class
         if kind in ("out_of_memory", "timeout"):
             lines.append(f"Scale executors temporarily and re-run {producer}{target}, then open a perf ticket")
         elif kind == "dependency":
@@ -301,11 +301,11 @@ def suggested_actions(scope: Scope, accepted: Sequence[VerifiedClaim]) -> list[s
         facts = view.facts
         lines.append(f"Approve or reject change request {_u(facts.get('change_request_id'))} (topic "
                      f"{_u(facts.get('topic'))}, schema id {_u(facts.get('schema_id'))})")
-    downstream = [t for t in (_t(d) for d in view.incident.get("impacted_downstream") or []) if t]
-    if view.incident.get("tier") == 1 and view.kind == "freshness":
+    downstream = [t for t in (_t(d) for d in view.incident.impacted_downstream) if t]
+    if view.incident.tier == 1 and view.kind == "freshness":
         lines.append(f"{_u(view.dataset)} is tier 1: trigger the fallback dataset or a partial refresh"
                      + (f" for {', '.join(downstream)}" if downstream else ""))
     if not any(c.kind in CAUSE_KINDS for c in accepted):
-        team = _config(view.incident.get("owner_team"))
+        team = _config(view.incident.owner_team)
         lines.append(f"Hand the next checks to {team}, the owner of {_u(view.dataset)}" if team else None)
     return _unique(lines)

@@ -175,8 +175,8 @@ def freshness_breach(claim: Claim, cited: list[EvidenceRecord], view: IncidentVi
     if view.kind != "freshness":
         return needs_kind(view, "freshness", claim)
     stated = param_text(claim, "watermark")
-    if stated is not None and stated != view.incident.get("current_watermark"):
-        return f"states watermark {stated}, but the incident's is {view.incident.get('current_watermark')}"
+    if stated is not None and stated != view.incident.current_watermark:
+        return f"states watermark {stated}, but the incident's is {view.incident.current_watermark}"
     anchor = view.last_good_commit if view.last_good is not None else (view.commits[-1] if view.commits else None)
     if anchor is None:
         return f"no commit to {view.dataset} in scope anchors the breach"
@@ -186,15 +186,15 @@ def freshness_breach(claim: Claim, cited: list[EvidenceRecord], view: IncidentVi
     commits = ids(view.commits)
     return stray(cited, lambda r: r.evidence_id in commits, claim.kind) or {
         "dataset_urn": view.dataset, "deadline": moment(view.first_bad),
-        "current_watermark": view.incident.get("current_watermark"),
-        "expected_watermark": view.incident.get("expected_watermark")}
+        "current_watermark": view.incident.current_watermark,
+        "expected_watermark": view.incident.expected_watermark}
 
 
 def impact(claim: Claim, cited: list[EvidenceRecord], view: IncidentView) -> str | Values:
     datasets = claim.params.get("datasets")
     if not isinstance(datasets, list) or not datasets:
         return "states no impacted datasets in params.datasets"
-    downstream = set(view.incident.get("impacted_downstream") or [])
+    downstream = set(view.incident.impacted_downstream)
     for dataset in datasets:
         if not isinstance(dataset, str) or dataset not in downstream:
             return f"names {dataset}, which is not downstream of {view.dataset} through lineage"

@@ -8,12 +8,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from evidence import ReasonCode, parse_utc
+from evidence import Incident, ReasonCode, parse_utc
 from guardrails._claims import ClaimKind, ParamValue, VerifiedClaim
 from guardrails._text import identifier
 
 Values = dict[str, ParamValue]
 _NUMERIC = (int, float)
+_WHEN = "%Y-%m-%d %H:%M:%S UTC"  # how on-call reads a moment: "2026-03-10 10:21:04 UTC"
 
 
 class Unrenderable(ValueError):
@@ -40,7 +41,7 @@ def when(v: Values | dict[str, Any], key: str) -> str:
         moment = parse_utc(str(value))
     except ValueError as exc:
         raise Unrenderable(f"its {key} is not a time") from exc
-    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+    return moment.strftime(_WHEN)
 
 
 def duration(v: Values, key: str) -> str:
@@ -185,20 +186,17 @@ _TITLES = {"contract": "failing contract-lite", "freshness": "missed its freshne
            "drift": "has records no approved rule attributes"}
 
 
-def summary(incident: dict[str, Any], cause: VerifiedClaim | None, also: list[VerifiedClaim]) -> str:
+def summary(incident: Incident, cause: VerifiedClaim | None, also: list[VerifiedClaim]) -> str:
     """The RCA's first line, from the incident's structured values and verified sentences only: what broke and
     since when, then the verified cause (or "inconclusive"), then other breaks the verifier confirmed."""
-    dataset = identifier(incident.get("dataset_urn")) or "The dataset"
-    reason = identifier(incident.get("reason_code")) or "a failure"
-    field = identifier(incident.get("field"))
-    title = _TITLES.get(str(incident.get("kind")), "is failing")
-    try:
-        since = f" since {when(incident, 'first_bad_time')}"
-    except Unrenderable:
-        since = ""
+    dataset = identifier(incident.dataset_urn) or "The dataset"
+    reason = identifier(str(incident.reason_code)) or "a failure"
+    field = identifier(incident.field)
+    title = _TITLES.get(incident.kind, "is failing")
+    since = f" since {incident.first_bad_time.strftime(_WHEN)}"
     head = f"{dataset} {title}: {reason}{f'({field})' if field else ''}{since}."
-    breaking = [(identifier(p.get("producer_urn")), p) for p in (incident.get("facts") or {}).get("breaking_producers")
-                or [] if isinstance(p, dict)]
+    breaking = [(identifier(p.get("producer_urn")), p) for p in incident.facts.get("breaking_producers") or []
+                if isinstance(p, dict)]
     if len(breaking) > 1 and all(urn for urn, _ in breaking):  # several producers' records broke (issue 24)
         try:
             head += f" Records of {len(breaking)} producers broke: " + ", ".join(

@@ -72,12 +72,12 @@ def job_failed(claim: Claim, cited: list[EvidenceRecord], view: IncidentView) ->
     if not today:
         return f"{describe(failures[0])} is before today's scheduled run {iso(view.cycle_start)}"
     run = view.correlated_run
-    if run.get("state") == "failed" and run.get("run_id"):
-        today = [r for r in today if r.run_id == run["run_id"]]
+    if run is not None and run.state == "failed" and run.run_id:
+        today = [r for r in today if r.run_id == run.run_id]
         if not today:
-            return f"cites no failure of run {run['run_id']}, the incident's failed run"
+            return f"cites no failure of run {run.run_id}, the incident's failed run"
     failure = today[-1]
-    actual = view.incident.get("failure_class") or failure_class(failure.data.get("failure_reason"))
+    actual = view.incident.failure_class or failure_class(failure.data.get("failure_reason"))
     return stray(cited, lambda r: _producer_run_record(r, view) and _today(r, view), claim.kind) or {
         "run_id": failure.run_id, "failure_class": actual, "failed_at": moment(failure.event_time)}
 
@@ -137,8 +137,7 @@ def job_slow(claim: Claim, cited: list[EvidenceRecord], view: IncidentView) -> s
 
 
 def _expected(view: IncidentView) -> str | None:
-    value = view.incident.get("expected_watermark")
-    return value if isinstance(value, str) and value else None
+    return view.incident.expected_watermark or None
 
 
 def wrong_partition(claim: Claim, cited: list[EvidenceRecord], view: IncidentView) -> str | Values:
@@ -163,7 +162,7 @@ def wrong_partition(claim: Claim, cited: list[EvidenceRecord], view: IncidentVie
                 if r.type == EventType.RUN_COMPLETED and view.is_producer(r.producer_urn) and _today(r, view)]
         if not done:
             return f"cites no commit to {view.dataset} since today's scheduled run, nor a completed run without one"
-        if view.correlated_run.get("state") != "completed":
+        if view.correlated_run is None or view.correlated_run.state != "completed":
             return "the incident's run did not complete without a commit"
         if today_commits:
             return f"run {done[0].run_id} did commit: {describe(today_commits[0])}"
@@ -254,15 +253,16 @@ def _late_dataset(record: EvidenceRecord, inputs: list[str], view: IncidentView)
     """Which input a record showing lateness is about: the dataset it committed to, or its upstream incident's."""
     if record.type == EventType.COMMITTED and committed_dataset(record) in inputs:
         return str(committed_dataset(record))
-    return next(str(i["dataset_urn"]) for i in view.scope.upstream_incidents
-                if i.get("dataset_urn") in inputs and record.evidence_id in (i.get("evidence_ids") or []))
+    return next(i.dataset_urn for i in view.scope.upstream_incidents
+                if i.dataset_urn in inputs and record.evidence_id in i.evidence_ids)
 
 
 def _late_values(dataset: str, view: IncidentView) -> Values:
     """The late input and its watermarks, as the detectors recorded them (the incident's facts, else the
     input's own open incident)."""
     entries = [e for e in view.facts.get("upstream_late") or [] if isinstance(e, dict)]
-    entries += view.scope.upstream_incidents
+    entries += [{"dataset_urn": i.dataset_urn, "current_watermark": i.current_watermark,
+                 "expected_watermark": i.expected_watermark} for i in view.scope.upstream_incidents]
     entry = next((e for e in entries if e.get("dataset_urn") == dataset and e.get("expected_watermark")), {})
     return {"dataset_urn": dataset, "current_watermark": entry.get("current_watermark"),
             "expected_watermark": entry.get("expected_watermark")}
@@ -271,7 +271,7 @@ def _late_values(dataset: str, view: IncidentView) -> Values:
 def _late_evidence(record: EvidenceRecord, inputs: list[str], view: IncidentView) -> str | None:
     """None when `record` shows an input late; "" when it is not input evidence at all; else why it does not."""
     for incident in view.scope.upstream_incidents:
-        if incident.get("dataset_urn") in inputs and record.evidence_id in (incident.get("evidence_ids") or []):
+        if incident.dataset_urn in inputs and record.evidence_id in incident.evidence_ids:
             return None
     dataset = committed_dataset(record) if record.type == EventType.COMMITTED else None
     if dataset is None or dataset not in inputs:

@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
-from evidence import Contract, EvidenceRecord, FreshnessPolicy, GateCounter
+from evidence import Contract, EvidenceRecord, FreshnessPolicy, GateCounter, Incident
 
 
 @dataclass(frozen=True)
@@ -19,13 +18,13 @@ class Scope:
     An id outside `records` is outside the incident's scope, whether or not it exists in the store.
     """
 
-    incident: dict[str, Any]  # the incident JSON, as the API returns it
+    incident: Incident  # as the detectors produced it
     now: datetime  # the clock the RCA is computed at (the incident's last detection)
     records: dict[str, EvidenceRecord]
     policy: FreshnessPolicy | None = None
     contract: Contract | None = None
     producer_urn: str | None = None
     counters: list[GateCounter] = field(default_factory=list)  # the dataset's gate counters, for rate claims
-    upstream_incidents: list[dict[str, Any]] = field(default_factory=list)  # open incidents of input datasets
+    upstream_incidents: list[Incident] = field(default_factory=list)  # open incidents of input datasets
     # Which of some ids exist in the store at all: tells "does not exist" from "outside the scope".
     existing: Callable[[Collection[str]], set[str]] | None = None

@@ -22,7 +22,16 @@ from detectors import (
     runs_of,
     visible,
 )
-from evidence import GATE_OBSERVATION, EventType, EvidenceRecord, maybe_time, utc
+from evidence import (
+    GATE_OBSERVATION,
+    CorrelatedDeploy,
+    CorrelatedRun,
+    EventType,
+    EvidenceRecord,
+    Incident,
+    maybe_time,
+    utc,
+)
 from guardrails._scope import Scope
 
 CHANGE_STATUSES = ("succeeded", "rolled_back")  # a failed deploy shipped nothing; a rollback shipped old code
@@ -76,17 +85,16 @@ class IncidentView:
     breaking: dict[str, tuple[datetime, str]] = dataclasses.field(default_factory=dict)
 
     @property
-    def incident(self) -> dict[str, Any]:
+    def incident(self) -> Incident:
         return self.scope.incident
 
     @property
     def facts(self) -> dict[str, Any]:
-        facts = self.scope.incident.get("facts")
-        return facts if isinstance(facts, dict) else {}
+        return self.scope.incident.facts
 
     @property
     def incident_ids(self) -> frozenset[str]:
-        return frozenset(str(i) for i in self.scope.incident.get("evidence_ids") or [])
+        return frozenset(self.scope.incident.evidence_ids)
 
     @property
     def deploy_window(self) -> timedelta:
@@ -95,13 +103,12 @@ class IncidentView:
         return DEFAULT_DEPLOY_WINDOW
 
     @property
-    def correlated_deploys(self) -> list[dict[str, Any]]:
-        return [d for d in self.scope.incident.get("correlated_deploys") or [] if isinstance(d, dict)]
+    def correlated_deploys(self) -> list[CorrelatedDeploy]:
+        return self.scope.incident.correlated_deploys
 
     @property
-    def correlated_run(self) -> dict[str, Any]:
-        run = self.scope.incident.get("correlated_run")
-        return run if isinstance(run, dict) else {}
+    def correlated_run(self) -> CorrelatedRun | None:
+        return self.scope.incident.correlated_run
 
     def is_producer(self, urn: str | None) -> bool:
         return urn is not None and urn in self.producers
@@ -208,13 +215,12 @@ RUN_RECORD_TYPES = (EventType.RUN_STARTED, EventType.RUN_COMPLETED, EventType.RU
 def view_of(scope: Scope) -> IncidentView:
     incident = scope.incident
     now = utc(scope.now)
-    first_bad = maybe_time(incident.get("first_bad_time"))
-    producers = {p for p in (scope.producer_urn, incident.get("producer_urn")) if isinstance(p, str) and p}
-    raw_facts = incident.get("facts")
-    facts: dict[str, Any] = raw_facts if isinstance(raw_facts, dict) else {}
+    first_bad = incident.first_bad_time
+    producers = {p for p in (scope.producer_urn, incident.producer_urn) if p}
+    facts = incident.facts
     cycle_start = lookback_start = None
-    if incident.get("kind") == "freshness":
-        if scope.policy is not None and first_bad is not None:
+    if incident.kind == "freshness":
+        if scope.policy is not None:
             # The incident's day, not the RCA clock's: an incident still open tomorrow is about yesterday's run.
             day = policy_day(scope.policy, first_bad)
             cycle_start, lookback_start = day.cycle_start, day.lookback_start
@@ -223,22 +229,21 @@ def view_of(scope: Scope) -> IncidentView:
             days = facts.get("lookback_days")
             if cycle_start is not None:
                 lookback_start = cycle_start - timedelta(days=days if isinstance(days, int) else DEFAULT_LOOKBACK_DAYS)
-    field = incident.get("field")
     return IncidentView(
         scope=scope,
-        kind=str(incident.get("kind") or ""),
-        reason=str(incident.get("reason_code") or ""),
-        dataset=str(incident.get("dataset_urn") or ""),
-        field=field if isinstance(field, str) and field else None,
-        producer=scope.producer_urn or incident.get("producer_urn"),
+        kind=incident.kind,
+        reason=str(incident.reason_code),
+        dataset=incident.dataset_urn,
+        field=incident.field or None,
+        producer=scope.producer_urn or incident.producer_urn,
         producers=frozenset(producers),
         first_bad=first_bad,
-        last_good=maybe_time(incident.get("last_good_time")),
+        last_good=incident.last_good_time,
         now=now,
         records=tuple(visible(scope.records.values(), now)),
         cycle_start=cycle_start,
         lookback_start=lookback_start,
-        breaking=_breaking(facts) if incident.get("kind") == "contract" else {},
+        breaking=_breaking(facts) if incident.kind == "contract" else {},
     )
 
 

@@ -176,6 +176,7 @@ def load(scenarios: tuple[Path, ...], no_detect: bool, as_json: bool) -> None:
     """Load scenario stories into the database: policies, contracts, mappings, lineage, events and Kafka messages,
     then detect at each story's clock. `rca incidents`, `explain`, `ask` and the console then see them."""
     from detectors import ScenarioError, load_scenario
+    from evidence import to_json
     from rca._demo import load_stories
 
     try:
@@ -186,12 +187,14 @@ def load(scenarios: tuple[Path, ...], no_detect: bool, as_json: bool) -> None:
     with working("Loading", total=len(stories)) as advance:
         loaded = load_stories(store, stories, detect=not no_detect, on_story=lambda _: advance())
     if as_json:
-        print_json({"stories": loaded.counts, "incidents": loaded.incidents, "rejected": loaded.rejected})
+        print_json({"stories": loaded.counts, "incidents": [to_json(i) for i in loaded.incidents],
+                    "rejected": loaded.rejected})
     else:
         for name, counts in loaded.counts.items():
             echo(f"loaded {name}: " + ", ".join(f"{n} {k}" for k, n in counts.items() if n))
         if not no_detect:
-            print_incidents(loaded.incidents, "Open incidents, each detected at its story's clock")
+            print_incidents([to_json(i) for i in loaded.incidents],
+                            "Open incidents, each detected at its story's clock")
         for problem in loaded.rejected[:20]:
             echo(f"rejected {problem}")
     if loaded.rejected:
@@ -270,6 +273,7 @@ def _story_parts(path: Path) -> list[str]:
 @json_option
 def detect(at: datetime | None, as_json: bool) -> None:
     """Run the detectors once at a given clock and store the incidents."""
+    from evidence import to_json
     from rca._metrics import BackboneMetrics
     from rca._settings import Settings
 
@@ -278,11 +282,12 @@ def detect(at: datetime | None, as_json: bool) -> None:
     with working("Detecting"):  # on PostgreSQL, shares the pass with `rca serve` replicas through leases
         metrics = BackboneMetrics(store, _now, settings.detect_settings(), leases=settings.detect_leases)
         result = metrics.detector_pass(at or _now(), settings.detect_settings(), "cli")
+    incidents = [to_json(i) for i in result.incidents]
     if as_json:
-        print_json({"incidents": result.incidents, "opened": result.opened, "resolved": result.resolved,
+        print_json({"incidents": incidents, "opened": result.opened, "resolved": result.resolved,
                     "paused": result.paused, "drift": result.drift, "shards": result.shards})
         return
-    print_incidents(result.incidents, f"Open incidents ({len(result.opened)} opened, {len(result.resolved)} resolved)")
+    print_incidents(incidents, f"Open incidents ({len(result.opened)} opened, {len(result.resolved)} resolved)")
 
 
 # --- replay, eval, openapi, slack -----------------------------------------------------------------------------
@@ -297,6 +302,7 @@ def replay(scenario: Path, with_rca: bool, as_json: bool) -> None:
     from copilot import build_rca, default_composer
     from detectors import ScenarioError, load_scenario, stored_incidents
     from detectors import replay as run_replay
+    from evidence import Incident
     from rca._settings import Settings
 
     try:
@@ -310,7 +316,8 @@ def replay(scenario: Path, with_rca: bool, as_json: bool) -> None:
             for d in result.detection.drift]}
         if with_rca:
             composer = default_composer(Settings().model_environment())
-            document["rca"] = [build_rca(result.store, incident, composer) for incident in document["incidents"]]
+            document["rca"] = [build_rca(result.store, Incident.model_validate(incident), composer)
+                               for incident in document["incidents"]]
     result.store.close()
     for problem in result.rejected:
         echo(f"rejected {problem}", stderr=True)
@@ -339,9 +346,11 @@ def eval_(paths: tuple[Path, ...], composer: str, as_json: bool, report: Path | 
           oracle: tuple[Path, ...]) -> None:
     """Replay scenarios, RCA every incident, check every expectation, score grounding; exit 1 if any fails."""
     from evals import eval_command
+    from rca._settings import Settings
 
     with working(f"Evaluating {len(paths)} path(s)"):
-        code = eval_command(list(paths), composer, as_json, report, list(oracle) or None)
+        code = eval_command(list(paths), composer, as_json, report, list(oracle) or None,
+                            Settings().model_environment())
     click.get_current_context().exit(code)
 
 

@@ -16,7 +16,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from copilot import TemplateComposer, build_rca
-from evidence import Store, sdk_health
+from evidence import Incident, Store, sdk_health
 from rca._auth import ReaderDep
 from rollout import AdoptionReport, adoption_report
 
@@ -31,7 +31,7 @@ def verdicts(store: Store) -> Callable[[Mapping[str, Any]], str]:
 
     def verdict(incident: Mapping[str, Any]) -> str:
         try:
-            return str(build_rca(store, dict(incident), composer)["verdict"])
+            return str(build_rca(store, Incident.model_validate(incident), composer)["verdict"])
         except Exception:  # one odd incident must not take the report (or /metrics) down; it is logged to be fixed
             log.exception("no RCA verdict for incident %s", incident.get("id"))
             return "unavailable"

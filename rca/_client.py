@@ -19,9 +19,12 @@ DEFAULT_PROFILE = "default"
 
 def profile_path() -> Path:
     """$RCA_CONFIG_DIR/profiles.yml, else $XDG_CONFIG_HOME/rca/profiles.yml, else ~/.config/rca/profiles.yml."""
-    if os.environ.get("RCA_CONFIG_DIR"):
-        return Path(os.environ["RCA_CONFIG_DIR"]) / "profiles.yml"
-    base = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    from rca._settings import Settings
+
+    settings = Settings()
+    if settings.config_dir:
+        return Path(settings.config_dir) / "profiles.yml"
+    base = Path(settings.xdg_config_home or Path.home() / ".config")
     return base / "rca" / "profiles.yml"
 
 
@@ -49,10 +52,13 @@ def _read_profiles() -> dict[str, Any]:
 def saved_profile(name: str | None = None) -> Profile | None:
     """The named profile (RCA_PROFILE, else the file's `current`), or None when nothing is saved."""
     doc = _read_profiles()
-    wanted = name or os.environ.get("RCA_PROFILE") or doc.get("current") or DEFAULT_PROFILE
+    from rca._settings import Settings
+
+    chosen = name or Settings().profile
+    wanted = chosen or doc.get("current") or DEFAULT_PROFILE
     entry = (doc.get("profiles") or {}).get(wanted)
     if entry is None:
-        if name or os.environ.get("RCA_PROFILE"):
+        if chosen:
             raise CliError(f"no profile {wanted!r} in {profile_path()}; save one with `rca login --profile {wanted} "
                            "--url URL --token TOKEN`")
         return None

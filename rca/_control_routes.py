@@ -38,6 +38,7 @@ from evidence import (
     Configs,
     EventType,
     EvidenceRecord,
+    Incident,
     Store,
     parse_time,
     utc,
@@ -176,7 +177,7 @@ def quality(store: Store, now: datetime, by: str, days: int) -> list[dict[str, A
             group["false_positives"] += 1
             continue
         group["rcas"] += 1
-        if build_rca(store, incident, composer)["verdict"] == "inconclusive":
+        if build_rca(store, Incident.model_validate(incident), composer)["verdict"] == "inconclusive":
             group["inconclusive"] += 1
     return [{by: key, **counts,
              "false_positive_rate": round(counts["false_positives"] / counts["incidents"], 3),

@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from copilot import ChatError, ask, build_rca
 from detectors import stored_incident
-from evidence import Rca
+from evidence import Incident, Rca
 from rca._auth import ReaderDep
 from rca._errors import ApiError, JSONBody
 
@@ -27,7 +27,8 @@ async def incident_rca(request: Request, incident_id: Annotated[str, Path(max_le
     state = request.app.state
 
     def run() -> dict[str, Any]:
-        rca = build_rca(state.store, stored_incident(state.store, incident_id), state.composer)
+        rca = build_rca(state.store, Incident.model_validate(stored_incident(state.store, incident_id)),
+                        state.composer)
         state.metrics.rejected_claims(rca["rejected_claims"])
         return rca
 

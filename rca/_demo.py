@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from detectors import Scenario, find_stored_incidents, load_into, load_scenario, store_incidents
-from evidence import Store
+from evidence import Incident, Store
 
 STORIES = ("spark_job_running_slow.yaml", "spring_missing_customer_id.yaml")
 
@@ -34,7 +34,7 @@ def scenario_dir() -> Path:
 class Loaded:
     """What loading stories stored: the open incidents each story's clock found, and what was rejected."""
 
-    incidents: list[dict[str, Any]] = field(default_factory=list)
+    incidents: list[Incident] = field(default_factory=list)
     rejected: list[str] = field(default_factory=list)
     counts: dict[str, dict[str, int]] = field(default_factory=dict)  # per story: policies, events, ...
     now: datetime | None = None  # the latest story clock
@@ -47,7 +47,7 @@ def load_stories(store: Store, scenarios: Sequence[Scenario], *, detect: bool = 
     ordered = sorted(scenarios, key=lambda s: s.now)
     store.ensure_schema()
     loaded = Loaded(now=ordered[-1].now if ordered else None)
-    found: dict[str, dict[str, Any]] = {}  # by id: a later story's pass over the same dataset has the last word
+    found: dict[str, Incident] = {}  # by id: a later story's pass over the same dataset has the last word
     for scenario in ordered:
         loaded.rejected += [f"{scenario.name}: {problem}" for problem in load_into(store, scenario)]
         loaded.counts[scenario.name] = {"policies": len(scenario.policies), "contracts": len(scenario.contracts),
@@ -58,7 +58,7 @@ def load_stories(store: Store, scenarios: Sequence[Scenario], *, detect: bool = 
             # datasets stay as they were.
             pass_found = find_stored_incidents(store, scenario.now)
             for incident in store_incidents(store, pass_found, scenario.now, scope=_datasets(scenario)).incidents:
-                found[incident["id"]] = incident
+                found[incident.id] = incident
         if on_story:
             on_story(scenario)
     loaded.incidents = list(found.values())

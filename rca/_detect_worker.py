@@ -18,14 +18,14 @@ from datetime import datetime
 from typing import Any
 
 from detectors import DetectSettings, FreshnessMemory, find_stored_incidents
-from evidence import Store
+from evidence import Incident, Store
 
 log = logging.getLogger("rca.detect")
 _STORES: dict[str, Store] = {}  # in the worker: one store (one connection pool) per database, kept between passes
 # and what the last whole pass found, so the next evaluates only what can have changed (detectors/_incremental.py).
 _MEMORIES: dict[str, FreshnessMemory] = {}
 
-Found = tuple[list[dict[str, Any]], list[dict[str, Any]]]
+Found = tuple[list[Incident], list[dict[str, Any]]]
 
 
 def _find(database_url: str, now: datetime, settings: DetectSettings, shards: frozenset[int] | None = None) -> Found:

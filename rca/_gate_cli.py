@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gc
 import logging
-import os
 import signal
 import threading
 from pathlib import Path
@@ -56,7 +55,8 @@ def consume(extra_topics: tuple[str, ...], bootstrap: str | None, group: str, to
     if not names:
         raise click.UsageError("name at least one topic: --topics orders.created (or a pattern like ^orders\\..*)")
     try:
-        librdkafka = client_config(bootstrap, config_file=config, overrides=setting or (), environ=os.environ)
+        librdkafka = client_config(bootstrap, config_file=config, overrides=setting or (),
+                                   environ=Settings().families())
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from None
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

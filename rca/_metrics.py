@@ -30,7 +30,7 @@ from detectors import (
     run_detectors,
     store_incidents,
 )
-from evidence import EvidenceRecord, Store, parse_time, utc
+from evidence import EvidenceRecord, Incident, Store, utc
 from rca._detect_worker import DetectWorker, Found
 from rca._errors import ApiError
 
@@ -209,10 +209,10 @@ class BackboneMetrics:
                 announce(result)
         self.passes.labels(trigger).observe(time.perf_counter() - started)
         opened_ids = set(result.opened)
-        opened = [i for i in result.incidents if i["id"] in opened_ids]
+        opened = [i for i in result.incidents if i.id in opened_ids]
         for incident, latency in _creation_latencies(self.store, opened, utc(now)):
-            self.creation.labels(incident["kind"]).observe(latency)
-            if incident["kind"] == "drift":
+            self.creation.labels(incident.kind).observe(latency)
+            if incident.kind == "drift":
                 self.drift.observe(latency)
         return result
 
@@ -226,13 +226,13 @@ class BackboneMetrics:
         return generate_latest(self.registry)
 
 
-def _creation_latencies(store: Store, opened: list[dict[str, Any]],
-                        now: datetime) -> Iterator[tuple[dict[str, Any], float]]:
-    records = store.get_many(i for incident in opened for i in incident["evidence_ids"])
+def _creation_latencies(store: Store, opened: list[Incident],
+                        now: datetime) -> Iterator[tuple[Incident, float]]:
+    records = store.get_many(i for incident in opened for i in incident.evidence_ids)
     for incident in opened:
-        first_bad = parse_time(incident["first_bad_time"])
+        first_bad = incident.first_bad_time
         # The first bad evidence: what the incident cites at or after its boundary, first to arrive.
-        arrived = [r.ingest_time for i in incident["evidence_ids"]
+        arrived = [r.ingest_time for i in incident.evidence_ids
                    if (r := records.get(i)) is not None and r.event_time >= first_bad]
         start = min(arrived, default=first_bad)
         yield incident, max(0.0, (now - max(start, first_bad)).total_seconds())

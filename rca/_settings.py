@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Literal
 
 from pydantic import Field
@@ -81,10 +82,21 @@ class Settings(BaseSettings):
     embedder_api_key: str | None = None
     embedder_base_url: str | None = None
     slack_signing_secret: str | None = None
+    # `rca login` profiles (rca/_client.py): RCA_CONFIG_DIR holds profiles.yml (else $XDG_CONFIG_HOME/rca, else
+    # ~/.config/rca); RCA_PROFILE picks a saved profile (else the file's `current`).
+    config_dir: str | None = None
+    xdg_config_home: str | None = Field(default=None, validation_alias="XDG_CONFIG_HOME")
+    profile: str | None = None
 
     def model_environment(self) -> dict[str, str]:
         """The model, guard and semantic-search settings that are set, by their RCA_* names."""
         return {f"RCA_{name.upper()}": value for name in _MODEL_SETTINGS if (value := getattr(self, name)) is not None}
+
+    def families(self) -> dict[str, str]:
+        """The open-ended RCA_* families, by name: librdkafka's RCA_LIBRDKAFKA_<SETTING> (rca/_kafka_config.py) and
+        the schema registry client's RCA_SCHEMA_REGISTRY_<SETTING> (rca/_registry.py). Read here, the one place
+        that reads the environment; each reader keeps the prefix it owns."""
+        return {name: value for name, value in os.environ.items() if name.startswith(_FAMILIES)}
 
     def detect_settings(self) -> DetectSettings:
         return DetectSettings(stale_threshold_s=self.stale_threshold_s, stale_window_s=self.stale_window_s,
@@ -92,6 +104,7 @@ class Settings(BaseSettings):
                               contract_recovery_minutes=self.contract_recovery_minutes)
 
 
+_FAMILIES = ("RCA_LIBRDKAFKA_", "RCA_SCHEMA_REGISTRY_")
 _MODEL_SETTINGS = ("llm_class", "llm_model", "llm_base_url", "llm_api_key", "llm_timeout", "llm_kwargs", "llm_prompt",
                    "llm_chat_timeout", "llm_cooldown_s", "prompts_dir", "chroma_url", "embedder", "embedder_model",
                    "embedder_dim", "embedder_api_key", "embedder_base_url")

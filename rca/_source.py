@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -133,8 +132,10 @@ class DatabaseSource:
 
     def rca(self, incident_id: str) -> dict[str, Any]:
         from copilot import build_rca, default_composer
+        from evidence import Incident
 
-        return build_rca(self.store, self.incident(incident_id), default_composer(_model_environment()))
+        return build_rca(self.store, Incident.model_validate(self.incident(incident_id)),
+                         default_composer(_model_environment()))
 
     def ask(self, question: str, incident_id: str | None, session_id: str | None) -> dict[str, Any]:
         from copilot import ask, default_composer
@@ -172,7 +173,10 @@ def open_source(url: str | None, token: str | None, profile: str | None) -> Sour
     """--url / RCA_URL first, then a saved profile (`rca login`), then the database (RCA_DATABASE_URL)."""
     if url:
         return ServerSource(ApiClient(url, token))
-    if profile or not os.environ.get("RCA_DATABASE_URL"):
+    from rca._settings import Settings
+
+    settings = Settings()
+    if profile or "database_url" not in settings.model_fields_set or not settings.database_url:
         saved = saved_profile(profile)
         if saved is not None:
             return ServerSource(ApiClient(saved.url, token or saved.token))

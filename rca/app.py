@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
@@ -17,7 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from copilot import Composer, SemanticSearch, default_composer
 from detectors import DetectionResult, DetectSettings
-from evidence import ConfigError, DatasetNaming, EvidenceRecord, JobNaming, Store
+from evidence import ConfigError, DatasetNaming, EvidenceRecord, JobNaming, Store, to_json
 from rca import (
     _adoption,
     _config_routes,
@@ -195,7 +194,7 @@ def gate_consumer(settings: Settings, store: Store, clock: Clock, metrics: _metr
     if not topics:
         raise ConfigError("RCA_KAFKA_BOOTSTRAP is set but RCA_KAFKA_TOPICS is empty: name the topics the gate reads "
                           "(comma-separated; a regular expression starts with ^), or unset RCA_KAFKA_BOOTSTRAP.")
-    config = client_config(settings.kafka_bootstrap, environ=os.environ,
+    config = client_config(settings.kafka_bootstrap, environ=settings.families(),
                            config_file=Path(settings.kafka_config) if settings.kafka_config else None)
     member = GateConsumer(store, ConsumerOptions(config, settings.kafka_group, topics,
                                                  max_value_bytes=settings.kafka_max_value_bytes), clock,
@@ -211,7 +210,7 @@ def frame_decoder(settings: Settings) -> Any:
         return None
     from rca._registry import RegistryDecoder, client_config
 
-    return RegistryDecoder(client_config(settings.schema_registry_url, os.environ))
+    return RegistryDecoder(client_config(settings.schema_registry_url, settings.families()))
 
 
 def _consume_loop(member: Any, stop: threading.Event) -> None:
@@ -228,7 +227,7 @@ def _announcer(listeners: list[Callable[[list[dict[str, Any]]], object]]) -> Cal
     """Tells listeners (the Slack bot) about the incidents a pass opened; a failing listener never fails a pass."""
 
     def announce(result: DetectionResult) -> None:
-        opened = [i for i in result.incidents if i["id"] in set(result.opened)]
+        opened = [to_json(i) for i in result.incidents if i.id in set(result.opened)]
         for listener in listeners if opened else []:
             try:
                 listener(opened)

@@ -66,7 +66,7 @@ def two_producers_breaking():
                   message(PAYMENTS, 1, 1001, FIRST_BAD + timedelta(minutes=2), currency="XXX")])
     result = replay(scenario)
     assert result.rejected == []
-    incident = next(i for i in result.detection.incidents if i["kind"] == "contract")
+    incident = next(i for i in result.detection.incidents if i.kind == "contract")
     return result.store, incident
 
 

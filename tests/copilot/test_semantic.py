@@ -3,6 +3,7 @@ from datetime import timedelta
 from copilot import SemanticSearch, incident_scope
 from detectors import intake_records, run_detectors, stored_incidents
 from detectors._scenario import load_into, load_scenario
+from evidence import Incident
 from evidence._vector import VectorIndex
 from support import REFERENCE
 
@@ -15,7 +16,7 @@ def test_evidence_nearest_the_question_comes_first_and_past_incidents_are_sugges
     load_into(store, scenario)
     [incident] = run_detectors(store, scenario.now).incidents
     scope = incident_scope(store, incident)
-    ranked = search.rank(incident["id"], scope.records.values(), "which deployment of checkout-service shipped?")
+    ranked = search.rank(incident.id, scope.records.values(), "which deployment of checkout-service shipped?")
     assert scope.records[ranked[0]].type == "DeploymentEvent"
     assert set(ranked) <= set(scope.records)
     assert search.related_incidents(store, incident) == []  # nothing resolved yet
@@ -26,7 +27,7 @@ def test_evidence_nearest_the_question_comes_first_and_past_incidents_are_sugges
     intake_records(store, good, later)
     run_detectors(store, later)
     [resolved] = stored_incidents(store, status="resolved")
-    again = {**incident, "id": "inc_next"}
+    again = incident.model_copy(update={"id": "inc_next"})
     related = search.related_incidents(store, again)
     assert [r["id"] for r in related] == [resolved["id"]]
     assert related[0]["reason_code"] == "REQUIRED_FIELD_MISSING"
@@ -64,11 +65,11 @@ def test_each_entry_is_embedded_once_not_on_every_question(store, tmp_path, monk
     past = [_past(1, 2), _past(2, 3, "ds://payments")]
     monkeypatch.setattr("detectors.stored_incidents", lambda store, status=None: list(past))
 
-    first = search.rank(incident["id"], scope.records.values(), "which deployment shipped?")
+    first = search.rank(incident.id, scope.records.values(), "which deployment shipped?")
     assert search.related_incidents(store, incident)
     assert len(index.added) == len(scope.records) + 2
     index.added.clear()
-    assert search.rank(incident["id"], scope.records.values(), "which deployment shipped?") == first
+    assert search.rank(incident.id, scope.records.values(), "which deployment shipped?") == first
     assert [r["id"] for r in search.related_incidents(store, incident)] == ["inc_001", "inc_002"]
     assert index.added == []  # the same question again embeds nothing
     past.append(_past(3, 4))
@@ -95,6 +96,7 @@ def test_related_incidents_come_from_the_newest_resolved_ones(store, tmp_path, m
     monkeypatch.setattr("detectors.stored_incidents", lambda store, status=None: list(past))
     monkeypatch.setattr("copilot._semantic._INCIDENTS_INDEXED", 3)
     search = SemanticSearch(lambda: VectorIndex.open(tmp_path / "chroma"))
-    current = {**_past(9, 20, "ds://a-orders"), "id": "inc_now"}
+    current = Incident.model_validate({**_past(9, 20, "ds://a-orders"), "id": "inc_now", "status": "open",
+                                       "updated_at": "2026-03-20T03:00:00+00:00"})
     related = search.related_incidents(store, current, k=3)
     assert sorted(r["id"] for r in related) == ["inc_004", "inc_005", "inc_006"]

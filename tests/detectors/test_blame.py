@@ -32,7 +32,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from detectors import Scenario, load_scenario, replay
-from evidence import Contract, Mapping, evidence_id_for
+from evidence import Contract, Mapping, evidence_id_for, to_json
 from support import ORDERS_SCHEMA, ROOT, examples
 
 DS = "ds://orders_v1"
@@ -236,7 +236,7 @@ def histories(draw: st.DrawFn) -> tuple[Scenario, dict[str, Any] | None, list[Me
 def incident_of(scenario: Scenario) -> dict[str, Any] | None:
     result = replay(scenario)
     assert result.rejected == []
-    contract = [i for i in result.detection.incidents if i["kind"] == "contract"]
+    contract = [to_json(i) for i in result.detection.incidents if i.kind == "contract"]
     assert len(contract) <= 1
     return contract[0] if contract else None
 
@@ -440,7 +440,7 @@ def test_a_drift_incident_sees_only_deploys_that_arrived_by_the_clock() -> None:
         events = [dict(e, ingesttime=arrived.isoformat()) if e["type"] == "DeploymentEvent" else e
                   for e in scenario.events]
         result = replay(Scenario(**{**scenario.__dict__, "events": events}))
-        drift = [i for i in result.detection.incidents if i["kind"] == "drift"]
+        drift = [to_json(i) for i in result.detection.incidents if i.kind == "drift"]
         assert len(drift) == 1
         return [d["version"] for d in drift[0]["correlated_deploys"]]
 

@@ -1,7 +1,7 @@
 from datetime import UTC, datetime, timedelta
 
 from detectors._deploys import BreakingProducer, correlate_deploys, correlate_each
-from evidence import parse_event, record_from_event
+from evidence import parse_event, record_from_event, to_json
 
 FIRST_BAD = datetime(2026, 3, 10, 10, 21, 4, tzinfo=UTC)
 HOUR = timedelta(hours=1)
@@ -19,11 +19,11 @@ def test_deploys_of_the_producer_in_the_window_rank_closest_first() -> None:
     older = deploy("d-old", FIRST_BAD - timedelta(minutes=50), version="v2.8.0")
     newer = deploy("d-new", FIRST_BAD - timedelta(minutes=1), version="v2.8.1")
     ranked = correlate_deploys([older, newer], "svc://checkout-service", FIRST_BAD, HOUR)
-    assert [d["version"] for d in ranked] == ["v2.8.1", "v2.8.0"]
-    assert ranked[0] == {"producer_urn": "svc://checkout-service", "service": "checkout-service",
-                         "version": "v2.8.1", "deploy_ref": "checkout-service@v2.8.1",
-                         "evidence_id": newer.evidence_id, "time": "2026-03-10T10:20:04Z",
-                         "seconds_before_first_bad": 60, "status": "succeeded"}
+    assert [d.version for d in ranked] == ["v2.8.1", "v2.8.0"]
+    assert to_json(ranked[0]) == {"producer_urn": "svc://checkout-service", "service": "checkout-service",
+                                  "version": "v2.8.1", "deploy_ref": "checkout-service@v2.8.1",
+                                  "evidence_id": newer.evidence_id, "time": "2026-03-10T10:20:04Z",
+                                  "seconds_before_first_bad": 60, "status": "succeeded"}
 
 
 def test_other_producers_failed_deploys_and_old_deploys_are_never_correlated() -> None:
@@ -39,7 +39,7 @@ def test_other_producers_failed_deploys_and_old_deploys_are_never_correlated() -
 
 def test_a_rollback_is_a_change_too() -> None:
     rollback = deploy("rb", FIRST_BAD - timedelta(minutes=5), status="rolled_back", version="v2.7.9")
-    assert [(d["version"], d["status"]) for d in correlate_deploys([rollback], "svc://checkout-service", FIRST_BAD,
+    assert [(d.version, d.status) for d in correlate_deploys([rollback], "svc://checkout-service", FIRST_BAD,
                                                                    HOUR)] == [("v2.7.9", "rolled_back")]
 
 
@@ -60,7 +60,7 @@ def test_a_deploy_without_a_status_shipped_and_a_start_up_without_a_version_is_a
     at = FIRST_BAD - timedelta(minutes=2)
     no_status = _with_data(deploy("no-status", at), status=...)
     assert "status" not in no_status.data
-    assert [(d["evidence_id"], d["status"]) for d in correlate_deploys([no_status], "svc://checkout-service",
+    assert [(d.evidence_id, d.status) for d in correlate_deploys([no_status], "svc://checkout-service",
                                                                        FIRST_BAD, HOUR)] == [
         (no_status.evidence_id, "succeeded")]  # no status means it shipped
     for version in (None, "", "unknown"):
@@ -68,7 +68,7 @@ def test_a_deploy_without_a_status_shipped_and_a_start_up_without_a_version_is_a
         assert correlate_deploys([restart], "svc://checkout-service", FIRST_BAD, HOUR) == [], version
     named = _with_data(deploy("startup-named", at), source="startup")  # a start-up event naming its version
     ci_unknown = _with_data(deploy("ci-unknown", at - timedelta(seconds=1)), version="unknown")  # a CI deploy
-    assert [d["evidence_id"] for d in correlate_deploys([named, ci_unknown], "svc://checkout-service", FIRST_BAD,
+    assert [d.evidence_id for d in correlate_deploys([named, ci_unknown], "svc://checkout-service", FIRST_BAD,
                                                         HOUR)] == [named.evidence_id, ci_unknown.evidence_id]
 
 
@@ -81,7 +81,7 @@ def test_restarts_and_replicas_fold_into_the_ci_deploy_of_their_version() -> Non
     ci = deploy("ci-v2.8.1", FIRST_BAD - timedelta(minutes=10))
     replicas = [_startup(deploy(f"pod-{n}", FIRST_BAD - timedelta(minutes=9 - n))) for n in range(3)]
     ranked = correlate_deploys([*replicas, ci], "svc://checkout-service", FIRST_BAD, HOUR)
-    assert [d["evidence_id"] for d in ranked] == [ci.evidence_id]
+    assert [d.evidence_id for d in ranked] == [ci.evidence_id]
 
 
 def test_a_restart_in_the_window_of_a_version_ci_shipped_before_it_is_no_deploy() -> None:
@@ -94,7 +94,7 @@ def test_without_a_ci_report_the_first_replica_up_stands_for_the_deploy() -> Non
     replicas = [_startup(deploy(f"pod-{n}", FIRST_BAD - timedelta(minutes=6 - n), version="v2.9.0")) for n in range(3)]
     other = _startup(deploy("pod-v3", FIRST_BAD - timedelta(minutes=1), version="v3.0.0"))
     ranked = correlate_deploys([other, *replicas], "svc://checkout-service", FIRST_BAD, HOUR)
-    assert [(d["version"], d["evidence_id"]) for d in ranked] == [("v3.0.0", other.evidence_id),
+    assert [(d.version, d.evidence_id) for d in ranked] == [("v3.0.0", other.evidence_id),
                                                                   ("v2.9.0", replicas[0].evidence_id)]
 
 
@@ -104,10 +104,10 @@ def test_only_what_happened_before_first_bad_folds_a_start_up_away() -> None:
     up = _startup(deploy("pod-v2.9.0", FIRST_BAD - timedelta(minutes=4), version="v2.9.0"))
     for late in (FIRST_BAD, FIRST_BAD + timedelta(minutes=10)):
         ci = deploy(f"ci-{late.minute}", late, version="v2.9.0")
-        assert [d["evidence_id"] for d in correlate_deploys([ci, up], "svc://checkout-service", FIRST_BAD,
+        assert [d.evidence_id for d in correlate_deploys([ci, up], "svc://checkout-service", FIRST_BAD,
                                                             HOUR)] == [up.evidence_id]
     earlier = deploy("ci-earlier", FIRST_BAD - timedelta(minutes=5), version="v2.9.0")
-    assert [d["evidence_id"] for d in correlate_deploys([up, earlier], "svc://checkout-service", FIRST_BAD,
+    assert [d.evidence_id for d in correlate_deploys([up, earlier], "svc://checkout-service", FIRST_BAD,
                                                         HOUR)] == [earlier.evidence_id]
 
 
@@ -121,8 +121,8 @@ def test_a_start_up_folds_only_into_its_own_producers_ci_deploy() -> None:
     first_bad = {"svc://checkout-service": FIRST_BAD, "svc://payments-service": FIRST_BAD + timedelta(minutes=3)}
     producers = [BreakingProducer(urn, at, f"ref-{urn}", "TYPE_MISMATCH", "amount", 1) for urn, at in first_bad.items()]
     judged = correlate_each(producers, [payments_ci, checkout_up, checkout_restart, payments_restart], HOUR)
-    assert {p.producer_urn: [d["evidence_id"] for d in p.deploys] for p in judged} == {
+    assert {p.producer_urn: [d.evidence_id for d in p.deploys] for p in judged} == {
         "svc://checkout-service": [checkout_up.evidence_id],
         "svc://payments-service": [payments_ci.evidence_id],
     }
-    assert judged[1].deploys[0]["seconds_before_first_bad"] == 23 * 60  # against its own first bad record
+    assert judged[1].deploys[0].seconds_before_first_bad == 23 * 60  # against its own first bad record

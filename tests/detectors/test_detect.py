@@ -7,7 +7,7 @@ import pytest
 import detectors._detect as detect
 from detectors import DetectSettings, intake_records, run_detectors, stored_incident, stored_incidents
 from detectors._scenario import load_into, load_scenario
-from evidence import LineageEdge
+from evidence import LineageEdge, to_json
 from evidence._configs import LINEAGE, Configs
 from support import REFERENCE, ROOT
 
@@ -28,13 +28,13 @@ def test_an_incident_opens_updates_and_resolves(store) -> None:
     scenario = load_scenario(SPRING)
     load_into(store, scenario)
     first = run_detectors(store, scenario.now)
-    [incident] = first.incidents
+    [incident] = [to_json(i) for i in first.incidents]
     assert first.opened == [incident["id"]]
     assert incident["detected_at"] == "2026-03-10T10:30:00Z"
     # a later pass updates the same incident rather than opening a second one
     later = scenario.now + timedelta(minutes=10)
     second = run_detectors(store, later)
-    assert second.opened == [] and [i["id"] for i in second.incidents] == [incident["id"]]
+    assert second.opened == [] and [i.id for i in second.incidents] == [incident["id"]]
     assert stored_incident(store, incident["id"])["updated_at"] == "2026-03-10T10:40:00Z"
     assert stored_incident(store, incident["id"])["detected_at"] == "2026-03-10T10:30:00Z"
     # good records only for more than the recovery window: resolved
@@ -52,7 +52,7 @@ def test_impact_follows_lineage_transitively(store) -> None:
     load_into(store, scenario)
     Configs(store).put(LINEAGE, LineageEdge(upstream="ds://curated/orders_enriched", downstream="ds://bi/revenue"),
                        scenario.now)
-    [incident] = run_detectors(store, scenario.now).incidents
+    [incident] = [to_json(i) for i in run_detectors(store, scenario.now).incidents]
     assert incident["impacted_downstream"] == ["ds://bi/revenue", "ds://curated/orders_enriched"]
 
 
@@ -67,7 +67,7 @@ def test_lagging_ingestion_tags_or_pauses_incidents(store, action) -> None:
     intake_records(store, late, None, trust_ingest_time=True)
     result = run_detectors(store, now + timedelta(minutes=4), DetectSettings(stale_action=action))
     if action == "tag":
-        [incident] = result.incidents
+        [incident] = [to_json(i) for i in result.incidents]
         assert incident["stale_evidence"] is True
         assert incident["facts"]["ingestion_lag_p95_s"] >= 230
     else:
@@ -81,18 +81,18 @@ def test_a_backfill_of_old_records_never_tags_incidents_stale(store) -> None:
     # last week's records of the same topic replayed now: each arrives days after its time, and that is not lag
     replayed = [good(8000 + i, now - timedelta(days=7, seconds=i), ingest=now) for i in range(20)]
     intake_records(store, replayed, None, trust_ingest_time=True)
-    [incident] = run_detectors(store, now + timedelta(minutes=1)).incidents
+    [incident] = [to_json(i) for i in run_detectors(store, now + timedelta(minutes=1)).incidents]
     assert incident["stale_evidence"] is False
     # with the boundary past a week, the same arrivals are lag, and stale
     [incident] = run_detectors(store, now + timedelta(minutes=1),
                                DetectSettings(backfill_after_s=30 * 86400.0)).incidents
-    assert incident["stale_evidence"] is True
+    assert incident.stale_evidence is True
 
 
 def test_freshness_incident_carries_ownership_from_the_policy(store) -> None:
     scenario = load_scenario(NOT_TRIGGERED)
     load_into(store, scenario)
-    [incident] = run_detectors(store, scenario.now).incidents
+    [incident] = [to_json(i) for i in run_detectors(store, scenario.now).incidents]
     assert (incident["owner_team"], incident["tier"], incident["runbook_url"]) == (
         "Orders Analytics", 1, "https://runbooks.example.com/orders_enriched")
     # before the deadline the same evidence is not an incident
@@ -113,4 +113,4 @@ def test_freshness_reads_the_same_records_by_index_and_by_scan(store, monkeypatc
     by_index = run_detectors(store, scenario.now).incidents
     monkeypatch.setattr(detect, "_FEW_POLICIES", 0)
     by_scan = run_detectors(store, scenario.now).incidents
-    assert by_index and [i["facts"] for i in by_scan] == [i["facts"] for i in by_index]
+    assert by_index and [i.facts for i in by_scan] == [i.facts for i in by_index]

@@ -208,7 +208,7 @@ def test_job_failed_out_of_memory() -> None:
     assert got.reason_code == "JOB_FAILED"
     assert got.failure_class == "out_of_memory"
     assert got.correlated_run is not None
-    assert got.correlated_run["state"] == "failed" and got.correlated_run["run_id"] == "run-today"
+    assert got.correlated_run.state == "failed" and got.correlated_run.run_id == "run-today"
     assert got.facts["failure_reason"].endswith("Java heap space")
     assert got.facts["duration_s"] == 1200 and got.facts["retry_in_progress"] is None
     assert story.refs(got.evidence_ids) == ["commit-0118", "run-start-today", "run-failed-today"]
@@ -255,7 +255,7 @@ def test_job_running_slow() -> None:
     story.start("run-start-today", "run-today", local(TODAY, "01:00"))
     got = finding(story)
     assert got.reason_code == "JOB_RUNNING_SLOW"
-    assert got.correlated_run is not None and got.correlated_run["state"] == "running"
+    assert got.correlated_run is not None and got.correlated_run.state == "running"
     facts = got.facts
     assert (facts["running_for_s"], facts["baseline_duration_s"], facts["baseline_runs"]) == (4500, 2100, 7)
     assert facts["exceeds_slow_factor"] is True and facts["start_delay_s"] == 0
@@ -286,7 +286,7 @@ def test_heartbeats_alone_make_a_run_when_its_start_was_lost() -> None:
     story.add("JobRunHeartbeat", "beat-1", local(TODAY, "01:10"), {"run_id": "run-today"})
     got = finding(story)
     assert got.reason_code == "JOB_RUNNING_SLOW"
-    assert got.correlated_run is not None and got.correlated_run["run_id"] == "run-today"
+    assert got.correlated_run is not None and got.correlated_run.run_id == "run-today"
     assert got.facts["running_for_s"] == 3900  # from the first word of the run, the earliest heartbeat
 
 
@@ -311,7 +311,7 @@ def test_wrong_partition_when_the_watermark_did_not_advance() -> None:
     assert (got.current_watermark, got.expected_watermark) == ("dt=2026-01-18", "dt=2026-01-19")
     assert got.facts["partitions_written"] == ["dt=2026-01-18"]
     assert got.correlated_run is not None
-    assert got.correlated_run["state"] == "committed" and got.correlated_run["run_id"] == "run-today"
+    assert got.correlated_run.state == "committed" and got.correlated_run.run_id == "run-today"
     assert got.last_good_time == local(date(2026, 1, 18), "01:35")  # the rewrite of dt=01-18 today is not good
     # The correlated run's start and end are listed with the evidence, since the incident names them.
     assert story.refs(got.evidence_ids) == ["commit-0118", "run-start-today", "commit-today", "run-done-today"]
@@ -334,7 +334,7 @@ def test_completed_run_without_a_commit_is_a_watermark_that_did_not_advance() ->
     got = finding(story)
     assert got.reason_code == "WRONG_PARTITION"
     assert got.facts["run_completed_without_commit"] is True
-    assert got.correlated_run is not None and got.correlated_run["state"] == "completed"
+    assert got.correlated_run is not None and got.correlated_run.state == "completed"
 
 
 def test_partial_write_breaches_although_the_watermark_advanced() -> None:
@@ -350,7 +350,7 @@ def test_partial_write_breaches_although_the_watermark_advanced() -> None:
     assert (got.facts["rows_written"], got.facts["baseline_rows"], got.facts["rows_ratio"]) == (90_000, 1_200_000,
                                                                                                 0.075)
     assert got.last_good_time == local(date(2026, 1, 18), "01:35")
-    assert got.correlated_run is not None and got.correlated_run["commit_evidence_id"] == story.ev("commit-today")
+    assert got.correlated_run is not None and got.correlated_run.commit_evidence_id == story.ev("commit-today")
     # The baseline commits the facts name, and the run's start and end, are listed with the evidence.
     assert story.refs(got.evidence_ids) == [*(f"commit-01{day}" for day in range(12, 19)), "run-start-today",
                                             "commit-today", "run-done-today"]
@@ -397,7 +397,7 @@ def test_upstream_data_late_explains_a_job_that_waits_for_it() -> None:
     assert entry["expected_watermark"] == "dt=2026-01-19" and entry["breached"] is True
     raw_commit = evidence_id_for("job://raw_orders_ingest", "raw-0118")
     assert raw_commit in got.evidence_ids and story.ev("run-start-0118") in got.evidence_ids
-    assert got.correlated_run is not None and got.correlated_run["state"] == "not_started"
+    assert got.correlated_run is not None and got.correlated_run.state == "not_started"
 
 
 def test_upstream_that_landed_after_the_run_began_explains_a_wrong_partition() -> None:
@@ -407,7 +407,7 @@ def test_upstream_that_landed_after_the_run_began_explains_a_wrong_partition() -
     got = finding(story, upstream={RAW: raw_state("01:30")})
     assert got.reason_code == "UPSTREAM_DATA_LATE"
     assert got.correlated_run is not None
-    assert (got.correlated_run["run_id"], got.correlated_run["state"]) == ("run-today", "committed")
+    assert (got.correlated_run.run_id, got.correlated_run.state) == ("run-today", "committed")
     [entry] = got.facts["upstream_late"]
     assert entry["fresh"] is True and entry["last_commit_time"] == "2026-01-19T06:30:00Z"  # after our 06:00 start
     raw_today = evidence_id_for("job://raw_orders_ingest", "raw-today")
@@ -464,7 +464,7 @@ def test_a_started_run_is_not_proof_of_slowness_when_the_producer_never_reports_
     got = finding(story)
     assert got.reason_code == "INSUFFICIENT_EVIDENCE"
     assert got.facts["missing"] == ["JobRunCompleted", "JobRunFailed"]
-    assert got.correlated_run is not None and got.correlated_run["run_id"] == "run-today"
+    assert got.correlated_run is not None and got.correlated_run.run_id == "run-today"
     assert story.ev("run-start-today") in got.evidence_ids
 
 
@@ -498,7 +498,8 @@ def test_a_deploy_of_the_job_since_the_last_good_run_is_correlated_others_are_no
     story.deploy("deploy-after-start", local(TODAY, "01:30"), "v3.2.2", code="ccccccc")
     story.fail("run-failed-today", "run-today", local(TODAY, "01:20"), "java.lang.OutOfMemoryError")
     got = finding(story)
-    assert got.correlated_deploys == [{"service": "orders_enriched_batch", "version": "v3.2.0",
+    deploys = got.as_dict()["correlated_deploys"]
+    assert deploys == [{"service": "orders_enriched_batch", "version": "v3.2.0",
                                        "deploy_ref": "orders_enriched_batch@9bd1e07", "evidence_id": new.evidence_id,
                                        "time": "2026-01-18T20:00:00Z", "code_ref": "orders_enriched_batch@9bd1e07",
                                        "code_ref_evidence_id": story.ev("run-start-today")}]
@@ -512,7 +513,8 @@ def test_a_changed_code_ref_without_a_deploy_event_is_correlated() -> None:
     story.start("run-start-today", "run-today", local(TODAY, "01:00"), code="orders_enriched@77c0ffe")
     got = finding(story)
     assert got.reason_code == "JOB_RUNNING_SLOW"
-    assert got.correlated_deploys == [{"service": "orders_enriched_batch", "version": "orders_enriched@77c0ffe",
+    deploys = got.as_dict()["correlated_deploys"]
+    assert deploys == [{"service": "orders_enriched_batch", "version": "orders_enriched@77c0ffe",
                                        "deploy_ref": "orders_enriched@77c0ffe",
                                        "evidence_id": story.ev("run-start-today"), "time": "2026-01-19T06:00:00Z"}]
 
@@ -527,7 +529,8 @@ def test_a_code_ref_naming_a_deploys_commit_is_that_deploy_listed_once(code_ref:
     got = finding(story)
     assert got.reason_code == "JOB_RUNNING_SLOW"
     # One change, the deploy's version first-class; the run's code_ref is supporting evidence, not a second entry.
-    assert got.correlated_deploys == [{"service": "orders_enriched_batch", "version": "v3.2.0",
+    deploys = got.as_dict()["correlated_deploys"]
+    assert deploys == [{"service": "orders_enriched_batch", "version": "v3.2.0",
                                        "deploy_ref": "orders_enriched_batch@v3.2.0+9bd1e07c4a5f",
                                        "evidence_id": deploy.evidence_id, "time": "2026-01-18T20:00:00Z",
                                        "code_ref": code_ref, "code_ref_evidence_id": start.evidence_id}]
@@ -543,7 +546,8 @@ def test_a_code_ref_of_another_commit_stays_a_change_of_its_own(code_ref: str) -
     story.start("run-start-today", "run-today", local(TODAY, "01:00"), code=code_ref)
     got = finding(story)
     # Newest first: today's run on other code, then the deploy (which it did not run).
-    assert [(d["version"], "code_ref" in d) for d in got.correlated_deploys] == [(code_ref, False), ("v3.2.0", False)]
+    deploys = got.as_dict()["correlated_deploys"]
+    assert [(d["version"], "code_ref" in d) for d in deploys] == [(code_ref, False), ("v3.2.0", False)]
 
 
 def test_a_deploy_before_a_missed_trigger_is_correlated() -> None:
@@ -551,7 +555,7 @@ def test_a_deploy_before_a_missed_trigger_is_correlated() -> None:
     new = story.deploy("deploy-new", local(TODAY, "00:30"), "v3.2.0", code="9bd1e07")
     got = finding(story)
     assert got.reason_code == "JOB_NOT_TRIGGERED"
-    assert [d["evidence_id"] for d in got.correlated_deploys] == [new.evidence_id]
+    assert [d["evidence_id"] for d in got.as_dict()["correlated_deploys"]] == [new.evidence_id]
 
 
 # -- the clock --------------------------------------------------------------------------------------------------
@@ -565,7 +569,7 @@ def test_evidence_from_after_the_clock_does_not_exist_yet() -> None:
     assert finding(story).reason_code == "JOB_RUNNING_SLOW"
     assert evaluate_freshness(policy(), story.records, local(TODAY, "02:20")) is None
     story.start("run-start-future", "run-future", local(TODAY, "03:00"))
-    assert finding(story).correlated_run["run_id"] == "run-today"  # type: ignore[index]
+    assert finding(story).correlated_run.run_id == "run-today"  # type: ignore[union-attr]
 
 
 def test_must_reach_yesterday() -> None:
@@ -617,7 +621,7 @@ def test_time_zones_other_than_utc(zone: str, deadline: str, now: datetime, firs
     assert got.expected_watermark == expected
     assert got.current_watermark == f"dt={today - timedelta(days=1)}"
     assert got.correlated_run is not None
-    assert got.correlated_run["scheduled_time"] == iso(local(today, "05:00", tz))
+    assert got.correlated_run.scheduled_time == local(today, "05:00", tz)
     assert evaluate_freshness(pol, story.records, now - timedelta(minutes=10)) is None
 
 
@@ -814,7 +818,7 @@ def test_after_retries_the_latest_failed_attempt_is_reported() -> None:
     story.fail("run-failed-retry", "run-retry", local(TODAY, "01:40"), "Futures timed out after [300 seconds]", 1200)
     got = finding(story)
     assert (got.reason_code, got.failure_class) == ("JOB_FAILED", "timeout")
-    assert got.correlated_run is not None and got.correlated_run["run_id"] == "run-retry"
+    assert got.correlated_run is not None and got.correlated_run.run_id == "run-retry"
 
 
 def test_deploys_after_the_deadline_are_not_correlated_and_the_newest_comes_first() -> None:
@@ -824,7 +828,7 @@ def test_deploys_after_the_deadline_are_not_correlated_and_the_newest_comes_firs
     story.deploy("deploy-after-deadline", local(TODAY, "02:12"), "v3.2.2", code="ccccccc")
     got = finding(story)  # no run today at all: JOB_NOT_TRIGGERED, judged up to the deadline
     assert got.reason_code == "JOB_NOT_TRIGGERED"
-    assert [d["evidence_id"] for d in got.correlated_deploys] == [newer.evidence_id, older.evidence_id]
+    assert [d["evidence_id"] for d in got.as_dict()["correlated_deploys"]] == [newer.evidence_id, older.evidence_id]
 
 
 def test_a_deploy_after_the_deadline_is_not_correlated_even_before_a_late_run() -> None:
@@ -833,4 +837,4 @@ def test_a_deploy_after_the_deadline_is_not_correlated_even_before_a_late_run() 
     story.deploy("deploy-after-deadline", local(TODAY, "02:11"), "v3.2.1", code="77c0ffe")
     story.start("run-start-today", "run-today", local(TODAY, "02:12"))  # started after the 02:10 deadline
     got = finding(story)
-    assert [d["evidence_id"] for d in got.correlated_deploys] == [before.evidence_id]
+    assert [d["evidence_id"] for d in got.as_dict()["correlated_deploys"]] == [before.evidence_id]

@@ -42,10 +42,10 @@ def test_the_shards_together_find_exactly_what_a_full_pass_finds(tmp_path: Path)
     for now in clocks:
         full = find_stored_incidents(store, now)
         parts = [i for k in range(4) for i in find_stored_incidents(store, now, shards=frozenset(range(k, SHARDS, 4)))]
-        assert sorted(parts, key=lambda i: (i["dataset_urn"], i["kind"])) == full
+        assert sorted(parts, key=lambda i: (i.dataset_urn, i.kind)) == full
         compared += len(full)
     assert compared > len(clocks)  # incidents were found, in more shards than one
-    assert len({shard_of(i["dataset_urn"]) % 4 for now in clocks[-3:] for i in find_stored_incidents(store, now)}) > 1
+    assert len({shard_of(i.dataset_urn) % 4 for now in clocks[-3:] for i in find_stored_incidents(store, now)}) > 1
 
 
 def _policies(store: Store, n: int) -> None:
@@ -89,7 +89,7 @@ def test_the_shards_a_dead_process_held_are_taken_by_the_next_pass(pg_store: Sto
                               .with_for_update()).scalars())
     first = leased_pass(pg_store, NOW, DetectSettings(), find, "alive")
     assert set(first.shards) == set(range(8, SHARDS))
-    assert {shard_of(i["dataset_urn"]) for i in first.incidents} <= set(first.shards)
+    assert {shard_of(i.dataset_urn) for i in first.incidents} <= set(first.shards)
     holder.invalidate()  # its connection dies with it: PostgreSQL rolls back, the row locks go
     second = leased_pass(pg_store, NOW, DetectSettings(), find, "alive")
     assert set(second.shards) == held

@@ -19,6 +19,7 @@ from evals._checks import check_incident, check_rca, cited_refs, matching, rca_f
 from evals._cli import eval_command
 from evidence import ConfigError
 from guardrails import Draft
+from rca._settings import Settings
 from support import REFERENCE, independent_checker
 
 MISSING_CUSTOMER_ID = REFERENCE / "spring_missing_customer_id.yaml"
@@ -161,7 +162,7 @@ def test_llm_mode_builds_the_configured_model(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("RCA_LLM_MODEL", "qwen2.5-7b-instruct")
     monkeypatch.setenv("RCA_LLM_BASE_URL", "http://llm.invalid/v1")
     monkeypatch.setenv("RCA_LLM_API_KEY", "none")
-    composer = make_composer("llm")
+    composer = make_composer("llm", Settings().model_environment())  # as `rca eval` passes them
     assert composer.name == "qwen2.5-7b-instruct" and getattr(composer, "chat_model", None) is not None
 
 

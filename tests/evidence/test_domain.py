@@ -26,7 +26,7 @@ def test_incidents_and_rcas_are_what_the_models_say(path: Path) -> None:
         incident = Incident.model_validate(body)
         assert incident.first_bad_time.tzinfo is not None and isinstance(incident.reason_code, ReasonCode)
         assert incident.model_dump(mode="json").keys() == body.keys()  # nothing dropped
-        rca = Rca.model_validate(build_rca(result.store, body, TemplateComposer()))
+        rca = Rca.model_validate(build_rca(result.store, incident, TemplateComposer()))
         assert rca.incident_id == incident.id and rca.reason_code == incident.reason_code
     result.store.close()
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from detectors import Replay, load_scenario, replay
-from evidence import EvidenceRecord, evidence_id_for
+from evidence import EvidenceRecord, Incident, evidence_id_for
 from guardrails._claims import Claim, ClaimKind
 from guardrails._scope import Scope
 from support import REFERENCE, ROOT
@@ -34,12 +34,12 @@ def scenario() -> Callable[[str], Replay]:
     return get
 
 
-def _inputs(result: Replay, incident: dict[str, Any], records: list[EvidenceRecord]) -> list[str]:
-    found = {e.upstream for e in result.scenario.lineage if e.downstream == incident["dataset_urn"]}
+def _inputs(result: Replay, incident: Incident, records: list[EvidenceRecord]) -> list[str]:
+    found = {e.upstream for e in result.scenario.lineage if e.downstream == incident.dataset_urn}
     for record in records:
         if record.type == "JobRunStarted":
             found.update(str(d) for d in record.data.get("input_datasets") or [])
-    found.discard(incident["dataset_urn"])
+    found.discard(incident.dataset_urn)
     return sorted(found)
 
 
@@ -51,13 +51,14 @@ def scope_of(scenario: Callable[[str], Replay]) -> ScopeFor:
 
     def build(name: str, reason: str | None = None, everything: bool = False, **overrides: Any) -> Scope:
         result = scenario(name)
-        incident = next(i for i in result.detection.incidents if reason is None or i["reason_code"] == reason)
+        incidents = result.detection.incidents
+        incident = next(i for i in incidents if reason is None or i.reason_code == reason)
         store, now = result.store, result.scenario.now
-        dataset, producer = incident["dataset_urn"], incident["producer_urn"]
+        dataset, producer = incident.dataset_urn, incident.producer_urn
         if everything:
             found = store.records(until=now)
         else:
-            found = list(store.get_many(incident["evidence_ids"]).values())
+            found = list(store.get_many(incident.evidence_ids).values())
             found += store.records(dataset_urns=[dataset], producer_urns=[producer] if producer else [], until=now)
             inputs = _inputs(result, incident, found)
             if inputs:
@@ -72,7 +73,7 @@ def scope_of(scenario: Callable[[str], Replay]) -> ScopeFor:
             "contract": next((c for c in result.scenario.contracts if c.dataset_urn == dataset), None),
             "producer_urn": producer,
             "counters": store.counters([dataset]),
-            "upstream_incidents": [i for i in result.detection.incidents if i["dataset_urn"] in inputs],
+            "upstream_incidents": [i for i in incidents if i.dataset_urn in inputs],
             "existing": lambda ids: set(store.get_many(ids)),
         }
         return Scope(**{**fields, **overrides})

@@ -20,7 +20,7 @@ def spring(scope_of):
 
 
 def _contract_claims(scope, deploy_id: str) -> list[Claim]:
-    facts = scope.incident["facts"]
+    facts = scope.incident.facts
     first_bad, last_good = facts["first_bad_evidence_id"], facts["last_good_evidence_id"]
     draft = Draft(claims=[
         Claim(kind=ClaimKind.CONTRACT_BREAK, evidence_ids=[first_bad], text="customer_id is missing since 10:21:04."),
@@ -69,7 +69,7 @@ def test_missing_evidence_lowers_confidence(spring, ev):
 
 def test_stale_evidence_lowers_confidence(spring, ev):
     claims = _contract_claims(spring, ev(spring, "deploy-checkout-v2.8.1"))
-    stale = dataclasses.replace(spring, incident={**spring.incident, "stale_evidence": True})
+    stale = dataclasses.replace(spring, incident=spring.incident.model_copy(update={"stale_evidence": True}))
     assert confidence(stale, claims) < confidence(spring, claims)
 
 

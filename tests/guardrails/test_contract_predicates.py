@@ -25,9 +25,9 @@ def spring(scope_of):
 
 @pytest.fixture
 def ids(spring, ev):
-    facts = spring.incident["facts"]
+    facts = spring.incident.facts
     return {"first_bad": facts["first_bad_evidence_id"], "last_good": facts["last_good_evidence_id"],
-            "later_bad": spring.incident["evidence_ids"][2], "deploy": ev(spring, "deploy-checkout-v2.8.1"),
+            "later_bad": spring.incident.evidence_ids[2], "deploy": ev(spring, "deploy-checkout-v2.8.1"),
             "old_deploy": ev(spring, "deploy-checkout-v2.8.0")}
 
 
@@ -56,7 +56,7 @@ def test_contract_break_rejects_a_wrong_field_a_later_record_and_another_inciden
         "cites no gate observation of ds://orders_v1 failing with REQUIRED_FIELD_MISSING on customer_id at first "
         "bad 2026-03-10T10:21:04Z")
     freshness = scope_of("spark_job_not_triggered")
-    assert verdict(freshness, claim(ClaimKind.CONTRACT_BREAK, [freshness.incident["evidence_ids"][0]])) == (
+    assert verdict(freshness, claim(ClaimKind.CONTRACT_BREAK, [freshness.incident.evidence_ids[0]])) == (
         "a contract_break claim needs a contract incident; this one is a freshness incident")
 
 
@@ -159,8 +159,8 @@ def test_no_recent_deploy_holds_only_when_nothing_is_correlated(scope_of, claim,
 
 def test_schema_drift_cites_an_unattributed_record_of_the_topic(scope_of, claim, spring, ids):
     drift = scope_of("node_cart_schema_drift_unmapped")
-    first_seen = drift.incident["evidence_ids"][0]
-    request = drift.incident["facts"]["change_request_id"]
+    first_seen = drift.incident.evidence_ids[0]
+    request = drift.incident.facts["change_request_id"]
     assert verdict(drift, claim(ClaimKind.SCHEMA_DRIFT, [first_seen], change_request_id=request)) is None
     assert verdict(drift, claim(ClaimKind.SCHEMA_DRIFT, [first_seen], change_request_id="cr_0000")) == (
         f"names change request cr_0000, which is not this incident's ({request})")
@@ -178,7 +178,7 @@ def test_impact_cites_the_incidents_own_evidence_of_the_break(spring, claim, ids
 # -- pinned by `make mutate`: each assertion below failed on a mutant the suite had let through -------------------
 
 def _incident(scope, **changes):
-    return dataclasses.replace(scope, incident={**scope.incident, **changes})
+    return dataclasses.replace(scope, incident=scope.incident.model_copy(update=changes))
 
 
 def test_a_freshness_claim_on_a_contract_incident_names_both_kinds(spring, claim, ids):

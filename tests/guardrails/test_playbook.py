@@ -34,7 +34,7 @@ def test_identified_contract_break_diffs_and_rolls_back_the_correlated_deploy(sc
 
 def test_inconclusive_contract_break_asks_for_deploy_evidence_and_hands_over(scope_of):
     scope = scope_of("partner_orders_enum_no_deploy_inconclusive")
-    first_bad = scope.incident["facts"]["first_bad_evidence_id"]
+    first_bad = scope.incident.facts["first_bad_evidence_id"]
     accepted = _verified(scope, Claim(kind=ClaimKind.CONTRACT_BREAK, evidence_ids=[first_bad],
                                       text="currency fails its enum since 07:24:11."))
     checks = next_checks(scope, accepted)
@@ -64,7 +64,7 @@ def test_an_untriggered_run_points_at_the_scheduler_and_the_fallback(scope_of, e
 
 def test_an_out_of_memory_failure_after_a_deploy_checks_sizing_and_scales(scope_of, ev):
     scope = scope_of("spark_daily_revenue_oom_after_deploy")
-    failure = scope.incident["correlated_run"]["terminal_evidence_id"]
+    failure = scope.incident.correlated_run.terminal_evidence_id
     accepted = _verified(
         scope,
         Claim(kind=ClaimKind.JOB_FAILED, evidence_ids=[failure], text="Today's run failed out of memory."),
@@ -83,9 +83,9 @@ def test_an_out_of_memory_failure_after_a_deploy_checks_sizing_and_scales(scope_
 
 def test_schema_drift_names_its_change_request(scope_of):
     scope = scope_of("node_cart_schema_drift_unmapped")
-    accepted = _verified(scope, Claim(kind=ClaimKind.SCHEMA_DRIFT, evidence_ids=scope.incident["evidence_ids"][:1],
+    accepted = _verified(scope, Claim(kind=ClaimKind.SCHEMA_DRIFT, evidence_ids=scope.incident.evidence_ids[:1],
                                       text="Records on cart.events arrive with schema id 8."))
-    request = scope.incident["facts"]["change_request_id"]
+    request = scope.incident.facts["change_request_id"]
     assert next_checks(scope, accepted)[0] == (
         f"Review change request {request}: records on topic cart.events with schema id 8 would map to "
         "ds://cart_events_v1 (UNMAPPED_SCHEMA)")
@@ -105,7 +105,7 @@ def test_missing_run_evidence_asks_for_instrumentation(scope_of):
 
 def test_payload_free_text_never_reaches_the_playbook(scope_of):
     scope = scope_of("spark_payments_recon_planted_failure_reason")
-    failure = scope.incident["correlated_run"]["terminal_evidence_id"]
+    failure = scope.incident.correlated_run.terminal_evidence_id
     accepted = _verified(scope, Claim(kind=ClaimKind.JOB_FAILED, evidence_ids=[failure], text="The run failed."))
     lines = next_checks(scope, accepted) + suggested_actions(scope, accepted)
     assert lines and not any("payments-service" in line or "v9" in line or "gnore" in line for line in lines)

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 
+from evidence import Incident, to_json
 from guardrails._claims import Claim, ClaimKind, Draft
 from guardrails._verify import verify_claims
 
@@ -87,7 +88,7 @@ def test_job_slow_compares_the_running_time_with_the_baseline(slow, claim, ev):
 
 def test_job_failed_cites_todays_failure_of_the_incidents_run(scope_of, claim, record, moment, add):
     oom = scope_of("spark_daily_revenue_oom_after_deploy")
-    failure = oom.incident["correlated_run"]["terminal_evidence_id"]
+    failure = oom.incident.correlated_run.terminal_evidence_id
     assert verdict(oom, claim(ClaimKind.JOB_FAILED, [failure], failure_class="out_of_memory")) is None
     assert verdict(oom, claim(ClaimKind.JOB_FAILED, [failure], failure_class="timeout")) == (
         "states failure_class timeout, but the evidence gives out_of_memory")
@@ -121,7 +122,7 @@ def test_code_changed_compares_code_ref_with_the_last_good_run(scope_of, slow, c
 
 def test_wrong_partition_needs_todays_commit_to_miss_the_expected_partition(scope_of, claim, ev, record, moment, add):
     upi = scope_of("spark_upi_wrong_partition_utc_dt")
-    commit = upi.incident["correlated_run"]["commit_evidence_id"]
+    commit = upi.incident.correlated_run.commit_evidence_id
     assert verdict(upi, claim(ClaimKind.WRONG_PARTITION, [commit])) is None
     yesterday = ev(upi, "commit-0210")
     assert verdict(upi, claim(ClaimKind.WRONG_PARTITION, [yesterday])) == (
@@ -137,7 +138,7 @@ def test_wrong_partition_needs_todays_commit_to_miss_the_expected_partition(scop
 
 def test_partial_write_compares_rows_with_the_baseline_median(scope_of, claim):
     partial = scope_of("spark_orders_enriched_partial_write")
-    commit = partial.incident["correlated_run"]["commit_evidence_id"]
+    commit = partial.incident.correlated_run.commit_evidence_id
     assert verdict(partial, claim(ClaimKind.PARTIAL_WRITE, [commit], rows_written=298000, baseline_rows=1207000)) \
         is None
     assert verdict(partial, claim(ClaimKind.PARTIAL_WRITE, [commit], rows_written=300000)) == (
@@ -149,7 +150,7 @@ def test_partial_write_compares_rows_with_the_baseline_median(scope_of, claim):
 
 def test_upstream_late_cites_the_inputs_latest_commit_or_its_incident(scope_of, claim, ev, record, moment, add):
     ledger = scope_of("spark_settlement_ledger_upstream_late", "UPSTREAM_DATA_LATE")
-    facts = ledger.incident["facts"]
+    facts = ledger.incident.facts
     late = [facts["upstream_late"][0]["last_commit_evidence_id"], facts["inputs_named_by"]]
     upstream = "ds://raw/payment_settlements"
     assert verdict(ledger, claim(ClaimKind.UPSTREAM_LATE, late, dataset_urn=upstream)) is None
@@ -172,10 +173,10 @@ def test_upstream_late_cites_the_inputs_latest_commit_or_its_incident(scope_of, 
 
 def test_a_run_that_completed_without_a_commit_is_a_wrong_partition(scope_of, claim, ev):
     upi = scope_of("spark_upi_wrong_partition_utc_dt")
-    today = upi.incident["correlated_run"]["commit_evidence_id"]
-    run = {**upi.incident["correlated_run"], "state": "completed"}
+    today = upi.incident.correlated_run.commit_evidence_id
+    run = {**to_json(upi.incident)["correlated_run"], "state": "completed"}
     no_commit = dataclasses.replace(upi, records={i: r for i, r in upi.records.items() if i != today},
-                                    incident={**upi.incident, "correlated_run": run})
+                                    incident=Incident.model_validate({**to_json(upi.incident), "correlated_run": run}))
     done = ev(upi, "run-done-0211")
     assert verdict(no_commit, claim(ClaimKind.WRONG_PARTITION, [done])) is None
     assert verdict(upi, claim(ClaimKind.WRONG_PARTITION, [done])) == (
@@ -205,7 +206,7 @@ def test_no_recent_deploy_must_cite_the_latest_deploy(slow, claim, record, momen
 # -- pinned by `make mutate`: each assertion below failed on a mutant the suite had let through -------------------
 
 def _incident(scope, **changes):
-    return dataclasses.replace(scope, incident={**scope.incident, **changes})
+    return dataclasses.replace(scope, incident=scope.incident.model_copy(update=changes))
 
 
 def test_a_contract_claim_on_a_freshness_incident_names_both_kinds(slow, claim, ev):

@@ -5,7 +5,7 @@ a check of only the first cited record, a deploy window widened or its edges mov
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
@@ -32,7 +32,7 @@ def test_two_true_claims_of_one_kind_citing_other_evidence_both_stand(scope_of, 
 @pytest.mark.parametrize("key", ["confidence", "Confidence", "CONFIDENCE", "Probability"])
 def test_a_self_assessment_param_is_rejected_whatever_its_case(scope_of, key: str) -> None:
     spring = scope_of(SPRING)
-    first_bad = spring.incident["facts"]["first_bad_evidence_id"]
+    first_bad = spring.incident.facts["first_bad_evidence_id"]
     claim = Claim(kind=ClaimKind.CONTRACT_BREAK, evidence_ids=[first_bad], params={key: 0.99},
                   text="Records of ds://orders_v1 fail with REQUIRED_FIELD_MISSING.")
     assert kinds_accepted(spring, claim) == []
@@ -40,7 +40,7 @@ def test_a_self_assessment_param_is_rejected_whatever_its_case(scope_of, key: st
 
 def test_a_reason_code_param_that_contradicts_the_incident_is_rejected(scope_of) -> None:
     spring = scope_of(SPRING)
-    first_bad = spring.incident["facts"]["first_bad_evidence_id"]
+    first_bad = spring.incident.facts["first_bad_evidence_id"]
 
     def claim(reason: str) -> Claim:
         return Claim(kind=ClaimKind.CONTRACT_BREAK, evidence_ids=[first_bad], params={"reason_code": reason},
@@ -52,7 +52,7 @@ def test_a_reason_code_param_that_contradicts_the_incident_is_rejected(scope_of)
 
 def test_every_cited_record_is_checked_not_only_the_first(scope_of, ev) -> None:
     spring = scope_of(SPRING)
-    first_bad = spring.incident["facts"]["first_bad_evidence_id"]
+    first_bad = spring.incident.facts["first_bad_evidence_id"]
     deploy = ev(spring, "deploy-checkout-v2.8.1")
     text = "Records of ds://orders_v1 fail with REQUIRED_FIELD_MISSING."
     assert kinds_accepted(spring, Claim(kind=ClaimKind.CONTRACT_BREAK, evidence_ids=[first_bad], text=text))
@@ -76,7 +76,7 @@ def test_the_verifiers_deploy_window_and_its_edges(scope_of, record, add, contra
         spring = dataclasses.replace(spring, contract=None)
     else:
         assert spring.contract.deploy_window_minutes == 60
-    at = datetime.fromisoformat(spring.incident["first_bad_time"].replace("Z", "+00:00")) - before
+    at = spring.incident.first_bad_time - before
     deploy = record("DeploymentEvent", "deploy-edge", at, {"service": "checkout-service", "version": "v2.8.9",
                                                            "status": "succeeded",
                                                            "deploy_ref": "checkout-service@v2.8.9"})

@@ -4,6 +4,7 @@ from click.testing import CliRunner
 
 from detectors import run_detectors
 from detectors._scenario import load_into, load_scenario
+from evidence import to_json
 from support import REFERENCE, bearer
 
 SLOW = REFERENCE / "spark_job_running_slow.yaml"
@@ -69,7 +70,7 @@ def test_explain_and_ask_in_the_terminal(database_url, monkeypatch, store) -> No
     monkeypatch.setenv("RCA_DATABASE_URL", database_url)
     scenario = load_scenario(SLOW)
     load_into(store, scenario)
-    [incident] = run_detectors(store, scenario.now).incidents
+    [incident] = [to_json(i) for i in run_detectors(store, scenario.now).incidents]
     runner = CliRunner()
     explained = runner.invoke(app, ["explain", incident["id"], "--json"])
     assert explained.exit_code == 0, explained.output

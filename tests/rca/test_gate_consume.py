@@ -17,6 +17,7 @@ from confluent_kafka import Consumer
 
 from detectors import contract_breaks, run_detectors
 from detectors._wire import frame
+from evidence import to_json
 from evidence._store import Store
 from rca._kafka import ConsumerOptions, ConsumerStats, GateConsumer
 from support import GATE_T0 as T0
@@ -57,7 +58,7 @@ def test_one_bad_record_among_100000_gives_the_exact_boundary(kafka: str, tmp_pa
     assert (found.bad_count, found.total_after) == (1, 100_000 - bad)
     # Every record counted exactly once, and the stored boundary records are citable evidence.
     assert sum(c.count for c in store.counters() if c.reason_code in ("", "*")) == 100_000
-    [incident] = run_detectors(store, T0 + timedelta(hours=1)).incidents
+    [incident] = [to_json(i) for i in run_detectors(store, T0 + timedelta(hours=1)).incidents]
     assert (incident["first_bad_time"], incident["last_good_time"]) == ("2026-03-10T10:00:50Z",
                                                                         "2026-03-10T10:00:49.999000Z")
     store.close()

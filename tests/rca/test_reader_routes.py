@@ -25,7 +25,7 @@ def test_whoami_names_the_token_and_refuses_an_unknown_one(make_client, tokens) 
 
 def test_bad_rate_per_minute_matches_the_records_sent(client, store) -> None:
     [incident] = load_stories(store, [SPRING]).incidents
-    series = client.get(f"/v1/incidents/{incident['id']}/series").json()
+    series = client.get(f"/v1/incidents/{incident.id}/series").json()
     assert (series["kind"], series["field"], series["first_bad_time"]) == ("bad_rate", "customer_id",
                                                                           "2026-03-10T10:21:04Z")
     # Counted here from the story's Kafka records, apart from the gate: records and missing customer_id per minute.
@@ -44,7 +44,7 @@ def test_bad_rate_per_minute_matches_the_records_sent(client, store) -> None:
 
 def test_watermark_by_day_from_the_commits(client, store) -> None:
     [incident] = load_stories(store, [SLOW]).incidents
-    series = client.get(f"/v1/incidents/{incident['id']}/series").json()
+    series = client.get(f"/v1/incidents/{incident.id}/series").json()
     assert (series["kind"], series["timezone"], series["deadline"]) == ("watermark", "America/New_York", "02:10")
     landed = {d["day"]: d["watermark"] for d in series["days"] if d["watermark"]}
     commits = [e for e in SLOW.events if e["type"] == "DatasetWriteCommitted"]

@@ -21,7 +21,7 @@ from copilot import GuardedComposer, ModelGuard
 from copilot._langchain import openai_compatible
 from detectors import run_detectors
 from detectors._scenario import load_into, load_scenario
-from evidence import evidence_id_for
+from evidence import evidence_id_for, to_json
 from evidence._store import Store
 from rca import Settings, create_app
 from rca._read_cli import print_rca
@@ -152,7 +152,7 @@ def test_replay_rca_json_surfaces_none_of_the_hostile_claims(model: Model, model
 def spring_client(store: Store, tmp_path: Path) -> Iterator[tuple[TestClient, dict[str, Any]]]:
     scenario = load_scenario(SPRING)
     load_into(store, scenario)
-    [incident] = run_detectors(store, scenario.now).incidents
+    [incident] = [to_json(i) for i in run_detectors(store, scenario.now).incidents]
     composer = GuardedComposer(openai_compatible(BASE_URL, "hostile-7b", "k"), ModelGuard(), chat_timeout_s=10)
     app = create_app(Settings(database_url="sqlite://", auth_disabled=True, detect_interval_s=0,
                               chroma_path=str(tmp_path / "chroma")), store=store, clock=lambda: scenario.now,
@@ -209,7 +209,7 @@ def test_model_prose_never_becomes_a_job_summary(model: Model, model_env: None, 
     monkeypatch.setenv("RCA_DATABASE_URL", database_url)
     scenario = load_scenario(SLOW)
     load_into(store, scenario)
-    [incident] = run_detectors(store, scenario.now).incidents
+    [incident] = [to_json(i) for i in run_detectors(store, scenario.now).incidents]
     start = evidence_id_for("job://orders_enriched_batch", "run-start-today")
     done = evidence_id_for("job://orders_enriched_batch", "run-done-0118")
     model.claims = [claim("running for 75 min because a network partition cut the cluster off from S3", "job_slow",
@@ -226,7 +226,7 @@ def test_the_terminal_prints_no_forged_line(model: Model, model_env: None, datab
     monkeypatch.setenv("RCA_DATABASE_URL", database_url)
     scenario = load_scenario(SPRING)
     load_into(store, scenario)
-    [incident] = run_detectors(store, scenario.now).incidents
+    [incident] = [to_json(i) for i in run_detectors(store, scenario.now).incidents]
     model.claims = [c for c, _ in HOSTILE] + TRUE
     explained = CliRunner().invoke(cli, ["explain", incident["id"]])
     assert explained.exit_code == 0, explained.output
