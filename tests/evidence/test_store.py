@@ -8,7 +8,7 @@ from sqlalchemy import text
 
 from evidence import ConfigError, GateCounter, UnknownEvidence
 from evidence._ingest import ingest_events
-from evidence._reader import percentile
+from evidence._reader import MemoryReader, percentile
 from evidence._schema import metadata
 from evidence._store import EvidenceQuery, Store
 from support import deployment
@@ -109,6 +109,30 @@ def test_ingestion_lag_percentiles_per_source(store: Store) -> None:
     ingest_events(store, [deployment("replayed", source="svc://history", time="2021-01-01T00:00:00Z")], now)
     assert store.ingestion_lag(now, timedelta(minutes=5), ["svc://history"], timedelta(hours=6)) == {
         "svc://history": {"count": 0, "p50_s": 0.0, "p95_s": 0.0, "max_s": 0.0, "backfill": 1}}
+
+
+def test_ingestion_lag_computed_by_the_database_equals_the_lags_of_the_same_rows_in_python(store: Store) -> None:
+    # Issue 13: the database ranks the lags and returns a few rows a source; the figures must be exactly those
+    # `Lags` computes over every row (microsecond lags, events from the future, backfills, ties, window edges).
+    rng = random.Random(13)
+    now = T0 + timedelta(hours=8)
+    for batch in range(24):
+        arrived = now - timedelta(seconds=15 * batch, microseconds=rng.randrange(10**6))
+        sent = []
+        for i in range(rng.randrange(1, 40)):
+            lag = rng.choice([rng.randrange(0, 10**9) / 10**6, rng.randrange(0, 5), -rng.random() * 5,
+                              6 * 3600 + rng.random(), 30 * 86400.0, 120.0])
+            sent.append(deployment(f"b{batch}-{i}", f"svc://s{rng.randrange(5)}",
+                                   (arrived - timedelta(seconds=lag)).isoformat()))
+        ingest_events(store, sent, arrived)
+    memory = MemoryReader(store.records())
+    some = ["svc://s1", "svc://s3", "svc://none"]
+    for window, sources, backfill in [(timedelta(minutes=5), None, timedelta(hours=6)),
+                                      (timedelta(minutes=2), None, None),
+                                      (timedelta(minutes=5), some, timedelta(hours=6)),
+                                      (timedelta(minutes=6), None, timedelta(seconds=120))]:
+        expected = memory.ingestion_lag(now, window, sources, backfill)
+        assert expected and store.ingestion_lag(now, window, sources, backfill) == expected
 
 
 def test_percentile_is_nearest_rank() -> None:
