@@ -135,6 +135,36 @@ def test_ingestion_lag_computed_by_the_database_equals_the_lags_of_the_same_rows
         assert expected and store.ingestion_lag(now, window, sources, backfill) == expected
 
 
+def test_an_unfiltered_evidence_page_is_read_in_index_order_not_sorted(store: Store) -> None:
+    # Issue 13: GET /v1/evidence?limit=200 sorted the whole table for every page. The plan of the page's own
+    # statement (first page and a cursor's) must walk an index in (event_time, evidence_id) order, with no sort.
+    from sqlalchemy import event
+
+    ingest_events(store, [deployment(f"p-{i}", time=(T0 + timedelta(days=20 * i)).isoformat()) for i in range(5)],
+                  T0 + timedelta(days=100))
+    issued: list[tuple[str, object]] = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany) -> None:
+        issued.append((statement, parameters))
+
+    event.listen(store.engine, "before_cursor_execute", capture)
+    try:
+        first = store.page(EvidenceQuery(limit=2))
+        store.page(EvidenceQuery(limit=2, cursor=first.next_cursor))
+    finally:
+        event.remove(store.engine, "before_cursor_execute", capture)
+    assert len(issued) == 2
+    with store.engine.connect() as conn:
+        for statement, parameters in issued:
+            if store.dialect == "sqlite":
+                plan = " ".join(row[3] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters))
+                assert "USING INDEX ix_evidence_event_time_evidence_id" in plan and "B-TREE" not in plan, plan
+            else:  # seq scans priced out, so the plan shows whether an ordered index path exists at all
+                conn.exec_driver_sql("SET enable_seqscan = off")
+                plan = " ".join(row[0] for row in conn.exec_driver_sql(f"EXPLAIN {statement}", parameters))
+                assert "Index Scan" in plan and "Sort" not in plan, plan
+
+
 def test_percentile_is_nearest_rank() -> None:
     assert percentile([5.0], 95) == 5.0
     assert percentile([float(i) for i in range(1, 101)], 95) == 95.0
