@@ -2,10 +2,14 @@
 passes every --interval seconds, 8 writers posting batches and 4 readers listing incidents, evidence and
 readiness for --seconds; the passes it ran (from /metrics) against the passes the schedule asked for.
 
-    .venv/bin/python benchmarks/schedule_bench.py [--seconds 60] [--interval 10] [--datasets 500] [--json]
+    .venv/bin/python benchmarks/schedule_bench.py [--seconds 60] [--interval 10] [--datasets 500]
+        [--scrape-timeout 10] [--json]
 
 Issue 13's target: at least 90% of the configured passes. Beside it, the same server idle (no clients) for the
-same time: the mean pass duration under load against idle is the cost the load puts on a pass.
+same time: the mean pass duration under load against idle is the cost the load puts on a pass. A failed request
+is counted by kind (writer, reader per path, scrape) and the run goes on; a scrape that does not answer within
+--scrape-timeout (10 s, Prometheus's default) leaves its figures unknown and says so (exit status 1 when the
+loaded run's are).
 """
 
 from __future__ import annotations
