@@ -23,6 +23,7 @@ from sqlalchemy import (
     extract,
     func,
     literal,
+    literal_column,
     or_,
     select,
     type_coerce,
@@ -196,7 +197,13 @@ class SqlReads:
         value: Any = evidence.c[column]
         if self.engine.dialect.name == "postgresql":  # code-point order, as Python sorts the configured ones
             value = value.collate("C")
-        stmt = (select(value).where(evidence.c.event_time >= utc(since), evidence.c.event_time <= utc(now),
+        when: Any = evidence.c.event_time
+        if self.dialect == "sqlite":
+            # Unary + keeps SQLite off the (event_time, evidence_id) index, which it otherwise walks over every
+            # record of the window (the writers' deploys included) to sort them for DISTINCT: 7,000 of 13,800 server
+            # samples under the schedule bench's load. The subject column's own index, in URN order, stops at `limit`.
+            when = type_coerce(literal_column("+evidence.event_time"), evidence.c.event_time.type)
+        stmt = (select(value).where(when >= utc(since), when <= utc(now),
                                     evidence.c.ingest_time <= utc(now), evidence.c.dataset_urn.is_not(None),
                                     evidence.c[column].is_not(None))
                 .distinct().order_by(value).limit(limit))

@@ -165,6 +165,33 @@ def test_an_unfiltered_evidence_page_is_read_in_index_order_not_sorted(store: St
                 assert "Index Scan" in plan and "Sort" not in plan, plan
 
 
+def test_a_readiness_page_of_subjects_walks_its_subject_index_not_the_window(store: Store) -> None:
+    # Issue 13: with the (event_time, evidence_id) index SQLite chose it for subject_page and read (and sorted for
+    # DISTINCT) every record of the window; the subject's own index, in URN order, stops at the page's limit.
+    if store.dialect != "sqlite":
+        pytest.skip("PostgreSQL plans by its statistics; the partition tests read its plans on real volumes")
+    from sqlalchemy import event
+
+    issued: list[tuple[str, object]] = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany) -> None:
+        issued.append((statement, parameters))
+
+    event.listen(store.engine, "before_cursor_execute", capture)
+    try:
+        for column in ("dataset_urn", "producer_urn"):
+            store.subject_page(column, T0, T0 + timedelta(days=1), None, 50)
+            store.subject_page(column, T0, T0 + timedelta(days=1), "ds://a", 50)
+    finally:
+        event.remove(store.engine, "before_cursor_execute", capture)
+    assert len(issued) == 4
+    with store.engine.connect() as conn:
+        for (statement, parameters), index in zip(issued, ["dataset_urn_event_time"] * 2 + ["producer_urn_type"] * 2,
+                                                  strict=True):
+            plan = " ".join(row[3] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters))
+            assert f"USING INDEX ix_evidence_{index}" in plan and "B-TREE" not in plan, plan
+
+
 def test_percentile_is_nearest_rank() -> None:
     assert percentile([5.0], 95) == 5.0
     assert percentile([float(i) for i in range(1, 101)], 95) == 95.0
