@@ -22,8 +22,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def rca_server(env: Mapping[str, str]) -> Iterator[str]:
-    """The base URL of a fresh `rca serve --insecure-no-auth` (loopback only) run with `env`."""
+def rca_server(env: Mapping[str, str], stopped: dict[str, float] | None = None) -> Iterator[str]:
+    """The base URL of a fresh `rca serve --insecure-no-auth` (loopback only) run with `env`. `stopped["exit_s"]`:
+    how long it took to exit after SIGTERM; one still running after 30 s is killed (and said so on stderr)."""
     port = free_port()
     proc = subprocess.Popen([str(Path(sys.executable).with_name("rca")), "serve", "--port", str(port),
                              "--insecure-no-auth"], env=dict(env), stdout=subprocess.DEVNULL,
@@ -39,4 +40,12 @@ def rca_server(env: Mapping[str, str]) -> Iterator[str]:
         yield url
     finally:
         proc.send_signal(signal.SIGTERM)
-        proc.wait(10)
+        signalled = time.monotonic()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            print(f"rca serve (pid {proc.pid}) still running 30 s after SIGTERM: killed", file=sys.stderr)
+            proc.kill()
+            proc.wait()
+        if stopped is not None:
+            stopped["exit_s"] = round(time.monotonic() - signalled, 2)

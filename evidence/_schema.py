@@ -77,6 +77,7 @@ evidence = Table(
     Index(None, "producer_urn", "type", "event_time"),
     Index(None, "type", "event_time"),
     Index(None, "ingest_time"),
+    Index(None, "event_time", "evidence_id"),  # GET /v1/evidence pages in this order (migration 0011)
 )
 
 gate_counters = Table(

@@ -5,8 +5,6 @@ on /metrics (a collector of its own, registered beside the backbone's)."""
 from __future__ import annotations
 
 import logging
-import threading
-import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Annotated, Any
@@ -18,6 +16,7 @@ from prometheus_client.registry import Collector
 from copilot import TemplateComposer, build_rca
 from evidence import Incident, Store, sdk_health
 from rca._auth import ReaderDep
+from rca._metrics import OffScrape
 from rollout import AdoptionReport, adoption_report
 
 Clock = Callable[[], datetime]
@@ -64,25 +63,23 @@ def sdk_health_route(request: Request, token: ReaderDep,
 
 
 class AdoptionCollector(Collector):
-    """The report as gauges, computed at scrape time at most every CACHE_S (an RCA per incident is not free)."""
+    """The report as gauges, computed off the scrape path at most every CACHE_S (an RCA per incident is not free:
+    under load it took seconds, and the scrape timed out, issue 13); rca_platform_report_age_seconds says how old
+    the report served is."""
 
     CACHE_S = 30.0
 
     def __init__(self, store: Store, clock: Clock) -> None:
-        self.store, self.clock = store, clock
-        self._lock = threading.Lock()
-        self._cached: tuple[float, AdoptionReport | None] = (0.0, None)
-
-    def _report(self) -> AdoptionReport:
-        with self._lock:
-            at, value = self._cached
-            if value is None or time.monotonic() - at > self.CACHE_S:
-                value = report(self.store, self.clock())
-                self._cached = (time.monotonic(), value)
-            return value
+        self.report = OffScrape("adoption-report", lambda: report(store, clock()), max_age_s=self.CACHE_S)
 
     def collect(self) -> Iterable[Metric]:
-        return metric_families(self._report())
+        found, age = self.report.get()
+        reading = _gauge("rca_platform_report_age_seconds", "Age of the adoption and platform report these gauges "
+                         "come from (computed off the scrape path, at most every 30 s)")
+        if found is None or age is None:
+            return [reading]
+        reading.add_metric([], round(age, 3))
+        return [*metric_families(found), reading]
 
 
 def _gauge(name: str, documentation: str, labels: list[str] | None = None) -> GaugeMetricFamily:

@@ -272,14 +272,15 @@ def list_evidence(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: str | None = None,
     payload: bool = True,
-) -> dict[str, Any]:
+) -> JSONBody:
     query = EvidenceQuery(dataset_urn, producer_urn, tuple(type or ()), aware(since, "since"),
                           aware(until, "until"), limit, cursor)
     try:
         page = request.app.state.store.page(query)
     except ValueError as exc:
         raise ApiError(400, "bad_cursor", str(exc), field="cursor") from None
-    return {"items": [record_json(r, payload) for r in page.records], "next_cursor": page.next_cursor}
+    # orjson in the request's thread, not jsonable_encoder on the event loop (see list_incidents)
+    return JSONBody({"items": [record_json(r, payload) for r in page.records], "next_cursor": page.next_cursor})
 
 
 @router.get("/v1/evidence/{evidence_id}", tags=["evidence"], summary="One evidence record with its payload",

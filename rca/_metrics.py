@@ -9,10 +9,11 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -35,6 +36,7 @@ from rca._detect_worker import DetectWorker, Found
 from rca._errors import ApiError
 
 log = logging.getLogger("rca")
+T = TypeVar("T")
 # Seconds, from a fast batch to a slow pass; lag and creation latency reach minutes when something is wrong.
 _FAST = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 _SLOW = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 4 * 3600.0)
@@ -46,26 +48,83 @@ REFUSALS = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not
             413: "payload_too_large", 415: "unsupported_media_type", 422: "invalid"}
 
 
+class OffScrape(Generic[T]):
+    """A figure the scrape serves but never computes itself: `compute` runs in a thread of its own, one at a time,
+    started by a scrape that finds the last value older than `max_age_s`; that scrape waits for it at most `wait_s`
+    (`first_wait_s` while there is no value yet) and otherwise serves the last value computed, with its age. A
+    scrape is then bounded however long the computation takes under load, and a slow computation is never run
+    twice at once, whatever the scrape rate (issue 13: /metrics timed out after 30 s under write load). The two
+    figures of a scrape (the lag, the adoption report) wait in turn: at most 4 s together (10 s on a server's first
+    scrape, before either has a value)."""
+
+    def __init__(self, name: str, compute: Callable[[], T], max_age_s: float = 0.0, wait_s: float = 2.0,
+                 first_wait_s: float = 5.0) -> None:
+        self.name, self.compute = name, compute
+        self.max_age_s, self.wait_s, self.first_wait_s = max_age_s, wait_s, first_wait_s
+        self._lock = threading.Lock()
+        self._value: T | None = None
+        self._read_at = 0.0  # monotonic time the last value's computation started: what it reflects
+        self._running: threading.Event | None = None
+
+    def get(self) -> tuple[T | None, float | None]:
+        """The last value and its age in seconds (None, None before the first one is computed)."""
+        with self._lock:
+            due = self._value is None or time.monotonic() - self._read_at > self.max_age_s
+            if due and self._running is None:
+                self._running = threading.Event()
+                threading.Thread(target=self._refresh, args=(self._running,), name=f"metrics-{self.name}",
+                                 daemon=True).start()
+            running, first = self._running, self._value is None
+        if due and running is not None:
+            running.wait(self.first_wait_s if first else self.wait_s)
+        with self._lock:
+            if self._value is None:
+                return None, None
+            return self._value, time.monotonic() - self._read_at
+
+    def _refresh(self, done: threading.Event) -> None:
+        started = time.monotonic()
+        try:
+            value = self.compute()
+            with self._lock:
+                self._value, self._read_at = value, started
+        except Exception:  # a failed refresh leaves the last value (its age tells); the next scrape tries again
+            log.exception("metrics: computing %s failed", self.name)
+        finally:
+            with self._lock:
+                self._running = None
+            done.set()
+
+
 class _LagCollector(Collector):
-    """The stale verdict, read from the store when Prometheus scrapes: the worst source's p95 of ingest time minus
-    event time over the stale window, backfills left out (the number incidents are tagged stale by)."""
+    """The stale verdict, read from the store off the scrape path (OffScrape): the worst source's p95 of ingest time
+    minus event time over the stale window, backfills left out (the number incidents are tagged stale by), with the
+    age of that reading. The store computes it in SQL (evidence/_sql_reads.py ingestion_lag)."""
 
     def __init__(self, store: Store, clock: Any, settings: DetectSettings) -> None:
-        self.store, self.clock, self.settings = store, clock, settings
+        self.settings = settings
+        window, backfill = timedelta(seconds=settings.stale_window_s), timedelta(seconds=settings.backfill_after_s)
+        self.worst95 = OffScrape("ingestion-lag", lambda: max(
+            (s["p95_s"] for s in store.ingestion_lag(clock(), window, backfill_after=backfill).values()),
+            default=0.0))
 
     def collect(self) -> Iterable[Metric]:
-        lag = self.store.ingestion_lag(self.clock(), timedelta(seconds=self.settings.stale_window_s),
-                                       backfill_after=timedelta(seconds=self.settings.backfill_after_s))
-        worst95 = max((s["p95_s"] for s in lag.values()), default=0.0)
+        worst95, age = self.worst95.get()
         gauge = GaugeMetricFamily("rca_ingestion_lag_p95_seconds", "p95 of ingest time minus event time of the "
                                   "worst source over the trailing stale window, backfills left out")
-        gauge.add_metric([], worst95)
-        yield gauge
         alert = GaugeMetricFamily("rca_ingestion_lag_alert", "1 while the p95 ingestion lag of some source exceeds "
                                   "the stale threshold (RCA_STALE_THRESHOLD_S); incidents are then tagged stale. "
                                   "Backfills (older than RCA_BACKFILL_AFTER_S on arrival) never raise it")
-        alert.add_metric([], 1.0 if worst95 > self.settings.stale_threshold_s else 0.0)
+        reading = GaugeMetricFamily("rca_ingestion_lag_age_seconds", "Age of the reading the two gauges above "
+                                    "report: the lag is read from the store off the scrape path, and a scrape that "
+                                    "finds the reading under way serves the last one after at most 2 s")
+        if worst95 is not None and age is not None:
+            gauge.add_metric([], worst95)
+            alert.add_metric([], 1.0 if worst95 > self.settings.stale_threshold_s else 0.0)
+            reading.add_metric([], round(age, 3))
+        yield gauge
         yield alert
+        yield reading
         threshold = GaugeMetricFamily("rca_ingestion_lag_threshold_seconds", "The stale-evidence threshold")
         threshold.add_metric([], self.settings.stale_threshold_s)
         yield threshold

@@ -57,3 +57,20 @@ def test_change_requests_through_the_api(client) -> None:
     assert client.post("/v1/change-requests/cr_nope/approve").status_code == 404
     mappings = client.get("/v1/mappings").json()["items"]
     assert sorted(str(m["schema_id"]) for m in mappings) == ["42", "43"]
+
+
+def test_the_list_pages_render_their_json_in_the_request_thread_not_on_the_event_loop(client, monkeypatch) -> None:
+    # Issue 13: a dict returned by a sync route is walked by FastAPI's jsonable_encoder on the event loop; pages of
+    # 200 incidents or evidence records stalled every other request (/metrics included) under load.
+    import fastapi.routing
+
+    walked: list[object] = []
+    monkeypatch.setattr(fastapi.routing, "jsonable_encoder", lambda value, *a, **k: walked.append(value) or value)
+    deploy = {"specversion": "1.0", "id": "d-1", "source": "svc://a", "type": "DeploymentEvent",
+              "time": "2026-03-10T10:20:00Z", "data": {"service": "a", "version": "v1"}}
+    assert client.post("/v1/events", json=[deploy]).status_code == 200
+    for path in ("/v1/incidents?status=all&limit=200", "/v1/evidence?limit=200&payload=false",
+                 "/v1/evidence?limit=1"):
+        response = client.get(path)
+        assert response.status_code == 200 and "items" in response.json(), path
+    assert walked == []

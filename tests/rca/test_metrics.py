@@ -38,7 +38,7 @@ def test_the_grafana_dashboard_charts_every_metric_and_the_lag_threshold(make_cl
                        "rca_incident_creation_latency_seconds", "rca_detector_pass_duration_seconds",
                        "rca_verifier_rejections", "rca_ingestion_lag_seconds", "rca_ingestion_lag_alert",
                        "rca_ingestion_lag_threshold_seconds", "rca_ingestion_lag_p95_seconds",
-                       "rca_ingest_backfill_events", "rca_http_refused_requests"}
+                       "rca_ingestion_lag_age_seconds", "rca_ingest_backfill_events", "rca_http_refused_requests"}
     assert all(name in exprs for name in exposed)
     [lag] = [p for p in dashboard["panels"] if p["title"].startswith("Ingestion lag (")]
     assert lag["fieldConfig"]["defaults"]["thresholds"]["steps"][-1]["value"] == 120
@@ -145,6 +145,59 @@ def test_the_adoption_dashboard_charts_every_adoption_and_platform_metric(make_c
                        "rca_platform_incidents",
                        "rca_platform_evidence_backed_boundaries_ratio", "rca_platform_correlated_deploy_ratio",
                        "rca_platform_drift_remediation_hours", "rca_platform_false_positive_ratio",
-                       "rca_platform_inconclusive_ratio"}
+                       "rca_platform_inconclusive_ratio", "rca_platform_report_age_seconds"}
     assert all(name in exprs for name in exposed)
     assert len({p["id"] for p in dashboard["panels"]}) == len(dashboard["panels"])
+
+
+def test_a_scrape_reads_a_few_rows_a_source_not_every_row_of_the_stale_window(make_client, store, clock) -> None:
+    # Issue 13: the scrape parsed every row that arrived in the stale window (hundreds of thousands under load) and
+    # timed out. Counted, not timed: the statements the scrape issues are run again and their rows counted.
+    from sqlalchemy import event
+
+    client = make_client()
+    for batch in range(4):  # 2,000 rows of two sources in the window, lags of 0 to 499 s
+        sent = [{**_deploy(f"w{batch}-{i}", (clock() - timedelta(seconds=i)).isoformat()),
+                 "source": f"svc://s{batch % 2}"} for i in range(500)]
+        assert client.post("/v1/events", json=sent).json()["accepted"] == 500
+    statements: list[tuple[str, object]] = []
+
+    def issued(conn, cursor, statement, parameters, context, executemany) -> None:
+        if "evidence" in statement and statement.lstrip().upper().startswith(("SELECT", "WITH")):
+            statements.append((statement, parameters))
+
+    event.listen(store.engine, "before_cursor_execute", issued)
+    try:
+        seen = _samples(client)
+    finally:
+        event.remove(store.engine, "before_cursor_execute", issued)
+    assert seen[("rca_ingestion_lag_p95_seconds", ())] == 474  # nearest rank 950 of 0..499 s twice, both sources
+    assert seen[("rca_ingestion_lag_alert", ())] == 1
+    assert 0 <= seen[("rca_ingestion_lag_age_seconds", ())] < 60
+    assert statements
+    with store.engine.connect() as conn:
+        rows = sum(len(conn.exec_driver_sql(sql, params).all()) for sql, params in statements)  # type: ignore[arg-type]
+    assert rows <= 10
+
+
+def test_a_scrape_serves_the_last_reading_while_a_slow_one_is_under_way_and_never_starts_two() -> None:
+    import threading
+
+    from rca._metrics import OffScrape
+
+    release, calls = threading.Event(), []
+
+    def compute() -> int:
+        calls.append(1)
+        if len(calls) > 1:
+            release.wait(30)
+        return len(calls)
+
+    figure = OffScrape("test", compute, max_age_s=0.0, wait_s=0.05)
+    assert figure.get()[0] == 1
+    for _ in range(5):  # the second reading hangs: each scrape waits 0.05 s, then serves the first, older and older
+        value, age = figure.get()
+        assert value == 1 and age is not None and age > 0
+    assert len(calls) == 2
+    release.set()
+    assert any(figure.get()[0] >= 2 for _ in range(200))  # then the next scrapes serve the newer readings
