@@ -834,3 +834,15 @@ def test_a_deploy_after_the_deadline_is_not_correlated_even_before_a_late_run() 
     story.start("run-start-today", "run-today", local(TODAY, "02:12"))  # started after the 02:10 deadline
     got = finding(story)
     assert [d["evidence_id"] for d in got.correlated_deploys] == [before.evidence_id]
+
+
+def test_a_deploy_without_a_status_is_a_change_of_the_job() -> None:
+    # The envelope's status defaults to succeeded (DESIGN.md, DeploymentEvent): a CI report that leaves it out shipped.
+    story = Story().week()
+    deploy = story.add("DeploymentEvent", "deploy-no-status", local(date(2026, 1, 18), "15:00"), {
+        "service": "orders_enriched_batch", "version": "v3.2.0", "deploy_ref": "orders_enriched_batch@9bd1e07",
+        "source": "ci"})
+    got = finding(story)
+    assert got.reason_code == "JOB_NOT_TRIGGERED"
+    assert [d["evidence_id"] for d in got.correlated_deploys] == [deploy.evidence_id]
+    assert deploy.evidence_id in got.evidence_ids

@@ -478,3 +478,11 @@ def test_a_base64_value_is_decoded_before_it_is_judged_even_when_the_wrapper_wou
     output = run_gate([rec(1, 1.0, {"base64": base64.b64encode(inner).decode()})], permissive, INGEST)
     assert {ref: [(v.reason_code, v.field) for v in found] for ref, found in output.failures.items()} == {
         "orders.created/0/1": [(ReasonCode.TYPE_MISMATCH, "amount")]}
+
+
+def test_a_good_record_that_arrived_base64_wrapped_is_stored_decoded() -> None:
+    # What a passed observation shows is the record that was judged, not its transport wrapper.
+    output = run_gate([rec(1, 1.0, {"base64": base64.b64encode(frame(42, GOOD)).decode()})], VALIDATORS, INGEST)
+    assert output.failures == {}
+    [observation] = output.observations
+    assert (observation.schema_id, observation.payload["value"]) == ("42", GOOD)
