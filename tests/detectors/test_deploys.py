@@ -9,6 +9,7 @@ from detectors._deploys import (
     correlate_breaks,
     correlate_deploys,
     correlate_each,
+    stored_deploys,
 )
 from evidence import MemoryReader, parse_event, record_from_event
 
@@ -185,3 +186,19 @@ def test_a_deploy_that_arrived_after_the_clock_is_not_correlated() -> None:
     [judged] = correlate_breaks(MemoryReader([early, late]), [brk], HOUR, now)
     assert [d["evidence_id"] for d in judged.deploys] == [early.evidence_id]
     assert correlate_breaks(MemoryReader([early, late]), [], HOUR, now) == []
+
+
+def test_stored_deploys_are_the_producers_own_in_the_window_and_the_fold_lookback_before_it() -> None:
+    since, until = FIRST_BAD - HOUR, FIRST_BAD
+    kept = [deploy("fold-edge", since - DEPLOY_FOLD_LOOKBACK), deploy("in-window", FIRST_BAD - timedelta(minutes=9)),
+            deploy("at-until", until, version="v2.8.2")]
+    dropped = [deploy("too-old", since - DEPLOY_FOLD_LOOKBACK - timedelta(seconds=1)),
+               deploy("after", until + timedelta(seconds=1), version="v2.8.3"),
+               deploy("someone-else", FIRST_BAD - timedelta(minutes=9), source=PAYMENTS)]
+    started = deploy("not-a-deploy", FIRST_BAD - timedelta(minutes=8))
+    fields = {f: getattr(started, f) for f in started.__slots__}
+    dropped.append(started.__class__(**{**fields, "type": "JobRunStarted"}))
+    reader = MemoryReader([*kept, *dropped])
+    assert [d.evidence_id for d in stored_deploys(reader, [CHECKOUT], since, until, until + HOUR)] == [
+        d.evidence_id for d in kept]
+    assert stored_deploys(reader, [], since, until, until) == []  # no producers: nobody's deploys, never everyone's
