@@ -96,11 +96,12 @@ def test_a_param_stated_as_null_is_not_stated(scope_of) -> None:
     assert kinds_accepted(spring, claim) == [("contract_break", [first_bad])]
 
 
-def test_the_audit_trail_names_five_citations_and_counts_the_rest(scope_of) -> None:
-    cited = [f"ev_0123456789abcdef0123456{n}" for n in range(6)]  # well-formed, in no incident's scope
+@pytest.mark.parametrize(("count", "rest"), [(6, "1 other id"), (7, "2 other ids")])
+def test_the_audit_trail_names_five_citations_and_counts_the_rest(scope_of, count: int, rest: str) -> None:
+    cited = [f"ev_0123456789abcdef0123456{n}" for n in range(count)]  # well-formed, in no incident's scope
     claim = Claim(kind=ClaimKind.CONTRACT_BREAK, evidence_ids=cited, text="Records of ds://orders_v1 fail.")
     [rejected] = verify_claims(Draft(claims=[claim]), scope_of(SPRING)).rejected
-    assert rejected.text == f"contract_break claim 1, citing {', '.join(cited[:5])} and 1 other id"
+    assert rejected.text == f"contract_break claim 1, citing {', '.join(cited[:5])} and {rest}"
 
 
 @pytest.mark.parametrize(("stated", "derived", "same"), [
@@ -118,3 +119,8 @@ def test_the_audit_trail_names_five_citations_and_counts_the_rest(scope_of) -> N
 ])
 def test_a_stated_value_must_equal_the_one_derived_from_the_evidence(stated, derived, same: bool) -> None:
     assert (_mismatch(stated, derived) is None) is same
+
+
+def test_a_mismatch_says_what_the_evidence_gives() -> None:
+    assert _mismatch({"bad_count": 3}, {"bad_count": 2}) == "states bad_count 3, but the evidence gives 2"
+    assert _mismatch({"field": "amount"}, {"field": None}) == "states field amount, but the evidence gives none"
