@@ -337,12 +337,17 @@ def test_a_claims_verdict_depends_on_neither_its_neighbours_nor_record_order(sco
         1 for i in picks if alone[i].accepted)
 
 
-def test_a_predicate_that_breaks_fails_closed(scope_of, monkeypatch):
+def test_a_predicate_that_breaks_fails_closed(scope_of, monkeypatch, caplog):
     def broken(claim, cited, view):
         raise KeyError("boom")
 
     monkeypatch.setitem(_verify.PREDICATES, ClaimKind.LAST_GOOD, broken)
     scope = scope_of(SPRING)
     claim = Claim(kind=ClaimKind.LAST_GOOD, evidence_ids=[scope.incident["facts"]["last_good_evidence_id"]])
-    assert verify_claims(Draft(claims=[claim]), scope).rejected[0].why == (
-        "could not be verified: the last_good check failed on this evidence")
+    with caplog.at_level("ERROR", logger="rca.guardrails"):
+        [rejected] = verify_claims(Draft(claims=[claim]), scope).rejected
+    assert (rejected.reason, rejected.why) == ("predicate", "could not be verified: the last_good check failed on "
+                                                            "this evidence")
+    # The operator's log names the kind and keeps the traceback.
+    assert [(r.getMessage(), r.exc_info is not None) for r in caplog.records] == [
+        ("verifying a last_good claim failed", True)]
