@@ -31,13 +31,22 @@ def test_two_true_claims_of_one_kind_citing_other_evidence_both_stand(scope_of, 
     assert len(result.accepted) == 2 and [r.reason for r in result.rejected] == ["duplicate"]
 
 
-@pytest.mark.parametrize("key", ["confidence", "Confidence", "CONFIDENCE", "Probability"])
-def test_a_self_assessment_param_is_rejected_whatever_its_case(scope_of, key: str) -> None:
+@pytest.mark.parametrize(("key", "reason", "why"), [
+    ("confidence", "certainty", "params.confidence vouches for the claim; confidence is computed from evidence, "
+                                "never taken from a claim"),
+    ("probability", "certainty", "params.probability vouches for the claim; confidence is computed from evidence, "
+                                 "never taken from a claim"),
+    # A param name in capitals is no identifier at all, whatever it says.
+    ("Confidence", "malformed", "has a param whose name is not an identifier"),
+    ("CONFIDENCE", "malformed", "has a param whose name is not an identifier"),
+])
+def test_a_self_assessment_param_is_rejected_whatever_its_case(scope_of, key: str, reason: str, why: str) -> None:
     spring = scope_of(SPRING)
     first_bad = spring.incident["facts"]["first_bad_evidence_id"]
     claim = Claim(kind=ClaimKind.CONTRACT_BREAK, evidence_ids=[first_bad], params={key: 0.99},
                   text="Records of ds://orders_v1 fail with REQUIRED_FIELD_MISSING.")
-    assert kinds_accepted(spring, claim) == []
+    [rejected] = verify_claims(Draft(claims=[claim]), spring).rejected
+    assert (rejected.reason, rejected.why) == (reason, why)
 
 
 def test_a_reason_code_param_that_contradicts_the_incident_is_rejected(scope_of) -> None:
