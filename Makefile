@@ -124,6 +124,9 @@ MUTANTS ?=
 MUTATE_CHILDREN ?= 1
 mutate: install
 	$(PY) -m pip install -q 'mutmut==3.8.1'
+	# mutmut copies the source tree into mutants/ once and never refreshes it, so a later run imports yesterday's
+	# modules: drop every copy, keep the verdicts (.meta files; mutmut keeps those of functions whose code is unchanged).
+	test ! -d mutants || find mutants -type f ! -name '*.meta' -delete
 	RCA_MUTATION=1 nice -n 19 $(VENV)/bin/mutmut run --max-children $(MUTATE_CHILDREN) $(MUTANTS)
 	$(VENV)/bin/mutmut results --all true | scripts/mutation-score
 

@@ -1,18 +1,28 @@
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
-from detectors._deploys import BreakingProducer, correlate_deploys, correlate_each
-from evidence import parse_event, record_from_event, to_json
+from detectors._breaks import ContractBreak, ProducerBreak
+from detectors._deploys import (
+    DEPLOY_FOLD_LOOKBACK,
+    BreakingProducer,
+    breaking_producers,
+    correlate_breaks,
+    correlate_deploys,
+    correlate_each,
+    stored_deploys,
+)
+from evidence import MemoryReader, parse_event, record_from_event, to_json
 
 FIRST_BAD = datetime(2026, 3, 10, 10, 21, 4, tzinfo=UTC)
 HOUR = timedelta(hours=1)
 
 
 def deploy(event_id: str, at: datetime, source: str = "svc://checkout-service", status: str = "succeeded",
-           version: str = "v2.8.1"):
+           version: str = "v2.8.1", arrived: datetime | None = None):
     event = parse_event({"specversion": "1.0", "id": event_id, "source": source, "type": "DeploymentEvent",
                          "time": at.isoformat(), "data": {"service": source[6:], "version": version,
                                                           "status": status}})
-    return record_from_event(event, at)
+    return record_from_event(event, arrived or at)
 
 
 def test_deploys_of_the_producer_in_the_window_rank_closest_first() -> None:
@@ -126,3 +136,69 @@ def test_a_start_up_folds_only_into_its_own_producers_ci_deploy() -> None:
         "svc://payments-service": [payments_ci.evidence_id],
     }
     assert judged[1].deploys[0].seconds_before_first_bad == 23 * 60  # against its own first bad record
+    assert [dataclasses.replace(p, deploys=[]) for p in judged] == producers  # each otherwise as it broke
+
+
+def _break(reason: str, fld: str | None, *parts: ProducerBreak) -> ContractBreak:
+    first = min(parts, key=lambda p: (p.first_bad_time, p.first_bad_ref))
+    return ContractBreak(dataset_urn="ds://orders", producer_urn=first.producer_urn, reason_code=reason, field=fld,
+                         first_bad_time=first.first_bad_time, first_bad_ref=first.first_bad_ref, last_good_time=None,
+                         last_good_ref=None, bad_rate_before=0.0, bad_rate_after=1.0,
+                         bad_count=sum(p.bad_count for p in parts), total_after=10, sample_refs=[], producers=parts)
+
+
+CHECKOUT, PAYMENTS = "svc://checkout-service", "svc://payments-service"
+
+
+def test_each_producer_breaks_at_its_earliest_bad_record_of_any_break() -> None:
+    later = FIRST_BAD + timedelta(minutes=5)
+    breaks = [
+        # Records resolved to no producer broke first: they blame nobody, and hide no producer listed after them.
+        _break("REQUIRED_FIELD_MISSING", "customer_id",
+               ProducerBreak(None, FIRST_BAD - timedelta(minutes=1), "t/0/1", 4),
+               ProducerBreak(CHECKOUT, FIRST_BAD, "t/0/7", 3), ProducerBreak(PAYMENTS, later, "t/1/2", 2)),
+        # The same record of checkout-service breaking a second rule, and payments-service breaking it earlier.
+        _break("TYPE_MISMATCH", "amount", ProducerBreak(CHECKOUT, FIRST_BAD, "t/0/7", 9),
+               ProducerBreak(PAYMENTS, FIRST_BAD + timedelta(minutes=2), "t/1/1", 6)),
+    ]
+    assert breaking_producers(breaks) == [
+        BreakingProducer(CHECKOUT, FIRST_BAD, "t/0/7", "REQUIRED_FIELD_MISSING", "customer_id", 3),
+        BreakingProducer(PAYMENTS, FIRST_BAD + timedelta(minutes=2), "t/1/1", "TYPE_MISMATCH", "amount", 6),
+    ]
+
+
+def test_a_restart_folds_into_a_ci_deploy_up_to_the_fold_lookback_before_the_window() -> None:
+    # CI shipped v2.8.1 a week before first bad; a pod restarting on it inside the window is no deploy, so the stored
+    # deploys read for the window reach back DEPLOY_FOLD_LOOKBACK before its start.
+    ci = deploy("ci-v2.8.1", FIRST_BAD - DEPLOY_FOLD_LOOKBACK)
+    restart = _startup(deploy("pod-restart", FIRST_BAD - timedelta(minutes=3)))
+    brk = _break("TYPE_MISMATCH", "amount", ProducerBreak(CHECKOUT, FIRST_BAD, "t/0/7", 1))
+    [judged] = correlate_breaks(MemoryReader([ci, restart]), [brk], HOUR, FIRST_BAD + HOUR)
+    assert (judged.producer_urn, judged.deploys) == (CHECKOUT, [])
+
+
+def test_a_deploy_that_arrived_after_the_clock_is_not_correlated() -> None:
+    # A replay at an earlier clock sees only what had arrived by then.
+    now = FIRST_BAD + timedelta(minutes=10)
+    early = deploy("ci-early", FIRST_BAD - timedelta(minutes=30), version="v2.8.0", arrived=now)
+    late = deploy("ci-late", FIRST_BAD - timedelta(minutes=5), arrived=now + timedelta(seconds=1))
+    brk = _break("TYPE_MISMATCH", "amount", ProducerBreak(CHECKOUT, FIRST_BAD, "t/0/7", 1))
+    [judged] = correlate_breaks(MemoryReader([early, late]), [brk], HOUR, now)
+    assert [d.evidence_id for d in judged.deploys] == [early.evidence_id]
+    assert correlate_breaks(MemoryReader([early, late]), [], HOUR, now) == []
+
+
+def test_stored_deploys_are_the_producers_own_in_the_window_and_the_fold_lookback_before_it() -> None:
+    since, until = FIRST_BAD - HOUR, FIRST_BAD
+    kept = [deploy("fold-edge", since - DEPLOY_FOLD_LOOKBACK), deploy("in-window", FIRST_BAD - timedelta(minutes=9)),
+            deploy("at-until", until, version="v2.8.2")]
+    dropped = [deploy("too-old", since - DEPLOY_FOLD_LOOKBACK - timedelta(seconds=1)),
+               deploy("after", until + timedelta(seconds=1), version="v2.8.3"),
+               deploy("someone-else", FIRST_BAD - timedelta(minutes=9), source=PAYMENTS)]
+    started = deploy("not-a-deploy", FIRST_BAD - timedelta(minutes=8))
+    fields = {f: getattr(started, f) for f in started.__slots__}
+    dropped.append(started.__class__(**{**fields, "type": "JobRunStarted"}))
+    reader = MemoryReader([*kept, *dropped])
+    assert [d.evidence_id for d in stored_deploys(reader, [CHECKOUT], since, until, until + HOUR)] == [
+        d.evidence_id for d in kept]
+    assert stored_deploys(reader, [], since, until, until) == []  # no producers: nobody's deploys, never everyone's

@@ -18,6 +18,7 @@ from detectors._freshness import (
     dataset_freshness,
     evaluate_freshness,
 )
+from detectors._job_changes import _service, same_change
 from detectors._runs import failure_class
 from evidence._policy import FreshnessPolicy, Watermark
 from evidence._record import EvidenceRecord, evidence_id_for, iso
@@ -838,3 +839,51 @@ def test_a_deploy_after_the_deadline_is_not_correlated_even_before_a_late_run() 
     story.start("run-start-today", "run-today", local(TODAY, "02:12"))  # started after the 02:10 deadline
     got = finding(story)
     assert [d["evidence_id"] for d in got.as_dict()["correlated_deploys"]] == [before.evidence_id]
+
+
+def test_a_deploy_without_a_status_is_a_change_of_the_job() -> None:
+    # The envelope's status defaults to succeeded (DESIGN.md, DeploymentEvent): a CI report that leaves it out shipped.
+    story = Story().week()
+    deploy = story.add("DeploymentEvent", "deploy-no-status", local(date(2026, 1, 18), "15:00"), {
+        "service": "orders_enriched_batch", "version": "v3.2.0", "deploy_ref": "orders_enriched_batch@9bd1e07",
+        "source": "ci"})
+    got = finding(story)
+    assert got.reason_code == "JOB_NOT_TRIGGERED"
+    assert [d["evidence_id"] for d in got.as_dict()["correlated_deploys"]] == [deploy.evidence_id]
+    assert deploy.evidence_id in got.evidence_ids
+
+
+def _deploy_record(deploy_ref: str, **data: Any) -> EvidenceRecord:
+    return Story().add("DeploymentEvent", "d", local(date(2026, 1, 18), "15:00"), {"deploy_ref": deploy_ref, **data})
+
+
+@pytest.mark.parametrize(("code_ref", "deploy_ref", "data", "same"), [
+    (None, "svc@v3.2.0", {"version": "v3.2.0"}, False),
+    ("v3.2.0", "svc@release-7", {"version": "v3.2.0"}, True),  # the version as written
+    ("slug@9bd1e07", "svc@v3.2.0", {"commit": "9bd1e07c4a5f"}, True),  # the deploy's commit, short for full
+    ("mono@jobs@9bd1e07", "svc@v3.2.0", {"commit": "9bd1e07"}, True),  # the commit is after the last @
+    ("slug@9bd1e07", "svc@v3.2.0", {}, False),  # no commit named anywhere
+    ("slug@9bd1e07", "mono@svc@9bd1e07", {}, True),  # the deploy_ref's commit, after its last @
+    ("slug@9bd1e07", "svc@v3.2.0+9bd1e07c4a5f", {}, True),  # semver build metadata
+    ("slug@9bd1e07", "svc@v3.2.0+rc.1+9bd1e07", {}, True),  # after the last +
+    ("slug@77c0ffe", "svc@v3.2.0+9bd1e07c4a5f", {"commit": "9bd1e07c4a5f"}, False),
+])
+def test_a_code_ref_is_the_same_change_as_a_deploy_when_it_names_its_code(code_ref: str | None, deploy_ref: str,
+                                                                          data: dict[str, Any], same: bool) -> None:
+    assert same_change(code_ref, _deploy_record(deploy_ref, **data)) is same
+
+
+@pytest.mark.parametrize(("producer", "service"), [("job://orders_enriched_batch", "orders_enriched_batch"),
+                                                   ("job://lake://orders", "lake://orders"), ("orders", "orders")])
+def test_a_code_ref_change_is_named_after_the_producer(producer: str, service: str) -> None:
+    assert _service(producer) == service
+
+
+def test_the_job_changes_window_opens_after_the_last_good_run_began_and_closes_when_todays_began() -> None:
+    story = Story().week()  # the last good run began 2026-01-18 01:00
+    story.deploy("deploy-as-good-run-began", local(date(2026, 1, 18), "01:00"), "v3.1.9", code="1111111")
+    closing = story.deploy("deploy-as-todays-run-began", local(TODAY, "01:00"), "v3.2.0", code="9bd1e07")
+    story.start("run-start-today", "run-today", local(TODAY, "01:00"))
+    got = finding(story)
+    assert got.reason_code == "JOB_RUNNING_SLOW"
+    assert [d["evidence_id"] for d in got.as_dict()["correlated_deploys"]] == [closing.evidence_id]

@@ -478,3 +478,21 @@ def test_a_base64_value_is_decoded_before_it_is_judged_even_when_the_wrapper_wou
     output = run_gate([rec(1, 1.0, {"base64": base64.b64encode(inner).decode()})], permissive, INGEST)
     assert {ref: [(v.reason_code, v.field) for v in found] for ref, found in output.failures.items()} == {
         "orders.created/0/1": [(ReasonCode.TYPE_MISMATCH, "amount")]}
+
+
+def test_a_good_record_that_arrived_base64_wrapped_is_stored_decoded() -> None:
+    # What a passed observation shows is the record that was judged, not its transport wrapper.
+    output = run_gate([rec(1, 1.0, {"base64": base64.b64encode(frame(42, GOOD)).decode()})], VALIDATORS, INGEST)
+    assert output.failures == {}
+    [observation] = output.observations
+    assert (observation.schema_id, observation.payload["value"]) == ("42", GOOD)
+
+
+def test_a_break_at_the_clock_exists_and_its_samples_are_the_first_in_offset_order() -> None:
+    # Offsets 7..13 cross a digit boundary: offset order, not string order, picks the samples (7, 8, 9, 10, 11).
+    bad = [rec(offset, 1.0 + offset / 100, NO_CUSTOMER) for offset in range(7, 14)]
+    output = run_gate(bad, VALIDATORS, INGEST)
+    now = at(1.07)  # the first bad record is stamped at the clock itself: it has happened
+    [brk] = [b for b in contract_breaks(output.counters, now) if b.reason_code == ReasonCode.REQUIRED_FIELD_MISSING]
+    assert brk.first_bad_ref == "orders.created/0/7"
+    assert brk.sample_refs == [f"orders.created/0/{n}" for n in range(7, 12)]

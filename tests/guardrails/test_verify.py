@@ -134,6 +134,16 @@ def test_limits_per_kind_and_per_answer_are_listed_claim_by_claim(scope_of, ev, 
     assert {r.reason for r in result.rejected} == {"limit", "duplicate"}
 
 
+def test_the_answer_limit_takes_exactly_max_claims(scope_of, ev, monkeypatch):
+    monkeypatch.setattr(_verify, "MAX_CLAIMS", 2)
+    scope = scope_of(SPRING)
+    claims = _reference_claims(scope, ev)  # five true claims of five kinds
+    result = verify_claims(Draft(claims=claims), scope)
+    assert [c.kind for c in result.accepted] == [c.kind for c in claims[:2]]
+    assert [(r.reason, r.why) for r in result.rejected] == [
+        ("limit", "the answer already has 2 verified claims, the most one answer may make")] * 3
+
+
 def test_verdicts_keep_the_draft_order_and_repeat_exactly(scope_of, ev):
     scope = scope_of(SPRING)
     claims = list(reversed(_reference_claims(scope, ev)))
@@ -235,7 +245,12 @@ def test_wording_that_disqualifies_the_proposer(scope_of, ev):
                                          for k, i, t, p, _ in cases]), scope)
     assert result.accepted == []
     assert [r.reason for r in result.rejected] == [reason for *_, reason in cases]
-    assert result.rejected[3].why == "its wording clears what a deploy_correlated claim asserts"
+    assert [r.why for r in result.rejected[1:5]] == [
+        "its wording vouches for itself; confidence is computed from evidence, never taken from a claim",
+        "params.confidence vouches for the claim; confidence is computed from evidence, never taken from a claim",
+        "its wording clears what a deploy_correlated claim asserts",
+        "its wording places the change after the break; a deploy_correlated claim is about a change before it",
+    ]
     assert not any("not what" in r.why or "Ignore" in r.why for r in result.rejected)  # never quoted
 
 
@@ -323,12 +338,17 @@ def test_a_claims_verdict_depends_on_neither_its_neighbours_nor_record_order(sco
         1 for i in picks if alone[i].accepted)
 
 
-def test_a_predicate_that_breaks_fails_closed(scope_of, monkeypatch):
+def test_a_predicate_that_breaks_fails_closed(scope_of, monkeypatch, caplog):
     def broken(claim, cited, view):
         raise KeyError("boom")
 
     monkeypatch.setitem(_verify.PREDICATES, ClaimKind.LAST_GOOD, broken)
     scope = scope_of(SPRING)
     claim = Claim(kind=ClaimKind.LAST_GOOD, evidence_ids=[scope.incident.facts["last_good_evidence_id"]])
-    assert verify_claims(Draft(claims=[claim]), scope).rejected[0].why == (
-        "could not be verified: the last_good check failed on this evidence")
+    with caplog.at_level("ERROR", logger="rca.guardrails"):
+        [rejected] = verify_claims(Draft(claims=[claim]), scope).rejected
+    assert (rejected.reason, rejected.why) == ("predicate", "could not be verified: the last_good check failed on "
+                                                            "this evidence")
+    # The operator's log names the kind and keeps the traceback.
+    assert [(r.getMessage(), r.exc_info is not None) for r in caplog.records] == [
+        ("verifying a last_good claim failed", True)]
