@@ -165,7 +165,8 @@ def incident(ident: str, kind: str, status: str, detected: datetime, resolved: d
     body: dict[str, Any] = {"id": ident, "dataset_urn": f"ds://orders/{ident}", "kind": kind, "status": status,
             "reason_code": {"contract": "REQUIRED_FIELD_MISSING", "freshness": "JOB_RUNNING_SLOW",
                             "drift": "UNMAPPED_SCHEMA"}[kind],
-            "detected_at": detected.isoformat().replace("+00:00", "Z"), "updated_at": None,
+            "detected_at": detected.isoformat().replace("+00:00", "Z"),
+            "updated_at": (resolved or detected).isoformat().replace("+00:00", "Z"),  # as the incident store sets it
             "resolved_at": resolved.isoformat().replace("+00:00", "Z") if resolved else None,
             "first_bad_time": detected.isoformat().replace("+00:00", "Z"), "last_good_time": None,
             "current_watermark": None, "expected_watermark": None, "field": None, "bad_rate": None,
