@@ -158,26 +158,20 @@ class SqlReads:
         mostly other producers' deploys, and the pass slowed with the load, issue 13)."""
         datasets, producers = sorted(set(dataset_urns)), sorted(set(producer_urns))
         if len(datasets) + len(producers) > _IN_CHUNK:
-            found: dict[str, EvidenceRecord] = {}
-            for column, values in (("dataset_urns", datasets), ("producer_urns", producers)):
-                for start in range(0, len(values), _IN_CHUNK):
-                    chunk = {column: values[start : start + _IN_CHUNK]}
-                    for record in self.records(**chunk, types=types, since=since, until=until, ordered=False,
-                                               arrived_by=arrived_by, payloads_of=payloads_of):
-                        found[record.evidence_id] = record
-            out = list(found.values())
-            return sorted(out, key=lambda r: (r.event_time, r.evidence_id)) if ordered else out
+            chunks = [{column: values[start : start + _IN_CHUNK]}
+                      for column, values in (("dataset_urns", datasets), ("producer_urns", producers))
+                      for start in range(0, len(values), _IN_CHUNK)]
+            return _each_once((self.records(**chunk, types=types, since=since, until=until, ordered=False,
+                                            arrived_by=arrived_by, payloads_of=payloads_of) for chunk in chunks),
+                              ordered)
         if datasets and producers and self.dialect == "sqlite":
             # SQLite without statistics answered the OR of the two from the (type, event_time) index: every record
             # of the types in the window read and filtered, 268,000 for 1,000 datasets' 25,000 (2-4x the time).
             # Asked apart, each side is read from its own index (the type filter made unindexable on the datasets'
             # side, where SQLite would otherwise still prefer the type's index).
-            both: dict[str, EvidenceRecord] = {}
-            for stmt in (self._where(datasets, [], types, since, until, arrived_by, payloads_of, by_dataset=True),
-                         self._where([], producers, types, since, until, arrived_by, payloads_of)):
-                both.update((r.evidence_id, r) for r in self._fetch(stmt))
-            out = list(both.values())
-            return sorted(out, key=lambda r: (r.event_time, r.evidence_id)) if ordered else out
+            return _each_once((self._fetch(stmt) for stmt in (
+                self._where(datasets, [], types, since, until, arrived_by, payloads_of, by_dataset=True),
+                self._where([], producers, types, since, until, arrived_by, payloads_of))), ordered)
         stmt = self._where(datasets, producers, types, since, until, arrived_by, payloads_of)
         if ordered:
             stmt = stmt.order_by(evidence.c.event_time, evidence.c.evidence_id)
@@ -339,6 +333,15 @@ class SqlReads:
             stmt = stmt.where(gate_counters.c.bucket <= utc(until))
         with self.engine.connect() as conn:
             return sorted((_counter(r) for r in conn.execute(stmt)), key=lambda c: c.key)
+
+
+
+def _each_once(reads: Iterable[list[EvidenceRecord]], ordered: bool) -> list[EvidenceRecord]:
+    """The records of several reads, each once (a record can match by its dataset and by its producer), in
+    (event_time, evidence_id) order when `ordered`."""
+    found = {r.evidence_id: r for records in reads for r in records}
+    out = list(found.values())
+    return sorted(out, key=lambda r: (r.event_time, r.evidence_id)) if ordered else out
 
 
 def encode_cursor(record: EvidenceRecord) -> str:
