@@ -17,8 +17,17 @@ from copilot._rca import compose_verified, question_for
 from copilot._retrieval import incident_scope
 from copilot._semantic import SemanticSearch
 from copilot._template import TemplateComposer
-from detectors import stored_incident, stored_incidents
-from evidence import Incident, RcaError, Store, add_turns, iso, open_session, session_turns
+from evidence import (
+    Incident,
+    RcaError,
+    Store,
+    add_turns,
+    iso,
+    load_incident,
+    load_incidents,
+    open_session,
+    session_turns,
+)
 from guardrails import ClaimKind, Draft, RejectedClaim, VerifiedClaim
 
 NO_EVIDENCE = "I have no evidence for that."
@@ -92,11 +101,11 @@ class ChatAnswer:
 def find_incident(store: Store, question: str) -> Incident | None:
     """An open incident whose dataset the question names ("why is orders_enriched stale?")."""
     text = question.lower()
-    for incident in stored_incidents(store):
-        urn = incident["dataset_urn"].lower()
+    for incident in load_incidents(store):
+        urn = incident.dataset_urn.lower()
         names = {urn, urn.split("://", 1)[-1], urn.rsplit("/", 1)[-1]}
         if any(len(n) >= 3 and n in text for n in names):
-            return Incident.model_validate(incident)
+            return incident
     return None
 
 
@@ -105,9 +114,9 @@ def ask(store: Store, composer: Composer, question: str, now: datetime, *, incid
     if not question.strip():
         raise ChatError("The question is empty; ask something like 'why is orders_enriched stale?'.")
     history, session_incident = _history(store, session_id) if session_id else ([], None)
-    incident = Incident.model_validate(stored_incident(store, incident_id)) if incident_id else None
+    incident = load_incident(store, incident_id) if incident_id else None
     if incident is None and session_incident:
-        incident = Incident.model_validate(stored_incident(store, session_incident))
+        incident = load_incident(store, session_incident)
     if incident is None:
         incident = find_incident(store, question)
     session_id = session_id or _new_session(store, question, incident, now)

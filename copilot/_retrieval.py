@@ -12,20 +12,24 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from copilot._composer import EvidenceItem
-from detectors import stored_incidents
+from detectors import DetectSettings, contract_windows, freshness_windows
 from evidence import (
     CONTRACT,
     LINEAGE,
     POLICY,
     Configs,
+    ConfigSnapshot,
     EventType,
     EvidenceRecord,
+    FreshnessPolicy,
     Incident,
     LineageEdge,
     Store,
+    Windows,
     iso,
+    load_incidents,
 )
-from guardrails import Scope
+from guardrails import Scope, windows_of
 
 _EXCERPT_CHARS = 800
 _RUN_TYPES = (EventType.RUN_STARTED, EventType.RUN_COMPLETED, EventType.RUN_FAILED, EventType.HEARTBEAT,
@@ -42,20 +46,24 @@ def _visible(records: Iterable[EvidenceRecord], now: datetime) -> dict[str, Evid
 
 
 def incident_scope(store: Store, incident: Incident, now: datetime | None = None) -> Scope:
-    """The scope a verifier judges claims about `incident` against, at the RCA clock."""
+    """The scope a verifier judges claims about `incident` against, at the RCA clock. The windows are the ones the
+    detector applied (`Incident.windows`), so the configuration is read only for the policy (and, for freshness,
+    the lineage): one read."""
     now = now or rca_clock(incident)
     dataset, kind = incident.dataset_urn, incident.kind
-    configs = Configs(store)
+    configs = Configs(store).snapshot(POLICY, *([LINEAGE] if kind == "freshness" else []),
+                                      *([CONTRACT] if incident.windows is None else []))
     policy = next((p for p in configs.specs(POLICY) if p.dataset_urn == dataset), None)
-    contract = next((c for c in configs.specs(CONTRACT) if c.dataset_urn == dataset), None)
+    if incident.windows is None:  # stored before detectors recorded their windows: derived as they derive them
+        incident = incident.model_copy(update={"windows": _derived_windows(incident, policy, configs)})
+    windows = windows_of(incident)
     producer = incident.producer_urn or (policy.producer_urn if policy else None)
     first_bad = incident.first_bad_time
     records: dict[str, EvidenceRecord] = dict(store.get_many(incident.evidence_ids))
     counters = []
     upstream: list[Incident] = []
     if kind == "contract":
-        window = timedelta(minutes=contract.deploy_window_minutes if contract else 60)
-        since = first_bad - window - timedelta(hours=1)
+        since = first_bad - windows.deploy_window - timedelta(hours=1)
         records.update(_visible(store.records(dataset_urns=[dataset], since=since, until=now), now))
         # Deploys of every producer whose records broke (facts.breaking_producers), each judged against its own.
         breaking = [p.get("producer_urn") for p in incident.facts.get("breaking_producers") or []
@@ -66,9 +74,9 @@ def incident_scope(store: Store, incident: Incident, now: datetime | None = None
                                                   since=first_bad - timedelta(days=1), until=now), now))
         if producer:
             _add_last_deploy(store, producer, now, records)
-        counters = store.counters([dataset], since=now - timedelta(days=7), until=now)
+        counters = store.counters([dataset], since=now - (windows.lookback or timedelta(0)), until=now)
     elif kind == "freshness":
-        lookback = timedelta(days=(policy.lookback_days if policy else 7) + 2)
+        lookback = (windows.lookback or timedelta(0)) + timedelta(days=2)
         records.update(_visible(store.records(dataset_urns=[dataset], producer_urns=[producer] if producer else [],
                                               types=_RUN_TYPES, since=now - lookback, until=now), now))
         if producer:
@@ -77,10 +85,22 @@ def incident_scope(store: Store, incident: Incident, now: datetime | None = None
         if inputs:
             records.update(_visible(store.records(dataset_urns=inputs, types=[EventType.COMMITTED],
                                                   since=now - timedelta(days=2), until=now), now))
-            upstream = [Incident.model_validate(i) for urn in inputs for i in stored_incidents(store, dataset_urn=urn)]
-    return Scope(incident=incident, now=now, records=records, policy=policy, contract=contract,
+            upstream = [i for urn in inputs for i in load_incidents(store, dataset_urn=urn)]
+    return Scope(incident=incident, now=now, records=records, policy=policy,
                  producer_urn=producer, counters=counters, upstream_incidents=upstream,
                  existing=lambda ids: set(store.get_many(ids)))
+
+
+def _derived_windows(incident: Incident, policy: FreshnessPolicy | None, configs: ConfigSnapshot) -> Windows | None:
+    """The windows the detector would have recorded, from today's configuration (None: the incident's facts tell
+    them, `guardrails.windows_of`)."""
+    contract = next((c for c in configs.specs(CONTRACT) if c.dataset_urn == incident.dataset_urn), None)
+    if incident.kind == "freshness":
+        # The incident's day is its deadline's, its first bad time.
+        return freshness_windows(policy, contract, incident.first_bad_time) if policy is not None else None
+    if incident.kind == "contract":
+        return contract_windows(contract, DetectSettings().contract_lookback_days)
+    return None
 
 
 def _add_last_deploy(store: Store, producer: str, now: datetime, records: dict[str, EvidenceRecord]) -> None:

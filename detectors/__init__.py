@@ -22,7 +22,8 @@ from detectors._drift import ChangeRequestError, approve, get_change_request, li
 from detectors._freshness import DatasetFreshness, FreshnessFinding, dataset_freshness, evaluate_freshness
 from detectors._gate import ContractBreak, GateRecord, contract_breaks, run_gate
 from detectors._incremental import FreshnessMemory
-from detectors._intake import IntakeReport, KafkaRecord, RecordResult, intake_kafka, intake_records
+from detectors._intake import intake_kafka, intake_records
+from detectors._kafka_records import IntakeReport, KafkaRecord, RecordResult
 from detectors._leases import leased_pass
 from detectors._readiness import Readiness, ReadinessConfig, ReadinessIndex
 from detectors._runs import (
@@ -39,6 +40,7 @@ from detectors._runs import (
 from detectors._scenario import Replay, Scenario, ScenarioError, load_into, load_scenario, replay
 from detectors._series import MinuteRate, WatermarkDay, bad_rate_per_minute, watermark_by_day
 from detectors._watermark import policy_day
+from detectors._windows import contract_windows, freshness_windows
 from detectors._wire import FrameDecoder, RegistryUnavailable, WireFormatError, decode_kafka_bytes
 
 # The incident store lives in evidence; detectors' face keeps offering its reads, as before.
@@ -83,6 +85,7 @@ __all__ = [
     "compile_contract",
     "compile_stored",
     "contract_breaks",
+    "contract_windows",
     "dataset_freshness",
     "decode_kafka_bytes",
     "dismiss",
@@ -90,6 +93,7 @@ __all__ = [
     "failure_class",
     "find_incidents",
     "find_stored_incidents",
+    "freshness_windows",
     "get_change_request",
     "intake_kafka",
     "intake_records",

@@ -31,6 +31,7 @@ from detectors._incidents import (
 from detectors._incremental import FRESHNESS_TYPES, FreshnessMemory, Inputs
 from detectors._runs import by_dataset_and_producer
 from detectors._shards import shard_of
+from detectors._windows import DRIFT_DEPLOY_WINDOW, contract_windows, drift_windows, freshness_windows
 from evidence import (
     FIELD_REASONS,
     INT64_MAX,
@@ -47,7 +48,6 @@ from evidence import (
     utc,
 )
 
-DRIFT_DEPLOY_WINDOW_MINUTES = 60
 _FEW_POLICIES = 1000
 _FRESHNESS_TYPES = FRESHNESS_TYPES
 _REASON_ORDER = (ReasonCode.UNDECODABLE_MESSAGE, *FIELD_REASONS)
@@ -94,12 +94,13 @@ def find_incidents(reader: EvidenceReader, configs: ActiveConfigs, now: datetime
     def mine(urn: str) -> bool:
         return shards is None or shard_of(urn) in shards
 
+    contract_of = {c.dataset_urn: c for c in contracts}
     if memory is None:
-        found = _freshness(reader, policies, now, owners, mine)
+        found = _freshness(reader, policies, now, owners, contract_of, mine)
     else:
         def evaluate(chosen: list[FreshnessPolicy], known: Inputs) -> tuple[dict[str, Incident | None], Inputs]:
             wanted, read = {p.dataset_urn for p in chosen}, dict(known)
-            found = _freshness(reader, policies, now, owners, wanted.__contains__, read)
+            found = _freshness(reader, policies, now, owners, contract_of, wanted.__contains__, read)
             return {i.dataset_urn: i for i in found}, read
 
         found = memory.pass_at(reader, [p for p in policies if mine(p.dataset_urn)], owners, now, evaluate)
@@ -202,7 +203,8 @@ def _owners(policies: list[FreshnessPolicy], contracts: list[Contract]) -> dict[
 
 
 def _freshness(reader: EvidenceReader, every: list[FreshnessPolicy], now: datetime, owners: dict[str, Ownership],
-               mine: Callable[[str], bool], inputs: Inputs | None = None) -> list[Incident]:
+               contract_of: dict[str, Contract], mine: Callable[[str], bool],
+               inputs: Inputs | None = None) -> list[Incident]:
     """The freshness incidents of the policies `mine` keeps; the others are read only as some run's upstream.
     `inputs`, when given, holds records some of them read before (an incremental pass, detectors/_incremental.py:
     those are not read again) and receives what each of them read."""
@@ -252,8 +254,9 @@ def _freshness(reader: EvidenceReader, every: list[FreshnessPolicy], now: dateti
     for policy in [p for p in every if mine(p.dataset_urn)]:
         finding = evaluate_freshness(policy, inputs[policy.dataset_urn], now, states)
         if finding is not None:
+            windows = freshness_windows(policy, contract_of.get(policy.dataset_urn), now)  # the day it judged
             found.append(freshness_incident(finding, policy.producer_urn,
-                                            owners.get(policy.dataset_urn, Ownership()), now))
+                                            owners.get(policy.dataset_urn, Ownership()), windows, now))
     return found
 
 
@@ -291,19 +294,19 @@ def _contracts(reader: EvidenceReader, contracts: list[Contract], now: datetime,
                owners: dict[str, Ownership]) -> list[Incident]:
     if not contracts:
         return []
-    windows = {c.dataset_urn: timedelta(minutes=c.deploy_window_minutes) for c in contracts}
-    counters = reader.counters(windows, since=now - timedelta(days=settings.contract_lookback_days), until=now)
+    applied = {c.dataset_urn: contract_windows(c, settings.contract_lookback_days) for c in contracts}
+    counters = reader.counters(applied, since=now - timedelta(days=settings.contract_lookback_days), until=now)
     recovered_before = now - timedelta(minutes=settings.contract_recovery_minutes)
     by_dataset: dict[str, list[ContractBreak]] = defaultdict(list)
     for brk in contract_breaks(counters, now):
-        if brk.dataset_urn in windows and (brk.last_bad_time or brk.first_bad_time) >= recovered_before:
+        if brk.dataset_urn in applied and (brk.last_bad_time or brk.first_bad_time) >= recovered_before:
             by_dataset[brk.dataset_urn].append(brk)
     found = []
     for urn, breaks in sorted(by_dataset.items()):
         primary, *others = _primary(breaks)
         # Blame follows the records: each producer whose records broke, never a producer merely mapped here.
-        breaking = correlate_breaks(reader, [primary, *others], windows[urn], now)
-        found.append(contract_incident(primary, others, breaking, owners.get(urn, Ownership()), now))
+        breaking = correlate_breaks(reader, [primary, *others], applied[urn].deploy_window, now)
+        found.append(contract_incident(primary, others, breaking, owners.get(urn, Ownership()), applied[urn], now))
     return found
 
 
@@ -318,11 +321,11 @@ def _drift(reader: EvidenceReader, change_requests: Sequence[dict[str, Any]], no
         first_seen = min(parse_time(r["first_seen_time"]) for r in requests)
         producer = first_request(requests)["proposal"].get("producer_urn")
         correlated = []
+        # A new schema usually ships with a deploy of the producer that writes it: the same window as a contract
+        # break, before the first unmapped record.
+        window = DRIFT_DEPLOY_WINDOW
         if producer:
-            # A new schema usually ships with a deploy of the producer that writes it: the same window as a
-            # contract break, before the first unmapped record.
-            window = timedelta(minutes=DRIFT_DEPLOY_WINDOW_MINUTES)
             deploys = stored_deploys(reader, [producer], first_seen - window, first_seen, now)
             correlated = correlate_deploys(deploys, producer, first_seen, window)
-        found.append(drift_incident(requests, first_seen, correlated, now))
+        found.append(drift_incident(requests, first_seen, correlated, drift_windows(), now))
     return found

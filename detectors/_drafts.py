@@ -6,7 +6,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import select
 
 from detectors._contract import compile_contract
 from detectors._skeletons import SKELETON_TYPES, Draft, suggest_drafts
@@ -18,8 +17,10 @@ from evidence import (
     FreshnessPolicy,
     RcaError,
     Store,
+    decide_row,
     get_row,
     iso,
+    keep_drafts,
     list_rows,
     policy_drafts,
     utc,
@@ -48,16 +49,7 @@ def suggest(store: Store, now: datetime, *, timezones: dict[str, str] | None = N
                             configured_policies=[p.dataset_urn for p in configs.specs(POLICY)],
                             configured_contracts=[c.dataset_urn for c in configs.specs(CONTRACT)],
                             timezones=timezones)
-    with store.writing() as conn:
-        for draft in drafts:
-            if conn.execute(select(policy_drafts.c.id).where(policy_drafts.c.id == draft.id)).first() is not None:
-                continue
-            conn.execute(policy_drafts.delete().where(policy_drafts.c.dataset_urn == draft.dataset_urn,
-                                                      policy_drafts.c.kind == draft.kind,
-                                                      policy_drafts.c.status == "draft"))
-            conn.execute(policy_drafts.insert().values(
-                id=draft.id, kind=draft.kind, dataset_urn=draft.dataset_urn, spec=orjson.dumps(draft.spec).decode(),
-                basis=orjson.dumps(draft.basis).decode(), status="draft", created_at=now))
+    keep_drafts(store, drafts, now)
     wanted = {d.id for d in drafts}
     return [d for d in list_drafts(store, "draft") if d["id"] in wanted]
 
@@ -109,8 +101,7 @@ def _decide(store: Store, draft_id: str, status: str, now: datetime, by: str,
     values: dict[str, Any] = {"status": status, "decided_at": utc(now), "decided_by": by}
     if spec is not None:
         values["spec"] = orjson.dumps(spec).decode()
-    with store.writing() as conn:
-        conn.execute(policy_drafts.update().where(policy_drafts.c.id == draft_id).values(**values))
+    decide_row(store, policy_drafts, draft_id, values)
     return get_draft(store, draft_id)
 
 

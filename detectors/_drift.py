@@ -7,10 +7,23 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import delete, select
 
-from detectors._intake import IntakeReport, intake_records
-from evidence import MAPPING, Configs, Mapping, RcaError, Store, change_requests, get_row, held_records, iso, list_rows
+from detectors._intake import intake_records
+from detectors._kafka_records import IntakeReport
+from evidence import (
+    MAPPING,
+    Configs,
+    Mapping,
+    RcaError,
+    Store,
+    change_requests,
+    decide_row,
+    get_row,
+    held_by,
+    iso,
+    list_rows,
+    release_held,
+)
 
 
 class ChangeRequestError(RcaError):
@@ -45,9 +58,8 @@ def _decide(store: Store, cr_id: str, status: str, now: datetime, by: str, note:
     if current["status"] != "open":
         raise ChangeRequestError(f"Change request {cr_id} is already {current['status']}; only open ones can be "
                                  "decided.")
-    with store.writing() as conn:
-        conn.execute(change_requests.update().where(change_requests.c.id == cr_id).values(
-            status=status, decided_at=now, decided_by=by, decision_note=note))
+    decide_row(store, change_requests, cr_id, {"status": status, "decided_at": now, "decided_by": by,
+                                               "decision_note": note})
     return get_change_request(store, cr_id)
 
 
@@ -61,13 +73,8 @@ def approve(store: Store, cr_id: str, now: datetime, by: str, *, note: str | Non
     rule = Mapping.model_validate({**current["proposal"], **(override or {})})
     Configs(store).put(MAPPING, rule, now)
     decided = _decide(store, cr_id, "approved", now, by, note)
-    with store.engine.connect() as conn:
-        held = [orjson.loads(r.record) for r in conn.execute(
-            select(held_records.c.record).where(held_records.c.change_request_id == cr_id)
-            .order_by(held_records.c.source_ref))]
-    report = intake_records(store, held, now)
-    with store.writing() as conn:
-        conn.execute(delete(held_records).where(held_records.c.change_request_id == cr_id))
+    report = intake_records(store, held_by(store, cr_id), now)
+    release_held(store, cr_id)
     return decided, report
 
 

@@ -11,7 +11,16 @@ from typing import Any
 from detectors._deploys import BreakingProducer
 from detectors._freshness import FreshnessFinding
 from detectors._gate import ContractBreak
-from evidence import CorrelatedDeploy, EvidenceRecord, EvidenceRef, Incident, LineageEdge, evidence_id_for, iso
+from evidence import (
+    CorrelatedDeploy,
+    EvidenceRecord,
+    EvidenceRef,
+    Incident,
+    LineageEdge,
+    Windows,
+    evidence_id_for,
+    iso,
+)
 
 
 @dataclass(frozen=True)
@@ -78,11 +87,11 @@ def _base(dataset_urn: str, kind: str, reason_code: str, first_bad: datetime, ow
     }
 
 
-def _incident(fields: dict[str, Any], now: datetime) -> Incident:
-    return Incident(**fields, detected_at=now, updated_at=now)
+def _incident(fields: dict[str, Any], windows: Windows, now: datetime) -> Incident:
+    return Incident(**fields, windows=windows, detected_at=now, updated_at=now)
 
 
-def freshness_incident(finding: FreshnessFinding, producer_urn: str | None, owner: Ownership,
+def freshness_incident(finding: FreshnessFinding, producer_urn: str | None, owner: Ownership, windows: Windows,
                        now: datetime) -> Incident:
     incident = _base(finding.dataset_urn, "freshness", finding.reason_code, finding.first_bad_time, owner)
     incident.update(
@@ -96,11 +105,11 @@ def freshness_incident(finding: FreshnessFinding, producer_urn: str | None, owne
         facts=finding.facts,
         evidence_ids=list(finding.evidence_ids),
     )
-    return _incident(incident, now)
+    return _incident(incident, windows, now)
 
 
 def contract_incident(primary: ContractBreak, others: list[ContractBreak], breaking: list[BreakingProducer],
-                      owner: Ownership, now: datetime) -> Incident:
+                      owner: Ownership, windows: Windows, now: datetime) -> Incident:
     """The incident of a dataset's breaks. Its producer is the one whose record broke first; every producer whose
     records broke is listed in facts.breaking_producers with its own first bad record and correlated deploys, and
     correlated_deploys lists theirs in that order (the first to break first, each one's closest deploy first)."""
@@ -149,7 +158,7 @@ def contract_incident(primary: ContractBreak, others: list[ContractBreak], break
             ],
         },
     )
-    return _incident(incident, now)
+    return _incident(incident, windows, now)
 
 
 def first_request(requests: list[dict[str, Any]]) -> dict[str, Any]:
@@ -158,7 +167,7 @@ def first_request(requests: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def drift_incident(requests: list[dict[str, Any]], first_seen: datetime, deploys: list[CorrelatedDeploy],
-                   now: datetime) -> Incident:
+                   windows: Windows, now: datetime) -> Incident:
     """Records no approved rule attributes, one incident per topic: named by the topic, never by a guessed dataset."""
     first = first_request(requests)
     topic = first["topic"]
@@ -174,7 +183,7 @@ def drift_incident(requests: list[dict[str, Any]], first_seen: datetime, deploys
                                     "held": r["held"], "proposal": r["proposal"], "first_seen_ref": r["first_seen_ref"],
                                     "first_seen_time": r["first_seen_time"]} for r in requests]},
     )
-    return _incident(incident, now)
+    return _incident(incident, windows, now)
 
 
 def surround(incident: Incident, found: Mapping[str, EvidenceRecord], downstream: list[str], lag_p95_s: float,

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from copilot import ask, build_rca, openai_compatible
 from detectors import Scenario, ScenarioError, load_scenario, replay, stored_incidents
 from evals._checks import surfaced_sentences
-from evidence import ConfigError, Incident, Store
+from evidence import ConfigError, Store, load_incident
 
 MODEL = "oracle-model"
 _BASE_URL = "http://oracle.invalid/v1"
@@ -160,7 +160,7 @@ def _run_file(path: Path, spec: OracleFile, result: OracleResult) -> None:
                 if answer.ask is not None:
                     document = ask(store, composer, answer.ask, scenario.now, incident_id=incident["id"]).as_json()
                 else:
-                    document = build_rca(store, Incident.model_validate(incident), composer)
+                    document = build_rca(store, load_incident(store, incident["id"]), composer)
                 _tally(f"{path.name}:{answer.id}", answer, document, set(ids), result)
         finally:
             store.close()

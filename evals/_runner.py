@@ -23,7 +23,7 @@ from evals._adversarial import ChaosClaim, ChaosComposer
 from evals._checks import Observed, check, cited_ids, rca_for, surfaced_sentences
 from evals._metrics import GroundingSample, Tally, family, summarize, tally
 from evals._oracle import OracleResult, oracle_files, run_oracle
-from evidence import ConfigError, Incident, Store
+from evidence import ConfigError, Store, load_incidents
 from guardrails import Draft
 
 COMPOSER_MODES = ("default", "llm", "adversarial")
@@ -155,6 +155,7 @@ def _judge(result: Replay, store: Store, composer: Composer, chat_model: Any, pa
 
     expect = result.scenario.expect
     incidents = stored_incidents(store)
+    typed = {i.id: i for i in load_incidents(store)}  # with the windows their detector applied
     drift = [{k: d.get(k) for k in ("topic", "schema_id", "reason_code", "change_request_id")}
              for d in result.detection.drift]
     rcas: list[dict[str, Any]] = []
@@ -164,7 +165,7 @@ def _judge(result: Replay, store: Store, composer: Composer, chat_model: Any, pa
     recording = _Recording(composer)
     for incident in incidents:
         proposed = len(composer.proposed) if isinstance(composer, ChaosComposer) else 0
-        rca = build_rca(store, Incident.model_validate(incident), recording)
+        rca = build_rca(store, typed[incident["id"]], recording)
         rcas.append(rca)
         sentences = surfaced_sentences(rca)
         leaked = [s for s in sentences if any(w in _plain(s) for w in recording.wording())]

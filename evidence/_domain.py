@@ -4,10 +4,11 @@ the stored JSON adds beyond these is kept (`extra="allow"`), never dropped."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
 
 from evidence._record import utc
 from evidence._vocab import ReasonCode
@@ -65,6 +66,23 @@ class BadRate(_Frozen):
     after: float
 
 
+class Windows(_Frozen):
+    """The windows the detector applied to one incident, set by the pass that found it: retrieval reads evidence and
+    the verifier judges claims within them instead of deriving them again from configuration that may have changed
+    since (the incident's RCA is computed at its last detection, with the windows of that detection)."""
+
+    # A change of the producer correlates when it lies in [first_bad - deploy_window, first_bad): the dataset's
+    # contract's deploy_window_minutes, else 60 minutes (drift: 60 minutes).
+    deploy_window: timedelta
+    # How far back the detector read the dataset's history: a freshness policy's lookback_days, a contract's gate
+    # counters (DetectSettings.contract_lookback_days); None where it read none (drift).
+    lookback: timedelta | None = None
+    # Freshness: today's update begins at cycle_start (the scheduled run, else local midnight); habits and
+    # baselines come from [lookback_start, cycle_start).
+    cycle_start: Time | None = None
+    lookback_start: Time | None = None
+
+
 class Incident(_Frozen):
     """One open (or resolved, or dismissed) incident per (dataset, kind), with its exact boundaries."""
 
@@ -94,6 +112,9 @@ class Incident(_Frozen):
     tier: int | None = None
     runbook_url: str | None = None
     facts: dict[str, Any] = {}
+    # Kept by the incident store with the incident, never in its JSON (API and its description, replay, a composer's
+    # prompt): None on an incident stored before detectors recorded their windows.
+    windows: SkipJsonSchema[Windows | None] = Field(default=None, exclude=True)
 
 
 class IncidentPage(_Frozen):

@@ -1,6 +1,9 @@
 """The incident store: the only code that reads or writes the incidents table. Detectors decide what is open;
 this module opens, updates, resolves, reopens and marks incidents, one pass's writes in one short transaction, and
-answers the API's reads (one incident, a filtered list, keyset pages)."""
+answers the API's reads (one incident, a filtered list, keyset pages).
+
+A stored incident keeps the windows its detector applied (`Incident.windows`) beside its JSON: the typed reads
+(`load_incident`, `load_incidents`) return them, for retrieval and the verifier; the JSON reads never show them."""
 
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ from evidence._store import Store
 from evidence._vocab import parse_time
 
 _INCIDENT_ID = re.compile(r"^inc_[0-9a-f]{16}$")
+_WINDOWS = "windows"
 _COLUMN_NAMES = ("id", "dataset_urn", "kind", "status", "reason_code", "detected_at", "updated_at", "resolved_at",
                  "owner_team", "tier", "body")
 
@@ -68,14 +72,14 @@ class IncidentWrites:
             select(c.id, c.status).where(c.id.in_(incident_ids[start : start + 500])))}
 
     def open(self, incident: Incident, now: datetime) -> None:
-        self._added.append(_columns(to_json(incident), now, now))
+        self._added.append(_columns(_stored(incident), now, now))
 
     def reopen(self, incident: Incident, now: datetime) -> None:
         """The same break came back after it was resolved: its row, with the id it had, is open again."""
-        self._changed.append(_columns(to_json(incident), now, now))
+        self._changed.append(_columns(_stored(incident), now, now))
 
     def update(self, incident: Incident, detected_at: datetime, now: datetime) -> None:
-        self._changed.append(_columns(to_json(incident), detected_at, now))
+        self._changed.append(_columns(_stored(incident), detected_at, now))
 
     def resolve(self, current: OpenIncident, now: datetime) -> None:
         body = orjson.loads(current.body)
@@ -103,6 +107,20 @@ def incident_writes(store: Store) -> Iterator[IncidentWrites]:
         writes.flush()
 
 
+def _stored(incident: Incident) -> dict[str, Any]:
+    """The body a row keeps: the incident's JSON, and the windows its detector applied (`_public` drops them)."""
+    body = to_json(incident)
+    if incident.windows is not None:
+        body[_WINDOWS] = incident.windows.model_dump(mode="json")
+    return body
+
+
+def _public(body: dict[str, Any]) -> dict[str, Any]:
+    """A stored body as the API, the CLI and replays show it: the incident's JSON, without the windows."""
+    body.pop(_WINDOWS, None)
+    return body
+
+
 def _columns(incident: dict[str, Any], detected_at: datetime, now: datetime) -> dict[str, Any]:
     return {
         "id": incident["id"], "dataset_urn": incident["dataset_urn"], "kind": incident["kind"], "status": "open",
@@ -123,10 +141,20 @@ def mark_false_positive(store: Store, incident_id: str, reason: str, now: dateti
                     false_positive={"reason": reason, "by": by, "at": iso(now)})
         conn.execute(incidents.update().where(incidents.c.id == incident_id).values(
             status="false_positive", updated_at=now, resolved_at=now, body=orjson.dumps(body).decode()))
-    return body
+    return _public(body)
 
 
 def stored_incident(store: Store, incident_id: str) -> dict[str, Any]:
+    """One incident's JSON, as the API returns it."""
+    return _public(_body(store, incident_id))
+
+
+def load_incident(store: Store, incident_id: str) -> Incident:
+    """One incident, typed, with the windows its detector applied."""
+    return Incident.model_validate(_body(store, incident_id))
+
+
+def _body(store: Store, incident_id: str) -> dict[str, Any]:
     with store.engine.connect() as conn:
         row = conn.execute(select(incidents.c.body).where(incidents.c.id == incident_id)).first()
     if row is None:
@@ -139,6 +167,17 @@ def stored_incidents(store: Store, *, status: str | None = "open", dataset_urn: 
                      kind: str | None = None, owner_team: str | None = None,
                      tier: int | None = None) -> list[dict[str, Any]]:
     """Incidents as the API returns them, sorted by dataset then kind (then detection, newest first)."""
+    return [_public(body) for body in _bodies(store, status, dataset_urn, kind, owner_team, tier)]
+
+
+def load_incidents(store: Store, *, status: str | None = "open", dataset_urn: str | None = None,
+                   kind: str | None = None, owner_team: str | None = None, tier: int | None = None) -> list[Incident]:
+    """stored_incidents, typed, each with the windows its detector applied."""
+    return [Incident.model_validate(body) for body in _bodies(store, status, dataset_urn, kind, owner_team, tier)]
+
+
+def _bodies(store: Store, status: str | None, dataset_urn: str | None, kind: str | None, owner_team: str | None,
+            tier: int | None) -> list[dict[str, Any]]:
     stmt = _incident_query(status, dataset_urn, kind, owner_team, tier)
     with store.engine.connect() as conn:
         return [orjson.loads(body) for (body, *_) in conn.execute(stmt)]
@@ -149,7 +188,7 @@ def incidents_detected_between(store: Store, since: datetime, now: datetime) -> 
     c = incidents.c
     stmt = select(c.body).where(c.detected_at >= utc(since), c.detected_at <= utc(now)).order_by(c.detected_at, c.id)
     with store.engine.connect() as conn:
-        return [orjson.loads(row.body) for row in conn.execute(stmt)]
+        return [_public(orjson.loads(row.body)) for row in conn.execute(stmt)]
 
 
 def stored_incident_page(store: Store, *, limit: int, cursor: str | None = None, status: str | None = "open",
@@ -173,7 +212,7 @@ def stored_incident_page(store: Store, *, limit: int, cursor: str | None = None,
     last = rows[-1] if more and rows else None
     next_cursor = None if last is None else base64.urlsafe_b64encode(orjson.dumps(
         [last.dataset_urn, last.kind, iso(last.detected_at), last.id])).decode()
-    return [orjson.loads(row.body) for row in rows], next_cursor
+    return [_public(orjson.loads(row.body)) for row in rows], next_cursor
 
 
 def decode_incident_cursor(cursor: str) -> tuple[str, str, datetime, str]:

@@ -20,7 +20,7 @@ from guardrails._claims import (
 from guardrails._confidence import confidence
 from guardrails._playbook import next_checks, suggested_actions
 from guardrails._render import Unrenderable, render, summary
-from guardrails._scope import Scope
+from guardrails._scope import Scope, windows_of
 from guardrails._text import identifier, inert
 from guardrails._verify import MAX_CLAIMS, MAX_PER_KIND, Verification, verify_claims
 
@@ -46,4 +46,5 @@ __all__ = [
     "suggested_actions",
     "summary",
     "verify_claims",
+    "windows_of",
 ]

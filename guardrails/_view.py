@@ -18,7 +18,6 @@ from detectors import (
     committed_dataset,
     contract_breaks,
     partitions,
-    policy_day,
     runs_of,
     visible,
 )
@@ -32,13 +31,9 @@ from evidence import (
     maybe_time,
     utc,
 )
-from guardrails._scope import Scope
+from guardrails._scope import Scope, windows_of
 
 CHANGE_STATUSES = ("succeeded", "rolled_back")  # a failed deploy shipped nothing; a rollback shipped old code
-DEFAULT_DEPLOY_WINDOW = timedelta(minutes=60)
-DEFAULT_LOOKBACK_DAYS = 7
-
-
 
 
 def to_second(moment: datetime) -> datetime:
@@ -80,6 +75,7 @@ class IncidentView:
     records: tuple[EvidenceRecord, ...]  # visible at now, one per id, by (event_time, evidence_id)
     cycle_start: datetime | None  # today's scheduled run (freshness), from which runs and commits are today's
     lookback_start: datetime | None
+    deploy_window: timedelta  # the incident's (Incident.windows): a deploy correlates in [first_bad - it, first_bad)
     # A contract incident's producers whose records broke: each one's own first bad (time, evidence id). A deploy
     # is judged against its own producer's first bad record, never another producer's (issue 24).
     breaking: dict[str, tuple[datetime, str]] = dataclasses.field(default_factory=dict)
@@ -95,12 +91,6 @@ class IncidentView:
     @property
     def incident_ids(self) -> frozenset[str]:
         return frozenset(self.scope.incident.evidence_ids)
-
-    @property
-    def deploy_window(self) -> timedelta:
-        if self.scope.contract is not None:
-            return timedelta(minutes=self.scope.contract.deploy_window_minutes)
-        return DEFAULT_DEPLOY_WINDOW
 
     @property
     def correlated_deploys(self) -> list[CorrelatedDeploy]:
@@ -218,17 +208,9 @@ def view_of(scope: Scope) -> IncidentView:
     first_bad = incident.first_bad_time
     producers = {p for p in (scope.producer_urn, incident.producer_urn) if p}
     facts = incident.facts
-    cycle_start = lookback_start = None
-    if incident.kind == "freshness":
-        if scope.policy is not None:
-            # The incident's day, not the RCA clock's: an incident still open tomorrow is about yesterday's run.
-            day = policy_day(scope.policy, first_bad)
-            cycle_start, lookback_start = day.cycle_start, day.lookback_start
-        else:
-            cycle_start = maybe_time(facts.get("scheduled_time"))
-            days = facts.get("lookback_days")
-            if cycle_start is not None:
-                lookback_start = cycle_start - timedelta(days=days if isinstance(days, int) else DEFAULT_LOOKBACK_DAYS)
+    # The detector's windows: the incident's day, not the RCA clock's (an incident still open tomorrow is about
+    # yesterday's run), and its deploy window, whatever the configuration says since.
+    windows = windows_of(incident)
     return IncidentView(
         scope=scope,
         kind=incident.kind,
@@ -241,8 +223,9 @@ def view_of(scope: Scope) -> IncidentView:
         last_good=incident.last_good_time,
         now=now,
         records=tuple(visible(scope.records.values(), now)),
-        cycle_start=cycle_start,
-        lookback_start=lookback_start,
+        cycle_start=windows.cycle_start if incident.kind == "freshness" else None,
+        lookback_start=windows.lookback_start if incident.kind == "freshness" else None,
+        deploy_window=windows.deploy_window,
         breaking=_breaking(facts) if incident.kind == "contract" else {},
     )
 

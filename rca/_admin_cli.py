@@ -302,7 +302,7 @@ def replay(scenario: Path, with_rca: bool, as_json: bool) -> None:
     from copilot import build_rca, default_composer
     from detectors import ScenarioError, load_scenario, stored_incidents
     from detectors import replay as run_replay
-    from evidence import Incident
+    from evidence import load_incidents
     from rca._settings import Settings
 
     try:
@@ -316,8 +316,7 @@ def replay(scenario: Path, with_rca: bool, as_json: bool) -> None:
             for d in result.detection.drift]}
         if with_rca:
             composer = default_composer(Settings().model_environment())
-            document["rca"] = [build_rca(result.store, Incident.model_validate(incident), composer)
-                               for incident in document["incidents"]]
+            document["rca"] = [build_rca(result.store, incident, composer) for incident in load_incidents(result.store)]
     result.store.close()
     for problem in result.rejected:
         echo(f"rejected {problem}", stderr=True)

@@ -14,7 +14,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from copilot import TemplateComposer, build_rca
-from evidence import Incident, Store, sdk_health
+from evidence import Incident, Store, load_incidents, sdk_health
 from rca._auth import ReaderDep
 from rca._metrics import OffScrape
 from rollout import AdoptionReport, adoption_report
@@ -27,10 +27,13 @@ def verdicts(store: Store) -> Callable[[Mapping[str, Any]], str]:
     """The RCA verdict of an incident from the offline composer: deterministic, and a report never calls a paid
     model (as GET /v1/quality)."""
     composer = TemplateComposer()
+    typed: dict[str, Incident] = {}  # the stored incidents with their detectors' windows, read once when first asked
 
     def verdict(incident: Mapping[str, Any]) -> str:
         try:
-            return str(build_rca(store, Incident.model_validate(incident), composer)["verdict"])
+            if not typed:
+                typed.update((i.id, i) for i in load_incidents(store, status=None))
+            return str(build_rca(store, typed[incident["id"]], composer)["verdict"])
         except Exception:  # one odd incident must not take the report (or /metrics) down; it is logged to be fixed
             log.exception("no RCA verdict for incident %s", incident.get("id"))
             return "unavailable"

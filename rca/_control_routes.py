@@ -25,7 +25,6 @@ from detectors import (
     dismiss,
     list_drafts,
     mark_false_positive,
-    stored_incidents,
     suggest,
 )
 from evidence import (
@@ -38,9 +37,8 @@ from evidence import (
     Configs,
     EventType,
     EvidenceRecord,
-    Incident,
     Store,
-    parse_time,
+    load_incidents,
     utc,
 )
 from rca._auth import AdminDep, ReaderDep
@@ -167,17 +165,17 @@ def quality(store: Store, now: datetime, by: str, days: int) -> list[dict[str, A
     since = utc(now) - timedelta(days=days)
     groups: dict[str, dict[str, int]] = defaultdict(lambda: {"incidents": 0, "false_positives": 0, "rcas": 0,
                                                              "inconclusive": 0})
-    for incident in stored_incidents(store, status=None):
-        detected = parse_time(str(incident["detected_at"]))
+    for incident in load_incidents(store, status=None):
+        detected = incident.detected_at
         if detected < since:
             continue
-        group = groups[incident["dataset_urn"] if by == "dataset" else detected.date().isoformat()]
+        group = groups[incident.dataset_urn if by == "dataset" else detected.date().isoformat()]
         group["incidents"] += 1
-        if incident["status"] == "false_positive":
+        if incident.status == "false_positive":
             group["false_positives"] += 1
             continue
         group["rcas"] += 1
-        if build_rca(store, Incident.model_validate(incident), composer)["verdict"] == "inconclusive":
+        if build_rca(store, incident, composer)["verdict"] == "inconclusive":
             group["inconclusive"] += 1
     return [{by: key, **counts,
              "false_positive_rate": round(counts["false_positives"] / counts["incidents"], 3),

@@ -12,8 +12,7 @@ from pydantic import BaseModel, Field, field_validator
 from starlette.concurrency import run_in_threadpool
 
 from copilot import ChatError, ask, build_rca
-from detectors import stored_incident
-from evidence import Incident, Rca
+from evidence import Rca, load_incident
 from rca._auth import ReaderDep
 from rca._errors import ApiError, JSONBody
 
@@ -27,8 +26,7 @@ async def incident_rca(request: Request, incident_id: Annotated[str, Path(max_le
     state = request.app.state
 
     def run() -> dict[str, Any]:
-        rca = build_rca(state.store, Incident.model_validate(stored_incident(state.store, incident_id)),
-                        state.composer)
+        rca = build_rca(state.store, load_incident(state.store, incident_id), state.composer)
         state.metrics.rejected_claims(rca["rejected_claims"])
         return rca
 

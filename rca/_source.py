@@ -132,10 +132,9 @@ class DatabaseSource:
 
     def rca(self, incident_id: str) -> dict[str, Any]:
         from copilot import build_rca, default_composer
-        from evidence import Incident
+        from evidence import load_incident
 
-        return build_rca(self.store, Incident.model_validate(self.incident(incident_id)),
-                         default_composer(_model_environment()))
+        return build_rca(self.store, load_incident(self.store, incident_id), default_composer(_model_environment()))
 
     def ask(self, question: str, incident_id: str | None, session_id: str | None) -> dict[str, Any]:
         from copilot import ask, default_composer

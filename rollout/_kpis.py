@@ -28,12 +28,11 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import select
 
-from evidence import SdkHealthSummary, Store, sdk_health, utc
+from evidence import SdkHealthSummary, Store, campaign_rows, sdk_health, utc
 from rollout._gates import all_incidents
 from rollout._model import PullRequestRecord
-from rollout._program import CampaignState, table
+from rollout._program import CampaignState
 from rollout._records import PullRequestLog
 
 
@@ -339,9 +338,8 @@ def adoption_report(store: Store, now: datetime, verdict: Callable[[Mapping[str,
     records = [r for r in PullRequestLog(store).records() if r.created_at <= now]
     merged = [(LANGUAGE_OF_ARCHETYPE.get(r.archetype.value, r.archetype.value), r.merged_at) for r in records
               if r.kind == "onboard" and r.merged_at is not None and r.merged_at <= now]
-    with store.engine.connect() as conn:
-        campaigns = [(row.name, CampaignState.model_validate(orjson.loads(row.state)))
-                     for row in conn.execute(select(table).order_by(table.c.name))]
+    campaigns = [(row["name"], CampaignState.model_validate(orjson.loads(row["state"])))
+                 for row in campaign_rows(store)]
     services: dict[str, str] = {}
     rings: list[RingProgress] = []
     flags: list[ServiceFlag] = []

@@ -19,10 +19,8 @@ from typing import Literal
 
 import orjson
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 
-from evidence import Store
-from evidence import rollout_campaigns as table
+from evidence import Store, campaign_names, campaign_rows, save_campaign_row
 from rollout._campaign import Rollout
 from rollout._flags import FLAGS, legacy_flags, ring_flag, turn_on
 from rollout._fleet import inventory
@@ -159,26 +157,21 @@ class Campaigns:
 
     # -- reading and writing ----------------------------------------------------------------------------------
     def get(self, name: str) -> Campaign:
-        with self.store.engine.connect() as conn:
-            row = conn.execute(select(table).where(table.c.name == name)).first()
-        if row is None:
+        rows = campaign_rows(self.store, name)
+        if not rows:
             raise RolloutError(f"no campaign {name!r}; `rca rollout plan CAMPAIGN.yaml` creates it")
-        state = CampaignState.model_validate(orjson.loads(row.state))
+        row = rows[0]
+        state = CampaignState.model_validate(orjson.loads(row["state"]))
         state.settle()
-        return Campaign(CampaignSpec.model_validate(orjson.loads(row.definition)), state, row.created_at,
-                        row.updated_at)
+        return Campaign(CampaignSpec.model_validate(orjson.loads(row["definition"])), state, row["created_at"],
+                        row["updated_at"])
 
     def names(self) -> list[str]:
-        with self.store.engine.connect() as conn:
-            return [row.name for row in conn.execute(select(table.c.name).order_by(table.c.name))]
+        return campaign_names(self.store)
 
     def _save(self, spec: CampaignSpec, state: CampaignState, now: datetime) -> None:
         values = {"definition": spec.model_dump_json(), "state": state.model_dump_json(), "updated_at": now}
-        with self.store.writing() as conn:
-            if conn.execute(select(table.c.name).where(table.c.name == spec.name)).first() is None:
-                conn.execute(table.insert().values(name=spec.name, created_at=now, **values))
-            else:
-                conn.execute(table.update().where(table.c.name == spec.name).values(**values))
+        save_campaign_row(self.store, spec.name, values, now)
 
     # -- plan -----------------------------------------------------------------------------------------------------
     def plan(self, spec: CampaignSpec) -> Campaign:

@@ -8,10 +8,16 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import func, select
 
-from evidence import Store, rollout_issues
-from evidence import rollout_pull_requests as table
+from evidence import (
+    Store,
+    issue_rows,
+    next_pull_request_number,
+    open_issue_row,
+    pull_request_rows,
+    save_pull_request_row,
+    update_issue_row,
+)
 from rollout._model import Archetype, PullRequest, PullRequestRecord, PullRequestState, RolloutError
 
 
@@ -20,44 +26,23 @@ class PullRequestLog:
         self.store = store
 
     def get(self, forge: str, repo: str, number: int) -> PullRequestRecord | None:
-        stmt = select(table).where(table.c.forge == forge, table.c.repo == repo, table.c.number == number)
-        with self.store.engine.connect() as conn:
-            row = conn.execute(stmt).first()
-        return _record(row) if row is not None else None
+        return next((_record(row) for row in pull_request_rows(self.store, forge, repo, number=number)), None)
 
     def for_branch(self, forge: str, repo: str, branch: str) -> PullRequestRecord | None:
         """The newest pull request from `branch`."""
-        stmt = (select(table).where(table.c.forge == forge, table.c.repo == repo, table.c.branch == branch)
-                .order_by(table.c.number.desc()).limit(1))
-        with self.store.engine.connect() as conn:
-            row = conn.execute(stmt).first()
-        return _record(row) if row is not None else None
+        rows = pull_request_rows(self.store, forge, repo, branch=branch, newest_only=True)
+        return _record(rows[0]) if rows else None
 
     def records(self, forge: str | None = None, repo: str | None = None,
                 state: PullRequestState | None = None) -> list[PullRequestRecord]:
-        conditions = [c for c in (table.c.forge == forge if forge else None, table.c.repo == repo if repo else None,
-                                  table.c.state == state if state else None) if c is not None]
-        stmt = select(table).where(*conditions).order_by(table.c.forge, table.c.repo, table.c.number)
-        with self.store.engine.connect() as conn:
-            return [_record(row) for row in conn.execute(stmt)]
+        return [_record(row) for row in pull_request_rows(self.store, forge or None, repo or None, state or None)]
 
     def next_number(self, forge: str, repo: str) -> int:
-        stmt = select(func.max(table.c.number)).where(table.c.forge == forge, table.c.repo == repo)
-        with self.store.engine.connect() as conn:
-            return int(conn.execute(stmt).scalar() or 0) + 1
+        return next_pull_request_number(self.store, forge, repo)
 
     def save(self, record: PullRequestRecord) -> None:
         """Insert or replace the record of (forge, repo, number); created_at is kept from the first save."""
-        pr = record.pull_request
-        values = _row(record)
-        key = (table.c.forge == pr.forge, table.c.repo == pr.repo, table.c.number == pr.number)
-        with self.store.writing() as conn:
-            existing = conn.execute(select(table.c.created_at).where(*key)).first()
-            if existing is None:
-                conn.execute(table.insert().values(**values))
-            else:
-                values.pop("created_at")
-                conn.execute(table.update().where(*key).values(**values))
+        save_pull_request_row(self.store, _row(record))
 
 
 def _row(record: PullRequestRecord) -> dict[str, Any]:
@@ -71,8 +56,7 @@ def _row(record: PullRequestRecord) -> dict[str, Any]:
             "assignees": orjson.dumps(list(record.assignees)).decode()}
 
 
-def _record(row: Any) -> PullRequestRecord:
-    v = row._mapping
+def _record(v: dict[str, Any]) -> PullRequestRecord:
     pr = PullRequest(v["forge"], v["repo"], v["number"], v["url"], v["branch"], v["base"], v["title"], v["state"],
                      v["head_sha"])
     return PullRequestRecord(pr, v["kind"], Archetype(v["archetype"]), v["body"], v["sdk_version"], v["ring"],
@@ -96,25 +80,11 @@ class IssueLog:
         self.store = store
 
     def open(self, forge: str, repo: str, title: str, body: str, now: datetime) -> int:
-        t = rollout_issues
-        with self.store.writing() as conn:
-            number = int(conn.execute(select(func.max(t.c.number)).where(t.c.forge == forge, t.c.repo == repo))
-                         .scalar() or 0) + 1
-            conn.execute(t.insert().values(forge=forge, repo=repo, number=number, title=title[:255], body=body,
-                                           state="open", created_at=now, updated_at=now))
-        return number
+        return open_issue_row(self.store, forge, repo, title[:255], body, now)
 
     def update(self, forge: str, repo: str, number: int, title: str, body: str, now: datetime) -> None:
-        t = rollout_issues
-        with self.store.writing() as conn:
-            done = conn.execute(t.update().where(t.c.forge == forge, t.c.repo == repo, t.c.number == number)
-                                .values(title=title[:255], body=body, updated_at=now))
-        if done.rowcount == 0:
+        if not update_issue_row(self.store, forge, repo, number, title[:255], body, now):
             raise RolloutError(f"no issue {repo}#{number} on the {forge} forge")
 
     def issues(self, forge: str, repo: str | None = None) -> list[dict[str, Any]]:
-        t = rollout_issues
-        stmt = select(t).where(t.c.forge == forge, *([t.c.repo == repo] if repo else [])).order_by(t.c.repo,
-                                                                                                    t.c.number)
-        with self.store.engine.connect() as conn:
-            return [dict(row._mapping) for row in conn.execute(stmt)]
+        return issue_rows(self.store, forge, repo)

@@ -19,7 +19,7 @@ from copilot import build_rca, default_composer
 from detectors import load_scenario, replay, run_detectors, stored_incidents
 from detectors._scenario import load_into
 from detectors._wire import frame
-from evidence import Incident
+from evidence import load_incidents
 from evidence._store import Store
 from support import ROOT, produce
 
@@ -66,7 +66,7 @@ def test_the_spring_story_through_kafka_gives_the_replayed_incident_and_rca(kafk
     composer = default_composer({})
     replayed = replay(scenario)
     want = stored_incidents(replayed.store)
-    want_rca = [build_rca(replayed.store, Incident.model_validate(incident), composer) for incident in want]
+    want_rca = [build_rca(replayed.store, incident, composer) for incident in load_incidents(replayed.store)]
     assert want and want_rca[0]["verdict"] == "cause_identified"
 
     url = f"sqlite:///{tmp_path / 'rca.db'}"
@@ -95,6 +95,6 @@ def test_the_spring_story_through_kafka_gives_the_replayed_incident_and_rca(kafk
     run_detectors(store, scenario.now)
     got = stored_incidents(store)
     assert got == want
-    assert [build_rca(store, Incident.model_validate(incident), composer) for incident in got] == want_rca
+    assert [build_rca(store, incident, composer) for incident in load_incidents(store)] == want_rca
     store.close()
     replayed.store.close()

@@ -70,7 +70,6 @@ def scope_of(scenario: Callable[[str], Replay]) -> ScopeFor:
             "now": now,
             "records": records,
             "policy": next((p for p in result.scenario.policies if p.dataset_urn == dataset), None),
-            "contract": next((c for c in result.scenario.contracts if c.dataset_urn == dataset), None),
             "producer_urn": producer,
             "counters": store.counters([dataset]),
             "upstream_incidents": [i for i in incidents if i.dataset_urn in inputs],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import timedelta
 
 import pytest
 
@@ -137,7 +138,8 @@ def test_a_restart_of_the_deployed_version_is_not_a_deploy_of_its_own(spring, cl
 
 
 def test_a_wider_contract_window_correlates_an_older_deploy(spring, claim, ids):
-    wide = dataclasses.replace(spring, contract=spring.contract.model_copy(update={"deploy_window_minutes": 24 * 60}))
+    windows = spring.incident.windows.model_copy(update={"deploy_window": timedelta(hours=24)})
+    wide = dataclasses.replace(spring, incident=spring.incident.model_copy(update={"windows": windows}))
     assert verdict(wide, claim(ClaimKind.DEPLOY_CORRELATED, [ids["old_deploy"]], "v2.8.0 shipped the day before.")) \
         is None
 

@@ -176,7 +176,8 @@ def test_a_run_that_completed_without_a_commit_is_a_wrong_partition(scope_of, cl
     today = upi.incident.correlated_run.commit_evidence_id
     run = {**to_json(upi.incident)["correlated_run"], "state": "completed"}
     no_commit = dataclasses.replace(upi, records={i: r for i, r in upi.records.items() if i != today},
-                                    incident=Incident.model_validate({**to_json(upi.incident), "correlated_run": run}))
+                                    incident=Incident.model_validate({**to_json(upi.incident), "correlated_run": run,
+                                                                     "windows": upi.incident.windows}))
     done = ev(upi, "run-done-0211")
     assert verdict(no_commit, claim(ClaimKind.WRONG_PARTITION, [done])) is None
     assert verdict(upi, claim(ClaimKind.WRONG_PARTITION, [done])) == (

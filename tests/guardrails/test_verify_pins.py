@@ -15,6 +15,11 @@ from guardrails._verify import _mismatch
 
 SPRING = "spring_missing_customer_id"
 
+def with_deploy_window(scope, window: timedelta):
+    """The scope of the same incident, had its detector applied another deploy window."""
+    windows = scope.incident.windows.model_copy(update={"deploy_window": window})
+    return dataclasses.replace(scope, incident=scope.incident.model_copy(update={"windows": windows}))
+
 
 def kinds_accepted(scope, *claims: Claim) -> list[tuple[str, list[str]]]:
     return [(str(c.kind), list(c.evidence_ids)) for c in verify_claims(Draft(claims=list(claims)), scope).accepted]
@@ -22,7 +27,7 @@ def kinds_accepted(scope, *claims: Claim) -> list[tuple[str, list[str]]]:
 
 def test_two_true_claims_of_one_kind_citing_other_evidence_both_stand(scope_of, ev) -> None:
     spring = scope_of(SPRING)
-    wide = dataclasses.replace(spring, contract=spring.contract.model_copy(update={"deploy_window_minutes": 24 * 60}))
+    wide = with_deploy_window(spring, timedelta(hours=24))
     new, old = ev(wide, "deploy-checkout-v2.8.1"), ev(wide, "deploy-checkout-v2.8.0")
     claims = [Claim(kind=ClaimKind.DEPLOY_CORRELATED, evidence_ids=[new], text="checkout-service v2.8.1 shipped."),
               Claim(kind=ClaimKind.DEPLOY_CORRELATED, evidence_ids=[old], text="checkout-service v2.8.0 shipped.")]
@@ -72,7 +77,7 @@ def test_every_cited_record_is_checked_not_only_the_first(scope_of, ev) -> None:
                                             text=text)) == [], second
 
 
-@pytest.mark.parametrize("contract", [True, False], ids=["contract-window", "default-window"])
+@pytest.mark.parametrize("stored", [True, False], ids=["detector-window", "legacy-default-window"])
 @pytest.mark.parametrize(("before", "accepted"), [
     (timedelta(minutes=60), True),  # the window's oldest instant is inside it
     (timedelta(minutes=60, seconds=1), False),
@@ -80,13 +85,13 @@ def test_every_cited_record_is_checked_not_only_the_first(scope_of, ev) -> None:
     (timedelta(seconds=1), True),
     (timedelta(0), False),  # at first bad: not before it
 ])
-def test_the_verifiers_deploy_window_and_its_edges(scope_of, record, add, contract: bool, before: timedelta,
+def test_the_verifiers_deploy_window_and_its_edges(scope_of, record, add, stored: bool, before: timedelta,
                                                    accepted: bool) -> None:
     spring = scope_of(SPRING)
-    if not contract:
-        spring = dataclasses.replace(spring, contract=None)
-    else:
-        assert spring.contract.deploy_window_minutes == 60
+    if not stored:  # an incident stored before detectors recorded their windows: the default window
+        spring = dataclasses.replace(spring, incident=spring.incident.model_copy(update={"windows": None}))
+    else:  # the window the detector applied: the contract's
+        assert spring.incident.windows.deploy_window == timedelta(minutes=60)
     at = spring.incident.first_bad_time - before
     deploy = record("DeploymentEvent", "deploy-edge", at, {"service": "checkout-service", "version": "v2.8.9",
                                                            "status": "succeeded",
