@@ -5,9 +5,9 @@ the stored JSON adds beyond these is kept (`extra="allow"`), never dropped."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from evidence._record import utc
@@ -83,6 +83,12 @@ class Windows(_Frozen):
     lookback_start: Time | None = None
 
 
+if TYPE_CHECKING:
+    _WindowsField = Windows | None
+else:  # validated by Incident._windows: typed as Any here so that no API description lists the Windows schema
+    _WindowsField = SkipJsonSchema[Any]
+
+
 class Incident(_Frozen):
     """One open (or resolved, or dismissed) incident per (dataset, kind), with its exact boundaries."""
 
@@ -114,7 +120,12 @@ class Incident(_Frozen):
     facts: dict[str, Any] = {}
     # Kept by the incident store with the incident, never in its JSON (API and its description, replay, a composer's
     # prompt): None on an incident stored before detectors recorded their windows.
-    windows: SkipJsonSchema[Windows | None] = Field(default=None, exclude=True)
+    windows: _WindowsField = Field(default=None, exclude=True)
+
+    @field_validator("windows", mode="before")
+    @classmethod
+    def _windows(cls, value: Any) -> Windows | None:
+        return None if value is None else Windows.model_validate(value)
 
 
 class IncidentPage(_Frozen):
