@@ -869,6 +869,114 @@ def test_a_baseline_of_zero_second_runs_is_no_yardstick() -> None:
     assert got.facts["missing"] == ["baseline_duration_s"]
 
 
+def _never_ends() -> Story:
+    story = Story().week(ends=False)
+    story.start("run-start-today", "run-today", local(TODAY, "01:00"))
+    return story
+
+
+def _no_commits() -> Story:
+    story = Story()
+    for back in range(7, 0, -1):
+        day = TODAY - timedelta(days=back)
+        story.start(f"run-start-{back}", f"run-{back}", local(day, "01:00"))
+        story.complete(f"run-done-{back}", f"run-{back}", local(day, "01:35"), 2100)
+    story.start("run-start-today", "run-today", local(TODAY, "01:00"))
+    story.complete("run-done-today", "run-today", local(TODAY, "01:35"), 2100)
+    return story
+
+
+def _no_baseline() -> Story:
+    story = Story().week(minutes=0)
+    story.start("run-start-today", "run-today", local(TODAY, "01:00"))
+    return story
+
+
+def _never_lists_partitions() -> Story:
+    story = Story()
+    for back in range(7, 0, -1):
+        story.commit(f"commit-{back}", None, local(TODAY - timedelta(days=back), "01:35"), [])
+    story.commit("commit-today", None, local(TODAY, "01:35"), [])
+    return story
+
+
+@pytest.mark.parametrize(("story", "missing", "cannot_tell", "why", "run_id"), [
+    (_never_lists_partitions, ["output_partitions_written"], ["WRONG_PARTITION", "PARTIAL_WRITE"],
+     "the producer's commits never list partitions, so the watermark cannot be read", None),
+    (_never_ends, ["JobRunCompleted", "JobRunFailed"], ["JOB_RUNNING_SLOW", "JOB_FAILED"],
+     f"{JOB} never reported how a run ended in the lookback, so a run without an end is not proof that it is still "
+     "running", "run-today"),
+    (_no_baseline, ["baseline_duration_s"], ["JOB_RUNNING_SLOW"],
+     "no completed run in the lookback to measure this run's duration against", "run-today"),
+    (_no_commits, ["DatasetWriteCommitted"], ["WRONG_PARTITION", "PARTIAL_WRITE"],
+     f"{JOB} reported no commits in the lookback, so a run without one proves nothing", "run-today"),
+    (Story, ["JobRunStarted", "DatasetWriteCommitted"], ["JOB_NOT_TRIGGERED", "JOB_FAILED", "JOB_RUNNING_SLOW"],
+     f"no JobRunStarted from {JOB} in the 7 days before today's run, so its absence today proves nothing", None),
+])
+def test_insufficient_evidence_says_what_is_missing_what_it_cannot_tell_apart_and_why(
+        story: Any, missing: list[str], cannot_tell: list[str], why: str, run_id: str | None) -> None:
+    got = finding(story())
+    assert got.reason_code == "INSUFFICIENT_EVIDENCE"
+    assert (got.facts["missing"], got.facts["cannot_tell_apart"], got.facts["why"]) == (missing, cannot_tell, why)
+    run = got.as_dict()["correlated_run"]
+    assert (run["run_id"] if run is not None else None) == run_id
+
+
+def test_running_slow_is_beyond_slow_factor_times_the_baseline() -> None:
+    story = Story().week(minutes=30)  # 1800 s runs
+    story.start("run-start-today", "run-today", local(TODAY, "01:30"))
+    facts = finding(story).facts  # at 02:15 it has run 2700 s: exactly 1.5 (the slow factor) x 1800 s
+    assert (facts["running_for_s"], facts["baseline_duration_s"], facts["duration_ratio"]) == (2700, 1800, 1.5)
+    assert (facts["exceeds_slow_factor"], facts["start_delay_s"]) == (False, 1800)
+    assert finding(story, now=NOW + timedelta(seconds=1)).facts["exceeds_slow_factor"] is True
+
+
+def test_a_baseline_of_one_second_runs_is_a_yardstick() -> None:
+    story = Story()
+    for back in range(7, 0, -1):
+        day = TODAY - timedelta(days=back)
+        run_id = story.nightly(day, minutes=0, ends=False)
+        story.complete(f"run-done-{back}", run_id, local(day, "01:00") + timedelta(seconds=1), 1)
+    story.start("run-start-today", "run-today", local(TODAY, "01:00"))
+    got = finding(story)
+    assert (got.reason_code, got.facts["baseline_duration_s"]) == ("JOB_RUNNING_SLOW", 1)
+
+
+def test_without_a_schedule_a_slow_run_has_no_start_delay() -> None:
+    story = Story().week()
+    story.start("run-start-today", "run-today", local(TODAY, "01:00"))
+    got = finding(story, pol=policy(schedule=None))
+    assert (got.reason_code, got.facts["start_delay_s"]) == ("JOB_RUNNING_SLOW", None)
+
+
+def test_a_completed_run_without_a_commit_states_that_nothing_was_written() -> None:
+    story = Story().week()
+    story.start("run-start-today", "run-today", local(TODAY, "01:00"))
+    story.complete("run-done-today", "run-today", local(TODAY, "01:35"), 2100)
+    got = finding(story)
+    assert got.reason_code == "WRONG_PARTITION"
+    assert {key: got.facts[key] for key in ("commits_since_schedule", "partitions_written",
+                                            "run_completed_without_commit")} == {
+        "commits_since_schedule": 0, "partitions_written": [], "run_completed_without_commit": True}
+
+
+def test_wrong_partition_cites_todays_run_and_correlates_only_changes_before_it_began() -> None:
+    story = Story().week()
+    story.start("run-start-today", "run-today", local(TODAY, "01:00"))
+    story.deploy("deploy-during-run", local(TODAY, "01:20"), "v3.2.0", code="9bd1e07")
+    story.commit("commit-today", "run-today", local(TODAY, "01:34"), ["dt=2026-01-18"])
+    got = finding(story)
+    assert got.reason_code == "WRONG_PARTITION"
+    assert (got.facts["commits_since_schedule"], got.facts["partitions_written"]) == (1, ["dt=2026-01-18"])
+    assert got.correlated_deploys == []  # deployed after the run began, which ran the code it had loaded
+    # A commit that names no run: today's run is cited beside it all the same.
+    anonymous = Story().week()
+    anonymous.start("run-start-today", "run-today", local(TODAY, "01:00"))
+    anonymous.commit("commit-today", None, local(TODAY, "01:34"), ["dt=2026-01-18"])
+    got = finding(anonymous)
+    assert got.reason_code == "WRONG_PARTITION" and anonymous.ev("run-start-today") in got.evidence_ids
+
+
 def test_failed_runs_are_not_in_the_running_slow_baseline() -> None:
     story = Story().week()
     for back in range(7, 0, -1):  # a quick failed attempt before every good night
