@@ -17,14 +17,15 @@ def job_changes(evidence: list[EvidenceRecord], runs: list[Run], producer: str, 
     started (or the deadline).
 
     A deploy during the last good run still counts (that run had already loaded its code); one after
-    the run in question started, or after the deadline, cannot have caused it. Failed deploys shipped
-    nothing. Other producers' deploys are never correlated.
+    the run in question started, or after the deadline, cannot have caused it. What counts as a change is
+    what contract correlation counts (`shipped`): a failed deploy shipped nothing, a rollback shipped older code.
+    Other producers' deploys are never correlated.
     """
     changes: list[dict[str, Any]] = []
     deployed: dict[str, EvidenceRecord] = {}
     # Restarts and replicas of a version CI (or an earlier start-up) reported fold away first.
     for record in shipped(r for r in evidence if r.type == EventType.DEPLOYMENT and r.producer_urn == producer):
-        if since < record.event_time <= until and record.data.get("status", "succeeded") == "succeeded":
+        if since < record.event_time <= until:
             deployed[record.evidence_id] = record
             changes.append({
                 "service": record.data.get("service"),

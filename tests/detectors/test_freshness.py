@@ -18,8 +18,8 @@ from detectors._freshness import (
     dataset_freshness,
     evaluate_freshness,
 )
-from detectors._job_changes import _service, same_change
-from detectors._runs import failure_class
+from detectors._job_changes import _service, job_changes, same_change
+from detectors._runs import failure_class, runs_of
 from evidence._policy import FreshnessPolicy, Watermark
 from evidence._record import EvidenceRecord, evidence_id_for, iso
 from support import examples
@@ -74,7 +74,7 @@ class Story:
             "service": service, "version": version, "deploy_ref": f"{service}@{code}", "commit": code,
             "status": status, "env": "prod", "source": "ci"}, producer=producer)
 
-    def start(self, ref: str, run_id: str, when: datetime, *, code: str = "orders_enriched@4f2a9c1",
+    def start(self, ref: str, run_id: str, when: datetime, *, code: str | None = "orders_enriched@4f2a9c1",
               inputs: tuple[str, ...] = (RAW,), scheduled: datetime | None = None) -> EvidenceRecord:
         return self.add("JobRunStarted", ref, when, {
             "run_id": run_id, "code_ref": code, "env": "prod", "input_datasets": list(inputs),
@@ -370,6 +370,60 @@ def test_partial_write_needs_row_counts_on_both_sides() -> None:
     assert evaluate_freshness(policy(), story.records, NOW) is None
 
 
+def test_only_commits_to_the_dataset_itself_count() -> None:
+    story = Story().week()
+    story.commit("commit-other-table", "run-today", local(TODAY, "01:20"), ["dt=2026-01-19"],
+                 dataset="ds://curated/orders_daily")
+    state = dataset_freshness(policy(), story.records, NOW)
+    assert state.dataset_urn == DS
+    assert (state.fresh, state.breached, state.current_watermark) == (False, True, "dt=2026-01-18")
+    assert state.last_commit is not None and state.last_commit.source_ref == "commit-0118"
+
+
+def test_without_a_schedule_a_commit_at_local_midnight_is_todays() -> None:
+    pol = policy(schedule=None, watermark=None)
+    story = Story().week()
+    story.commit("commit-midnight", None, local(TODAY, "00:00"), [])
+    assert dataset_freshness(pol, story.records, NOW).fresh
+
+
+def test_the_rows_baseline_is_the_lookback_before_todays_cycle() -> None:
+    # [lookback_start, cycle_start): a commit at the lookback's first instant is in it; one at the cycle's first
+    # instant (a re-run rewriting yesterday), one older than the lookback and today's own commit are not.
+    story = Story().week()
+    story.commit("commit-old", None, local(date(2026, 1, 11), "01:35"), ["dt=2026-01-11"])
+    story.commit("commit-at-lookback-start", None, local(date(2026, 1, 12), "01:00"), ["dt=2026-01-11"])
+    story.commit("commit-at-cycle-start", None, local(TODAY, "01:00"), ["dt=2026-01-18"])
+    story.commit("commit-today", "run-today", local(TODAY, "01:20"), ["dt=2026-01-19"], rows=90_000)
+    got = finding(story)
+    assert got.reason_code == "PARTIAL_WRITE"
+    assert story.refs(got.facts["baseline_evidence_ids"]) == [
+        "commit-at-lookback-start", *(f"commit-01{day}" for day in range(12, 19))]
+    assert (got.facts["baseline_commits"], got.facts["baseline_rows"]) == (8, 1_200_000)
+
+
+@pytest.mark.parametrize(("baseline", "today", "partial"), [
+    (1_200_000, 600_000, False),  # exactly the ratio (0.5) of the baseline: not fewer rows than that share
+    (1_200_000, 599_999, True),
+    (0, 0, False),  # a table that stays empty: zero rows is the baseline, and nothing is missing
+])
+def test_a_partial_write_is_fewer_rows_than_the_ratio_of_the_baseline(baseline: int, today: int,
+                                                                       partial: bool) -> None:
+    story = Story().week(rows=baseline)
+    story.commit("commit-today", "run-today", local(TODAY, "01:20"), ["dt=2026-01-19"], rows=today)
+    state = dataset_freshness(policy(), story.records, NOW)
+    assert (state.fresh, state.breached) == (not partial, partial)
+
+
+def test_a_commit_is_good_for_its_own_local_day() -> None:
+    # 20:00 in New York on the 18th is already the 19th in UTC: the commit wrote the 18th's partition, which is
+    # what the 18th (local) expected, so it is the last good commit.
+    story = Story().week()
+    late = story.commit("commit-evening-rerun", None, local(date(2026, 1, 18), "20:00"), ["dt=2026-01-18"])
+    state = dataset_freshness(policy(), story.records, NOW)
+    assert state.last_good_commit == late
+
+
 # -- upstream ---------------------------------------------------------------------------------------------------
 
 
@@ -507,6 +561,22 @@ def test_a_deploy_of_the_job_since_the_last_good_run_is_correlated_others_are_no
     assert new.evidence_id in got.evidence_ids
     assert story.ev("deploy-old") not in got.evidence_ids
     assert story.ev("deploy-other", "svc://checkout") not in got.evidence_ids
+
+
+def test_a_rollback_of_the_job_is_a_change_and_a_failed_deploy_is_not() -> None:
+    # As in contract correlation: a rollback shipped (older) code, so it is a change; a failed deploy shipped nothing.
+    story = Story().week()
+    rollback = story.deploy("deploy-rollback", local(date(2026, 1, 18), "15:00"), "v3.0.9", code="0ddba11",
+                            status="rolled_back")
+    story.deploy("deploy-failed", local(date(2026, 1, 18), "16:00"), "v3.2.1", code="aaaaaaa", status="failed")
+    start = story.start("run-start-today", "run-today", local(TODAY, "01:00"), code="orders_enriched@0ddba11")
+    story.fail("run-failed-today", "run-today", local(TODAY, "01:20"), "java.lang.OutOfMemoryError")
+    got = finding(story)
+    assert got.reason_code == "JOB_FAILED"
+    # One change: the rollback, with today's run on its code cited beside it.
+    assert [(d["evidence_id"], d["version"], d.get("code_ref_evidence_id"))
+            for d in got.as_dict()["correlated_deploys"]] == [(rollback.evidence_id, "v3.0.9", start.evidence_id)]
+    assert rollback.evidence_id in got.evidence_ids and story.ev("deploy-failed") not in got.evidence_ids
 
 
 def test_a_changed_code_ref_without_a_deploy_event_is_correlated() -> None:
@@ -799,6 +869,114 @@ def test_a_baseline_of_zero_second_runs_is_no_yardstick() -> None:
     assert got.facts["missing"] == ["baseline_duration_s"]
 
 
+def _never_ends() -> Story:
+    story = Story().week(ends=False)
+    story.start("run-start-today", "run-today", local(TODAY, "01:00"))
+    return story
+
+
+def _no_commits() -> Story:
+    story = Story()
+    for back in range(7, 0, -1):
+        day = TODAY - timedelta(days=back)
+        story.start(f"run-start-{back}", f"run-{back}", local(day, "01:00"))
+        story.complete(f"run-done-{back}", f"run-{back}", local(day, "01:35"), 2100)
+    story.start("run-start-today", "run-today", local(TODAY, "01:00"))
+    story.complete("run-done-today", "run-today", local(TODAY, "01:35"), 2100)
+    return story
+
+
+def _no_baseline() -> Story:
+    story = Story().week(minutes=0)
+    story.start("run-start-today", "run-today", local(TODAY, "01:00"))
+    return story
+
+
+def _never_lists_partitions() -> Story:
+    story = Story()
+    for back in range(7, 0, -1):
+        story.commit(f"commit-{back}", None, local(TODAY - timedelta(days=back), "01:35"), [])
+    story.commit("commit-today", None, local(TODAY, "01:35"), [])
+    return story
+
+
+@pytest.mark.parametrize(("story", "missing", "cannot_tell", "why", "run_id"), [
+    (_never_lists_partitions, ["output_partitions_written"], ["WRONG_PARTITION", "PARTIAL_WRITE"],
+     "the producer's commits never list partitions, so the watermark cannot be read", None),
+    (_never_ends, ["JobRunCompleted", "JobRunFailed"], ["JOB_RUNNING_SLOW", "JOB_FAILED"],
+     f"{JOB} never reported how a run ended in the lookback, so a run without an end is not proof that it is still "
+     "running", "run-today"),
+    (_no_baseline, ["baseline_duration_s"], ["JOB_RUNNING_SLOW"],
+     "no completed run in the lookback to measure this run's duration against", "run-today"),
+    (_no_commits, ["DatasetWriteCommitted"], ["WRONG_PARTITION", "PARTIAL_WRITE"],
+     f"{JOB} reported no commits in the lookback, so a run without one proves nothing", "run-today"),
+    (Story, ["JobRunStarted", "DatasetWriteCommitted"], ["JOB_NOT_TRIGGERED", "JOB_FAILED", "JOB_RUNNING_SLOW"],
+     f"no JobRunStarted from {JOB} in the 7 days before today's run, so its absence today proves nothing", None),
+])
+def test_insufficient_evidence_says_what_is_missing_what_it_cannot_tell_apart_and_why(
+        story: Any, missing: list[str], cannot_tell: list[str], why: str, run_id: str | None) -> None:
+    got = finding(story())
+    assert got.reason_code == "INSUFFICIENT_EVIDENCE"
+    assert (got.facts["missing"], got.facts["cannot_tell_apart"], got.facts["why"]) == (missing, cannot_tell, why)
+    run = got.as_dict()["correlated_run"]
+    assert (run["run_id"] if run is not None else None) == run_id
+
+
+def test_running_slow_is_beyond_slow_factor_times_the_baseline() -> None:
+    story = Story().week(minutes=30)  # 1800 s runs
+    story.start("run-start-today", "run-today", local(TODAY, "01:30"))
+    facts = finding(story).facts  # at 02:15 it has run 2700 s: exactly 1.5 (the slow factor) x 1800 s
+    assert (facts["running_for_s"], facts["baseline_duration_s"], facts["duration_ratio"]) == (2700, 1800, 1.5)
+    assert (facts["exceeds_slow_factor"], facts["start_delay_s"]) == (False, 1800)
+    assert finding(story, now=NOW + timedelta(seconds=1)).facts["exceeds_slow_factor"] is True
+
+
+def test_a_baseline_of_one_second_runs_is_a_yardstick() -> None:
+    story = Story()
+    for back in range(7, 0, -1):
+        day = TODAY - timedelta(days=back)
+        run_id = story.nightly(day, minutes=0, ends=False)
+        story.complete(f"run-done-{back}", run_id, local(day, "01:00") + timedelta(seconds=1), 1)
+    story.start("run-start-today", "run-today", local(TODAY, "01:00"))
+    got = finding(story)
+    assert (got.reason_code, got.facts["baseline_duration_s"]) == ("JOB_RUNNING_SLOW", 1)
+
+
+def test_without_a_schedule_a_slow_run_has_no_start_delay() -> None:
+    story = Story().week()
+    story.start("run-start-today", "run-today", local(TODAY, "01:00"))
+    got = finding(story, pol=policy(schedule=None))
+    assert (got.reason_code, got.facts["start_delay_s"]) == ("JOB_RUNNING_SLOW", None)
+
+
+def test_a_completed_run_without_a_commit_states_that_nothing_was_written() -> None:
+    story = Story().week()
+    story.start("run-start-today", "run-today", local(TODAY, "01:00"))
+    story.complete("run-done-today", "run-today", local(TODAY, "01:35"), 2100)
+    got = finding(story)
+    assert got.reason_code == "WRONG_PARTITION"
+    assert {key: got.facts[key] for key in ("commits_since_schedule", "partitions_written",
+                                            "run_completed_without_commit")} == {
+        "commits_since_schedule": 0, "partitions_written": [], "run_completed_without_commit": True}
+
+
+def test_wrong_partition_cites_todays_run_and_correlates_only_changes_before_it_began() -> None:
+    story = Story().week()
+    story.start("run-start-today", "run-today", local(TODAY, "01:00"))
+    story.deploy("deploy-during-run", local(TODAY, "01:20"), "v3.2.0", code="9bd1e07")
+    story.commit("commit-today", "run-today", local(TODAY, "01:34"), ["dt=2026-01-18"])
+    got = finding(story)
+    assert got.reason_code == "WRONG_PARTITION"
+    assert (got.facts["commits_since_schedule"], got.facts["partitions_written"]) == (1, ["dt=2026-01-18"])
+    assert got.correlated_deploys == []  # deployed after the run began, which ran the code it had loaded
+    # A commit that names no run: today's run is cited beside it all the same.
+    anonymous = Story().week()
+    anonymous.start("run-start-today", "run-today", local(TODAY, "01:00"))
+    anonymous.commit("commit-today", None, local(TODAY, "01:34"), ["dt=2026-01-18"])
+    got = finding(anonymous)
+    assert got.reason_code == "WRONG_PARTITION" and anonymous.ev("run-start-today") in got.evidence_ids
+
+
 def test_failed_runs_are_not_in_the_running_slow_baseline() -> None:
     story = Story().week()
     for back in range(7, 0, -1):  # a quick failed attempt before every good night
@@ -851,6 +1029,42 @@ def test_a_deploy_without_a_status_is_a_change_of_the_job() -> None:
     assert got.reason_code == "JOB_NOT_TRIGGERED"
     assert [d["evidence_id"] for d in got.as_dict()["correlated_deploys"]] == [deploy.evidence_id]
     assert deploy.evidence_id in got.evidence_ids
+
+
+def test_without_a_good_run_the_code_baseline_is_the_last_run_that_began_by_since() -> None:
+    # No good run known (its commit named no run): the code to compare with is that of the latest run that began at
+    # or before `since`, the start of the window (since, until]; today's run on other code is a change of its own.
+    story = Story()
+    since = local(date(2026, 1, 18), "01:00")
+    story.start("run-start-0118", "run-0118", since, code="orders_enriched@1111111")
+    story.start("run-start-0118b", "run-0118b", since, code=None)  # names no code: it does not erase the baseline
+    today = story.start("run-start-today", "run-today", local(TODAY, "01:00"), code="orders_enriched@2222222")
+    runs = runs_of(story.records, JOB)
+    changes = job_changes(story.records, runs, JOB, None, since, local(TODAY, "02:10"))
+    assert [(c.version, c.evidence_id, c.time) for c in changes] == [
+        ("orders_enriched@2222222", today.evidence_id, local(TODAY, "01:00"))]
+    # Today's run on the code of the last run before the window changed nothing.
+    same = Story()
+    same.start("run-start-0118", "run-0118", since, code="orders_enriched@1111111")
+    same.start("run-start-today", "run-today", local(TODAY, "01:00"), code="orders_enriched@1111111")
+    assert job_changes(same.records, runs_of(same.records, JOB), JOB, None, since, local(TODAY, "02:10")) == []
+
+
+@pytest.mark.parametrize(("today_code", "changed"), [("orders_enriched@1111111", False),
+                                                     ("orders_enriched@2222222", True)])
+def test_the_last_good_runs_code_is_the_baseline_and_a_run_begun_with_it_is_no_change(today_code: str,
+                                                                                     changed: bool) -> None:
+    # A second run triggered at the very instant of the last good run, on other code: it began at `since`, outside
+    # the window (since, until], and the good run's code, not its twin's, is what today's run is compared with.
+    story = Story()
+    began = local(date(2026, 1, 18), "01:00")
+    story.start("run-start-good", "run-a", began, code="orders_enriched@1111111")
+    story.start("run-start-twin", "run-b", began, code="orders_enriched@2222222")
+    today = story.start("run-start-today", "run-c", local(TODAY, "01:00"), code=today_code)
+    runs = runs_of(story.records, JOB)
+    good = next(run for run in runs if run.run_id == "run-a")
+    changes = job_changes(story.records, runs, JOB, good, began, local(TODAY, "02:10"))
+    assert [c.evidence_id for c in changes] == ([today.evidence_id] if changed else [])
 
 
 def _deploy_record(deploy_ref: str, **data: Any) -> EvidenceRecord:

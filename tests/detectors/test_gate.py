@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import base64
+import itertools
 import random
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from functools import cache
 from typing import Any
 
@@ -280,6 +281,63 @@ def test_duplicates_are_counted_twice_so_the_store_dedupes_first() -> None:
     record = rec(1, 1.0, NO_CUSTOMER)
     counts = {c.reason_code: c.count for c in run_gate([record, record], VALIDATORS, INGEST).counters}
     assert counts == {ReasonCode.REQUIRED_FIELD_MISSING: 2, ANY_REASON: 2}
+
+
+class _NoOffset(tzinfo):
+    """A zone that names no offset: a time in it is as good as naive."""
+
+    def utcoffset(self, dt: datetime | None) -> timedelta | None:
+        return None
+
+    def dst(self, dt: datetime | None) -> timedelta | None:
+        return None
+
+    def tzname(self, dt: datetime | None) -> str:
+        return "nowhere"
+
+
+def test_a_timestamp_whose_zone_names_no_offset_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"^orders\.created/0/1: timestamp 2026-03-10T00:00:00 has no UTC offset$"):
+        GateRecord(topic="orders.created", partition=0, offset=1, timestamp=datetime(2026, 3, 10, tzinfo=_NoOffset()),
+                   key=None, schema_id=None, headers={}, value=GOOD, dataset_urn=DS, producer_urn=None)
+
+
+def test_a_seconds_passed_records_keep_their_first_and_last_whatever_the_order() -> None:
+    # One second: two records tie at its first instant and two at its last; ties go by ref, as GateCounter.merge does.
+    records = [rec(1, 5.1), rec(2, 5.1), rec(3, 5.4), rec(4, 5.8), rec(5, 5.8)]
+    for order in itertools.permutations(records):
+        [counter] = run_gate(order, VALIDATORS, INGEST).counters
+        assert (counter.first_ref, counter.first_time, counter.last_ref, counter.last_time, counter.count) == (
+            "orders.created/0/1", at(5.1), "orders.created/0/5", at(5.8), 5), order
+
+
+def test_counters_and_observations_carry_the_records_schema_id_or_none() -> None:
+    named = run_gate([rec(1, 1.0), rec(2, 2.0, NO_CUSTOMER)], VALIDATORS, INGEST)
+    assert {c.schema_id for c in named.counters} == {"42"}
+    assert [o.schema_id for o in named.observations] == ["42", "42"]
+    unnamed = run_gate([rec(1, 1.0, schema_id=None), rec(2, 2.0, NO_CUSTOMER, schema_id=None)], VALIDATORS, INGEST)
+    assert {(c.reason_code, c.schema_id) for c in unnamed.counters} == {
+        (PASSED, ""), (ANY_REASON, ""), (ReasonCode.REQUIRED_FIELD_MISSING, "")}
+    assert [o.schema_id for o in unnamed.observations] == [None, None]
+
+
+def test_an_undecodable_values_finding_carries_the_frames_note_only_when_there_is_one() -> None:
+    avro = b"\x00\x00\x00\x00\x2b\x02\x06o-1"  # framed with schema id 43; a binary payload
+    output = run_gate([rec(1, 1.0, avro, schema_id="42"), rec(2, 2.0, avro, schema_id="43")], VALIDATORS, INGEST)
+    [noted], [plain] = output.failures["orders.created/0/1"], output.failures["orders.created/0/2"]
+    assert noted.reason_code == plain.reason_code == ReasonCode.UNDECODABLE_MESSAGE
+    assert plain.detail.startswith("payload after the header is binary (first byte 0x02)") and ";" not in plain.detail
+    assert noted.detail == f"{plain.detail}; frame schema id 43 differs from declared schema id 42; the frame's wins"
+
+
+def test_a_contract_without_a_top_level_type_judges_every_object() -> None:
+    typeless = {DS: compile_schema({"properties": {"amount": {"type": "number"}}, "required": ["amount"]},
+                                   dataset_urn=DS)}
+    output = run_gate([rec(1, 1.0, {"amount": "twelve"}), rec(2, 2.0, {"amount": 12}), rec(3, 3.0, {})], typeless,
+                      INGEST)
+    assert {ref: [(v.reason_code, v.field) for v in found] for ref, found in output.failures.items()} == {
+        "orders.created/0/1": [(ReasonCode.TYPE_MISMATCH, "amount")],
+        "orders.created/0/3": [(ReasonCode.REQUIRED_FIELD_MISSING, "amount")]}
 
 
 # --- boundaries and rates from counters ----------------------------------------------------------
