@@ -43,6 +43,7 @@ from evidence import (
     ReasonCode,
     Store,
     incident_writes,
+    no_collection,
     parse_time,
     utc,
 )
@@ -87,7 +88,13 @@ def find_incidents(reader: EvidenceReader, configs: ActiveConfigs, now: datetime
     caller stores the result (`store_incidents`), or compares it, or shows it. With `shards`, only the datasets of
     those shards (detectors/_leases.py) are evaluated: the union over all shards is the full pass. With `memory`
     (kept between passes), freshness is evaluated only where it can have changed (detectors/_incremental.py)."""
-    now = utc(now)
+    with no_collection():  # a pass over many datasets loads a hundred thousand records, none of them in a cycle
+        return _find_incidents(reader, configs, utc(now), settings, change_requests, shards, memory)
+
+
+def _find_incidents(reader: EvidenceReader, configs: ActiveConfigs, now: datetime, settings: DetectSettings,
+                    change_requests: Sequence[dict[str, Any]], shards: frozenset[int] | None,
+                    memory: FreshnessMemory | None) -> list[Incident]:
     policies, contracts, lineage = configs.policies, configs.contracts, configs.lineage
     owners = _owners(policies, contracts)
 
