@@ -7,7 +7,7 @@ writing half its caller runs; `run_detectors` does both against a store. One ope
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import ChainMap, defaultdict
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass, field
@@ -44,6 +44,7 @@ from evidence import (
     ReasonCode,
     Store,
     incident_writes,
+    no_collection,
     parse_time,
     utc,
 )
@@ -87,7 +88,13 @@ def find_incidents(reader: EvidenceReader, configs: ActiveConfigs, now: datetime
     caller stores the result (`store_incidents`), or compares it, or shows it. With `shards`, only the datasets of
     those shards (detectors/_leases.py) are evaluated: the union over all shards is the full pass. With `memory`
     (kept between passes), freshness is evaluated only where it can have changed (detectors/_incremental.py)."""
-    now = utc(now)
+    with no_collection():  # a pass over many datasets loads a hundred thousand records, none of them in a cycle
+        return _find_incidents(reader, configs, utc(now), settings, change_requests, shards, memory)
+
+
+def _find_incidents(reader: EvidenceReader, configs: ActiveConfigs, now: datetime, settings: DetectSettings,
+                    change_requests: Sequence[dict[str, Any]], shards: frozenset[int] | None,
+                    memory: FreshnessMemory | None) -> list[Incident]:
     policies, contracts, lineage = configs.policies, configs.contracts, configs.lineage
     owners = _owners(policies, contracts)
 
@@ -216,42 +223,51 @@ def _freshness(reader: EvidenceReader, every: list[FreshnessPolicy], now: dateti
     # The lookback counts local calendar days before today's schedule: one more day, plus the widest UTC offset
     # (of every policy, so that a shard's pass reads the same window as a full one).
     lookback = timedelta(days=max(p.lookback_days for p in every) + 1, hours=14)
-    # Only what `relevant` below keeps: the policies' own datasets' and producers' records. Few policies: looked up
-    # by index, so a pass costs the same however much else is written (issue 13). Many: their runs and commits in
-    # one scan (index lookups of most of a table cost more than reading it), and deploys, the type every service
-    # emits, still looked up by index.
-    datasets = [p.dataset_urn for p in policies]
-    producers = [p.producer_urn for p in policies if p.producer_urn]
+    # Only what `_relevant` keeps: the policies' own datasets' and producers' records. Few policies: looked up by
+    # index, so a pass costs the same however much else is written (issue 13). Many: their runs and commits in one
+    # scan (index lookups of most of a table cost more than reading it), and deploys, the type every service emits,
+    # still looked up by index.
     since = now - lookback
-    if not policies:
-        records = []
-    elif len(policies) <= _FEW_POLICIES:
-        records = reader.records(dataset_urns=datasets, producer_urns=producers, types=_FRESHNESS_TYPES,
-                                 since=since, until=now, ordered=False)
-    else:
-        records = reader.records(types=[t for t in _FRESHNESS_TYPES if t != EventType.DEPLOYMENT], since=since,
-                                 until=now, ordered=False)
-        records += reader.records(dataset_urns=datasets, producer_urns=producers, types=[EventType.DEPLOYMENT],
+
+    def read(chosen: list[FreshnessPolicy]) -> list[EvidenceRecord]:
+        if not chosen:
+            return []
+        datasets = [p.dataset_urn for p in chosen]
+        producers = [p.producer_urn for p in chosen if p.producer_urn]
+        if len(chosen) <= _FEW_POLICIES:
+            return reader.records(dataset_urns=datasets, producer_urns=producers, types=_FRESHNESS_TYPES,
                                   since=since, until=now, ordered=False)
-    by_dataset, by_producer = by_dataset_and_producer(records)
+        return [*reader.records(types=[t for t in _FRESHNESS_TYPES if t != EventType.DEPLOYMENT], since=since,
+                                until=now, ordered=False),
+                *reader.records(dataset_urns=datasets, producer_urns=producers, types=[EventType.DEPLOYMENT],
+                                since=since, until=now, ordered=False)]
 
-    def relevant(policy: FreshnessPolicy) -> list[EvidenceRecord]:
-        mine = by_dataset.get(policy.dataset_urn, [])
-        theirs = by_producer.get(policy.producer_urn, []) if policy.producer_urn else []
-        return list({r.evidence_id: r for r in [*mine, *theirs]}.values())
-
+    on_time: dict[str, list[EvidenceRecord]] = {}  # dataset found on time -> its commits
+    if len(policies) > _FEW_POLICIES:
+        # Whether a dataset missed its deadline depends on its commits alone (`assess`, detectors/_freshness_state.py):
+        # every commit of the window first, in one scan, and the rest (runs, deploys: two thirds of a nightly job's
+        # records) only of the datasets that did miss it, most days few. Those on time are not in `inputs` (they
+        # did not read everything); an upstream check of one reads its commits, all it depends on.
+        commits = by_dataset_and_producer(reader.records(types=[EventType.COMMITTED], since=since, until=now,
+                                                         ordered=False))
+        for policy in policies:
+            theirs = _relevant(commits, policy)
+            if not dataset_freshness(policy, theirs, now).breached:
+                on_time[policy.dataset_urn] = theirs
+        policies = [p for p in policies if p.dataset_urn not in on_time]
+    grouped = by_dataset_and_producer(read(policies))
     for urn in known:  # read by an earlier pass at most at its clock, so only its window's start has moved since
         inputs[urn] = [r for r in inputs[urn] if r.event_time >= since]
-    inputs.update((p.dataset_urn, relevant(p)) for p in policies)
+    inputs.update((p.dataset_urn, _relevant(grouped, p)) for p in policies)
 
     def upstream_inputs(policy: FreshnessPolicy) -> list[EvidenceRecord]:  # another shard's dataset, read on demand
         return reader.records(dataset_urns=[policy.dataset_urn], producer_urns=[policy.producer_urn] if
                              policy.producer_urn else [], types=_FRESHNESS_TYPES, since=since, until=now,
                              ordered=False)
 
-    states = _UpstreamStates({p.dataset_urn: p for p in every}, inputs, now, upstream_inputs)
+    states = _UpstreamStates({p.dataset_urn: p for p in every}, ChainMap(inputs, on_time), now, upstream_inputs)
     found = []
-    for policy in [p for p in every if mine(p.dataset_urn)]:
+    for policy in [p for p in every if mine(p.dataset_urn) and p.dataset_urn not in on_time]:
         finding = evaluate_freshness(policy, inputs[policy.dataset_urn], now, states)
         if finding is not None:
             windows = freshness_windows(policy, contract_of.get(policy.dataset_urn), now)  # the day it judged
@@ -260,10 +276,19 @@ def _freshness(reader: EvidenceReader, every: list[FreshnessPolicy], now: dateti
     return found
 
 
+def _relevant(grouped: tuple[dict[str, list[EvidenceRecord]], dict[str, list[EvidenceRecord]]],
+              policy: FreshnessPolicy) -> list[EvidenceRecord]:
+    """A policy's records among these (grouped by dataset and by producer): its dataset's and its producer's."""
+    by_dataset, by_producer = grouped
+    mine = by_dataset.get(policy.dataset_urn, [])
+    theirs = by_producer.get(policy.producer_urn, []) if policy.producer_urn else []
+    return list({r.evidence_id: r for r in [*mine, *theirs]}.values())
+
+
 class _UpstreamStates(MappingABC[str, DatasetFreshness]):
     """Each dataset's freshness, computed only when some job reads it as an input (most never are)."""
 
-    def __init__(self, policies: dict[str, FreshnessPolicy], inputs: dict[str, list[EvidenceRecord]],
+    def __init__(self, policies: dict[str, FreshnessPolicy], inputs: MappingABC[str, list[EvidenceRecord]],
                  now: datetime, load: Callable[[FreshnessPolicy], list[EvidenceRecord]]) -> None:
         self._policies, self._inputs, self._now, self._load = policies, inputs, now, load
         self._cache: dict[str, DatasetFreshness] = {}
