@@ -28,7 +28,7 @@ from detectors._incidents import (
     freshness_incident,
     surround,
 )
-from detectors._incremental import FRESHNESS_TYPES, FreshnessMemory, Inputs
+from detectors._incremental import FRESHNESS_TYPES, FreshnessMemory, Kept
 from detectors._runs import by_dataset_and_producer
 from detectors._shards import shard_of
 from evidence import (
@@ -49,6 +49,7 @@ from evidence import (
 
 DRIFT_DEPLOY_WINDOW_MINUTES = 60
 _FEW_POLICIES = 1000
+_TICK = timedelta(microseconds=1)  # datetimes' resolution: the first clock after another
 _FRESHNESS_TYPES = FRESHNESS_TYPES
 _REASON_ORDER = (ReasonCode.UNDECODABLE_MESSAGE, *FIELD_REASONS)
 
@@ -97,10 +98,10 @@ def find_incidents(reader: EvidenceReader, configs: ActiveConfigs, now: datetime
     if memory is None:
         found = _freshness(reader, policies, now, owners, mine)
     else:
-        def evaluate(chosen: list[FreshnessPolicy], known: Inputs) -> tuple[dict[str, Incident | None], Inputs]:
-            wanted, read = {p.dataset_urn for p in chosen}, dict(known)
-            found = _freshness(reader, policies, now, owners, wanted.__contains__, read)
-            return {i.dataset_urn: i for i in found}, read
+        def evaluate(chosen: list[FreshnessPolicy]) -> dict[str, tuple[Incident, Kept]]:
+            wanted, kept = {p.dataset_urn for p in chosen}, dict[str, Kept]()
+            return {i.dataset_urn: (i, kept[i.dataset_urn])
+                    for i in _freshness(reader, policies, now, owners, wanted.__contains__, kept)}
 
         found = memory.pass_at(reader, [p for p in policies if mine(p.dataset_urn)], owners, now, evaluate)
     found += _contracts(reader, [c for c in contracts if mine(c.dataset_urn)], now, settings, owners)
@@ -202,14 +203,11 @@ def _owners(policies: list[FreshnessPolicy], contracts: list[Contract]) -> dict[
 
 
 def _freshness(reader: EvidenceReader, every: list[FreshnessPolicy], now: datetime, owners: dict[str, Ownership],
-               mine: Callable[[str], bool], inputs: Inputs | None = None) -> list[Incident]:
+               mine: Callable[[str], bool], kept: dict[str, Kept] | None = None) -> list[Incident]:
     """The freshness incidents of the policies `mine` keeps; the others are read only as some run's upstream.
-    `inputs`, when given, holds records some of them read before (an incremental pass, detectors/_incremental.py:
-    those are not read again) and receives what each of them read."""
-    inputs = {} if inputs is None else inputs
-    known = {p.dataset_urn for p in every if mine(p.dataset_urn) and p.dataset_urn in inputs}
-    policies = [p for p in every if mine(p.dataset_urn) and p.dataset_urn not in known]
-    if not policies and not known:
+    `kept`, when given, receives what an incremental pass (detectors/_incremental.py) keeps of each incident."""
+    policies = [p for p in every if mine(p.dataset_urn)]
+    if not policies:
         return []
     # The lookback counts local calendar days before today's schedule: one more day, plus the widest UTC offset
     # (of every policy, so that a shard's pass reads the same window as a full one).
@@ -221,9 +219,7 @@ def _freshness(reader: EvidenceReader, every: list[FreshnessPolicy], now: dateti
     datasets = [p.dataset_urn for p in policies]
     producers = [p.producer_urn for p in policies if p.producer_urn]
     since = now - lookback
-    if not policies:
-        records = []
-    elif len(policies) <= _FEW_POLICIES:
+    if len(policies) <= _FEW_POLICIES:
         records = reader.records(dataset_urns=datasets, producer_urns=producers, types=_FRESHNESS_TYPES,
                                  since=since, until=now, ordered=False)
     else:
@@ -238,9 +234,7 @@ def _freshness(reader: EvidenceReader, every: list[FreshnessPolicy], now: dateti
         theirs = by_producer.get(policy.producer_urn, []) if policy.producer_urn else []
         return list({r.evidence_id: r for r in [*mine, *theirs]}.values())
 
-    for urn in known:  # read by an earlier pass at most at its clock, so only its window's start has moved since
-        inputs[urn] = [r for r in inputs[urn] if r.event_time >= since]
-    inputs.update((p.dataset_urn, relevant(p)) for p in policies)
+    inputs = {p.dataset_urn: relevant(p) for p in policies}
 
     def upstream_inputs(policy: FreshnessPolicy) -> list[EvidenceRecord]:  # another shard's dataset, read on demand
         return reader.records(dataset_urns=[policy.dataset_urn], producer_urns=[policy.producer_urn] if
@@ -249,11 +243,15 @@ def _freshness(reader: EvidenceReader, every: list[FreshnessPolicy], now: dateti
 
     states = _UpstreamStates({p.dataset_urn: p for p in every}, inputs, now, upstream_inputs)
     found = []
-    for policy in [p for p in every if mine(p.dataset_urn)]:
-        finding = evaluate_freshness(policy, inputs[policy.dataset_urn], now, states)
+    for policy in policies:
+        read = inputs[policy.dataset_urn]
+        finding = evaluate_freshness(policy, read, now, states)
         if finding is not None:
             found.append(freshness_incident(finding, policy.producer_urn,
                                             owners.get(policy.dataset_urn, Ownership()), now))
+            if kept is not None:  # its oldest record leaves the window [clock - lookback, clock] after that + lookback
+                oldest = min((r.event_time for r in read), default=None)
+                kept[policy.dataset_urn] = Kept(finding.clock, oldest + lookback + _TICK if oldest else None)
     return found
 
 
