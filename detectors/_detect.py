@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from detectors._configs import ActiveConfigs, active_configs
+from detectors._configs import ActiveConfigs, config_snapshot, configs_of
 from detectors._deploys import correlate_breaks, correlate_deploys, stored_deploys
 from detectors._drift import list_change_requests
 from detectors._freshness import DatasetFreshness, dataset_freshness, evaluate_freshness
@@ -106,7 +106,8 @@ def find_incidents(reader: EvidenceReader, configs: ActiveConfigs, now: datetime
         found = memory.pass_at(reader, [p for p in policies if mine(p.dataset_urn)], owners, now, evaluate)
     found += _contracts(reader, [c for c in contracts if mine(c.dataset_urn)], now, settings, owners)
     found += [i for i in _drift(reader, change_requests, now) if mine(i.dataset_urn)]
-    evidence = reader.get_many(i for incident in found for i in incident.evidence_ids)
+    cited = {i for incident in found for i in incident.evidence_ids}
+    evidence = reader.get_many(cited) if memory is None else memory.cited(reader, cited)
     sources_of = {incident.id: {incident.producer_urn} | {e.source for i in incident.evidence_ids
                                                           if (e := evidence.get(i))} for incident in found}
     lag = reader.ingestion_lag(now, timedelta(seconds=settings.stale_window_s),
@@ -126,7 +127,8 @@ def find_stored_incidents(store: Store, now: datetime, settings: DetectSettings 
     """The pure pass over what a store holds: its active configuration and open change requests, read here, and
     its evidence. Stored configs that no longer validate are skipped and described in `findings`. `shards` and
     `memory` as find_incidents takes them."""
-    active = active_configs(store)
+    snapshot = config_snapshot(store)
+    active = configs_of(snapshot) if memory is None else memory.configs(snapshot)
     if findings is not None:
         findings.extend(f.as_json() for f in active.findings)
     return find_incidents(store, active, now, settings, list_change_requests(store, status="open"), shards, memory)

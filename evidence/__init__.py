@@ -44,6 +44,7 @@ from evidence._configs import (
     ConfigFinding,
     ConfigKind,
     Configs,
+    ConfigSnapshot,
     Stored,
     UnknownConfig,
 )
@@ -159,6 +160,7 @@ __all__ = [
     "ConfigError",
     "ConfigFinding",
     "ConfigKind",
+    "ConfigSnapshot",
     "Configs",
     "Contract",
     "Control",
