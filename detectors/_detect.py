@@ -90,7 +90,8 @@ def find_incidents(reader: EvidenceReader, configs: ActiveConfigs, now: datetime
     (kept between passes), freshness is evaluated only where it can have changed (detectors/_incremental.py)."""
     now = utc(now)
     policies, contracts, lineage = configs.policies, configs.contracts, configs.lineage
-    owners = _owners(policies, contracts)
+    owners = _owners(policies, contracts) if memory is None else memory.owners(configs, lambda: _owners(policies,
+                                                                                                   contracts))
 
     def mine(urn: str) -> bool:
         return shards is None or shard_of(urn) in shards

@@ -60,6 +60,7 @@ class FreshnessMemory:
         self._policies: tuple[list[FreshnessPolicy], bytes] | None = None
         self._configs: tuple[int, ActiveConfigs] | None = None
         self._cited: dict[str, EvidenceRecord] = {}  # the records the last pass's incidents cite
+        self._owners: tuple[ActiveConfigs, dict[str, Any], bytes] | None = None
 
     def configs(self, snapshot: ConfigSnapshot) -> ActiveConfigs:
         """The active configuration of the stored configs (detectors/_configs.py), derived again only when they
@@ -67,6 +68,14 @@ class FreshnessMemory:
         if self._configs is None or self._configs[0] != snapshot.digest:
             self._configs = (snapshot.digest, configs_of(snapshot))
         return self._configs[1]
+
+    def owners(self, configs: ActiveConfigs, derive: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """Each dataset's ownership, as `derive` gets it from `configs`: derived (and dumped for the fingerprint)
+        again only for other configs than the last pass's (10,000 were a tenth of a pass with nothing to evaluate)."""
+        if self._owners is None or self._owners[0] is not configs:
+            owners = derive()
+            self._owners = (configs, owners, _owners_json(owners))
+        return self._owners[1]
 
     def cited(self, reader: EvidenceReader, ids: set[str]) -> dict[str, EvidenceRecord]:
         """The stored records these ids name (`EvidenceReader.get_many`), read only when the last pass's incidents
@@ -83,8 +92,9 @@ class FreshnessMemory:
         """The freshness incidents at `now`, evaluating only what can have changed (`evaluate` is the full
         evaluation of some policies)."""
         now = utc(now)
-        fingerprint = self._policies_json(policies) + orjson.dumps(sorted(
-            (urn, repr(owner)) for urn, owner in owners.items()), option=orjson.OPT_SORT_KEYS)
+        known = self._owners
+        owners_json = known[2] if known is not None and known[1] is owners else _owners_json(owners)
+        fingerprint = self._policies_json(policies) + owners_json
         by_dataset = {p.dataset_urn: p for p in policies}
         moved: list[str] = []
         if self.last_now is None or now < self.last_now or fingerprint != self.fingerprint:
@@ -140,6 +150,10 @@ class FreshnessMemory:
         """Datasets with evidence that became visible in (since, now]: arrived then, or whose time came then."""
         datasets, producers = reader.visible_between(since, now, FRESHNESS_TYPES)
         return {p.dataset_urn for p in policies if p.dataset_urn in datasets or p.producer_urn in producers}
+
+
+def _owners_json(owners: dict[str, Any]) -> bytes:
+    return orjson.dumps(sorted((urn, repr(owner)) for urn, owner in owners.items()), option=orjson.OPT_SORT_KEYS)
 
 
 def at_clock(incident: Incident, clock: Lateness, now: datetime) -> Incident:
