@@ -184,3 +184,23 @@ def test_a_quiet_period_evaluates_nothing_until_a_deadline_comes_due(tmp_path: A
     assert memory.evaluated == 0  # nothing new, deadline not yet due
     find_stored_incidents(store, START + timedelta(hours=5, minutes=46), memory=memory)
     assert memory.evaluated == 1  # today's deadline came due
+
+
+def test_a_changed_policy_or_owner_makes_the_next_pass_a_full_one() -> None:
+    """The configuration is kept by the digest of the stored rows: a policy put again with another owner (or
+    deadline) is a new configuration, and the pass after it evaluates every dataset."""
+    store = _store(EVERY_REASON[:3])
+    memory = FreshnessMemory()
+    find_stored_incidents(store, DAY3 + timedelta(hours=6), memory=memory)
+    find_stored_incidents(store, DAY3 + timedelta(hours=6, minutes=1), memory=memory)
+    assert memory.evaluated == 0
+    for change in ({"owner_team": "team-b"}, {"expected_update_by": "06:30"}):
+        Configs(store).put(POLICY, FreshnessPolicy(dataset_urn="ds://inc/t1", producer_urn="job://job-1",
+                                                   timezone="UTC", watermark={"dimension": "dt"}, lookback_days=2,
+                                                   **{"expected_update_by": "05:45", **change}), START)
+        now = DAY3 + timedelta(hours=6, minutes=2 if "owner_team" in change else 3)
+        incremental = find_stored_incidents(store, now, memory=memory)
+        assert incremental == find_stored_incidents(store, now)
+        assert memory.evaluated == 3
+    assert [i.dataset_urn for i in incremental] == ["ds://inc/t0", "ds://inc/t2"]  # t1 is not late until 06:30
+    store.close()
