@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from detectors._clock_facts import Lateness, RunningLateness
 from detectors._freshness_state import Assessment, DatasetFreshness, FreshnessFinding
 from detectors._job_changes import job_changes
 from detectors._runs import (
@@ -138,30 +139,32 @@ class Classifier:
                 ["baseline_duration_s"], [ReasonCode.JOB_RUNNING_SLOW],
                 "no completed run in the lookback to measure this run's duration against", run,
             )
-        running_for = (self.now - run.start).total_seconds()
+        beat = run.last_heartbeat
+        clock = RunningLateness(self.day.deadline, run.start, baseline, self.policy.slow_factor,
+                                beat.event_time if beat is not None else None)
+        moving = clock.facts(self.now)  # what moves with the clock (detectors/_clock_facts.py)
         # The brief's classifier: started, no commit, no failure -> running slow. The ratio and the start
         # delay stay in the facts so a late start is told apart from a slow run in the narrative.
         facts: dict[str, Any] = {
-            "running_for_s": number(running_for),
+            "running_for_s": moving["running_for_s"],
             "baseline_duration_s": number(baseline),
             "baseline_runs": len(succeeded),
-            "duration_ratio": round(running_for / baseline, 2),
+            "duration_ratio": moving["duration_ratio"],
             "slow_factor": self.policy.slow_factor,
-            "exceeds_slow_factor": running_for > self.policy.slow_factor * baseline,
+            "exceeds_slow_factor": moving["exceeds_slow_factor"],
             "start_delay_s": number((run.start - self.day.scheduled_time).total_seconds())
             if self.day.scheduled_time is not None else None,
             "baseline_evidence_ids": [r.terminal.evidence_id for r in succeeded if r.terminal is not None],
         }
-        beat = run.last_heartbeat
         if beat is not None:  # the run said it was alive then: still running, not silently dead
             facts.update(last_heartbeat_at=iso(beat.event_time),
-                         since_last_heartbeat_s=number((self.now - beat.event_time).total_seconds()))
+                         since_last_heartbeat_s=moving["since_last_heartbeat_s"])
         # The latest baseline run is the proof that this producer reports run ends, which is what makes the missing
         # end of today's run meaningful; every baseline run is listed with the evidence, since the facts name them.
         proof = [run.started or run.first, *(r.terminal for r in succeeded[-1:] if r.terminal is not None)]
         baseline_runs = [r.terminal for r in succeeded if r.terminal is not None]
         return self._finding(ReasonCode.JOB_RUNNING_SLOW, run.summary(), None, proof, facts, until=run.start,
-                             extra=[*baseline_runs, *([beat] if beat is not None else [])])
+                             extra=[*baseline_runs, *([beat] if beat is not None else [])], clock=clock)
 
     def _completed_without_commit(self, run: Run) -> FreshnessFinding:
         # The run says it succeeded yet nothing reached the table: the watermark did not advance after a
@@ -273,8 +276,10 @@ class Classifier:
         facts: dict[str, Any],
         until: datetime,
         extra: list[EvidenceRecord] | None = None,
+        clock: Lateness | None = None,
     ) -> FreshnessFinding:
         state = self.a.state
+        clock = clock or Lateness(self.day.deadline)
         deploys = self._correlated_deploys(until)
         cited = {r.evidence_id: r for r in [*proof, *(extra or [])]}
         if state.last_good_commit is not None:
@@ -290,7 +295,7 @@ class Classifier:
         common = {
             "deadline": iso(self.day.deadline),
             "scheduled_time": iso(self.day.scheduled_time),
-            "late_by_s": number((self.now - self.day.deadline).total_seconds()),
+            "late_by_s": clock.facts(self.now)["late_by_s"],
             "lookback_days": self.policy.lookback_days,
             "emitted_types_in_lookback": self.emitted,
             "producer_urn": self.producer,
@@ -307,6 +312,8 @@ class Classifier:
             failure_class=kind,
             facts={**common, **facts},
             evidence_ids=[r.evidence_id for r in sorted(cited.values(), key=lambda r: (r.event_time, r.evidence_id))],
+            # Upstream states move on their own (a deadline passing makes one breached): then no clock-only update.
+            clock=None if self._reads_upstream() else clock,
         )
 
     def _correlated_deploys(self, until: datetime) -> list[CorrelatedDeploy]:
@@ -335,6 +342,11 @@ class Classifier:
             if run.input_datasets:
                 return run
         return None
+
+    def _reads_upstream(self) -> bool:
+        """Whether the finding read other datasets' states (its job names inputs): `_late_inputs`."""
+        source = self._inputs_run()
+        return source is not None and bool(source.input_datasets)
 
     def _late_inputs(self) -> list[tuple[str, DatasetFreshness]]:
         """Inputs that are behind their own policy now, or landed after today's run had started reading."""

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from detectors._configs import ActiveConfigs, active_configs
+from detectors._configs import ActiveConfigs, config_snapshot, configs_of
 from detectors._deploys import correlate_breaks, correlate_deploys, stored_deploys
 from detectors._drift import list_change_requests
 from detectors._freshness import DatasetFreshness, dataset_freshness, evaluate_freshness
@@ -28,7 +28,7 @@ from detectors._incidents import (
     freshness_incident,
     surround,
 )
-from detectors._incremental import FRESHNESS_TYPES, FreshnessMemory, Inputs
+from detectors._incremental import FRESHNESS_TYPES, FreshnessMemory, Kept
 from detectors._runs import by_dataset_and_producer
 from detectors._shards import shard_of
 from detectors._windows import DRIFT_DEPLOY_WINDOW, contract_windows, drift_windows, freshness_windows
@@ -50,6 +50,7 @@ from evidence import (
 )
 
 _FEW_POLICIES = 1000
+_TICK = timedelta(microseconds=1)  # datetimes' resolution: the first clock after another
 _FRESHNESS_TYPES = FRESHNESS_TYPES
 _REASON_ORDER = (ReasonCode.UNDECODABLE_MESSAGE, *FIELD_REASONS)
 
@@ -96,7 +97,8 @@ def _find_incidents(reader: EvidenceReader, configs: ActiveConfigs, now: datetim
                     change_requests: Sequence[dict[str, Any]], shards: frozenset[int] | None,
                     memory: FreshnessMemory | None) -> list[Incident]:
     policies, contracts, lineage = configs.policies, configs.contracts, configs.lineage
-    owners = _owners(policies, contracts)
+    owners = _owners(policies, contracts) if memory is None else memory.owners(configs, lambda: _owners(policies,
+                                                                                                   contracts))
 
     def mine(urn: str) -> bool:
         return shards is None or shard_of(urn) in shards
@@ -105,15 +107,16 @@ def _find_incidents(reader: EvidenceReader, configs: ActiveConfigs, now: datetim
     if memory is None:
         found = _freshness(reader, policies, now, owners, contract_of, mine)
     else:
-        def evaluate(chosen: list[FreshnessPolicy], known: Inputs) -> tuple[dict[str, Incident | None], Inputs]:
-            wanted, read = {p.dataset_urn for p in chosen}, dict(known)
-            found = _freshness(reader, policies, now, owners, contract_of, wanted.__contains__, read)
-            return {i.dataset_urn: i for i in found}, read
+        def evaluate(chosen: list[FreshnessPolicy]) -> dict[str, tuple[Incident, Kept]]:
+            wanted, kept = {p.dataset_urn for p in chosen}, dict[str, Kept]()
+            return {i.dataset_urn: (i, kept[i.dataset_urn])
+                    for i in _freshness(reader, policies, now, owners, contract_of, wanted.__contains__, kept)}
 
         found = memory.pass_at(reader, [p for p in policies if mine(p.dataset_urn)], owners, now, evaluate)
     found += _contracts(reader, [c for c in contracts if mine(c.dataset_urn)], now, settings, owners)
     found += [i for i in _drift(reader, change_requests, now) if mine(i.dataset_urn)]
-    evidence = reader.get_many(i for incident in found for i in incident.evidence_ids)
+    cited = {i for incident in found for i in incident.evidence_ids}
+    evidence = reader.get_many(cited) if memory is None else memory.cited(reader, cited)
     sources_of = {incident.id: {incident.producer_urn} | {e.source for i in incident.evidence_ids
                                                           if (e := evidence.get(i))} for incident in found}
     lag = reader.ingestion_lag(now, timedelta(seconds=settings.stale_window_s),
@@ -133,7 +136,8 @@ def find_stored_incidents(store: Store, now: datetime, settings: DetectSettings 
     """The pure pass over what a store holds: its active configuration and open change requests, read here, and
     its evidence. Stored configs that no longer validate are skipped and described in `findings`. `shards` and
     `memory` as find_incidents takes them."""
-    active = active_configs(store)
+    snapshot = config_snapshot(store)
+    active = configs_of(snapshot) if memory is None else memory.configs(snapshot)
     if findings is not None:
         findings.extend(f.as_json() for f in active.findings)
     return find_incidents(store, active, now, settings, list_change_requests(store, status="open"), shards, memory)
@@ -211,14 +215,11 @@ def _owners(policies: list[FreshnessPolicy], contracts: list[Contract]) -> dict[
 
 def _freshness(reader: EvidenceReader, every: list[FreshnessPolicy], now: datetime, owners: dict[str, Ownership],
                contract_of: dict[str, Contract], mine: Callable[[str], bool],
-               inputs: Inputs | None = None) -> list[Incident]:
+               kept: dict[str, Kept] | None = None) -> list[Incident]:
     """The freshness incidents of the policies `mine` keeps; the others are read only as some run's upstream.
-    `inputs`, when given, holds records some of them read before (an incremental pass, detectors/_incremental.py:
-    those are not read again) and receives what each of them read."""
-    inputs = {} if inputs is None else inputs
-    known = {p.dataset_urn for p in every if mine(p.dataset_urn) and p.dataset_urn in inputs}
-    policies = [p for p in every if mine(p.dataset_urn) and p.dataset_urn not in known]
-    if not policies and not known:
+    `kept`, when given, receives what an incremental pass (detectors/_incremental.py) keeps of each incident."""
+    policies = [p for p in every if mine(p.dataset_urn)]
+    if not policies:
         return []
     # The lookback counts local calendar days before today's schedule: one more day, plus the widest UTC offset
     # (of every policy, so that a shard's pass reads the same window as a full one).
@@ -256,9 +257,7 @@ def _freshness(reader: EvidenceReader, every: list[FreshnessPolicy], now: dateti
                 on_time[policy.dataset_urn] = theirs
         policies = [p for p in policies if p.dataset_urn not in on_time]
     grouped = by_dataset_and_producer(read(policies))
-    for urn in known:  # read by an earlier pass at most at its clock, so only its window's start has moved since
-        inputs[urn] = [r for r in inputs[urn] if r.event_time >= since]
-    inputs.update((p.dataset_urn, _relevant(grouped, p)) for p in policies)
+    inputs = {p.dataset_urn: _relevant(grouped, p) for p in policies}
 
     def upstream_inputs(policy: FreshnessPolicy) -> list[EvidenceRecord]:  # another shard's dataset, read on demand
         return reader.records(dataset_urns=[policy.dataset_urn], producer_urns=[policy.producer_urn] if
@@ -267,12 +266,16 @@ def _freshness(reader: EvidenceReader, every: list[FreshnessPolicy], now: dateti
 
     states = _UpstreamStates({p.dataset_urn: p for p in every}, ChainMap(inputs, on_time), now, upstream_inputs)
     found = []
-    for policy in [p for p in every if mine(p.dataset_urn) and p.dataset_urn not in on_time]:
-        finding = evaluate_freshness(policy, inputs[policy.dataset_urn], now, states)
+    for policy in policies:
+        records = inputs[policy.dataset_urn]
+        finding = evaluate_freshness(policy, records, now, states)
         if finding is not None:
             windows = freshness_windows(policy, contract_of.get(policy.dataset_urn), now)  # the day it judged
             found.append(freshness_incident(finding, policy.producer_urn,
                                             owners.get(policy.dataset_urn, Ownership()), windows, now))
+            if kept is not None:  # its oldest record leaves the window [clock - lookback, clock] after that + lookback
+                oldest = min((r.event_time for r in records), default=None)
+                kept[policy.dataset_urn] = Kept(finding.clock, oldest + lookback + _TICK if oldest else None)
     return found
 
 

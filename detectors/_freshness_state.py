@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from detectors._clock_facts import Lateness
 from detectors._runs import commit_order, commit_time, committed_dataset, median, rows, visible
 from detectors._watermark import PolicyDay, expected_date, partition_dates, policy_day, render
 from evidence import CorrelatedDeploy, CorrelatedRun, EventType, EvidenceRecord, FreshnessPolicy, iso, to_json, utc
@@ -43,6 +44,9 @@ class FreshnessFinding:
     failure_class: str | None  # JOB_FAILED: out_of_memory | timeout | dependency | other
     facts: dict[str, Any] = field(default_factory=dict)
     evidence_ids: list[str] = field(default_factory=list)  # chronological, then by id
+    # What its clock-dependent facts are computed from (detectors/_clock_facts.py); None when it read upstream
+    # datasets' states, which move on their own, so that only a new evaluation brings it to another clock.
+    clock: Lateness | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready, times as RFC 3339 UTC."""

@@ -194,14 +194,19 @@ class ConfigSnapshot:
 
     def specs(self, kind: ConfigKind[Spec]) -> list[Spec]:
         """The valid specs of a kind in key order, as Configs.specs() gives them."""
-        out = []
+        return [spec for _, spec in self.load(kind)[0]]
+
+    def load(self, kind: ConfigKind[Spec]) -> tuple[list[tuple[int, Spec]], list[ConfigFinding]]:
+        """(id, spec) of the valid configs of a kind in key order, and a finding per invalid one, as Configs.load()
+        gives them (without the rows' timestamps)."""
+        valid, findings = [], []
         for row in self.rows:
             if row.kind == kind.name:
                 try:
-                    out.append(_validated(kind, row.spec))
+                    valid.append((row.id, _validated(kind, row.spec)))
                 except ValidationError as exc:
-                    _skipped(kind, row, exc)
-        return out
+                    findings.append(_skipped(kind, row, exc))
+        return valid, findings
 
 
 def _skipped(kind: ConfigKind[Any], row: Any, exc: ValidationError) -> ConfigFinding:
