@@ -95,8 +95,11 @@ def to_record(raw: Any, ingest_time: datetime | None, *, position: int | None = 
 
     `ingest_time` None (replays only) means the event arrived at its own time.
     """
-    identity = cdevent_identity(raw)
-    raw = with_data(as_envelope(raw, position), position)
+    identity = None
+    if is_cdevent(raw):
+        identity = cdevent_identity(raw)
+        raw = cdevent_to_envelope(raw, position=position)
+    raw = with_data(raw, position)
     try:
         event = parse_event(raw, position)
     except InvalidEvent as exc:

@@ -60,6 +60,8 @@ class EvidenceRecord:
 
 
 def utc(moment: datetime) -> datetime:
+    if moment.tzinfo is UTC:  # already (the ingest time a batch shares, records read back): no new object
+        return moment
     if moment.tzinfo is None:
         raise ValueError(f"{moment.isoformat()} has no UTC offset; evidence times must be timezone-aware")
     return moment.astimezone(UTC)
