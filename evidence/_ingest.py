@@ -142,8 +142,6 @@ def ingest_events(
     report = IngestReport()
     fresh: dict[str, EvidenceRecord] = {}
     for position, raw in enumerate(items):
-        ident = raw.get("id") if isinstance(raw, dict) and isinstance(raw.get("id"), str) else None
-        source = raw.get("source") if isinstance(raw, dict) and isinstance(raw.get("source"), str) else None
         try:
             record = to_record(raw, ingest_time, position=position, trust_ingesttime=trust_ingesttime)
         except InvalidEvent as exc:
@@ -152,6 +150,8 @@ def ingest_events(
             continue
         except Exception:  # a bug must cost this item only, never the batch (and it is logged to be fixed)
             log.exception("item %d of a batch could not be read", position)
+            ident = raw.get("id") if isinstance(raw, dict) and isinstance(raw.get("id"), str) else None
+            source = raw.get("source") if isinstance(raw, dict) and isinstance(raw.get("source"), str) else None
             report.results.append(ItemResult(position, clip(ident), clip(source), "rejected",
                                              error=f"Event #{position}: {INTERNAL_ERROR}"))
             continue
