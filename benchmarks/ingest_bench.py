@@ -1,9 +1,14 @@
-"""Events/s through POST /v1/events (one real `rca serve` process, batches of 1,000), beside a raw load of the same
-rows in the same run (the ratio survives a noisy machine): on SQLite SQLAlchemy Core's executemany insert, on
-PostgreSQL psycopg's COPY (the fastest way in) and, for comparison with earlier figures, the same insert.
+"""Events/s through POST /v1/events beside a raw load of the same rows into the same table, interleaved.
+
+One real `rca serve` (a single process: uvicorn with one worker, whose request threads share one interpreter; it
+has no option for more) takes batches of 1,000 from two client connections. The raw load runs in this one Python
+process: on SQLite SQLAlchemy Core's executemany insert, on PostgreSQL psycopg's COPY (the fastest way in) and, for
+comparison with earlier figures, the same insert. The API and the raw loads write to the same database and table
+and take turns in rounds (their order rotating), each timed on its own, so that a change in the machine's load
+during the run costs them alike: on a shared machine the ratios are what stays comparable.
 Targets (issue 23): API/raw insert >= 0.8 on SQLite, API/raw COPY >= 0.6 on PostgreSQL.
 
-    .venv/bin/python benchmarks/ingest_bench.py [--events 50000] [--postgres URL] [--json]
+    .venv/bin/python benchmarks/ingest_bench.py [--events 50000] [--rounds 5] [--postgres URL] [--json]
 """
 
 from __future__ import annotations
@@ -30,7 +35,6 @@ from _postgres import reset_postgres  # noqa: E402
 from _server import rca_server  # noqa: E402
 
 from evidence._ingest import to_record  # noqa: E402
-from evidence._partitions import create_partitions, month_of  # noqa: E402
 from evidence._schema import evidence  # noqa: E402
 from evidence._store import Store, _row  # noqa: E402
 
@@ -61,58 +65,90 @@ def make_events(n: int, run: str) -> list[dict]:
     return out
 
 
-def api_rate(database_url: str, events: list[dict], batch: int, senders: int) -> float:
-    with rca_server({**os.environ, "RCA_DATABASE_URL": database_url}) as url:
-        bodies = [orjson.dumps(events[i : i + batch]) for i in range(0, len(events), batch)]
-        headers = {"Content-Type": "application/cloudevents-batch+json"}
-        clients = [httpx.Client(base_url=url, timeout=60) for _ in range(senders)]
-        clients[0].post("/v1/events", content=orjson.dumps(make_events(batch, "warm")), headers=headers)
+class ApiLoad:
+    """Batches posted to one `rca serve` by `senders` client connections; `send` returns the seconds they took."""
 
-        def send(k: int) -> int:
-            response = clients[k % senders].post("/v1/events", content=bodies[k], headers=headers)
+    def __init__(self, url: str, batch: int, senders: int) -> None:
+        self.batch = batch
+        self.headers = {"Content-Type": "application/cloudevents-batch+json"}
+        self.clients = [httpx.Client(base_url=url, timeout=60) for _ in range(senders)]
+        self.clients[0].post("/v1/events", content=orjson.dumps(make_events(batch, "warm")),
+                             headers=self.headers).raise_for_status()
+
+    def send(self, events: list[dict]) -> float:
+        bodies = [orjson.dumps(events[i : i + self.batch]) for i in range(0, len(events), self.batch)]
+
+        def post(k: int) -> int:
+            response = self.clients[k % len(self.clients)].post("/v1/events", content=bodies[k],
+                                                                headers=self.headers)
             response.raise_for_status()
             return int(orjson.loads(response.content)["accepted"])
 
         start = time.perf_counter()
-        with ThreadPoolExecutor(senders) as pool:
-            accepted = sum(pool.map(send, range(len(bodies))))
+        with ThreadPoolExecutor(len(self.clients)) as pool:
+            accepted = sum(pool.map(post, range(len(bodies))))
         elapsed = time.perf_counter() - start
         assert accepted == len(events), f"accepted {accepted} of {len(events)}"
-        return len(events) / elapsed
+        return elapsed
 
 
-def raw_rate(database_url: str, events: list[dict], batch: int) -> float:
-    """The same rows inserted with SQLAlchemy Core alone: no HTTP, no validation, no idempotency check."""
-    store = Store.open(database_url)
-    store.ensure_schema()
-    records = [to_record(e, T0) for e in events]
-    if store.dialect == "postgresql":
-        with store.engine.begin() as conn:  # the partitions, made beforehand: not part of the insert's time
-            create_partitions(conn, {month_of(r.event_time) for r in records})
-    rows = [_row(r) for r in records]
+def raw_insert(store: Store, events: list[dict], batch: int) -> float:
+    """The rows inserted with SQLAlchemy Core alone: no HTTP, no validation, no idempotency check. Seconds taken."""
+    rows = [_row(to_record(e, T0)) for e in events]
     start = time.perf_counter()
     for i in range(0, len(rows), batch):
         with store.engine.begin() as conn:
             conn.execute(evidence.insert(), rows[i : i + batch])
-    return len(rows) / (time.perf_counter() - start)
+    return time.perf_counter() - start
 
 
-def copy_rate(database_url: str, events: list[dict], batch: int) -> float:
-    """The same rows through psycopg's COPY, a transaction a batch: what PostgreSQL can take, nothing checked."""
-    store = Store.open(database_url)
-    store.ensure_schema()
+def raw_copy(conn: psycopg.Connection, events: list[dict], batch: int) -> float:
+    """The rows through psycopg's COPY, a transaction a batch: what PostgreSQL can take, nothing checked."""
     records = [to_record(e, T0) for e in events]
-    with store.engine.begin() as conn:
-        create_partitions(conn, {month_of(r.event_time) for r in records})
     rows = [tuple(_row(r).values()) for r in records]
     copy = f"COPY evidence ({', '.join(_row(records[0]))}) FROM STDIN"
-    with psycopg.connect(database_url.replace("postgresql+psycopg://", "postgresql://", 1)) as conn:
-        start = time.perf_counter()
-        for i in range(0, len(rows), batch):
-            with conn.transaction(), conn.cursor() as cursor, cursor.copy(copy) as sink:
-                for row in rows[i : i + batch]:
-                    sink.write_row(row)
-        return len(rows) / (time.perf_counter() - start)
+    start = time.perf_counter()
+    for i in range(0, len(rows), batch):
+        with conn.transaction(), conn.cursor() as cursor, cursor.copy(copy) as sink:
+            for row in rows[i : i + batch]:
+                sink.write_row(row)
+    return time.perf_counter() - start
+
+
+def measure(name: str, url: str, events: int, batch: int, senders: int, rounds: int) -> dict[str, object]:
+    """Rates of the API and of the raw loads, taking turns in `rounds` rounds on one database."""
+    loads = ["api", "insert", *(["copy"] if name == "postgresql" else [])]
+    seconds = dict.fromkeys(loads, 0.0)
+    per_round = max(batch, events // rounds // batch * batch)
+    with rca_server({**os.environ, "RCA_DATABASE_URL": url}) as base_url:
+        api = ApiLoad(base_url, batch, senders)  # the server made the schema (and the month's partition)
+        store = Store.open(url)
+        pg = psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://", 1)) if name == "postgresql" \
+            else None
+        try:
+            for r in range(rounds):
+                for load in loads[r % len(loads):] + loads[: r % len(loads)]:  # each goes first in turn
+                    batch_events = make_events(per_round, f"{load}{r}")
+                    if load == "api":
+                        seconds[load] += api.send(batch_events)
+                    elif load == "insert":
+                        seconds[load] += raw_insert(store, batch_events, batch)
+                    else:
+                        assert pg is not None
+                        seconds[load] += raw_copy(pg, batch_events, batch)
+        finally:
+            if pg is not None:
+                pg.close()
+            store.close()
+    total = per_round * rounds
+    rate = {load: total / seconds[load] for load in loads}
+    result: dict[str, object] = {"database": name, "events": total, "batch": batch, "rounds": rounds,
+                                 "server_processes": 1, "api_events_per_s": round(rate["api"]),
+                                 "raw_insert_rows_per_s": round(rate["insert"]),
+                                 "api_to_raw": round(rate["api"] / rate["insert"], 3)}
+    if "copy" in rate:
+        result.update(raw_copy_rows_per_s=round(rate["copy"]), api_to_copy=round(rate["api"] / rate["copy"], 3))
+    return result
 
 
 def main() -> int:
@@ -120,34 +156,23 @@ def main() -> int:
     parser.add_argument("--events", type=int, default=50_000)
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--senders", type=int, default=2, help="concurrent client connections")
+    parser.add_argument("--rounds", type=int, default=5, help="turns the API and the raw loads take")
     parser.add_argument("--postgres", default=os.environ.get("RCA_TEST_POSTGRES_URL"))
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     results = []
     with tempfile.TemporaryDirectory() as tmp:
-        targets = [("sqlite", f"sqlite:///{tmp}/api.db", f"sqlite:///{tmp}/raw.db")]
+        targets = [("sqlite", f"sqlite:///{tmp}/ingest.db")]
         if args.postgres:
-            targets.append(("postgresql", args.postgres, args.postgres))
-        for name, api_url, raw_url in targets:
-            if name == "postgresql":
-                reset_postgres(api_url)
-            api = api_rate(api_url, make_events(args.events, "api"), args.batch, args.senders)
-            if name == "postgresql":
-                reset_postgres(raw_url)
-            raw = raw_rate(raw_url, make_events(args.events, "raw"), args.batch)
-            result = {"database": name, "events": args.events, "batch": args.batch,
-                      "api_events_per_s": round(api), "raw_insert_rows_per_s": round(raw),
-                      "api_to_raw": round(api / raw, 3)}
-            if name == "postgresql":
-                reset_postgres(raw_url)
-                copy = copy_rate(raw_url, make_events(args.events, "copy"), args.batch)
-                result.update(raw_copy_rows_per_s=round(copy), api_to_copy=round(api / copy, 3))
-            results.append(result)
+            targets.append(("postgresql", reset_postgres(args.postgres)))
+        for name, url in targets:
+            results.append(measure(name, url, args.events, args.batch, args.senders, args.rounds))
     machine = {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}
     if args.json:
-        print(json.dumps({"ingest": results, "machine": machine}))
+        print(json.dumps({"ingest": results, "machine": machine, "load_average": round(os.getloadavg()[0], 2)}))
         return 0
-    print(f"ingestion through POST /v1/events, batches of {args.batch}, {args.senders} client connections, "
+    print(f"ingestion through POST /v1/events: one rca serve process, batches of {args.batch}, {args.senders} client "
+          f"connections, {args.rounds} rounds taking turns with the raw loads (one Python process), "
           f"{machine['cpus']} CPUs")
     print(f"load average {os.getloadavg()[0]:.2f} at the end")
     print(f"{'database':<12}{'events':>9}{'API events/s':>15}{'insert rows/s':>15}{'API/insert':>12}"
@@ -155,7 +180,7 @@ def main() -> int:
     for r in results:
         print(f"{r['database']:<12}{r['events']:>9}{r['api_events_per_s']:>15}{r['raw_insert_rows_per_s']:>15}"
               f"{r['api_to_raw']:>12}{r.get('raw_copy_rows_per_s', '-'):>13}{r.get('api_to_copy', '-'):>10}")
-    print(json.dumps({"ingest": results}))
+    print(json.dumps({"ingest": results, "load_average": round(os.getloadavg()[0], 2)}))
     return 0
 
 

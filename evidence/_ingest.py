@@ -95,8 +95,11 @@ def to_record(raw: Any, ingest_time: datetime | None, *, position: int | None = 
 
     `ingest_time` None (replays only) means the event arrived at its own time.
     """
-    identity = cdevent_identity(raw)
-    raw = with_data(as_envelope(raw, position), position)
+    identity = None
+    if is_cdevent(raw):
+        identity = cdevent_identity(raw)
+        raw = cdevent_to_envelope(raw, position=position)
+    raw = with_data(raw, position)
     try:
         event = parse_event(raw, position)
     except InvalidEvent as exc:
@@ -139,8 +142,6 @@ def ingest_events(
     report = IngestReport()
     fresh: dict[str, EvidenceRecord] = {}
     for position, raw in enumerate(items):
-        ident = raw.get("id") if isinstance(raw, dict) and isinstance(raw.get("id"), str) else None
-        source = raw.get("source") if isinstance(raw, dict) and isinstance(raw.get("source"), str) else None
         try:
             record = to_record(raw, ingest_time, position=position, trust_ingesttime=trust_ingesttime)
         except InvalidEvent as exc:
@@ -149,6 +150,8 @@ def ingest_events(
             continue
         except Exception:  # a bug must cost this item only, never the batch (and it is logged to be fixed)
             log.exception("item %d of a batch could not be read", position)
+            ident = raw.get("id") if isinstance(raw, dict) and isinstance(raw.get("id"), str) else None
+            source = raw.get("source") if isinstance(raw, dict) and isinstance(raw.get("source"), str) else None
             report.results.append(ItemResult(position, clip(ident), clip(source), "rejected",
                                              error=f"Event #{position}: {INTERNAL_ERROR}"))
             continue

@@ -79,6 +79,8 @@ def no_collection() -> Iterator[None]:
 
 
 def utc(moment: datetime) -> datetime:
+    if moment.tzinfo is UTC:  # already (the ingest time a batch shares, records read back): no new object
+        return moment
     if moment.tzinfo is None:
         raise ValueError(f"{moment.isoformat()} has no UTC offset; evidence times must be timezone-aware")
     return moment.astimezone(UTC)
@@ -101,7 +103,8 @@ def record_from_event(event: Any, ingest_time: datetime, raw: dict[str, Any] | N
         payload = {**payload, TIME_MARK: "ingest"}
     dataset_urn = event.subject
     deploy_ref = None
-    run_id = getattr(data, "run_id", None)
+    # A declared field, or else an extra one sent in data (getattr's miss costs an exception in pydantic's __getattr__)
+    run_id = data.run_id if "run_id" in type(data).model_fields else (data.model_extra or {}).get("run_id")
     sequence = None
     if event.type == EventType.DEPLOYMENT:
         deploy_ref = data.deploy_ref or f"{data.service}@{data.version}"

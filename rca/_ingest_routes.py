@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import logging
 import re
+from collections import Counter
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
@@ -93,10 +94,9 @@ def _store_batch(request: Request, items: list[Any], token: Token | None = None,
             downstream(records)
 
     report = ingest_events(state.store, items, state.clock(), on_stored=stored, fence=fence)
-    formats = [format or _format_of(item) for item in items]
-    for name in sorted(set(formats)):
-        results = [r for r in report.results if formats[r.position] == name]
-        state.metrics.ingested(endpoint, name, {s: sum(1 for r in results if r.status == s)
+    counts = Counter((format or _format_of(items[r.position]), r.status) for r in report.results)  # one pass
+    for name in sorted({name for name, _ in counts}):
+        state.metrics.ingested(endpoint, name, {s: counts[name, s]
                                                 for s in ("accepted", "duplicate", "conflict", "rejected")})
     return report
 
