@@ -958,8 +958,27 @@ def test_wrong_partition_cites_todays_run_and_correlates_only_changes_before_it_
 def test_insufficient_evidence_counts_the_lookbacks_commits_from_its_first_instant() -> None:
     story = _never_lists_partitions()
     story.commit("commit-at-lookback-start", None, local(date(2026, 1, 12), "01:00"), [])
+    story.commit("commit-at-cycle-start", None, local(TODAY, "01:00"), [])  # today's: not the lookback's
     got = finding(story)
     assert (got.reason_code, got.facts["commits_in_lookback"]) == ("INSUFFICIENT_EVIDENCE", 8)
+
+
+def test_insufficient_evidence_about_a_run_correlates_only_changes_before_it_began() -> None:
+    story = _never_ends()
+    story.deploy("deploy-during-run", local(TODAY, "01:10"), "v3.2.0", code="9bd1e07")
+    got = finding(story)
+    assert (got.reason_code, got.correlated_deploys) == ("INSUFFICIENT_EVIDENCE", [])
+
+
+def test_a_commit_of_a_run_never_seen_is_its_own_correlated_run() -> None:
+    story = Story().week()
+    commit = story.commit("commit-today", "spark-app-7", local(TODAY, "01:34"), ["dt=2026-01-18"])
+    got = finding(story)
+    assert got.reason_code == "WRONG_PARTITION"
+    assert got.as_dict()["correlated_run"] == {
+        "run_id": "spark-app-7", "evidence_id": commit.evidence_id, "state": "committed", "started_at": None,
+        "scheduled_time": None, "code_ref": None, "ended_at": None, "terminal_evidence_id": None,
+        "commit_evidence_id": commit.evidence_id, "committed_at": "2026-01-19T06:34:00Z"}
 
 
 def test_partial_write_states_its_ratios_and_partitions_and_correlates_only_changes_before_the_run() -> None:
