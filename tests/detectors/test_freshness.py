@@ -530,16 +530,6 @@ def test_a_dataset_never_seen_is_insufficient_evidence() -> None:
     assert got.facts["missing"] == ["JobRunStarted", "DatasetWriteCommitted"]
 
 
-def test_commits_that_never_list_partitions_cannot_show_a_wrong_partition() -> None:
-    story = Story()
-    for back in range(7, 0, -1):
-        story.commit(f"commit-{back}", None, local(TODAY - timedelta(days=back), "01:35"), [])
-    story.commit("commit-today", None, local(TODAY, "01:35"), [])
-    got = finding(story)
-    assert got.reason_code == "INSUFFICIENT_EVIDENCE"
-    assert got.facts["missing"] == ["output_partitions_written"]
-
-
 # -- deploy correlation -----------------------------------------------------------------------------------------
 
 
@@ -848,19 +838,6 @@ def test_an_unknown_row_count_today_never_proves_a_partial_write() -> None:
     assert evaluate_freshness(policy(), story.records, NOW) is None  # 10 rows plus an unknown count: unknown
 
 
-def test_a_completed_run_without_a_commit_proves_nothing_when_the_job_never_reports_commits() -> None:
-    story = Story()
-    for back in range(7, 0, -1):
-        day = TODAY - timedelta(days=back)
-        story.start(f"run-start-{back}", f"run-{back}", local(day, "01:00"))
-        story.complete(f"run-done-{back}", f"run-{back}", local(day, "01:35"), 2100)
-    story.start("run-start-today", "run-today", local(TODAY, "01:00"))
-    story.complete("run-done-today", "run-today", local(TODAY, "01:35"), 2100)
-    got = finding(story)
-    assert got.reason_code == "INSUFFICIENT_EVIDENCE"
-    assert got.facts["missing"] == ["DatasetWriteCommitted"]
-
-
 def test_a_baseline_of_zero_second_runs_is_no_yardstick() -> None:
     story = Story().week(minutes=0)
     story.start("run-start-today", "run-today", local(TODAY, "01:00"))
@@ -912,7 +889,8 @@ def _never_lists_partitions() -> Story:
      f"{JOB} reported no commits in the lookback, so a run without one proves nothing", "run-today"),
     (Story, ["JobRunStarted", "DatasetWriteCommitted"], ["JOB_NOT_TRIGGERED", "JOB_FAILED", "JOB_RUNNING_SLOW"],
      f"no JobRunStarted from {JOB} in the 7 days before today's run, so its absence today proves nothing", None),
-])
+], ids=["commits never list partitions", "run ends never reported", "no baseline duration", "commits never reported",
+        "never seen"])
 def test_insufficient_evidence_says_what_is_missing_what_it_cannot_tell_apart_and_why(
         story: Any, missing: list[str], cannot_tell: list[str], why: str, run_id: str | None) -> None:
     got = finding(story())
@@ -975,6 +953,44 @@ def test_wrong_partition_cites_todays_run_and_correlates_only_changes_before_it_
     anonymous.commit("commit-today", None, local(TODAY, "01:34"), ["dt=2026-01-18"])
     got = finding(anonymous)
     assert got.reason_code == "WRONG_PARTITION" and anonymous.ev("run-start-today") in got.evidence_ids
+
+
+def test_insufficient_evidence_counts_the_lookbacks_commits_from_its_first_instant() -> None:
+    story = _never_lists_partitions()
+    story.commit("commit-at-lookback-start", None, local(date(2026, 1, 12), "01:00"), [])
+    story.commit("commit-at-cycle-start", None, local(TODAY, "01:00"), [])  # today's: not the lookback's
+    got = finding(story)
+    assert (got.reason_code, got.facts["commits_in_lookback"]) == ("INSUFFICIENT_EVIDENCE", 8)
+
+
+def test_insufficient_evidence_about_a_run_correlates_only_changes_before_it_began() -> None:
+    story = _never_ends()
+    story.deploy("deploy-during-run", local(TODAY, "01:10"), "v3.2.0", code="9bd1e07")
+    got = finding(story)
+    assert (got.reason_code, got.correlated_deploys) == ("INSUFFICIENT_EVIDENCE", [])
+
+
+def test_a_commit_of_a_run_never_seen_is_its_own_correlated_run() -> None:
+    story = Story().week()
+    commit = story.commit("commit-today", "spark-app-7", local(TODAY, "01:34"), ["dt=2026-01-18"])
+    got = finding(story)
+    assert got.reason_code == "WRONG_PARTITION"
+    assert got.as_dict()["correlated_run"] == {
+        "run_id": "spark-app-7", "evidence_id": commit.evidence_id, "state": "committed", "started_at": None,
+        "scheduled_time": None, "code_ref": None, "ended_at": None, "terminal_evidence_id": None,
+        "commit_evidence_id": commit.evidence_id, "committed_at": "2026-01-19T06:34:00Z"}
+
+
+def test_partial_write_states_its_ratios_and_partitions_and_correlates_only_changes_before_the_run() -> None:
+    story = Story().week()
+    story.start("run-start-today", "run-today", local(TODAY, "01:00"))
+    story.deploy("deploy-during-run", local(TODAY, "01:10"), "v3.2.0", code="9bd1e07")
+    story.commit("commit-today", "run-today", local(TODAY, "01:20"), ["dt=2026-01-19"], rows=100_000)
+    got = finding(story)
+    assert got.reason_code == "PARTIAL_WRITE"
+    assert {key: got.facts[key] for key in ("rows_ratio", "partial_write_ratio", "partitions_written")} == {
+        "rows_ratio": 0.083, "partial_write_ratio": 0.5, "partitions_written": ["dt=2026-01-19"]}
+    assert got.correlated_deploys == []  # deployed after the run began, which ran the code it had loaded
 
 
 def test_failed_runs_are_not_in_the_running_slow_baseline() -> None:
