@@ -52,6 +52,12 @@ public class CheckoutApplication {
             return active == null ? "no client (disabled)" : "delivered=" + active.stats().delivered() + " dropped="
                     + active.signalsDropped() + " circuit=" + active.circuitState();
         }
+
+        /** Milliseconds the JIT compiler has spent so far: the driver warms each application up until it stops. */
+        @GetMapping("/bench-jit")
+        public String jit() {
+            return Long.toString(java.lang.management.ManagementFactory.getCompilationMXBean().getTotalCompilationTime());
+        }
     }
 
     /** The order a client posts. */
