@@ -1,7 +1,7 @@
 """What the Java SDK costs its host (sdk/java/autopilot-benchmarks, built with -P bench).
 
-    .venv/bin/python benchmarks/java_sdk_bench.py                 # full run (about fifteen minutes)
-    .venv/bin/python benchmarks/java_sdk_bench.py --quick         # about seven minutes
+    .venv/bin/python benchmarks/java_sdk_bench.py                 # full run (about twenty minutes)
+    .venv/bin/python benchmarks/java_sdk_bench.py --quick         # about ten minutes
     .venv/bin/python benchmarks/java_sdk_bench.py --work-us 200   # another business CPU budget per request
     .venv/bin/python benchmarks/java_sdk_bench.py --quick --endpoint-only   # the endpoint rounds alone
 
@@ -24,8 +24,11 @@ What is measured:
   JVM) on the others (os.sched_setaffinity). Unpinned, the three shared 2 CPUs, and two identical disabled
   applications differed by 6-7% even on a quiet machine; pinned, the application's CPU is the bottleneck and
   nothing of the harness competes with it, so what the SDK's threads take shows as that CPU's lost throughput.
-  Other processes on the machine still share that CPU: the noise floor says how much that moved. Twice: each request
-  doing --work-us (default 500, Node's default) of business CPU work (decode an order, walk it, encode a reply),
+  Other processes on the machine still share that CPU: the noise floor says how much that moved. The same 2%
+  judgement is also made on the application's CPU per request (what a CPU-bound host gives up; others' load takes
+  the application's CPU time, hardly its CPU per request), with the control's own floor. Twice: each request
+  doing --work-us (default 500, Node's default) of business CPU work (SHA-256 over the order, a JDK
+  intrinsic the JIT compiles alike in every JVM),
   and with no work (the near-empty endpoint: ~50 us of framework CPU per request, so any per-event cost is a large
   share of it and "within 2%" says more about the endpoint's emptiness than about the SDK).
 - CPU accounting, the verdict that does not rest on wall-clock throughput on a shared machine: the SDK's CPU per

@@ -143,7 +143,8 @@ public final class JdkHttpTransport implements Transport {
     /**
      * A response body kept up to a limit (the rest is read and thrown away), read by a deadline: past it, the body
      * fails (the exchange is cancelled, its connection closed) and {@link #timedOut} says so. Whether the body
-     * trickles (checked as each piece arrives) or stalls (a timer: CompletableFuture's shared delay thread).
+     * trickles (checked as each piece arrives) or stalls (a timer on CompletableFuture's shared delay thread, set
+     * only when the body is not complete once subscribed).
      */
     private static final class BoundedBody implements HttpResponse.BodySubscriber<byte[]> {
         private final CompletableFuture<byte[]> result = new CompletableFuture<>();
@@ -175,8 +176,12 @@ public final class JdkHttpTransport implements Transport {
                     subscription.cancel();
                 }
             });
-            result.orTimeout(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
             subscription.request(Long.MAX_VALUE);
+            // The service's few bytes have mostly arrived with the headers and are taken by now; only a body still
+            // on its way needs the timer (scheduling and cancelling it on every request woke its thread twice).
+            if (!result.isDone()) {
+                result.orTimeout(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+            }
         }
 
         @Override
