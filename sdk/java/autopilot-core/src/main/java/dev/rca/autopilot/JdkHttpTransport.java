@@ -30,7 +30,7 @@ import java.util.concurrent.TimeoutException;
  *
  * <p>{@link HttpClient#send}, not {@code sendAsync}: the JDK's {@code sendAsync} hands its result on through
  * CompletableFuture's default executor, which on a host with 2 CPUs or fewer (the common pool's parallelism is then
- * 1) starts a new thread for every request: a thread per batch, about a third of the delivery's CPU there.
+ * 1) starts a new thread for every request: a thread per batch, about a sixth of the delivery's CPU there.
  */
 public final class JdkHttpTransport implements Transport {
     static final int MAX_RESPONSE_BYTES = 1 << 20;
@@ -44,7 +44,7 @@ public final class JdkHttpTransport implements Transport {
                 .followRedirects(HttpClient.Redirect.NEVER)
                 // The client's own callbacks run on its selector thread instead of hopping to a pool thread and
                 // back for every step of an exchange: about half its CPU per batch. They never block (BoundedBody
-                // only copies), and the worker waits on the future, so nothing of ours runs on that thread.
+                // only copies), and the worker waits in send(), so nothing else of ours runs on that thread.
                 .executor(Runnable::run)
                 .build();
     }
