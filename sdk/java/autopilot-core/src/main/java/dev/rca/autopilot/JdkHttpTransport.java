@@ -16,7 +16,6 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Flow;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -24,10 +23,14 @@ import java.util.concurrent.TimeoutException;
 /**
  * The default transport: the JDK's {@link HttpClient}, HTTP/1.1, connections kept alive, no redirects followed.
  *
- * <p>The client's connect timeout bounds the handshake. The request's total timeout is enforced here, on the
- * whole exchange: {@link HttpRequest#timeout} alone stops at the response headers, so a server that trickles its
- * body could hold the worker far longer; the future is abandoned (and the exchange cancelled) at the deadline.
- * Replies are read up to 1 MiB: the service answers a few KiB.
+ * <p>The client's connect timeout bounds the handshake. The request's total timeout bounds the whole exchange:
+ * {@link HttpRequest#timeout} covers it up to the response headers, and the body is read against what is left of
+ * it ({@link BoundedBody}: a server that trickles or stalls its body is cut off at the deadline, the exchange
+ * cancelled). Replies are read up to 1 MiB: the service answers a few KiB.
+ *
+ * <p>{@link HttpClient#send}, not {@code sendAsync}: the JDK's {@code sendAsync} hands its result on through
+ * CompletableFuture's default executor, which on a host with 2 CPUs or fewer (the common pool's parallelism is then
+ * 1) starts a new thread for every request: a thread per batch, about a sixth of the delivery's CPU there.
  */
 public final class JdkHttpTransport implements Transport {
     static final int MAX_RESPONSE_BYTES = 1 << 20;
@@ -41,7 +44,7 @@ public final class JdkHttpTransport implements Transport {
                 .followRedirects(HttpClient.Redirect.NEVER)
                 // The client's own callbacks run on its selector thread instead of hopping to a pool thread and
                 // back for every step of an exchange: about half its CPU per batch. They never block (BoundedBody
-                // only copies), and the worker waits on the future, so nothing of ours runs on that thread.
+                // only copies), and the worker waits in send(), so nothing else of ours runs on that thread.
                 .executor(Runnable::run)
                 .build();
     }
@@ -49,26 +52,19 @@ public final class JdkHttpTransport implements Transport {
     @Override
     public Response send(Request request) throws TransportException {
         long deadline = System.nanoTime() + request.timeout().toNanos();
-        HttpRequest.Builder builder;
+        HttpRequest built;
         try {
-            builder = HttpRequest.newBuilder(URI.create(request.url())).timeout(request.timeout());
+            HttpRequest.Builder builder = HttpRequest.newBuilder(URI.create(request.url())).timeout(request.timeout());
             request.headers().forEach(builder::header);
+            builder.method(request.method(), request.body() != null ? new WholeBody(request.body())
+                    : HttpRequest.BodyPublishers.noBody());
+            built = builder.build();
         } catch (IllegalArgumentException e) {
             throw new TransportException("io", request.method() + " " + request.url() + ": " + e.getMessage(), e);
         }
-        if (request.body() != null) {
-            builder.method(request.method(), new WholeBody(request.body()));
-        } else {
-            builder.method(request.method(), HttpRequest.BodyPublishers.noBody());
-        }
-        CompletableFuture<HttpResponse<byte[]>> future;
+        BoundedBody body = new BoundedBody(MAX_RESPONSE_BYTES, deadline);
         try {
-            future = client.sendAsync(builder.build(), info -> new BoundedBody(MAX_RESPONSE_BYTES));
-        } catch (RuntimeException e) {
-            throw new TransportException("io", request.method() + " " + request.url() + " failed: " + e, e);
-        }
-        try {
-            HttpResponse<byte[]> response = future.get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+            HttpResponse<byte[]> response = client.send(built, info -> body);
             Map<String, String> headers = new HashMap<>();
             response.headers().map().forEach((name, values) -> {
                 if (!values.isEmpty()) {
@@ -76,16 +72,15 @@ public final class JdkHttpTransport implements Transport {
                 }
             });
             return new Response(response.statusCode(), headers, response.body());
-        } catch (TimeoutException e) {
-            future.cancel(true);
-            throw new TransportException("timeout", request.method() + " " + request.url() + " timed out", e);
+        } catch (IOException e) {
+            String kind = body.timedOut() ? "timeout" : kind(e);
+            throw new TransportException(kind, request.method() + " " + request.url()
+                    + ("timeout".equals(kind) ? " timed out" : " failed: " + e), e);
         } catch (InterruptedException e) {
-            future.cancel(true);
             Thread.currentThread().interrupt();
             throw new TransportException("io", request.method() + " " + request.url() + " interrupted", e);
-        } catch (ExecutionException e) {
-            Throwable cause = e.getCause() == null ? e : e.getCause();
-            throw new TransportException(kind(cause), request.method() + " " + request.url() + " failed: " + cause, cause);
+        } catch (RuntimeException e) {
+            throw new TransportException("io", request.method() + " " + request.url() + " failed: " + e, e);
         }
     }
 
@@ -145,15 +140,27 @@ public final class JdkHttpTransport implements Transport {
         }
     }
 
-    /** A response body kept up to a limit; the rest is read and thrown away. */
+    /**
+     * A response body kept up to a limit (the rest is read and thrown away), read by a deadline: past it, the body
+     * fails (the exchange is cancelled, its connection closed) and {@link #timedOut} says so. Whether the body
+     * trickles (checked as each piece arrives) or stalls (a timer on CompletableFuture's shared delay thread, set
+     * only when the body is not complete once subscribed).
+     */
     private static final class BoundedBody implements HttpResponse.BodySubscriber<byte[]> {
         private final CompletableFuture<byte[]> result = new CompletableFuture<>();
         private final int limit;
+        private final long deadline;
+        private volatile boolean timedOut;
         private byte[] buffer = new byte[512];
         private int size;
 
-        BoundedBody(int limit) {
+        BoundedBody(int limit, long deadline) {
             this.limit = limit;
+            this.deadline = deadline;
+        }
+
+        boolean timedOut() {
+            return timedOut;
         }
 
         @Override
@@ -163,11 +170,26 @@ public final class JdkHttpTransport implements Transport {
 
         @Override
         public void onSubscribe(Flow.Subscription subscription) {
+            result.whenComplete((body, error) -> {
+                if (error instanceof TimeoutException) {
+                    timedOut = true;
+                    subscription.cancel();
+                }
+            });
             subscription.request(Long.MAX_VALUE);
+            // The service's few bytes have mostly arrived with the headers and are taken by now; only a body still
+            // on its way needs the timer (scheduling and cancelling it on every request woke its thread twice).
+            if (!result.isDone()) {
+                result.orTimeout(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+            }
         }
 
         @Override
         public void onNext(List<ByteBuffer> items) {
+            if (deadline - System.nanoTime() <= 0) {
+                result.completeExceptionally(new TimeoutException("the answer's body was not read in time"));
+                return;
+            }
             for (ByteBuffer item : items) {
                 int take = Math.min(item.remaining(), limit - size);
                 if (take > 0) {

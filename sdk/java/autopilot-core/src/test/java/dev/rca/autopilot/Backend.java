@@ -26,7 +26,8 @@ import java.util.function.BooleanSupplier;
 /**
  * A real local HTTP/1.1 server on a loopback port that behaves like the rca service ("ok"), or badly: "reset"
  * (connections reset after the request is read), "500", "401", "sleep" (answers after {@code sleepMillis}),
- * "trickle" (sends its answer one byte every 100 ms). Raw sockets, so a reset is a real TCP RST. Independent of
+ * "trickle" (sends its answer one byte every 100 ms), "stall" (sends the headers and one byte of the body, then
+ * nothing for {@code sleepMillis}). Raw sockets, so a reset is a real TCP RST. Independent of
  * the SDK's own code: requests are parsed here and their JSON by Jackson.
  */
 final class Backend implements AutoCloseable {
@@ -166,6 +167,12 @@ final class Backend implements AutoCloseable {
                 return true;
             case "trickle":
                 trickle(out, "{\"accepted\":1}");
+                return false;
+            case "stall":
+                out.write(("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 14\r\n\r\n{")
+                        .getBytes(StandardCharsets.US_ASCII));
+                out.flush();
+                Thread.sleep(sleepMillis);
                 return false;
             default:
                 break;

@@ -45,6 +45,18 @@ class TransportTest {
     }
 
     @Test
+    void aBodyThatStallsAfterTheHeadersCannotOutlastTheTotalTimeout() throws Exception {
+        try (Backend backend = new Backend("stall", 5000)) {
+            long began = System.nanoTime();
+            // Headers and one byte at once, then silence: no later piece of the body comes to be checked, so only
+            // the timer can end it.
+            assertThatThrownBy(() -> transport.send(post(backend.url, Duration.ofMillis(500))))
+                    .isInstanceOfSatisfying(TransportException.class, e -> assertThat(e.kind()).isEqualTo("timeout"));
+            assertThat(System.nanoTime() - began).isBetween(450_000_000L, 1_500_000_000L);
+        }
+    }
+
+    @Test
     void aSleepingServerTimesOut() throws Exception {
         try (Backend backend = new Backend("sleep", 3000)) {
             assertThatThrownBy(() -> transport.send(post(backend.url, Duration.ofMillis(300))))

@@ -53,9 +53,19 @@ public final class DeliveryCpu {
         return used / 1000.0 / count / drains;
     }
 
-    /** CPU time of the JIT compiler's threads (Linux: /proc/self/task/N/stat, in clock ticks); 0 elsewhere. */
+    /** CPU time of the JIT compiler's threads; 0 where /proc is not there. */
     static long compilerCpuNanos() {
-        long ticks = 0;
+        return osThreadCpu().entrySet().stream().filter(e -> e.getKey().contains("Compiler"))
+                .mapToLong(Map.Entry::getValue).sum();
+    }
+
+    /**
+     * CPU nanoseconds used so far by every thread of the process as the OS names them (Linux: /proc/self/task/N/stat,
+     * in clock ticks of 10 ms), digits dropped: the JVM's own threads too (the collector's, the VM thread, the JIT
+     * compiler's), which the ThreadMXBean does not show. Empty elsewhere.
+     */
+    static Map<String, Long> osThreadCpu() {
+        Map<String, Long> out = new java.util.TreeMap<>();
         try (java.nio.file.DirectoryStream<java.nio.file.Path> tasks = java.nio.file.Files.newDirectoryStream(
                 java.nio.file.Path.of("/proc/self/task"))) {
             for (java.nio.file.Path task : tasks) {
@@ -63,19 +73,17 @@ public final class DeliveryCpu {
                     String stat = java.nio.file.Files.readString(task.resolve("stat"));
                     int open = stat.indexOf('(');
                     int close = stat.lastIndexOf(')');
-                    if (!stat.substring(open + 1, close).contains("Compiler")) {
-                        continue;
-                    }
                     String[] fields = stat.substring(close + 2).split(" ");
-                    ticks += Long.parseLong(fields[11]) + Long.parseLong(fields[12]); // utime, stime
+                    long ticks = Long.parseLong(fields[11]) + Long.parseLong(fields[12]); // utime, stime
+                    out.merge(stat.substring(open + 1, close).replaceAll("[0-9]+", "N"), ticks * 10_000_000L, Long::sum);
                 } catch (java.io.IOException | RuntimeException e) {
                     // the thread ended meanwhile
                 }
             }
         } catch (java.io.IOException e) {
-            return 0;
+            return Map.of();
         }
-        return ticks * 10_000_000L; // USER_HZ is 100 on Linux
+        return out;
     }
 
     static long gcMillis() {
@@ -136,6 +144,7 @@ public final class DeliveryCpu {
                     long processBefore = processCpuNanos();
                     long gcBefore = gcMillis();
                     long compilerBefore = compilerCpuNanos();
+                    Map<String, Long> osBefore = osThreadCpu();
                     for (int k = 0; k < runs; k++) {
                         samples.add(run(client, count, drains, data));
                     }
@@ -156,6 +165,15 @@ public final class DeliveryCpu {
                             + " threads %.2f, of which the JIT compiler %.2f (not counted); GC %d ms in all%n", name, split,
                             (processUsed - javaThreads) / 1000.0 / events,
                             (compilerCpuNanos() - compilerBefore) / 1000.0 / events, gcMillis() - gcBefore);
+                    StringBuilder os = new StringBuilder();
+                    for (Map.Entry<String, Long> entry : osThreadCpu().entrySet()) {
+                        long used = entry.getValue() - osBefore.getOrDefault(entry.getKey(), 0L);
+                        if (used > 0) {
+                            os.append(String.format(Locale.ROOT, " %s %.2f", entry.getKey(), used / 1000.0 / events));
+                        }
+                    }
+                    System.out.printf(Locale.ROOT, "[delivery %s] CPU us per event by OS thread (10 ms ticks, every"
+                            + " thread):%s%n", name, os);
                     result.put(name, median(samples));
                     String note = median(samples) < 0 ? " (below 0: the CPU clocks' resolution around nothing)" : "";
                     System.out.printf(Locale.ROOT, "[delivery %s] CPU us per event: median %.2f of %s%s; %s delivered=%d%n",

@@ -36,8 +36,22 @@ public final class Envelope {
 
     private static final DateTimeFormatter SECONDS = DateTimeFormatter.ofPattern("uuuu-MM-dd'T'HH:mm:ss");
     private static final DateTimeFormatter OFFSET = DateTimeFormatter.ofPattern("xxx");
-    // Ids come from a generator seeded once from the OS (not SecureRandom per event): 128 random bits as hex.
+    // Ids come from a generator seeded once from the OS (not SecureRandom per event): 128 random bits as hex. Each
+    // thread draws from its own split of it (the worker makes nearly all), so no lock per event.
     private static final SplittableRandom IDS = new SplittableRandom(new SecureRandom().nextLong());
+    private static final ThreadLocal<SplittableRandom> THREAD_IDS = ThreadLocal.withInitial(() -> {
+        synchronized (IDS) {
+            return IDS.split();
+        }
+    });
+    // The fixed parts of write()'s JSON, encoded once.
+    private static final byte[] HEAD = ascii("{\"specversion\":\"" + SPECVERSION
+            + "\",\"datacontenttype\":\"application/json\",\"id\":");
+    private static final byte[] TYPE = ascii(",\"type\":");
+    private static final byte[] SOURCE = ascii(",\"source\":");
+    private static final byte[] TIME = ascii(",\"time\":");
+    private static final byte[] DATA = ascii(",\"data\":");
+    private static final byte[] UTC = ascii("+00:00");
 
     private Envelope() {}
 
@@ -49,14 +63,13 @@ public final class Envelope {
     }
 
     private static void newEventId(JsonOut out) {
-        long high;
-        long low;
-        synchronized (IDS) {
-            high = IDS.nextLong();
-            low = IDS.nextLong();
-        }
-        out.hex16(high);
-        out.hex16(low);
+        SplittableRandom ids = THREAD_IDS.get();
+        out.hex16(ids.nextLong());
+        out.hex16(ids.nextLong());
+    }
+
+    private static byte[] ascii(String text) {
+        return text.getBytes(java.nio.charset.StandardCharsets.US_ASCII);
     }
 
     /** The attributes {@link #write} always writes; an extension may not replace them. */
@@ -71,7 +84,7 @@ public final class Envelope {
     public static void write(JsonOut out, String type, Map<String, Object> data, String source, String id,
                              String time, long wallEpochNanos, String subject, String traceparent,
                              Map<String, Object> extensions) {
-        out.ascii("{\"specversion\":\"" + SPECVERSION + "\",\"datacontenttype\":\"application/json\",\"id\":");
+        out.raw(HEAD);
         if (id != null && !id.isEmpty()) {
             Json.string(out, id);
         } else {
@@ -79,11 +92,11 @@ public final class Envelope {
             newEventId(out);
             out.put('"');
         }
-        out.ascii(",\"type\":");
+        out.raw(TYPE);
         Json.write(out, type, 1);
-        out.ascii(",\"source\":");
+        out.raw(SOURCE);
         Json.write(out, source, 1);
-        out.ascii(",\"time\":");
+        out.raw(TIME);
         if (time != null) {
             Json.string(out, time);
         } else {
@@ -91,7 +104,7 @@ public final class Envelope {
             utc(out, Math.floorDiv(wallEpochNanos, 1_000_000_000L), (int) Math.floorMod(wallEpochNanos, 1_000_000_000L));
             out.put('"');
         }
-        out.ascii(",\"data\":");
+        out.raw(DATA);
         Json.write(out, data, 1);
         boolean withSubject = subject != null && !subject.isEmpty();
         if (withSubject) {
@@ -177,11 +190,11 @@ public final class Envelope {
     /** The last second formatted: events of a batch mostly share their second, and the formatter is the dear part. */
     private static final class CachedSecond {
         final long epochSecond;
-        final String prefix;
+        final byte[] prefix;
 
         CachedSecond(long epochSecond, String prefix) {
             this.epochSecond = epochSecond;
-            this.prefix = prefix;
+            this.prefix = ascii(prefix);
         }
     }
 
@@ -200,15 +213,14 @@ public final class Envelope {
             cached = new CachedSecond(epochSecond, SECONDS.format(Instant.ofEpochSecond(epochSecond).atOffset(ZoneOffset.UTC)));
             lastSecond = cached;
         }
-        out.ascii(cached.prefix);
+        out.raw(cached.prefix);
         int micros = nano / 1000;
         if (micros != 0) {
-            out.put('.');
-            for (int scale = 100_000; scale > 0; scale /= 10) {
-                out.put((char) ('0' + micros / scale % 10));
-            }
+            out.put('.').put((char) ('0' + micros / 100_000)).put((char) ('0' + micros / 10_000 % 10))
+                    .put((char) ('0' + micros / 1_000 % 10)).put((char) ('0' + micros / 100 % 10))
+                    .put((char) ('0' + micros / 10 % 10)).put((char) ('0' + micros % 10));
         }
-        out.ascii("+00:00");
+        out.raw(UTC);
     }
 
     static String formatSlowly(OffsetDateTime time) { // for the test that holds formatUtc to it

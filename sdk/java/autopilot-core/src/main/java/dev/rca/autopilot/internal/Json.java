@@ -88,13 +88,12 @@ public final class Json {
         int length = text.length();
         out.ensure(length + 2);
         out.put('"');
-        for (int i = 0; i < length; i++) {
+        // Runs of characters that need nothing are copied in bulk; the loop body sees only those that need escaping
+        // or encoding.
+        for (int i = out.plainAscii(text, 0); i < length; i = out.plainAscii(text, i + 1)) {
             char c = text.charAt(i);
-            if (c >= 0x20 && c < 0x80) {
-                if (c == '"' || c == '\\') {
-                    out.put('\\');
-                }
-                out.put(c);
+            if (c == '"' || c == '\\') {
+                out.put('\\').put(c);
             } else if (c < 0x20) {
                 switch (c) {
                     case '\n':

@@ -9,6 +9,7 @@ import java.util.Arrays;
  * batch, grown, turned into a string and then into bytes, was most of the worker's CPU).
  */
 public final class JsonOut {
+    private static final byte[] HEX = "0123456789abcdef".getBytes(StandardCharsets.US_ASCII);
     private byte[] bytes;
     private int size;
 
@@ -67,6 +68,36 @@ public final class JsonOut {
         return this;
     }
 
+    /** ASCII bytes as they are (the fixed parts of an envelope, encoded once). */
+    JsonOut raw(byte[] ascii) {
+        ensure(ascii.length);
+        System.arraycopy(ascii, 0, bytes, size, ascii.length);
+        size += ascii.length;
+        return this;
+    }
+
+    /**
+     * The run of {@code text} from {@code from} that a JSON string takes as it is (printable ASCII but the quote and
+     * the backslash), copied in one tight loop; the index where it stopped (the length, or a character to escape).
+     */
+    int plainAscii(String text, int from) {
+        int length = text.length();
+        ensure(length - from);
+        byte[] out = bytes;
+        int at = size;
+        int i = from;
+        while (i < length) {
+            char c = text.charAt(i);
+            if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\') {
+                break;
+            }
+            out[at++] = (byte) c;
+            i++;
+        }
+        size = at;
+        return i;
+    }
+
     /** A character outside ASCII (not a surrogate) or a code point above the BMP, in UTF-8. */
     void utf8(int codePoint) {
         ensure(4);
@@ -83,11 +114,15 @@ public final class JsonOut {
         bytes[size++] = (byte) (0x80 | codePoint & 0x3f);
     }
 
-    /** {@code value} as 16 lower-case hex digits, leading zeros kept. */
+    /** {@code value} as 16 lower-case hex digits, leading zeros kept (a table: Character.forDigit's branch on
+     * random digits mispredicted half the time, and was the worker's dearest line). */
     void hex16(long value) {
         ensure(16);
+        byte[] out = bytes;
+        int at = size;
         for (int shift = 60; shift >= 0; shift -= 4) {
-            bytes[size++] = (byte) Character.forDigit((int) (value >>> shift) & 0xf, 16);
+            out[at++] = HEX[(int) (value >>> shift) & 0xf];
         }
+        size = at;
     }
 }

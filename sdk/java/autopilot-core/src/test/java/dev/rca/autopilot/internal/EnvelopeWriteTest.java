@@ -91,6 +91,23 @@ class EnvelopeWriteTest {
     }
 
     @Test
+    void aJsonParserReadsEveryStringBackAsItsText() throws Exception {
+        com.fasterxml.jackson.databind.ObjectMapper jackson = new com.fasterxml.jackson.databind.ObjectMapper();
+        List<String> texts = new ArrayList<>(Arrays.asList(TEXTS));
+        texts.add("x".repeat(1000) + "\"" + "y".repeat(300) + "\\"); // runs copied in bulk, across buffer growth
+        texts.add("\"" + "\u00e9".repeat(200) + "\n");
+        for (String text : texts) {
+            JsonOut out = new JsonOut(16);
+            Json.string(out, text);
+            String json = out.toString();
+            // A lone surrogate (a code point of its own in a Java regex) becomes U+FFFD; a pair stays one character.
+            assertThat(jackson.readValue(json, String.class)).as(json).isEqualTo(text.replaceAll("[\\x{D800}-\\x{DFFF}]",
+                    "\ufffd"));
+            assertThat(json.chars().filter(c -> c < 0x20 || c == 0x2028 || c == 0x2029)).as(json).isEmpty();
+        }
+    }
+
+    @Test
     void withoutAnIdEachEventGetsAFreshOneOf32HexDigits() {
         String first = written("JobRunStarted", data("a"), "svc://x", null, null, 0, null, null, null);
         String second = written("JobRunStarted", data("a"), "svc://x", "", null, 0, null, null, null);
