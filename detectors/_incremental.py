@@ -70,11 +70,14 @@ class FreshnessMemory:
         return self._configs[1]
 
     def owners(self, configs: ActiveConfigs, derive: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-        """Each dataset's ownership, as `derive` gets it from `configs`: derived (and dumped for the fingerprint)
-        again only for other configs than the last pass's (10,000 were a tenth of a pass with nothing to evaluate)."""
+        """Each dataset's ownership, as `derive` gets it from `configs`: derived (and dumped for the fingerprint, with
+        the contracts, whose deploy windows an incident may name) again only for other configs than the last pass's
+        (10,000 were a tenth of a pass with nothing to evaluate)."""
         if self._owners is None or self._owners[0] is not configs:
             owners = derive()
-            self._owners = (configs, owners, _owners_json(owners))
+            contracts = orjson.dumps([c.model_dump(mode="json") for c in configs.contracts],
+                                     option=orjson.OPT_SORT_KEYS)
+            self._owners = (configs, owners, _owners_json(owners) + contracts)
         return self._owners[1]
 
     def cited(self, reader: EvidenceReader, ids: set[str]) -> dict[str, EvidenceRecord]:

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from detectors import find_stored_incidents
 from detectors._clock_facts import LATENESS_FACTS, RUNNING_FACTS
 from detectors._incremental import FreshnessMemory
-from evidence import FreshnessPolicy, Incident, ReasonCode, parse_event, record_from_event
-from evidence._configs import POLICY, Configs
+from evidence import Contract, FreshnessPolicy, Incident, ReasonCode, parse_event, record_from_event
+from evidence._configs import CONTRACT, POLICY, Configs
 from evidence._store import Store
 
 START = datetime(2026, 3, 6, tzinfo=UTC)  # a Friday; New York springs forward on Sunday the 8th
@@ -203,4 +203,8 @@ def test_a_changed_policy_or_owner_makes_the_next_pass_a_full_one() -> None:
         assert incremental == find_stored_incidents(store, now)
         assert memory.evaluated == 3
     assert [i.dataset_urn for i in incremental] == ["ds://inc/t0", "ds://inc/t2"]  # t1 is not late until 06:30
+    Configs(store).put(CONTRACT, Contract(dataset_urn="ds://inc/t0", schema_={"type": "object"},
+                                          deploy_window_minutes=90), START)
+    find_stored_incidents(store, DAY3 + timedelta(hours=6, minutes=4), memory=memory)
+    assert memory.evaluated == 3  # a contract is configuration too (its deploy window)
     store.close()
