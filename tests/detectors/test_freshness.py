@@ -491,6 +491,38 @@ def test_dependency_failure_with_late_upstream_is_upstream_but_oom_is_the_job() 
     assert finding(story, upstream={RAW: raw_state(None)}).reason_code == "JOB_FAILED"
 
 
+def test_upstream_data_late_names_the_run_it_explains() -> None:
+    late = {RAW: raw_state(None)}
+    # No run today: the scheduled run that never started.
+    got = finding(Story().week(), upstream=late)
+    assert got.as_dict()["correlated_run"] == {"run_id": None, "evidence_id": None, "state": "not_started",
+                                               "scheduled_time": "2026-01-19T06:00:00Z"}
+    # A run still waiting for its input.
+    waiting = Story().week()
+    waiting.start("run-start-today", "run-today", local(TODAY, "01:00"))
+    got = finding(waiting, upstream=late)
+    assert got.correlated_run is not None and (got.correlated_run.run_id, got.correlated_run.state) == (
+        "run-today", "running")
+    # Two commits today (an append): the latest is the run's.
+    appended = Story().week()
+    appended.commit("commit-today-1", "run-today-1", local(TODAY, "01:20"), ["dt=2026-01-18"])
+    appended.commit("commit-today-2", "run-today-2", local(TODAY, "01:40"), ["dt=2026-01-18"])
+    got = finding(appended, upstream=late)
+    assert got.correlated_run is not None and got.correlated_run.commit_evidence_id == appended.ev("commit-today-2")
+
+
+def test_upstream_data_late_after_failed_attempts_cites_the_latest_failure() -> None:
+    story = Story().week()
+    missing = "AnalysisException: Path does not exist: s3://lake/raw/orders/dt=2026-01-19"
+    story.start("run-start-today-1", "run-today-1", local(TODAY, "01:00"))
+    story.fail("run-failed-today-1", "run-today-1", local(TODAY, "01:05"), f"{missing} (attempt 1)")
+    story.start("run-start-today-2", "run-today-2", local(TODAY, "01:30"))
+    last = story.fail("run-failed-today-2", "run-today-2", local(TODAY, "01:35"), f"{missing} (attempt 2)")
+    got = finding(story, upstream={RAW: raw_state(None)})
+    assert (got.reason_code, got.facts["failure_reason"]) == ("UPSTREAM_DATA_LATE", f"{missing} (attempt 2)")
+    assert last.evidence_id in got.evidence_ids and story.ev("run-failed-today-1") not in got.evidence_ids
+
+
 # -- evidence of absence ----------------------------------------------------------------------------------------
 
 
