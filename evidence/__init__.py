@@ -99,7 +99,8 @@ from evidence._ingest import IngestReport, as_envelope, ingest_events
 from evidence._leases import ShardClaim, claim_shards
 from evidence._migrate import current_revision, head_revision
 from evidence._offsets import add_offsets, covered
-from evidence._openlineage import DatasetNaming, JobNaming, MappedRunEvent, map_openlineage, map_run_event
+from evidence._openlineage import MappedRunEvent, map_openlineage, map_run_event
+from evidence._openlineage_parts import DatasetNaming, JobNaming
 from evidence._policy import Contract, FreshnessPolicy, LineageEdge, Mapping, Watermark
 from evidence._reader import EvidenceReader, MemoryReader
 from evidence._record import (

@@ -45,7 +45,7 @@ class Settings(BaseSettings):
     contract_recovery_minutes: int = Field(default=60, ge=1)
     # GET /metrics takes a reader token unless this is true (a scraper inside a trusted network).
     metrics_public: bool = False
-    # The dataset URN of an OpenLineage dataset: {name}, {namespace}, {namespace_path} (evidence/_openlineage.py).
+    # The dataset URN of an OpenLineage dataset: {name}, {namespace}, {namespace_path} (evidence/_openlineage_parts.py).
     openlineage_dataset_urn: str = "ds://{name}"
     # The producer URN of an OpenLineage job, same placeholders: the namespace keeps two schedulers' jobs apart.
     openlineage_job_urn: str = "job://{namespace_path}/{name}"

@@ -4,9 +4,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from evidence import ConfigError, InvalidEvent
+from evidence import ConfigError, DatasetNaming, InvalidEvent, JobNaming, map_run_event
 from evidence._ingest import to_record
-from evidence._openlineage import DatasetNaming, JobNaming, map_run_event
 from evidence._policy import LineageEdge
 from support import CONFORMANCE
 
