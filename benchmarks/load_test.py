@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 from _postgres import reset_postgres  # noqa: E402
 from _server import rca_server  # noqa: E402
 
-from evidence._store import percentile  # noqa: E402
+from evidence._reader import percentile  # noqa: E402
 
 BATCH = 100
 DATASETS = 200
