@@ -329,12 +329,15 @@ def test_wrong_partition_when_a_time_zone_bug_writes_tomorrow() -> None:
 
 
 def test_completed_run_without_a_commit_is_a_watermark_that_did_not_advance() -> None:
+    """It states that nothing was written, and names the run that completed."""
     story = Story().week()
     story.start("run-start-today", "run-today", local(TODAY, "01:00"))
     story.complete("run-done-today", "run-today", local(TODAY, "01:35"), 2100)
     got = finding(story)
     assert got.reason_code == "WRONG_PARTITION"
-    assert got.facts["run_completed_without_commit"] is True
+    assert {key: got.facts[key] for key in ("commits_since_schedule", "partitions_written",
+                                            "run_completed_without_commit")} == {
+        "commits_since_schedule": 0, "partitions_written": [], "run_completed_without_commit": True}
     assert got.correlated_run is not None and got.correlated_run.state == "completed"
 
 
@@ -957,17 +960,6 @@ def test_without_a_schedule_a_slow_run_has_no_start_delay() -> None:
     story.start("run-start-today", "run-today", local(TODAY, "01:00"))
     got = finding(story, pol=policy(schedule=None))
     assert (got.reason_code, got.facts["start_delay_s"]) == ("JOB_RUNNING_SLOW", None)
-
-
-def test_a_completed_run_without_a_commit_states_that_nothing_was_written() -> None:
-    story = Story().week()
-    story.start("run-start-today", "run-today", local(TODAY, "01:00"))
-    story.complete("run-done-today", "run-today", local(TODAY, "01:35"), 2100)
-    got = finding(story)
-    assert got.reason_code == "WRONG_PARTITION"
-    assert {key: got.facts[key] for key in ("commits_since_schedule", "partitions_written",
-                                            "run_completed_without_commit")} == {
-        "commits_since_schedule": 0, "partitions_written": [], "run_completed_without_commit": True}
 
 
 def test_wrong_partition_cites_todays_run_and_correlates_only_changes_before_it_began() -> None:
