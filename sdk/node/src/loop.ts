@@ -30,6 +30,8 @@ export interface LoopParts {
 }
 
 interface Sleeper {
+  /** A retry's backoff: only stop() ends it early, never wake(). */
+  readonly backoff: boolean;
   resolve: () => void;
   timer: NodeJS.Timeout;
 }
@@ -79,14 +81,16 @@ export class DeliveryLoop {
 
   /** Run a pass soon (a full batch is waiting, or a flush was asked for): after pending I/O, not in the caller's turn. */
   wake(): void {
-    if (this.sleeper === undefined || this.wakePending) return;
+    // A retry's backoff is not cut short: waking it would resend at once after every full batch, ignoring the
+    // backoff and the service's Retry-After while it is down or shedding load. Only stop() ends a backoff.
+    if (this.sleeper === undefined || this.sleeper.backoff || this.wakePending) return;
     this.wakePending = true;
     // Referenced on purpose: it runs in this turn's check phase and is gone, so it cannot hold the process, while
     // an unref'd immediate does not stop the poll phase from blocking: the loop would sleep on until its timer
     // (up to FLUSH_INTERVAL), and a flush() until then too.
     setImmediate(() => {
       this.wakePending = false;
-      this.sleeper?.resolve();
+      if (this.sleeper?.backoff === false) this.sleeper.resolve();
     });
   }
 
@@ -177,10 +181,11 @@ export class DeliveryLoop {
     }
   }
 
-  /** An unref'd wait, ended early by wake() or stop(). */
-  private sleep(seconds: number): Promise<void> {
+  /** An unref'd wait, ended early by stop(), and by wake() unless it is a retry's backoff. */
+  private sleep(seconds: number, backoff = false): Promise<void> {
     return new Promise((resolve) => {
       const sleeper: Sleeper = {
+        backoff,
         resolve: () => {
           clearTimeout(sleeper.timer);
           if (this.sleeper === sleeper) this.sleeper = undefined;
@@ -337,7 +342,7 @@ export class DeliveryLoop {
       if (attempt > settings.maxRetries || stopping || this.abort.signal.aborted || clock() + delay - oldest > settings.maxAge) {
         this.drop("timeout", count); return;
       }
-      await this.sleep(delay);
+      await this.sleep(delay, true);
       if (this.stopping) stopping = true; // shutdown cut the backoff short: one last try within its deadline
       await this.pollControl();
       if (!this.sending) {

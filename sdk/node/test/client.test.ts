@@ -121,6 +121,26 @@ test("Retry-After is honoured on 429", async () => {
   assert.ok((stamps[1] ?? 0) - (stamps[0] ?? 0) >= 290, `retried after ${(stamps[1] ?? 0) - (stamps[0] ?? 0)} ms`);
 });
 
+test("full batches emitted during a backoff do not cut it short (Retry-After holds)", async () => {
+  const stamps: number[] = [];
+  const fake = new FakeTransport((request) => {
+    if (request.method !== "POST") return undefined;
+    stamps.push(performance.now());
+    return stamps.length === 1 ? json(429, {}, { "retry-after": "0.3" }) : undefined;
+  });
+  const client = makeClient({ ...ENDPOINT, backoffMax: 1, batchSize: 1 }, { transport: fake });
+  client.emit("JobRunStarted", { run_id: "first" });
+  while (stamps.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+  for (let i = 0; i < 5; i += 1) {
+    client.emit("JobRunStarted", { run_id: `during-${i}` }); // each fills a batch and wakes the loop
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  assert.equal(await client.flush(3), true);
+  const gap = (stamps[1] ?? 0) - (stamps[0] ?? 0);
+  assert.ok(gap >= 290, `retried after ${gap} ms, inside the service's Retry-After of 300 ms`);
+  assert.equal(client.stats().delivered, 6);
+});
+
 test("retries are bounded, then the events count as timeout", async () => {
   const fake = new FakeTransport((request) => (request.method === "POST" ? json(500, {}) : undefined));
   const client = makeClient({ ...ENDPOINT, maxRetries: 2, circuitFailures: 100 }, { transport: fake });
