@@ -81,7 +81,8 @@ def serve(host: str | None, port: int | None, insecure_no_auth: bool, demo: bool
     bound_port = sock.getsockname()[1]
     echo(f"rca serving on http://{settings.host}:{bound_port}/ ({application.state.store.dialect}"
          f"{', auth OFF' if settings.auth_disabled else ''}); the console is at that address. Ctrl-C stops it.")
-    config = uvicorn.Config(application, log_level="warning", access_log=False)
+    config = uvicorn.Config(application, log_level="warning", access_log=False,
+                            timeout_graceful_shutdown=settings.shutdown_grace_s)
     uvicorn.Server(config).run(sockets=[sock])
 
 

@@ -23,6 +23,9 @@ class Settings(BaseSettings):
     max_batch_items: int = Field(default=10_000, ge=1)
     host: str = "127.0.0.1"
     port: int = 8080
+    # After SIGTERM, `rca serve` lets requests in flight finish for this long, then cancels them and exits: a client
+    # that stalls mid-body cannot hold a rollout (or an orchestrator's SIGKILL) past it.
+    shutdown_grace_s: int = Field(default=20, ge=1)
     token_cache_seconds: float = Field(default=30.0, ge=0)
     lag_window_seconds: int = Field(default=300, ge=1)
     # Embedded Chroma for chat's semantic search (RCA_CHROMA_URL selects a server instead).

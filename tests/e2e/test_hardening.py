@@ -11,6 +11,8 @@ import base64
 import http.client
 import os
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -548,6 +550,32 @@ def _own_server(url: str, tmp_path: Path) -> tuple[Server, str]:
     store.close()
     return Server(url, tmp_path / "serve.log", env={"RCA_DETECT_INTERVAL_S": "0",
                                                      "RCA_CHROMA_PATH": str(tmp_path / "chroma")}), token
+
+
+def test_sigterm_exits_within_the_grace_while_a_client_stalls_mid_body(tmp_path: Path) -> None:
+    """uvicorn waits for requests in flight on SIGTERM, without a limit unless told one: a client that sends half a
+    body and stalls would keep the server up until an orchestrator's SIGKILL."""
+    url = f"sqlite:///{tmp_path / 'grace.db'}"
+    store = Store.open(url)
+    store.upgrade()
+    token = create_token(store, "platform", "admin", [], datetime.now(UTC))[1]
+    store.close()
+    server = Server(url, tmp_path / "serve.log", env={"RCA_DETECT_INTERVAL_S": "0", "RCA_SHUTDOWN_GRACE_S": "1",
+                                                       "RCA_CHROMA_PATH": str(tmp_path / "chroma")})
+    try:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=30) as stalled:
+            stalled.sendall(f"POST /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n"
+                            "Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n[{\"id\":".encode())
+            assert httpx.get(f"{server.url}/healthz", timeout=10).status_code == 200  # the server took it in
+            server.process.terminate()
+            try:
+                server.process.wait(30)
+            except subprocess.TimeoutExpired:
+                pytest.fail("rca serve still runs 30 s after SIGTERM, held by a request that will never complete")
+        # uvicorn re-raises the SIGTERM it caught once it has shut down: the process ends by SIGTERM, not SIGKILL.
+        assert server.process.returncode in (0, -signal.SIGTERM)
+    finally:
+        server.stop()
 
 
 @pytest.mark.postgres
