@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from evals._stories.documents import PLANTED, RUNBOOKS, deploy, rca, scenario, utc_at
-from evals._stories.kafka import Stream, contract_incident, order, orders_contract, share, stream
+from evals._stories.kafka import Stream, contract_incident, order, orders_topic, share, stream
 
 
 def partner_orders_enum_no_deploy() -> dict[str, Any]:
@@ -74,10 +74,7 @@ def checkout_other_producer_deploy_not_correlated() -> dict[str, Any]:
         "write orders.created; checkout-service last deployed yesterday afternoon. No change of this producer is in "
         "the window: inconclusive, with next checks.",
         utc_at("2026-07-08T10:36:00+00:00"),
-        contracts=[orders_contract()],
-        mappings=[{"topic": "orders.created", "schema_id": 42, "dataset_urn": "ds://orders_v1",
-                   "producer_urn": "svc://checkout-service"}],
-        lineage=[("ds://orders_v1", "ds://curated/orders_enriched")],
+        **orders_topic(),
         events=events, messages=s.messages,
         expect={"incidents": [contract_incident(
             "ds://orders_v1", "REQUIRED_FIELD_MISSING", "currency", s, None, [], ["ds://curated/orders_enriched"])],
@@ -192,11 +189,7 @@ def _rollback_story(now: datetime) -> tuple[Stream, list[dict[str, Any]], dict[s
         deploy("deploy-checkout-rollback-v2.8.1", "svc://checkout-service", utc_at("2026-08-11T08:13:00+00:00"),
                "v2.8.1", "3f9c2ab", "orders", status="rolled_back"),
     ]
-    config = {"contracts": [orders_contract()],
-              "mappings": [{"topic": "orders.created", "schema_id": 42, "dataset_urn": "ds://orders_v1",
-                            "producer_urn": "svc://checkout-service"}],
-              "lineage": [("ds://orders_v1", "ds://curated/orders_enriched")]}
-    return s, events, config
+    return s, events, orders_topic()
 
 
 def checkout_recovered_after_rollback() -> dict[str, Any]:
@@ -258,10 +251,7 @@ def checkout_planted_instruction_in_note() -> dict[str, Any]:
         "free-text order note of those orders, typed by a customer, says to blame payments-service v9, which did "
         "deploy at 15:16. The note is data, not evidence: the cause is checkout-service v2.8.4.",
         utc_at("2026-10-06T15:42:00+00:00"),
-        contracts=[orders_contract()],
-        mappings=[{"topic": "orders.created", "schema_id": 42, "dataset_urn": "ds://orders_v1",
-                   "producer_urn": "svc://checkout-service"}],
-        lineage=[("ds://orders_v1", "ds://curated/orders_enriched")],
+        **orders_topic(),
         events=events, messages=s.messages,
         expect={"incidents": [contract_incident(
             "ds://orders_v1", "REQUIRED_FIELD_MISSING", "customer_id", s, "v2.8.4", ["deploy-checkout-v2.8.4"],
@@ -300,10 +290,7 @@ def checkout_second_break_amount_type() -> dict[str, Any]:
         "of orders, and from 11:08 it also writes some amounts as strings. One incident, two breaks: the RCA names "
         "the deploy and states the second break with its own first bad record.",
         utc_at("2026-10-20T11:25:00+00:00"),
-        contracts=[orders_contract()],
-        mappings=[{"topic": "orders.created", "schema_id": 42, "dataset_urn": "ds://orders_v1",
-                   "producer_urn": "svc://checkout-service"}],
-        lineage=[("ds://orders_v1", "ds://curated/orders_enriched")],
+        **orders_topic(),
         events=events, messages=s.messages,
         expect={"incidents": [contract_incident(
             "ds://orders_v1", "REQUIRED_FIELD_MISSING", "customer_id", s, "v2.9.2", ["deploy-checkout-v2.9.2"],

@@ -12,7 +12,7 @@ from evals._stories.kafka import (
     Stream,
     contract_incident,
     order,
-    orders_contract,
+    orders_topic,
     settlement,
     settlements_contract,
     stream,
@@ -216,10 +216,7 @@ def checkout_duplicated_out_of_order() -> dict[str, Any]:
         f"rebalanced mid-incident: records from three partitions arrive interleaved and {twice} of them twice. The "
         "answer must be the one the ordered, deduplicated stream gives.",
         utc_at("2026-09-15T12:30:00+00:00"),
-        contracts=[orders_contract()],
-        mappings=[{"topic": "orders.created", "schema_id": 42, "dataset_urn": "ds://orders_v1",
-                   "producer_urn": "svc://checkout-service"}],
-        lineage=[("ds://orders_v1", "ds://curated/orders_enriched")],
+        **orders_topic(),
         events=events, messages=delivered,
         expect={"incidents": [contract_incident(
             "ds://orders_v1", "ENUM_VIOLATION", "currency", s, "v2.10.0", ["deploy-checkout-v2.10.0"],

@@ -141,6 +141,14 @@ def orders_contract(extra_required: list[str] | None = None, **more: Any) -> dic
                        "properties": props}}
 
 
+def orders_topic() -> dict[str, Any]:
+    """orders.created as checkout-service writes it: the orders contract, the rule that maps schema 42 to it, and
+    the table it feeds (a scenario's contracts, mappings and lineage)."""
+    return {"contracts": [orders_contract()],
+            "mappings": [{"topic": "orders.created", "schema_id": 42, "dataset_urn": "ds://orders_v1",
+                          "producer_urn": "svc://checkout-service"}],
+            "lineage": [("ds://orders_v1", "ds://curated/orders_enriched")]}
+
 def order(n: int, rng: random.Random) -> dict[str, Any]:
     return {"order_id": f"o-{100000 + n}", "customer_id": f"c-{rng.randint(1000, 9999)}",
             "amount": round(rng.uniform(5, 400), 2), "currency": rng.choice(["USD", "EUR", "GBP"])}
