@@ -29,6 +29,8 @@ from evidence import (
 
 
 class ScenarioMemory:
+    """A store's evidence, gate counters, offsets, change requests and held records, for one replay, in memory."""
+
     def __init__(self) -> None:
         self._records: dict[str, EvidenceRecord] = {}
         self._counters: dict[tuple[str, str, str, str, str, datetime], GateCounter] = {}
