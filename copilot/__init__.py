@@ -14,7 +14,7 @@ from copilot._chat import NO_EVIDENCE, ChatAnswer, ChatError, IntentComposer, as
 from copilot._composer import Composer, EvidenceItem, ModelError, Question, ScriptedComposer
 from copilot._guard import GuardedComposer, ModelGuard, guard_settings
 from copilot._rca import RCA_QUESTION, build_rca, rca_from_scope
-from copilot._retrieval import evidence_items, incident_scope, rca_clock
+from copilot._retrieval import RcaSource, evidence_items, incident_scope, rca_clock, rca_source, replay_source
 from copilot._semantic import SemanticSearch
 from copilot._template import TemplateComposer
 
@@ -46,6 +46,7 @@ __all__ = [
     "ModelError",
     "ModelGuard",
     "Question",
+    "RcaSource",
     "ScriptedComposer",
     "SemanticSearch",
     "TemplateComposer",
@@ -58,6 +59,8 @@ __all__ = [
     "openai_compatible",
     "rca_clock",
     "rca_from_scope",
+    "rca_source",
+    "replay_source",
 ]
 
 

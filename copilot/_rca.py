@@ -9,7 +9,7 @@ from typing import Any
 
 import guardrails
 from copilot._composer import Composer, ModelError, Question
-from copilot._retrieval import evidence_items, incident_scope
+from copilot._retrieval import RcaSource, evidence_items, incident_scope
 from copilot._template import TemplateComposer
 from evidence import EventType, Incident, Store, iso, to_json
 from guardrails import CAUSE_FOR_REASON, CAUSE_KINDS, ClaimKind, RejectedClaim, Scope, VerifiedClaim
@@ -61,8 +61,9 @@ def compose_verified(composer: Composer, scope: Scope, question: Question, fallb
     return Composed(label, verification.accepted, verification.rejected)
 
 
-def build_rca(store: Store, incident: Incident, composer: Composer | None = None) -> dict[str, Any]:
-    scope = incident_scope(store, incident)
+def build_rca(source: Store | RcaSource, incident: Incident, composer: Composer | None = None) -> dict[str, Any]:
+    """The RCA of `incident` from what a store holds, or what an `RcaSource` gives (a replay's, in memory)."""
+    scope = incident_scope(source, incident)
     return rca_from_scope(scope, composer or TemplateComposer())
 
 

@@ -8,11 +8,12 @@ shape, not by what a similarity search happens to return.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from copilot._composer import EvidenceItem
-from detectors import DetectSettings, contract_windows, freshness_windows
+from detectors import DetectSettings, Replay, contract_windows, freshness_windows
 from evidence import (
     CONTRACT,
     LINEAGE,
@@ -20,6 +21,7 @@ from evidence import (
     Configs,
     ConfigSnapshot,
     EventType,
+    EvidenceReader,
     EvidenceRecord,
     FreshnessPolicy,
     Incident,
@@ -45,14 +47,37 @@ def _visible(records: Iterable[EvidenceRecord], now: datetime) -> dict[str, Evid
     return {r.evidence_id: r for r in records if r.event_time <= now and r.ingest_time <= now}
 
 
-def incident_scope(store: Store, incident: Incident, now: datetime | None = None) -> Scope:
+@dataclass(frozen=True)
+class RcaSource:
+    """What retrieval reads: evidence (`reader`), configuration (`configs(*kinds)`, one read) and the open incidents
+    of a dataset. A store gives all three (`rca_source`); a replay gives them from memory."""
+
+    reader: EvidenceReader
+    configs: Callable[..., ConfigSnapshot]
+    open_incidents: Callable[[str], list[Incident]]
+
+
+def rca_source(store: Store) -> RcaSource:
+    """A store as retrieval reads it."""
+    return RcaSource(store, Configs(store).snapshot, lambda urn: load_incidents(store, dataset_urn=urn))
+
+
+def replay_source(replay: Replay) -> RcaSource:
+    """A replayed scenario as retrieval reads it (in memory, or its store's)."""
+    return RcaSource(replay.reader, lambda *kinds: replay.configs,
+                     lambda urn: [i for i in replay.typed if i.dataset_urn == urn])
+
+
+def incident_scope(source: Store | RcaSource, incident: Incident, now: datetime | None = None) -> Scope:
     """The scope a verifier judges claims about `incident` against, at the RCA clock. The windows are the ones the
     detector applied (`Incident.windows`), so the configuration is read only for the policy (and, for freshness,
     the lineage): one read."""
+    source = source if isinstance(source, RcaSource) else rca_source(source)
+    store = source.reader
     now = now or rca_clock(incident)
     dataset, kind = incident.dataset_urn, incident.kind
-    configs = Configs(store).snapshot(POLICY, *([LINEAGE] if kind == "freshness" else []),
-                                      *([CONTRACT] if incident.windows is None else []))
+    configs = source.configs(POLICY, *([LINEAGE] if kind == "freshness" else []),
+                             *([CONTRACT] if incident.windows is None else []))
     policy = next((p for p in configs.specs(POLICY) if p.dataset_urn == dataset), None)
     if incident.windows is None:  # stored before detectors recorded their windows: derived as they derive them
         incident = incident.model_copy(update={"windows": _derived_windows(incident, policy, configs)})
@@ -85,7 +110,7 @@ def incident_scope(store: Store, incident: Incident, now: datetime | None = None
         if inputs:
             records.update(_visible(store.records(dataset_urns=inputs, types=[EventType.COMMITTED],
                                                   since=now - timedelta(days=2), until=now), now))
-            upstream = [i for urn in inputs for i in load_incidents(store, dataset_urn=urn)]
+            upstream = [i for urn in inputs for i in source.open_incidents(urn)]
     return Scope(incident=incident, now=now, records=records, policy=policy,
                  producer_urn=producer, counters=counters, upstream_incidents=upstream,
                  existing=lambda ids: set(store.get_many(ids)))
@@ -103,7 +128,7 @@ def _derived_windows(incident: Incident, policy: FreshnessPolicy | None, configs
     return None
 
 
-def _add_last_deploy(store: Store, producer: str, now: datetime, records: dict[str, EvidenceRecord]) -> None:
+def _add_last_deploy(store: EvidenceReader, producer: str, now: datetime, records: dict[str, EvidenceRecord]) -> None:
     """The producer's last deploy however old: "no deploy since the last good point" needs it in scope."""
     last_deploy = store.latest(producer, EventType.DEPLOYMENT, now)
     if last_deploy is not None:

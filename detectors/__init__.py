@@ -7,24 +7,28 @@ their findings into incidents.
         print(incident["reason_code"], incident["first_bad_time"], incident["correlated_deploys"][:1])
 """
 
-from detectors._configs import ActiveConfigs, active_configs, compile_stored
+from detectors._configs import ActiveConfigs, active_configs, compile_stored, configs_of
 from detectors._contract import ContractValidator, Violation, compile_contract
 from detectors._detect import (
     DetectionResult,
     DetectSettings,
+    drift_summary,
     find_incidents,
     find_stored_incidents,
     run_detectors,
+    settle_incidents,
     store_incidents,
 )
 from detectors._drafts import DraftError, accept, dismiss, list_drafts, suggest
 from detectors._drift import ChangeRequestError, approve, get_change_request, list_change_requests, reject
 from detectors._freshness import DatasetFreshness, FreshnessFinding, dataset_freshness, evaluate_freshness
 from detectors._gate import ContractBreak, GateRecord, contract_breaks, run_gate
+from detectors._gate_intake import GateRules, IntakeKnown, IntakeOutcome, gate_intake, gate_rules
 from detectors._incremental import FreshnessMemory
-from detectors._intake import intake_kafka, intake_records
+from detectors._intake import intake_kafka, intake_records, parse_records
 from detectors._kafka_records import IntakeReport, KafkaRecord, RecordResult
 from detectors._leases import leased_pass
+from detectors._memory import ScenarioMemory
 from detectors._readiness import Readiness, ReadinessConfig, ReadinessIndex
 from detectors._runs import (
     Run,
@@ -37,7 +41,7 @@ from detectors._runs import (
     runs_of,
     visible,
 )
-from detectors._scenario import Replay, Scenario, ScenarioError, load_into, load_scenario, replay
+from detectors._scenario import Replay, Scenario, ScenarioError, load_in_memory, load_into, load_scenario, replay
 from detectors._series import MinuteRate, WatermarkDay, bad_rate_per_minute, watermark_by_day
 from detectors._watermark import policy_day
 from detectors._windows import contract_windows, freshness_windows
@@ -59,6 +63,9 @@ __all__ = [
     "FreshnessFinding",
     "FreshnessMemory",
     "GateRecord",
+    "GateRules",
+    "IntakeKnown",
+    "IntakeOutcome",
     "IntakeReport",
     "KafkaRecord",
     "MinuteRate",
@@ -71,6 +78,7 @@ __all__ = [
     "Run",
     "Scenario",
     "ScenarioError",
+    "ScenarioMemory",
     "UnknownIncident",
     "Violation",
     "WatermarkDay",
@@ -84,25 +92,31 @@ __all__ = [
     "committed_dataset",
     "compile_contract",
     "compile_stored",
+    "configs_of",
     "contract_breaks",
     "contract_windows",
     "dataset_freshness",
     "decode_kafka_bytes",
     "dismiss",
+    "drift_summary",
     "evaluate_freshness",
     "failure_class",
     "find_incidents",
     "find_stored_incidents",
     "freshness_windows",
+    "gate_intake",
+    "gate_rules",
     "get_change_request",
     "intake_kafka",
     "intake_records",
     "leased_pass",
     "list_change_requests",
     "list_drafts",
+    "load_in_memory",
     "load_into",
     "load_scenario",
     "mark_false_positive",
+    "parse_records",
     "partitions",
     "policy_day",
     "reject",
@@ -111,6 +125,7 @@ __all__ = [
     "run_detectors",
     "run_gate",
     "runs_of",
+    "settle_incidents",
     "store_incidents",
     "stored_incident",
     "stored_incident_page",

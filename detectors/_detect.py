@@ -41,6 +41,7 @@ from evidence import (
     EvidenceRecord,
     FreshnessPolicy,
     Incident,
+    IncidentLedger,
     ReasonCode,
     Store,
     incident_writes,
@@ -159,6 +160,19 @@ def store_incidents(store: Store, found: list[Incident], now: datetime,
     find_incidents said at `now`, wherever it ran). One short transaction. With `shards`, only incidents of the
     datasets of those shards (a leased pass, detectors/_leases.py); with `scope`, only incidents of those datasets
     (a story loaded at its own clock leaves the others alone)."""
+    with incident_writes(store) as writes:
+        result = settle_incidents(writes, found, now, settings, findings, shards, scope)
+    result.drift = drift_summary(list_change_requests(store))
+    return result
+
+
+def settle_incidents(ledger: IncidentLedger, found: list[Incident], now: datetime,
+                     settings: DetectSettings = DetectSettings(),
+                     findings: list[dict[str, Any]] | None = None,
+                     shards: frozenset[int] | None = None,
+                     scope: Collection[str] | None = None) -> DetectionResult:
+    """Open, update and resolve the incidents `ledger` keeps (a store's, or a replay's in memory) so that they match
+    `found`; `shards` and `scope` as store_incidents takes them. The result has no drift yet (`drift_summary`)."""
     now = utc(now)
     result = DetectionResult(config_findings=list(findings or []))
 
@@ -166,36 +180,39 @@ def store_incidents(store: Store, found: list[Incident], now: datetime,
         return (scope is None or urn in scope) and (shards is None or shard_of(urn) in shards)
 
     wanted = {(i.dataset_urn, i.kind): i for i in found if inside(i.dataset_urn)}
-    with incident_writes(store) as writes:
-        open_now = {key: current for key, current in writes.open_incidents(scope).items() if inside(key[0])}
-        for key, current in sorted(open_now.items()):
-            if key not in wanted:
-                writes.resolve(current, now)
-                result.resolved.append(current.id)
-        prior = writes.statuses([i.id for key, i in wanted.items() if key not in open_now])
-        for key, incident in sorted(wanted.items()):
-            known = open_now.get(key)
-            if known is None:
-                if incident.stale_evidence and settings.stale_action == "pause":
-                    result.paused.append(f"{key[0]} {key[1]}")
-                    continue
-                if prior.get(incident.id) == "false_positive":
-                    continue  # a human said this break is not real: it stays closed while it persists
-                incident = incident.model_copy(update={"detected_at": now, "updated_at": now})
-                if incident.id in prior:  # the same break came back after being resolved: reopen it
-                    writes.reopen(incident, now)
-                else:
-                    writes.open(incident, now)
-                result.opened.append(incident.id)
+    open_now = {key: current for key, current in ledger.open_incidents(scope).items() if inside(key[0])}
+    for key, current in sorted(open_now.items()):
+        if key not in wanted:
+            ledger.resolve(current, now)
+            result.resolved.append(current.id)
+    prior = ledger.statuses([i.id for key, i in wanted.items() if key not in open_now])
+    for key, incident in sorted(wanted.items()):
+        known = open_now.get(key)
+        if known is None:
+            if incident.stale_evidence and settings.stale_action == "pause":
+                result.paused.append(f"{key[0]} {key[1]}")
+                continue
+            if prior.get(incident.id) == "false_positive":
+                continue  # a human said this break is not real: it stays closed while it persists
+            incident = incident.model_copy(update={"detected_at": now, "updated_at": now})
+            if incident.id in prior:  # the same break came back after being resolved: reopen it
+                ledger.reopen(incident, now)
             else:
-                incident = incident.model_copy(update={"id": known.id, "detected_at": utc(known.detected_at),
-                                                       "updated_at": now})
-                writes.update(incident, known.detected_at, now)
-            result.incidents.append(incident)
-    result.drift = [{"topic": cr["topic"], "schema_id": _schema_id(cr["schema_id"]), "reason_code": cr["reason_code"],
-                     "change_request_id": cr["id"], "status": cr["status"], "held": cr["held"]}
-                    for cr in list_change_requests(store) if cr["status"] != "approved"]
+                ledger.open(incident, now)
+            result.opened.append(incident.id)
+        else:
+            incident = incident.model_copy(update={"id": known.id, "detected_at": utc(known.detected_at),
+                                                   "updated_at": now})
+            ledger.update(incident, known.detected_at, now)
+        result.incidents.append(incident)
     return result
+
+
+def drift_summary(change_requests: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The drift a pass reports: every change request not approved, in the order given (list_change_requests')."""
+    return [{"topic": cr["topic"], "schema_id": _schema_id(cr["schema_id"]), "reason_code": cr["reason_code"],
+             "change_request_id": cr["id"], "status": cr["status"], "held": cr["held"]}
+            for cr in change_requests if cr["status"] != "approved"]
 
 
 def _schema_id(value: str) -> int | str:

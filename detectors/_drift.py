@@ -32,7 +32,8 @@ class ChangeRequestError(RcaError):
         self.status = status
 
 
-def _json(row: Any) -> dict[str, Any]:
+def change_request_json(row: Any) -> dict[str, Any]:
+    """A change request's row (stored, or `ChangeRequestRow` in memory) as the API shows it."""
     return {
         "id": row.id, "topic": row.topic, "schema_id": row.schema_id, "reason_code": row.reason_code,
         "status": row.status, "proposal": orjson.loads(row.proposal), "detail": orjson.loads(row.detail),
@@ -43,14 +44,15 @@ def _json(row: Any) -> dict[str, Any]:
 
 
 def list_change_requests(store: Store, status: str | None = None) -> list[dict[str, Any]]:
-    return [_json(r) for r in list_rows(store, change_requests, ("first_seen_time", "id"), status or None)]
+    rows = list_rows(store, change_requests, ("first_seen_time", "id"), status or None)
+    return [change_request_json(r) for r in rows]
 
 
 def get_change_request(store: Store, cr_id: str) -> dict[str, Any]:
     row = get_row(store, change_requests, cr_id)
     if row is None:
         raise ChangeRequestError(f"No change request {cr_id!r}; list them with GET /v1/change-requests.", 404)
-    return _json(row)
+    return change_request_json(row)
 
 
 def _decide(store: Store, cr_id: str, status: str, now: datetime, by: str, note: str | None) -> dict[str, Any]:

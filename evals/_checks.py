@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from evidence import parse_utc
+from evidence import EvidenceReader, EvidenceRecord, parse_utc
 
 _PLAIN_KEYS = ("reason_code", "field", "current_watermark", "expected_watermark", "stale_evidence")
 _TIME_KEYS = ("first_bad_time", "last_good_time")
@@ -167,3 +167,9 @@ def check(expect: dict[str, Any], observed: Observed) -> list[str]:
             continue
         fails += check_rca(want, rca)
     return fails
+
+
+def by_source_ref(reader: EvidenceReader, source_refs: Iterable[str]) -> list[EvidenceRecord]:
+    """The records of these source refs, by (event time, evidence id), as a store's `by_source_ref` gives them."""
+    refs = set(source_refs)
+    return [r for r in reader.records() if r.source_ref in refs]

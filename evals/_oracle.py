@@ -18,10 +18,10 @@ import httpx
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from copilot import ask, build_rca, openai_compatible
-from detectors import Scenario, ScenarioError, load_scenario, replay, stored_incidents
-from evals._checks import surfaced_sentences
-from evidence import ConfigError, Store, load_incident
+from copilot import ask, build_rca, openai_compatible, replay_source
+from detectors import Scenario, ScenarioError, load_scenario, replay
+from evals._checks import by_source_ref, surfaced_sentences
+from evidence import ConfigError, EvidenceReader, Store
 
 MODEL = "oracle-model"
 _BASE_URL = "http://oracle.invalid/v1"
@@ -38,7 +38,7 @@ class Answer(BaseModel):
     decision: Literal["surface", "withhold", "fallback"]
     why: str = Field(min_length=10)
     kind: str | None = None
-    cite: list[str] = Field(default_factory=list)  # source refs, resolved to evidence ids in the replayed store
+    cite: list[str] = Field(default_factory=list)  # source refs, resolved to evidence ids in the replay
     cite_ids: list[str] = Field(default_factory=list)  # raw ids, for ids that are not evidence at all
     params: dict[str, Any] = Field(default_factory=dict)
     text: str = ""
@@ -148,28 +148,32 @@ def _run_file(path: Path, spec: OracleFile, result: OracleResult) -> None:
         endpoint)))
     with tempfile.TemporaryDirectory(prefix="rca-oracle-") as directory:
         scenario = _scenario(path, spec, directory)
-        store = Store.open(f"sqlite:///{directory}/oracle.db")
+        replayed = replay(scenario)  # in memory; a chat answer (`ask`) keeps a session, so it gets a store
+        incident = next((i for i in replayed.typed if i.dataset_urn == spec.dataset_urn), None)
+        if incident is None:
+            raise ConfigError(f"{path}: the replay of {spec.scenario} opens no incident on {spec.dataset_urn}.")
+        store: Store | None = None
         try:
-            replay(scenario, store=store)
-            incident = next((i for i in stored_incidents(store) if i["dataset_urn"] == spec.dataset_urn), None)
-            if incident is None:
-                raise ConfigError(f"{path}: the replay of {spec.scenario} opens no incident on {spec.dataset_urn}.")
             for answer in spec.answers:
-                ids = _ids(answer, store, path)
+                ids = _ids(answer, replayed.reader, path)
                 endpoint.reply = answer.raw if answer.raw is not None else _draft(answer, ids)
                 if answer.ask is not None:
-                    document = ask(store, composer, answer.ask, scenario.now, incident_id=incident["id"]).as_json()
+                    if store is None:
+                        store = Store.open(f"sqlite:///{directory}/oracle.db")
+                        replay(scenario, store=store)
+                    document = ask(store, composer, answer.ask, scenario.now, incident_id=incident.id).as_json()
                 else:
-                    document = build_rca(store, load_incident(store, incident["id"]), composer)
+                    document = build_rca(replay_source(replayed), incident, composer)
                 _tally(f"{path.name}:{answer.id}", answer, document, set(ids), result)
         finally:
-            store.close()
+            if store is not None:
+                store.close()
 
 
-def _ids(answer: Answer, store: Store, path: Path) -> list[str]:
+def _ids(answer: Answer, reader: EvidenceReader, path: Path) -> list[str]:
     ids = []
     for ref in answer.cite:
-        found = sorted(r.evidence_id for r in store.by_source_ref([ref]))
+        found = sorted(r.evidence_id for r in by_source_ref(reader, [ref]))
         if len(found) == 1 or (not found and answer.decision == "withhold"):
             ids.append(found[0] if found else ref)  # evidence rejected at ingest is cited as what it was called
             continue

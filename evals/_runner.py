@@ -1,9 +1,8 @@
-"""The scenario replay harness: per scenario file a fresh store, the replay, the detectors at its `now`, an RCA for
+"""The scenario replay harness: per scenario file a replay in memory, the detectors at its `now`, an RCA for
 every open incident, then every `expect` key checked, and every surfaced sentence checked to be the product's own."""
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,13 +16,14 @@ from copilot import (
     build_rca,
     default_composer,
     evidence_items,
+    replay_source,
 )
-from detectors import Replay, ScenarioError, load_scenario, replay, stored_incidents
+from detectors import Replay, ScenarioError, load_scenario, replay
 from evals._adversarial import ChaosClaim, ChaosComposer
-from evals._checks import Observed, check, cited_ids, rca_for, surfaced_sentences
+from evals._checks import Observed, by_source_ref, check, cited_ids, rca_for, surfaced_sentences
 from evals._metrics import GroundingSample, Tally, family, summarize, tally
 from evals._oracle import OracleResult, oracle_files, run_oracle
-from evidence import ConfigError, Store, load_incidents
+from evidence import ConfigError, EvidenceReader
 from guardrails import Draft
 
 COMPOSER_MODES = ("default", "llm", "adversarial")
@@ -116,7 +116,7 @@ def make_composer(mode: str, env: Mapping[str, str] | None = None) -> Composer:
 def run_eval(paths: Iterable[Path | str], composer_mode: str = "default", *,
              composer: Composer | None = None, oracle: Iterable[Path | str] = (),
              env: Mapping[str, str] | None = None) -> EvalResult:
-    """Every scenario under `paths`, each replayed into its own fresh store, checked and scored; with `oracle`,
+    """Every scenario under `paths`, each replayed on its own (in memory), checked and scored; with `oracle`,
     the labelled model answers too (evals/oracle/README.md)."""
     files = scenario_files(paths)
     oracle = list(oracle)
@@ -137,25 +137,21 @@ def evaluate_scenario(path: Path, composer: Composer, chat_model: Any = None) ->
     except ScenarioError as exc:
         return ScenarioResult(name=path.stem, file=str(path), family="unloadable", failures=[f"cannot load: {exc}"],
                               tally=Tally(scenarios=1))
-    with tempfile.TemporaryDirectory(prefix="rca-eval-") as directory:
-        store = Store.open(f"sqlite:///{directory}/replay.db")
-        try:
-            result = replay(scenario, store=store)
-            return _judge(result, store, composer, chat_model, path)
-        except Exception as exc:  # a crash is that scenario's failure; the others still run
-            return ScenarioResult(name=scenario.name, file=str(path), family=family(scenario.expect, []),
-                                  failures=[f"crashed: {type(exc).__name__}: {exc}"],
-                                  tally=tally(scenario.expect, Observed(incidents=[])))
-        finally:
-            store.close()
+    try:
+        return _judge(replay(scenario), composer, chat_model, path)
+    except Exception as exc:  # a crash is that scenario's failure; the others still run
+        return ScenarioResult(name=scenario.name, file=str(path), family=family(scenario.expect, []),
+                              failures=[f"crashed: {type(exc).__name__}: {exc}"],
+                              tally=tally(scenario.expect, Observed(incidents=[])))
 
 
-def _judge(result: Replay, store: Store, composer: Composer, chat_model: Any, path: Path) -> ScenarioResult:
+def _judge(result: Replay, composer: Composer, chat_model: Any, path: Path) -> ScenarioResult:
     from evals._ragas import score_samples  # imports ragas: only once a scenario is actually scored
 
     expect = result.scenario.expect
-    incidents = stored_incidents(store)
-    typed = {i.id: i for i in load_incidents(store)}  # with the windows their detector applied
+    incidents = result.incidents
+    typed = {i.id: i for i in result.typed}  # with the windows their detector applied
+    source = replay_source(result)
     drift = [{k: d.get(k) for k in ("topic", "schema_id", "reason_code", "change_request_id")}
              for d in result.detection.drift]
     rcas: list[dict[str, Any]] = []
@@ -165,7 +161,7 @@ def _judge(result: Replay, store: Store, composer: Composer, chat_model: Any, pa
     recording = _Recording(composer)
     for incident in incidents:
         proposed = len(composer.proposed) if isinstance(composer, ChaosComposer) else 0
-        rca = build_rca(store, typed[incident["id"]], recording)
+        rca = build_rca(source, typed[incident["id"]], recording)
         rcas.append(rca)
         sentences = surfaced_sentences(rca)
         leaked = [s for s in sentences if any(w in _plain(s) for w in recording.wording())]
@@ -186,7 +182,7 @@ def _judge(result: Replay, store: Store, composer: Composer, chat_model: Any, pa
     scored = tally(expect, observed)
     scored.counts.update(counts)
     scored.passed = int(not failures)
-    samples = grounding_samples(store, expect, observed, with_unreferenced=chat_model is not None)
+    samples = grounding_samples(result.reader, expect, observed, with_unreferenced=chat_model is not None)
     for scores in score_samples(samples, chat_model):
         scored.add_scores(scores)
     return ScenarioResult(name=result.scenario.name, file=str(path), family=family(expect, incidents),
@@ -230,12 +226,12 @@ def chaos_surfaced(chaos: ChaosClaim, rca: dict[str, Any]) -> str | None:
     return f"{', '.join(sorted(planted))} is cited" if planted else None
 
 
-def grounding_samples(store: Store, expect: Mapping[str, Any], observed: Observed, *,
+def grounding_samples(reader: EvidenceReader, expect: Mapping[str, Any], observed: Observed, *,
                       with_unreferenced: bool = False) -> list[GroundingSample]:
     """One ragas sample per RCA an expectation names with must_cite refs (every RCA with claims, for LLM metrics).
 
     Reference ids are the evidence ids of the must_cite refs: looked up in the RCA's evidence list, else in the
-    store by source ref; a ref found nowhere keeps its own text as an id that nothing cites."""
+    evidence by source ref; a ref found nowhere keeps its own text as an id that nothing cites."""
     references: dict[str, list[str]] = {}
     for want in expect.get("rca") or []:
         rca = rca_for(want["dataset_urn"], observed)
@@ -248,9 +244,9 @@ def grounding_samples(store: Store, expect: Mapping[str, Any], observed: Observe
         if not refs and not (with_unreferenced and claims):
             continue
         retrieved = cited_ids(rca)
-        reference = _ids_of(store, rca, refs)
+        reference = _ids_of(reader, rca, refs)
         summaries = {item.evidence_id: item.summary
-                     for item in evidence_items(store.get_many([*retrieved, *reference]).values())}
+                     for item in evidence_items(reader.get_many([*retrieved, *reference]).values())}
         samples.append(GroundingSample(
             user_input=RCA_QUESTION, response="\n".join(c["text"] for c in claims),
             retrieved_ids=retrieved, reference_ids=reference,
@@ -259,10 +255,10 @@ def grounding_samples(store: Store, expect: Mapping[str, Any], observed: Observe
     return samples
 
 
-def _ids_of(store: Store, rca: Mapping[str, Any], refs: Sequence[str]) -> list[str]:
+def _ids_of(reader: EvidenceReader, rca: Mapping[str, Any], refs: Sequence[str]) -> list[str]:
     listed = {e.get("source_ref"): e.get("evidence_id") for e in rca.get("evidence") or []}
     missing = [r for r in refs if r not in listed]
     stored: dict[str, str] = {}
-    for record in sorted(store.by_source_ref(missing), key=lambda r: r.evidence_id) if missing else []:
+    for record in sorted(by_source_ref(reader, missing), key=lambda r: r.evidence_id) if missing else []:
         stored.setdefault(record.source_ref, record.evidence_id)
     return list(dict.fromkeys(listed.get(r) or stored.get(r) or r for r in refs))

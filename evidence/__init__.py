@@ -45,6 +45,7 @@ from evidence._configs import (
     ConfigKind,
     Configs,
     ConfigSnapshot,
+    MemoryConfigs,
     Stored,
     UnknownConfig,
 )
@@ -73,16 +74,19 @@ from evidence._domain import RejectedClaim as RejectedRcaClaim
 from evidence._envelope import SDK_HEALTH, TRACEPARENT, envelope_json_schema, parse_event
 from evidence._errors import ConfigError, InvalidEvent, RcaError, UnknownEvidence
 from evidence._gate_rows import (
+    ChangeRequestRow,
     Transaction,
-    change_request_row,
-    extend_change_request,
+    find_change_request,
     hold_record,
     is_held,
     mark_offsets,
     offset_ranges,
+    write_change_request,
 )
 from evidence._incidents import (
+    IncidentLedger,
     IncidentWrites,
+    MemoryIncidents,
     OpenIncident,
     UnknownIncident,
     decode_incident_cursor,
@@ -102,7 +106,7 @@ from evidence._offsets import add_offsets, covered
 from evidence._openlineage import MappedRunEvent, map_openlineage, map_run_event
 from evidence._openlineage_parts import DatasetNaming, JobNaming
 from evidence._policy import Contract, FreshnessPolicy, LineageEdge, Mapping, Watermark
-from evidence._reader import EvidenceReader, MemoryReader
+from evidence._reader import EvidenceReader, EvidenceSink, MemoryReader
 from evidence._record import (
     GATE_OBSERVATION,
     EvidenceRecord,
@@ -179,6 +183,7 @@ __all__ = [
     "TRACEPARENT",
     "BadRate",
     "Cause",
+    "ChangeRequestRow",
     "ChatTurn",
     "Claim",
     "ConfigConflict",
@@ -198,10 +203,12 @@ __all__ = [
     "EvidenceReader",
     "EvidenceRecord",
     "EvidenceRef",
+    "EvidenceSink",
     "FreshnessPolicy",
     "GateCounter",
     "Identifier",
     "Incident",
+    "IncidentLedger",
     "IncidentPage",
     "IncidentWrites",
     "IngestReport",
@@ -210,6 +217,8 @@ __all__ = [
     "LineageEdge",
     "MappedRunEvent",
     "Mapping",
+    "MemoryConfigs",
+    "MemoryIncidents",
     "MemoryReader",
     "MissingOffset",
     "OpenIncident",
@@ -239,7 +248,6 @@ __all__ = [
     "authenticate",
     "campaign_names",
     "campaign_rows",
-    "change_request_row",
     "change_requests",
     "claim_shards",
     "covered",
@@ -252,7 +260,7 @@ __all__ = [
     "envelope_json_schema",
     "environment_flags",
     "evidence_id_for",
-    "extend_change_request",
+    "find_change_request",
     "gate_offsets",
     "get_control",
     "get_row",
@@ -313,6 +321,7 @@ __all__ = [
     "update_issue_row",
     "urn_error",
     "utc",
+    "write_change_request",
 ]
 
 

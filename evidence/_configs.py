@@ -7,7 +7,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 import orjson
 from pydantic import BaseModel, ValidationError
@@ -207,6 +207,33 @@ class ConfigSnapshot:
                 except ValidationError as exc:
                     findings.append(_skipped(kind, row, exc))
         return valid, findings
+
+
+class _ConfigRow(NamedTuple):
+    kind: str
+    id: int
+    key: str
+    spec: str
+
+
+class MemoryConfigs:
+    """Configs without a database (a replayed scenario's): `put` and `snapshot` as `Configs` has them, the same ids,
+    keys and stored texts, so a snapshot's specs, findings and order are the store's."""
+
+    def __init__(self) -> None:
+        self._rows: dict[tuple[str, str], _ConfigRow] = {}
+
+    def put(self, kind: ConfigKind[Spec], spec: Spec) -> None:
+        """Create, or replace the one with the same natural key (overlapping rules are kept, as `allow_overlap`)."""
+        key = kind.key(spec)
+        known = self._rows.get((kind.name, key))
+        self._rows[(kind.name, key)] = _ConfigRow(kind.name, known.id if known else len(self._rows) + 1, key,
+                                                  spec.model_dump_json(by_alias=True, exclude_none=True))
+
+    def snapshot(self, *kinds: ConfigKind[Any]) -> ConfigSnapshot:
+        names = {kind.name for kind in kinds}
+        rows = [row for _, row in sorted(self._rows.items()) if row.kind in names]
+        return ConfigSnapshot(hash(tuple(rows)), rows)
 
 
 def _skipped(kind: ConfigKind[Any], row: Any, exc: ValidationError) -> ConfigFinding:

@@ -4,7 +4,9 @@ the batch's one transaction (`conn`), what goes in."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -44,24 +46,45 @@ def mark_offsets(conn: Connection, store: Store, offsets: dict[Partition, list[i
         conn.execute(stmt.on_conflict_do_update(index_elements=["topic", "partition"], set_={"ranges": merged}))
 
 
-def change_request_row(conn: Connection, cr_id: str, opened: dict[str, Any]) -> Any:
-    """The change request `cr_id`, opened with the column values `opened` (held=0) when it does not exist yet."""
+@dataclass(frozen=True)
+class ChangeRequestRow:
+    """A drift change request's row (the change_requests table's columns), as intake reads and writes it."""
+
+    id: str
+    topic: str
+    schema_id: str
+    reason_code: str
+    status: str
+    proposal: str  # JSON: the resolution rule it proposes
+    detail: str  # JSON: candidates, header hints
+    first_seen_time: datetime
+    first_seen_ref: str
+    last_seen_time: datetime
+    held: int
+    created_at: datetime
+    decided_at: datetime | None = None
+    decided_by: str | None = None
+    decision_note: str | None = None
+
+
+def find_change_request(conn: Connection, cr_id: str) -> ChangeRequestRow | None:
     row = conn.execute(select(change_requests).where(change_requests.c.id == cr_id)).first()
-    if row is None:
-        conn.execute(change_requests.insert().values(id=cr_id, status="open", held=0, **opened))
-        row = conn.execute(select(change_requests).where(change_requests.c.id == cr_id)).one()
-    return row
+    return None if row is None else ChangeRequestRow(**row._mapping)
+
+
+def write_change_request(conn: Connection, row: ChangeRequestRow, new: bool) -> None:
+    """Insert a change request intake opened (`new`), or write what it extended (held count, first and last seen)."""
+    if new:
+        conn.execute(change_requests.insert().values(**dataclasses.asdict(row)))
+        return
+    conn.execute(change_requests.update().where(change_requests.c.id == row.id).values(
+        held=row.held, first_seen_time=row.first_seen_time, first_seen_ref=row.first_seen_ref,
+        last_seen_time=row.last_seen_time))
 
 
 def is_held(conn: Connection, cr_id: str, source_ref: str) -> bool:
     return conn.execute(select(held_records.c.source_ref).where(
         held_records.c.change_request_id == cr_id, held_records.c.source_ref == source_ref)).first() is not None
-
-
-def extend_change_request(conn: Connection, cr_id: str, held: int, first_seen: tuple[datetime, str],
-                          last_seen_time: datetime) -> None:
-    conn.execute(change_requests.update().where(change_requests.c.id == cr_id).values(
-        held=held, first_seen_time=first_seen[0], first_seen_ref=first_seen[1], last_seen_time=last_seen_time))
 
 
 def hold_record(conn: Connection, cr_id: str, source_ref: str, record: dict[str, Any]) -> None:

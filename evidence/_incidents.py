@@ -13,7 +13,7 @@ from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 from sqlalchemy import Connection, Select, and_, bindparam, or_, select
@@ -82,9 +82,7 @@ class IncidentWrites:
         self._changed.append(_columns(_stored(incident), detected_at, now))
 
     def resolve(self, current: OpenIncident, now: datetime) -> None:
-        body = orjson.loads(current.body)
-        body.update(status="resolved", resolved_at=iso(now), updated_at=iso(now))
-        self._changed.append({**_columns(body, current.detected_at, now), "status": "resolved", "resolved_at": now})
+        self._changed.append(_resolved(current, now))
 
     def flush(self) -> None:
         c = incidents.c
@@ -95,6 +93,62 @@ class IncidentWrites:
         if self._added:
             self._conn.execute(incidents.insert(), self._added)
         self._changed, self._added = [], []
+
+
+class IncidentLedger(Protocol):
+    """Where a pass settles its incidents (`IncidentWrites` in a store's transaction, or `MemoryIncidents`)."""
+
+    def open_incidents(self, scope: Collection[str] | None = None) -> dict[tuple[str, str], OpenIncident]: ...
+    def statuses(self, incident_ids: list[str]) -> dict[str, str]: ...
+    def open(self, incident: Incident, now: datetime) -> None: ...
+    def reopen(self, incident: Incident, now: datetime) -> None: ...
+    def update(self, incident: Incident, detected_at: datetime, now: datetime) -> None: ...
+    def resolve(self, current: OpenIncident, now: datetime) -> None: ...
+
+
+class MemoryIncidents:
+    """The incidents table in memory (a replay's): the rows `IncidentWrites` would write, and the reads of them as
+    `stored_incidents` and `load_incidents` give them (status open)."""
+
+    def __init__(self) -> None:
+        self._rows: dict[str, dict[str, Any]] = {}
+
+    def open_incidents(self, scope: Collection[str] | None = None) -> dict[tuple[str, str], OpenIncident]:
+        return {(r["dataset_urn"], r["kind"]): OpenIncident(r["id"], r["dataset_urn"], r["kind"], r["detected_at"],
+                                                            r["body"])
+                for r in self._rows.values() if r["status"] == "open" and (scope is None or r["dataset_urn"] in scope)}
+
+    def statuses(self, incident_ids: list[str]) -> dict[str, str]:
+        return {i: self._rows[i]["status"] for i in incident_ids if i in self._rows}
+
+    def open(self, incident: Incident, now: datetime) -> None:
+        self._keep(_columns(_stored(incident), now, now))
+
+    def reopen(self, incident: Incident, now: datetime) -> None:
+        self._keep(_columns(_stored(incident), now, now))
+
+    def update(self, incident: Incident, detected_at: datetime, now: datetime) -> None:
+        self._keep(_columns(_stored(incident), detected_at, now))
+
+    def resolve(self, current: OpenIncident, now: datetime) -> None:
+        self._keep(_resolved(current, now))
+
+    def _keep(self, row: dict[str, Any]) -> None:
+        self._rows[row["id"]] = row
+
+    def stored_incidents(self) -> list[dict[str, Any]]:
+        """The open incidents' JSON, in stored_incidents' order."""
+        return [_public(body) for body in self._bodies()]
+
+    def load_incidents(self) -> list[Incident]:
+        """The open incidents, typed, with their windows, as load_incidents gives them."""
+        return [Incident.model_validate(body) for body in self._bodies()]
+
+    def _bodies(self) -> list[dict[str, Any]]:
+        rows = sorted((r for r in self._rows.values() if r["status"] == "open"), key=lambda r: r["id"])
+        rows.sort(key=lambda r: r["detected_at"], reverse=True)
+        rows.sort(key=lambda r: (r["dataset_urn"], r["kind"]))
+        return [orjson.loads(r["body"]) for r in rows]
 
 
 @contextmanager
@@ -119,6 +173,12 @@ def _public(body: dict[str, Any]) -> dict[str, Any]:
     """A stored body as the API, the CLI and replays show it: the incident's JSON, without the windows."""
     body.pop(_WINDOWS, None)
     return body
+
+
+def _resolved(current: OpenIncident, now: datetime) -> dict[str, Any]:
+    body = orjson.loads(current.body)
+    body.update(status="resolved", resolved_at=iso(now), updated_at=iso(now))
+    return {**_columns(body, current.detected_at, now), "status": "resolved", "resolved_at": now}
 
 
 def _columns(incident: dict[str, Any], detected_at: datetime, now: datetime) -> dict[str, Any]:

@@ -18,8 +18,8 @@ import orjson
 from evidence._cdevents import cdevent_field, cdevent_identity, cdevent_to_envelope, is_cdevent
 from evidence._envelope import parse_event, with_data
 from evidence._errors import InvalidEvent, clip
+from evidence._reader import EvidenceSink
 from evidence._record import EvidenceRecord, evidence_id_for, record_from_event
-from evidence._store import Store
 from evidence._vocab import EventType, parse_utc
 
 Status = Literal["accepted", "duplicate", "conflict", "rejected"]
@@ -126,7 +126,7 @@ def to_record(raw: Any, ingest_time: datetime | None, *, position: int | None = 
 
 
 def ingest_events(
-    store: Store,
+    store: EvidenceSink,
     items: Sequence[Any],
     ingest_time: datetime | None,
     *,

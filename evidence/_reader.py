@@ -20,6 +20,10 @@ class EvidenceReader(Protocol):
 
     def get_many(self, evidence_ids: Iterable[str]) -> dict[str, EvidenceRecord]: ...
 
+    def latest(self, producer_urn: str, type_: str, until: datetime) -> EvidenceRecord | None:
+        """The producer's newest record of a type at or before `until`, however old."""
+        ...
+
     def counters(self, dataset_urns: Iterable[str] = (), since: datetime | None = None,
                  until: datetime | None = None) -> list[GateCounter]: ...
 
@@ -30,6 +34,18 @@ class EvidenceReader(Protocol):
     def visible_between(self, since: datetime, until: datetime, types: Iterable[str]) -> tuple[set[str], set[str]]:
         """(datasets, producers) of the records of `types` that became visible in (since, until]: that arrived
         then, or whose event time came then."""
+        ...
+
+
+class EvidenceSink(Protocol):
+    """Where ingestion stores a batch (`ingest_events`): the SQL `Store`, or records held in memory."""
+
+    def add_records(self, records: Sequence[EvidenceRecord]) -> set[str]:
+        """Keep the records whose evidence ids are new; return those ids."""
+        ...
+
+    def payloads(self, evidence_ids: Iterable[str]) -> dict[str, Any]:
+        """The kept payloads of these ids."""
         ...
 
 
@@ -55,6 +71,11 @@ class MemoryReader:
 
     def get_many(self, evidence_ids: Iterable[str]) -> dict[str, EvidenceRecord]:
         return {i: self._records[i] for i in sorted(set(evidence_ids)) if i in self._records}
+
+    def latest(self, producer_urn: str, type_: str, until: datetime) -> EvidenceRecord | None:
+        high = utc(until)
+        return max((r for r in self._records.values() if r.producer_urn == producer_urn and r.type == type_
+                    and r.event_time <= high), key=lambda r: (r.event_time, r.evidence_id), default=None)
 
     def counters(self, dataset_urns: Iterable[str] = (), since: datetime | None = None,
                  until: datetime | None = None) -> list[GateCounter]:

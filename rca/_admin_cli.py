@@ -298,12 +298,11 @@ def detect(at: datetime | None, as_json: bool) -> None:
 @click.option("--rca", "with_rca", is_flag=True, help="Add the RCA of every incident.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON document: incidents and drift (and RCAs).")
 def replay(scenario: Path, with_rca: bool, as_json: bool) -> None:
-    """A dry run: replay a story in a temporary store, detect at its clock, print what on-call would be told.
-    Nothing is stored; `rca load` stores a story."""
-    from copilot import build_rca, default_composer
-    from detectors import ScenarioError, load_scenario, stored_incidents
+    """A dry run: replay a story in memory, detect at its clock, print what on-call would be told.
+    Nothing is stored (no database is opened); `rca load` stores a story."""
+    from copilot import build_rca, default_composer, replay_source
+    from detectors import ScenarioError, load_scenario
     from detectors import replay as run_replay
-    from evidence import load_incidents
     from rca._settings import Settings
 
     try:
@@ -312,13 +311,13 @@ def replay(scenario: Path, with_rca: bool, as_json: bool) -> None:
         raise CliError(str(exc)) from None
     with working(f"Replaying {story.name}"):
         result = run_replay(story)
-        document: dict[str, Any] = {"incidents": stored_incidents(result.store), "drift": [
+        document: dict[str, Any] = {"incidents": result.incidents, "drift": [
             {k: d[k] for k in ("topic", "schema_id", "reason_code", "change_request_id")}
             for d in result.detection.drift]}
         if with_rca:
             composer = default_composer(Settings().model_environment())
-            document["rca"] = [build_rca(result.store, incident, composer) for incident in load_incidents(result.store)]
-    result.store.close()
+            source = replay_source(result)
+            document["rca"] = [build_rca(source, incident, composer) for incident in result.typed]
     for problem in result.rejected:
         echo(f"rejected {problem}", stderr=True)
     if as_json:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from copilot import build_rca, incident_scope
+from copilot import build_rca, incident_scope, replay_source
 from detectors import Scenario, replay
 from evidence import Contract, Mapping, evidence_id_for
 from guardrails import Claim, ClaimKind, Draft, verify_claims
@@ -67,7 +67,7 @@ def two_producers_breaking():
     result = replay(scenario)
     assert result.rejected == []
     incident = next(i for i in result.detection.incidents if i.kind == "contract")
-    return result.store, incident
+    return replay_source(result), incident
 
 
 def test_the_rca_names_each_breaking_producer_and_cites_its_records_and_deploy(history) -> None:

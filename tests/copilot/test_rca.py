@@ -12,11 +12,10 @@ import orjson
 import pytest
 import respx
 
-from copilot import ScriptedComposer, TemplateComposer, build_rca
+from copilot import ScriptedComposer, TemplateComposer, build_rca, replay_source
 from copilot._composer import Question
 from copilot._langchain import openai_compatible
 from detectors import load_scenario, replay
-from evidence import load_incidents
 from guardrails import Claim, ClaimKind, Draft
 from support import REFERENCE
 
@@ -44,7 +43,7 @@ def check(expect: dict[str, Any], rca: dict[str, Any]) -> None:
 
 def rcas(path, composer) -> dict[str, dict[str, Any]]:
     result = replay(load_scenario(path))
-    return {i.dataset_urn: build_rca(result.store, i, composer) for i in load_incidents(result.store)}
+    return {i.dataset_urn: build_rca(replay_source(result), i, composer) for i in result.typed}
 
 
 @pytest.mark.parametrize("path", REFERENCES, ids=[p.stem for p in REFERENCES])
@@ -92,9 +91,9 @@ def test_reference_scenarios_through_a_mocked_openai_model(path) -> None:
         from copilot._retrieval import incident_scope
 
         for expect in scenario.expect["rca"]:
-            [incident] = [i for i in load_incidents(result.store) if i.dataset_urn == expect["dataset_urn"]]
-            current = {"question": question_for(incident_scope(result.store, incident))}
-            rca = build_rca(result.store, incident, composer)
+            [incident] = [i for i in result.typed if i.dataset_urn == expect["dataset_urn"]]
+            current = {"question": question_for(incident_scope(replay_source(result), incident))}
+            rca = build_rca(replay_source(result), incident, composer)
             check(expect, rca)
             assert rca["composer"] == "gpt-4o-mini"
     assert seen and seen[0]["response_format"]["type"] == "json_schema"
@@ -111,7 +110,7 @@ def test_same_evidence_and_clock_give_byte_identical_rca() -> None:
     rnd.shuffle(messages)
     jumbled = dataclasses.replace(scenario, messages=messages, events=list(reversed(scenario.events)))
     result = replay(jumbled)
-    second = {i.dataset_urn: build_rca(result.store, i, TemplateComposer()) for i in load_incidents(result.store)}
+    second = {i.dataset_urn: build_rca(replay_source(result), i, TemplateComposer()) for i in result.typed}
     assert orjson.dumps(first, option=orjson.OPT_SORT_KEYS) == orjson.dumps(second, option=orjson.OPT_SORT_KEYS)
 
 

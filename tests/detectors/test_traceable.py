@@ -9,7 +9,7 @@ import re
 import orjson
 import pytest
 
-from detectors import load_scenario, replay, stored_incidents
+from detectors import load_scenario, replay
 from evidence import Mapping
 from support import REFERENCE
 
@@ -19,7 +19,7 @@ _EVIDENCE_ID = re.compile(r"ev_[0-9a-f]{24}")
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)
 def test_every_id_an_incident_names_is_in_its_evidence(path) -> None:
-    for incident in stored_incidents(replay(load_scenario(path)).store, status=None):
+    for incident in replay(load_scenario(path)).incidents:
         named = set(_EVIDENCE_ID.findall(orjson.dumps(incident).decode()))
         assert named <= set(incident["evidence_ids"]), sorted(named - set(incident["evidence_ids"]))
         assert [e["evidence_id"] for e in incident["evidence"]] == incident["evidence_ids"]
@@ -32,5 +32,5 @@ def test_two_overlapping_approved_rules_load_and_show_mapping_ambiguous_drift() 
                       producer_urn="svc://legacy-orders")
     result = replay(dataclasses.replace(scenario, mappings=[rule, overlap]))
     assert [(d["topic"], d["reason_code"]) for d in result.detection.drift] == [(rule.topic, "MAPPING_AMBIGUOUS")]
-    [incident] = stored_incidents(result.store)
+    [incident] = result.incidents
     assert (incident["kind"], incident["reason_code"]) == ("drift", "MAPPING_AMBIGUOUS")

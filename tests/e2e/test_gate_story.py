@@ -15,7 +15,7 @@ import pytest
 from confluent_kafka import KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from copilot import build_rca, default_composer
+from copilot import build_rca, default_composer, replay_source
 from detectors import load_scenario, replay, run_detectors, stored_incidents
 from detectors._scenario import load_into
 from detectors._wire import frame
@@ -65,8 +65,8 @@ def test_the_spring_story_through_kafka_gives_the_replayed_incident_and_rca(kafk
     scenario = load_scenario(STORY)
     composer = default_composer({})
     replayed = replay(scenario)
-    want = stored_incidents(replayed.store)
-    want_rca = [build_rca(replayed.store, incident, composer) for incident in load_incidents(replayed.store)]
+    want = replayed.incidents
+    want_rca = [build_rca(replay_source(replayed), incident, composer) for incident in replayed.typed]
     assert want and want_rca[0]["verdict"] == "cause_identified"
 
     url = f"sqlite:///{tmp_path / 'rca.db'}"
@@ -97,4 +97,3 @@ def test_the_spring_story_through_kafka_gives_the_replayed_incident_and_rca(kafk
     assert got == want
     assert [build_rca(store, incident, composer) for incident in load_incidents(store)] == want_rca
     store.close()
-    replayed.store.close()

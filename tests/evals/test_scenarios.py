@@ -13,15 +13,13 @@ import functools
 import importlib.util
 import re
 import sys
-import tempfile
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
 
-from detectors import load_scenario, replay, stored_incidents
-from evidence._store import Store
+from detectors import load_scenario, replay
 from support import REFERENCE, ROOT, independent_checker
 
 SUITE = ROOT / "evals" / "scenarios"
@@ -50,19 +48,14 @@ def checker() -> ModuleType:
 
 @functools.cache
 def replayed(path: Path) -> dict[str, Any]:
-    """The document `rca replay FILE --json` prints, built in-process from a fresh store."""
-    with tempfile.TemporaryDirectory(prefix="rca-scenario-") as directory:
-        store = Store.open(f"sqlite:///{directory}/replay.db")
-        try:
-            result = replay(load_scenario(path), store=store)
-            assert not result.rejected, f"{path.name}: the store rejected input: {result.rejected[:3]}"
-            return {
-                "incidents": stored_incidents(result.store),
-                "drift": [{k: d[k] for k in ("topic", "schema_id", "reason_code", "change_request_id")}
-                          for d in result.detection.drift],
-            }
-        finally:
-            store.close()
+    """The document `rca replay FILE --json` prints, built in-process (in memory, as the command does)."""
+    result = replay(load_scenario(path))
+    assert not result.rejected, f"{path.name}: the replay rejected input: {result.rejected[:3]}"
+    return {
+        "incidents": result.incidents,
+        "drift": [{k: d[k] for k in ("topic", "schema_id", "reason_code", "change_request_id")}
+                  for d in result.detection.drift],
+    }
 
 
 def check_expectations(expect: dict[str, Any], doc: dict[str, Any], checker: ModuleType) -> list[str]:

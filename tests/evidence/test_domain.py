@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from copilot import TemplateComposer, build_rca
-from detectors import load_scenario, replay, stored_incidents
+from copilot import TemplateComposer, build_rca, replay_source
+from detectors import load_scenario, replay
 from evidence import Incident, Rca, ReasonCode
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -20,15 +20,14 @@ STORIES = [*(ROOT / "examples" / "scenarios").glob("*.yaml"),
 @pytest.mark.parametrize("path", sorted(STORIES), ids=lambda p: p.stem)
 def test_incidents_and_rcas_are_what_the_models_say(path: Path) -> None:
     result = replay(load_scenario(path))
-    incidents = stored_incidents(result.store)
+    incidents = result.incidents
     assert incidents
     for body in incidents:
         incident = Incident.model_validate(body)
         assert incident.first_bad_time.tzinfo is not None and isinstance(incident.reason_code, ReasonCode)
         assert incident.model_dump(mode="json").keys() == body.keys()  # nothing dropped
-        rca = Rca.model_validate(build_rca(result.store, incident, TemplateComposer()))
+        rca = Rca.model_validate(build_rca(replay_source(result), incident, TemplateComposer()))
         assert rca.incident_id == incident.id and rca.reason_code == incident.reason_code
-    result.store.close()
 
 
 def test_the_openapi_description_shows_the_models() -> None:

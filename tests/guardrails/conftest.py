@@ -53,7 +53,7 @@ def scope_of(scenario: Callable[[str], Replay]) -> ScopeFor:
         result = scenario(name)
         incidents = result.detection.incidents
         incident = next(i for i in incidents if reason is None or i.reason_code == reason)
-        store, now = result.store, result.scenario.now
+        store, now = result.reader, result.scenario.now
         dataset, producer = incident.dataset_urn, incident.producer_urn
         if everything:
             found = store.records(until=now)
