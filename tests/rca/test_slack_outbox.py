@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -69,6 +69,12 @@ def counted(client: TestClient, outcome: str) -> float:
 
 def posted_ids(slack: FakeSlack) -> list[str]:
     return [m["text"].split(f"{CONSOLE}/incidents/")[1].split("|")[0] for _, m in slack.calls]
+
+
+def _bot(store: Store, url: str, clock: Callable[[], datetime]) -> SlackBot:
+    """The bot's posting half alone (no composer: it answers no questions here)."""
+    return SlackBot(SlackSettings(bot_token="xoxb-test", api_url=url, channel="C-ONCALL"), store,
+                    None, clock, console_url=CONSOLE)  # type: ignore[arg-type]
 
 
 def test_slack_down_for_one_pass_posts_the_incident_exactly_once_on_the_next(
@@ -189,8 +195,7 @@ def test_resolved_before_the_announcement_is_posted_with_its_state_and_a_false_p
     story_clock.advance(minutes=10)
     store_incidents(story, [other], story_clock())  # the first break is over before Slack heard of it
     mark_false_positive(story, other.id, "a test table", story_clock(), "oncall")
-    bot = SlackBot(SlackSettings(bot_token="xoxb-test", api_url=slack.url, channel="C-ONCALL"), story,
-                   None, story_clock, console_url=CONSOLE)  # type: ignore[arg-type]
+    bot = _bot(story, slack.url, story_clock)
     outcomes: dict[str, int] = {}
     announcer = Announcer(story, bot.post_incident, timedelta(hours=6),
                           lambda outcome, n: outcomes.update({outcome: outcomes.get(outcome, 0) + n}))
@@ -220,8 +225,7 @@ def test_two_processes_on_one_postgresql_post_each_announcement_once(slack: Fake
         outcomes: list[dict[str, int]] = []
 
         def deliver(store: Store) -> None:
-            bot = SlackBot(SlackSettings(bot_token="xoxb-test", api_url=slack.url, channel="C-ONCALL"), store,
-                           None, lambda: SCENARIO.now, console_url=CONSOLE)  # type: ignore[arg-type]
+            bot = _bot(store, slack.url, lambda: SCENARIO.now)
             start.wait()
             outcomes.append(Announcer(store, bot.post_incident, timedelta(hours=6)).deliver(SCENARIO.now))
 
@@ -233,3 +237,29 @@ def test_two_processes_on_one_postgresql_post_each_announcement_once(slack: Fake
     posted = posted_ids(slack)
     assert sorted(posted) == sorted([incident.id, *(c.id for c in copies)])  # each once
     assert all(o.get("sent", 0) > 0 for o in outcomes), outcomes  # both shared the outbox
+
+
+def test_an_unreachable_slack_is_retried_and_a_reopened_incident_announced_again(
+        story: Store, story_clock: FixedClock, slack: FakeSlack) -> None:
+    import socket
+
+    with socket.socket() as closed:  # a port nothing listens on: connection refused
+        closed.bind(("127.0.0.1", 0))
+        down = f"http://127.0.0.1:{closed.getsockname()[1]}/api/"
+    bot = _bot(story, down, story_clock)
+    announcer = Announcer(story, bot.post_incident, timedelta(hours=6))
+    [incident] = run_detectors(story, story_clock()).incidents
+    assert announcer.deliver(story_clock()) == {"retried": 1}
+    [row] = stored_announcements(story)
+    assert row.state == "pending" and "could not be reached" in (row.last_error or "")
+    bot.client.base_url = slack.url  # Slack is back
+    story_clock.advance(seconds=60)
+    assert announcer.deliver(story_clock()) == {"sent": 1}
+    story_clock.advance(minutes=5)
+    store_incidents(story, [], story_clock())  # resolved ...
+    story_clock.advance(minutes=5)
+    store_incidents(story, [incident], story_clock())  # ... and back: the same incident, reopened
+    assert announcer.deliver(story_clock()) == {"sent": 1}
+    assert posted_ids(slack) == [incident.id, incident.id]
+    [row] = stored_announcements(story)
+    assert (row.state, row.attempts, row.pending_since) == ("sent", 1, story_clock())
