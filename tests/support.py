@@ -245,13 +245,15 @@ def independent_checker() -> ModuleType:
 class FakeSlack:
     """A local Slack Web API: records every call, answers ok with a message ts. `failures` are answers it gives
     chat.postMessage first, one a call, as (status, headers, error) (a 503, a 429 with Retry-After), recorded in
-    `refused` instead of `calls`; `delay` (seconds) holds every post that long."""
+    `refused` instead of `calls`; `delay` (seconds) holds every post that long (`received` counts the posts that
+    arrived, held or not; one whose client went away meanwhile is still taken, as Slack would)."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.refused: list[tuple[str, dict[str, Any]]] = []
         self.failures: list[tuple[int, dict[str, str], str]] = []
         self.delay = 0.0
+        self.received = 0
         self.identity_checks = 0
         lock = threading.Lock()
         fake = self
@@ -264,7 +266,10 @@ class FakeSlack:
                 else:
                     body = {k: v[0] for k, v in parse_qs(raw).items()}
                 method = self.path.rsplit("/", 1)[-1]
-                time.sleep(fake.delay if method == "chat.postMessage" else 0)
+                if method == "chat.postMessage":
+                    with lock:
+                        fake.received += 1
+                    time.sleep(fake.delay)
                 with lock:
                     failure = fake.failures.pop(0) if fake.failures and method == "chat.postMessage" else None
                 if failure is not None:
