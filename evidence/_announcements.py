@@ -11,7 +11,7 @@ before the mark committed."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -79,12 +79,13 @@ class AnnouncementClaim:
         self.changes = {"attempts": attempts + 1, **values}
 
 
-def record_announcements(conn: Connection, due: list[tuple[str, datetime]]) -> None:
+def record_announcements(conn: Connection, due: list[tuple[str, datetime]], reopened: Collection[str] = ()) -> None:
     """Incidents to announce, each with the clock of the pass that opened it, in the caller's transaction (the one
-    that opens them). A reopened incident is due again, whatever became of its earlier announcement."""
-    ids = [incident_id for incident_id, _ in due]
-    for start in range(0, len(ids), 500):
-        conn.execute(delete(announcements).where(announcements.c.incident_id.in_(ids[start : start + 500])))
+    that opens them). A `reopened` incident is due again, whatever became of its earlier announcement; any other is
+    new (no row: the incident store never deletes an incident)."""
+    again = sorted(reopened)
+    for start in range(0, len(again), 500):
+        conn.execute(delete(announcements).where(announcements.c.incident_id.in_(again[start : start + 500])))
     if due:
         conn.execute(announcements.insert(), [
             {"incident_id": incident_id, "state": PENDING, "pending_since": utc(now), "attempts": 0,

@@ -59,6 +59,7 @@ class IncidentWrites:
         self._changed: list[dict[str, Any]] = []
         self._added: list[dict[str, Any]] = []
         self._announce: list[tuple[str, datetime]] = []  # the Slack outbox's rows, in this same transaction
+        self._reopened: set[str] = set()
 
     def open_incidents(self, scope: Collection[str] | None = None) -> dict[tuple[str, str], OpenIncident]:
         """The open incidents by (dataset, kind); only those of `scope`'s datasets when given."""
@@ -81,6 +82,7 @@ class IncidentWrites:
         """The same break came back after it was resolved: its row, with the id it had, is open again."""
         self._changed.append(_columns(_stored(incident), now, now))
         self._announce.append((incident.id, now))
+        self._reopened.add(incident.id)
 
     def update(self, incident: Incident, detected_at: datetime, now: datetime) -> None:
         self._changed.append(_columns(_stored(incident), detected_at, now))
@@ -98,8 +100,8 @@ class IncidentWrites:
                 [{f"b_{name}": row[name] for name in _COLUMN_NAMES} for row in self._changed])
         if self._added:
             self._conn.execute(incidents.insert(), self._added)
-        record_announcements(self._conn, self._announce)
-        self._changed, self._added, self._announce = [], [], []
+        record_announcements(self._conn, self._announce, self._reopened)
+        self._changed, self._added, self._announce, self._reopened = [], [], [], set()
 
 
 @contextmanager
