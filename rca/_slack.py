@@ -8,7 +8,6 @@ answers 401 to a missing, wrong or more than five minutes old signature before a
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Callable
 from datetime import datetime
@@ -29,7 +28,6 @@ from evidence import Store
 from guardrails import identifier, inert
 from rca._announce import PostFailed
 
-log = logging.getLogger("rca.slack")
 _MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
 
 
