@@ -16,8 +16,10 @@ outbox and never post one incident twice), posts it, and marks it sent in the cl
   happened and is over); one a person marked a false positive first is skipped.
 - Counted on GET /metrics as rca_slack_announcements_total{outcome}: sent, retried, given_up, skipped.
 
-The guarantee: never lost while Slack takes it within the bound; at least once, with one duplicate window (the
-post went out and its process died before the mark committed; the next delivery posts it again).
+The guarantee: never lost while Slack takes it within the bound, even when the process that opened the incident
+dies right after its pass committed; at least once, with a narrow duplicate window: a post Slack took whose process
+died before the mark committed, or whose answer never arrived (a timeout), is posted again by a later delivery.
+Across replicas on one PostgreSQL, one post per incident outside that window; SQLite is one process.
 """
 
 from __future__ import annotations
