@@ -55,19 +55,24 @@ def _start(replicas: list[Server], count: int, pg_store: Store, slack: FakeSlack
                                "--insecure-no-auth", env=env))
 
 
-def _holding(pg_store: Store, table: str, ready: Callable[[], bool] = lambda: True) -> str | None:
+def _holding(pg_store: Store, table: str, ready: Callable[[], bool] = lambda: True,
+             steady_s: float = 0.0) -> str | None:
     """The replica seen mid-transaction right after claiming rows of `table` with SKIP LOCKED (its claim is its
-    last statement, still open), once `ready()`; None after 60 s."""
+    last statement, still open), once `ready()`, and still in that same transaction `steady_s` later (a claim
+    that found nothing commits at once); None after 60 s."""
     deadline = time.monotonic() + 60
+    query = text("SELECT application_name, xact_start FROM pg_stat_activity WHERE application_name LIKE 'replica-%' "
+                 "AND state = 'idle in transaction' AND query LIKE :claim ORDER BY xact_start")
     with pg_store.engine.connect() as conn:
         while time.monotonic() < deadline:
-            holder = conn.execute(text(
-                "SELECT application_name FROM pg_stat_activity WHERE application_name LIKE 'replica-%' "
-                "AND state = 'idle in transaction' AND query LIKE :claim LIMIT 1"),
-                {"claim": f"%FROM {table}%SKIP LOCKED%"}).scalar() if ready() else None
+            seen = set(conn.execute(query, {"claim": f"%FROM {table}%SKIP LOCKED%"}).all()) if ready() else set()
             conn.rollback()
-            if holder is not None:
-                return str(holder)
+            if seen and steady_s:
+                time.sleep(steady_s)
+                seen &= set(conn.execute(query, {"claim": f"%FROM {table}%SKIP LOCKED%"}).all())
+                conn.rollback()
+            if seen:
+                return str(min(seen, key=lambda row: row[1])[0])
             time.sleep(0.01)
     return None
 
@@ -160,7 +165,7 @@ def test_a_replica_killed_while_posting_an_announcement_leaves_it_to_another(pg_
     workers: list[int] = []
     try:
         _start(replicas, 2, pg_store, slack, tmp_path)
-        victim = _holding(pg_store, "announcements", lambda: slack.received > 0)
+        victim = _holding(pg_store, "announcements", lambda: slack.received > 0, steady_s=1.0)
         assert victim is not None, "no replica was seen posting an announcement"
         slack.delay = 0.0
         for replica in replicas:

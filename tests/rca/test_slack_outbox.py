@@ -220,7 +220,7 @@ def test_two_processes_on_one_postgresql_post_each_announcement_once(slack: Fake
         copies = [incident.model_copy(update={"id": f"inc_{n:016x}", "dataset_urn": f"ds://copy_{n}"})
                   for n in range(24)]
         store_incidents(first, [incident, *copies], SCENARIO.now)
-        slack.delay = 0.05  # posts overlap: both claim while the other holds rows
+        slack.delay = 0.1  # posts overlap: both claim while the other holds rows
         start = threading.Barrier(2)
         outcomes: list[dict[str, int]] = []
 
