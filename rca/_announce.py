@@ -25,6 +25,7 @@ Across replicas on one PostgreSQL, one post per incident outside that window; SQ
 from __future__ import annotations
 
 import logging
+import threading
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -61,10 +62,16 @@ class Announcer:
                  counted: Callable[[str, int], None] | None = None, batch: int = BATCH) -> None:
         self.store, self.post, self.max_age, self.counted, self.batch = store, post, max_age, counted, batch
         self.held_until: datetime | None = None  # Slack's last Retry-After, for every post of this process
+        # One delivery at a time in this process: the schedule's and POST /v1/detect's would both read the same due
+        # row on SQLite (no row locks there); the second waits, then finds it sent.
+        self._turn = threading.Lock()
 
     def deliver(self, now: datetime) -> dict[str, int]:
         """Give up what waited too long, then post what is due at `now`; the outcomes, counted."""
-        now = utc(now)
+        with self._turn:
+            return self._deliver(utc(now))
+
+    def _deliver(self, now: datetime) -> dict[str, int]:
         outcomes: Counter[str] = Counter()
         expired = expire_announcements(self.store, now - self.max_age, f"not posted within {self.max_age} of the "
                                        "incident's opening (RCA_SLACK_ANNOUNCE_MAX_AGE_S)")
