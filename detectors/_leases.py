@@ -3,9 +3,9 @@
 Datasets fall into SHARDS shards by a hash of their URN. A pass takes a few shards at a time with
 `SELECT ... FOR UPDATE SKIP LOCKED` on `detector_shards`: the row locks, held by the pass's transaction while it
 evaluates and stores those datasets' incidents, are the leases. Another process skips locked shards and takes
-the next free ones, so each dataset is evaluated by one process per pass and an incident is opened (and announced)
-by one process only. A process that dies mid-pass loses its connection, PostgreSQL rolls its transaction back,
-and the shards it held are free again: the next pass (of any process) evaluates them. `passed_at` records the
+the next free ones, so each dataset is evaluated by one process per pass and an incident is opened (and marked to
+announce) by one process only. A process that dies mid-pass loses its connection, PostgreSQL rolls its transaction
+back, and the shards it held are free again: the next pass (of any process) evaluates them. `passed_at` records the
 clock of the pass that finished a shard, so a shard finished by one process is not evaluated again by another in
 the same period. SQLite (one process, the embedded default) runs whole passes instead.
 """
@@ -26,13 +26,12 @@ Find = Callable[[frozenset[int]], tuple[list[Incident], list[dict[str, Any]]]]
 
 
 def leased_pass(store: Store, now: datetime, settings: DetectSettings, find: Find, holder: str,
-                period: timedelta = timedelta(0), batch: int = BATCH,
-                announce: Callable[[DetectionResult], None] | None = None) -> DetectionResult:
+                period: timedelta = timedelta(0), batch: int = BATCH) -> DetectionResult:
     """One pass over the shards this process can take: claim `batch` due shards (none finished by a pass in
     [now - period, now], by any process), find and store their incidents, mark them finished, commit; again until
     none is left.
-    `find(shards)` is find_incidents for those shards, here or in a worker process; `announce` hears of each
-    batch's incidents as soon as they are stored. Returns the union."""
+    `find(shards)` is find_incidents for those shards, here or in a worker process. Returns the union (what to
+    announce in Slack is stored with the incidents that opened, evidence/_announcements.py)."""
     now = utc(now)
     total = DetectionResult()
     first = True
@@ -43,8 +42,6 @@ def leased_pass(store: Store, now: datetime, settings: DetectSettings, find: Fin
                 return total
             found, findings = find(claimed)
             result = store_incidents(store, found, now, settings, findings if first else [], shards=claimed)
-            if announce is not None:  # while the lease holds: a process that takes the shards over finds them open
-                announce(result)
             claim.finish(holder)
         first = False
         total.incidents += result.incidents

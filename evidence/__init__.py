@@ -15,6 +15,14 @@
 
 from typing import TYPE_CHECKING, Any
 
+from evidence._announcements import (
+    Announcement,
+    AnnouncementClaim,
+    AnnouncementRow,
+    claim_announcement,
+    expire_announcements,
+    stored_announcements,
+)
 from evidence._bounds import (
     INT32_MAX,
     INT64_MAX,
@@ -181,6 +189,9 @@ __all__ = [
     "PRODUCER_HEADER",
     "SDK_HEALTH",
     "TRACEPARENT",
+    "Announcement",
+    "AnnouncementClaim",
+    "AnnouncementRow",
     "BadRate",
     "Cause",
     "ChangeRequestRow",
@@ -249,6 +260,7 @@ __all__ = [
     "campaign_names",
     "campaign_rows",
     "change_requests",
+    "claim_announcement",
     "claim_shards",
     "covered",
     "create_token",
@@ -260,6 +272,7 @@ __all__ = [
     "envelope_json_schema",
     "environment_flags",
     "evidence_id_for",
+    "expire_announcements",
     "find_change_request",
     "gate_offsets",
     "get_control",
@@ -312,6 +325,7 @@ __all__ = [
     "save_pull_request_row",
     "sdk_health",
     "session_turns",
+    "stored_announcements",
     "stored_incident",
     "stored_incident_page",
     "stored_incidents",

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 import orjson
 from sqlalchemy import Connection, Select, and_, bindparam, or_, select
 
+from evidence._announcements import record_announcements
 from evidence._bounds import time_error, urn_error
 from evidence._domain import Incident, to_json
 from evidence._errors import RcaError
@@ -57,6 +58,8 @@ class IncidentWrites:
         self._conn = conn
         self._changed: list[dict[str, Any]] = []
         self._added: list[dict[str, Any]] = []
+        self._announce: list[tuple[str, datetime]] = []  # the Slack outbox's rows, in this same transaction
+        self._reopened: set[str] = set()
 
     def open_incidents(self, scope: Collection[str] | None = None) -> dict[tuple[str, str], OpenIncident]:
         """The open incidents by (dataset, kind); only those of `scope`'s datasets when given."""
@@ -73,10 +76,13 @@ class IncidentWrites:
 
     def open(self, incident: Incident, now: datetime) -> None:
         self._added.append(_columns(_stored(incident), now, now))
+        self._announce.append((incident.id, now))
 
     def reopen(self, incident: Incident, now: datetime) -> None:
         """The same break came back after it was resolved: its row, with the id it had, is open again."""
         self._changed.append(_columns(_stored(incident), now, now))
+        self._announce.append((incident.id, now))
+        self._reopened.add(incident.id)
 
     def update(self, incident: Incident, detected_at: datetime, now: datetime) -> None:
         self._changed.append(_columns(_stored(incident), detected_at, now))
@@ -92,7 +98,8 @@ class IncidentWrites:
                 [{f"b_{name}": row[name] for name in _COLUMN_NAMES} for row in self._changed])
         if self._added:
             self._conn.execute(incidents.insert(), self._added)
-        self._changed, self._added = [], []
+        record_announcements(self._conn, self._announce, self._reopened)
+        self._changed, self._added, self._announce, self._reopened = [], [], [], set()
 
 
 class IncidentLedger(Protocol):

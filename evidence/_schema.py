@@ -231,6 +231,22 @@ incidents = Table(
     Index(None, "detected_at"),
 )
 
+# The Slack outbox: one row per incident to announce, written in the transaction that opens (or reopens) it, so a
+# process that dies after the commit cannot lose the announcement; rca/_announce.py delivers them
+# (evidence/_announcements.py claims them). state: pending | sent | given_up | skipped.
+announcements = Table(
+    "announcements",
+    metadata,
+    Column("incident_id", String(32), primary_key=True),
+    Column("state", String(16), nullable=False),
+    Column("pending_since", UTCDateTime(), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UTCDateTime(), nullable=False),
+    Column("sent_at", UTCDateTime()),
+    Column("last_error", Text),
+    Index(None, "state", "next_attempt_at"),
+)
+
 # Copilot chat sessions: the history a follow-up question is read against.
 chat_sessions = Table(
     "chat_sessions",

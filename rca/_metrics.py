@@ -218,6 +218,9 @@ class BackboneMetrics:
                                 ["trigger"], buckets=_FAST, registry=self.registry)
         self.rejections = Counter("rca_verifier_rejections", "Claims the guardrail verifier rejected, by reason",
                                   ["reason"], registry=self.registry)
+        self.announcements = Counter("rca_slack_announcements", "New incidents' Slack announcements, by outcome "
+                                     "(sent, retried, given_up, skipped): rca/_announce.py", ["outcome"],
+                                     registry=self.registry)
         self.registry.register(_LagCollector(store, clock, settings))
 
     def ingested(self, endpoint: str, format: str, counts: dict[str, int]) -> None:
@@ -248,24 +251,25 @@ class BackboneMetrics:
 
     def detector_pass(self, now: datetime, settings: DetectSettings, trigger: str,
                       period: timedelta = timedelta(0),
-                      announce: Callable[[DetectionResult], None] | None = None) -> DetectionResult:
-        """Run a pass, timing it, and observe how long each incident it opened took to be created; `announce` hears
-        of the incidents it stored (per leased batch, under the lease). The finding
+                      announce: Callable[[datetime], object] | None = None) -> DetectionResult:
+        """Run a pass, timing it, and observe how long each incident it opened took to be created; `announce` runs
+        after it, at its clock (the Slack outbox's delivery, rca/_announce.py: the pass stored what to announce
+        with the incidents). The finding
         half runs in the worker process when there is one (rca/_detect_worker.py), the writing half here. On
         PostgreSQL the pass leases shards of the datasets (detectors/_leases.py), so that several processes on one
         database share it; `period`: a shard finished by any process within it is not evaluated again."""
         started = time.perf_counter()
         if self.leases:
             result = leased_pass(self.store, now, settings, lambda shards: self._find(now, settings, shards),
-                                 self.holder, period, announce=announce)
+                                 self.holder, period)
         else:
             if self.worker is not None:
                 found, findings = self.worker.find(now, settings)
                 result = store_incidents(self.store, found, now, settings, findings)
             else:
                 result = run_detectors(self.store, now, settings)
-            if announce is not None:
-                announce(result)
+        if announce is not None:
+            announce(now)
         self.passes.labels(trigger).observe(time.perf_counter() - started)
         opened_ids = set(result.opened)
         opened = [i for i in result.incidents if i.id in opened_ids]

@@ -8,25 +8,26 @@ answers 401 to a missing, wrong or more than five minutes old signature before a
 
 from __future__ import annotations
 
-import logging
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from slack_bolt import App
 from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 from starlette.concurrency import run_in_threadpool
 
 from copilot import ChatError, Composer, SemanticSearch, ask
 from evidence import Store
 from guardrails import identifier, inert
+from rca._announce import PostFailed
 
-log = logging.getLogger("rca.slack")
 _MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
 
 
@@ -39,7 +40,11 @@ class SlackSettings(BaseSettings):
     bot_token: str = ""
     # Socket Mode only: an app-level token (xapp-...).
     app_token: str = ""
+    # New incidents are announced here (rca/_announce.py); empty: no announcements are posted.
     channel: str = ""
+    # An announcement not posted this long after its incident opened is given up (counted, logged): a Slack outage
+    # longer than this, or a Slack configured later, never posts the backlog in bulk.
+    announce_max_age_s: float = Field(default=6 * 3600.0, gt=0)
     # The Web API base; tests point it at a local fake.
     api_url: str = "https://slack.com/api/"
     console_url: str = ""
@@ -122,25 +127,40 @@ class SlackBot:
 
     # -- notifications ---------------------------------------------------------------------------------------
 
-    def notify_new_incidents(self, incidents: Iterable[dict[str, Any]]) -> int:
-        """One message per new incident in RCA_SLACK_CHANNEL: what broke, since when, and the console link."""
-        if not self.settings.channel:
-            return 0
-        sent = 0
-        for incident in incidents:
-            owner = incident.get("owner_team") or "no owner on record"
-            tier = f", tier {incident['tier']}" if incident.get("tier") is not None else ""
-            deploys = incident.get("correlated_deploys") or []
-            change = f" Correlated deploy: {_escape(deploys[0].get('deploy_ref') or '')}." if deploys else ""
-            text = (f":rotating_light: *{_escape(incident['dataset_urn'])}* {_escape(incident['kind'])} incident "
-                    f"`{_escape(incident['reason_code'])}` since {_escape(incident['first_bad_time'])} "
-                    f"({_escape(owner)}{tier}).{change} {self.incident_link(incident['id'], 'Open the incident')}")
-            try:
-                self.client.chat_postMessage(channel=self.settings.channel, text=text)
-                sent += 1
-            except Exception:  # a Slack outage must not stop detection
-                log.exception("posting incident %s to Slack failed", incident["id"])
-        return sent
+    def incident_text(self, incident: dict[str, Any]) -> str:
+        """An incident's announcement: what broke, since when, who owns it, the console link; and, when it was
+        resolved before the announcement went out, that it is over (on-call would rather know it happened)."""
+        owner = incident.get("owner_team") or "no owner on record"
+        tier = f", tier {incident['tier']}" if incident.get("tier") is not None else ""
+        deploys = incident.get("correlated_deploys") or []
+        change = f" Correlated deploy: {_escape(deploys[0].get('deploy_ref') or '')}." if deploys else ""
+        over = (f" *Resolved* at {_escape(incident.get('resolved_at') or incident.get('updated_at') or '')}."
+                if incident.get("status") == "resolved" else "")
+        return (f":rotating_light: *{_escape(incident['dataset_urn'])}* {_escape(incident['kind'])} incident "
+                f"`{_escape(incident['reason_code'])}` since {_escape(incident['first_bad_time'])} "
+                f"({_escape(owner)}{tier}).{change}{over} {self.incident_link(incident['id'], 'Open the incident')}")
+
+    def post_incident(self, incident: dict[str, Any]) -> None:
+        """One message in RCA_SLACK_CHANNEL for this incident (rca/_announce.py delivers the outbox through it);
+        PostFailed when Slack did not take it, with Slack's Retry-After when it said to wait."""
+        try:
+            self.client.chat_postMessage(channel=self.settings.channel, text=self.incident_text(incident))
+        except SlackApiError as exc:
+            response = exc.response
+            wait = next((v for k, v in response.headers.items() if k.lower() == "retry-after"), None) \
+                if response.status_code == 429 else None
+            raise PostFailed(f"Slack answered {response.status_code}: {response.get('error') or 'not ok'}",
+                             _seconds(wait)) from exc
+        except (OSError, ValueError) as exc:  # URLError, timeouts, refused connections, an unreadable answer
+            raise PostFailed(f"Slack could not be reached: {exc}") from exc
+
+
+def _seconds(value: object) -> float | None:
+    try:
+        seconds = float(str(value))
+    except ValueError:
+        return None
+    return seconds if 0 <= seconds < 86_400 else None
 
 
 def bot_for(app: FastAPI, settings: SlackSettings | None = None) -> SlackBot:

@@ -9,14 +9,14 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 from sqlalchemy.exc import SQLAlchemyError
 
 from copilot import Composer, SemanticSearch, default_composer
-from detectors import DetectionResult, DetectSettings
-from evidence import ConfigError, DatasetNaming, EvidenceRecord, JobNaming, Store, to_json
+from detectors import DetectSettings
+from evidence import ConfigError, DatasetNaming, EvidenceRecord, JobNaming, Store
 from rca import (
     _adoption,
     _config_routes,
@@ -36,6 +36,9 @@ from rca._errors import JSONBody
 from rca._limits import INGESTION_PATHS, RequestLimits
 from rca._responses import Health, documented
 from rca._settings import Settings
+
+if TYPE_CHECKING:
+    from rca._slack import SlackBot
 
 Clock = Callable[[], datetime]
 log = logging.getLogger("rca")
@@ -112,8 +115,7 @@ def create_app(
     app.state.frames = frame_decoder(settings)
     app.state.composer = composer or default_composer(settings.model_environment())
     app.state.search = SemanticSearch(lambda: _vector_index(settings))
-    listeners: list[Callable[[list[dict[str, Any]]], object]] = []
-    app.state.announce = _announcer(listeners)
+    app.state.announce = None  # the Slack outbox's delivery after each pass, when the bot is configured (below)
     app.state.authenticator = Authenticator(store, settings.auth_disabled, settings.token_cache_seconds)
     _errors.install(app)
     _openapi.install(app)
@@ -145,12 +147,13 @@ def create_app(
         from rca import _slack  # slack_bolt only when the bot is configured
 
         bot = _slack.mount(app)
-        listeners.append(bot.notify_new_incidents)
+        if bot.settings.channel:
+            app.state.announce = _announcer(store, bot, metrics)
     return app
 
 
 def _detect_loop(metrics: _metrics.BackboneMetrics, clock: Clock, settings: DetectSettings, stop: threading.Event,
-                 interval_s: float, announce: Callable[[DetectionResult], None],
+                 interval_s: float, announce: Callable[[datetime], object] | None,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
     """Detectors on a schedule inside `rca serve`; a failing pass is logged and the next one runs.
 
@@ -223,16 +226,19 @@ def _consume_loop(member: Any, stop: threading.Event) -> None:
             stop.wait(5)
 
 
-def _announcer(listeners: list[Callable[[list[dict[str, Any]]], object]]) -> Callable[[DetectionResult], None]:
-    """Tells listeners (the Slack bot) about the incidents a pass opened; a failing listener never fails a pass."""
+def _announcer(store: Store, bot: SlackBot, metrics: _metrics.BackboneMetrics) -> Callable[[datetime], object]:
+    """The Slack outbox's delivery (rca/_announce.py) through the bot; a failing delivery never fails a pass (what
+    it did not post stays due for the next)."""
+    from rca._announce import Announcer
 
-    def announce(result: DetectionResult) -> None:
-        opened = [to_json(i) for i in result.incidents if i.id in set(result.opened)]
-        for listener in listeners if opened else []:
-            try:
-                listener(opened)
-            except Exception:
-                log.exception("could not announce %d new incident(s)", len(opened))
+    announcer = Announcer(store, bot.post_incident, timedelta(seconds=bot.settings.announce_max_age_s),
+                          lambda outcome, n: metrics.announcements.labels(outcome).inc(n))
+
+    def announce(now: datetime) -> None:
+        try:
+            announcer.deliver(now)
+        except Exception:
+            log.exception("delivering Slack announcements failed; the next pass tries again")
 
     return announce
 

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from evidence._store import Store
 from evidence._tokens import create_token
 from rca import Settings, create_app
-from support import KAFKA_BOOTSTRAP, POSTGRES_URL, FixedClock, fresh_postgres, kafka_required
+from support import KAFKA_BOOTSTRAP, POSTGRES_URL, FakeSlack, FixedClock, fresh_postgres, kafka_required
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -59,6 +59,14 @@ def store(database_url: str) -> Iterator[Store]:
     store.upgrade()
     yield store
     store.engine.dispose()
+
+
+@pytest.fixture
+def slack() -> Iterator[FakeSlack]:
+    """A local Slack Web API (support.FakeSlack), closed after the test."""
+    fake = FakeSlack()
+    yield fake
+    fake.close()
 
 
 @pytest.fixture

@@ -243,11 +243,19 @@ def independent_checker() -> ModuleType:
 
 
 class FakeSlack:
-    """A local Slack Web API: records every call, answers ok with a message ts."""
+    """A local Slack Web API: records every call, answers ok with a message ts. `failures` are answers it gives
+    chat.postMessage first, one a call, as (status, headers, error) (a 503, a 429 with Retry-After), recorded in
+    `refused` instead of `calls`; `delay` (seconds) holds every post that long (`received` counts the posts that
+    arrived, held or not; one whose client went away meanwhile is still taken, as Slack would)."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.refused: list[tuple[str, dict[str, Any]]] = []
+        self.failures: list[tuple[int, dict[str, str], str]] = []
+        self.delay = 0.0
+        self.received = 0
         self.identity_checks = 0
+        lock = threading.Lock()
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -258,13 +266,29 @@ class FakeSlack:
                 else:
                     body = {k: v[0] for k, v in parse_qs(raw).items()}
                 method = self.path.rsplit("/", 1)[-1]
+                if method == "chat.postMessage":
+                    with lock:
+                        fake.received += 1
+                    time.sleep(fake.delay)
+                with lock:
+                    failure = fake.failures.pop(0) if fake.failures and method == "chat.postMessage" else None
+                if failure is not None:
+                    fake.refused.append((method, body))
+                    status, headers, error = failure
+                    self.send_response(status)
+                    for name, value in {**headers, "content-type": "application/json"}.items():
+                        self.send_header(name, value)
+                    self.end_headers()
+                    self.wfile.write(json.dumps({"ok": False, "error": error}).encode())
+                    return
                 if method == "auth.test":  # Bolt asks who the bot is before the first listener runs
                     fake.identity_checks += 1
                     answer = json.dumps({"ok": True, "user_id": "U0RCA", "bot_id": "B1", "team_id": "T1"})
                 else:
-                    fake.calls.append((method, body))
-                    answer = json.dumps({"ok": True, "channel": body.get("channel"),
-                                         "ts": f"1700000000.{len(fake.calls):06d}"})
+                    with lock:
+                        fake.calls.append((method, body))
+                        answer = json.dumps({"ok": True, "channel": body.get("channel"),
+                                             "ts": f"1700000000.{len(fake.calls):06d}"})
                 self.send_response(200)
                 self.send_header("content-type", "application/json")
                 self.end_headers()

@@ -38,7 +38,8 @@ def test_the_grafana_dashboard_charts_every_metric_and_the_lag_threshold(make_cl
                        "rca_incident_creation_latency_seconds", "rca_detector_pass_duration_seconds",
                        "rca_verifier_rejections", "rca_ingestion_lag_seconds", "rca_ingestion_lag_alert",
                        "rca_ingestion_lag_threshold_seconds", "rca_ingestion_lag_p95_seconds",
-                       "rca_ingestion_lag_age_seconds", "rca_ingest_backfill_events", "rca_http_refused_requests"}
+                       "rca_ingestion_lag_age_seconds", "rca_ingest_backfill_events", "rca_http_refused_requests",
+                       "rca_slack_announcements"}
     assert all(name in exprs for name in exposed)
     [lag] = [p for p in dashboard["panels"] if p["title"].startswith("Ingestion lag (")]
     assert lag["fieldConfig"]["defaults"]["thresholds"]["steps"][-1]["value"] == 120
