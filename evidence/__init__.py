@@ -141,6 +141,7 @@ from evidence._sdk_health import SdkHealthSummary, sdk_health, summarize_sdk_hea
 from evidence._store import EvidenceQuery, Store
 from evidence._tokens import Token, TokenError, authenticate, create_token, list_tokens, revoke_token
 from evidence._vocab import (
+    CHANGE_STATUSES,
     DRIFT_REASONS,
     EVENT_TYPES,
     FIELD_REASONS,
@@ -156,6 +157,7 @@ if TYPE_CHECKING:
     from evidence._vector import VectorIndex
 
 __all__ = [
+    "CHANGE_STATUSES",
     "CONTRACT",
     "DRIFT_REASONS",
     "EVENT_TYPES",
