@@ -17,7 +17,16 @@ from detectors._detect import (
     run_detectors,
     store_incidents,
 )
-from detectors._drafts import DraftError, accept, dismiss, list_drafts, suggest
+from detectors._drafts import (
+    AcceptedDraft,
+    DraftError,
+    PolicyDraft,
+    PolicyDrafts,
+    accept,
+    dismiss,
+    list_drafts,
+    suggest,
+)
 from detectors._drift import ChangeRequestError, approve, get_change_request, list_change_requests, reject
 from detectors._freshness import DatasetFreshness, FreshnessFinding, dataset_freshness, evaluate_freshness
 from detectors._gate import ContractBreak, GateRecord, contract_breaks, run_gate
@@ -25,7 +34,8 @@ from detectors._incremental import FreshnessMemory
 from detectors._intake import intake_kafka, intake_records
 from detectors._kafka_records import IntakeReport, KafkaRecord, RecordResult
 from detectors._leases import leased_pass
-from detectors._readiness import Readiness, ReadinessConfig, ReadinessIndex
+from detectors._pass_summary import DetectionSummary, DriftNote, summarize
+from detectors._readiness import Readiness, ReadinessConfig, ReadinessIndex, ReadinessPage
 from detectors._runs import (
     Run,
     commit_order,
@@ -47,6 +57,7 @@ from detectors._wire import FrameDecoder, RegistryUnavailable, WireFormatError, 
 from evidence import UnknownIncident, mark_false_positive, stored_incident, stored_incident_page, stored_incidents
 
 __all__ = [
+    "AcceptedDraft",
     "ActiveConfigs",
     "ChangeRequestError",
     "ContractBreak",
@@ -54,7 +65,9 @@ __all__ = [
     "DatasetFreshness",
     "DetectSettings",
     "DetectionResult",
+    "DetectionSummary",
     "DraftError",
+    "DriftNote",
     "FrameDecoder",
     "FreshnessFinding",
     "FreshnessMemory",
@@ -62,9 +75,12 @@ __all__ = [
     "IntakeReport",
     "KafkaRecord",
     "MinuteRate",
+    "PolicyDraft",
+    "PolicyDrafts",
     "Readiness",
     "ReadinessConfig",
     "ReadinessIndex",
+    "ReadinessPage",
     "RecordResult",
     "RegistryUnavailable",
     "Replay",
@@ -116,6 +132,7 @@ __all__ = [
     "stored_incident_page",
     "stored_incidents",
     "suggest",
+    "summarize",
     "visible",
     "watermark_by_day",
 ]

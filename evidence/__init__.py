@@ -65,7 +65,9 @@ from evidence._domain import (
     EvidenceRef,
     Incident,
     IncidentPage,
+    MarkedIncident,
     Rca,
+    Time,
     Windows,
     to_json,
 )
@@ -116,6 +118,9 @@ from evidence._record import (
 )
 from evidence._resolution import PRODUCER_HEADER, Resolved, Unresolved, resolve, resolver
 from evidence._rollout_rows import (
+    CampaignRow,
+    IssueRow,
+    PullRequestRow,
     campaign_names,
     campaign_rows,
     issue_rows,
@@ -137,7 +142,7 @@ from evidence._schema import (
     rollout_issues,
     rollout_pull_requests,
 )
-from evidence._sdk_health import SdkHealthSummary, sdk_health, summarize_sdk_health
+from evidence._sdk_health import SdkHealthPage, SdkHealthSummary, sdk_health, summarize_sdk_health
 from evidence._store import EvidenceQuery, Store
 from evidence._tokens import Token, TokenError, authenticate, create_token, list_tokens, revoke_token
 from evidence._vocab import (
@@ -180,6 +185,7 @@ __all__ = [
     "SDK_HEALTH",
     "TRACEPARENT",
     "BadRate",
+    "CampaignRow",
     "Cause",
     "ChatTurn",
     "Claim",
@@ -208,22 +214,27 @@ __all__ = [
     "IncidentWrites",
     "IngestReport",
     "InvalidEvent",
+    "IssueRow",
     "JobNaming",
     "LineageEdge",
     "MappedRunEvent",
     "Mapping",
+    "MarkedIncident",
     "MemoryReader",
     "MissingOffset",
     "OpenIncident",
+    "PullRequestRow",
     "Rca",
     "RcaError",
     "ReasonCode",
     "RejectedRcaClaim",
     "Resolved",
+    "SdkHealthPage",
     "SdkHealthSummary",
     "ShardClaim",
     "Store",
     "Stored",
+    "Time",
     "Token",
     "TokenError",
     "Transaction",
