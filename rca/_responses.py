@@ -109,6 +109,8 @@ class QualityReport(BaseModel):
 class ChangeRequest(BaseModel):
     """A drift change request: records of a topic no resolution rule claims are held, and a rule is proposed."""
 
+    model_config = ConfigDict(frozen=True)
+
     id: str
     topic: str
     schema_id: str = Field(description="the schema id the held records carry, as text")
@@ -129,6 +131,8 @@ class ChangeRequest(BaseModel):
 
 
 class ChangeRequests(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
     items: list[ChangeRequest]
 
 
