@@ -36,9 +36,9 @@ class DetectionSummary(BaseModel):
 
 
 def summarize(result: DetectionResult, open_now: int) -> DetectionSummary:
-    return DetectionSummary(opened=result.opened, resolved=result.resolved, paused=result.paused, open=open_now,
-                            drift=[DriftNote.model_validate(d) for d in result.drift],
-                            config_findings=[ConfigFinding(**f) for f in result.config_findings])
+    return DetectionSummary.model_validate({
+        "opened": result.opened, "resolved": result.resolved, "paused": result.paused, "open": open_now,
+        "drift": result.drift, "config_findings": result.config_findings})
 
 
 __all__ = ["DetectionSummary", "DriftNote", "summarize"]
