@@ -10,7 +10,7 @@ and answers made only of claims the verifier accepted.
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from copilot._chat import NO_EVIDENCE, ChatAnswer, ChatError, IntentComposer, ask, find_incident
+from copilot._chat import NO_EVIDENCE, ChatAnswer, ChatError, ChatReply, IntentComposer, ask, find_incident
 from copilot._composer import Composer, EvidenceItem, ModelError, Question, ScriptedComposer
 from copilot._guard import GuardedComposer, ModelGuard, guard_settings
 from copilot._rca import RCA_QUESTION, build_rca, rca_from_scope
@@ -39,6 +39,7 @@ __all__ = [
     "RCA_QUESTION",
     "ChatAnswer",
     "ChatError",
+    "ChatReply",
     "Composer",
     "EvidenceItem",
     "GuardedComposer",

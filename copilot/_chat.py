@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field
+
 import guardrails
 from copilot._composer import Composer, Question
 from copilot._rca import compose_verified, question_for
@@ -20,7 +22,9 @@ from copilot._template import TemplateComposer
 from evidence import (
     Incident,
     RcaError,
+    RejectedRcaClaim,
     Store,
+    Time,
     add_turns,
     iso,
     load_incident,
@@ -76,11 +80,49 @@ class IntentComposer:
         return Draft(claims=[c for c in self.inner.compose(question).claims if c.kind in wanted])
 
 
+class ChatSentence(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    text: str = Field(description="rendered by the product from values the verifier checked")
+    kind: str | None = Field(None, description="the claim's kind (freshness_breach, last_good, ...); absent on the "
+                             "no-evidence answer")
+    evidence_ids: list[str] = Field(description="the evidence it rests on (empty only for the no-evidence answer)")
+
+
+class RelatedIncident(BaseModel):
+    """A past incident that reads like this one: a pointer for on-call, not a verified claim."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    dataset_urn: str
+    reason_code: str
+    first_bad_time: Time | None
+    similarity: float
+
+
+class ChatReply(BaseModel):
+    """POST /v1/chat's JSON answer (`ChatAnswer.as_json`); the event stream sends `answer` a sentence at a time."""
+
+    model_config = ConfigDict(frozen=True)
+
+    session_id: str
+    incident_id: str | None
+    answer: list[ChatSentence] = Field(description="verified sentences only; without evidence, the one sentence "
+                                       "saying so")
+    has_evidence: bool
+    next_checks: list[str]
+    rejected_claims: list[RejectedRcaClaim] = Field(description="audit: what the verifier refused, never shown as a "
+                                                    "finding")
+    composer: str
+    related_incidents: list[RelatedIncident]
+
+
 @dataclass
 class ChatAnswer:
     session_id: str
     incident_id: str | None
-    sentences: list[dict[str, Any]] = field(default_factory=list)  # [{text, evidence_ids}], verified only
+    sentences: list[dict[str, Any]] = field(default_factory=list)  # [{text, kind, evidence_ids}], verified only
     next_checks: list[str] = field(default_factory=list)
     rejected: list[dict[str, Any]] = field(default_factory=list)  # audit: what the verifier dropped
     composer: str = "default"

@@ -19,7 +19,16 @@ from detectors._detect import (
     settle_incidents,
     store_incidents,
 )
-from detectors._drafts import DraftError, accept, dismiss, list_drafts, suggest
+from detectors._drafts import (
+    AcceptedDraft,
+    DraftError,
+    PolicyDraft,
+    PolicyDrafts,
+    accept,
+    dismiss,
+    list_drafts,
+    suggest,
+)
 from detectors._drift import ChangeRequestError, approve, get_change_request, list_change_requests, reject
 from detectors._freshness import DatasetFreshness, FreshnessFinding, dataset_freshness, evaluate_freshness
 from detectors._gate import ContractBreak, GateRecord, contract_breaks, run_gate
@@ -29,7 +38,8 @@ from detectors._intake import intake_kafka, intake_records, parse_records
 from detectors._kafka_records import IntakeReport, KafkaRecord, RecordResult
 from detectors._leases import leased_pass
 from detectors._memory import ScenarioMemory
-from detectors._readiness import Readiness, ReadinessConfig, ReadinessIndex
+from detectors._pass_summary import DetectionSummary, DriftNote, summarize
+from detectors._readiness import Readiness, ReadinessConfig, ReadinessIndex, ReadinessPage
 from detectors._runs import (
     Run,
     commit_order,
@@ -51,6 +61,7 @@ from detectors._wire import FrameDecoder, RegistryUnavailable, WireFormatError, 
 from evidence import UnknownIncident, mark_false_positive, stored_incident, stored_incident_page, stored_incidents
 
 __all__ = [
+    "AcceptedDraft",
     "ActiveConfigs",
     "ChangeRequestError",
     "ContractBreak",
@@ -58,7 +69,9 @@ __all__ = [
     "DatasetFreshness",
     "DetectSettings",
     "DetectionResult",
+    "DetectionSummary",
     "DraftError",
+    "DriftNote",
     "FrameDecoder",
     "FreshnessFinding",
     "FreshnessMemory",
@@ -69,9 +82,12 @@ __all__ = [
     "IntakeReport",
     "KafkaRecord",
     "MinuteRate",
+    "PolicyDraft",
+    "PolicyDrafts",
     "Readiness",
     "ReadinessConfig",
     "ReadinessIndex",
+    "ReadinessPage",
     "RecordResult",
     "RegistryUnavailable",
     "Replay",
@@ -131,6 +147,7 @@ __all__ = [
     "stored_incident_page",
     "stored_incidents",
     "suggest",
+    "summarize",
     "visible",
     "watermark_by_day",
 ]

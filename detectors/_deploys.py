@@ -9,10 +9,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from detectors._gate import ContractBreak
-from evidence import CorrelatedDeploy, EventType, EvidenceReader, EvidenceRecord
+from evidence import CHANGE_STATUSES, CorrelatedDeploy, EventType, EvidenceReader, EvidenceRecord
 
-# A failed deploy changed nothing; a rollback did (it is a deploy of older code).
-_CHANGES = ("succeeded", "rolled_back")
 # How far before a correlation window CI deploys are read, so that restarts of the versions they shipped fold in.
 DEPLOY_FOLD_LOOKBACK = timedelta(days=7)
 
@@ -26,7 +24,8 @@ def shipped(deploys: Iterable[EvidenceRecord]) -> list[EvidenceRecord]:
     without a version is the SDK's fallback and names no deploy (issue 13).
     """
     changes = sorted((r for r in deploys if r.type == EventType.DEPLOYMENT
-                      and r.data.get("status", "succeeded") in _CHANGES), key=lambda r: (r.event_time, r.evidence_id))
+                      and r.data.get("status", "succeeded") in CHANGE_STATUSES),
+                     key=lambda r: (r.event_time, r.evidence_id))
     reported = {(r.producer_urn, r.data.get("version")) for r in changes if r.data.get("source") != "startup"}
     kept: list[EvidenceRecord] = []
     started: set[tuple[str | None, Any]] = set()

@@ -22,7 +22,9 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from evidence import GATE_OBSERVATION, Contract, EventType, EvidenceRecord, FreshnessPolicy, Mapping, Resolved, resolve
 
@@ -64,6 +66,42 @@ class Readiness:
     def as_json(self) -> dict[str, Any]:
         return {"subject": self.subject, "kind": self.kind, "score": self.score,
                 "criteria": [c.as_json() for c in self.criteria], "backlog": self.backlog}
+
+
+class CriterionReport(BaseModel):
+    """A criterion as GET /v1/readiness shows it (`Criterion.as_json`)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: Literal["trace_anchors", "identity_confidence", "deploy_correlation", "policy_completeness"]
+    value: float | None = Field(description="0..1, to 3 decimals; null when there is nothing to measure (n/a)")
+    threshold: float
+    met: bool | None = Field(description="null when not measured")
+    weight: float = Field(description="its weight in the score")
+    detail: str = Field(description="what was measured, in a sentence")
+    backlog: str | None = Field(description="what would raise it; null when met")
+
+
+class ReadinessReport(BaseModel):
+    """A subject's readiness as GET /v1/readiness shows it (`Readiness.as_json`)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    subject: str = Field(description="a dataset or producer URN")
+    kind: Literal["dataset", "producer"]
+    score: int | None = Field(description="0..100, the weighted mean of the measured criteria; null when none "
+                              "could be measured")
+    criteria: list[CriterionReport]
+    backlog: list[str] = Field(description="the criteria's backlog lines, in order")
+
+
+class ReadinessPage(BaseModel):
+    """GET /v1/readiness: datasets, then producers, each by URN."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    items: list[ReadinessReport]
+    next_cursor: str | None = Field(description="pass it as `cursor` for the next page; null on the last")
 
 
 @dataclass(frozen=True)

@@ -74,7 +74,9 @@ from evidence._domain import (
     EvidenceRef,
     Incident,
     IncidentPage,
+    MarkedIncident,
     Rca,
+    Time,
     Windows,
     to_json,
 )
@@ -128,6 +130,9 @@ from evidence._record import (
 )
 from evidence._resolution import PRODUCER_HEADER, Resolved, Unresolved, resolve, resolver
 from evidence._rollout_rows import (
+    CampaignRow,
+    IssueRow,
+    PullRequestRow,
     campaign_names,
     campaign_rows,
     issue_rows,
@@ -149,10 +154,11 @@ from evidence._schema import (
     rollout_issues,
     rollout_pull_requests,
 )
-from evidence._sdk_health import SdkHealthSummary, sdk_health, summarize_sdk_health
+from evidence._sdk_health import SdkHealthPage, SdkHealthSummary, sdk_health, summarize_sdk_health
 from evidence._store import EvidenceQuery, Store
 from evidence._tokens import Token, TokenError, authenticate, create_token, list_tokens, revoke_token
 from evidence._vocab import (
+    CHANGE_STATUSES,
     DRIFT_REASONS,
     EVENT_TYPES,
     FIELD_REASONS,
@@ -168,6 +174,7 @@ if TYPE_CHECKING:
     from evidence._vector import VectorIndex
 
 __all__ = [
+    "CHANGE_STATUSES",
     "CONTRACT",
     "DRIFT_REASONS",
     "EVENT_TYPES",
@@ -193,6 +200,7 @@ __all__ = [
     "AnnouncementClaim",
     "AnnouncementRow",
     "BadRate",
+    "CampaignRow",
     "Cause",
     "ChangeRequestRow",
     "ChatTurn",
@@ -224,24 +232,29 @@ __all__ = [
     "IncidentWrites",
     "IngestReport",
     "InvalidEvent",
+    "IssueRow",
     "JobNaming",
     "LineageEdge",
     "MappedRunEvent",
     "Mapping",
+    "MarkedIncident",
     "MemoryConfigs",
     "MemoryIncidents",
     "MemoryReader",
     "MissingOffset",
     "OpenIncident",
+    "PullRequestRow",
     "Rca",
     "RcaError",
     "ReasonCode",
     "RejectedRcaClaim",
     "Resolved",
+    "SdkHealthPage",
     "SdkHealthSummary",
     "ShardClaim",
     "Store",
     "Stored",
+    "Time",
     "Token",
     "TokenError",
     "Transaction",

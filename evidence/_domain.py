@@ -128,6 +128,18 @@ class Incident(_Frozen):
         return None if value is None else Windows.model_validate(value)
 
 
+class FalsePositiveMark(_Frozen):
+    reason: str
+    by: str = Field(description="the name of the admin token that marked it")
+    at: Time
+
+
+class MarkedIncident(Incident):
+    """An incident an admin marked a false positive (POST /v1/incidents/{id}/false-positive): not reopened."""
+
+    false_positive: FalsePositiveMark
+
+
 class IncidentPage(_Frozen):
     items: list[Incident]
     next_cursor: str | None = None

@@ -1,44 +1,92 @@
 """The rollout's tables (rollout_pull_requests, rollout_issues, rollout_campaigns): the one place their SQL is
-written. Rows come out as their column values by name; rollout/ turns them into its own types."""
+written. Rows come out typed, one TypedDict per table (their columns by name); rollout/ turns them into its own
+types."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, TypedDict, cast
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import Connection, Table, func, select
 
+from evidence._rows import list_rows
 from evidence._schema import rollout_campaigns, rollout_issues, rollout_pull_requests
 from evidence._store import Store
 
 _PR = rollout_pull_requests
 
 
-def _rows(store: Store, stmt: Any) -> list[dict[str, Any]]:
-    with store.engine.connect() as conn:
-        return [dict(row._mapping) for row in conn.execute(stmt)]
+class PullRequestRow(TypedDict):
+    """A row of rollout_pull_requests: one onboarding (or removal) pull request the bot opened."""
+
+    forge: str
+    repo: str
+    number: int
+    kind: Literal["onboard", "remove"]
+    branch: str
+    base: str
+    archetype: str
+    title: str
+    body: str
+    state: Literal["open", "closed", "merged"]
+    url: str
+    head_sha: str
+    sdk_version: str
+    ring: int
+    dry_run: Literal["passed", "failed", "not_run"]
+    created_at: datetime
+    updated_at: datetime
+    closed_at: datetime | None
+    merged_at: datetime | None
+    reviewers: str  # a JSON list of handles
+    assignees: str  # a JSON list of handles
+
+
+class IssueRow(TypedDict):
+    """A row of rollout_issues: an issue of the local forge (a campaign's tracking issue)."""
+
+    forge: str
+    repo: str
+    number: int
+    title: str
+    body: str
+    state: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class CampaignRow(TypedDict):
+    """A row of rollout_campaigns: a campaign's definition and state, as JSON."""
+
+    name: str
+    definition: str
+    state: str
+    created_at: datetime
+    updated_at: datetime
 
 
 def pull_request_rows(store: Store, forge: str | None = None, repo: str | None = None, state: str | None = None,
                       number: int | None = None, branch: str | None = None,
-                      newest_only: bool = False) -> list[dict[str, Any]]:
+                      newest_only: bool = False) -> list[PullRequestRow]:
     """Pull request records matching what is given, by (forge, repo, number); `newest_only`: the highest number."""
-    wanted: list[ColumnElement[bool]] = [
-        column == value for column, value in ((_PR.c.forge, forge), (_PR.c.repo, repo), (_PR.c.state, state),
-                                              (_PR.c.number, number), (_PR.c.branch, branch)) if value is not None]
-    stmt = select(_PR).where(*wanted)
-    if newest_only:
-        return _rows(store, stmt.order_by(_PR.c.number.desc()).limit(1))
-    return _rows(store, stmt.order_by(_PR.c.forge, _PR.c.repo, _PR.c.number))
+    order = ("number",) if newest_only else ("forge", "repo", "number")
+    rows = [cast(PullRequestRow, dict(row._mapping))
+            for row in list_rows(store, _PR, order, forge=forge, repo=repo, state=state, number=number, branch=branch)]
+    return rows[-1:] if newest_only else rows
+
+
+def _next_number(conn: Connection, table: Table, forge: str, repo: str) -> int:
+    """The number after the repository's last (1 for its first)."""
+    last = conn.execute(select(func.max(table.c.number)).where(table.c.forge == forge, table.c.repo == repo)).scalar()
+    return int(last or 0) + 1
 
 
 def next_pull_request_number(store: Store, forge: str, repo: str) -> int:
-    stmt = select(func.max(_PR.c.number)).where(_PR.c.forge == forge, _PR.c.repo == repo)
     with store.engine.connect() as conn:
-        return int(conn.execute(stmt).scalar() or 0) + 1
+        return _next_number(conn, _PR, forge, repo)
 
 
-def save_pull_request_row(store: Store, values: dict[str, Any]) -> None:
+def save_pull_request_row(store: Store, values: PullRequestRow) -> None:
     """Insert or replace the record of (forge, repo, number); created_at is kept from the first save."""
     key = (_PR.c.forge == values["forge"], _PR.c.repo == values["repo"], _PR.c.number == values["number"])
     with store.writing() as conn:
@@ -52,8 +100,7 @@ def open_issue_row(store: Store, forge: str, repo: str, title: str, body: str, n
     """A new open issue, numbered after the repository's last; its number."""
     t = rollout_issues
     with store.writing() as conn:
-        number = int(conn.execute(select(func.max(t.c.number)).where(t.c.forge == forge, t.c.repo == repo))
-                     .scalar() or 0) + 1
+        number = _next_number(conn, t, forge, repo)
         conn.execute(t.insert().values(forge=forge, repo=repo, number=number, title=title, body=body, state="open",
                                        created_at=now, updated_at=now))
     return number
@@ -69,16 +116,14 @@ def update_issue_row(store: Store, forge: str, repo: str, number: int, title: st
     return bool(done.rowcount)
 
 
-def issue_rows(store: Store, forge: str, repo: str | None = None) -> list[dict[str, Any]]:
-    t = rollout_issues
-    return _rows(store, select(t).where(t.c.forge == forge, *([t.c.repo == repo] if repo else []))
-                 .order_by(t.c.repo, t.c.number))
+def issue_rows(store: Store, forge: str, repo: str | None = None) -> list[IssueRow]:
+    return [cast(IssueRow, dict(row._mapping))
+            for row in list_rows(store, rollout_issues, ("repo", "number"), forge=forge, repo=repo or None)]
 
 
-def campaign_rows(store: Store, name: str | None = None) -> list[dict[str, Any]]:
+def campaign_rows(store: Store, name: str | None = None) -> list[CampaignRow]:
     """Stored campaigns (one, when named), by name."""
-    t = rollout_campaigns
-    return _rows(store, select(t).where(*([t.c.name == name] if name is not None else [])).order_by(t.c.name))
+    return [cast(CampaignRow, dict(row._mapping)) for row in list_rows(store, rollout_campaigns, ("name",), name=name)]
 
 
 def campaign_names(store: Store) -> list[str]:

@@ -29,9 +29,12 @@ class DraftRow(Protocol):
     def basis(self) -> dict[str, Any]: ...
 
 
-def list_rows(store: Store, table: Table, order_by: Sequence[str], status: str | None = None) -> list[Row[Any]]:
-    """Every row of `table` (of one status when given), ordered by these columns."""
-    stmt = select(table).order_by(*(table.c[name] for name in order_by))
+def list_rows(store: Store, table: Table, order_by: Sequence[str], status: str | None = None,
+              **equal: object) -> list[Row[Any]]:
+    """Every row of `table` (of one status when given, and whose columns hold the `equal` values given that are not
+    None), ordered by these columns."""
+    stmt = select(table).where(*(table.c[name] == value for name, value in equal.items() if value is not None))
+    stmt = stmt.order_by(*(table.c[name] for name in order_by))
     if status is not None:
         stmt = stmt.where(table.c.status == status)
     with store.engine.connect() as conn:

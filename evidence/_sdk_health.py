@@ -4,10 +4,12 @@ summed per producer. Counters are cumulative per instance, so the latest event o
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field, field_serializer, model_validator
+
+from evidence._domain import Time
 from evidence._envelope import SDK_HEALTH
 from evidence._record import EvidenceRecord, utc
 from evidence._store import Store
@@ -16,38 +18,48 @@ from evidence._store import Store
 _CIRCUIT_ORDER = {"closed": 0, "half_open": 1, "open": 2}
 
 
-@dataclass(frozen=True)
-class SdkHealthSummary:
-    """One producer's SDKs over a window: the latest SdkHealth of each instance, summed."""
+class SdkHealthSummary(BaseModel):
+    """One producer's SDKs over a window: the latest SdkHealth of each instance, summed (an item of GET
+    /v1/sdk-health)."""
+
+    model_config = ConfigDict(frozen=True)
 
     producer_urn: str
     language: str
-    sdk_version: str
-    instances: int
-    delivered: int
-    dropped: dict[str, int] = field(default_factory=dict)
+    sdk_version: str = Field(description="the newest instance's SDK version")
+    instances: int = Field(description="SDK instances that sent SdkHealth in the window")
+    delivered: int = Field(description="events the SDKs delivered (cumulative per instance, summed)")
+    dropped: dict[str, int] = Field(default_factory=dict, description="events dropped, by reason (queue_full, "
+                                    "rejected, ...)")
+    dropped_total: int = Field(0, description="the sum of `dropped` (computed)")
+    drop_rate: float | None = Field(None, description="dropped / (delivered + dropped) (computed; 6 decimals in "
+                                    "JSON); null when the SDK has handled nothing yet")
     queue_depth: int = 0
-    circuit: str = "closed"
-    last_seen: datetime | None = None
-    env: str | None = None
+    circuit: str = Field("closed", description="the worst circuit of its instances: closed, half_open or open")
+    env: str | None = Field(None, description="the newest instance's AUTOPILOT_ENV")
+    last_seen: Time | None = Field(None, description="the newest instance's latest SdkHealth")
 
-    @property
-    def dropped_total(self) -> int:
-        return sum(self.dropped.values())
+    @model_validator(mode="before")
+    @classmethod
+    def _totals(cls, values: Any) -> Any:
+        """dropped_total and drop_rate follow from dropped and delivered, whatever was given for them."""
+        if isinstance(values, dict):
+            total = sum(int(count) for count in (values.get("dropped") or {}).values())
+            handled = int(values.get("delivered") or 0) + total
+            values = {**values, "dropped_total": total, "drop_rate": total / handled if handled else None}
+        return values
 
-    @property
-    def drop_rate(self) -> float | None:
-        """Dropped / (delivered + dropped): None when the SDK has handled nothing yet."""
-        handled = self.delivered + self.dropped_total
-        return self.dropped_total / handled if handled else None
+    @field_serializer("drop_rate")
+    def _rounded(self, rate: float | None) -> float | None:
+        return None if rate is None else round(rate, 6)
 
-    def as_json(self) -> dict[str, Any]:
-        rate = self.drop_rate
-        return {"producer_urn": self.producer_urn, "language": self.language, "sdk_version": self.sdk_version,
-                "instances": self.instances, "delivered": self.delivered, "dropped": dict(self.dropped),
-                "dropped_total": self.dropped_total, "drop_rate": None if rate is None else round(rate, 6),
-                "queue_depth": self.queue_depth, "circuit": self.circuit, "env": self.env,
-                "last_seen": None if self.last_seen is None else utc(self.last_seen).isoformat().replace("+00:00", "Z")}
+
+class SdkHealthPage(BaseModel):
+    """GET /v1/sdk-health: one summary per producer, by URN."""
+
+    model_config = ConfigDict(frozen=True)
+
+    items: list[SdkHealthSummary]
 
 
 def summarize_sdk_health(records: Iterable[EvidenceRecord]) -> list[SdkHealthSummary]:
@@ -83,8 +95,11 @@ def _summary(producer: str, records: list[EvidenceRecord]) -> SdkHealthSummary:
         if _CIRCUIT_ORDER.get(state, 0) > _CIRCUIT_ORDER[circuit]:
             circuit = state
     data = newest.payload.get("data") or {}
-    return SdkHealthSummary(producer, str(data.get("language", "")), str(data.get("sdk_version", "")), len(records),
-                            delivered, dropped, depth, circuit, newest.event_time, data.get("env"))
+    env = data.get("env")
+    return SdkHealthSummary(producer_urn=producer, language=str(data.get("language", "")),
+                            sdk_version=str(data.get("sdk_version", "")), instances=len(records), delivered=delivered,
+                            dropped=dropped, queue_depth=depth, circuit=circuit, last_seen=newest.event_time,
+                            env=None if env is None else str(env))
 
 
 def sdk_health(store: Store, now: datetime, window: timedelta, producers: Iterable[str] = ()) -> list[SdkHealthSummary]:

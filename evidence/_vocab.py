@@ -59,6 +59,9 @@ class ReasonCode(StrEnum):
 FIELD_REASONS = (ReasonCode.REQUIRED_FIELD_MISSING, ReasonCode.NULL_NOT_ALLOWED, ReasonCode.TYPE_MISMATCH,
                  ReasonCode.ENUM_VIOLATION)
 DRIFT_REASONS = (ReasonCode.UNMAPPED_SCHEMA, ReasonCode.MAPPING_AMBIGUOUS)
+# The statuses of a DeploymentEvent that changed what runs (a missing status is "succeeded"): a failed deploy shipped
+# nothing; a rollback shipped old code, so it is a change too.
+CHANGE_STATUSES = ("succeeded", "rolled_back")
 
 
 class MissingOffset(ValueError):

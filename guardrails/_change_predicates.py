@@ -7,10 +7,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from evidence import DRIFT_REASONS, GATE_OBSERVATION, EventType, EvidenceRecord, iso
+from evidence import CHANGE_STATUSES, DRIFT_REASONS, GATE_OBSERVATION, EventType, EvidenceRecord, iso
 from guardrails._claims import Claim
 from guardrails._predicates import Values, describe, ids, moment, needs_kind, param_text, stray
-from guardrails._view import CHANGE_STATUSES, IncidentView, to_second, violations
+from guardrails._view import IncidentView, to_second, violations
 
 
 def _service(deploy: EvidenceRecord) -> Any:

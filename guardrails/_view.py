@@ -22,6 +22,7 @@ from detectors import (
     visible,
 )
 from evidence import (
+    CHANGE_STATUSES,
     GATE_OBSERVATION,
     CorrelatedDeploy,
     CorrelatedRun,
@@ -32,8 +33,6 @@ from evidence import (
     utc,
 )
 from guardrails._scope import Scope, windows_of
-
-CHANGE_STATUSES = ("succeeded", "rolled_back")  # a failed deploy shipped nothing; a rollback shipped old code
 
 
 def to_second(moment: datetime) -> datetime:

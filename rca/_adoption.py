@@ -14,9 +14,10 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from copilot import TemplateComposer, build_rca
-from evidence import Incident, Store, load_incidents, sdk_health
+from evidence import Incident, SdkHealthPage, Store, load_incidents, sdk_health
 from rca._auth import ReaderDep
 from rca._metrics import OffScrape
+from rca._responses import documented
 from rollout import AdoptionReport, adoption_report
 
 Clock = Callable[[], datetime]
@@ -48,7 +49,8 @@ def report(store: Store, now: datetime) -> AdoptionReport:
 router = APIRouter()
 
 
-@router.get("/v1/adoption", tags=["adoption"], summary="Fleet adoption and the platform's KPIs (reader)")
+@router.get("/v1/adoption", tags=["adoption"], summary="Fleet adoption and the platform's KPIs (reader)",
+            response_model=None, responses=documented(AdoptionReport))
 def adoption(request: Request, token: ReaderDep) -> dict[str, Any]:
     state = request.app.state
     return report(state.store, state.clock()).as_json()
@@ -59,10 +61,9 @@ def adoption(request: Request, token: ReaderDep) -> dict[str, Any]:
 def sdk_health_route(request: Request, token: ReaderDep,
                      hours: Annotated[float, Query(gt=0, le=24 * 90, description="the window, in hours")] = 24.0,
                      producer: Annotated[list[str] | None, Query(description="only these producer URNs")] = None,
-                     ) -> dict[str, Any]:
+                     ) -> SdkHealthPage:
     state = request.app.state
-    found = sdk_health(state.store, state.clock(), timedelta(hours=hours), producer or ())
-    return {"items": [s.as_json() for s in found]}
+    return SdkHealthPage(items=sdk_health(state.store, state.clock(), timedelta(hours=hours), producer or ()))
 
 
 class AdoptionCollector(Collector):

@@ -64,9 +64,9 @@ def suggest_command(at: datetime | None, timezones: tuple[str, ...], accept_all:
     click.get_current_context().call_on_close(store.close)
     now = at or system_clock()
     with working("Drafting from evidence"):
-        drafts = suggest(store, now, timezones=zones)
-        if accept_all:
-            drafts = [accept(store, d["id"], now, "cli") for d in drafts]
+        suggested = suggest(store, now, timezones=zones)
+        decided = [accept(store, d.id, now, "cli") for d in suggested] if accept_all else suggested
+    drafts = [d.model_dump(mode="json") for d in decided]
     if as_json:
         print_json({"items": drafts})
         return

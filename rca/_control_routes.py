@@ -16,10 +16,14 @@ from starlette.concurrency import run_in_threadpool
 
 from copilot import TemplateComposer, build_rca
 from detectors import (
+    AcceptedDraft,
     DraftError,
+    PolicyDraft,
+    PolicyDrafts,
     Readiness,
     ReadinessConfig,
     ReadinessIndex,
+    ReadinessPage,
     UnknownIncident,
     accept,
     dismiss,
@@ -37,12 +41,14 @@ from evidence import (
     Configs,
     EventType,
     EvidenceRecord,
+    MarkedIncident,
     Store,
     load_incidents,
     utc,
 )
 from rca._auth import AdminDep, ReaderDep
 from rca._errors import ApiError
+from rca._responses import QualityGroup, QualityReport, documented
 
 router = APIRouter()
 READINESS_LOOKBACK_DAYS = 30
@@ -155,7 +161,7 @@ def _evaluate(store: Store, now: datetime, since: datetime, config: ReadinessCon
     return [index.dataset(urn) for urn in datasets] + [index.producer(urn) for urn in producers]
 
 
-def quality(store: Store, now: datetime, by: str, days: int) -> list[dict[str, Any]]:
+def quality(store: Store, now: datetime, by: str, days: int) -> list[QualityGroup]:
     """False-positive and inconclusive-RCA rates of incidents detected in the last `days`, per dataset or day.
 
     Verdicts come from the offline composer: deterministic, and a report must not call a paid model per incident.
@@ -177,10 +183,10 @@ def quality(store: Store, now: datetime, by: str, days: int) -> list[dict[str, A
         group["rcas"] += 1
         if build_rca(store, incident, composer)["verdict"] == "inconclusive":
             group["inconclusive"] += 1
-    return [{by: key, **counts,
-             "false_positive_rate": round(counts["false_positives"] / counts["incidents"], 3),
-             "inconclusive_rate": round(counts["inconclusive"] / counts["rcas"], 3) if counts["rcas"] else None}
-            for key, counts in sorted(groups.items())]
+    return [QualityGroup.model_validate({
+        by: key, **counts, "false_positive_rate": round(counts["false_positives"] / counts["incidents"], 3),
+        "inconclusive_rate": round(counts["inconclusive"] / counts["rcas"], 3) if counts["rcas"] else None})
+        for key, counts in sorted(groups.items())]
 
 
 def _draft_call(run: Any) -> Any:
@@ -192,8 +198,8 @@ def _draft_call(run: Any) -> Any:
 
 @router.get("/v1/policy-drafts", tags=["control"], summary="Policy and contract drafts suggested from evidence")
 def policy_drafts(request: Request, _: ReaderDep,
-                  status: Literal["draft", "accepted", "dismissed"] | None = None) -> dict[str, Any]:
-    return {"items": list_drafts(request.app.state.store, status)}
+                  status: Literal["draft", "accepted", "dismissed"] | None = None) -> PolicyDrafts:
+    return PolicyDrafts(items=list_drafts(request.app.state.store, status))
 
 
 class SuggestRequest(BaseModel):
@@ -204,12 +210,12 @@ class SuggestRequest(BaseModel):
 @router.post("/v1/policy-drafts/suggest", tags=["control"],
              summary="Draft baseline policies and contracts for datasets that lack them (admin)")
 async def suggest_drafts(request: Request, _: AdminDep,
-                         body: Annotated[SuggestRequest | None, Body()] = None) -> dict[str, Any]:
+                         body: Annotated[SuggestRequest | None, Body()] = None) -> PolicyDrafts:
     state = request.app.state
     body = body or SuggestRequest()
     drafts = await run_in_threadpool(suggest, state.store, state.clock(), timezones=body.timezones,
                                      lookback_days=body.lookback_days)
-    return {"items": drafts}
+    return PolicyDrafts(items=drafts)
 
 
 class Acceptance(BaseModel):
@@ -220,7 +226,7 @@ class Acceptance(BaseModel):
 @router.post("/v1/policy-drafts/{draft_id}/accept", tags=["control"],
              summary="Accept a draft (admin): it becomes a policy or contract, with your edits")
 def accept_draft(request: Request, draft_id: str, token: AdminDep,
-                 body: Annotated[Acceptance | None, Body()] = None) -> dict[str, Any]:
+                 body: Annotated[Acceptance | None, Body()] = None) -> AcceptedDraft:
     state = request.app.state
     edits = body.edits if body else {}
     try:
@@ -230,7 +236,7 @@ def accept_draft(request: Request, draft_id: str, token: AdminDep,
 
 
 @router.post("/v1/policy-drafts/{draft_id}/dismiss", tags=["control"], summary="Dismiss a draft (admin)")
-def dismiss_draft(request: Request, draft_id: str, token: AdminDep) -> dict[str, Any]:
+def dismiss_draft(request: Request, draft_id: str, token: AdminDep) -> PolicyDraft:
     state = request.app.state
     return _draft_call(lambda: dismiss(state.store, draft_id, state.clock(), token.name))
 
@@ -241,7 +247,9 @@ READINESS_PAGE_MAX = 5000
 
 @router.get("/v1/readiness", tags=["control"],
             summary="Readiness per dataset and producer: each criterion and the backlog that would raise it; "
-            f"{READINESS_PAGE} subjects a page (at most {READINESS_PAGE_MAX}), `next_cursor` for the next")
+            f"{READINESS_PAGE} subjects a page (at most {READINESS_PAGE_MAX}), `next_cursor` for the next",
+            # Rendered from the dataclasses' as_json (a page holds up to 5,000 subjects): documented, not re-validated.
+            response_model=None, responses=documented(ReadinessPage))
 async def get_readiness(request: Request, _: ReaderDep,
                         dataset_urn: Annotated[str | None, Query(max_length=MAX_URN)] = None,
                         producer_urn: Annotated[str | None, Query(max_length=MAX_URN)] = None,
@@ -262,7 +270,8 @@ class FalsePositive(BaseModel):
 
 
 @router.post("/v1/incidents/{incident_id}/false-positive", tags=["incidents"],
-             summary="Mark an incident a false positive (admin); the same break is not reopened")
+             summary="Mark an incident a false positive (admin); the same break is not reopened",
+             response_model=None, responses={200: {"model": MarkedIncident, "description": "The incident, marked"}})
 def false_positive(request: Request, incident_id: str, body: FalsePositive, token: AdminDep) -> dict[str, Any]:
     state = request.app.state
     try:
@@ -274,7 +283,7 @@ def false_positive(request: Request, incident_id: str, body: FalsePositive, toke
 @router.get("/v1/quality", tags=["incidents"],
             summary="False-positive and inconclusive-RCA rates per dataset or per day of detection")
 async def get_quality(request: Request, _: ReaderDep, by: Literal["dataset", "day"] = "dataset",
-                      days: Annotated[int, Query(ge=1, le=365)] = 30) -> dict[str, Any]:
+                      days: Annotated[int, Query(ge=1, le=365)] = 30) -> QualityReport:
     state = request.app.state
     items = await run_in_threadpool(quality, state.store, state.clock(), by, days)
-    return {"by": by, "days": days, "items": items}
+    return QualityReport(by=by, days=days, items=items)

@@ -11,7 +11,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field, field_validator
 from starlette.concurrency import run_in_threadpool
 
-from copilot import ChatError, ask, build_rca
+from copilot import ChatError, ChatReply, ask, build_rca
 from evidence import Rca, load_incident
 from rca._auth import ReaderDep
 from rca._errors import ApiError, JSONBody
@@ -47,7 +47,11 @@ class ChatRequest(BaseModel):
 
 
 @router.post("/v1/chat", tags=["copilot"], summary="Ask the copilot; every sentence carries its evidence ids. "
-             "Send 'Accept: text/event-stream' for server-sent events, one verified sentence per event")
+             "Send 'Accept: text/event-stream' for server-sent events, one verified sentence per event",
+             response_model=None, responses={200: {
+                 "model": ChatReply, "description": "The answer (JSON), or with 'Accept: text/event-stream' one "
+                 "`sentence` event per sentence, then a `done` event with the rest",
+                 "content": {"text/event-stream": {"schema": {"type": "string"}}}}})
 async def chat(request: Request, body: ChatRequest, _: ReaderDep) -> Any:
     state = request.app.state
 

@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from detectors import (
     ChangeRequestError,
+    DetectionSummary,
     approve,
     get_change_request,
     intake_records,
@@ -20,11 +21,13 @@ from detectors import (
     stored_incident,
     stored_incident_page,
     stored_incidents,
+    summarize,
 )
 from evidence import INT32_MAX, KAFKA_TOPIC, MAX_NAME, MAX_URN, Incident, IncidentPage
 from rca._auth import AdminDep, ReaderDep, WriterDep, check_sources
 from rca._errors import ApiError, JSONBody
 from rca._ingest_routes import read_json
+from rca._responses import ChangeRequest, ChangeRequests, DecidedChangeRequest, documented
 
 router = APIRouter()
 
@@ -67,15 +70,14 @@ def get_incident(request: Request, incident_id: Annotated[str, Path(max_length=6
 
 @router.post("/v1/detect", tags=["incidents"], summary="Run a detector pass now (admin); `rca serve` also runs "
              "them on a schedule")
-async def detect_now(request: Request, _: AdminDep) -> dict[str, Any]:
+async def detect_now(request: Request, _: AdminDep) -> DetectionSummary:
     state = request.app.state
     result = await run_in_threadpool(state.metrics.detector_pass, state.clock(), state.detect_settings, "api",
                                      timedelta(0), state.announce)
     # A leased pass (PostgreSQL) sees only the shards it took: the open count is the store's, after it.
     open_now = len(await run_in_threadpool(stored_incidents, state.store)) if state.metrics.leases \
         else len(result.incidents)
-    return {"opened": result.opened, "resolved": result.resolved, "paused": result.paused,
-            "open": open_now, "drift": result.drift, "config_findings": result.config_findings}
+    return summarize(result, open_now)
 
 
 _RECORDS_BODY = {
@@ -112,13 +114,17 @@ async def gate_records(request: Request, token: WriterDep) -> JSONBody:
     return JSONBody(report.as_json(), 422 if isinstance(body, dict) and report.count("rejected") else 200)
 
 
-@router.get("/v1/change-requests", tags=["drift"], summary="Drift change requests (proposed resolution rules)")
+# The change requests' JSON is detectors/_drift.py's, returned as it is: these routes document its shape (and the
+# API tests check every answer against it) rather than render it a second time.
+@router.get("/v1/change-requests", tags=["drift"], summary="Drift change requests (proposed resolution rules)",
+            response_model=None, responses=documented(ChangeRequests))
 def change_requests(request: Request, _: ReaderDep,
                     status: Literal["open", "approved", "rejected"] | None = None) -> dict[str, Any]:
     return {"items": list_change_requests(request.app.state.store, status)}
 
 
-@router.get("/v1/change-requests/{cr_id}", tags=["drift"], summary="One change request")
+@router.get("/v1/change-requests/{cr_id}", tags=["drift"], summary="One change request", response_model=None,
+            responses=documented(ChangeRequest))
 def change_request(request: Request, cr_id: str, _: ReaderDep) -> dict[str, Any]:
     return _decision(lambda: get_change_request(request.app.state.store, cr_id))
 
@@ -131,7 +137,8 @@ class Approval(BaseModel):
 
 
 @router.post("/v1/change-requests/{cr_id}/approve", tags=["drift"],
-             summary="Approve (admin): the rule becomes a mapping and the held records are resolved and gated")
+             summary="Approve (admin): the rule becomes a mapping and the held records are resolved and gated",
+             response_model=None, responses=documented(DecidedChangeRequest))
 async def approve_change(request: Request, cr_id: str, token: AdminDep,
                          approval: Annotated[Approval | None, Body()] = None) -> dict[str, Any]:
     state = request.app.state
@@ -151,7 +158,8 @@ class Rejection(BaseModel):
 
 
 @router.post("/v1/change-requests/{cr_id}/reject", tags=["drift"],
-             summary="Reject (admin): the records stay held and unattributed")
+             summary="Reject (admin): the records stay held and unattributed", response_model=None,
+             responses=documented(ChangeRequest))
 def reject_change(request: Request, cr_id: str, token: AdminDep,
                   rejection: Annotated[Rejection | None, Body()] = None) -> dict[str, Any]:
     state = request.app.state

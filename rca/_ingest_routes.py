@@ -35,6 +35,7 @@ from evidence import (
 from rca._auth import ReaderDep, WriterDep, check_datasets, check_sources
 from rca._cloudevents import binary_event, is_binary
 from rca._errors import ApiError, JSONBody
+from rca._openapi import LineageBatchReport, LineageReport
 from rca._responses import EvidenceItem, EvidencePage, IngestionLag, documented
 
 router = APIRouter()
@@ -157,7 +158,9 @@ _LINEAGE_BODY = {
 
 
 @router.post("/api/v1/lineage", openapi_extra=_LINEAGE_BODY, tags=["ingestion"],
-             summary="Send OpenLineage events: one, or a JSON array (Marquez-compatible path)")
+             summary="Send OpenLineage events: one, or a JSON array (Marquez-compatible path)",
+             responses={200: {"model": LineageReport | LineageBatchReport,
+                              "description": "One event's report (sent alone), or a batch's"}})
 async def post_lineage(request: Request, token: WriterDep) -> JSONBody:
     _, body = await read_json(request, (_JSON,))
     state = request.app.state

@@ -16,6 +16,8 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, ConfigDict, Field
 
+from evidence import LineageEdge
+
 # Paths answered without a token.
 OPEN_PATHS = frozenset({"/healthz"})
 _WRITES = frozenset({"post", "put", "patch", "delete"})
@@ -56,6 +58,50 @@ class BatchReport(BaseModel):
     duplicate: int
     rejected: int
     results: list[ItemResult]
+
+
+class MappedEvent(BaseModel):
+    model_config = ConfigDict(extra="allow")  # in a batch, the event's own result (status, evidence_id, ...)
+
+    id: str = Field(description="the envelope v1 event's id")
+    type: str = Field(description="its evidence type: JobRunCompleted, DatasetWriteCommitted, ...")
+
+
+class LineageReport(BaseModel):
+    """POST /api/v1/lineage with one OpenLineage event: its mapped events' results, and what it maps to."""
+
+    accepted: int
+    duplicate: int
+    conflict: int
+    rejected: int
+    results: list[ItemResult] = Field(description="one per mapped event: id, source, status, evidence_id")
+    kind: str = Field(description="RunEvent, JobEvent or DatasetEvent")
+    mapped: list[MappedEvent]
+    lineage: list[LineageEdge] = Field(description="the edges recorded from inputs, outputs and columnLineage")
+    warnings: list[str] = Field(description="facets that did not parse, dropped")
+
+
+class LineageOutcome(BaseModel):
+    """One OpenLineage event of a batch: its status (the worst of its mapped events'), and what it maps to."""
+
+    position: int
+    status: str = Field(description="accepted, duplicate, conflict or rejected")
+    kind: str | None = Field(None, description="RunEvent, JobEvent or DatasetEvent (absent when it did not map)")
+    mapped: list[MappedEvent] = []
+    lineage: list[LineageEdge] = []
+    warnings: list[str] = []
+    field: str | None = Field(None, description="rejected or conflict: the field at fault")
+    error: str | None = Field(None, description="rejected or conflict: why")
+
+
+class LineageBatchReport(BaseModel):
+    """POST /api/v1/lineage with an array: counts of events by outcome, and an outcome per event in the order sent."""
+
+    accepted: int
+    duplicate: int
+    conflict: int
+    rejected: int
+    results: list[LineageOutcome]
 
 
 # Ingestion answers with its report: 200 for a batch (items rejected inside it), 422 (409) for a single item
@@ -135,4 +181,5 @@ def install(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-__all__ = ["Error", "document_errors", "error_statuses", "get_openapi", "install"]
+__all__ = ["Error", "LineageBatchReport", "LineageReport", "document_errors", "error_statuses", "get_openapi",
+           "install"]

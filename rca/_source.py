@@ -162,7 +162,7 @@ class DatabaseSource:
     def drafts(self, status: str | None) -> list[dict[str, Any]]:
         from detectors import list_drafts
 
-        return list_drafts(self.store, status)
+        return [draft.model_dump(mode="json") for draft in list_drafts(self.store, status)]
 
     def close(self) -> None:
         self.store.close()

@@ -25,9 +25,10 @@ import statistics
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
+from pydantic import Field
 
 from evidence import SdkHealthSummary, Store, campaign_rows, sdk_health, utc
 from rollout._gates import all_incidents
@@ -38,10 +39,10 @@ from rollout._records import PullRequestLog
 
 @dataclass(frozen=True)
 class WeekCount:
-    week: str  # the Monday of the ISO week, YYYY-MM-DD
+    week: Annotated[str, Field(description="the Monday of the ISO week, YYYY-MM-DD")]
     language: str
     onboarded: int
-    total: int  # running total of the language up to and including the week
+    total: Annotated[int, Field(description="running total of the language up to and including the week")]
 
 
 @dataclass(frozen=True)
@@ -54,17 +55,17 @@ class RevertFigures:
 
 @dataclass(frozen=True)
 class WeekMerge:
-    week: str  # the Monday of the ISO week, YYYY-MM-DD
-    merged: int  # onboarding pull requests merged in the week
-    median_hours: float | None  # their median time to merge; None when none merged
+    week: Annotated[str, Field(description="the Monday of the ISO week, YYYY-MM-DD")]
+    merged: Annotated[int, Field(description="onboarding pull requests merged in the week")]
+    median_hours: Annotated[float | None, Field(description="their median time to merge; null when none merged")]
 
 
 @dataclass(frozen=True)
 class WeekReverts:
     week: str
-    reverted: int  # services first reverted in the week
-    onboarded: int  # services onboarded by the week's end
-    rate: float | None  # services reverted by the week's end over `onboarded`
+    reverted: Annotated[int, Field(description="services first reverted in the week")]
+    onboarded: Annotated[int, Field(description="services onboarded by the week's end")]
+    rate: Annotated[float | None, Field(description="services reverted by the week's end over `onboarded`")]
 
 
 @dataclass(frozen=True)
@@ -75,8 +76,8 @@ class ServiceSdk:
     delivered: int
     dropped: int
     rejected: int
-    drop_rate: float | None
-    error_rate: float | None
+    drop_rate: Annotated[float | None, Field(description="dropped over events handled (SdkHealth)")]
+    error_rate: Annotated[float | None, Field(description="`rejected` drops over events handled")]
     circuit: str
 
 
@@ -90,9 +91,9 @@ class RingProgress:
     opened: int
     merged: int
     declined: int
-    other: int  # skipped or failed
-    staging_on: int = 0  # its services whose flag is on in staging
-    prod_on: int = 0  # ... in prod
+    other: Annotated[int, Field(description="skipped or failed")]
+    staging_on: Annotated[int, Field(description="its services whose flag is on in staging")] = 0
+    prod_on: Annotated[int, Field(description="its services whose flag is on in prod")] = 0
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,8 @@ class PlatformKpis:
 
 @dataclass(frozen=True)
 class AdoptionReport:
+    """GET /v1/adoption: the fleet rollout's figures and the platform's KPIs (see the module's definitions)."""
+
     at: datetime
     onboarding: list[WeekCount] = field(default_factory=list)
     median_time_to_merge_hours: float | None = None

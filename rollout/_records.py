@@ -10,6 +10,8 @@ from typing import Any
 import orjson
 
 from evidence import (
+    IssueRow,
+    PullRequestRow,
     Store,
     issue_rows,
     next_pull_request_number,
@@ -45,7 +47,7 @@ class PullRequestLog:
         save_pull_request_row(self.store, _row(record))
 
 
-def _row(record: PullRequestRecord) -> dict[str, Any]:
+def _row(record: PullRequestRecord) -> PullRequestRow:
     pr = record.pull_request
     return {"forge": pr.forge, "repo": pr.repo, "number": pr.number, "kind": record.kind, "branch": pr.branch,
             "base": pr.base, "archetype": record.archetype.value, "title": pr.title[:255], "body": record.body,
@@ -56,7 +58,7 @@ def _row(record: PullRequestRecord) -> dict[str, Any]:
             "assignees": orjson.dumps(list(record.assignees)).decode()}
 
 
-def _record(v: dict[str, Any]) -> PullRequestRecord:
+def _record(v: PullRequestRow) -> PullRequestRecord:
     pr = PullRequest(v["forge"], v["repo"], v["number"], v["url"], v["branch"], v["base"], v["title"], v["state"],
                      v["head_sha"])
     return PullRequestRecord(pr, v["kind"], Archetype(v["archetype"]), v["body"], v["sdk_version"], v["ring"],
@@ -86,5 +88,5 @@ class IssueLog:
         if not update_issue_row(self.store, forge, repo, number, title[:255], body, now):
             raise RolloutError(f"no issue {repo}#{number} on the {forge} forge")
 
-    def issues(self, forge: str, repo: str | None = None) -> list[dict[str, Any]]:
+    def issues(self, forge: str, repo: str | None = None) -> list[IssueRow]:
         return issue_rows(self.store, forge, repo)

@@ -81,9 +81,9 @@ def test_drafts_are_stored_accepted_with_edits_and_not_proposed_again(store: Sto
     spark_without_policy(store)
     clock.now = SLOW.now
     [draft] = suggest(store, clock(), timezones={ORDERS: "America/New_York"})
-    assert draft["status"] == "draft" and suggest(store, clock(), timezones={ORDERS: "America/New_York"}) == [draft]
-    decided = accept(store, draft["id"], clock(), "oncall", {"tier": 1, "runbook_url": "https://runbooks/x"})
-    assert decided["status"] == "accepted" and decided["decided_by"] == "oncall"
+    assert draft.status == "draft" and suggest(store, clock(), timezones={ORDERS: "America/New_York"}) == [draft]
+    decided = accept(store, draft.id, clock(), "oncall", {"tier": 1, "runbook_url": "https://runbooks/x"})
+    assert decided.status == "accepted" and decided.decided_by == "oncall"
     [policy] = Configs(store).specs(POLICY)
     assert (policy.expected_update_by, policy.tier, policy.runbook_url) == ("02:00", 1, "https://runbooks/x")
     assert suggest(store, clock()) == []
@@ -95,6 +95,6 @@ def test_a_dismissed_draft_stays_dismissed(store: Store, clock) -> None:
     Configs(store).delete(CONTRACT, Configs(store).all(CONTRACT)[0].id)
     clock.now = PAYMENTS.now
     [draft] = suggest(store, clock())
-    assert dismiss(store, draft["id"], clock(), "oncall")["status"] == "dismissed"
+    assert dismiss(store, draft.id, clock(), "oncall").status == "dismissed"
     assert suggest(store, clock()) == []
-    assert [d["status"] for d in list_drafts(store)] == ["dismissed"]
+    assert [d.status for d in list_drafts(store)] == ["dismissed"]

@@ -50,8 +50,8 @@ def test_latest_event_per_instance_summed_per_producer_in_any_order() -> None:
     a, b = expected
     assert (a.producer_urn, a.instances, a.delivered, a.dropped, a.queue_depth, a.circuit) == (
         "svc://a", 2, 1000, {"queue_full": 4, "timeout": 1, "rejected": 5}, 10, "open")
-    assert a.drop_rate == 10 / 1010 and a.as_json()["dropped_total"] == 10
-    assert (b.drop_rate, b.as_json()["drop_rate"], b.env) == (None, None, "staging")
+    assert a.drop_rate == 10 / 1010 and a.model_dump(mode="json")["dropped_total"] == 10
+    assert (b.drop_rate, b.model_dump(mode="json")["drop_rate"], b.env) == (None, None, "staging")
 
 
 def test_only_events_in_the_window_count(store: Store) -> None:

@@ -95,8 +95,10 @@ def test_reverts_by_week_counts_first_reverts_and_the_rate_at_each_weeks_end() -
 
 
 def test_sdk_rates_per_service() -> None:
-    summaries = [SdkHealthSummary("svc://a", "java", "0.1.0", 2, 900, {"rejected": 50, "queue_full": 50}),
-                 SdkHealthSummary("svc://b", "python", "0.1.0", 1, 0, {})]
+    summaries = [SdkHealthSummary(producer_urn="svc://a", language="java", sdk_version="0.1.0", instances=2,
+                                  delivered=900, dropped={"rejected": 50, "queue_full": 50}),
+                 SdkHealthSummary(producer_urn="svc://b", language="python", sdk_version="0.1.0", instances=1,
+                                  delivered=0)]
     a, b = sdk_rates(summaries)
     assert (a.dropped, a.rejected, a.drop_rate, a.error_rate) == (100, 50, 0.1, 0.05)  # 100 / 1000, 50 / 1000
     assert (b.drop_rate, b.error_rate) == (None, None)  # nothing handled yet
