@@ -126,7 +126,7 @@ def _find_incidents(reader: EvidenceReader, configs: ActiveConfigs, now: datetim
     for incident in found:
         worst = max((lag[s]["p95_s"] for s in sources_of[incident.id] if s in lag), default=0.0)
         surrounded.append(surround(incident, evidence, downstream_of(incident.dataset_urn, lineage), worst,
-                                   settings.stale_threshold_s))
+                                   settings.stale_threshold_s, None if memory is None else memory.refs))
     return sorted(surrounded, key=lambda i: (i.dataset_urn, i.kind))
 
 

@@ -25,7 +25,16 @@ import orjson
 from detectors._clock_facts import Lateness
 from detectors._configs import ActiveConfigs, configs_of
 from detectors._watermark import localize, policy_day
-from evidence import ConfigSnapshot, EventType, EvidenceReader, EvidenceRecord, FreshnessPolicy, Incident, utc
+from evidence import (
+    ConfigSnapshot,
+    EventType,
+    EvidenceReader,
+    EvidenceRecord,
+    EvidenceRef,
+    FreshnessPolicy,
+    Incident,
+    utc,
+)
 
 # The types freshness reads (detectors/_detect.py): other evidence cannot change a freshness answer.
 FRESHNESS_TYPES = (EventType.RUN_STARTED, EventType.RUN_COMPLETED, EventType.RUN_FAILED, EventType.HEARTBEAT,
@@ -60,6 +69,7 @@ class FreshnessMemory:
         self._policies: tuple[list[FreshnessPolicy], bytes] | None = None
         self._configs: tuple[int, ActiveConfigs] | None = None
         self._cited: dict[str, EvidenceRecord] = {}  # the records the last pass's incidents cite
+        self.refs: dict[str, EvidenceRef] = {}  # their references as incidents list them (`surround`)
         self._owners: tuple[ActiveConfigs, dict[str, Any], bytes] | None = None
 
     def configs(self, snapshot: ConfigSnapshot) -> ActiveConfigs:
@@ -88,6 +98,7 @@ class FreshnessMemory:
         missing = [i for i in ids if i not in self._cited]
         read = reader.get_many(missing) if missing else {}
         self._cited = {i: r for i in ids if (r := self._cited.get(i) or read.get(i)) is not None}
+        self.refs = {i: ref for i, ref in self.refs.items() if i in self._cited}
         return self._cited
 
     def pass_at(self, reader: EvidenceReader, policies: list[FreshnessPolicy], owners: Any, now: datetime,
