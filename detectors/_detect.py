@@ -136,8 +136,7 @@ def find_stored_incidents(store: Store, now: datetime, settings: DetectSettings 
     """The pure pass over what a store holds: its active configuration and open change requests, read here, and
     its evidence. Stored configs that no longer validate are skipped and described in `findings`. `shards` and
     `memory` as find_incidents takes them."""
-    snapshot = config_snapshot(store)
-    active = configs_of(snapshot) if memory is None else memory.configs(snapshot)
+    active = configs_of(config_snapshot(store)) if memory is None else memory.configs(store)
     if findings is not None:
         findings.extend(f.as_json() for f in active.findings)
     return find_incidents(store, active, now, settings, list_change_requests(store, status="open"), shards, memory)
