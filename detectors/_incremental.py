@@ -118,7 +118,7 @@ class FreshnessMemory:
     def around(self, reader: EvidenceReader, found: list[Incident]) -> tuple[dict[str, EvidenceRecord],
                                                                              dict[str, set[str | None]]]:
         """The records these incidents cite (`cited`), and each incident's sources (its producer's and its cited
-        records'), by incident id; an incident brought to the clock (`at_clock`) keeps its list of evidence ids, so
+        records'), by incident id; an incident brought to the clock (`moving_facts`) keeps its list of evidence ids, so
         its sources are not gathered again."""
         evidence = self.cited(reader, set().union(*(incident.evidence_ids for incident in found)))
         known, kept = self._sources, {}
