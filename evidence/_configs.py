@@ -179,7 +179,7 @@ class Configs:
         return ConfigSnapshot(hash(tuple(rows)), rows)
 
     def version(self) -> int | None:
-        """A number that changes with every write to the stored configs (triggers raise it, migration 0012): equal
+        """A number that changes with every write to the stored configs (triggers raise it, migration 0013): equal
         numbers, read before each snapshot, mean the same configs. None when the database has no such number."""
         with self.store.engine.connect() as conn:
             return conn.execute(select(config_version.c.version).where(config_version.c.id == 1)).scalar()

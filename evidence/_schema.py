@@ -109,7 +109,7 @@ detector_shards = Table(
     Column("passed_by", String(128)),
 )
 
-# One row: a number that triggers (migration 0012) raise on every write to `configs`, so that a detector process
+# One row: a number that triggers (migration 0013) raise on every write to `configs`, so that a detector process
 # keeping the active configuration asks this row whether it changed instead of reading every config.
 config_version = Table(
     "config_version",

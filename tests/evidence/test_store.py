@@ -225,7 +225,7 @@ def test_an_empty_database_is_upgraded_on_first_use(tmp_path) -> None:
 
 
 def test_every_write_to_the_configs_changes_their_version_and_nothing_else_does(store: Store) -> None:
-    """Triggers (migration 0012) raise the version on each insert, update and delete of `configs`, whoever writes
+    """Triggers (migration 0013) raise the version on each insert, update and delete of `configs`, whoever writes
     it: through Configs, or by hand (as an older version or an operator could). Evidence writes leave it alone."""
     from evidence._configs import POLICY, Configs
     from evidence._policy import FreshnessPolicy

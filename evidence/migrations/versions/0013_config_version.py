@@ -1,7 +1,7 @@
 """config version: one number every write to `configs` changes, so a detector pass asks one row, not every config
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0013
+Revises: 0012 (the Slack announcements table)
 Create Date: 2026-12-01
 
 A detector process keeps the active configuration it derived (detectors/_incremental.py) and used to learn whether
@@ -17,8 +17,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0012"
-down_revision: str | Sequence[str] | None = "0011"
+revision: str = "0013"
+down_revision: str | Sequence[str] | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
