@@ -44,10 +44,13 @@ class Classifier:
         state = assessment.state
         self.producer = policy.producer_urn or (state.last_commit.producer_urn if state.last_commit else None)
         runs = runs_of(evidence, self.producer)
-        self.today = [run for run in runs if run.in_cycle(self.day.cycle_start)]
+        # Runs have distinct run_ids, so "not one of today's" is "not in today's cycle" (comparing whole runs, with
+        # their records' payloads, was a tenth of evaluating a breached dataset).
+        cycle = [run.in_cycle(self.day.cycle_start) for run in runs]
+        self.today = [run for run, today in zip(runs, cycle, strict=True) if today]
         self.history = [
-            run for run in runs
-            if self.day.lookback_start <= run.start < self.day.cycle_start and run not in self.today
+            run for run, today in zip(runs, cycle, strict=True)
+            if not today and self.day.lookback_start <= run.start < self.day.cycle_start
         ]
         self.runs = runs
         # Evidence of absence: a missing type proves something only if the producer emitted it lately.

@@ -28,7 +28,7 @@ from detectors._incidents import (
     freshness_incident,
     surround,
 )
-from detectors._incremental import FRESHNESS_TYPES, FreshnessMemory, Kept
+from detectors._incremental import FRESHNESS_TYPES, FreshnessMemory, Kept, sources
 from detectors._runs import by_dataset_and_producer
 from detectors._shards import shard_of
 from detectors._windows import DRIFT_DEPLOY_WINDOW, contract_windows, drift_windows, freshness_windows
@@ -116,18 +116,20 @@ def _find_incidents(reader: EvidenceReader, configs: ActiveConfigs, now: datetim
         found = memory.pass_at(reader, [p for p in policies if mine(p.dataset_urn)], owners, now, evaluate)
     found += _contracts(reader, [c for c in contracts if mine(c.dataset_urn)], now, settings, owners)
     found += [i for i in _drift(reader, change_requests, now) if mine(i.dataset_urn)]
-    cited = {i for incident in found for i in incident.evidence_ids}
-    evidence = reader.get_many(cited) if memory is None else memory.cited(reader, cited)
-    sources_of = {incident.id: {incident.producer_urn} | {e.source for i in incident.evidence_ids
-                                                          if (e := evidence.get(i))} for incident in found}
+    if memory is None:
+        evidence = reader.get_many(set().union(*(incident.evidence_ids for incident in found)))
+        sources_of = {incident.id: sources(incident, evidence) for incident in found}
+    else:
+        evidence, sources_of = memory.around(reader, found)
     lag = reader.ingestion_lag(now, timedelta(seconds=settings.stale_window_s),
-                               sources={s for sources in sources_of.values() for s in sources if s},
+                               sources={s for s in set().union(*sources_of.values()) if s},
                                backfill_after=timedelta(seconds=settings.backfill_after_s))
     surrounded = []
     for incident in found:
         worst = max((lag[s]["p95_s"] for s in sources_of[incident.id] if s in lag), default=0.0)
         surrounded.append(surround(incident, evidence, downstream_of(incident.dataset_urn, lineage), worst,
-                                   settings.stale_threshold_s))
+                                   settings.stale_threshold_s, None if memory is None else memory.refs,
+                                   None if memory is None else memory.moving_facts(incident, now)))
     return sorted(surrounded, key=lambda i: (i.dataset_urn, i.kind))
 
 
@@ -137,8 +139,7 @@ def find_stored_incidents(store: Store, now: datetime, settings: DetectSettings 
     """The pure pass over what a store holds: its active configuration and open change requests, read here, and
     its evidence. Stored configs that no longer validate are skipped and described in `findings`. `shards` and
     `memory` as find_incidents takes them."""
-    snapshot = config_snapshot(store)
-    active = configs_of(snapshot) if memory is None else memory.configs(snapshot)
+    active = configs_of(config_snapshot(store)) if memory is None else memory.configs(store)
     if findings is not None:
         findings.extend(f.as_json() for f in active.findings)
     return find_incidents(store, active, now, settings, list_change_requests(store, status="open"), shards, memory)

@@ -187,15 +187,31 @@ def drift_incident(requests: list[dict[str, Any]], first_seen: datetime, deploys
 
 
 def surround(incident: Incident, found: Mapping[str, EvidenceRecord], downstream: list[str], lag_p95_s: float,
-             stale_threshold_s: float) -> Incident:
+             stale_threshold_s: float, refs: dict[str, EvidenceRef] | None = None,
+             moved: tuple[Mapping[str, Any], datetime] | None = None) -> Incident:
     """The incident with what surrounds it: the datasets downstream, only the evidence ids that exist (each listed
-    as {evidence_id, source_ref, type, time}), and whether its evidence arrived late."""
+    as {evidence_id, source_ref, type, time}), and whether its evidence arrived late. `refs`, when given, keeps the
+    listed references by evidence id for the next call (a stored record never changes; references are frozen).
+    `moved` (facts, clock): an incident brought to a later clock without evaluating it again (detectors/
+    _incremental.py), its moving facts replaced and detected and updated at that clock, in the same copy."""
     ids = [i for i in incident.evidence_ids if i in found]
-    return incident.model_copy(update={
+    kept = {} if refs is None else refs
+    listed = []
+    for i in ids:
+        ref = kept.get(i)
+        if ref is None:
+            record = found[i]
+            ref = kept[i] = EvidenceRef(evidence_id=i, source_ref=record.source_ref, type=record.type,
+                                        time=record.event_time)
+        listed.append(ref)
+    update = {
         "impacted_downstream": downstream,
         "evidence_ids": ids,
-        "evidence": [EvidenceRef(evidence_id=i, source_ref=found[i].source_ref, type=found[i].type,
-                                 time=found[i].event_time) for i in ids],
+        "evidence": listed,
         "stale_evidence": lag_p95_s > stale_threshold_s,
-        "facts": {**incident.facts, "ingestion_lag_p95_s": lag_p95_s},
-    })
+        "facts": {**incident.facts, "ingestion_lag_p95_s": lag_p95_s} if moved is None else
+        {**incident.facts, **moved[0], "ingestion_lag_p95_s": lag_p95_s},
+    }
+    if moved is not None:
+        update["detected_at"] = update["updated_at"] = moved[1]
+    return incident.model_copy(update=update)

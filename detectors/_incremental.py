@@ -15,7 +15,7 @@ back) makes the pass a full one. A property test compares the result with a full
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
@@ -23,9 +23,19 @@ from typing import Any
 import orjson
 
 from detectors._clock_facts import Lateness
-from detectors._configs import ActiveConfigs, configs_of
+from detectors._configs import ActiveConfigs, config_snapshot, configs_of
 from detectors._watermark import localize, policy_day
-from evidence import ConfigSnapshot, EventType, EvidenceReader, EvidenceRecord, FreshnessPolicy, Incident, utc
+from evidence import (
+    Configs,
+    EventType,
+    EvidenceReader,
+    EvidenceRecord,
+    EvidenceRef,
+    FreshnessPolicy,
+    Incident,
+    Store,
+    utc,
+)
 
 # The types freshness reads (detectors/_detect.py): other evidence cannot change a freshness answer.
 FRESHNESS_TYPES = (EventType.RUN_STARTED, EventType.RUN_COMPLETED, EventType.RUN_FAILED, EventType.HEARTBEAT,
@@ -55,18 +65,29 @@ class FreshnessMemory:
         self.due: list[tuple[datetime, str]] = []  # (due time, dataset): the deadline index (stale entries skipped)
         self.evaluated = 0  # datasets the last pass evaluated (for benchmarks and tests)
         self.moved = 0  # breached datasets the last pass brought to its clock without evaluating them
+        self.moving: dict[int, tuple[Incident, Lateness]] = {}  # those, by their incident's id(): `moving_facts`
         self._due_of: dict[str, datetime] = {}  # each dataset's current due time (the heap's live entries)
         self._clocks: dict[str, Lateness | None] = {}  # each breached dataset's anchors (None: evaluate every pass)
         self._policies: tuple[list[FreshnessPolicy], bytes] | None = None
-        self._configs: tuple[int, ActiveConfigs] | None = None
+        self._configs: tuple[int, ActiveConfigs] | None = None  # (digest of the stored configs, what they say)
+        self._version: tuple[int, ActiveConfigs] | None = None  # (their version, the same)
         self._cited: dict[str, EvidenceRecord] = {}  # the records the last pass's incidents cite
+        self.refs: dict[str, EvidenceRef] = {}  # their references as incidents list them (`surround`)
+        self._sources: dict[int, tuple[list[str], str | None, set[str | None]]] = {}  # `around`, by evidence id list
         self._owners: tuple[ActiveConfigs, dict[str, Any], bytes] | None = None
 
-    def configs(self, snapshot: ConfigSnapshot) -> ActiveConfigs:
-        """The active configuration of the stored configs (detectors/_configs.py), derived again only when they
-        changed (their digest): the same objects pass after pass, so the fingerprint below is not dumped again."""
+    def configs(self, store: Store) -> ActiveConfigs:
+        """The active configuration of the stored configs (detectors/_configs.py): read again only when their version
+        changed (one row, `Configs.version`, read before the configs, so a write in between is seen next pass), and
+        derived again only when they changed (their digest): the same objects pass after pass, so the fingerprint
+        below is not dumped again. Reading 10,000 configs to digest them was a tenth of a pass evaluating 100."""
+        version = Configs(store).version()
+        if version is not None and self._version is not None and self._version[0] == version:
+            return self._version[1]
+        snapshot = config_snapshot(store)
         if self._configs is None or self._configs[0] != snapshot.digest:
             self._configs = (snapshot.digest, configs_of(snapshot))
+        self._version = None if version is None else (version, self._configs[1])
         return self._configs[1]
 
     def owners(self, configs: ActiveConfigs, derive: Callable[[], dict[str, Any]]) -> dict[str, Any]:
@@ -85,10 +106,32 @@ class FreshnessMemory:
         did not cite them too: a stored record never changes (the first copy of an id is kept). Only records a pass
         read in its window are cited, so only retention shorter than a lookback could delete one (not noticed, as
         the window is not). 8,000 records were most of a pass over 1,000 breached datasets."""
-        missing = [i for i in ids if i not in self._cited]
-        read = reader.get_many(missing) if missing else {}
-        self._cited = {i: r for i in ids if (r := self._cited.get(i) or read.get(i)) is not None}
-        return self._cited
+        kept = self._cited
+        missing = ids - kept.keys()
+        for gone in kept.keys() - ids:  # set operations, not a loop over every cited id: most stay cited
+            del kept[gone]
+            self.refs.pop(gone, None)
+        if missing:
+            kept.update(reader.get_many(missing))
+        return kept
+
+    def around(self, reader: EvidenceReader, found: list[Incident]) -> tuple[dict[str, EvidenceRecord],
+                                                                             dict[str, set[str | None]]]:
+        """The records these incidents cite (`cited`), and each incident's sources (its producer's and its cited
+        records'), by incident id; an incident brought to the clock (`moving_facts`) keeps its list of evidence ids, so
+        its sources are not gathered again."""
+        evidence = self.cited(reader, set().union(*(incident.evidence_ids for incident in found)))
+        known, kept = self._sources, {}
+        sources_of = {}
+        for incident in found:
+            listed = incident.evidence_ids
+            entry = known.get(id(listed))
+            if entry is None or entry[0] is not listed or entry[1] != incident.producer_urn:
+                entry = (listed, incident.producer_urn, sources(incident, evidence))
+            kept[id(listed)] = entry  # the entry holds the list, so its id is not reused while kept
+            sources_of[incident.id] = entry[2]
+        self._sources = kept
+        return evidence, sources_of
 
     def pass_at(self, reader: EvidenceReader, policies: list[FreshnessPolicy], owners: Any, now: datetime,
                 evaluate: Evaluate) -> list[Incident]:
@@ -114,10 +157,11 @@ class FreshnessMemory:
             chosen = [by_dataset[urn] for urn in sorted(dirty) if urn in by_dataset]
             moved = [urn for urn in self._clocks if urn not in dirty]
         results = evaluate(chosen)
-        for urn in moved:
+        self.moving = {}
+        for urn in moved:  # kept as evaluated: `moving_facts` brings each to this clock when the pass surrounds it
             clock, incident = self._clocks[urn], self.found[urn]
             assert clock is not None and incident is not None
-            self.found[urn] = at_clock(incident, clock, now)
+            self.moving[id(incident)] = (incident, clock)
         for policy in chosen:
             urn = policy.dataset_urn
             incident, kept = results.get(urn, (None, None))
@@ -137,6 +181,14 @@ class FreshnessMemory:
         # Incidents are frozen: the pass builds new ones from these (detectors/_incidents.py, `surround`), no copy.
         return [i for p in policies if (i := self.found.get(p.dataset_urn)) is not None]
 
+    def moving_facts(self, incident: Incident, now: datetime) -> tuple[dict[str, Any], datetime] | None:
+        """For an incident the last `pass_at` returned without evaluating it (a breached dataset with nothing new),
+        its moving facts at `now` and `now`: `surround` applies them in the copy it makes, as a new evaluation would
+        have them (facts recomputed, detected and updated at `now`; its evidence and local day unchanged). None for
+        an incident that pass evaluated (or any other)."""
+        entry = self.moving.get(id(incident))
+        return None if entry is None or entry[0] is not incident else (entry[1].facts(now), now)
+
     def _policies_json(self, policies: list[FreshnessPolicy]) -> bytes:
         """The policies as JSON, dumped again only when they are not the very objects of the last pass (stored
         configs are validated once per text, evidence/_configs.py, so unchanged ones come back identical; the list
@@ -155,15 +207,13 @@ class FreshnessMemory:
         return {p.dataset_urn for p in policies if p.dataset_urn in datasets or p.producer_urn in producers}
 
 
+def sources(incident: Incident, evidence: Mapping[str, EvidenceRecord]) -> set[str | None]:
+    """The sources an incident's evidence came from (those of its cited records found, and its producer)."""
+    return {incident.producer_urn} | {e.source for i in incident.evidence_ids if (e := evidence.get(i))}
+
+
 def _owners_json(owners: dict[str, Any]) -> bytes:
     return orjson.dumps(sorted((urn, repr(owner)) for urn, owner in owners.items()), option=orjson.OPT_SORT_KEYS)
-
-
-def at_clock(incident: Incident, clock: Lateness, now: datetime) -> Incident:
-    """A breached dataset's raw incident (as the freshness evaluation made it) brought to a later clock, its evidence
-    and local day unchanged: its moving facts recomputed, detected and updated at `now`, like a new evaluation."""
-    return incident.model_copy(update={"facts": {**incident.facts, **clock.facts(now)}, "detected_at": now,
-                                       "updated_at": now})
 
 
 def _due(policy: FreshnessPolicy, now: datetime) -> datetime:
@@ -174,4 +224,4 @@ def _due(policy: FreshnessPolicy, now: datetime) -> datetime:
     return min(day.deadline, midnight) if day.deadline > now else midnight
 
 
-__all__ = ["FreshnessMemory", "Kept", "at_clock"]
+__all__ = ["FreshnessMemory", "Kept", "sources"]

@@ -9,6 +9,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 
 from evidence import CorrelatedRun, EventType, EvidenceRecord, maybe_time, utc
 
@@ -87,8 +88,10 @@ class Run:
     first: EvidenceRecord  # earliest record of the run: stands in for a missing JobRunStarted
     last_heartbeat: EvidenceRecord | None = None  # the latest JobRunHeartbeat: the run was alive then
 
-    @property
+    @cached_property
     def start(self) -> datetime:
+        """When the run started (its actual_start_time, else its JobRunStarted's time, else its first record's):
+        computed once per run, as a pass sorts and compares runs by it many times."""
         if self.started is not None:
             return data_time(self.started, "actual_start_time") or self.started.event_time
         return self.first.event_time

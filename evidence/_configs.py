@@ -15,7 +15,7 @@ from sqlalchemy import delete, select
 
 from evidence._errors import RcaError
 from evidence._policy import Contract, FreshnessPolicy, LineageEdge, Mapping
-from evidence._schema import configs
+from evidence._schema import config_version, configs
 from evidence._store import Store
 
 Spec = TypeVar("Spec", bound=BaseModel)
@@ -177,6 +177,12 @@ class Configs:
         # Rows are tuples of str and int: hashing them all is one C-level pass (a Python loop over 100,000 rows
         # took most of a readiness page). 64 bits, and per process, which is where the callers' caches live.
         return ConfigSnapshot(hash(tuple(rows)), rows)
+
+    def version(self) -> int | None:
+        """A number that changes with every write to the stored configs (triggers raise it, migration 0013): equal
+        numbers, read before each snapshot, mean the same configs. None when the database has no such number."""
+        with self.store.engine.connect() as conn:
+            return conn.execute(select(config_version.c.version).where(config_version.c.id == 1)).scalar()
 
     def delete(self, kind: ConfigKind[Spec], config_id: int) -> None:
         with self.store.writing() as conn:

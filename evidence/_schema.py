@@ -109,6 +109,15 @@ detector_shards = Table(
     Column("passed_by", String(128)),
 )
 
+# One row: a number that triggers (migration 0013) raise on every write to `configs`, so that a detector process
+# keeping the active configuration asks this row whether it changed instead of reading every config.
+config_version = Table(
+    "config_version",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("version", BigInteger, nullable=False),
+)
+
 # Operator-owned configuration: freshness policies, contracts, resolution rules, lineage edges.
 configs = Table(
     "configs",

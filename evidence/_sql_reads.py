@@ -169,9 +169,12 @@ class SqlReads:
             # of the types in the window read and filtered, 268,000 for 1,000 datasets' 25,000 (2-4x the time).
             # Asked apart, each side is read from its own index (the type filter made unindexable on the datasets'
             # side, where SQLite would otherwise still prefer the type's index).
+            # The datasets' side leaves out what the producers' side returns (a job's commits name both): the rows
+            # are read either way, but not turned into records twice.
+            theirs = self._where(datasets, [], types, since, until, arrived_by, payloads_of, by_dataset=True).where(
+                or_(evidence.c.producer_urn.is_(None), evidence.c.producer_urn.not_in(producers)))
             return _each_once((self._fetch(stmt) for stmt in (
-                self._where(datasets, [], types, since, until, arrived_by, payloads_of, by_dataset=True),
-                self._where([], producers, types, since, until, arrived_by, payloads_of))), ordered)
+                theirs, self._where([], producers, types, since, until, arrived_by, payloads_of))), ordered)
         stmt = self._where(datasets, producers, types, since, until, arrived_by, payloads_of)
         if ordered:
             stmt = stmt.order_by(evidence.c.event_time, evidence.c.evidence_id)

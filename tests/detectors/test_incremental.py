@@ -14,6 +14,7 @@ from detectors._clock_facts import LATENESS_FACTS, RUNNING_FACTS
 from detectors._incremental import FreshnessMemory
 from evidence import Contract, FreshnessPolicy, Incident, ReasonCode, parse_event, record_from_event
 from evidence._configs import CONTRACT, POLICY, Configs
+from evidence._schema import configs
 from evidence._store import Store
 
 START = datetime(2026, 3, 6, tzinfo=UTC)  # a Friday; New York springs forward on Sunday the 8th
@@ -187,8 +188,9 @@ def test_a_quiet_period_evaluates_nothing_until_a_deadline_comes_due(tmp_path: A
 
 
 def test_a_changed_policy_or_owner_makes_the_next_pass_a_full_one() -> None:
-    """The configuration is kept by the digest of the stored rows: a policy put again with another owner (or
-    deadline) is a new configuration, and the pass after it evaluates every dataset."""
+    """The configuration is kept by the version of the stored rows (raised by every write to them): a policy put
+    again with another owner (or deadline), or edited by hand, is a new configuration, and the pass after it
+    evaluates every dataset."""
     store = _store(EVERY_REASON[:3])
     memory = FreshnessMemory()
     find_stored_incidents(store, DAY3 + timedelta(hours=6), memory=memory)
@@ -207,4 +209,16 @@ def test_a_changed_policy_or_owner_makes_the_next_pass_a_full_one() -> None:
                                           deploy_window_minutes=90), START)
     find_stored_incidents(store, DAY3 + timedelta(hours=6, minutes=4), memory=memory)
     assert memory.evaluated == 3  # a contract is configuration too (its deploy window)
+    find_stored_incidents(store, DAY3 + timedelta(hours=6, minutes=5), memory=memory)
+    assert memory.evaluated == 0  # the configs' version unchanged: the memory's configuration kept
+    # A policy edited by hand, not through Configs (as an operator or an older version could): its version moves too.
+    edited = FreshnessPolicy(dataset_urn="ds://inc/t2", producer_urn="job://job-2", timezone="UTC",
+                             watermark={"dimension": "dt"}, lookback_days=2, expected_update_by="07:00")
+    with store.writing() as conn:
+        conn.execute(configs.update().where(configs.c.key == "ds://inc/t2").values(
+            spec=edited.model_dump_json(by_alias=True, exclude_none=True)))
+    now = DAY3 + timedelta(hours=6, minutes=6)
+    incremental = find_stored_incidents(store, now, memory=memory)
+    assert incremental == find_stored_incidents(store, now)
+    assert memory.evaluated == 3 and [i.dataset_urn for i in incremental] == ["ds://inc/t0"]
     store.close()

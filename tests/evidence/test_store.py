@@ -222,3 +222,36 @@ def test_an_empty_database_is_upgraded_on_first_use(tmp_path) -> None:
     store = Store.open(f"sqlite:///{tmp_path / 'new' / 'rca.db'}")
     store.ensure_schema()
     assert store.count() == 0
+
+
+def test_every_write_to_the_configs_changes_their_version_and_nothing_else_does(store: Store) -> None:
+    """Triggers (migration 0013) raise the version on each insert, update and delete of `configs`, whoever writes
+    it: through Configs, or by hand (as an older version or an operator could). Evidence writes leave it alone."""
+    from evidence._configs import POLICY, Configs
+    from evidence._policy import FreshnessPolicy
+    from evidence._schema import configs
+
+    versions = [Configs(store).version()]
+
+    def changed() -> bool:
+        versions.append(Configs(store).version())
+        return versions[-1] != versions[-2]
+
+    policy = FreshnessPolicy(dataset_urn="ds://v/t0", expected_update_by="02:00")
+    stored = Configs(store).put(POLICY, policy, T0)
+    assert changed()
+    Configs(store).put(POLICY, policy.model_copy(update={"owner_team": "team-b"}), T0)  # same key, same clock
+    assert changed()
+    Configs(store).replace(POLICY, stored.id, policy.model_copy(update={"expected_update_by": "03:00"}), T0)
+    assert changed()
+    ingest_events(store, events(3), T0)
+    assert not changed()
+    with store.writing() as conn:
+        conn.execute(configs.update().where(configs.c.id == stored.id).values(spec='{"dataset_urn": "ds://v/t0"}'))
+    assert changed()
+    with store.writing() as conn:
+        conn.execute(configs.insert().values(kind="policy", key="ds://v/t1", spec="{}", created_at=T0, updated_at=T0))
+    assert changed()
+    Configs(store).delete(POLICY, stored.id)
+    assert changed()
+    assert len(set(versions)) == 7 and None not in versions
