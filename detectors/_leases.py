@@ -16,7 +16,8 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from detectors._detect import DetectionResult, DetectSettings, store_incidents
+from detectors._detect import DetectionResult, DetectSettings, drift_summary, store_incidents
+from detectors._drift import list_change_requests
 from detectors._shards import SHARDS, shard_of
 from evidence import Incident, Store, claim_shards, utc
 
@@ -39,6 +40,8 @@ def leased_pass(store: Store, now: datetime, settings: DetectSettings, find: Fin
         with claim_shards(store, now, period, batch) as claim:  # the lease store (evidence/_leases.py)
             claimed = claim.shards
             if not claimed:
+                if first:  # no shard was due: the drift is the database's, not a shard's, so it is still told
+                    total.drift = drift_summary(list_change_requests(store))
                 return total
             found, findings = find(claimed)
             result = store_incidents(store, found, now, settings, findings if first else [], shards=claimed)
