@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import shutil
 import sqlite3
 import threading
@@ -12,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from sqlalchemy import (
@@ -132,13 +133,17 @@ class Store(SqlReads):
         """
         if not records:
             return set()
+        if self.dialect == "postgresql":
+            # The rows in COPY's format before the turn is taken: Python work that overlaps another request's part
+            # in the database, instead of lengthening the turns every writer waits for.
+            rows = copy_rows(records)
+            if conn is None:
+                with self.writing() as mine:
+                    return _postgres_insert(mine, rows, own=True)
+            return _postgres_insert(conn, rows, own=False)
         if conn is None:
             with self.writing() as mine:
-                if self.dialect == "postgresql":
-                    return _postgres_insert(mine, records, own=True)
                 return self.add_records(records, mine)
-        if self.dialect == "postgresql":
-            return _postgres_insert(conn, records, own=False)
         ids = [r.evidence_id for r in records]
         have: set[str] = set()
         for start in range(0, len(ids), 1000):
@@ -290,11 +295,61 @@ def _sqlite_statement(rows: int) -> str:
             "ON CONFLICT (evidence_id) DO NOTHING")
 
 
-_COPY = f"COPY evidence ({', '.join(_COLUMNS)}) FROM STDIN"
+# COPY's columns: the text ones first (escaped alike), then the number, the two times and the payload.
+_COPY_TEXT = ("evidence_id", "source", "source_ref", "type", "dataset_urn", "producer_urn", "schema_id", "deploy_ref",
+              "reason_code", "field", "run_id", "traceparent")
+assert sorted([*_COPY_TEXT, "sequence", "event_time", "ingest_time", "payload"]) == sorted(_COLUMNS), \
+    "update _COPY_TEXT and copy_row with the evidence table"
+_COPY = f"COPY evidence ({', '.join(_COPY_TEXT)}, sequence, event_time, ingest_time, payload) FROM STDIN"
+_NULL = "\\N"
+# What COPY's text format escapes (https://www.postgresql.org/docs/current/sql-copy.html, "Text Format").
+_COPY_ESCAPE = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_COPY_SPECIAL = re.compile(r"[\\\t\n\r]")
 
 
-def _postgres_insert(conn: Connection, records: Sequence[EvidenceRecord], own: bool) -> set[str]:
-    """Store the records whose ids are new, with COPY, and return those ids.
+class CopyRow(NamedTuple):
+    """A record's row in COPY's text format, with the partition its event time falls in."""
+
+    partition: str
+    line: bytes
+
+
+def copy_rows(records: Sequence[EvidenceRecord]) -> dict[str, CopyRow]:
+    """The records' rows for COPY by evidence id (the last record of an id wins, as in the lookup that follows).
+
+    psycopg's write_row formats the same text a value at a time while the COPY is open, under the writers' turn;
+    these lines are made before it, and go in one write. Records are built in UTC (the times' text has its offset).
+    """
+    unique = {r.evidence_id: r for r in records}
+    ingest: tuple[datetime, str] | None = None  # a batch's records share one ingest time
+    months: dict[tuple[int, int], str] = {}
+    out: dict[str, CopyRow] = {}
+    for evidence_id, r in unique.items():
+        if ingest is None or ingest[0] is not r.ingest_time:
+            ingest = (r.ingest_time, r.ingest_time.isoformat())
+        event = r.event_time
+        month = (event.year, event.month) if event.tzinfo is UTC else month_of(event)
+        partition = months.get(month) or months.setdefault(month, partition_name(month))
+        out[evidence_id] = CopyRow(partition, copy_row(r, ingest[1]))
+    return out
+
+
+def copy_row(r: EvidenceRecord, ingest_time: str) -> bytes:
+    """One record's line of COPY text (columns as in _COPY)."""
+    texts = (r.evidence_id, r.source, r.source_ref, r.type, r.dataset_urn, r.producer_urn, r.schema_id, r.deploy_ref,
+             r.reason_code, r.field, r.run_id, r.traceparent)
+    if _COPY_SPECIAL.search("".join(filter(None, texts))) is None:  # the common case: nothing to escape
+        head = "\t".join([_NULL if v is None else v for v in texts])
+    else:
+        head = "\t".join([_NULL if v is None else v.translate(_COPY_ESCAPE) for v in texts])
+    sequence = _NULL if r.sequence is None else str(r.sequence)
+    # orjson escapes every control character inside JSON strings, so only its backslashes need doubling.
+    payload = orjson.dumps(r.payload).replace(b"\\", b"\\\\")
+    return f"{head}\t{sequence}\t{r.event_time.isoformat()}\t{ingest_time}\t".encode() + payload + b"\n"
+
+
+def _postgres_insert(conn: Connection, rows: dict[str, CopyRow], own: bool) -> set[str]:
+    """Store the rows (copy_rows) whose ids are new, with COPY, and return those ids.
 
     The table is partitioned by month of event_time, so its primary key is (evidence_id, event_time) and cannot
     stop the same id from being stored twice under two times (a conflicting re-send). Writers therefore take
@@ -308,34 +363,33 @@ def _postgres_insert(conn: Connection, records: Sequence[EvidenceRecord], own: b
     # the round trips, not the rows, were most of the database's part (benchmarks/ingest_bench.py).
     conn.exec_driver_sql("SELECT pg_advisory_xact_lock(%s), set_config('enable_seqscan', 'off', true)",
                          (EVIDENCE_LOCK,))
-    unique = list({r.evidence_id: r for r in records}.values())
-    ids = [r.evidence_id for r in unique]
-    months = sorted({partition_name(month_of(r.event_time)) for r in unique})
+    ids = list(rows)
+    months = sorted({row.partition for row in rows.values()})
     have: set[str] = set()
     missing: list[str] = []
     for start in range(0, len(ids), _IN_CHUNK):
-        chunk = ids[start : start + _IN_CHUNK]
+        # The ids as one text split in the database: psycopg dumps a list parameter a Python call an element.
+        chunk = ",".join(ids[start : start + _IN_CHUNK])  # evidence ids are ev_ and hex: never a comma
         if start == 0:  # partition names never look like evidence ids (ev_...)
-            found = conn.exec_driver_sql(f"SELECT evidence_id FROM evidence WHERE evidence_id = ANY(%s) UNION ALL "
-                                         f"{MISSING_PARTITIONS}", (chunk, months)).scalars().all()
+            found = conn.exec_driver_sql(f"SELECT evidence_id FROM evidence WHERE evidence_id = "
+                                         f"ANY(string_to_array(%s, ',')) UNION ALL {MISSING_PARTITIONS}",
+                                         (chunk, months)).scalars().all()
             missing = [name for name in found if not name.startswith("ev_")]
             have.update(name for name in found if name.startswith("ev_"))
         else:
-            have.update(conn.exec_driver_sql("SELECT evidence_id FROM evidence WHERE evidence_id = ANY(%s)",
-                                             (chunk,)).scalars())
+            have.update(conn.exec_driver_sql("SELECT evidence_id FROM evidence WHERE evidence_id = "
+                                             "ANY(string_to_array(%s, ','))", (chunk,)).scalars())
     if not own:  # the caller's transaction goes on: its later statements are planned as before
         conn.exec_driver_sql("SET LOCAL enable_seqscan = DEFAULT")
-    new = [r for r in unique if r.evidence_id not in have]
+    new = [evidence_id for evidence_id in ids if evidence_id not in have]
     if not new:
         return set()
     # (Every record of a month without a partition is new: the batch's missing months are the new records'.)
     make_partitions(conn, missing)
+    data = b"".join([rows[evidence_id].line for evidence_id in new])
     with conn.connection.dbapi_connection.cursor() as cursor, cursor.copy(_COPY) as copy:  # type: ignore[union-attr]
-        for r in new:
-            copy.write_row((r.evidence_id, r.source, r.source_ref, r.type, r.dataset_urn, r.producer_urn, r.schema_id,
-                            r.sequence, r.event_time, r.ingest_time, r.deploy_ref, r.reason_code, r.field, r.run_id,
-                            r.traceparent, orjson.dumps(r.payload).decode()))
-    return {r.evidence_id for r in new}
+        copy.write(data)  # one write: psycopg sends it in a few large chunks, not one a 32 KiB buffer of rows
+    return set(new)
 
 
 def _sqlite_time(moment: datetime) -> str:

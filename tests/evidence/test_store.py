@@ -9,6 +9,7 @@ from sqlalchemy import text
 from evidence import ConfigError, GateCounter, UnknownEvidence
 from evidence._ingest import ingest_events
 from evidence._reader import MemoryReader, percentile
+from evidence._record import EvidenceRecord, evidence_id_for
 from evidence._schema import metadata
 from evidence._store import EvidenceQuery, Store
 from support import deployment
@@ -72,6 +73,22 @@ def test_records_keep_times_in_utc_and_the_payload_as_sent(store: Store) -> None
     assert store.get(record.evidence_id) == record
     with pytest.raises(UnknownEvidence, match="No evidence with id 'ev_nope'"):
         store.get("ev_nope")
+
+
+def test_text_that_copy_escapes_and_empty_text_come_back_as_stored(store: Store) -> None:
+    # PostgreSQL's COPY text format gives backslash, tab, newline and carriage return a meaning, and \\N is NULL:
+    # values holding them, an empty string (not NULL) and non-ASCII text are read back exactly, on both databases.
+    odd = "a\\b\tc\nd\re \\N é 漢"
+    record = EvidenceRecord(
+        evidence_id=evidence_id_for("svc://odd", odd), source="svc://odd", source_ref=odd, type="DeploymentEvent",
+        event_time=T0, ingest_time=T0 + timedelta(seconds=1), dataset_urn="", producer_urn="\\N", schema_id=None,
+        sequence=2**63 - 1, deploy_ref=odd, reason_code="\t", field="\\", run_id="\n", traceparent=None,
+        payload={"id": odd, "data": {"quote": '"\\"', "nested": [odd, {"k\tey": None}], "unicode": "\u2028"}})
+    plain = EvidenceRecord(evidence_id=evidence_id_for("svc://odd", "plain"), source="svc://odd", source_ref="plain",
+                           type="DeploymentEvent", event_time=T0, ingest_time=T0, payload={})
+    assert store.add_records([record, plain]) == {record.evidence_id, plain.evidence_id}
+    assert store.get(record.evidence_id) == record
+    assert store.get(plain.evidence_id) == plain
 
 
 def test_paging_walks_every_record_once_in_time_order(store: Store) -> None:
