@@ -93,6 +93,16 @@ def iso(moment: datetime | None) -> str | None:
     return utc(moment).isoformat().replace("+00:00", "Z")
 
 
+_RUN_ID_DECLARED: dict[type, bool] = {}  # by data model (pydantic's model_fields is a property: a call each read)
+
+
+def _declares_run_id(data_type: type) -> bool:
+    declared = _RUN_ID_DECLARED.get(data_type)
+    if declared is None:
+        declared = _RUN_ID_DECLARED[data_type] = "run_id" in getattr(data_type, "model_fields", {})
+    return declared
+
+
 def record_from_event(event: Any, ingest_time: datetime, raw: dict[str, Any] | None = None) -> EvidenceRecord:
     """Turn a validated envelope v1 event into its evidence record; the payload is the event as sent (`raw`)."""
     data = event.data
@@ -104,7 +114,7 @@ def record_from_event(event: Any, ingest_time: datetime, raw: dict[str, Any] | N
     dataset_urn = event.subject
     deploy_ref = None
     # A declared field, or else an extra one sent in data (getattr's miss costs an exception in pydantic's __getattr__)
-    run_id = data.run_id if "run_id" in type(data).model_fields else (data.model_extra or {}).get("run_id")
+    run_id = data.run_id if _declares_run_id(type(data)) else (data.model_extra or {}).get("run_id")
     sequence = None
     if event.type == EventType.DEPLOYMENT:
         deploy_ref = data.deploy_ref or f"{data.service}@{data.version}"

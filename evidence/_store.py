@@ -9,7 +9,7 @@ import shutil
 import sqlite3
 import threading
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -124,8 +124,10 @@ class Store(SqlReads):
         return (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(table)
 
     # -- evidence ---------------------------------------------------------------------------------------
-    def add_records(self, records: Sequence[EvidenceRecord], conn: Connection | None = None) -> set[str]:
-        """Insert records not stored yet; return the evidence ids that were new.
+    def add_records(self, records: Sequence[EvidenceRecord], conn: Connection | None = None, *,
+                    payloads: Mapping[str, bytes] | None = None) -> set[str]:
+        """Insert records not stored yet; return the evidence ids that were new. `payloads` may hold, by evidence id,
+        a record's payload already encoded by orjson (ingestion's validation makes it), to spare encoding it again.
 
         SQLite: looks the ids up first and inserts the rest with ON CONFLICT DO NOTHING, inside BEGIN IMMEDIATE, so
         the answer is exact. PostgreSQL: the same under an advisory lock, with COPY (see _postgres_insert), exact
@@ -136,14 +138,14 @@ class Store(SqlReads):
         if self.dialect == "postgresql":
             # The rows in COPY's format before the turn is taken: Python work that overlaps another request's part
             # in the database, instead of lengthening the turns every writer waits for.
-            rows = copy_rows(records)
+            rows = copy_rows(records, payloads or {})
             if conn is None:
                 with self.writing() as mine:
                     return _postgres_insert(mine, rows, own=True)
             return _postgres_insert(conn, rows, own=False)
         if conn is None:
             with self.writing() as mine:
-                return self.add_records(records, mine)
+                return self.add_records(records, mine, payloads=payloads)
         ids = [r.evidence_id for r in records]
         have: set[str] = set()
         for start in range(0, len(ids), 1000):
@@ -151,7 +153,7 @@ class Store(SqlReads):
             have.update(conn.execute(select(evidence.c.evidence_id).where(evidence.c.evidence_id.in_(chunk))).scalars())
         new = [r for r in records if r.evidence_id not in have]
         if new and self.dialect == "sqlite":
-            _sqlite_insert(conn, new)
+            _sqlite_insert(conn, new, payloads or {})
         elif new:
             conn.execute(self._insert(evidence).on_conflict_do_nothing(index_elements=["evidence_id"]),
                          [_row(r) for r in new])
@@ -268,7 +270,7 @@ _SQLITE_ROW = f"({', '.join('?' for _ in _COLUMNS)})"
 _SQLITE_ROWS = 1000  # rows a statement at most: a batch of the API's
 
 
-def _sqlite_insert(conn: Connection, records: Sequence[EvidenceRecord]) -> None:
+def _sqlite_insert(conn: Connection, records: Sequence[EvidenceRecord], payloads: Mapping[str, bytes]) -> None:
     """Insert the records, many rows a statement, straight through the driver.
 
     SQLAlchemy's per-value type processing cost a third of the batch time. One statement a batch, not executemany:
@@ -284,7 +286,7 @@ def _sqlite_insert(conn: Connection, records: Sequence[EvidenceRecord]) -> None:
     try:
         for start in range(0, len(records), rows):
             chunk = records[start : start + rows]
-            cursor.execute(_sqlite_statement(len(chunk)), [v for r in chunk for v in _sqlite_row(r)])
+            cursor.execute(_sqlite_statement(len(chunk)), [v for r in chunk for v in _sqlite_row(r, payloads)])
     finally:
         cursor.close()
 
@@ -314,7 +316,7 @@ class CopyRow(NamedTuple):
     line: bytes
 
 
-def copy_rows(records: Sequence[EvidenceRecord]) -> dict[str, CopyRow]:
+def copy_rows(records: Sequence[EvidenceRecord], payloads: Mapping[str, bytes]) -> dict[str, CopyRow]:
     """The records' rows for COPY by evidence id (the last record of an id wins, as in the lookup that follows).
 
     psycopg's write_row formats the same text a value at a time while the COPY is open, under the writers' turn;
@@ -330,12 +332,12 @@ def copy_rows(records: Sequence[EvidenceRecord]) -> dict[str, CopyRow]:
         event = r.event_time
         month = (event.year, event.month) if event.tzinfo is UTC else month_of(event)
         partition = months.get(month) or months.setdefault(month, partition_name(month))
-        out[evidence_id] = CopyRow(partition, copy_row(r, ingest[1]))
+        out[evidence_id] = CopyRow(partition, copy_row(r, ingest[1], payloads.get(evidence_id)))
     return out
 
 
-def copy_row(r: EvidenceRecord, ingest_time: str) -> bytes:
-    """One record's line of COPY text (columns as in _COPY)."""
+def copy_row(r: EvidenceRecord, ingest_time: str, payload: bytes | None = None) -> bytes:
+    """One record's line of COPY text (columns as in _COPY); `payload` is its payload as orjson encodes it, if made."""
     texts = (r.evidence_id, r.source, r.source_ref, r.type, r.dataset_urn, r.producer_urn, r.schema_id, r.deploy_ref,
              r.reason_code, r.field, r.run_id, r.traceparent)
     if _COPY_SPECIAL.search("".join(filter(None, texts))) is None:  # the common case: nothing to escape
@@ -344,7 +346,7 @@ def copy_row(r: EvidenceRecord, ingest_time: str) -> bytes:
         head = "\t".join([_NULL if v is None else v.translate(_COPY_ESCAPE) for v in texts])
     sequence = _NULL if r.sequence is None else str(r.sequence)
     # orjson escapes every control character inside JSON strings, so only its backslashes need doubling.
-    payload = orjson.dumps(r.payload).replace(b"\\", b"\\\\")
+    payload = (payload or orjson.dumps(r.payload)).replace(b"\\", b"\\\\")
     return f"{head}\t{sequence}\t{r.event_time.isoformat()}\t{ingest_time}\t".encode() + payload + b"\n"
 
 
@@ -418,11 +420,11 @@ class _LastTime:
 _ingest_time_text = _LastTime()
 
 
-def _sqlite_row(r: EvidenceRecord) -> tuple[Any, ...]:
+def _sqlite_row(r: EvidenceRecord, payloads: Mapping[str, bytes]) -> tuple[Any, ...]:
     # Column order of _COLUMNS; hot path of every ingested batch, so no intermediate dict.
     return (r.evidence_id, r.source, r.source_ref, r.type, r.dataset_urn, r.producer_urn, r.schema_id, r.sequence,
             _sqlite_time(r.event_time), _ingest_time_text(r.ingest_time), r.deploy_ref, r.reason_code, r.field,
-            r.run_id, r.traceparent, orjson.dumps(r.payload).decode())
+            r.run_id, r.traceparent, (payloads.get(r.evidence_id) or orjson.dumps(r.payload)).decode())
 
 
 def _counter_row(c: GateCounter) -> dict[str, Any]:
