@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import orjson
+import psycopg
 from sqlalchemy import (
     Connection,
     Engine,
@@ -360,27 +361,28 @@ def _postgres_insert(conn: Connection, rows: dict[str, CopyRow], own: bool) -> s
     database's part of a batch of 1,000 is short enough (benchmarks/ingest_bench.py) that the turns cost little
     beside validation, which runs in parallel in each replica.
     """
-    # Index lookups even while the table's statistics are still empty (a seq scan over every partition, else); the
-    # lock and the setting in one round trip, the ids and the months' partitions in another: at a batch of 1,000
-    # the round trips, not the rows, were most of the database's part (benchmarks/ingest_bench.py).
-    conn.exec_driver_sql("SELECT pg_advisory_xact_lock(%s), set_config('enable_seqscan', 'off', true)",
-                         (EVIDENCE_LOCK,))
     ids = list(rows)
     months = sorted({row.partition for row in rows.values()})
-    have: set[str] = set()
-    missing: list[str] = []
-    for start in range(0, len(ids), _IN_CHUNK):
-        # The ids as one text split in the database: psycopg dumps a list parameter a Python call an element.
-        chunk = ",".join(ids[start : start + _IN_CHUNK])  # evidence ids are ev_ and hex: never a comma
-        if start == 0:  # partition names never look like evidence ids (ev_...)
-            found = conn.exec_driver_sql(f"SELECT evidence_id FROM evidence WHERE evidence_id = "
-                                         f"ANY(string_to_array(%s, ',')) UNION ALL {MISSING_PARTITIONS}",
-                                         (chunk, months)).scalars().all()
-            missing = [name for name in found if not name.startswith("ev_")]
-            have.update(name for name in found if name.startswith("ev_"))
-        else:
-            have.update(conn.exec_driver_sql("SELECT evidence_id FROM evidence WHERE evidence_id = "
-                                             "ANY(string_to_array(%s, ','))", (chunk,)).scalars())
+    # The ids as one text split in the database (psycopg dumps a list parameter a Python call an element); evidence
+    # ids are ev_ and hex, never a comma, and partition names never look like them.
+    chunks = [",".join(ids[start : start + _IN_CHUNK]) for start in range(0, len(ids), _IN_CHUNK)]
+    dbapi = conn.connection.dbapi_connection
+    assert isinstance(dbapi, psycopg.Connection)
+    # The transaction's BEGIN, the lock (with index lookups even while the table's statistics are still empty: a seq
+    # scan over every partition, else) and the first ids with the months' missing partitions, in one round trip:
+    # libpq's pipeline sends them together and the server still runs them in order, so the lookup's snapshot is
+    # taken with the lock held. At a batch of 1,000 the round trips were most of the database's part, and each one
+    # is a wait for the interpreter while other requests validate theirs (benchmarks/ingest_bench.py).
+    with dbapi.pipeline(), dbapi.cursor() as lock, dbapi.cursor() as lookup:
+        lock.execute("SELECT pg_advisory_xact_lock(%s), set_config('enable_seqscan', 'off', true)", (EVIDENCE_LOCK,))
+        lookup.execute(f"SELECT evidence_id FROM evidence WHERE evidence_id = ANY(string_to_array(%s, ',')) "
+                       f"UNION ALL {MISSING_PARTITIONS}", (chunks[0], months))
+        found = [name for (name,) in lookup.fetchall()]
+    missing = [name for name in found if not name.startswith("ev_")]
+    have = {name for name in found if name.startswith("ev_")}
+    for chunk in chunks[1:]:
+        have.update(conn.exec_driver_sql("SELECT evidence_id FROM evidence WHERE evidence_id = "
+                                         "ANY(string_to_array(%s, ','))", (chunk,)).scalars())
     if not own:  # the caller's transaction goes on: its later statements are planned as before
         conn.exec_driver_sql("SET LOCAL enable_seqscan = DEFAULT")
     new = [evidence_id for evidence_id in ids if evidence_id not in have]
@@ -389,7 +391,7 @@ def _postgres_insert(conn: Connection, rows: dict[str, CopyRow], own: bool) -> s
     # (Every record of a month without a partition is new: the batch's missing months are the new records'.)
     make_partitions(conn, missing)
     data = b"".join([rows[evidence_id].line for evidence_id in new])
-    with conn.connection.dbapi_connection.cursor() as cursor, cursor.copy(_COPY) as copy:  # type: ignore[union-attr]
+    with dbapi.cursor() as cursor, cursor.copy(_COPY) as copy:
         copy.write(data)  # one write: psycopg sends it in a few large chunks, not one a 32 KiB buffer of rows
     return set(new)
 

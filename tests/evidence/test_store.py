@@ -1,4 +1,6 @@
 import random
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -48,6 +50,29 @@ def test_one_bad_event_in_a_thousand_loses_nothing_else(store: Store) -> None:
     assert (bad.status, bad.id, bad.field) == ("rejected", "e-00417", "time")
     assert "Event 'e-00417' (source svc://checkout-service): 'time' must be an RFC 3339 timestamp" in bad.error
     assert store.count() == 999
+
+
+def test_writers_in_several_processes_sending_the_same_ids_at_once_store_each_once(database_url: str,
+                                                                                    store: Store) -> None:
+    # Four stores (one per process, as replicas have) send overlapping batches of one set of ids at the same time: the
+    # writers' turns make each id accepted exactly once, and a duplicate everywhere else.
+    batch = events(3000)
+    plans = [batch[i * 500 : i * 500 + 1500] for i in range(4)]
+    for n, plan in enumerate(plans):
+        random.Random(n).shuffle(plan)
+    stores = [Store.open(database_url) for _ in plans]
+    try:
+        with ThreadPoolExecutor(len(plans)) as pool:
+            reports = list(pool.map(lambda sp: [ingest_events(sp[0], sp[1][i : i + 500], T0)
+                                                for i in range(0, len(sp[1]), 500)], zip(stores, plans, strict=True)))
+    finally:
+        for other in stores:
+            other.close()
+    results = [r for per_store in reports for report in per_store for r in report.results]
+    assert Counter(r.evidence_id for r in results if r.status == "accepted") == \
+        Counter({r.evidence_id: 1 for r in results})
+    assert {r.status for r in results} == {"accepted", "duplicate"}
+    assert store.count() == 3000
 
 
 def test_a_duplicate_inside_one_batch_is_acknowledged_and_stored_once(store: Store) -> None:
