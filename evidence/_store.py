@@ -351,6 +351,12 @@ def copy_row(r: EvidenceRecord, ingest_time: str, payload: bytes | None = None) 
     return f"{head}\t{sequence}\t{r.event_time.isoformat()}\t{ingest_time}\t".encode() + payload + b"\n"
 
 
+# A writer's turn on PostgreSQL (the lock and the lookup's planner settings; see _postgres_insert), and the lookup.
+WRITERS_TURN = ("SELECT pg_advisory_xact_lock(%s), set_config('enable_seqscan', 'off', true), "
+                "set_config('enable_bitmapscan', 'off', true)")
+STORED_IDS = "SELECT evidence_id FROM evidence WHERE evidence_id = ANY(string_to_array(%s, ','))"
+
+
 def _postgres_insert(conn: Connection, rows: dict[str, CopyRow], own: bool) -> set[str]:
     """Store the rows (copy_rows) whose ids are new, with COPY, and return those ids.
 
@@ -368,23 +374,25 @@ def _postgres_insert(conn: Connection, rows: dict[str, CopyRow], own: bool) -> s
     chunks = [",".join(ids[start : start + _IN_CHUNK]) for start in range(0, len(ids), _IN_CHUNK)]
     dbapi = conn.connection.dbapi_connection
     assert isinstance(dbapi, psycopg.Connection)
-    # The transaction's BEGIN, the lock (with index lookups even while the table's statistics are still empty: a seq
-    # scan over every partition, else) and the first ids with the months' missing partitions, in one round trip:
+    # The transaction's BEGIN, the lock and the first ids with the months' missing partitions, in one round trip:
     # libpq's pipeline sends them together and the server still runs them in order, so the lookup's snapshot is
     # taken with the lock held. At a batch of 1,000 the round trips were most of the database's part, and each one
     # is a wait for the interpreter while other requests validate theirs (benchmarks/ingest_bench.py).
+    # The lookup probes each month's primary key once an id, whatever the table's size or statistics: with them
+    # still empty the planner chose a seq scan over every partition, and with seq scans off, a bitmap scan of the
+    # whole (event_time, evidence_id) index and every heap page of the month (11 ms a batch at 35,000 rows against
+    # 1.5 ms, growing with the month); with both off, the probes.
     with dbapi.pipeline(), dbapi.cursor() as lock, dbapi.cursor() as lookup:
-        lock.execute("SELECT pg_advisory_xact_lock(%s), set_config('enable_seqscan', 'off', true)", (EVIDENCE_LOCK,))
-        lookup.execute(f"SELECT evidence_id FROM evidence WHERE evidence_id = ANY(string_to_array(%s, ',')) "
-                       f"UNION ALL {MISSING_PARTITIONS}", (chunks[0], months))
+        lock.execute(WRITERS_TURN, (EVIDENCE_LOCK,))
+        lookup.execute(f"{STORED_IDS} UNION ALL {MISSING_PARTITIONS}", (chunks[0], months))
         found = [name for (name,) in lookup.fetchall()]
     missing = [name for name in found if not name.startswith("ev_")]
     have = {name for name in found if name.startswith("ev_")}
     for chunk in chunks[1:]:
-        have.update(conn.exec_driver_sql("SELECT evidence_id FROM evidence WHERE evidence_id = "
-                                         "ANY(string_to_array(%s, ','))", (chunk,)).scalars())
+        have.update(conn.exec_driver_sql(STORED_IDS, (chunk,)).scalars())
     if not own:  # the caller's transaction goes on: its later statements are planned as before
-        conn.exec_driver_sql("SET LOCAL enable_seqscan = DEFAULT")
+        conn.exec_driver_sql("SELECT set_config(name, reset_val, true) FROM pg_settings WHERE name IN "
+                             "('enable_seqscan', 'enable_bitmapscan')")
     new = [evidence_id for evidence_id in ids if evidence_id not in have]
     if not new:
         return set()
