@@ -372,6 +372,8 @@ def _postgres_insert(conn: Connection, rows: dict[str, CopyRow], own: bool) -> s
     # The ids as one text split in the database (psycopg dumps a list parameter a Python call an element); evidence
     # ids are ev_ and hex, never a comma, and partition names never look like them.
     chunks = [",".join(ids[start : start + _IN_CHUNK]) for start in range(0, len(ids), _IN_CHUNK)]
+    if sum(chunk.count(",") for chunk in chunks) != len(ids) - len(chunks):
+        raise ValueError("an evidence id holds a comma; ids are made by evidence_id_for (ev_ and hex)")
     dbapi = conn.connection.dbapi_connection
     assert isinstance(dbapi, psycopg.Connection)
     # The transaction's BEGIN, the lock and the first ids with the months' missing partitions, in one round trip:
