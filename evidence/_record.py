@@ -125,21 +125,12 @@ def record_from_event(event: Any, ingest_time: datetime, raw: dict[str, Any] | N
         deploy_ref = data.code_ref
     elif event.type in (EventType.QUALITY_FAILED, EventType.EXTERNAL):
         dataset_urn = dataset_urn or data.dataset_urn
-    return EvidenceRecord(
-        evidence_id=evidence_id_for(event.source, event.id),
-        source=event.source,
-        source_ref=event.id,
-        type=event.type,
-        event_time=utc(event_time),
-        ingest_time=utc(ingest_time),
-        dataset_urn=dataset_urn,
-        producer_urn=event.source,
-        sequence=sequence,
-        deploy_ref=deploy_ref,
-        run_id=run_id,
-        traceparent=event.traceparent,
-        payload=payload,
-    )
+    # Positional, in the fields' order (keywords cost a third of building the record, once an ingested event):
+    # evidence_id, source, source_ref, type, event_time, ingest_time, dataset_urn, producer_urn, schema_id, sequence,
+    # deploy_ref, reason_code, field, run_id, traceparent, payload.
+    return EvidenceRecord(evidence_id_for(event.source, event.id), event.source, event.id, event.type, utc(event_time),
+                          utc(ingest_time), dataset_urn, event.source, None, sequence, deploy_ref, None, None, run_id,
+                          event.traceparent, payload)
 
 
 @dataclass(frozen=True, slots=True)
