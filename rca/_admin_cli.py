@@ -81,7 +81,8 @@ def serve(host: str | None, port: int | None, insecure_no_auth: bool, demo: bool
     # Requests share one interpreter. A thread back from the database (a round trip answered, a COPY chunk taken)
     # waits for the one validating another batch to let go of the GIL, up to the switch interval each time: at
     # CPython's 5 ms a batch's few round trips stalled behind the next batch's validation and the two ran one after
-    # the other. At 1 ms they overlap (benchmarks/ingest_bench.py, PostgreSQL API/COPY 0.51 -> 0.6 in paired runs).
+    # the other. At 1 ms they overlap more (benchmarks/ingest_bench.py, paired runs at load 6-7: PostgreSQL API/COPY
+    # median 0.509 at 5 ms, 0.551 at 1 ms; SQLite API/insert 0.908 and 0.998).
     sys.setswitchinterval(SWITCH_INTERVAL_S)
     bound_port = sock.getsockname()[1]
     echo(f"rca serving on http://{settings.host}:{bound_port}/ ({application.state.store.dialect}"
