@@ -179,7 +179,10 @@ def ingest_events(
         if fresh.setdefault(record.evidence_id, record) is record and text is not None:
             payloads[record.evidence_id] = text
         report.results.append(result)
-    stored = store.add_records(list(fresh.values()), payloads=payloads)
+    # The SQL store takes the payloads' JSON made by validation; a sink in memory keeps the dicts and has no use for it.
+    encoded = getattr(store, "add_encoded_records", None)
+    stored: set[str] = encoded(list(fresh.values()), payloads) if encoded is not None else \
+        store.add_records(list(fresh.values()))
     earlier = [r for r in report.results if r.status == "accepted" and r.evidence_id not in stored]
     kept = store.payloads([r.evidence_id for r in earlier if r.evidence_id]) if earlier else {}
     for result in earlier:  # stored by an earlier request: a retry, or the same id for something else
