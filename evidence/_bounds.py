@@ -124,7 +124,7 @@ def json_problem(value: Any, limit: int = MAX_DEPTH, *, nul: bool = True) -> tup
     fields become columns, and PostgreSQL text cannot hold it); a Kafka record's value is business data, kept
     escaped in the payload, so the gate checks depth only.
     """
-    if _plainly_fine(value, limit, nul):
+    if plain_json(value, limit, nul=nul) is not None:
         return None
     stack: list[tuple[Any, str, int]] = [(value, "", 0)]
     while stack:
@@ -144,15 +144,18 @@ def json_problem(value: Any, limit: int = MAX_DEPTH, *, nul: bool = True) -> tup
     return None
 
 
-def _plainly_fine(value: Any, limit: int, nul: bool) -> bool:
-    """The common case in C (orjson): no more containers in all than the depth limit allows (so none nests deeper),
-    and no escaped NUL in the text. Anything else, false alarms included, goes to the walk that names the field:
-    at ingestion the walk took a third of validating an event (benchmarks/ingest_bench.py)."""
+def plain_json(value: Any, limit: int = MAX_DEPTH, *, nul: bool = True) -> bytes | None:
+    """The value's JSON (orjson's, as the store keeps it) when it is plainly within json_problem's bounds, else None.
+
+    The common case in C: no more containers in all than the depth limit allows (so none nests deeper), and no
+    escaped NUL in the text. Anything else, false alarms included, goes to the walk that names the field: at
+    ingestion the walk took a third of validating an event (benchmarks/ingest_bench.py). Ingestion stores the text.
+    """
     try:
         text = orjson.dumps(value)
     except (orjson.JSONEncodeError, TypeError):
-        return False
-    return text.count(b"{") + text.count(b"[") <= limit and not (nul and b"\\u0000" in text)
+        return None
+    return text if text.count(b"{") + text.count(b"[") <= limit and not (nul and b"\\u0000" in text) else None
 
 
 def has_control(value: str) -> bool:

@@ -30,6 +30,7 @@ from evidence._bounds import (
     explain_pattern,
     has_control,
     json_problem,
+    plain_json,
 )
 from evidence._errors import InvalidEvent
 from evidence._vocab import EVENT_TYPES, EventType
@@ -315,20 +316,27 @@ def with_data(raw: Any, position: int | None = None) -> Any:
 
 def parse_event(raw: Any, position: int | None = None) -> Any:
     """Validate one envelope v1 event; raise InvalidEvent naming the event and the first bad field."""
+    return parse_event_json(raw, position)[0]
+
+
+def parse_event_json(raw: Any, position: int | None = None) -> tuple[Any, dict[str, Any], bytes | None]:
+    """parse_event, with the event as read (data_base64 decoded) and, when its bounds check made it, that dict's
+    JSON: ingestion stores it as the payload instead of encoding the event a second time."""
     if not isinstance(raw, dict):
         raise InvalidEvent(None, "", f"must be a JSON object, got {type(raw).__name__}", position=position)
     raw = with_data(raw, position)
     event_id = raw.get("id") if isinstance(raw.get("id"), str) else None
     source = raw.get("source") if isinstance(raw.get("source"), str) else None
-    for name in raw:
+    # Extension attributes found in C first (most events have none), then named in the order sent.
+    for name in raw if raw.keys() - _CONTEXT_ATTRIBUTES else ():
         if name not in _CONTEXT_ATTRIBUTES and not _ATTRIBUTE_NAME.match(name):
             raise InvalidEvent(event_id, name, "is not a valid CloudEvents extension attribute name: use 1-20 "
                                "characters of lower-case a-z and 0-9", source=source, position=position)
-    problem = json_problem(raw)
-    if problem is not None:
+    text = plain_json(raw)
+    if text is None and (problem := json_problem(raw)) is not None:
         raise InvalidEvent(event_id, problem[0], problem[1], source=source, position=position)
     try:
-        return ENVELOPE.validate_python(raw)
+        return ENVELOPE.validate_python(raw), raw, text
     except ValidationError as exc:
         errors = exc.errors(include_url=False)
         first = errors[0]

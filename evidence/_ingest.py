@@ -16,7 +16,7 @@ from typing import Any, Literal
 import orjson
 
 from evidence._cdevents import cdevent_field, cdevent_identity, cdevent_to_envelope, is_cdevent
-from evidence._envelope import parse_event, with_data
+from evidence._envelope import parse_event_json
 from evidence._errors import InvalidEvent, clip
 from evidence._reader import EvidenceSink
 from evidence._record import EvidenceRecord, evidence_id_for, record_from_event
@@ -95,13 +95,18 @@ def to_record(raw: Any, ingest_time: datetime | None, *, position: int | None = 
 
     `ingest_time` None (replays only) means the event arrived at its own time.
     """
+    return _read(raw, ingest_time, position, trust_ingesttime)[0]
+
+
+def _read(raw: Any, ingest_time: datetime | None, position: int | None,
+          trust_ingesttime: bool) -> tuple[EvidenceRecord, bytes | None]:
+    """to_record, with the record's payload as JSON when validation made it on the way (else None)."""
     identity = None
     if is_cdevent(raw):
         identity = cdevent_identity(raw)
         raw = cdevent_to_envelope(raw, position=position)
-    raw = with_data(raw, position)
     try:
-        event = parse_event(raw, position)
+        event, raw, text = parse_event_json(raw, position)
     except InvalidEvent as exc:
         if identity is None:
             raise
@@ -122,7 +127,7 @@ def to_record(raw: Any, ingest_time: datetime | None, *, position: int | None = 
     record = record_from_event(event, stamped, raw)
     if identity is not None:  # a CDEvent is identified by (context.source, context.id), as its spec says
         record = dataclasses.replace(record, evidence_id=evidence_id_for(*identity))
-    return record
+    return record, text if record.payload is raw else None  # (a payload marked "rca:time" is another dict)
 
 
 def ingest_events(
@@ -141,9 +146,10 @@ def ingest_events(
     """
     report = IngestReport()
     fresh: dict[str, EvidenceRecord] = {}
+    payloads: dict[str, bytes] = {}  # the fresh records' payloads as JSON, where validation made it
     for position, raw in enumerate(items):
         try:
-            record = to_record(raw, ingest_time, position=position, trust_ingesttime=trust_ingesttime)
+            record, text = _read(raw, ingest_time, position, trust_ingesttime)
         except InvalidEvent as exc:
             report.results.append(ItemResult(position, exc.event_id, exc.source, "rejected", field=exc.field,
                                              error=str(exc)))
@@ -170,9 +176,13 @@ def ingest_events(
         result = ItemResult(position, record.source_ref, record.source, status, record.evidence_id)
         if status == "conflict":
             _conflicting(result, "earlier in this batch")
-        fresh.setdefault(record.evidence_id, record)
+        if fresh.setdefault(record.evidence_id, record) is record and text is not None:
+            payloads[record.evidence_id] = text
         report.results.append(result)
-    stored = store.add_records(list(fresh.values()))
+    # The SQL store takes the payloads' JSON made by validation; a sink in memory keeps the dicts and has no use for it.
+    encoded = getattr(store, "add_encoded_records", None)
+    stored: set[str] = encoded(list(fresh.values()), payloads) if encoded is not None else \
+        store.add_records(list(fresh.values()))
     earlier = [r for r in report.results if r.status == "accepted" and r.evidence_id not in stored]
     kept = store.payloads([r.evidence_id for r in earlier if r.evidence_id]) if earlier else {}
     for result in earlier:  # stored by an earlier request: a retry, or the same id for something else

@@ -93,6 +93,16 @@ def iso(moment: datetime | None) -> str | None:
     return utc(moment).isoformat().replace("+00:00", "Z")
 
 
+_RUN_ID_DECLARED: dict[type, bool] = {}  # by data model (pydantic's model_fields is a property: a call each read)
+
+
+def _declares_run_id(data_type: type) -> bool:
+    declared = _RUN_ID_DECLARED.get(data_type)
+    if declared is None:
+        declared = _RUN_ID_DECLARED[data_type] = "run_id" in getattr(data_type, "model_fields", {})
+    return declared
+
+
 def record_from_event(event: Any, ingest_time: datetime, raw: dict[str, Any] | None = None) -> EvidenceRecord:
     """Turn a validated envelope v1 event into its evidence record; the payload is the event as sent (`raw`)."""
     data = event.data
@@ -104,7 +114,7 @@ def record_from_event(event: Any, ingest_time: datetime, raw: dict[str, Any] | N
     dataset_urn = event.subject
     deploy_ref = None
     # A declared field, or else an extra one sent in data (getattr's miss costs an exception in pydantic's __getattr__)
-    run_id = data.run_id if "run_id" in type(data).model_fields else (data.model_extra or {}).get("run_id")
+    run_id = data.run_id if _declares_run_id(type(data)) else (data.model_extra or {}).get("run_id")
     sequence = None
     if event.type == EventType.DEPLOYMENT:
         deploy_ref = data.deploy_ref or f"{data.service}@{data.version}"
@@ -115,21 +125,12 @@ def record_from_event(event: Any, ingest_time: datetime, raw: dict[str, Any] | N
         deploy_ref = data.code_ref
     elif event.type in (EventType.QUALITY_FAILED, EventType.EXTERNAL):
         dataset_urn = dataset_urn or data.dataset_urn
-    return EvidenceRecord(
-        evidence_id=evidence_id_for(event.source, event.id),
-        source=event.source,
-        source_ref=event.id,
-        type=event.type,
-        event_time=utc(event_time),
-        ingest_time=utc(ingest_time),
-        dataset_urn=dataset_urn,
-        producer_urn=event.source,
-        sequence=sequence,
-        deploy_ref=deploy_ref,
-        run_id=run_id,
-        traceparent=event.traceparent,
-        payload=payload,
-    )
+    # Positional, in the fields' order (keywords cost a third of building the record, once an ingested event):
+    # evidence_id, source, source_ref, type, event_time, ingest_time, dataset_urn, producer_urn, schema_id, sequence,
+    # deploy_ref, reason_code, field, run_id, traceparent, payload.
+    return EvidenceRecord(evidence_id_for(event.source, event.id), event.source, event.id, event.type, utc(event_time),
+                          utc(ingest_time), dataset_urn, event.source, None, sequence, deploy_ref, None, None, run_id,
+                          event.traceparent, payload)
 
 
 @dataclass(frozen=True, slots=True)

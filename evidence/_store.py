@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import shutil
 import sqlite3
 import threading
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
+import psycopg
 from sqlalchemy import (
     Connection,
     Engine,
@@ -123,8 +125,10 @@ class Store(SqlReads):
         return (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(table)
 
     # -- evidence ---------------------------------------------------------------------------------------
-    def add_records(self, records: Sequence[EvidenceRecord], conn: Connection | None = None) -> set[str]:
-        """Insert records not stored yet; return the evidence ids that were new.
+    def add_records(self, records: Sequence[EvidenceRecord], conn: Connection | None = None, *,
+                    payloads: Mapping[str, bytes] | None = None) -> set[str]:
+        """Insert records not stored yet; return the evidence ids that were new. `payloads` may hold, by evidence id,
+        a record's payload already encoded by orjson (ingestion's validation makes it), to spare encoding it again.
 
         SQLite: looks the ids up first and inserts the rest with ON CONFLICT DO NOTHING, inside BEGIN IMMEDIATE, so
         the answer is exact. PostgreSQL: the same under an advisory lock, with COPY (see _postgres_insert), exact
@@ -132,13 +136,17 @@ class Store(SqlReads):
         """
         if not records:
             return set()
+        if self.dialect == "postgresql":
+            # The rows in COPY's format before the turn is taken: Python work that overlaps another request's part
+            # in the database, instead of lengthening the turns every writer waits for.
+            rows = copy_rows(records, payloads or {})
+            if conn is None:
+                with self.writing() as mine:
+                    return _postgres_insert(mine, rows, own=True)
+            return _postgres_insert(conn, rows, own=False)
         if conn is None:
             with self.writing() as mine:
-                if self.dialect == "postgresql":
-                    return _postgres_insert(mine, records, own=True)
-                return self.add_records(records, mine)
-        if self.dialect == "postgresql":
-            return _postgres_insert(conn, records, own=False)
+                return self.add_records(records, mine, payloads=payloads)
         ids = [r.evidence_id for r in records]
         have: set[str] = set()
         for start in range(0, len(ids), 1000):
@@ -146,11 +154,16 @@ class Store(SqlReads):
             have.update(conn.execute(select(evidence.c.evidence_id).where(evidence.c.evidence_id.in_(chunk))).scalars())
         new = [r for r in records if r.evidence_id not in have]
         if new and self.dialect == "sqlite":
-            _sqlite_insert(conn, new)
+            _sqlite_insert(conn, new, payloads or {})
         elif new:
             conn.execute(self._insert(evidence).on_conflict_do_nothing(index_elements=["evidence_id"]),
                          [_row(r) for r in new])
         return {r.evidence_id for r in new}
+
+    def add_encoded_records(self, records: Sequence[EvidenceRecord], payloads: Mapping[str, bytes]) -> set[str]:
+        """add_records, with records' payloads already encoded by orjson (by evidence id; ingestion's validation
+        makes them), to spare encoding them again."""
+        return self.add_records(records, payloads=payloads)
 
     def prune(self, before: datetime) -> dict[str, object]:
         """Retention: drop the evidence whose event_time is before `before` (whole months on PostgreSQL, whose
@@ -263,7 +276,7 @@ _SQLITE_ROW = f"({', '.join('?' for _ in _COLUMNS)})"
 _SQLITE_ROWS = 1000  # rows a statement at most: a batch of the API's
 
 
-def _sqlite_insert(conn: Connection, records: Sequence[EvidenceRecord]) -> None:
+def _sqlite_insert(conn: Connection, records: Sequence[EvidenceRecord], payloads: Mapping[str, bytes]) -> None:
     """Insert the records, many rows a statement, straight through the driver.
 
     SQLAlchemy's per-value type processing cost a third of the batch time. One statement a batch, not executemany:
@@ -279,7 +292,7 @@ def _sqlite_insert(conn: Connection, records: Sequence[EvidenceRecord]) -> None:
     try:
         for start in range(0, len(records), rows):
             chunk = records[start : start + rows]
-            cursor.execute(_sqlite_statement(len(chunk)), [v for r in chunk for v in _sqlite_row(r)])
+            cursor.execute(_sqlite_statement(len(chunk)), [v for r in chunk for v in _sqlite_row(r, payloads)])
     finally:
         cursor.close()
 
@@ -290,11 +303,67 @@ def _sqlite_statement(rows: int) -> str:
             "ON CONFLICT (evidence_id) DO NOTHING")
 
 
-_COPY = f"COPY evidence ({', '.join(_COLUMNS)}) FROM STDIN"
+# COPY's columns: the text ones first (escaped alike), then the number, the two times and the payload.
+_COPY_TEXT = ("evidence_id", "source", "source_ref", "type", "dataset_urn", "producer_urn", "schema_id", "deploy_ref",
+              "reason_code", "field", "run_id", "traceparent")
+assert sorted([*_COPY_TEXT, "sequence", "event_time", "ingest_time", "payload"]) == sorted(_COLUMNS), \
+    "update _COPY_TEXT and copy_row with the evidence table"
+_COPY = f"COPY evidence ({', '.join(_COPY_TEXT)}, sequence, event_time, ingest_time, payload) FROM STDIN"
+_NULL = "\\N"
+# What COPY's text format escapes (https://www.postgresql.org/docs/current/sql-copy.html, "Text Format").
+_COPY_ESCAPE = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_COPY_SPECIAL = re.compile(r"[\\\t\n\r]")
 
 
-def _postgres_insert(conn: Connection, records: Sequence[EvidenceRecord], own: bool) -> set[str]:
-    """Store the records whose ids are new, with COPY, and return those ids.
+class CopyRow(NamedTuple):
+    """A record's row in COPY's text format, with the partition its event time falls in."""
+
+    partition: str
+    line: bytes
+
+
+def copy_rows(records: Sequence[EvidenceRecord], payloads: Mapping[str, bytes]) -> dict[str, CopyRow]:
+    """The records' rows for COPY by evidence id (the last record of an id wins, as in the lookup that follows).
+
+    psycopg's write_row formats the same text a value at a time while the COPY is open, under the writers' turn;
+    these lines are made before it, and go in one write. Records are built in UTC (the times' text has its offset).
+    """
+    unique = {r.evidence_id: r for r in records}
+    ingest: tuple[datetime, str] | None = None  # a batch's records share one ingest time
+    months: dict[tuple[int, int], str] = {}
+    out: dict[str, CopyRow] = {}
+    for evidence_id, r in unique.items():
+        if ingest is None or ingest[0] is not r.ingest_time:
+            ingest = (r.ingest_time, r.ingest_time.isoformat())
+        event = r.event_time
+        month = (event.year, event.month) if event.tzinfo is UTC else month_of(event)
+        partition = months.get(month) or months.setdefault(month, partition_name(month))
+        out[evidence_id] = CopyRow(partition, copy_row(r, ingest[1], payloads.get(evidence_id)))
+    return out
+
+
+def copy_row(r: EvidenceRecord, ingest_time: str, payload: bytes | None = None) -> bytes:
+    """One record's line of COPY text (columns as in _COPY); `payload` is its payload as orjson encodes it, if made."""
+    texts = (r.evidence_id, r.source, r.source_ref, r.type, r.dataset_urn, r.producer_urn, r.schema_id, r.deploy_ref,
+             r.reason_code, r.field, r.run_id, r.traceparent)
+    if _COPY_SPECIAL.search("".join(filter(None, texts))) is None:  # the common case: nothing to escape
+        head = "\t".join([_NULL if v is None else v for v in texts])
+    else:
+        head = "\t".join([_NULL if v is None else v.translate(_COPY_ESCAPE) for v in texts])
+    sequence = _NULL if r.sequence is None else str(r.sequence)
+    # orjson escapes every control character inside JSON strings, so only its backslashes need doubling.
+    payload = (payload or orjson.dumps(r.payload)).replace(b"\\", b"\\\\")
+    return f"{head}\t{sequence}\t{r.event_time.isoformat()}\t{ingest_time}\t".encode() + payload + b"\n"
+
+
+# A writer's turn on PostgreSQL (the lock and the lookup's planner settings; see _postgres_insert), and the lookup.
+WRITERS_TURN = ("SELECT pg_advisory_xact_lock(%s), set_config('enable_seqscan', 'off', true), "
+                "set_config('enable_bitmapscan', 'off', true)")
+STORED_IDS = "SELECT evidence_id FROM evidence WHERE evidence_id = ANY(string_to_array(%s, ','))"
+
+
+def _postgres_insert(conn: Connection, rows: dict[str, CopyRow], own: bool) -> set[str]:
+    """Store the rows (copy_rows) whose ids are new, with COPY, and return those ids.
 
     The table is partitioned by month of event_time, so its primary key is (evidence_id, event_time) and cannot
     stop the same id from being stored twice under two times (a conflicting re-send). Writers therefore take
@@ -303,39 +372,43 @@ def _postgres_insert(conn: Connection, records: Sequence[EvidenceRecord], own: b
     database's part of a batch of 1,000 is short enough (benchmarks/ingest_bench.py) that the turns cost little
     beside validation, which runs in parallel in each replica.
     """
-    # Index lookups even while the table's statistics are still empty (a seq scan over every partition, else); the
-    # lock and the setting in one round trip, the ids and the months' partitions in another: at a batch of 1,000
-    # the round trips, not the rows, were most of the database's part (benchmarks/ingest_bench.py).
-    conn.exec_driver_sql("SELECT pg_advisory_xact_lock(%s), set_config('enable_seqscan', 'off', true)",
-                         (EVIDENCE_LOCK,))
-    unique = list({r.evidence_id: r for r in records}.values())
-    ids = [r.evidence_id for r in unique]
-    months = sorted({partition_name(month_of(r.event_time)) for r in unique})
-    have: set[str] = set()
-    missing: list[str] = []
-    for start in range(0, len(ids), _IN_CHUNK):
-        chunk = ids[start : start + _IN_CHUNK]
-        if start == 0:  # partition names never look like evidence ids (ev_...)
-            found = conn.exec_driver_sql(f"SELECT evidence_id FROM evidence WHERE evidence_id = ANY(%s) UNION ALL "
-                                         f"{MISSING_PARTITIONS}", (chunk, months)).scalars().all()
-            missing = [name for name in found if not name.startswith("ev_")]
-            have.update(name for name in found if name.startswith("ev_"))
-        else:
-            have.update(conn.exec_driver_sql("SELECT evidence_id FROM evidence WHERE evidence_id = ANY(%s)",
-                                             (chunk,)).scalars())
+    ids = list(rows)
+    months = sorted({row.partition for row in rows.values()})
+    # The ids as one text split in the database (psycopg dumps a list parameter a Python call an element); evidence
+    # ids are ev_ and hex, never a comma, and partition names never look like them.
+    chunks = [",".join(ids[start : start + _IN_CHUNK]) for start in range(0, len(ids), _IN_CHUNK)]
+    if sum(chunk.count(",") for chunk in chunks) != len(ids) - len(chunks):
+        raise ValueError("an evidence id holds a comma; ids are made by evidence_id_for (ev_ and hex)")
+    dbapi = conn.connection.dbapi_connection
+    assert isinstance(dbapi, psycopg.Connection)
+    # The transaction's BEGIN, the lock and the first ids with the months' missing partitions, in one round trip:
+    # libpq's pipeline sends them together and the server still runs them in order, so the lookup's snapshot is
+    # taken with the lock held. At a batch of 1,000 the round trips were most of the database's part, and each one
+    # is a wait for the interpreter while other requests validate theirs (benchmarks/ingest_bench.py).
+    # The lookup probes each month's primary key once an id, whatever the table's size or statistics: with them
+    # still empty the planner chose a seq scan over every partition, and with seq scans off, a bitmap scan of the
+    # whole (event_time, evidence_id) index and every heap page of the month (11 ms a batch at 35,000 rows against
+    # 1.5 ms, growing with the month); with both off, the probes.
+    with dbapi.pipeline(), dbapi.cursor() as lock, dbapi.cursor() as lookup:
+        lock.execute(WRITERS_TURN, (EVIDENCE_LOCK,))
+        lookup.execute(f"{STORED_IDS} UNION ALL {MISSING_PARTITIONS}", (chunks[0], months))
+        found = [name for (name,) in lookup.fetchall()]
+    missing = [name for name in found if not name.startswith("ev_")]
+    have = {name for name in found if name.startswith("ev_")}
+    for chunk in chunks[1:]:
+        have.update(conn.exec_driver_sql(STORED_IDS, (chunk,)).scalars())
     if not own:  # the caller's transaction goes on: its later statements are planned as before
-        conn.exec_driver_sql("SET LOCAL enable_seqscan = DEFAULT")
-    new = [r for r in unique if r.evidence_id not in have]
+        conn.exec_driver_sql("SELECT set_config(name, reset_val, true) FROM pg_settings WHERE name IN "
+                             "('enable_seqscan', 'enable_bitmapscan')")
+    new = [evidence_id for evidence_id in ids if evidence_id not in have]
     if not new:
         return set()
     # (Every record of a month without a partition is new: the batch's missing months are the new records'.)
     make_partitions(conn, missing)
-    with conn.connection.dbapi_connection.cursor() as cursor, cursor.copy(_COPY) as copy:  # type: ignore[union-attr]
-        for r in new:
-            copy.write_row((r.evidence_id, r.source, r.source_ref, r.type, r.dataset_urn, r.producer_urn, r.schema_id,
-                            r.sequence, r.event_time, r.ingest_time, r.deploy_ref, r.reason_code, r.field, r.run_id,
-                            r.traceparent, orjson.dumps(r.payload).decode()))
-    return {r.evidence_id for r in new}
+    data = b"".join([rows[evidence_id].line for evidence_id in new])
+    with dbapi.cursor() as cursor, cursor.copy(_COPY) as copy:
+        copy.write(data)  # one write: psycopg sends it in a few large chunks, not one a 32 KiB buffer of rows
+    return set(new)
 
 
 def _sqlite_time(moment: datetime) -> str:
@@ -364,11 +437,11 @@ class _LastTime:
 _ingest_time_text = _LastTime()
 
 
-def _sqlite_row(r: EvidenceRecord) -> tuple[Any, ...]:
+def _sqlite_row(r: EvidenceRecord, payloads: Mapping[str, bytes]) -> tuple[Any, ...]:
     # Column order of _COLUMNS; hot path of every ingested batch, so no intermediate dict.
     return (r.evidence_id, r.source, r.source_ref, r.type, r.dataset_urn, r.producer_urn, r.schema_id, r.sequence,
             _sqlite_time(r.event_time), _ingest_time_text(r.ingest_time), r.deploy_ref, r.reason_code, r.field,
-            r.run_id, r.traceparent, orjson.dumps(r.payload).decode())
+            r.run_id, r.traceparent, (payloads.get(r.evidence_id) or orjson.dumps(r.payload)).decode())
 
 
 def _counter_row(c: GateCounter) -> dict[str, Any]:

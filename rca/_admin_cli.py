@@ -78,12 +78,21 @@ def serve(host: str | None, port: int | None, insecure_no_auth: bool, demo: bool
     # events in a 1,000-event batch. Fewer, larger collections measured ~10% more events/s (benchmarks/).
     gc.freeze()
     gc.set_threshold(50_000, 20, 20)
+    # Requests share one interpreter. A thread back from the database (a round trip answered, a COPY chunk taken)
+    # waits for the one validating another batch to let go of the GIL, up to the switch interval each time: at
+    # CPython's 5 ms a batch's few round trips stalled behind the next batch's validation and the two ran one after
+    # the other. At 1 ms they overlap more (benchmarks/ingest_bench.py, paired runs at load 6-7: PostgreSQL API/COPY
+    # median 0.509 at 5 ms, 0.551 at 1 ms; SQLite API/insert 0.908 and 0.998).
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
     bound_port = sock.getsockname()[1]
     echo(f"rca serving on http://{settings.host}:{bound_port}/ ({application.state.store.dialect}"
          f"{', auth OFF' if settings.auth_disabled else ''}); the console is at that address. Ctrl-C stops it.")
     config = uvicorn.Config(application, log_level="warning", access_log=False,
                             timeout_graceful_shutdown=settings.shutdown_grace_s)
     uvicorn.Server(config).run(sockets=[sock])
+
+
+SWITCH_INTERVAL_S = 0.001
 
 
 def _check_writable(store: Any) -> None:

@@ -13,9 +13,10 @@ from sqlalchemy import event, text
 
 from evidence._ingest import ingest_events
 from evidence._migrate import upgrade
-from evidence._partitions import existing_partitions
+from evidence._partitions import EVIDENCE_LOCK, existing_partitions
+from evidence._record import evidence_id_for
 from evidence._schema import evidence
-from evidence._store import Store, _row
+from evidence._store import STORED_IDS, WRITERS_TURN, Store, _row
 from support import deployment
 
 T0 = datetime(2026, 1, 10, 9, 0, tzinfo=UTC)
@@ -58,6 +59,23 @@ def test_an_id_sent_again_under_another_time_is_a_conflict_not_a_second_record(p
     again = ingest_events(pg_store, [deployment("d-1", time="2026-05-10T10:00:00Z")], T0)
     assert [first.results[0].status, again.results[0].status] == ["accepted", "conflict"]
     assert pg_store.count() == 1
+
+
+def test_ingestion_looks_ids_up_by_probing_the_primary_key_not_by_reading_the_month(pg_store: Store) -> None:
+    # With seq scans off alone, PostgreSQL looked a batch's ids up with a bitmap scan of the whole (event_time,
+    # evidence_id) index and every heap page of the month: a lookup that grew with the month. The writers' turn
+    # turns bitmap scans off too, so the ids are probes of the primary key whatever the table's size and statistics.
+    pg_store.upgrade()
+    for month in range(3):
+        ingest_events(pg_store, commits(20_000, T0 + timedelta(days=31 * month), step=timedelta(seconds=1)),
+                      T0 + timedelta(days=100))
+    ids = ",".join(evidence_id_for(f"job://job-{i % 50}", f"new-{i}") for i in range(1000))
+    with pg_store.engine.begin() as conn:
+        conn.exec_driver_sql("ANALYZE evidence")
+        conn.exec_driver_sql(WRITERS_TURN, (EVIDENCE_LOCK,))
+        plan = "\n".join(row[0] for row in conn.exec_driver_sql(f"EXPLAIN {STORED_IDS}", (ids,)))
+    assert plan.count("Index Only Scan using evidence_y2026m0") == 3, plan
+    assert "Bitmap" not in plan and "Seq Scan" not in plan, plan
 
 
 def test_prune_removes_what_is_older_than_the_cut_off(store: Store) -> None:

@@ -1,4 +1,6 @@
 import random
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -9,6 +11,7 @@ from sqlalchemy import text
 from evidence import ConfigError, GateCounter, UnknownEvidence
 from evidence._ingest import ingest_events
 from evidence._reader import MemoryReader, percentile
+from evidence._record import EvidenceRecord, evidence_id_for
 from evidence._schema import metadata
 from evidence._store import EvidenceQuery, Store
 from support import deployment
@@ -49,6 +52,29 @@ def test_one_bad_event_in_a_thousand_loses_nothing_else(store: Store) -> None:
     assert store.count() == 999
 
 
+def test_writers_in_several_processes_sending_the_same_ids_at_once_store_each_once(database_url: str,
+                                                                                    store: Store) -> None:
+    # Four stores (one per process, as replicas have) send overlapping batches of one set of ids at the same time: the
+    # writers' turns make each id accepted exactly once, and a duplicate everywhere else.
+    batch = events(3000)
+    plans = [batch[i * 500 : i * 500 + 1500] for i in range(4)]
+    for n, plan in enumerate(plans):
+        random.Random(n).shuffle(plan)
+    stores = [Store.open(database_url) for _ in plans]
+    try:
+        with ThreadPoolExecutor(len(plans)) as pool:
+            reports = list(pool.map(lambda sp: [ingest_events(sp[0], sp[1][i : i + 500], T0)
+                                                for i in range(0, len(sp[1]), 500)], zip(stores, plans, strict=True)))
+    finally:
+        for other in stores:
+            other.close()
+    results = [r for per_store in reports for report in per_store for r in report.results]
+    assert Counter(r.evidence_id for r in results if r.status == "accepted") == \
+        Counter({r.evidence_id: 1 for r in results})
+    assert {r.status for r in results} == {"accepted", "duplicate"}
+    assert store.count() == 3000
+
+
 def test_a_duplicate_inside_one_batch_is_acknowledged_and_stored_once(store: Store) -> None:
     one = events(1)
     report = ingest_events(store, one + one, T0)
@@ -72,6 +98,22 @@ def test_records_keep_times_in_utc_and_the_payload_as_sent(store: Store) -> None
     assert store.get(record.evidence_id) == record
     with pytest.raises(UnknownEvidence, match="No evidence with id 'ev_nope'"):
         store.get("ev_nope")
+
+
+def test_text_that_copy_escapes_and_empty_text_come_back_as_stored(store: Store) -> None:
+    # PostgreSQL's COPY text format gives backslash, tab, newline and carriage return a meaning, and \\N is NULL:
+    # values holding them, an empty string (not NULL) and non-ASCII text are read back exactly, on both databases.
+    odd = "a\\b\tc\nd\re \\N é 漢"
+    record = EvidenceRecord(
+        evidence_id=evidence_id_for("svc://odd", odd), source="svc://odd", source_ref=odd, type="DeploymentEvent",
+        event_time=T0, ingest_time=T0 + timedelta(seconds=1), dataset_urn="", producer_urn="\\N", schema_id=None,
+        sequence=2**63 - 1, deploy_ref=odd, reason_code="\t", field="\\", run_id="\n", traceparent=None,
+        payload={"id": odd, "data": {"quote": '"\\"', "nested": [odd, {"k\tey": None}], "unicode": "\u2028"}})
+    plain = EvidenceRecord(evidence_id=evidence_id_for("svc://odd", "plain"), source="svc://odd", source_ref="plain",
+                           type="DeploymentEvent", event_time=T0, ingest_time=T0, payload={})
+    assert store.add_records([record, plain]) == {record.evidence_id, plain.evidence_id}
+    assert store.get(record.evidence_id) == record
+    assert store.get(plain.evidence_id) == plain
 
 
 def test_paging_walks_every_record_once_in_time_order(store: Store) -> None:

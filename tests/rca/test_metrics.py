@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
+from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
+
+from rca._metrics import _LAG, observe_all
 
 
 def test_each_app_counts_in_its_own_registry(make_client) -> None:
@@ -202,3 +205,22 @@ def test_a_scrape_serves_the_last_reading_while_a_slow_one_is_under_way_and_neve
     assert len(calls) == 2
     release.set()
     assert any(figure.get()[0] >= 2 for _ in range(200))  # then the next scrapes serve the newer readings
+
+
+def test_observing_a_batch_at_once_exposes_what_observing_each_value_does() -> None:
+    values = [0.0, 0.001, 0.5, 1.0, 1.0000001, 59.9, 60.0, 3600.0, 1e9, 7.25]
+    edges = [b for b in _LAG if b != float("inf")]
+    values += edges + [b * 1.5 for b in edges]
+    one, many = CollectorRegistry(), CollectorRegistry()
+    each, batch = (Histogram("lag_seconds", "lag", ["endpoint"], buckets=_LAG, registry=r) for r in (one, many))
+    for value in values:
+        each.labels("/v1/events").observe(value)
+    observe_all(batch.labels("/v1/events"), values)
+    observe_all(batch.labels("/v1/events"), [])
+
+    def exposed(registry: CollectorRegistry) -> list[tuple[str, dict[str, str], float]]:
+        return [(s.name, s.labels, s.value) for family in text_string_to_metric_families(generate_latest(registry)
+                .decode()) for s in family.samples if not s.name.endswith("_created")]
+
+    assert exposed(many) == exposed(one)
+    assert ("lag_seconds_count", {"endpoint": "/v1/events"}, float(len(values))) in exposed(many)
