@@ -9,9 +9,10 @@ import sys
 
 import click
 
-from rca import _admin_cli, _control_cli, _gate_cli, _ingest_cli, _read_cli, _rollout_cli, _token_cli
-from rca._admin_cli import load_events, openapi_text
+from rca import _admin_cli, _control_cli, _gate_cli, _ingest_cli, _read_cli, _rollout_cli, _token_cli, _tools_cli
+from rca._admin_cli import load_events
 from rca._terminal import FAILURE, USAGE, CliError, one_line
+from rca._tools_cli import openapi_text
 
 __all__ = ["app", "load_events", "main", "openapi_text"]
 
@@ -50,8 +51,8 @@ def app(debug: bool) -> None:
 
 for _command in (_admin_cli.serve, _admin_cli.db, _admin_cli.load, _ingest_cli.ingest, _read_cli.incidents,
                  _read_cli.explain, _read_cli.ask, _read_cli.evidence, _admin_cli.detect, _control_cli.readiness,
-                 _control_cli.policies, _admin_cli.replay, _admin_cli.eval_, _read_cli.login, _read_cli.logout,
-                 _read_cli.whoami, _token_cli.token, _admin_cli.openapi, _admin_cli.slack, _gate_cli.gate,
+                 _control_cli.policies, _tools_cli.replay, _tools_cli.eval_, _read_cli.login, _read_cli.logout,
+                 _read_cli.whoami, _token_cli.token, _tools_cli.openapi, _tools_cli.slack, _gate_cli.gate,
                  _rollout_cli.rollout):
     app.add_command(_command)
 
