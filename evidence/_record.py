@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
 from evidence._vocab import EventType
 
@@ -141,7 +141,8 @@ def record_from_event(event: Any, ingest_time: datetime, raw: dict[str, Any] | N
     record.traceparent = event.traceparent
     record.payload = payload
     record.__class__ = EvidenceRecord  # every slot is set: the record is whole, and frozen from here on
-    return cast(EvidenceRecord, record)
+    sealed: EvidenceRecord = record  # (typing.cast is a call too)
+    return sealed
 
 
 class _Unsealed:
