@@ -325,16 +325,14 @@ def parse_event_json(raw: Any, position: int | None = None) -> tuple[Any, dict[s
     if not isinstance(raw, dict):
         raise InvalidEvent(None, "", f"must be a JSON object, got {type(raw).__name__}", position=position)
     raw = with_data(raw, position)
-    event_id = raw.get("id") if isinstance(raw.get("id"), str) else None
-    source = raw.get("source") if isinstance(raw.get("source"), str) else None
     # Extension attributes found in C first (most events have none), then named in the order sent.
-    for name in raw if raw.keys() - _CONTEXT_ATTRIBUTES else ():
+    for name in () if _CONTEXT_ATTRIBUTES.issuperset(raw) else raw:
         if name not in _CONTEXT_ATTRIBUTES and not _ATTRIBUTE_NAME.match(name):
-            raise InvalidEvent(event_id, name, "is not a valid CloudEvents extension attribute name: use 1-20 "
-                               "characters of lower-case a-z and 0-9", source=source, position=position)
+            raise _refused(raw, name, "is not a valid CloudEvents extension attribute name: use 1-20 characters of "
+                           "lower-case a-z and 0-9", position)
     text = plain_json(raw)
     if text is None and (problem := json_problem(raw)) is not None:
-        raise InvalidEvent(event_id, problem[0], problem[1], source=source, position=position)
+        raise _refused(raw, problem[0], problem[1], position)
     try:
         return ENVELOPE.validate_python(raw), raw, text
     except ValidationError as exc:
@@ -345,4 +343,12 @@ def parse_event_json(raw: Any, position: int | None = None) -> tuple[Any, dict[s
         if len(errors) > 1:
             others = ", ".join(_field_path(e["loc"], raw.get("type")) or "type" for e in errors[1:4])
             message += f" (also invalid: {others})"
-        raise InvalidEvent(event_id, field, message, source=source, position=position) from None
+        raise _refused(raw, field, message, position) from None
+
+
+def _refused(raw: dict[str, Any], field: str, message: str, position: int | None) -> InvalidEvent:
+    """The error for an event refused at `field`, naming its id and source where they are strings (read only for
+    one refused: most events are not)."""
+    event_id, source = raw.get("id"), raw.get("source")
+    return InvalidEvent(event_id if isinstance(event_id, str) else None, field, message,
+                        source=source if isinstance(source, str) else None, position=position)
