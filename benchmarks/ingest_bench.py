@@ -39,8 +39,9 @@ from _postgres import reset_postgres  # noqa: E402
 from _server import rca_server  # noqa: E402
 
 from evidence._ingest import to_record  # noqa: E402
+from evidence._row_writes import _row  # noqa: E402
 from evidence._schema import evidence  # noqa: E402
-from evidence._store import Store, _row  # noqa: E402
+from evidence._store import Store  # noqa: E402
 
 T0 = datetime(2026, 3, 10, tzinfo=UTC)
 

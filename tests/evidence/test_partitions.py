@@ -15,8 +15,9 @@ from evidence._ingest import ingest_events
 from evidence._migrate import upgrade
 from evidence._partitions import EVIDENCE_LOCK, existing_partitions
 from evidence._record import evidence_id_for
+from evidence._row_writes import STORED_IDS, WRITERS_TURN, _row
 from evidence._schema import evidence
-from evidence._store import STORED_IDS, WRITERS_TURN, Store, _row
+from evidence._store import Store
 from support import deployment
 
 T0 = datetime(2026, 1, 10, 9, 0, tzinfo=UTC)

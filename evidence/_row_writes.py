@@ -1,0 +1,208 @@
+"""How evidence rows are written: SQLite's multi-row INSERT straight through the driver, PostgreSQL's COPY in text
+format behind the writers' turn (the `Store` in evidence/_store.py calls these inside its transaction)."""
+
+from __future__ import annotations
+
+import functools
+import re
+import sqlite3
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
+
+import orjson
+import psycopg
+from sqlalchemy import Connection
+
+from evidence._partitions import EVIDENCE_LOCK, MISSING_PARTITIONS, make_partitions, month_of, partition_name
+from evidence._record import EvidenceRecord, utc
+from evidence._schema import evidence
+from evidence._sql_reads import _IN_CHUNK
+
+_COLUMNS = [c.name for c in evidence.columns]
+assert _COLUMNS == [
+    "evidence_id", "source", "source_ref", "type", "dataset_urn", "producer_urn", "schema_id", "sequence",
+    "event_time", "ingest_time", "deploy_ref", "reason_code", "field", "run_id", "traceparent", "payload",
+], "update _sqlite_row with the evidence table"
+
+
+def _row(r: EvidenceRecord) -> dict[str, Any]:
+    return {
+        "evidence_id": r.evidence_id, "source": r.source, "source_ref": r.source_ref, "type": r.type,
+        "dataset_urn": r.dataset_urn, "producer_urn": r.producer_urn, "schema_id": r.schema_id,
+        "sequence": r.sequence, "event_time": r.event_time, "ingest_time": r.ingest_time,
+        "deploy_ref": r.deploy_ref, "reason_code": r.reason_code, "field": r.field, "run_id": r.run_id,
+        "traceparent": r.traceparent, "payload": orjson.dumps(r.payload).decode(),
+    }
+
+
+_SQLITE_ROW = f"({', '.join('?' for _ in _COLUMNS)})"
+_SQLITE_ROWS = 1000  # rows a statement at most: a batch of the API's
+
+
+def _sqlite_insert(conn: Connection, records: Sequence[EvidenceRecord], payloads: Mapping[str, bytes]) -> None:
+    """Insert the records, many rows a statement, straight through the driver.
+
+    SQLAlchemy's per-value type processing cost a third of the batch time. One statement a batch, not executemany:
+    the driver lets go of the GIL around each step, so executemany takes it back once a row, and while another
+    request validated its batch in Python each of those hand-overs waited for the interpreter's switch interval
+    (5 ms): the insert and the next batch's validation ran one after the other. One step a batch lets them overlap.
+    """
+    dbapi = conn.connection.dbapi_connection
+    assert isinstance(dbapi, sqlite3.Connection)
+    # Bound values a statement: 32,766 by default since SQLite 3.32, 250,000 as Debian builds it, 999 before.
+    rows = max(1, min(_SQLITE_ROWS, dbapi.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // len(_COLUMNS)))
+    cursor = dbapi.cursor()
+    try:
+        for start in range(0, len(records), rows):
+            chunk = records[start : start + rows]
+            cursor.execute(_sqlite_statement(len(chunk)), [v for r in chunk for v in _sqlite_row(r, payloads)])
+    finally:
+        cursor.close()
+
+
+@functools.lru_cache(maxsize=64)
+def _sqlite_statement(rows: int) -> str:
+    return (f"INSERT INTO evidence ({', '.join(_COLUMNS)}) VALUES {', '.join([_SQLITE_ROW] * rows)} "
+            "ON CONFLICT (evidence_id) DO NOTHING")
+
+
+# COPY's columns: the text ones first (escaped alike), then the number, the two times and the payload.
+_COPY_TEXT = ("evidence_id", "source", "source_ref", "type", "dataset_urn", "producer_urn", "schema_id", "deploy_ref",
+              "reason_code", "field", "run_id", "traceparent")
+assert sorted([*_COPY_TEXT, "sequence", "event_time", "ingest_time", "payload"]) == sorted(_COLUMNS), \
+    "update _COPY_TEXT and copy_row with the evidence table"
+_COPY = f"COPY evidence ({', '.join(_COPY_TEXT)}, sequence, event_time, ingest_time, payload) FROM STDIN"
+_NULL = "\\N"
+# What COPY's text format escapes (https://www.postgresql.org/docs/current/sql-copy.html, "Text Format").
+_COPY_ESCAPE = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_COPY_SPECIAL = re.compile(r"[\\\t\n\r]")
+
+
+class CopyRow(NamedTuple):
+    """A record's row in COPY's text format, with the partition its event time falls in."""
+
+    partition: str
+    line: bytes
+
+
+def copy_rows(records: Sequence[EvidenceRecord], payloads: Mapping[str, bytes]) -> dict[str, CopyRow]:
+    """The records' rows for COPY by evidence id (the last record of an id wins, as in the lookup that follows).
+
+    psycopg's write_row formats the same text a value at a time while the COPY is open, under the writers' turn;
+    these lines are made before it, and go in one write. Records are built in UTC (the times' text has its offset).
+    """
+    unique = {r.evidence_id: r for r in records}
+    ingest: tuple[datetime, str] | None = None  # a batch's records share one ingest time
+    months: dict[tuple[int, int], str] = {}
+    out: dict[str, CopyRow] = {}
+    for evidence_id, r in unique.items():
+        if ingest is None or ingest[0] is not r.ingest_time:
+            ingest = (r.ingest_time, r.ingest_time.isoformat())
+        event = r.event_time
+        month = (event.year, event.month) if event.tzinfo is UTC else month_of(event)
+        partition = months.get(month) or months.setdefault(month, partition_name(month))
+        out[evidence_id] = CopyRow(partition, copy_row(r, ingest[1], payloads.get(evidence_id)))
+    return out
+
+
+def copy_row(r: EvidenceRecord, ingest_time: str, payload: bytes | None = None) -> bytes:
+    """One record's line of COPY text (columns as in _COPY); `payload` is its payload as orjson encodes it, if made."""
+    texts = (r.evidence_id, r.source, r.source_ref, r.type, r.dataset_urn, r.producer_urn, r.schema_id, r.deploy_ref,
+             r.reason_code, r.field, r.run_id, r.traceparent)
+    if _COPY_SPECIAL.search("".join(filter(None, texts))) is None:  # the common case: nothing to escape
+        head = "\t".join([_NULL if v is None else v for v in texts])
+    else:
+        head = "\t".join([_NULL if v is None else v.translate(_COPY_ESCAPE) for v in texts])
+    sequence = _NULL if r.sequence is None else str(r.sequence)
+    # orjson escapes every control character inside JSON strings, so only its backslashes need doubling.
+    payload = (payload or orjson.dumps(r.payload)).replace(b"\\", b"\\\\")
+    return f"{head}\t{sequence}\t{r.event_time.isoformat()}\t{ingest_time}\t".encode() + payload + b"\n"
+
+
+# A writer's turn on PostgreSQL (the lock and the lookup's planner settings; see _postgres_insert), and the lookup.
+WRITERS_TURN = ("SELECT pg_advisory_xact_lock(%s), set_config('enable_seqscan', 'off', true), "
+                "set_config('enable_bitmapscan', 'off', true)")
+STORED_IDS = "SELECT evidence_id FROM evidence WHERE evidence_id = ANY(string_to_array(%s, ','))"
+
+
+def _postgres_insert(conn: Connection, rows: dict[str, CopyRow], own: bool) -> set[str]:
+    """Store the rows (copy_rows) whose ids are new, with COPY, and return those ids.
+
+    The table is partitioned by month of event_time, so its primary key is (evidence_id, event_time) and cannot
+    stop the same id from being stored twice under two times (a conflicting re-send). Writers therefore take
+    turns on one advisory lock for the length of their transaction: look the ids up (in every partition), make
+    the months' partitions that are missing, COPY the rest. The answer is exact across API replicas, and the
+    database's part of a batch of 1,000 is short enough (benchmarks/ingest_bench.py) that the turns cost little
+    beside validation, which runs in parallel in each replica.
+    """
+    ids = list(rows)
+    months = sorted({row.partition for row in rows.values()})
+    # The ids as one text split in the database (psycopg dumps a list parameter a Python call an element); evidence
+    # ids are ev_ and hex, never a comma, and partition names never look like them.
+    chunks = [",".join(ids[start : start + _IN_CHUNK]) for start in range(0, len(ids), _IN_CHUNK)]
+    if sum(chunk.count(",") for chunk in chunks) != len(ids) - len(chunks):
+        raise ValueError("an evidence id holds a comma; ids are made by evidence_id_for (ev_ and hex)")
+    dbapi = conn.connection.dbapi_connection
+    assert isinstance(dbapi, psycopg.Connection)
+    # The transaction's BEGIN, the lock and the first ids with the months' missing partitions, in one round trip:
+    # libpq's pipeline sends them together and the server still runs them in order, so the lookup's snapshot is
+    # taken with the lock held. At a batch of 1,000 the round trips were most of the database's part, and each one
+    # is a wait for the interpreter while other requests validate theirs (benchmarks/ingest_bench.py).
+    # The lookup probes each month's primary key once an id, whatever the table's size or statistics: with them
+    # still empty the planner chose a seq scan over every partition, and with seq scans off, a bitmap scan of the
+    # whole (event_time, evidence_id) index and every heap page of the month (11 ms a batch at 35,000 rows against
+    # 1.5 ms, growing with the month); with both off, the probes.
+    with dbapi.pipeline(), dbapi.cursor() as lock, dbapi.cursor() as lookup:
+        lock.execute(WRITERS_TURN, (EVIDENCE_LOCK,))
+        lookup.execute(f"{STORED_IDS} UNION ALL {MISSING_PARTITIONS}", (chunks[0], months))
+        found = [name for (name,) in lookup.fetchall()]
+    missing = [name for name in found if not name.startswith("ev_")]
+    have = {name for name in found if name.startswith("ev_")}
+    for chunk in chunks[1:]:
+        have.update(conn.exec_driver_sql(STORED_IDS, (chunk,)).scalars())
+    if not own:  # the caller's transaction goes on: its later statements are planned as before
+        conn.exec_driver_sql("SELECT set_config(name, reset_val, true) FROM pg_settings WHERE name IN "
+                             "('enable_seqscan', 'enable_bitmapscan')")
+    new = [evidence_id for evidence_id in ids if evidence_id not in have]
+    if not new:
+        return set()
+    # (Every record of a month without a partition is new: the batch's missing months are the new records'.)
+    make_partitions(conn, missing)
+    data = b"".join([rows[evidence_id].line for evidence_id in new])
+    with dbapi.cursor() as cursor, cursor.copy(_COPY) as copy:
+        copy.write(data)  # one write: psycopg sends it in a few large chunks, not one a 32 KiB buffer of rows
+    return set(new)
+
+
+def _sqlite_time(moment: datetime) -> str:
+    """SQLAlchemy's own SQLite DATETIME text form, in UTC, so both write paths read back alike."""
+    if moment.tzinfo is not UTC:  # records are built in UTC already; convert only what is not
+        moment = utc(moment)
+    # "YYYY-MM-DD HH:MM:SS.ffffff+00:00" less its offset (evidence years have four digits: evidence/_bounds.py)
+    return moment.isoformat(" ", "microseconds")[:26]
+
+
+class _LastTime:
+    """The text of the last time formatted: every record of a batch shares its ingest time (one object)."""
+
+    def __init__(self) -> None:
+        self._last: tuple[datetime, str] | None = None
+
+    def __call__(self, moment: datetime) -> str:
+        last = self._last  # one read: another thread may replace it meanwhile, never half of it
+        if last is not None and last[0] == moment:
+            return last[1]
+        text = _sqlite_time(moment)
+        self._last = (moment, text)
+        return text
+
+
+_ingest_time_text = _LastTime()
+
+
+def _sqlite_row(r: EvidenceRecord, payloads: Mapping[str, bytes]) -> tuple[Any, ...]:
+    # Column order of _COLUMNS; hot path of every ingested batch, so no intermediate dict.
+    return (r.evidence_id, r.source, r.source_ref, r.type, r.dataset_urn, r.producer_urn, r.schema_id, r.sequence,
+            _sqlite_time(r.event_time), _ingest_time_text(r.ingest_time), r.deploy_ref, r.reason_code, r.field,
+            r.run_id, r.traceparent, (payloads.get(r.evidence_id) or orjson.dumps(r.payload)).decode())
