@@ -173,7 +173,7 @@ def _not_a_frame(record: KafkaRecord, rules: list[Mapping], result: RecordResult
     name one (the gate counts it there, toward an incident), else refused alone."""
     if type(record.value) is not Undecodable:
         record.value = Undecodable(f"value is not a Confluent frame (magic byte 0x00, schema id, payload), but topic "
-                                   f"{record.topic} is mapped by schema id", {"value": _jsonable(record.value)})
+                                   f"{record.topic} is mapped by schema id", {"value": jsonable(record.value)})
     datasets = {(r.dataset_urn, r.producer_urn) for r in rules}
     if len(datasets) == 1:
         rule = rules[0]
@@ -246,11 +246,12 @@ def _drift_observation(outcome: Unresolved, record: KafkaRecord, cr_id: str, now
         traceparent=record.headers.get("traceparent"),
         payload={"topic": record.topic, "partition": record.partition, "offset": record.offset,
                  "timestamp": iso(record.timestamp), "key": record.key, "schema_id": record.schema_id,
-                 "headers": record.headers, "value": _jsonable(record.wire_form()["value"]), "change_request_id": cr_id,
+                 "headers": record.headers, "value": jsonable(record.wire_form()["value"]), "change_request_id": cr_id,
                  "violations": [{"reason_code": outcome.reason_code, "field": "", "detail":
                                  f"no approved rule resolves topic {record.topic} schema {outcome.schema_id or '-'}"}]},
     )
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
+    """`value` as JSON gives it back (what a store keeps of it): anything JSON cannot hold becomes its text."""
     return orjson.loads(orjson.dumps(value, default=str))

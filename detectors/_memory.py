@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 
 from detectors._drift import change_request_json
-from detectors._gate_intake import IntakeOutcome, Partition, gate_intake, gate_rules
+from detectors._gate_intake import IntakeOutcome, Partition, gate_intake, gate_rules, jsonable
 from detectors._intake import parse_records
 from detectors._kafka_records import IntakeReport
 from evidence import (
@@ -71,7 +71,7 @@ class ScenarioMemory:
             known = self._counters.get(counter.key)
             self._counters[counter.key] = counter if known is None else known.merge(counter)
         for cr_id, ref, wire in outcome.held:
-            self._held[(cr_id, ref)] = orjson.loads(orjson.dumps(wire, default=str))
+            self._held[(cr_id, ref)] = jsonable(wire)
         for partition, offsets in outcome.offsets.items():
             self._offsets[partition] = add_offsets(self._offsets.get(partition, []), offsets)
 
