@@ -20,6 +20,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, delete, select, update
 
+from evidence._domain import public_json
 from evidence._record import utc
 from evidence._schema import announcements, incidents
 from evidence._store import Store
@@ -117,8 +118,7 @@ def claim_announcement(store: Store, now: datetime) -> Iterator[AnnouncementClai
 def _claim(row: Any, now: datetime) -> AnnouncementClaim:
     if row is None:
         return AnnouncementClaim(None, now)
-    body: dict[str, Any] = orjson.loads(row.body)
-    body.pop("windows", None)  # what the API shows (evidence/_incidents.py keeps the detector's windows beside it)
+    body: dict[str, Any] = public_json(orjson.loads(row.body))  # what the API shows
     return AnnouncementClaim(Announcement(row.incident_id, utc(row.pending_since), row.attempts, body), now)
 
 

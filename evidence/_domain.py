@@ -191,3 +191,22 @@ def to_json(model: BaseModel) -> dict[str, Any]:
     """The JSON edge (store, API, replay output): times as RFC 3339 UTC, and only the fields that were given, so a
     run that never started has no `ended_at` and an incident reads as it always did."""
     return model.model_dump(mode="json", exclude_unset=True)
+
+
+_WINDOWS = "windows"
+
+
+def stored_json(incident: Incident) -> dict[str, Any]:
+    """The body the incident store keeps: the incident's JSON, and the windows its detector applied (which the API never
+    shows: `public_json` drops them)."""
+    body = to_json(incident)
+    if incident.windows is not None:
+        body[_WINDOWS] = incident.windows.model_dump(mode="json")
+    return body
+
+
+def public_json(body: dict[str, Any]) -> dict[str, Any]:
+    """A stored body as the API, the CLI, Slack and replays show it: the incident's JSON, without the windows."""
+    body.pop(_WINDOWS, None)
+    return body
+

@@ -20,7 +20,7 @@ from sqlalchemy import Connection, Select, and_, bindparam, or_, select
 
 from evidence._announcements import record_announcements
 from evidence._bounds import time_error, urn_error
-from evidence._domain import Incident, to_json
+from evidence._domain import Incident, public_json, stored_json
 from evidence._errors import RcaError
 from evidence._record import iso, utc
 from evidence._schema import incidents
@@ -28,7 +28,6 @@ from evidence._store import Store
 from evidence._vocab import parse_time
 
 _INCIDENT_ID = re.compile(r"^inc_[0-9a-f]{16}$")
-_WINDOWS = "windows"
 _COLUMN_NAMES = ("id", "dataset_urn", "kind", "status", "reason_code", "detected_at", "updated_at", "resolved_at",
                  "owner_team", "tier", "body")
 
@@ -75,17 +74,17 @@ class IncidentWrites:
             select(c.id, c.status).where(c.id.in_(incident_ids[start : start + 500])))}
 
     def open(self, incident: Incident, now: datetime) -> None:
-        self._added.append(_columns(_stored(incident), now, now))
+        self._added.append(_columns(stored_json(incident), now, now))
         self._announce.append((incident.id, now))
 
     def reopen(self, incident: Incident, now: datetime) -> None:
         """The same break came back after it was resolved: its row, with the id it had, is open again."""
-        self._changed.append(_columns(_stored(incident), now, now))
+        self._changed.append(_columns(stored_json(incident), now, now))
         self._announce.append((incident.id, now))
         self._reopened.add(incident.id)
 
     def update(self, incident: Incident, detected_at: datetime, now: datetime) -> None:
-        self._changed.append(_columns(_stored(incident), detected_at, now))
+        self._changed.append(_columns(stored_json(incident), detected_at, now))
 
     def resolve(self, current: OpenIncident, now: datetime) -> None:
         self._changed.append(_resolved(current, now))
@@ -129,13 +128,13 @@ class MemoryIncidents:
         return {i: self._rows[i]["status"] for i in incident_ids if i in self._rows}
 
     def open(self, incident: Incident, now: datetime) -> None:
-        self._keep(_columns(_stored(incident), now, now))
+        self._keep(_columns(stored_json(incident), now, now))
 
     def reopen(self, incident: Incident, now: datetime) -> None:
-        self._keep(_columns(_stored(incident), now, now))
+        self._keep(_columns(stored_json(incident), now, now))
 
     def update(self, incident: Incident, detected_at: datetime, now: datetime) -> None:
-        self._keep(_columns(_stored(incident), detected_at, now))
+        self._keep(_columns(stored_json(incident), detected_at, now))
 
     def resolve(self, current: OpenIncident, now: datetime) -> None:
         self._keep(_resolved(current, now))
@@ -145,7 +144,7 @@ class MemoryIncidents:
 
     def stored_incidents(self) -> list[dict[str, Any]]:
         """The open incidents' JSON, in stored_incidents' order."""
-        return [_public(body) for body in self._bodies()]
+        return [public_json(body) for body in self._bodies()]
 
     def load_incidents(self) -> list[Incident]:
         """The open incidents, typed, with their windows, as load_incidents gives them."""
@@ -166,20 +165,6 @@ def incident_writes(store: Store) -> Iterator[IncidentWrites]:
         writes = IncidentWrites(conn)
         yield writes
         writes.flush()
-
-
-def _stored(incident: Incident) -> dict[str, Any]:
-    """The body a row keeps: the incident's JSON, and the windows its detector applied (`_public` drops them)."""
-    body = to_json(incident)
-    if incident.windows is not None:
-        body[_WINDOWS] = incident.windows.model_dump(mode="json")
-    return body
-
-
-def _public(body: dict[str, Any]) -> dict[str, Any]:
-    """A stored body as the API, the CLI and replays show it: the incident's JSON, without the windows."""
-    body.pop(_WINDOWS, None)
-    return body
 
 
 def _resolved(current: OpenIncident, now: datetime) -> dict[str, Any]:
@@ -208,12 +193,12 @@ def mark_false_positive(store: Store, incident_id: str, reason: str, now: dateti
                     false_positive={"reason": reason, "by": by, "at": iso(now)})
         conn.execute(incidents.update().where(incidents.c.id == incident_id).values(
             status="false_positive", updated_at=now, resolved_at=now, body=orjson.dumps(body).decode()))
-    return _public(body)
+    return public_json(body)
 
 
 def stored_incident(store: Store, incident_id: str) -> dict[str, Any]:
     """One incident's JSON, as the API returns it."""
-    return _public(_body(store, incident_id))
+    return public_json(_body(store, incident_id))
 
 
 def load_incident(store: Store, incident_id: str) -> Incident:
@@ -234,7 +219,7 @@ def stored_incidents(store: Store, *, status: str | None = "open", dataset_urn: 
                      kind: str | None = None, owner_team: str | None = None,
                      tier: int | None = None) -> list[dict[str, Any]]:
     """Incidents as the API returns them, sorted by dataset then kind (then detection, newest first)."""
-    return [_public(body) for body in _bodies(store, status, dataset_urn, kind, owner_team, tier)]
+    return [public_json(body) for body in _bodies(store, status, dataset_urn, kind, owner_team, tier)]
 
 
 def load_incidents(store: Store, *, status: str | None = "open", dataset_urn: str | None = None,
@@ -255,7 +240,7 @@ def incidents_detected_between(store: Store, since: datetime, now: datetime) -> 
     c = incidents.c
     stmt = select(c.body).where(c.detected_at >= utc(since), c.detected_at <= utc(now)).order_by(c.detected_at, c.id)
     with store.engine.connect() as conn:
-        return [_public(orjson.loads(row.body)) for row in conn.execute(stmt)]
+        return [public_json(orjson.loads(row.body)) for row in conn.execute(stmt)]
 
 
 def stored_incident_page(store: Store, *, limit: int, cursor: str | None = None, status: str | None = "open",
@@ -279,7 +264,7 @@ def stored_incident_page(store: Store, *, limit: int, cursor: str | None = None,
     last = rows[-1] if more and rows else None
     next_cursor = None if last is None else base64.urlsafe_b64encode(orjson.dumps(
         [last.dataset_urn, last.kind, iso(last.detected_at), last.id])).decode()
-    return [_public(orjson.loads(row.body)) for row in rows], next_cursor
+    return [public_json(orjson.loads(row.body)) for row in rows], next_cursor
 
 
 def decode_incident_cursor(cursor: str) -> tuple[str, str, datetime, str]:
