@@ -228,6 +228,26 @@ def test_job_failed_then_retry_still_running_is_the_failure() -> None:
     assert "run-failed-today" in story.refs(got.evidence_ids)
 
 
+def test_job_failed_facts_carry_the_failures_own_fields_and_todays_attempts() -> None:
+    # The facts the copilot renders from: the failed run's own exit code and retry count (as the job reported
+    # them), how many of today's runs failed, and the retry running now, if any.
+    story = Story().week()
+    story.start("run-start-today", "run-today", local(TODAY, "01:00"))
+    story.add("JobRunFailed", "run-failed-today", local(TODAY, "01:20"), {
+        "run_id": "run-today", "duration_s": 1200, "failure_reason": "java.lang.OutOfMemoryError: Java heap space",
+        "exit_code": 137, "retry_count": 2})
+    story.start("run-start-second", "run-second", local(TODAY, "01:30"))
+    story.add("JobRunFailed", "run-failed-second", local(TODAY, "01:40"), {
+        "run_id": "run-second", "duration_s": 600, "failure_reason": "java.lang.OutOfMemoryError: Java heap space",
+        "exit_code": 143, "retry_count": 3})
+    got = finding(story)
+    assert got.reason_code == "JOB_FAILED"
+    assert {key: got.facts[key] for key in ("failure_reason", "exit_code", "retry_count", "duration_s",
+                                            "failed_attempts_today", "retry_in_progress")} == {
+        "failure_reason": "java.lang.OutOfMemoryError: Java heap space", "exit_code": 143, "retry_count": 3,
+        "duration_s": 600, "failed_attempts_today": 2, "retry_in_progress": None}
+
+
 @pytest.mark.parametrize(("reason", "expected"), [
     ("java.lang.OutOfMemoryError: GC overhead limit exceeded", "out_of_memory"),
     ("Container killed by YARN for exceeding memory limits. 10.4 GB of 10 GB physical memory used", "out_of_memory"),
@@ -586,6 +606,34 @@ def test_a_deploy_of_the_job_since_the_last_good_run_is_correlated_others_are_no
     assert new.evidence_id in got.evidence_ids
     assert story.ev("deploy-old") not in got.evidence_ids
     assert story.ev("deploy-other", "svc://checkout") not in got.evidence_ids
+
+
+def test_a_deploy_while_the_last_good_run_ran_is_correlated_one_before_it_began_is_not() -> None:
+    # The last good run loaded its code when it began: a deploy after that (even before its commit) may be what
+    # today's run runs; one before it was already proven good by that run.
+    story = Story().week()
+    story.deploy("deploy-before-good", local(date(2026, 1, 18), "00:50"), "v3.1.9", code="1111111")
+    during = story.deploy("deploy-during-good", local(date(2026, 1, 18), "01:10"), "v3.2.0", code="9bd1e07")
+    story.start("run-start-today", "run-today", local(TODAY, "01:00"))
+    story.fail("run-failed-today", "run-today", local(TODAY, "01:20"), "java.lang.OutOfMemoryError")
+    got = finding(story)
+    assert got.reason_code == "JOB_FAILED"
+    assert [d["evidence_id"] for d in got.as_dict()["correlated_deploys"]] == [during.evidence_id]
+    assert story.ev("deploy-before-good") not in got.evidence_ids
+
+
+def test_without_a_run_on_the_last_good_commit_its_commit_time_bounds_the_deploys() -> None:
+    # A commit that names no run gives no run start: the commit itself is the last moment known good.
+    story = Story()
+    for back in range(7, 0, -1):
+        day = TODAY - timedelta(days=back)
+        story.commit(f"commit-{day:%m%d}", None, local(day, "01:35"), [f"dt={day.isoformat()}"])
+    story.deploy("deploy-before-commit", local(date(2026, 1, 18), "01:20"), "v3.1.9", code="1111111")
+    after = story.deploy("deploy-after-commit", local(date(2026, 1, 18), "15:00"), "v3.2.0", code="9bd1e07")
+    got = finding(story)
+    assert got.last_good_time == local(date(2026, 1, 18), "01:35")
+    assert [d["evidence_id"] for d in got.as_dict()["correlated_deploys"]] == [after.evidence_id]
+    assert story.ev("deploy-before-commit") not in got.evidence_ids
 
 
 def test_a_rollback_of_the_job_is_a_change_and_a_failed_deploy_is_not() -> None:

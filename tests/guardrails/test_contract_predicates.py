@@ -49,6 +49,12 @@ def test_contract_break_rejects_a_wrong_field_a_later_record_and_another_inciden
                                                                                       moment, add, scope_of):
     assert verdict(spring, claim(ClaimKind.CONTRACT_BREAK, [ids["first_bad"]], field="currency")) == (
         "states field currency, but the incident's field is customer_id")
+    # A reason the incident does not have is refused the same way, whatever else the claim gets right.
+    assert verdict(spring, claim(ClaimKind.CONTRACT_BREAK, [ids["first_bad"]], reason_code="TYPE_MISMATCH",
+                                 field="customer_id")) == (
+        "states reason TYPE_MISMATCH, but the incident's reason is REQUIRED_FIELD_MISSING")
+    assert verdict(spring, claim(ClaimKind.CONTRACT_BREAK, [ids["first_bad"]], reason_code="REQUIRED_FIELD_MISSING",
+                                 field="customer_id")) is None
     other_field = _observation(record, moment, field="currency", offset=99001)
     assert verdict(add(spring, other_field), claim(ClaimKind.CONTRACT_BREAK, [other_field.evidence_id])) == (
         f"cites {other_field.evidence_id} (GateObservation at 2026-03-10T10:21:04Z), which fails on currency, not on "
