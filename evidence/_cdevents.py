@@ -37,9 +37,10 @@ def is_cdevent(raw: Any) -> bool:
     """A CDEvent in its CloudEvents binding (type dev.cdevents...), or a bare one (a context, no specversion)."""
     if not isinstance(raw, dict):
         return False
-    if str(raw.get("type", "")).startswith(("dev.cdevents.", "dev.cdeventsx.")):
+    kind = raw.get("type")  # (only a string can start so: no other JSON value's str() does)
+    if isinstance(kind, str) and kind.startswith(("dev.cdevents.", "dev.cdeventsx.")):
         return True
-    return isinstance(raw.get("context"), dict) and "specversion" not in raw
+    return "context" in raw and isinstance(raw["context"], dict) and "specversion" not in raw
 
 
 def _bare(raw: dict[str, Any]) -> Any:

@@ -113,8 +113,11 @@ def record_from_event(event: Any, ingest_time: datetime, raw: dict[str, Any] | N
         payload = {**payload, TIME_MARK: "ingest"}
     dataset_urn = event.subject
     deploy_ref = None
-    # A declared field, or else an extra one sent in data (getattr's miss costs an exception in pydantic's __getattr__)
+    # A declared field, or else an extra one sent in data (getattr's miss costs an exception in pydantic's __getattr__):
+    # a text one only, as declared ones are (an extra holds any JSON; the payload keeps it as sent either way).
     run_id = data.run_id if _declares_run_id(type(data)) else (data.model_extra or {}).get("run_id")
+    if run_id is not None and not isinstance(run_id, str):
+        run_id = None
     sequence = None
     if event.type == EventType.DEPLOYMENT:
         deploy_ref = data.deploy_ref or f"{data.service}@{data.version}"

@@ -1,7 +1,7 @@
 import random
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -101,8 +101,9 @@ def test_records_keep_times_in_utc_and_the_payload_as_sent(store: Store) -> None
 
 
 def test_text_that_copy_escapes_and_empty_text_come_back_as_stored(store: Store) -> None:
-    # PostgreSQL's COPY text format gives backslash, tab, newline and carriage return a meaning, and \\N is NULL:
-    # values holding them, an empty string (not NULL) and non-ASCII text are read back exactly, on both databases.
+    # COPY's text format gives backslash, tab, newline and carriage return a meaning, and \\N is NULL (ingestion sends
+    # the binary format, which has none): values holding them, an empty string (not NULL) and non-ASCII text are read
+    # back exactly, on both databases; so are times before 2000 (binary COPY's epoch) and under another offset.
     odd = "a\\b\tc\nd\re \\N é 漢"
     record = EvidenceRecord(
         evidence_id=evidence_id_for("svc://odd", odd), source="svc://odd", source_ref=odd, type="DeploymentEvent",
@@ -111,9 +112,14 @@ def test_text_that_copy_escapes_and_empty_text_come_back_as_stored(store: Store)
         payload={"id": odd, "data": {"quote": '"\\"', "nested": [odd, {"k\tey": None}], "unicode": "\u2028"}})
     plain = EvidenceRecord(evidence_id=evidence_id_for("svc://odd", "plain"), source="svc://odd", source_ref="plain",
                            type="DeploymentEvent", event_time=T0, ingest_time=T0, payload={})
-    assert store.add_records([record, plain]) == {record.evidence_id, plain.evidence_id}
+    early = EvidenceRecord(evidence_id=evidence_id_for("svc://odd", "early"), source="svc://odd", source_ref="early",
+                           type="DeploymentEvent", event_time=datetime(1970, 1, 1, 0, 0, 0, 1, tzinfo=UTC),
+                           ingest_time=datetime(1999, 12, 31, 19, 59, 59, 999999, tzinfo=timezone(timedelta(hours=-5))),
+                           payload={})
+    assert store.add_records([record, plain, early]) == {record.evidence_id, plain.evidence_id, early.evidence_id}
     assert store.get(record.evidence_id) == record
     assert store.get(plain.evidence_id) == plain
+    assert store.get(early.evidence_id) == early
 
 
 def test_paging_walks_every_record_once_in_time_order(store: Store) -> None:

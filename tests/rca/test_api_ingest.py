@@ -22,6 +22,20 @@ def test_999_good_and_1_bad_stores_the_999_and_names_the_bad_one(client) -> None
     assert len(client.get("/v1/evidence", params={"limit": 1000}).json()["items"]) == 999
 
 
+@pytest.mark.parametrize("run_id", [5, 1.5, True, ["r-1"], {"id": "r-1"}])
+def test_an_extra_run_id_that_is_not_text_is_kept_in_the_payload_only(client, run_id) -> None:
+    # A deploy declares no run_id, so one in its data is an extension: any JSON. Only text names a run; the rest is
+    # kept as sent (it once reached PostgreSQL's COPY as a number and failed the whole batch with a 500).
+    event = deployment("d-run")
+    event["data"]["run_id"] = run_id
+    response = client.post("/v1/events", content=json.dumps([event, deployment("d-next")]), headers=BATCH)
+    assert response.status_code == 200
+    assert response.json()["accepted"] == 2
+    stored = client.get(f"/v1/evidence/{response.json()['results'][0]['evidence_id']}").json()
+    assert stored["run_id"] is None
+    assert stored["payload"]["data"]["run_id"] == run_id
+
+
 def test_a_single_event_and_its_duplicate(client) -> None:
     headers = {"Content-Type": "application/cloudevents+json"}
     first = client.post("/v1/events", content=json.dumps(deployment("d-1")), headers=headers)
