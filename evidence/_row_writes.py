@@ -1,5 +1,6 @@
 """How evidence rows are written: SQLite's multi-row INSERT straight through the driver, PostgreSQL's COPY in text
-format behind the writers' turn (the `Store` in evidence/_store.py calls these inside its transaction)."""
+format, into a temporary table before the writers' turn (_postgres_staged) or into evidence inside it
+(_postgres_insert); the `Store` in evidence/_store.py calls these with its transaction."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any, NamedTuple
 import orjson
 import psycopg
 from sqlalchemy import Connection
+from sqlalchemy.dialects import postgresql
 
 from evidence._partitions import EVIDENCE_LOCK, MISSING_PARTITIONS, make_partitions, month_of, partition_name
 from evidence._record import EvidenceRecord, utc
@@ -178,7 +180,12 @@ def _postgres_insert(conn: Connection, rows: dict[str, CopyRow], own: bool) -> s
 # The staged way (Store.add_records' own transaction): the rows go by COPY into a temporary table of the
 # connection first, outside the writers' turn, and the turn is then one statement that moves the new ones in.
 STAGE = "rca_evidence_stage"
-_STAGE_TABLE = f"CREATE TEMP TABLE IF NOT EXISTS {STAGE} (LIKE evidence INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+# Its columns spelt out, not LIKE evidence: that would hold a lock on evidence from before the writers' turn to the
+# commit, and a writer making a month's partition under the turn waits for it (a deadlock, found by
+# tests/evidence/test_store.py's writers in several processes).
+_STAGE_TABLE = (f"CREATE TEMP TABLE IF NOT EXISTS {STAGE} ("
+                + ", ".join(f"{c.name} {c.type.compile(dialect=postgresql.dialect())}" for c in evidence.columns)
+                + ") ON COMMIT DELETE ROWS")
 _STAGE_COPY = _COPY.replace("COPY evidence", f"COPY {STAGE}", 1)
 _STAGE_COLUMNS = ", ".join([*_COPY_TEXT, "sequence", "event_time", "ingest_time", "payload"])
 # A probe of each month's primary key a staged id, as the lookup does (LIMIT 1 in a LATERAL keeps it a probe
