@@ -13,8 +13,7 @@ from typing import Any, NamedTuple
 
 import orjson
 import psycopg
-from sqlalchemy import Connection
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import Connection, Dialect
 
 from evidence._partitions import EVIDENCE_LOCK, MISSING_PARTITIONS, make_partitions, month_of, partition_name
 from evidence._record import EvidenceRecord, utc
@@ -180,12 +179,16 @@ def _postgres_insert(conn: Connection, rows: dict[str, CopyRow], own: bool) -> s
 # The staged way (Store.add_records' own transaction): the rows go by COPY into a temporary table of the
 # connection first, outside the writers' turn, and the turn is then one statement that moves the new ones in.
 STAGE = "rca_evidence_stage"
-# Its columns spelt out, not LIKE evidence: that would hold a lock on evidence from before the writers' turn to the
-# commit, and a writer making a month's partition under the turn waits for it (a deadlock, found by
-# tests/evidence/test_store.py's writers in several processes).
-_STAGE_TABLE = (f"CREATE TEMP TABLE IF NOT EXISTS {STAGE} ("
-                + ", ".join(f"{c.name} {c.type.compile(dialect=postgresql.dialect())}" for c in evidence.columns)
-                + ") ON COMMIT DELETE ROWS")
+
+
+def _stage_table(dialect: Dialect) -> str:
+    """The temporary table's DDL, its columns spelt out from the evidence table's. Not LIKE evidence: that would hold
+    a lock on evidence from before the writers' turn to the commit, and a writer making a month's partition under
+    the turn waits for it (a deadlock, found by tests/evidence/test_store.py's writers in several processes)."""
+    columns = ", ".join(f"{c.name} {c.type.compile(dialect=dialect)}" for c in evidence.columns)
+    return f"CREATE TEMP TABLE IF NOT EXISTS {STAGE} ({columns}) ON COMMIT DELETE ROWS"
+
+
 _STAGE_COPY = _COPY.replace("COPY evidence", f"COPY {STAGE}", 1)
 _STAGE_COLUMNS = ", ".join([*_COPY_TEXT, "sequence", "event_time", "ingest_time", "payload"])
 # A probe of each month's primary key a staged id, as the lookup does (LIMIT 1 in a LATERAL keeps it a probe
@@ -219,7 +222,7 @@ def _postgres_staged(conn: Connection, rows: dict[str, CopyRow]) -> set[str]:
     info = conn.connection.info
     if not info.get(STAGE):
         info[STAGE] = True  # (taken off again by Store.add_records if this transaction rolls back)
-        dbapi.execute(_STAGE_TABLE)
+        dbapi.execute(_stage_table(conn.dialect))
     with dbapi.cursor() as cursor, cursor.copy(_STAGE_COPY) as copy:
         copy.write(b"".join([row.line for row in rows.values()]))
     try:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import psycopg
 from sqlalchemy import (
     Connection,
     Engine,
@@ -23,6 +24,7 @@ from sqlalchemy import (
     tuple_,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 
 from evidence import _migrate
 from evidence._errors import ConfigError
@@ -79,7 +81,8 @@ class Store(SqlReads):
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         # One writer at a time inside this process: SQLite would otherwise answer SQLITE_BUSY on
-        # read-then-write transactions; on PostgreSQL it costs nothing measurable at our batch sizes.
+        # read-then-write transactions; on PostgreSQL it costs nothing measurable at our batch sizes. (PostgreSQL
+        # ingestion, whose turns the database orders, goes its own way: _add_staged.)
         self._write_turns = _WriteTurns()
         self._staged_writers = threading.BoundedSemaphore(_STAGED_WRITERS)
 
@@ -169,19 +172,24 @@ class Store(SqlReads):
         Not in this process's write turns: the advisory lock orders writers of evidence, in this process as across
         replicas, and a staged writer's COPY is meant to run while another holds the lock. At most
         _STAGED_WRITERS at once, so that ingestion never holds the whole connection pool."""
-        with self._staged_writers:
-            info: dict[Any, Any] | None = None
-            try:
-                with self.engine.begin() as conn:
-                    info = conn.connection.info
-                    return _postgres_staged(conn, rows)
-            except BaseException as exc:
-                if info is not None:
-                    info.pop(STAGE, None)  # a rollback drops a temporary table made in its transaction
-                if not isinstance(exc, MonthMissing):
-                    raise
-        with self.writing() as conn:
-            return _postgres_insert(conn, rows, own=True)
+        try:
+            with self._staged_writers:
+                info: dict[Any, Any] | None = None
+                try:
+                    with self.engine.begin() as conn:
+                        info = conn.connection.info
+                        return _postgres_staged(conn, rows)
+                except BaseException as exc:
+                    if info is not None:
+                        info.pop(STAGE, None)  # a rollback drops a temporary table made in its transaction
+                    if not isinstance(exc, MonthMissing):
+                        raise
+            with self.writing() as conn:
+                return _postgres_insert(conn, rows, own=True)
+        except psycopg.Error as exc:
+            # The calls on the driver's connection (COPY, the pipelines) raise psycopg's own errors: raised as
+            # SQLAlchemy's, a database down or read-only is told as such (503 from the API), as elsewhere.
+            raise DBAPIError.instance(None, None, exc, psycopg.Error) from exc
 
     def add_encoded_records(self, records: Sequence[EvidenceRecord], payloads: Mapping[str, bytes]) -> set[str]:
         """add_records, with records' payloads already encoded by orjson (by evidence id; ingestion's validation

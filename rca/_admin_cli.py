@@ -12,7 +12,7 @@ import socket
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import orjson
@@ -21,6 +21,11 @@ import yaml
 from rca._read_cli import json_option, print_incidents, print_json
 from rca._source import open_store
 from rca._terminal import USAGE, CliError, When, echo, working
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from rca._settings import Settings
 
 
 def _store(*, create: bool = False) -> Any:
@@ -106,7 +111,7 @@ def serve(host: str | None, port: int | None, insecure_no_auth: bool, demo: bool
     Multiprocess(config, sockets=[sock]).run()
 
 
-def worker_app(settings: Any) -> Any:
+def worker_app(settings: Settings) -> FastAPI:
     """The app of one `rca serve --workers N` worker process (a factory uvicorn calls in the worker)."""
     from rca.app import create_app
 
