@@ -201,8 +201,9 @@ STAGED_INSERT = (f"INSERT INTO evidence ({_STAGE_COLUMNS}) SELECT {_STAGE_COLUMN
                  "AS had ON true WHERE had.stored IS NULL RETURNING evidence_id")
 
 
-class MonthMissing(Exception):
-    """A staged row's month has no partition (or lost it to retention): the batch takes the turn the first way."""
+class NotStaged(Exception):
+    """The staged way could not take the batch, which takes the turn the first way: a row's month has no partition
+    (or lost it to retention), or the connection's staging table is gone (a session reset under it: DISCARD TEMP)."""
 
 
 def _postgres_staged(conn: Connection, rows: dict[str, CopyRow]) -> set[str]:
@@ -215,16 +216,19 @@ def _postgres_staged(conn: Connection, rows: dict[str, CopyRow]) -> set[str]:
     the turn. The turn itself is one pipelined request, lock, INSERT ... SELECT of the staged rows whose ids no
     month holds, and COMMIT, with nothing for this process to do in between: a second request's turn can follow the
     first's commit at once, where it used to wait for its interpreter to send the lookup, then the COPY. Raises
-    MonthMissing (the transaction is then aborted) when a row's month has no partition.
+    NotStaged (the transaction is then aborted) when a row's month has no partition or the staging table is gone.
     """
     dbapi = conn.connection.dbapi_connection
     assert isinstance(dbapi, psycopg.Connection)
     info = conn.connection.info
     if not info.get(STAGE):
-        info[STAGE] = True  # (taken off again by Store.add_records if this transaction rolls back)
+        info[STAGE] = True  # (taken off again by Store._add_staged if this transaction rolls back)
         dbapi.execute(_stage_table(conn.dialect))
-    with dbapi.cursor() as cursor, cursor.copy(_STAGE_COPY) as copy:
-        copy.write(b"".join([row.line for row in rows.values()]))
+    try:
+        with dbapi.cursor() as cursor, cursor.copy(_STAGE_COPY) as copy:
+            copy.write(b"".join([row.line for row in rows.values()]))
+    except psycopg.errors.UndefinedTable as exc:
+        raise NotStaged(str(exc)) from exc
     try:
         with dbapi.pipeline(), dbapi.cursor() as lock, dbapi.cursor() as insert:
             lock.execute(STAGED_TURN, (EVIDENCE_LOCK,))
@@ -232,7 +236,7 @@ def _postgres_staged(conn: Connection, rows: dict[str, CopyRow]) -> set[str]:
             dbapi.commit()  # in the same round trip: the lock goes when the rows are in, not after another one
             return {evidence_id for (evidence_id,) in insert.fetchall()}
     except psycopg.errors.CheckViolation as exc:  # "no partition of relation "evidence" found for row"
-        raise MonthMissing(str(exc)) from exc
+        raise NotStaged(str(exc)) from exc
 
 
 def _sqlite_time(moment: datetime) -> str:

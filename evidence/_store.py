@@ -33,7 +33,7 @@ from evidence._record import EvidenceRecord, GateCounter, utc
 from evidence._row_writes import (
     STAGE,
     CopyRow,
-    MonthMissing,
+    NotStaged,
     _postgres_insert,
     _postgres_staged,
     _row,
@@ -167,7 +167,8 @@ class Store(SqlReads):
 
     def _add_staged(self, rows: dict[str, CopyRow]) -> set[str]:
         """PostgreSQL's rows in a transaction of their own: staged (_postgres_staged), or, for the first batch of a
-        month, the lookup and COPY under the turn (_postgres_insert), which make the month's partition.
+        month (or one whose staging table a session reset dropped), the lookup and COPY under the turn
+        (_postgres_insert), which make the month's partition.
 
         Not in this process's write turns: the advisory lock orders writers of evidence, in this process as across
         replicas, and a staged writer's COPY is meant to run while another holds the lock. At most
@@ -182,7 +183,7 @@ class Store(SqlReads):
                 except BaseException as exc:
                     if info is not None:
                         info.pop(STAGE, None)  # a rollback drops a temporary table made in its transaction
-                    if not isinstance(exc, MonthMissing):
+                    if not isinstance(exc, NotStaged):
                         raise
             with self.writing() as conn:
                 return _postgres_insert(conn, rows, own=True)
