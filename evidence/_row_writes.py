@@ -1,5 +1,6 @@
 """How evidence rows are written: SQLite's multi-row INSERT straight through the driver, PostgreSQL's COPY in binary
-format behind the writers' turn (the `Store` in evidence/_store.py calls these inside its transaction)."""
+format, into a temporary table before the writers' turn (_postgres_staged) or into evidence inside it
+(_postgres_insert); the `Store` in evidence/_store.py calls these with its transaction."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from psycopg._copy_base import format_row_binary  # what Copy.write_row calls; s
 from psycopg.abc import Transformer as RowAdapter
 from psycopg.adapt import Transformer
 from psycopg.pq import Format
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Dialect
 
 from evidence._partitions import EVIDENCE_LOCK, MISSING_PARTITIONS, make_partitions, month_of, partition_name
 from evidence._record import EvidenceRecord, utc
@@ -178,6 +179,102 @@ def _postgres_insert(conn: Connection, rows: dict[str, CopyRow], own: bool) -> s
     with dbapi.cursor() as cursor, cursor.copy(_COPY) as copy:
         copy.write(data)  # one write: psycopg sends it in a few large chunks, not one a 32 KiB buffer of rows
     return set(new)
+
+
+def _sqlite_time(moment: datetime) -> str:
+    """SQLAlchemy's own SQLite DATETIME text form, in UTC, so both write paths read back alike."""
+    if moment.tzinfo is not UTC:  # records are built in UTC already; convert only what is not
+        moment = utc(moment)
+    # "YYYY-MM-DD HH:MM:SS.ffffff+00:00" less its offset (evidence years have four digits: evidence/_bounds.py)
+    return moment.isoformat(" ", "microseconds")[:26]
+
+
+class _LastTime:
+    """The text of the last time formatted: every record of a batch shares its ingest time (one object)."""
+
+    def __init__(self) -> None:
+        self._last: tuple[datetime, str] | None = None
+
+    def __call__(self, moment: datetime) -> str:
+        last = self._last  # one read: another thread may replace it meanwhile, never half of it
+        if last is not None and last[0] == moment:
+            return last[1]
+        text = _sqlite_time(moment)
+        self._last = (moment, text)
+        return text
+
+
+_ingest_time_text = _LastTime()
+
+
+def _sqlite_row(r: EvidenceRecord, payloads: Mapping[str, bytes]) -> tuple[Any, ...]:
+    # Column order of _COLUMNS; hot path of every ingested batch, so no intermediate dict.
+    return (r.evidence_id, r.source, r.source_ref, r.type, r.dataset_urn, r.producer_urn, r.schema_id, r.sequence,
+            _sqlite_time(r.event_time), _ingest_time_text(r.ingest_time), r.deploy_ref, r.reason_code, r.field,
+            r.run_id, r.traceparent, (payloads.get(r.evidence_id) or orjson.dumps(r.payload)).decode())
+
+
+# The staged way (Store.add_records' own transaction): the rows go by COPY into a temporary table of the
+# connection first, outside the writers' turn, and the turn is then one statement that moves the new ones in.
+STAGE = "rca_evidence_stage"
+
+
+def _stage_table(dialect: Dialect) -> str:
+    """The temporary table's DDL, its columns spelt out from the evidence table's. Not LIKE evidence: that would hold
+    a lock on evidence from before the writers' turn to the commit, and a writer making a month's partition under
+    the turn waits for it (a deadlock, found by tests/evidence/test_store.py's writers in several processes)."""
+    columns = ", ".join(f"{c.name} {c.type.compile(dialect=dialect)}" for c in evidence.columns)
+    return f"CREATE TEMP TABLE IF NOT EXISTS {STAGE} ({columns}) ON COMMIT DELETE ROWS"
+
+
+_STAGE_COPY = _COPY.replace("COPY evidence", f"COPY {STAGE}", 1)
+_STAGE_COLUMNS = ", ".join([*_COPY_TEXT, "sequence", "event_time", "ingest_time", "payload"])
+# A probe of each month's primary key a staged id, as the lookup does (LIMIT 1 in a LATERAL keeps it a probe
+# whatever the statistics of a temporary table the planner has none of). The staged table's scan can only be
+# sequential, which seq scans off prices at 10^10: JIT is off too, or that price has PostgreSQL compile the
+# statement, inlined and optimised, for 60-70 ms a batch (against 15 ms to run it).
+STAGED_TURN = f"{WRITERS_TURN}, set_config('jit', 'off', true)"
+STAGED_INSERT = (f"INSERT INTO evidence ({_STAGE_COLUMNS}) SELECT {_STAGE_COLUMNS} FROM {STAGE} s "
+                 "LEFT JOIN LATERAL (SELECT 1 AS stored FROM evidence e WHERE e.evidence_id = s.evidence_id LIMIT 1) "
+                 "AS had ON true WHERE had.stored IS NULL RETURNING evidence_id")
+
+
+class NotStaged(Exception):
+    """The staged way could not take the batch, which takes the turn the first way: a row's month has no partition
+    (or lost it to retention), or the connection's staging table is gone (a session reset under it: DISCARD TEMP)."""
+
+
+def _postgres_staged(conn: Connection, rows: dict[str, CopyRow]) -> set[str]:
+    """Store the rows (copy_rows) whose ids are new and return those ids, committed: in the caller's fresh
+    transaction, which this commits (the caller's own commit then has nothing to do).
+
+    The exactness is _postgres_insert's (one advisory lock for every writer of evidence, held to the commit, the ids
+    looked up under it), but what the database does before the turn is taken moved out of it: the COPY into a
+    temporary table of this connection (no WAL, no index), sent while another writer holds
+    the turn. The turn itself is one pipelined request, lock, INSERT ... SELECT of the staged rows whose ids no
+    month holds, and COMMIT, with nothing for this process to do in between: a second request's turn can follow the
+    first's commit at once, where it used to wait for its interpreter to send the lookup, then the COPY. Raises
+    NotStaged (the transaction is then aborted) when a row's month has no partition or the staging table is gone.
+    """
+    dbapi = conn.connection.dbapi_connection
+    assert isinstance(dbapi, psycopg.Connection)
+    info = conn.connection.info
+    if not info.get(STAGE):
+        info[STAGE] = True  # (taken off again by Store._add_staged if this transaction rolls back)
+        dbapi.execute(_stage_table(conn.dialect))
+    try:
+        with dbapi.cursor() as cursor, cursor.copy(_STAGE_COPY) as copy:
+            copy.write(b"".join([COPY_HEADER, *[row.line for row in rows.values()], COPY_TRAILER]))
+    except psycopg.errors.UndefinedTable as exc:
+        raise NotStaged(str(exc)) from exc
+    try:
+        with dbapi.pipeline(), dbapi.cursor() as lock, dbapi.cursor() as insert:
+            lock.execute(STAGED_TURN, (EVIDENCE_LOCK,))
+            insert.execute(STAGED_INSERT)
+            dbapi.commit()  # in the same round trip: the lock goes when the rows are in, not after another one
+            return {evidence_id for (evidence_id,) in insert.fetchall()}
+    except psycopg.errors.CheckViolation as exc:  # "no partition of relation "evidence" found for row"
+        raise NotStaged(str(exc)) from exc
 
 
 def _sqlite_time(moment: datetime) -> str:

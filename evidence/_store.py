@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import psycopg
 from sqlalchemy import (
     Connection,
     Engine,
@@ -23,15 +24,28 @@ from sqlalchemy import (
     tuple_,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 
 from evidence import _migrate
 from evidence._errors import ConfigError
 from evidence._partitions import prune
 from evidence._record import EvidenceRecord, GateCounter, utc
-from evidence._row_writes import _postgres_insert, _row, _sqlite_insert, copy_rows
+from evidence._row_writes import (
+    STAGE,
+    CopyRow,
+    NotStaged,
+    _postgres_insert,
+    _postgres_staged,
+    _row,
+    _sqlite_insert,
+    copy_rows,
+)
 from evidence._schema import evidence, gate_counters, service_health
 from evidence._sql_reads import EvidencePage, EvidenceQuery, SqlReads, _counter
 
+# PostgreSQL ingestion's transactions at once in one process (Store._add_staged): one in the writers' turn, the
+# others staging their rows or queued for the lock, the rest of the pool (10) left to readers and other writers.
+_STAGED_WRITERS = 3
 MIN_FREE_BYTES = 1024 * 1024  # below this on a SQLite database's disk, /healthz says the database cannot take writes
 
 
@@ -67,8 +81,10 @@ class Store(SqlReads):
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         # One writer at a time inside this process: SQLite would otherwise answer SQLITE_BUSY on
-        # read-then-write transactions; on PostgreSQL it costs nothing measurable at our batch sizes.
+        # read-then-write transactions; on PostgreSQL it costs nothing measurable at our batch sizes. (PostgreSQL
+        # ingestion, whose turns the database orders, goes its own way: _add_staged.)
         self._write_turns = _WriteTurns()
+        self._staged_writers = threading.BoundedSemaphore(_STAGED_WRITERS)
 
     @classmethod
     def open(cls, url: str) -> Store:
@@ -131,8 +147,7 @@ class Store(SqlReads):
             # in the database, instead of lengthening the turns every writer waits for.
             rows = copy_rows(records, payloads or {})
             if conn is None:
-                with self.writing() as mine:
-                    return _postgres_insert(mine, rows, own=True)
+                return self._add_staged(rows)
             return _postgres_insert(conn, rows, own=False)
         if conn is None:
             with self.writing() as mine:
@@ -149,6 +164,33 @@ class Store(SqlReads):
             conn.execute(self._insert(evidence).on_conflict_do_nothing(index_elements=["evidence_id"]),
                          [_row(r) for r in new])
         return {r.evidence_id for r in new}
+
+    def _add_staged(self, rows: dict[str, CopyRow]) -> set[str]:
+        """PostgreSQL's rows in a transaction of their own: staged (_postgres_staged), or, for the first batch of a
+        month (or one whose staging table a session reset dropped), the lookup and COPY under the turn
+        (_postgres_insert), which make the month's partition.
+
+        Not in this process's write turns: the advisory lock orders writers of evidence, in this process as across
+        replicas, and a staged writer's COPY is meant to run while another holds the lock. At most
+        _STAGED_WRITERS at once, so that ingestion never holds the whole connection pool."""
+        try:
+            with self._staged_writers:
+                info: dict[Any, Any] | None = None
+                try:
+                    with self.engine.begin() as conn:
+                        info = conn.connection.info
+                        return _postgres_staged(conn, rows)
+                except BaseException as exc:
+                    if info is not None:
+                        info.pop(STAGE, None)  # a rollback drops a temporary table made in its transaction
+                    if not isinstance(exc, NotStaged):
+                        raise
+            with self.writing() as conn:
+                return _postgres_insert(conn, rows, own=True)
+        except psycopg.Error as exc:
+            # The calls on the driver's connection (COPY, the pipelines) raise psycopg's own errors: raised as
+            # SQLAlchemy's, a database down or read-only is told as such (503 from the API), as elsewhere.
+            raise DBAPIError.instance(None, None, exc, psycopg.Error) from exc
 
     def add_encoded_records(self, records: Sequence[EvidenceRecord], payloads: Mapping[str, bytes]) -> set[str]:
         """add_records, with records' payloads already encoded by orjson (by evidence id; ingestion's validation

@@ -4,6 +4,7 @@ token: rca/_token_cli.py; the local tools that need neither, replay, eval, opena
 from __future__ import annotations
 
 import faulthandler
+import functools
 import gc
 import ipaddress
 import json
@@ -11,7 +12,7 @@ import socket
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import orjson
@@ -20,6 +21,11 @@ import yaml
 from rca._read_cli import json_option, print_incidents, print_json
 from rca._source import open_store
 from rca._terminal import USAGE, CliError, When, echo, working
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from rca._settings import Settings
 
 
 def _store(*, create: bool = False) -> Any:
@@ -42,7 +48,9 @@ def _now() -> datetime:
 @click.option("--insecure-no-auth", is_flag=True, help="Serve without tokens; refused unless bound to loopback.")
 @click.option("--demo", is_flag=True, help="Load the reference stories (examples/scenarios) and serve them: auth off "
               "(loopback only), no scheduled detection, the clock at the stories' now.")
-def serve(host: str | None, port: int | None, insecure_no_auth: bool, demo: bool) -> None:
+@click.option("--workers", type=click.IntRange(1, 64), metavar="N", help="Worker processes sharing the port "
+              "(RCA_WORKERS, default 1); more than one needs PostgreSQL.")
+def serve(host: str | None, port: int | None, insecure_no_auth: bool, demo: bool, workers: int | None) -> None:
     """Serve the API and the web console. Upgrades an empty database itself."""
     import uvicorn
 
@@ -56,9 +64,19 @@ def serve(host: str | None, port: int | None, insecure_no_auth: bool, demo: bool
         updates["port"] = port
     if insecure_no_auth or demo:
         updates["auth_disabled"] = True
+    if workers is not None:
+        updates["workers"] = workers
     settings = settings.model_copy(update=updates)
     if settings.auth_disabled and not _loopback(settings.host):
         raise CliError(f"refusing to serve without auth on {settings.host}: bind to 127.0.0.1, or use tokens", USAGE)
+    if settings.workers > 1 and demo:
+        raise CliError(f"--demo serves one process (its stories are in memory); drop --workers {settings.workers} "
+                       "(or RCA_WORKERS)", USAGE)
+    if settings.workers > 1 and not settings.database_url.startswith("postgresql"):
+        raise CliError(f"--workers {settings.workers} (or RCA_WORKERS) needs PostgreSQL: SQLite takes one writer at a "
+                       "time, so its processes would queue for the file, not share the work. Serve one process "
+                       "(--workers 1), or set RCA_DATABASE_URL=postgresql://... (see 'Several processes on one "
+                       "PostgreSQL' in the README).", USAGE)
     # Bind before anything else: a taken port is told at once, and "serving on" is printed only when it is true.
     sock = _bind(settings.host, settings.port)
     with working("Loading the demo stories" if demo else "Opening the database"):
@@ -71,6 +89,38 @@ def serve(host: str | None, port: int | None, insecure_no_auth: bool, demo: bool
 
             application = create_app(settings)
     _check_writable(application.state.store)
+    bound_port = sock.getsockname()[1]
+    processes = f", {settings.workers} worker processes" if settings.workers > 1 else ""
+    echo(f"rca serving on http://{settings.host}:{bound_port}/ ({application.state.store.dialect}{processes}"
+         f"{', auth OFF' if settings.auth_disabled else ''}); the console is at that address. Ctrl-C stops it.")
+    options: dict[str, Any] = {"log_level": "warning", "access_log": False,
+                               "timeout_graceful_shutdown": settings.shutdown_grace_s}
+    if settings.workers == 1:
+        _tune_process()
+        uvicorn.Server(uvicorn.Config(application, **options)).run(sockets=[sock])
+        return
+    # Each worker (spawned: it starts from a fresh interpreter) builds its own app from these settings, opens its
+    # own connections and runs the in-process loops as a replica does; this one checked them, and only supervises:
+    # uvicorn's supervisor passes the socket on, starts a worker again if one dies, and on SIGTERM stops them all
+    # with the same grace.
+    application.state.store.close()
+    from uvicorn.supervisors import Multiprocess
+
+    config = uvicorn.Config(functools.partial(worker_app, settings), factory=True, workers=settings.workers,
+                            **options)
+    Multiprocess(config, sockets=[sock]).run()
+
+
+def worker_app(settings: Settings) -> FastAPI:
+    """The app of one `rca serve --workers N` worker process (a factory uvicorn calls in the worker)."""
+    from rca.app import create_app
+
+    _tune_process()
+    return create_app(settings)
+
+
+def _tune_process() -> None:
+    """What an `rca serve` process sets before it serves (each worker its own)."""
     # A fatal signal in C code (SQLite's memory-mapped -shm file can raise SIGBUS) is logged with a traceback
     # instead of killing the process silently.
     faulthandler.enable()
@@ -84,12 +134,6 @@ def serve(host: str | None, port: int | None, insecure_no_auth: bool, demo: bool
     # the other. At 1 ms they overlap more (benchmarks/ingest_bench.py, paired runs at load 6-7: PostgreSQL API/COPY
     # median 0.509 at 5 ms, 0.551 at 1 ms; SQLite API/insert 0.908 and 0.998).
     sys.setswitchinterval(SWITCH_INTERVAL_S)
-    bound_port = sock.getsockname()[1]
-    echo(f"rca serving on http://{settings.host}:{bound_port}/ ({application.state.store.dialect}"
-         f"{', auth OFF' if settings.auth_disabled else ''}); the console is at that address. Ctrl-C stops it.")
-    config = uvicorn.Config(application, log_level="warning", access_log=False,
-                            timeout_graceful_shutdown=settings.shutdown_grace_s)
-    uvicorn.Server(config).run(sockets=[sock])
 
 
 SWITCH_INTERVAL_S = 0.001

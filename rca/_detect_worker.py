@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
@@ -35,6 +37,18 @@ def _find(database_url: str, now: datetime, settings: DetectSettings, shards: fr
     findings: list[dict[str, Any]] = []
     memory = _MEMORIES.setdefault(database_url, FreshnessMemory()) if shards is None else None
     return find_stored_incidents(store, now, settings, findings, shards, memory), findings
+
+
+def _exit_with(parent: int, every_s: float = 1.0) -> None:
+    """In the worker: end when the process that started it is gone. Killed with SIGKILL (or by the kernel's OOM
+    killer), an API process cannot stop its worker, which would wait on its queue forever: an `rca serve --workers
+    N` supervisor starting a new API process each time would gather them."""
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(every_s)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="rca-exit-with-parent", daemon=True).start()
 
 
 def separable(database_url: str) -> bool:
@@ -67,7 +81,8 @@ class DetectWorker:
             raise RuntimeError("the detector worker is shut down")
         if self._pool is None:
             # spawn, not fork: the API process has threads (and maybe open connections) a fork would copy.
-            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                                             initializer=_exit_with, initargs=(os.getpid(),))
         return self._pool
 
     def close(self) -> None:

@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     # After SIGTERM, `rca serve` lets requests in flight finish for this long, then cancels them and exits: a client
     # that stalls mid-body cannot hold a rollout (or an orchestrator's SIGKILL) past it.
     shutdown_grace_s: int = Field(default=20, ge=1)
+    # `rca serve` as this many worker processes on one port (PostgreSQL only): each runs the API and the in-process
+    # loops, sharing the work with the others as replicas do (leases, the outbox, the ingest lock).
+    workers: int = Field(default=1, ge=1, le=64)
     token_cache_seconds: float = Field(default=30.0, ge=0)
     lag_window_seconds: int = Field(default=300, ge=1)
     # Embedded Chroma for chat's semantic search (RCA_CHROMA_URL selects a server instead).

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -311,3 +314,51 @@ class FakeSlack:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def child_pids(pid: int) -> list[int]:
+    """The processes `pid` started (an `rca serve`'s detector worker, a supervisor's workers), from /proc: each process
+    whose parent is `pid`. (Not /proc/<pid>/task/*/children: the kernel documents that list as exact only while the
+    process is stopped, and a supervisor starting a worker was seen to drop one from it for a moment.)"""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(stat.parent.name))
+    return sorted(found)
+
+
+def settled_incidents(store: Any, slack: FakeSlack, datasets: int) -> tuple[list[Any], Counter[str]]:
+    """The incidents (id, dataset_urn, kind) once each of `datasets` has one and Slack took as many posts (120 s at
+    most), three seconds later (a few more passes, in which nothing may be opened or posted twice), and how many
+    times Slack got each incident's id."""
+    from sqlalchemy import func, select
+
+    from evidence._schema import incidents
+
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        with store.engine.connect() as conn:
+            count = conn.execute(select(func.count()).select_from(incidents)).scalar_one()
+        if count >= datasets and len(slack.calls) >= datasets:
+            break
+        time.sleep(0.5)
+    time.sleep(3)
+    with store.engine.connect() as conn:
+        rows = list(conn.execute(select(incidents.c.id, incidents.c.dataset_urn, incidents.c.kind)).all())
+    posted = Counter(m for _, body in slack.calls for m in re.findall(r"/incidents/(inc_[0-9a-f]+)\|",
+                                                                      body.get("text", "")))
+    return rows, posted
+
+
+def plant_overdue(store: Any, name: str, datasets: int) -> None:
+    """`datasets` freshness policies (ds://{name}/tNNN) due at 00:00 UTC, with no evidence: each an
+    INSUFFICIENT_EVIDENCE incident at the first pass, on a store whose schema is made here."""
+    from evidence import FreshnessPolicy
+    from evidence._configs import POLICY, Configs
+
+    store.upgrade()
+    configs = Configs(store)
+    for i in range(datasets):
+        configs.put(POLICY, FreshnessPolicy(dataset_urn=f"ds://{name}/t{i:03d}", producer_urn=f"job://{name}-{i:03d}",
+                                            expected_update_by="00:00"), datetime.now(UTC))

@@ -17,13 +17,12 @@ from pathlib import Path
 import httpx
 import orjson
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import text
 
 from evidence import FreshnessPolicy
 from evidence._configs import POLICY, Configs
-from evidence._schema import incidents
 from evidence._store import Store
-from support import FakeSlack, Server
+from support import FakeSlack, Server, child_pids, plant_overdue, settled_incidents
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 DATASETS = 300
@@ -33,15 +32,6 @@ def _batch(n: int, size: int = 100) -> list[dict]:
     return [{"specversion": "1.0", "id": f"b{n}-e{i}", "source": "svc://replica-stream", "type": "DeploymentEvent",
              "time": "2026-03-10T10:20:00Z", "data": {"service": "replica-stream", "version": f"v{n}.{i}"}}
             for i in range(size)]
-
-
-def _children(pid: int) -> list[int]:
-    """The processes `pid` started (its detector worker), to be sure none outlives the test."""
-    found = []
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        children = (task / "children").read_text().split() if (task / "children").exists() else []
-        found += [int(c) for c in children]
-    return found
 
 
 def _start(replicas: list[Server], count: int, pg_store: Store, slack: FakeSlack, tmp_path: Path) -> None:
@@ -88,11 +78,7 @@ def _stop(replicas: list[Server], workers: list[int], slack: FakeSlack) -> None:
 
 def test_three_replicas_one_killed_mid_pass_open_and_post_each_incident_once(pg_store: Store,
                                                                              tmp_path: Path) -> None:
-    pg_store.upgrade()
-    configs = Configs(pg_store)
-    for i in range(DATASETS):  # no evidence: each an INSUFFICIENT_EVIDENCE incident once 00:00 UTC has passed
-        configs.put(POLICY, FreshnessPolicy(dataset_urn=f"ds://replica/t{i:03d}", producer_urn=f"job://r-{i:03d}",
-                                            expected_update_by="00:00"), datetime.now(UTC))
+    plant_overdue(pg_store, "replica", DATASETS)
     slack = FakeSlack()
     replicas: list[Server] = []
     workers: list[int] = []
@@ -119,7 +105,7 @@ def test_three_replicas_one_killed_mid_pass_open_and_post_each_incident_once(pg_
         assert victim is not None, "no replica was seen holding shards"
         killed = replicas[int(victim.rsplit("-", 1)[1])]
         for replica in replicas:
-            workers += _children(replica.process.pid)
+            workers += child_pids(replica.process.pid)
         held_before = len(slack.calls)
         killed.kill9()
         time.sleep(3)  # the others keep taking events and passing
@@ -127,20 +113,9 @@ def test_three_replicas_one_killed_mid_pass_open_and_post_each_incident_once(pg_
         sender.join(30)
 
         # The survivors take the dead replica's shards at their next passes: every dataset gets its incident.
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            with pg_store.engine.connect() as conn:
-                count = conn.execute(select(func.count()).select_from(incidents)).scalar_one()
-            if count >= DATASETS and len(slack.calls) >= DATASETS:
-                break
-            time.sleep(0.5)
-        time.sleep(3)  # a few more passes: nothing may be opened or posted twice
-        with pg_store.engine.connect() as conn:
-            rows = conn.execute(select(incidents.c.id, incidents.c.dataset_urn, incidents.c.kind)).all()
+        rows, posted = settled_incidents(pg_store, slack, DATASETS)
         per_dataset = Counter((r.dataset_urn, r.kind) for r in rows)
         assert len(per_dataset) == DATASETS and set(per_dataset.values()) == {1}
-        posted = Counter(m for _, body in slack.calls for m in re.findall(r"/incidents/(inc_[0-9a-f]+)\|",
-                                                                          body.get("text", "")))
         assert posted == Counter({r.id: 1 for r in rows}), (held_before, len(slack.calls))
         stored = {r.source_ref for r in pg_store.records(producer_urns=["svc://replica-stream"])}
         missing = [e["id"] for n in acknowledged for e in _batch(n) if e["id"] not in stored]
@@ -169,7 +144,7 @@ def test_a_replica_killed_while_posting_an_announcement_leaves_it_to_another(pg_
         assert victim is not None, "no replica was seen posting an announcement"
         slack.delay = 0.0
         for replica in replicas:
-            workers += _children(replica.process.pid)
+            workers += child_pids(replica.process.pid)
         replicas[int(victim.rsplit("-", 1)[1])].kill9()
         [row] = stored_announcements(pg_store)
         assert row.state == "pending"  # not lost with its poster

@@ -75,6 +75,23 @@ def test_writers_in_several_processes_sending_the_same_ids_at_once_store_each_on
     assert store.count() == 3000
 
 
+@pytest.mark.postgres
+def test_a_batch_whose_staging_table_a_session_reset_dropped_is_stored_the_first_way(pg_store: Store) -> None:
+    # PostgreSQL stages a batch in a temporary table of its connection (evidence/_row_writes.py); a DISCARD TEMP under
+    # it (a pooler's session reset) costs that batch the staged way, never the batch.
+    pg_store.upgrade()
+    batch = events(40)
+    ingest_events(pg_store, batch[:10], T0)  # the month's first: its partition made the first way
+    ingest_events(pg_store, batch[10:20], T0)  # staged: the one pooled connection has its staging table
+    with pg_store.engine.connect() as conn:
+        conn.exec_driver_sql("DISCARD TEMP")
+        conn.commit()
+    report = ingest_events(pg_store, batch[20:30] + batch[:5], T0)
+    assert (report.accepted, report.duplicates, report.rejected) == (10, 5, 0)
+    assert ingest_events(pg_store, batch[30:], T0).accepted == 10  # staged again, in a table made anew
+    assert pg_store.count() == 40
+
+
 def test_a_duplicate_inside_one_batch_is_acknowledged_and_stored_once(store: Store) -> None:
     one = events(1)
     report = ingest_events(store, one + one, T0)

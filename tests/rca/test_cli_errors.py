@@ -81,6 +81,11 @@ CASES = [
     pytest.param(["token", "create", "--name", "ci", "--role", "writer"], {}, 2, ["at least one producer pattern"],
                  id="writer-token-without-producer"),
     pytest.param(["bogus"], {}, 2, ["No such command 'bogus'"], id="unknown-command"),
+    pytest.param(["serve", "--port", "0", "--workers", "2"], {}, 2,
+                 ["--workers 2 (or RCA_WORKERS) needs PostgreSQL", "--workers 1", "RCA_DATABASE_URL=postgresql"],
+                 id="serve-workers-on-sqlite"),
+    pytest.param(["serve", "--port", "0", "--demo"], {"RCA_WORKERS": "3"}, 2, ["--demo serves one process",
+                 "drop --workers 3 (or RCA_WORKERS)"], id="serve-demo-with-workers"),
     pytest.param(["ask", "   "], {}, 2, ["ask a question"], id="empty-question"),
 ]
 
