@@ -275,36 +275,3 @@ def _postgres_staged(conn: Connection, rows: dict[str, CopyRow]) -> set[str]:
             return {evidence_id for (evidence_id,) in insert.fetchall()}
     except psycopg.errors.CheckViolation as exc:  # "no partition of relation "evidence" found for row"
         raise NotStaged(str(exc)) from exc
-
-
-def _sqlite_time(moment: datetime) -> str:
-    """SQLAlchemy's own SQLite DATETIME text form, in UTC, so both write paths read back alike."""
-    if moment.tzinfo is not UTC:  # records are built in UTC already; convert only what is not
-        moment = utc(moment)
-    # "YYYY-MM-DD HH:MM:SS.ffffff+00:00" less its offset (evidence years have four digits: evidence/_bounds.py)
-    return moment.isoformat(" ", "microseconds")[:26]
-
-
-class _LastTime:
-    """The text of the last time formatted: every record of a batch shares its ingest time (one object)."""
-
-    def __init__(self) -> None:
-        self._last: tuple[datetime, str] | None = None
-
-    def __call__(self, moment: datetime) -> str:
-        last = self._last  # one read: another thread may replace it meanwhile, never half of it
-        if last is not None and last[0] == moment:
-            return last[1]
-        text = _sqlite_time(moment)
-        self._last = (moment, text)
-        return text
-
-
-_ingest_time_text = _LastTime()
-
-
-def _sqlite_row(r: EvidenceRecord, payloads: Mapping[str, bytes]) -> tuple[Any, ...]:
-    # Column order of _COLUMNS; hot path of every ingested batch, so no intermediate dict.
-    return (r.evidence_id, r.source, r.source_ref, r.type, r.dataset_urn, r.producer_urn, r.schema_id, r.sequence,
-            _sqlite_time(r.event_time), _ingest_time_text(r.ingest_time), r.deploy_ref, r.reason_code, r.field,
-            r.run_id, r.traceparent, (payloads.get(r.evidence_id) or orjson.dumps(r.payload)).decode())
