@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import functools
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
@@ -75,17 +75,22 @@ def _sqlite_statement(rows: int) -> str:
 # COPY's columns: the text ones first, then the number, the two times and the payload.
 _COPY_TEXT = ("evidence_id", "source", "source_ref", "type", "dataset_urn", "producer_urn", "schema_id", "deploy_ref",
               "reason_code", "field", "run_id", "traceparent")
-assert sorted([*_COPY_TEXT, "sequence", "event_time", "ingest_time", "payload"]) == sorted(_COLUMNS), \
-    "update _COPY_TEXT and copy_rows with the evidence table"
-_COPY = (f"COPY evidence ({', '.join(_COPY_TEXT)}, sequence, event_time, ingest_time, payload) FROM STDIN "
-         "(FORMAT BINARY)")
+_COPY_COLUMNS = [*_COPY_TEXT, "sequence", "event_time", "ingest_time", "payload"]
+assert sorted(_COPY_COLUMNS) == sorted(_COLUMNS), "update _COPY_TEXT and copy_rows with the evidence table"
+_COPY = f"COPY evidence ({', '.join(_COPY_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
 # Each column's type as psycopg dumps it (the payload is text too: its JSON, decoded; psycopg's dumper for bytea, which
 # would pass orjson's bytes through, is a Python call a row, and measured slower than decoding them).
 _COPY_TYPES = [*(["text"] * len(_COPY_TEXT)), "int8", "timestamptz", "timestamptz", "text"]
 # The binary file format's header (signature, flags, header extension length) and trailer
 # (https://www.postgresql.org/docs/current/sql-copy.html, "Binary Format").
-COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + b"\x00\x00\x00\x00" + b"\x00\x00\x00\x00"
-COPY_TRAILER = b"\xff\xff"
+_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + b"\x00\x00\x00\x00" + b"\x00\x00\x00\x00"
+_COPY_TRAILER = b"\xff\xff"
+
+
+def _copy_data(lines: Iterable[bytes]) -> bytes:
+    """COPY's binary data for these rows (copy_rows' lines): one write, which psycopg sends in a few large chunks,
+    not one a 32 KiB buffer of rows."""
+    return b"".join([_COPY_HEADER, *lines, _COPY_TRAILER])
 
 
 class CopyRow(NamedTuple):
@@ -175,9 +180,8 @@ def _postgres_insert(conn: Connection, rows: dict[str, CopyRow], own: bool) -> s
         return set()
     # (Every record of a month without a partition is new: the batch's missing months are the new records'.)
     make_partitions(conn, missing)
-    data = b"".join([COPY_HEADER, *[rows[evidence_id].line for evidence_id in new], COPY_TRAILER])
     with dbapi.cursor() as cursor, cursor.copy(_COPY) as copy:
-        copy.write(data)  # one write: psycopg sends it in a few large chunks, not one a 32 KiB buffer of rows
+        copy.write(_copy_data(rows[evidence_id].line for evidence_id in new))
     return set(new)
 
 
@@ -228,7 +232,7 @@ def _stage_table(dialect: Dialect) -> str:
 
 
 _STAGE_COPY = _COPY.replace("COPY evidence", f"COPY {STAGE}", 1)
-_STAGE_COLUMNS = ", ".join([*_COPY_TEXT, "sequence", "event_time", "ingest_time", "payload"])
+_STAGE_COLUMNS = ", ".join(_COPY_COLUMNS)
 # A probe of each month's primary key a staged id, as the lookup does (LIMIT 1 in a LATERAL keeps it a probe
 # whatever the statistics of a temporary table the planner has none of). The staged table's scan can only be
 # sequential, which seq scans off prices at 10^10: JIT is off too, or that price has PostgreSQL compile the
@@ -264,7 +268,7 @@ def _postgres_staged(conn: Connection, rows: dict[str, CopyRow]) -> set[str]:
         dbapi.execute(_stage_table(conn.dialect))
     try:
         with dbapi.cursor() as cursor, cursor.copy(_STAGE_COPY) as copy:
-            copy.write(b"".join([COPY_HEADER, *[row.line for row in rows.values()], COPY_TRAILER]))
+            copy.write(_copy_data(row.line for row in rows.values()))
     except psycopg.errors.UndefinedTable as exc:
         raise NotStaged(str(exc)) from exc
     try:
