@@ -169,7 +169,9 @@ def ingest_events(
         refusal = None
         if fence is not None:
             scope = (record.source, record.dataset_urn)
-            refusal = refusals[scope] if scope in refusals else refusals.setdefault(scope, fence(*scope))
+            if scope not in refusals:
+                refusals[scope] = fence(*scope)
+            refusal = refusals[scope]
         if refusal is not None:
             field = "source" if refusal[0] == "source" else "data.dataset_urn" if record.type == \
                 EventType.COMMITTED else "subject"
