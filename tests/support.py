@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import json
 import os
@@ -321,11 +320,19 @@ def child_pids(pid: int) -> list[int]:
     whose parent is `pid`. (Not /proc/<pid>/task/*/children: the kernel documents that list as exact only while the
     process is stopped, and a supervisor starting a worker was seen to drop one from it for a moment.)"""
     found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError, IndexError, ValueError):
-            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(stat.parent.name))
+    for entry in Path("/proc").glob("[0-9]*"):
+        fields = proc_stat(int(entry.name))
+        if len(fields) > 1 and fields[1] == str(pid):
+            found.append(int(entry.name))
     return sorted(found)
+
+
+def proc_stat(pid: int) -> list[str]:
+    """/proc/<pid>/stat's fields after the command's name (state, parent, ...), or [] for a process gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return []
 
 
 def settled_incidents(store: Any, slack: FakeSlack, datasets: int) -> tuple[list[Any], Counter[str]]:

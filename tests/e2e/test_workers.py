@@ -17,7 +17,7 @@ import orjson
 import pytest
 
 from evidence._store import Store
-from support import FakeSlack, Server, child_pids, plant_overdue, settled_incidents
+from support import FakeSlack, Server, child_pids, plant_overdue, proc_stat, settled_incidents
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 DATASETS = 120
@@ -40,11 +40,8 @@ def _workers(pid: int) -> list[int]:
 
 
 def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
+    state = proc_stat(pid)[:1]
+    return bool(state) and state[0] != "Z"
 
 
 def test_three_workers_one_killed_share_the_port_and_the_work(pg_store: Store, tmp_path: Path) -> None:
