@@ -14,6 +14,8 @@ from typing import Annotated, Any
 import orjson
 from pydantic import AwareDatetime, Field, Strict, StringConstraints
 
+from evidence._vocab import maybe_time
+
 # Evidence times: anything a producer can honestly mean, with room for the detectors' windows (days and
 # weeks either side) to stay inside what datetime can represent.
 MIN_TIME = datetime(1970, 1, 1, tzinfo=UTC)
@@ -99,11 +101,8 @@ def explain_bound(error: Any) -> str | None:
     """A sentence for a time outside SaneTime's range (pydantic names the bound it missed, as text), else None."""
     context = error.get("ctx") or {}
     bound = context.get("ge", context.get("lt"))
-    try:
-        moment = bound if isinstance(bound, datetime) else datetime.fromisoformat(str(bound))
-    except ValueError:
-        return None
-    return _OUT_OF_RANGE if moment in (MIN_TIME, MAX_TIME) else None
+    moment = maybe_time(bound if isinstance(bound, datetime) else str(bound))
+    return _OUT_OF_RANGE if moment is not None and moment in (MIN_TIME, MAX_TIME) else None
 
 
 # Types for pydantic models at the edge. Patterns and lengths are constraints (not validators) so that the

@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from evidence import Store, incidents_detected_between, sdk_health, stored_incidents, utc
+from evidence import Store, incidents_detected_between, maybe_time, sdk_health, stored_incidents, utc
 
 Flag = str  # off | staging | prod
 
@@ -133,11 +133,11 @@ def instrumentation_incidents(store: Store, repos: Sequence[GateRepo], flag_on: 
         repo = by_producer.get(str(incident.get("producer_urn") or ""))
         if repo is None or repo.merged_at is None:
             continue
-        detected = _time(incident.get("detected_at"))
+        detected = maybe_time(incident.get("detected_at"))
         if detected is not None and detected < utc(repo.on_since("staging", flag_on)):
             continue  # before this service's own flag turned on
         for deploy in incident.get("correlated_deploys") or []:
-            when = _time(deploy.get("time"))
+            when = maybe_time(deploy.get("time"))
             if when is not None and when >= repo.merged_at and deploy.get("producer_urn") in (None, repo.producer_urn):
                 attributed.setdefault(repo.repo, []).append(str(incident["id"]))
                 break
@@ -195,12 +195,3 @@ def incidents_since(store: Store, since: datetime, now: datetime) -> list[dict[s
 
 def all_incidents(store: Store) -> list[dict[str, Any]]:
     return stored_incidents(store, status=None)
-
-
-def _time(value: Any) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return utc(datetime.fromisoformat(str(value).replace("Z", "+00:00")))
-    except ValueError:
-        return None

@@ -30,7 +30,7 @@ from typing import Annotated, Any
 import orjson
 from pydantic import Field
 
-from evidence import SdkHealthSummary, Store, campaign_rows, sdk_health, utc
+from evidence import SdkHealthSummary, Store, campaign_rows, maybe_time, sdk_health, utc
 from rollout._gates import all_incidents
 from rollout._model import PullRequestRecord
 from rollout._program import CampaignState
@@ -298,16 +298,10 @@ def correlated_deploy_rate(incidents: Sequence[Mapping[str, Any]]) -> float | No
     return _share(sum(1 for i in incidents if i.get("correlated_deploys")), len(incidents))
 
 
-def _when(value: Any) -> datetime | None:
-    if not value:
-        return None
-    return utc(datetime.fromisoformat(str(value).replace("Z", "+00:00")))
-
-
 def drift_remediation_hours(incidents: Sequence[Mapping[str, Any]]) -> float | None:
     hours = []
     for i in incidents:
-        detected, resolved = _when(i.get("detected_at")), _when(i.get("resolved_at"))
+        detected, resolved = maybe_time(i.get("detected_at")), maybe_time(i.get("resolved_at"))
         if i.get("kind") == "drift" and i.get("status") == "resolved" and detected and resolved:
             hours.append((resolved - detected).total_seconds() / 3600)
     return round(statistics.median(hours), 3) if hours else None
@@ -361,7 +355,7 @@ def adoption_report(store: Store, now: datetime, verdict: Callable[[Mapping[str,
                                     until=now):
             if (record.payload.get("data") or {}).get("status") == "rolled_back":
                 rollbacks.setdefault(record.producer_urn or record.source, []).append(record.event_time)
-    incidents = [i for i in all_incidents(store) if (_when(i.get("detected_at")) or now) <= now]
+    incidents = [i for i in all_incidents(store) if (maybe_time(i.get("detected_at")) or now) <= now]
     return AdoptionReport(
         at=now,
         onboarding=onboarding_by_language(merged),

@@ -12,6 +12,8 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
+from evidence import parse_time
+
 UTC = ZoneInfo("UTC")
 NEW_YORK = ZoneInfo("America/New_York")
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -59,7 +61,7 @@ def days_before(day: date, count: int) -> list[date]:
 
 
 def utc_at(s: str) -> datetime:
-    return datetime.fromisoformat(s)
+    return parse_time(s)
 
 
 def event(eid: str, etype: str, source: str, moment: datetime, data: dict[str, Any], *, subject: str | None = None,
